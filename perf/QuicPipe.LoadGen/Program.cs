@@ -1,0 +1,2 @@
+Console.Error.WriteLine("quicpipe-loadgen: not written yet");
+return 2;

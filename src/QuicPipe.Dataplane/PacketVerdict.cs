@@ -1,0 +1,17 @@
+namespace QuicPipe.Dataplane;
+
+/// <summary>What the pipeline decided for one datagram of a batch.</summary>
+public enum PacketVerdict : byte
+{
+    /// <summary>No stage has decided yet.</summary>
+    Pending = 0,
+
+    /// <summary>Send the datagram, unmodified, to <see cref="PacketBatch.Destinations"/> of its slot.</summary>
+    Forward,
+
+    /// <summary>The datagram is for this node (its QUIC engine or control service).</summary>
+    Local,
+
+    /// <summary>Discard; <see cref="PacketBatch.DropReasons"/> says why and the reason is counted.</summary>
+    Drop,
+}
