@@ -1,2 +1,0 @@
-Console.Error.WriteLine("quicpipe-loadgen: not written yet");
-return 2;
