@@ -1,2 +1,9 @@
-Console.Error.WriteLine("quicpipe: not written yet");
-return 2;
+using System.CommandLine;
+using QuicPipe.Cli;
+
+var root = new RootCommand("quicpipe: point-to-point QUIC across NATs, and the relay that forwards it by connection ID.")
+{
+    RelayCommand.Create(),
+};
+
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

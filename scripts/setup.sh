@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system packages QuicPipe builds, tests and benchmarks with (Debian 12, as root).
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+packages=(
+    build-essential  # gcc for perf/'s C reference tools
+    python3          # CI result summary, flame graph renderer
+    iproute2         # network namespaces for lab tests
+    linux-perf       # perf record for flame graphs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing packages (${missing[*]}); run as root to install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "setup: the .NET SDK 10 (dotnet) is not on PATH; it is part of this machine image" >&2
+    exit 1
+fi

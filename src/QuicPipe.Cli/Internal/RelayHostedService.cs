@@ -1,0 +1,66 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using QuicPipe.Relay;
+
+namespace QuicPipe.Cli.Internal;
+
+/// <summary>
+/// Ties an already started relay to the host's lifetime: SIGHUP reloads the routes file, and host
+/// shutdown (SIGINT, SIGTERM) stops the receive loops.
+/// </summary>
+internal sealed partial class RelayHostedService(RelayServer relay, ILogger<RelayHostedService> logger, bool hasRoutesFile) : IHostedService, IDisposable
+{
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(1);
+    private PosixSignalRegistration? _hangup;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            // Without this, SIGHUP's default action would end the process.
+            context.Cancel = true;
+            Reload();
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (!relay.Stop(StopTimeout))
+        {
+            LogSlowStop(logger, StopTimeout.TotalMilliseconds);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _hangup?.Dispose();
+
+    private void Reload()
+    {
+        if (!hasRoutesFile)
+        {
+            LogNoRoutesFile(logger);
+            return;
+        }
+
+        try
+        {
+            relay.ReloadRoutes();
+        }
+        catch (RouteFileException e)
+        {
+            LogReloadFailed(logger, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SIGHUP: no routes file to reload (start with --routes FILE)")]
+    private static partial void LogNoRoutesFile(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "SIGHUP: routes not reloaded, the old routes stay: {Reason}")]
+    private static partial void LogReloadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A receive loop did not stop within {Milliseconds} ms")]
+    private static partial void LogSlowStop(ILogger logger, double milliseconds);
+}

@@ -1,0 +1,235 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using QuicPipe.Cli.Internal;
+using QuicPipe.Dataplane;
+using QuicPipe.Relay;
+
+namespace QuicPipe.Cli;
+
+/// <summary><c>quicpipe relay</c>: forward QUIC packets by destination connection ID.</summary>
+internal static class RelayCommand
+{
+    private static readonly TimeSpan DefaultStatsInterval = TimeSpan.FromSeconds(10);
+
+    public static Command Create()
+    {
+        var listen = new Option<PeerAddress[]>("--listen", "-l")
+        {
+            Description = $"UDP address to serve, HOST:PORT or [IPv6]:PORT; repeat for several. Default: 0.0.0.0:{RelayOptions.DefaultPort} and [::]:{RelayOptions.DefaultPort}.",
+            HelpName = "ADDR:PORT",
+            Arity = ArgumentArity.ZeroOrMore,
+            CustomParser = ParseAddresses,
+        };
+        var routes = new Option<FileInfo?>("--routes")
+        {
+            Description = "Static routes file: one 'CIDHEX HOST:PORT' per line, '#' starts a comment. Send SIGHUP to reload it.",
+            HelpName = "FILE",
+        };
+        var cidLength = new Option<int>("--cid-length")
+        {
+            Description = "Destination CID length in short-header packets, in bytes (1-20).",
+            HelpName = "BYTES",
+            DefaultValueFactory = _ => RelayOptions.DefaultCidLength,
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Receive loops (SO_REUSEPORT sockets) per listen address.",
+            HelpName = "N",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var batch = new Option<int>("--batch")
+        {
+            Description = $"Datagrams per recvmmsg/sendmmsg batch (1-{PacketBatch.MaxCapacity}).",
+            HelpName = "N",
+            DefaultValueFactory = _ => PacketBatch.DefaultCapacity,
+        };
+        var maxDatagram = new Option<int>("--max-datagram")
+        {
+            Description = "Largest datagram forwarded, in bytes; larger ones are dropped and counted as oversize.",
+            DefaultValueFactory = _ => PacketBatch.DefaultSlotSize,
+            HelpName = "BYTES",
+        };
+        var tableCapacity = new Option<int>("--table-capacity")
+        {
+            Description = "Routes the CID table holds at most (bounds memory; when full, routes not used lately are evicted).",
+            HelpName = "N",
+            DefaultValueFactory = _ => RelayOptions.DefaultTableCapacity,
+        };
+        var gso = OnOff("--gso", "UDP generic segmentation offload on send: one syscall entry per run of same-destination, same-size datagrams.");
+        var gro = OnOff("--gro", "UDP generic receive offload: the kernel may hand over several datagrams of a flow at once.");
+        var receiveBuffer = new Option<int>("--recv-buffer")
+        {
+            Description = "Socket receive buffer (SO_RCVBUF) in bytes.",
+            DefaultValueFactory = _ => new UdpSocketOptions().ReceiveBufferBytes,
+            HelpName = "BYTES",
+        };
+        var sendBuffer = new Option<int>("--send-buffer")
+        {
+            Description = "Socket send buffer (SO_SNDBUF) in bytes.",
+            DefaultValueFactory = _ => new UdpSocketOptions().SendBufferBytes,
+            HelpName = "BYTES",
+        };
+        var statsInterval = new Option<TimeSpan>("--stats-interval")
+        {
+            Description = "Print counters to stderr this often (e.g. 1s, 500ms); 0 turns it off. [default: 10s]",
+            CustomParser = ParseDuration,
+            HelpName = "DURATION",
+        };
+        var statsFormat = new Option<StatsFormat>("--stats-format")
+        {
+            HelpName = "text|json",
+            Description = "text: one line of rates (redrawn in place on a terminal); json: one object of cumulative counters per interval.",
+            DefaultValueFactory = _ => StatsFormat.Text,
+        };
+        var logLevel = new Option<LogLevel>("--log-level")
+        {
+            Description = "Least severe log messages shown.",
+            HelpName = "LEVEL",
+            DefaultValueFactory = _ => LogLevel.Information,
+        };
+
+        RangeValidator(cidLength, 1, ConnectionId.MaxLength);
+        RangeValidator(threads, 1, 256);
+        RangeValidator(batch, 1, PacketBatch.MaxCapacity);
+        RangeValidator(maxDatagram, 64, PacketBatch.MaxSlotSize);
+        RangeValidator(tableCapacity, 1, 64 * 1024 * 1024);
+        RangeValidator(receiveBuffer, 4096, int.MaxValue);
+        RangeValidator(sendBuffer, 4096, int.MaxValue);
+
+        var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
+        {
+            listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
+            receiveBuffer, sendBuffer, statsInterval, statsFormat, logLevel,
+        };
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new RelayOptions
+            {
+                RoutesFile = parse.GetValue(routes)?.FullName,
+                CidLength = parse.GetValue(cidLength),
+                Threads = parse.GetValue(threads),
+                BatchSize = parse.GetValue(batch),
+                SlotSize = parse.GetValue(maxDatagram),
+                TableCapacity = parse.GetValue(tableCapacity),
+                Socket = new UdpSocketOptions
+                {
+                    EnableGso = parse.GetValue(gso) == "on",
+                    EnableGro = parse.GetValue(gro) == "on",
+                    ReceiveBufferBytes = parse.GetValue(receiveBuffer),
+                    SendBufferBytes = parse.GetValue(sendBuffer),
+                },
+            };
+            foreach (var address in parse.GetValue(listen) ?? [])
+            {
+                options.Listen.Add(address);
+            }
+
+            if (options.Listen.Count == 0 && !Socket.OSSupportsIPv6)
+            {
+                options.Listen.Add(RelayOptions.DefaultListen[0]);
+            }
+
+            return await RunAsync(options, parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(RelayOptions options, TimeSpan statsInterval, StatsFormat statsFormat, LogLevel logLevel, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(logLevel);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+
+        // stdout is for data (later commands pipe it); every log line goes to stderr.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
+
+        builder.Services.AddSingleton(sp => new RelayServer(options, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddHostedService(sp => new RelayHostedService(sp.GetRequiredService<RelayServer>(), sp.GetRequiredService<ILogger<RelayHostedService>>(), options.RoutesFile is not null));
+        if (statsInterval > TimeSpan.Zero)
+        {
+            builder.Services.AddHostedService(sp => new StatsReporter(sp.GetRequiredService<RelayServer>(), statsInterval, statsFormat));
+        }
+
+        using var host = builder.Build();
+        try
+        {
+            // Bind and load routes before the host starts, so a bad flag or file is one clear line and exit code 2.
+            host.Services.GetRequiredService<RelayServer>().Start();
+        }
+        catch (Exception e) when (e is RouteFileException or UdpSocketException or ArgumentException)
+        {
+            await Console.Error.WriteLineAsync($"quicpipe relay: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        await host.RunAsync(cancellationToken).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static Option<string> OnOff(string name, string description)
+    {
+        var option = new Option<string>(name)
+        {
+            Description = description + " Used when the kernel supports it.",
+            DefaultValueFactory = _ => "on",
+            HelpName = "on|off",
+        };
+        option.AcceptOnlyFromAmong("on", "off");
+        return option;
+    }
+
+    private static PeerAddress[] ParseAddresses(ArgumentResult result)
+    {
+        var addresses = new List<PeerAddress>();
+        foreach (var token in result.Tokens)
+        {
+            if (PeerAddress.TryParse(token.Value, out var address, out var error))
+            {
+                addresses.Add(address);
+            }
+            else
+            {
+                result.AddError($"--listen: {error}");
+            }
+        }
+
+        return [.. addresses];
+    }
+
+    private static TimeSpan ParseDuration(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0)
+        {
+            return DefaultStatsInterval;
+        }
+
+        var text = result.Tokens[0].Value;
+        if (Durations.TryParse(text, out var duration))
+        {
+            return duration;
+        }
+
+        result.AddError($"'{text}' is not a duration (examples: 1s, 500ms, 2m, 0 for off).");
+        return TimeSpan.Zero;
+    }
+
+    private static void RangeValidator(Option<int> option, int min, int max) => option.Validators.Add(result =>
+    {
+        var value = result.GetValueOrDefault<int>();
+        if (value < min || value > max)
+        {
+            result.AddError($"{option.Name} must be {min} to {max}, not {value}.");
+        }
+    });
+}

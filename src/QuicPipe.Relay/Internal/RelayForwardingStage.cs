@@ -1,0 +1,43 @@
+using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Pipeline;
+
+namespace QuicPipe.Relay.Internal;
+
+/// <summary>
+/// The relay's decision: each parsed packet goes, unmodified, to the endpoint its destination CID is
+/// routed to. Unknown (or expired) CIDs are dropped, and so is a packet whose route leads back to its
+/// own sender: reflecting it would let anyone bounce traffic off the relay at themselves or loop it.
+/// </summary>
+internal sealed class RelayForwardingStage(PacketDelegate next, CidTable table)
+{
+    public void Invoke(PacketBatch batch)
+    {
+        // One clock read per batch, not per packet.
+        var nowMs = table.NowMs;
+        var verdicts = batch.Verdicts;
+        var headers = batch.Headers;
+        var sources = batch.Sources;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (verdicts[i] != PacketVerdict.Pending)
+            {
+                continue;
+            }
+
+            if (!table.TryGet(headers[i].Dcid, nowMs, out var route))
+            {
+                batch.Drop(i, DropReason.UnknownCid);
+            }
+            else if (route.Endpoint.Equals(sources[i]))
+            {
+                batch.Drop(i, DropReason.Reflection);
+            }
+            else
+            {
+                batch.Forward(i, route.Endpoint);
+            }
+        }
+
+        next(batch);
+    }
+}

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.NetworkInformation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using QuicPipe.Dataplane;
+
+namespace QuicPipe.Relay;
+
+/// <summary>
+/// The userspace relay: one <see cref="UdpListener"/> per listen address, all sharing one CID table,
+/// each loop running <c>parse header -&gt; look up CID -&gt; forward</c>. Static routes come from a
+/// routes file and can be reloaded while packets flow.
+/// </summary>
+public sealed class RelayServer : IDisposable
+{
+    private const ulong StaticRouteOwner = 0;
+
+    private readonly RelayOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly List<UdpListener> _listeners = [];
+    private readonly Lock _routesLock = new();
+    private readonly Stopwatch _uptime = new();
+    private HashSet<ConnectionId> _staticCids = [];
+
+    public RelayServer(RelayOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger("QuicPipe.Relay");
+        Table = new CidTable(options.TableCapacity);
+    }
+
+    public CidTable Table { get; }
+
+    /// <summary>The bound addresses, in the order of <see cref="RelayOptions.Listen"/> (ephemeral ports resolved).</summary>
+    public IReadOnlyList<PeerAddress> LocalAddresses => _listeners.Select(l => l.LocalAddress).ToArray();
+
+    public bool GsoActive => _listeners.Count > 0 && _listeners.All(l => l.GsoActive);
+
+    public bool GroActive => _listeners.Count > 0 && _listeners.All(l => l.GroActive);
+
+    /// <summary>
+    /// Checks the routes file, binds every listen address, then installs the routes. Throws
+    /// <see cref="RouteFileException"/> or <see cref="UdpSocketException"/>, leaving nothing open.
+    /// </summary>
+    public void Start()
+    {
+        if (_listeners.Count > 0)
+        {
+            throw new InvalidOperationException("The relay is already started.");
+        }
+
+        // Read the file before binding anything, so a typo fails fast and leaves no socket behind.
+        var routes = _options.RoutesFile is null ? null : RouteFile.Load(_options.RoutesFile, _options.CidLength);
+        IEnumerable<PeerAddress> listen = _options.Listen.Count > 0 ? _options.Listen : RelayOptions.DefaultListen;
+        try
+        {
+            foreach (var address in listen)
+            {
+                var listener = new UdpListener(
+                    new UdpListenerOptions
+                    {
+                        Address = address,
+                        Threads = _options.Threads,
+                        BatchSize = _options.BatchSize,
+                        SlotSize = _options.SlotSize,
+                        Socket = _options.Socket,
+                    },
+                    pipeline => pipeline
+                        .UseQuicHeaderParsing(_options.CidLength)
+                        .UseRelayForwarding(Table),
+                    _loggerFactory.CreateLogger<UdpListener>());
+                _listeners.Add(listener);
+                listener.Start();
+            }
+
+            // Checked against the bound addresses: a route to the relay itself would loop.
+            if (routes is not null)
+            {
+                ApplyRoutes(routes, _options.RoutesFile!);
+            }
+        }
+        catch
+        {
+            DisposeListeners();
+            throw;
+        }
+
+        _uptime.Start();
+    }
+
+    /// <summary>
+    /// Reads the routes file again and makes the table match it. The file is checked whole first: on
+    /// any error the old routes stay and <see cref="RouteFileException"/> says what is wrong.
+    /// </summary>
+    public int ReloadRoutes()
+    {
+        var path = _options.RoutesFile ?? throw new InvalidOperationException("The relay was started without a routes file.");
+        var routes = RouteFile.Load(path, _options.CidLength);
+        ApplyRoutes(routes, path);
+        return routes.Count;
+    }
+
+    private void ApplyRoutes(IReadOnlyList<StaticRoute> routes, string path)
+    {
+        lock (_routesLock)
+        {
+            if (routes.Count > Table.Capacity)
+            {
+                throw new RouteFileException($"{path}: {routes.Count} routes do not fit the table's {Table.Capacity} entries (raise --table-capacity)");
+            }
+
+            foreach (var route in routes)
+            {
+                if (IsThisRelay(route.Endpoint))
+                {
+                    throw new RouteFileException($"{path}:{route.Line}: {route.Endpoint} is this relay's own address; forwarding there would loop");
+                }
+            }
+
+            var next = new HashSet<ConnectionId>(routes.Count);
+            foreach (var route in routes)
+            {
+                Table.Set(route.Cid, new CidRoute(route.Endpoint, StaticRouteOwner, long.MaxValue));
+                next.Add(route.Cid);
+            }
+
+            foreach (var stale in _staticCids)
+            {
+                if (!next.Contains(stale))
+                {
+                    Table.Remove(stale);
+                }
+            }
+
+            _staticCids = next;
+        }
+
+        _logger.LogInformation("Loaded {Count} static route(s) from {Path}", routes.Count, path);
+    }
+
+    public RelayStats Snapshot()
+    {
+        var packets = new DataplaneCounters();
+        foreach (var listener in _listeners)
+        {
+            listener.CollectCounters(packets);
+        }
+
+        int staticRoutes;
+        lock (_routesLock)
+        {
+            staticRoutes = _staticCids.Count;
+        }
+
+        return new RelayStats
+        {
+            Packets = packets,
+            Routes = Table.Count,
+            StaticRoutes = staticRoutes,
+            Evictions = Table.Evictions,
+            Uptime = _uptime.Elapsed,
+            Gen0Collections = GC.CollectionCount(0),
+            Gen1Collections = GC.CollectionCount(1),
+            Gen2Collections = GC.CollectionCount(2),
+            AllocatedBytes = GC.GetTotalAllocatedBytes(precise: false),
+        };
+    }
+
+    /// <summary>Stops every receive loop; returns false if one did not stop within <paramref name="timeout"/>.</summary>
+    public bool Stop(TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        var stopped = true;
+        foreach (var listener in _listeners)
+        {
+            var left = timeout - deadline.Elapsed;
+            stopped &= listener.Stop(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        }
+
+        return stopped;
+    }
+
+    public void Dispose() => DisposeListeners();
+
+    private void DisposeListeners()
+    {
+        foreach (var listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        _listeners.Clear();
+    }
+
+    private bool IsThisRelay(PeerAddress endpoint)
+    {
+        foreach (var listener in _listeners)
+        {
+            var local = listener.LocalAddress;
+            if (local.Port != endpoint.Port || local.RawFamily != endpoint.RawFamily)
+            {
+                continue;
+            }
+
+            if (local.Equals(endpoint))
+            {
+                return true;
+            }
+
+            var localIp = local.ToEndPoint().Address;
+            if ((localIp.Equals(IPAddress.Any) || localIp.Equals(IPAddress.IPv6Any)) && IsLocalAddress(endpoint.ToEndPoint().Address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsLocalAddress(IPAddress address)
+    {
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        {
+            return true;
+        }
+
+        return NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Any(u => u.Address.Equals(address));
+    }
+}

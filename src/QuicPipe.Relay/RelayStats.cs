@@ -1,0 +1,25 @@
+using QuicPipe.Dataplane;
+
+namespace QuicPipe.Relay;
+
+/// <summary>A point-in-time view of the relay: packet counters summed over every loop, the table, and the runtime.</summary>
+public sealed class RelayStats
+{
+    public required DataplaneCounters Packets { get; init; }
+
+    public required int Routes { get; init; }
+
+    public required int StaticRoutes { get; init; }
+
+    public required long Evictions { get; init; }
+
+    public required TimeSpan Uptime { get; init; }
+
+    public required int Gen0Collections { get; init; }
+
+    public required int Gen1Collections { get; init; }
+
+    public required int Gen2Collections { get; init; }
+
+    public required long AllocatedBytes { get; init; }
+}

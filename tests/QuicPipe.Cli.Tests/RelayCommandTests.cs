@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Xunit;
+
+namespace QuicPipe.Cli.Tests;
+
+/// <summary>The <c>quicpipe relay</c> command as a user runs it: flags, files, signals, exit codes.</summary>
+public sealed class RelayCommandTests : IDisposable
+{
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
+    private readonly string _routes = Path.Combine(Path.GetTempPath(), $"quicpipe-cli-routes-{Guid.NewGuid():N}.txt");
+
+    public void Dispose() => File.Delete(_routes);
+
+    [Fact]
+    public void Help_lists_every_relay_option()
+    {
+        var (code, stdout, _) = RelayProcess.Run(Startup, "relay", "--help");
+
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "--listen", "--routes", "--cid-length", "--threads", "--batch", "--stats-interval", "--gso", "--gro" })
+        {
+            Assert.Contains(option, stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_bad_routes_file_fails_fast_naming_file_and_line()
+    {
+        File.WriteAllLines(_routes, ["# ok", "0123456789abcdef01234567 127.0.0.1:9", "0123 127.0.0.1:9"]);
+
+        var (code, _, stderr) = RelayProcess.Run(Startup, "relay", "--listen", "127.0.0.1:0", "--routes", _routes);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{_routes}:3: connection ID 0123 has 2 bytes", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Invalid_flags_are_refused_with_a_message()
+    {
+        var (code, _, stderr) = RelayProcess.Run(Startup, "relay", "--batch", "2000", "--listen", "nowhere");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("--batch must be 1 to 1024, not 2000", stderr, StringComparison.Ordinal);
+        Assert.Contains("'nowhere' is not HOST:PORT", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_port_in_use_is_a_clear_error()
+    {
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var port = ((IPEndPoint)holder.LocalEndPoint!).Port;
+
+        var (code, _, stderr) = RelayProcess.Run(Startup, "relay", "--listen", $"127.0.0.1:{port}");
+
+        Assert.Equal(2, code);
+        Assert.Contains($"127.0.0.1:{port}", stderr, StringComparison.Ordinal);
+        Assert.Contains("in use", stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void SIGHUP_reloads_routes_and_json_stats_count_the_forwarded_packets()
+    {
+        using var first = Bound();
+        using var second = Bound();
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        const string cid = "2a0000000000000000000001";
+        File.WriteAllLines(_routes, [$"{cid} {first.LocalEndPoint}"]);
+        var port = FreeUdpPort();
+        using var relay = RelayProcess.Start("relay", "--listen", $"127.0.0.1:{port}", "--routes", _routes, "--threads", "1", "--stats-interval", "200ms", "--stats-format", "json");
+        Assert.True(relay.WaitForStderr(l => l.Contains("Loaded 1 static route", StringComparison.Ordinal), Startup), relay.AllStderr);
+        var relayEndPoint = new IPEndPoint(IPAddress.Loopback, port);
+        var packet = Convert.FromHexString("41" + cid + "00112233445566778899");
+
+        sender.SendTo(packet, relayEndPoint);
+        Assert.Equal(packet, Receive(first));
+
+        File.WriteAllLines(_routes, [$"{cid} {second.LocalEndPoint}"]);
+        relay.Signal(RelayProcess.SigHup);
+        Assert.True(SpinWait.SpinUntil(() => relay.Stderr.Count(l => l.Contains("Loaded 1 static route", StringComparison.Ordinal)) == 2, TimeSpan.FromSeconds(10)), relay.AllStderr);
+        sender.SendTo(packet, relayEndPoint);
+        Assert.Equal(packet, Receive(second));
+
+        Assert.True(relay.WaitForStderr(l => l.StartsWith('{') && JsonDocument.Parse(l).RootElement.GetProperty("forwarded").GetInt64() == 2, TimeSpan.FromSeconds(10)), relay.AllStderr);
+        Assert.False(relay.HasExited, "SIGHUP must not end the relay");
+    }
+
+    [Theory]
+    [InlineData(RelayProcess.SigTerm)]
+    [InlineData(RelayProcess.SigInt)]
+    public void A_relay_under_load_stops_within_a_second(int signal)
+    {
+        using var sink = Bound();
+        const string cid = "2a0000000000000000000002";
+        File.WriteAllLines(_routes, [$"{cid} {sink.LocalEndPoint}"]);
+        var port = FreeUdpPort();
+        using var relay = RelayProcess.Start("relay", "--listen", $"127.0.0.1:{port}", "--routes", _routes, "--stats-interval", "0");
+        Assert.True(relay.WaitForStderr(l => l.Contains("Loaded 1 static route", StringComparison.Ordinal), Startup), relay.AllStderr);
+
+        // Bounded load: at most 3 seconds of datagrams, from a thread that stops by itself.
+        using var stopLoad = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        var load = new Thread(() =>
+        {
+            using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            var packet = Convert.FromHexString("41" + cid + new string('a', 2400));
+            var target = new IPEndPoint(IPAddress.Loopback, port);
+            while (!stopLoad.IsCancellationRequested)
+            {
+                sender.SendTo(packet, target);
+            }
+        })
+        { IsBackground = true };
+        load.Start();
+        sink.ReceiveTimeout = 5000;
+        sink.Receive(new byte[2048]); // the relay is forwarding
+        Thread.Sleep(500);
+
+        var clock = Stopwatch.StartNew();
+        relay.Signal(signal);
+        var exited = relay.WaitForExit(TimeSpan.FromSeconds(5));
+        var took = clock.Elapsed;
+        stopLoad.Cancel();
+        load.Join(TimeSpan.FromSeconds(5));
+
+        Assert.True(exited, "the relay did not exit");
+        Assert.True(took < TimeSpan.FromSeconds(1), $"the relay took {took.TotalMilliseconds:0} ms to exit");
+        Assert.Equal(0, relay.ExitCode);
+    }
+
+    private static Socket Bound()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        socket.ReceiveTimeout = 5000;
+        return socket;
+    }
+
+    private static byte[] Receive(Socket socket)
+    {
+        var buffer = new byte[2048];
+        var n = socket.Receive(buffer);
+        return buffer[..n];
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+}
