@@ -21,35 +21,26 @@ public class UdpAllocationTests
         var counters = new DataplaneCounters();
         RoundTrip(a, b, outgoing, incoming, counters); // warm up: first-call setup and JIT
 
-        long sendBytes = 0, recvBytes = 0;
+        // No Assert inside the measured loop: xunit's asserts allocate.
+        var before = GC.GetAllocatedBytesForCurrentThread();
         for (var round = 0; round < 20; round++)
         {
-            var t0 = GC.GetAllocatedBytesForCurrentThread();
-            a.Send(outgoing, counters);
-            var t1 = GC.GetAllocatedBytesForCurrentThread();
-            var received = 0;
-            while (received < 32)
-            {
-                received += b.Receive(incoming, counters);
-            }
-
-            var t2 = GC.GetAllocatedBytesForCurrentThread();
-            sendBytes += t1 - t0;
-            recvBytes += t2 - t1;
+            RoundTrip(a, b, outgoing, incoming, counters);
         }
 
-        Assert.Equal((0L, 0L), (sendBytes, recvBytes));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(21 * 32, counters.Received);
     }
 
     private static void RoundTrip(UdpBatchSocket a, UdpBatchSocket b, PacketBatch outgoing, PacketBatch incoming, DataplaneCounters counters)
     {
-        Assert.Equal(32, a.Send(outgoing, counters));
+        a.Send(outgoing, counters);
         var received = 0;
-        while (received < 32)
+        for (var attempt = 0; received < 32 && attempt < 100; attempt++)
         {
-            var n = b.Receive(incoming, counters);
-            Assert.True(n > 0);
-            received += n;
+            received += b.Receive(incoming, counters);
         }
     }
 }

@@ -5,19 +5,17 @@ namespace QuicPipe.Dataplane.Tests.Udp;
 
 public class UdpGroTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void Coalesced_buffers_are_split_one_datagram_per_slot_in_order_and_nothing_is_lost()
+    [GroTheory]
+    [InlineData(1)]
+    [InlineData(16)]
+    [InlineData(64)]
+    public void Coalesced_buffers_are_split_one_datagram_per_slot_in_order_and_nothing_is_lost(int receiveCapacity)
     {
         using var receiver = UdpBatchSocket.Bind(Loopback.Any(), Loopback.Options(gro: true));
         using var sender = UdpBatchSocket.Bind(Loopback.Any(), Loopback.Options(gso: true));
-        if (!receiver.GroActive || !sender.GsoActive)
-        {
-            output.WriteLine($"SKIPPED: needs UDP_GRO and UDP_SEGMENT (GroActive={receiver.GroActive}, GsoActive={sender.GsoActive}).");
-            return;
-        }
 
         // Over loopback a GSO send reaches a GRO socket still coalesced: 3 sends of 40, 40 and 20 datagrams
-        // (the last of each run shorter), received through a batch of 16 so most buffers do not fit at once.
+        // (the last of each run shorter), received through batches mostly too small to take a buffer at once.
         var batch = new PacketBatch(100);
         var expected = new List<byte[]>();
         for (var i = 0; i < 100; i++)
@@ -33,7 +31,7 @@ public class UdpGroTests(ITestOutputHelper output)
         Assert.Equal(3, sent.GsoSends);
 
         var counters = new DataplaneCounters();
-        var received = Loopback.ReceiveAll(receiver, new PacketBatch(16), counters, expected.Count);
+        var received = Loopback.ReceiveAll(receiver, new PacketBatch(receiveCapacity), counters, expected.Count);
 
         Assert.Equal(expected, received.Select(r => r.Payload).ToList());
         Assert.All(received, r => Assert.Equal(sender.LocalAddress, r.Source));
@@ -45,5 +43,27 @@ public class UdpGroTests(ITestOutputHelper output)
 
         // And nothing is left over: the next receive times out empty.
         Assert.Equal(0, receiver.Receive(new PacketBatch(16), counters));
+    }
+
+    [GroTheory]
+    [InlineData(256)]
+    public void Coalesced_datagrams_larger_than_a_slot_are_each_dropped_as_oversize(int slotSize)
+    {
+        using var receiver = UdpBatchSocket.Bind(Loopback.Any(), Loopback.Options(gro: true));
+        using var sender = UdpBatchSocket.Bind(Loopback.Any(), Loopback.Options(gso: true));
+        var batch = new PacketBatch(8);
+        for (var i = 0; i < 5; i++)
+        {
+            batch.Forward(batch.Add(Loopback.Datagram(i, 1000), sender.LocalAddress), receiver.LocalAddress);
+        }
+
+        Assert.Equal(5, sender.Send(batch, new DataplaneCounters()));
+
+        var received = Loopback.ReceiveAll(receiver, new PacketBatch(8, slotSize), new DataplaneCounters(), 5);
+
+        Assert.Equal(5, received.Count);
+        Assert.All(received, r => Assert.Equal(DropReason.Oversize, r.Reason));
+        Assert.All(received, r => Assert.Equal(slotSize, r.Payload.Length));
+        Assert.Equal(Enumerable.Range(0, 5), received.Select(r => BitConverter.ToInt32(r.Payload)));
     }
 }
