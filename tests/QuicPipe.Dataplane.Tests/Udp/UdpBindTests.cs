@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using QuicPipe.Dataplane.Interop;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Udp;
@@ -47,5 +48,44 @@ public class UdpBindTests
 
         Assert.False(socket.GroActive);
         Assert.False(socket.GsoActive);
+    }
+
+    [Fact]
+    public void Ipv6_sockets_are_v6_only()
+    {
+        using var socket = UdpBatchSocket.Bind(Loopback.Any(AddressFamily.InterNetworkV6), Loopback.Options());
+
+        Assert.Equal(1, GetInt(socket, SocketConstants.IpProtoIpv6, SocketConstants.Ipv6V6Only));
+    }
+
+    [Fact]
+    public void Buffer_sizes_are_applied()
+    {
+        var options = Loopback.Options();
+        options.ReceiveBufferBytes = 3 << 20;
+        options.SendBufferBytes = 1 << 20;
+        using var socket = UdpBatchSocket.Bind(Loopback.Any(), options);
+
+        // The kernel doubles the value; without CAP_NET_ADMIN it is capped at net.core.[rw]mem_max instead.
+        var expectRequested = Environment.UserName == "root";
+        var receive = GetInt(socket, SocketConstants.SolSocket, SocketConstants.SoRcvbuf);
+        var send = GetInt(socket, SocketConstants.SolSocket, SocketConstants.SoSndbuf);
+        if (expectRequested)
+        {
+            Assert.Equal(2 * options.ReceiveBufferBytes, receive);
+            Assert.Equal(2 * options.SendBufferBytes, send);
+        }
+        else
+        {
+            Assert.True(receive > 0 && send > 0);
+        }
+    }
+
+    private static unsafe int GetInt(UdpBatchSocket socket, int level, int name)
+    {
+        var value = 0;
+        var length = (uint)sizeof(int);
+        Assert.Equal(0, Libc.GetSockOpt(socket.Handle, level, name, &value, &length));
+        return value;
     }
 }
