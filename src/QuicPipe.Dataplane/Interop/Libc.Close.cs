@@ -1,0 +1,10 @@
+using System.Runtime.InteropServices;
+
+namespace QuicPipe.Dataplane.Interop;
+
+internal static partial class Libc
+{
+    // int close(int fd);
+    [LibraryImport(Name, EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+}

@@ -1,0 +1,10 @@
+using System.Runtime.InteropServices;
+
+namespace QuicPipe.Dataplane.Interop;
+
+internal static partial class Libc
+{
+    // int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen);
+    [LibraryImport(Name, EntryPoint = "getsockopt", SetLastError = true)]
+    internal static unsafe partial int GetSockOpt(SafeFdHandle fd, int level, int name, void* value, uint* valueLength);
+}

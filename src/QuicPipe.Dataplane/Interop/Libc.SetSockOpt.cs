@@ -1,0 +1,10 @@
+using System.Runtime.InteropServices;
+
+namespace QuicPipe.Dataplane.Interop;
+
+internal static partial class Libc
+{
+    // int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen);
+    [LibraryImport(Name, EntryPoint = "setsockopt", SetLastError = true)]
+    internal static unsafe partial int SetSockOpt(SafeFdHandle fd, int level, int name, void* value, uint valueLength);
+}
