@@ -54,7 +54,7 @@ public class CidTableBasicsTests
         var table = new CidTable(4);
         table.Set(Cid(1), RouteFor(1));
 
-        table.Set(Cid(1), RouteFor(2, ipv6: true));
+        table.Set(Cid(1), RouteFor(2, generation: 1));
 
         Assert.Equal(1, table.Count);
         Assert.True(table.TryGet(Cid(1), out var route));
