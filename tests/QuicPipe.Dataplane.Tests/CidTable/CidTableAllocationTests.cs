@@ -1,0 +1,50 @@
+using Xunit;
+using static QuicPipe.Dataplane.Tests.CidTestData;
+
+namespace QuicPipe.Dataplane.Tests;
+
+public class CidTableAllocationTests
+{
+    [Fact]
+    public void A_million_operations_allocate_nothing()
+    {
+        // Four times more keys than entries, so inserts also run the eviction path.
+        var table = new CidTable(1024);
+        var cids = Enumerable.Range(0, 4096).Select(i => Cid(i, 8 + (i % 13))).ToArray();
+        var routes = Enumerable.Range(0, 4096).Select(i => RouteFor(i)).ToArray();
+        Run(table, cids, routes, 100_000);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var hits = Run(table, cids, routes, 1_000_000);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.True(hits > 0);
+        Assert.True(table.Evictions > 0);
+    }
+
+    private static long Run(CidTable table, ConnectionId[] cids, CidRoute[] routes, int operations)
+    {
+        long hits = 0;
+        var now = table.NowMs;
+        for (var i = 0; i < operations; i++)
+        {
+            // High bits of a multiplicative hash: a key is not tied to one kind of operation.
+            var key = (int)(((uint)(i * 2654435761u) >> 20) % (uint)cids.Length);
+            switch (i % 8)
+            {
+                case < 4:
+                    table.Set(cids[key], routes[key]);
+                    break;
+                case < 7:
+                    hits += table.TryGet(cids[key], now, out _) ? 1 : 0;
+                    break;
+                default:
+                    table.Remove(cids[key]);
+                    break;
+            }
+        }
+
+        return hits;
+    }
+}
