@@ -4,6 +4,7 @@ using System.Net.NetworkInformation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Pipeline;
 
 namespace QuicPipe.Relay;
 
