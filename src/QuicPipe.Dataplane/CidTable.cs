@@ -360,22 +360,18 @@ public sealed class CidTable
 
     /// <summary>
     /// CLOCK (second chance): the hand clears the reference bit of each entry it passes and stops at the
-    /// first entry whose bit was already clear, i.e. not read since the hand last came by. At most one lap
-    /// plus one step, since the first lap clears every bit.
+    /// first entry whose bit was already clear, i.e. not read since the hand last came by. Only called when
+    /// every entry is in use. Readers may set bits again behind the hand, so after two laps it takes
+    /// whatever it points at rather than let a hot table stall the writer.
     /// </summary>
     private int AdvanceClockLocked()
     {
-        while (true)
+        for (var steps = 0; ; steps++)
         {
             var i = _hand;
             _hand = i + 1 == _entries.Length ? 0 : i + 1;
             ref var entry = ref _entries[i];
-            if (!entry.InUse)
-            {
-                continue;
-            }
-
-            if (entry.Referenced == 0)
+            if (entry.Referenced == 0 || steps >= 2 * _entries.Length)
             {
                 return i;
             }

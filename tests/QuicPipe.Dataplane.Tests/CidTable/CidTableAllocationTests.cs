@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using QuicPipe.Dataplane.Internal;
 using Xunit;
 using static QuicPipe.Dataplane.Tests.CidTestData;
 
@@ -21,6 +23,15 @@ public class CidTableAllocationTests
         Assert.Equal(0, allocated);
         Assert.True(hits > 0);
         Assert.True(table.Evictions > 0);
+    }
+
+    [Fact]
+    public void An_entry_takes_88_bytes_and_a_bucket_8()
+    {
+        // The memory budget quoted for the table (about 100 bytes per route, buckets included) rests on these.
+        Assert.Equal(48, Unsafe.SizeOf<CidRoute>());
+        Assert.Equal(88, Unsafe.SizeOf<CidEntry>());
+        Assert.Equal(8, Unsafe.SizeOf<CidBucket>());
     }
 
     private static long Run(CidTable table, ConnectionId[] cids, CidRoute[] routes, int operations)

@@ -20,7 +20,7 @@ internal static class CidTestData
     /// of the same key is as detectable as another key's route.
     /// </summary>
     public static CidRoute RouteFor(int n, int generation = 0) =>
-        new(Endpoint(n, ipv6: (generation & 1) != 0), (ulong)n | ((ulong)generation << 32), long.MaxValue - n - ((long)generation << 40));
+        new(Endpoint(n, ipv6: (generation & 1) != 0), (uint)n | ((ulong)generation << 32), long.MaxValue - n - ((long)generation << 40));
 
     public static bool Encodes(in CidRoute route, int n)
     {
