@@ -17,44 +17,53 @@ public sealed class RelayLoopbackTests : IDisposable
     [InlineData("127.0.0.1", false)]
     [InlineData("::1", true)]
     [InlineData("::1", false)]
-    public void Ten_thousand_CIDs_reach_the_right_sink_byte_exact(string ip, bool gso)
+    public void Ten_thousand_CIDs_reach_the_right_sink_byte_exact(string ip, bool offloads)
     {
         const int cids = 10_000;
+        const int run = 64;
         var address = IPAddress.Parse(ip);
         var sinks = Enumerable.Range(0, 4).Select(_ => new UdpSink(address)).ToArray();
         try
         {
-            // CID i goes to sink i % 4.
-            File.WriteAllLines(_routesPath, Enumerable.Range(0, cids).Select(i => $"{RelayForwardingStageTests.Cid(i)} {Format(sinks[i % sinks.Length].EndPoint)}"));
-            using var relay = StartRelay(address, gso);
-            using var sender = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            sender.Bind(new IPEndPoint(address, 0));
-            var relayEndPoint = relay.LocalAddresses[0].ToEndPoint();
+            // Runs of 64 consecutive CIDs share a sink and a length, so that with offloads on, the
+            // sender's GSO bursts arrive coalesced (GRO) and leave as GSO sends: the whole offload path.
+            int SinkOf(int i) => i / run % sinks.Length;
+            File.WriteAllLines(_routesPath, Enumerable.Range(0, cids).Select(i => $"{RelayForwardingStageTests.Cid(i)} {Format(sinks[SinkOf(i)].EndPoint)}"));
+            using var relay = StartRelay(address, offloads);
+            using var sender = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(address, 0)), new UdpSocketOptions { EnableGso = offloads, EnableGro = false });
+            var relayAddress = relay.LocalAddresses[0];
+            var batch = new PacketBatch(run);
+            var senderCounters = new DataplaneCounters();
 
-            var expected = new Dictionary<string, (int Sink, int Count)>();
-            const int chunk = 500;
+            var expected = new Dictionary<string, int>();
+            const int chunk = 8 * run;
             for (var start = 0; start < cids; start += chunk)
             {
-                for (var i = start; i < start + chunk; i++)
+                for (var first = start; first < Math.Min(start + chunk, cids); first += run)
                 {
-                    // Lengths vary so that GSO runs are broken and rebuilt across the batch.
-                    var packet = RelayForwardingStageTests.ShortPacket(RelayForwardingStageTests.Cid(i), 60 + (i / 7 % 3 * 100));
-                    BitConverter.TryWriteBytes(packet.AsSpan(13), i);
-                    expected[Convert.ToHexString(packet)] = (i % sinks.Length, 1);
-                    sender.SendTo(packet, relayEndPoint);
+                    batch.Clear();
+                    for (var i = first; i < Math.Min(first + run, cids); i++)
+                    {
+                        var packet = RelayForwardingStageTests.ShortPacket(RelayForwardingStageTests.Cid(i), 60 + (i / run % 3 * 100));
+                        BitConverter.TryWriteBytes(packet.AsSpan(13), i);
+                        expected[Convert.ToHexString(packet)] = SinkOf(i);
+                        batch.Forward(batch.Add(packet, default), relayAddress);
+                    }
+
+                    sender.Send(batch, senderCounters);
                 }
 
                 // Pace by what arrived, so the test measures correctness, not socket buffer sizes.
-                Assert.True(WaitForTotal(sinks, start + chunk, TimeSpan.FromSeconds(10)), $"only {sinks.Sum(s => s.Received.Count)} of {start + chunk} datagrams arrived");
+                var sent = Math.Min(start + chunk, cids);
+                Assert.True(WaitForTotal(sinks, sent, TimeSpan.FromSeconds(10)), $"only {sinks.Sum(s => s.Received.Count)} of {sent} datagrams arrived");
             }
 
             for (var s = 0; s < sinks.Length; s++)
             {
                 foreach (var datagram in sinks[s].Received)
                 {
-                    var key = Convert.ToHexString(datagram);
-                    Assert.True(expected.Remove(key, out var where), "a datagram arrived that was never sent, or arrived twice");
-                    Assert.Equal(where.Sink, s);
+                    Assert.True(expected.Remove(Convert.ToHexString(datagram), out var sink), "a datagram arrived that was never sent, or arrived twice");
+                    Assert.Equal(sink, s);
                 }
             }
 
@@ -62,13 +71,15 @@ public sealed class RelayLoopbackTests : IDisposable
             var stats = relay.Snapshot();
             Assert.Equal(cids, stats.Packets.Forwarded);
             Assert.Equal(0, stats.Packets.DroppedTotal);
-            if (gso && relay.GsoActive)
-            {
-                Assert.True(stats.Packets.GsoSegments > 0, "GSO was active but no send used it");
-            }
-            else
+            if (!offloads)
             {
                 Assert.Equal(0, stats.Packets.GsoSends);
+                Assert.Equal(0, stats.Packets.GroBuffers);
+            }
+            else if (relay.GsoActive && relay.GroActive && sender.GsoActive)
+            {
+                Assert.True(stats.Packets.GroBuffers > 0, "GRO was active but nothing arrived coalesced");
+                Assert.True(stats.Packets.GsoSegments > 0, "GSO was active but no send used it");
             }
         }
         finally

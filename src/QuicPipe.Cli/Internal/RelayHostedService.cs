@@ -22,6 +22,7 @@ internal sealed partial class RelayHostedService(RelayServer relay, ILogger<Rela
             context.Cancel = true;
             Reload();
         });
+        LogRunning(logger, Environment.ProcessId, relay.Table.Count);
         return Task.CompletedTask;
     }
 
@@ -54,6 +55,9 @@ internal sealed partial class RelayHostedService(RelayServer relay, ILogger<Rela
             LogReloadFailed(logger, e.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Relay running (pid {Pid}, {Routes} route(s)): Ctrl+C or SIGTERM stops it, SIGHUP reloads the routes file")]
+    private static partial void LogRunning(ILogger logger, int pid, int routes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "SIGHUP: no routes file to reload (start with --routes FILE)")]
     private static partial void LogNoRoutesFile(ILogger logger);
