@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Turn one relay-vs-reference run directory into a table (stdout) and a JSON file.
+
+Per forwarder directory (ref, relay-gso-off, relay-gso-on):
+  meta          key=value lines: kind, t0/t1 (wall clock of the window), cpu0/cpu1 (ticks), error=...
+  sink.out      udp-sink per-second lines {"t","ts","packets","bytes"} + summary
+  fwd.out/.err  forwarder output; the relay's JSON stats lines are on stderr
+  stats0/1.json the relay's last stats line at the start / end of the window
+  loadgen.out   udp-loadgen summary
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+
+ORDER = ["ref", "relay-gso-off", "relay-gso-on"]
+
+
+def read_meta(path):
+    meta, errors, warnings = {}, [], []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" not in line:
+                continue
+            k, v = line.split("=", 1)
+            if k == "error":
+                errors.append(v)
+            elif k == "warning":
+                warnings.append(v)
+            else:
+                meta[k] = v
+    return meta, errors, warnings
+
+
+def json_lines(path):
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def one_json(path):
+    lines = json_lines(path)
+    return lines[-1] if lines else None
+
+
+def analyse(d):
+    meta, errors, warnings = read_meta(os.path.join(d, "meta"))
+    r = {"name": meta.get("name", os.path.basename(d)), "kind": meta.get("kind"), "gso": meta.get("gso") or None,
+         "ok": False, "errors": errors, "warnings": warnings}
+    if errors or "t0" not in meta:
+        if not errors:
+            r["errors"].append("no measurement window recorded")
+        return r
+    t0, t1 = float(meta["t0"]), float(meta["t1"])
+    window = t1 - t0
+    r["window_seconds"] = round(window, 3)
+
+    ticks = [x for x in json_lines(os.path.join(d, "sink.out")) if "ts" in x]
+    inside = [x for x in ticks if t0 <= x["ts"] <= t1]
+    if len(inside) < 2:
+        r["errors"].append("sink has fewer than two per-second samples inside the window")
+        return r
+    a, b = inside[0], inside[-1]
+    span = b["ts"] - a["ts"]
+    pps = (b["packets"] - a["packets"]) / span
+    r["forwarded_pps"] = round(pps, 1)
+    r["forwarded_mbit_s"] = round((b["bytes"] - a["bytes"]) * 8 / span / 1e6, 1)
+    per_second = [y["packets"] - x["packets"] for x, y in zip(inside, inside[1:])]
+    r["pps_per_second_min"] = min(per_second)
+    r["pps_per_second_max"] = max(per_second)
+
+    clk = float(meta.get("clk_tck", "100"))
+    if meta.get("cpu0") and meta.get("cpu1"):
+        cpu_s = (int(meta["cpu1"]) - int(meta["cpu0"])) / clk
+        r["cpu_seconds"] = round(cpu_s, 3)
+        r["cpu_cores"] = round(cpu_s / window, 3)
+        fwd_in_window = pps * window
+        r["cpu_us_per_packet"] = round(cpu_s / fwd_in_window * 1e6, 4) if fwd_in_window > 0 else None
+
+    gen = one_json(os.path.join(d, "loadgen.out"))
+    sink_sum = next((x for x in json_lines(os.path.join(d, "sink.out")) if x.get("summary")), None)
+    if gen:
+        r["loadgen_pps"] = gen.get("pps")
+        r["loadgen_sent"] = gen.get("sent")
+        if sink_sum and gen.get("sent"):
+            r["delivered_fraction"] = round(sink_sum["packets"] / gen["sent"], 4)
+    if sink_sum:
+        r["sink_packets_total"] = sink_sum["packets"]
+
+    if r["kind"] == "ref":
+        c = one_json(os.path.join(d, "fwd.out"))
+        if c:
+            r["forwarder_counters"] = c
+    else:
+        s0, s1 = one_json(os.path.join(d, "stats0.json")), one_json(os.path.join(d, "stats1.json"))
+        if not s0 or not s1:
+            r["errors"].append("relay printed no JSON stats lines on stderr (--stats-format json)")
+        else:
+            try:
+                du = s1["uptime_s"] - s0["uptime_s"]
+                r["relay_stats_seconds"] = round(du, 3)
+                for k in ("gc0", "gc1", "gc2", "allocated_bytes", "dropped", "gso_sends", "gso_segments"):
+                    r[k + "_in_window"] = s1[k] - s0[k]
+                if du > 0:
+                    r["relay_reported_pps"] = round((s1["forwarded"] - s0["forwarded"]) / du, 1)
+                    batches = s1["batches"] - s0["batches"]
+                    if batches > 0:
+                        r["relay_avg_batch"] = round((s1["received"] - s0["received"]) / batches, 2)
+                r["relay_final_stats"] = s1
+            except (KeyError, TypeError) as e:
+                r["errors"].append("relay stats line lacks a field: %s" % e)
+    if pps <= 0:
+        r["errors"].append("nothing reached the sink during the window")
+    r["ok"] = not r["errors"]
+    return r
+
+
+def fmt(v, spec):
+    return format(v, spec) if isinstance(v, (int, float)) else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--params", default="{}", help="JSON object of the run's parameters")
+    ap.add_argument("--out", required=True, help="JSON file to write")
+    args = ap.parse_args()
+
+    names = [n for n in ORDER if os.path.isdir(os.path.join(args.run_dir, n))]
+    results = [analyse(os.path.join(args.run_dir, n)) for n in names]
+    by = {r["name"]: r for r in results}
+    ratios = {}
+    ref = by.get("ref")
+    for n in ("relay-gso-off", "relay-gso-on"):
+        r = by.get(n)
+        if ref and r and ref["ok"] and r["ok"]:
+            q = {"pps": round(r["forwarded_pps"] / ref["forwarded_pps"], 3)}
+            if r.get("cpu_us_per_packet") and ref.get("cpu_us_per_packet"):
+                q["cpu_per_packet"] = round(r["cpu_us_per_packet"] / ref["cpu_us_per_packet"], 3)
+            ratios[n + "/ref"] = q
+
+    doc = {
+        "tool": "perf/relay-vs-reference.sh",
+        "run_dir": args.run_dir,
+        "params": json.loads(args.params),
+        "host": {"cpus": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine()},
+        "results": results,
+        "ratios": ratios,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+    print()
+    print("%-15s %12s %10s %12s %10s %6s %6s %6s %12s  %s" % (
+        "forwarder", "fwd pps", "Mbit/s", "cpu us/pkt", "cpu cores", "gc0", "gc1", "gc2", "loadgen pps", "status"))
+    for r in results:
+        status = "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])
+        print("%-15s %12s %10s %12s %10s %6s %6s %6s %12s  %s" % (
+            r["name"], fmt(r.get("forwarded_pps"), ".0f"), fmt(r.get("forwarded_mbit_s"), ".0f"),
+            fmt(r.get("cpu_us_per_packet"), ".3f"), fmt(r.get("cpu_cores"), ".2f"),
+            fmt(r.get("gc0_in_window"), "d"), fmt(r.get("gc1_in_window"), "d"), fmt(r.get("gc2_in_window"), "d"),
+            fmt(r.get("loadgen_pps"), ".0f"), status))
+    print()
+    if ratios:
+        for k, q in ratios.items():
+            print("ratio %-18s pps %.3f   cpu/packet %s   (pps > 1 and cpu/packet < 1 mean ours is better)" % (
+                k, q["pps"], fmt(q.get("cpu_per_packet"), ".3f")))
+    else:
+        print("no ratios: the relay runs did not succeed (see status above)")
+    print("json: %s" % args.out)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
