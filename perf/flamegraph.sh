@@ -30,6 +30,8 @@ Options:
   --no-build          do not rebuild
   -h, --help          this text
 
+Testing hook: QP_RELAY_CMD="perf/tools/relay-standin.sh" replaces "dotnet quicpipe.dll".
+
 Also kept next to the SVG: the folded stacks (.folded) and the raw perf script text (.perf.txt).
 USAGE
 }
@@ -85,7 +87,11 @@ if ((build)); then "$here/build.sh"; fi
 for t in udp-loadgen udp-sink ref-forwarder; do
     [[ -x "$here/build/$t" ]] || fail "perf/build/$t is missing: run perf/build.sh"
 done
-if [[ "$target" == relay ]]; then
+relay_prefix=()
+if [[ "$target" == relay && -n "${QP_RELAY_CMD:-}" ]]; then
+    read -r -a relay_prefix <<<"$QP_RELAY_CMD"
+    log "relay command replaced by QP_RELAY_CMD=$QP_RELAY_CMD (testing hook)"
+elif [[ "$target" == relay ]]; then
     command -v dotnet >/dev/null || fail "dotnet is not on PATH"
     if [[ -z "$relay_dll" ]]; then
         relay_dll="$repo/src/QuicPipe.Cli/bin/Release/net10.0/quicpipe.dll"
@@ -96,6 +102,7 @@ if [[ "$target" == relay ]]; then
         fi
     fi
     [[ -f "$relay_dll" ]] || fail "relay binary not found at $relay_dll"
+    relay_prefix=(dotnet "$relay_dll")
 fi
 
 fport=$port_base sport=$((port_base + 1))
@@ -110,7 +117,7 @@ wait_udp_listening "$sport" "$sink_pid" 5 || fail "udp-sink did not start: $(cat
 
 if [[ "$target" == relay ]]; then
     export DOTNET_PerfMapEnabled=1
-    start_bg "$work/fwd.out" "$work/fwd.err" dotnet "$relay_dll" relay --listen "127.0.0.1:$fport" \
+    start_bg "$work/fwd.out" "$work/fwd.err" "${relay_prefix[@]}" relay --listen "127.0.0.1:$fport" \
         --routes "$work/routes.txt" --cid-length "$cid_len" --threads "$threads" --batch "$batch" \
         --gso "$gso" --gro "$gro" --stats-interval 1s --stats-format json
     ready_timeout=30

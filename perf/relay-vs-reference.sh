@@ -26,10 +26,14 @@ Options (environment variable in brackets):
   --rate PPS       loadgen rate, 0 = as fast as possible [QP_PERF_RATE, default 0]
   --flows F        loadgen source sockets              [QP_PERF_FLOWS, default 4]
   --gro on|off     relay --gro setting for both relay runs [QP_PERF_GRO, default off]
+  --rounds N       repeat ref, gso off, gso on N times, interleaved; medians reported [QP_PERF_ROUNDS, default 1]
   --relay-dll PATH use this quicpipe.dll instead of building src/QuicPipe.Cli [QUICPIPE_DLL]
   --skip-relay     only run the C reference (tooling check)
   --no-build       do not rebuild (use existing perf/build and relay build)
   -h, --help       this text
+
+Testing hook: QP_RELAY_CMD="perf/tools/relay-standin.sh" replaces "dotnet quicpipe.dll" with a
+command taking the same arguments (the stand-in runs the C reference with the relay's stats schema).
 
 Exit status: 0 if every forwarder ran and forwarded traffic, 1 otherwise (the table still shows
 what did run). Everything started is killed on exit, Ctrl-C or failure.
@@ -52,6 +56,7 @@ rate="${QP_PERF_RATE:-0}"
 flows="${QP_PERF_FLOWS:-4}"
 gro="${QP_PERF_GRO:-off}"
 relay_dll="${QUICPIPE_DLL:-}"
+rounds="${QP_PERF_ROUNDS:-1}"
 skip_relay=0
 build=1
 cid_len=12
@@ -71,17 +76,19 @@ while [[ $# -gt 0 ]]; do
         --rate) need "$@"; rate="$2"; shift 2 ;;
         --flows) need "$@"; flows="$2"; shift 2 ;;
         --gro) need "$@"; gro="$2"; shift 2 ;;
+        --rounds) need "$@"; rounds="$2"; shift 2 ;;
         --relay-dll) need "$@"; relay_dll="$2"; shift 2 ;;
         --skip-relay) skip_relay=1; shift ;;
         --no-build) build=0; shift ;;
         *) fail "unknown option '$1' (try --help)" ;;
     esac
 done
-for v in duration warmup batch threads cids size port_base rate flows; do check_int "--${v//_/-}" "${!v}"; done
+for v in duration warmup batch threads cids size port_base rate flows rounds; do check_int "--${v//_/-}" "${!v}"; done
 ((duration >= 1 && duration <= 600)) || fail "--duration must be 1..600 s"
 ((warmup <= 120)) || fail "--warmup must be at most 120 s"
 ((batch >= 1 && batch <= 1024)) || fail "--batch must be 1..1024"
 ((threads >= 1 && threads <= 64)) || fail "--threads must be 1..64"
+((rounds >= 1 && rounds <= 20)) || fail "--rounds must be 1..20"
 ((cids >= 1)) || fail "--cids must be at least 1"
 ((port_base >= 1024 && port_base <= 65530)) || fail "--port-base must be 1024..65530"
 [[ "$gro" == on || "$gro" == off ]] || fail "--gro must be on or off"
@@ -100,7 +107,12 @@ for t in udp-loadgen udp-sink ref-forwarder; do
     [[ -x "$here/build/$t" ]] || fail "perf/build/$t is missing: run perf/build.sh"
 done
 relay_error=""
-if ((!skip_relay)); then
+relay_prefix=()
+if ((!skip_relay)) && [[ -n "${QP_RELAY_CMD:-}" ]]; then
+    read -r -a relay_prefix <<<"$QP_RELAY_CMD"
+    relay_dll="(QP_RELAY_CMD) $QP_RELAY_CMD"
+    log "relay command replaced by QP_RELAY_CMD=$QP_RELAY_CMD (testing hook)"
+elif ((!skip_relay)); then
     if [[ -z "$relay_dll" ]]; then
         relay_dll="$repo/src/QuicPipe.Cli/bin/Release/net10.0/quicpipe.dll"
         if ((build)); then
@@ -117,6 +129,7 @@ if ((!skip_relay)); then
         relay_error="relay binary not found at $relay_dll"
     fi
     command -v dotnet >/dev/null || relay_error="dotnet is not on PATH"
+    relay_prefix=(dotnet "$relay_dll")
     [[ -z "$relay_error" ]] || log "RELAY UNAVAILABLE: $relay_error (the C reference still runs)"
 fi
 
@@ -130,7 +143,7 @@ log "results in $rundir"
 #   KIND = ref | relay. Writes NAME/{meta,sink.out,fwd.out,fwd.err,loadgen.out,...} under rundir.
 run_one() {
     local name="$1" off="$2" kind="$3" gso="${4:-}"
-    local dir="$rundir/$name" fport=$((port_base + off)) sport=$((port_base + off + 1))
+    local dir="$rundir/round-$round/$name" fport=$((port_base + off)) sport=$((port_base + off + 1))
     mkdir -p "$dir"
     {
         echo "name=$name"; echo "kind=$kind"; echo "gso=$gso"; echo "clk_tck=$clk_tck"
@@ -168,7 +181,7 @@ run_one() {
             --cid-length "$cid_len" --batch "$batch" --threads "$threads" --duration $((total + 30)))
         ready_timeout=10
     else
-        cmd=(dotnet "$relay_dll" relay --listen "127.0.0.1:$fport" --routes "$dir/routes.txt"
+        cmd=("${relay_prefix[@]}" relay --listen "127.0.0.1:$fport" --routes "$dir/routes.txt"
             --cid-length "$cid_len" --threads "$threads" --batch "$batch" --gso "$gso" --gro "$gro"
             --stats-interval 1s --stats-format json)
         ready_timeout=30
@@ -224,16 +237,20 @@ run_one() {
 }
 
 status=0
-run_one ref 0 ref || status=1
-if ((!skip_relay)); then
-    sleep 1
-    run_one relay-gso-off 2 relay off || status=1
-    sleep 1
-    run_one relay-gso-on 4 relay on || status=1
-fi
+for ((round = 1; round <= rounds; round++)); do
+    ((rounds == 1)) || log "round $round of $rounds"
+    run_one ref 0 ref || status=1
+    if ((!skip_relay)); then
+        sleep 1
+        run_one relay-gso-off 2 relay off || status=1
+        sleep 1
+        run_one relay-gso-on 4 relay on || status=1
+    fi
+    ((round == rounds)) || sleep 1
+done
 
-params="$(printf '{"duration":%s,"warmup":%s,"batch":%s,"threads":%s,"cids":%s,"size":%s,"rate":%s,"flows":%s,"gro":"%s","port_base":%s,"relay_dll":"%s"}' \
-    "$duration" "$warmup" "$batch" "$threads" "$cids" "$size" "$rate" "$flows" "$gro" "$port_base" "$relay_dll")"
+params="$(printf '{"rounds":%s,"duration":%s,"warmup":%s,"batch":%s,"threads":%s,"cids":%s,"size":%s,"rate":%s,"flows":%s,"gro":"%s","port_base":%s,"relay_dll":"%s"}' \
+    "$rounds" "$duration" "$warmup" "$batch" "$threads" "$cids" "$size" "$rate" "$flows" "$gro" "$port_base" "$relay_dll")"
 python3 "$here/tools/summarize.py" --run-dir "$rundir" --params "$params" \
     --out "$here/results/relay-vs-reference-$stamp.json" || status=1
 cp -f "$here/results/relay-vs-reference-$stamp.json" "$here/results/relay-vs-reference-latest.json" 2>/dev/null || true

@@ -131,6 +131,39 @@ def fmt(v, spec):
     return format(v, spec) if isinstance(v, (int, float)) else "-"
 
 
+def median(xs):
+    xs = sorted(x for x in xs if isinstance(x, (int, float)))
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def round_ratios(by):
+    out = {}
+    ref = by.get("ref")
+    for n in ("relay-gso-off", "relay-gso-on"):
+        r = by.get(n)
+        if ref and r and ref["ok"] and r["ok"] and ref["forwarded_pps"] > 0:
+            q = {"pps": round(r["forwarded_pps"] / ref["forwarded_pps"], 3)}
+            if r.get("cpu_us_per_packet") and ref.get("cpu_us_per_packet"):
+                q["cpu_per_packet"] = round(r["cpu_us_per_packet"] / ref["cpu_us_per_packet"], 3)
+            out[n + "/ref"] = q
+    return out
+
+
+MEDIAN_FIELDS = ("forwarded_pps", "forwarded_mbit_s", "cpu_us_per_packet", "cpu_cores", "gc0_in_window",
+                 "gc1_in_window", "gc2_in_window", "allocated_bytes_in_window", "loadgen_pps", "delivered_fraction")
+
+
+def row(name, r, status):
+    return "%-22s %12s %9s %11s %9s %5s %5s %5s %12s  %s" % (
+        name, fmt(r.get("forwarded_pps"), ".0f"), fmt(r.get("forwarded_mbit_s"), ".0f"),
+        fmt(r.get("cpu_us_per_packet"), ".3f"), fmt(r.get("cpu_cores"), ".2f"),
+        fmt(r.get("gc0_in_window"), ".0f"), fmt(r.get("gc1_in_window"), ".0f"), fmt(r.get("gc2_in_window"), ".0f"),
+        fmt(r.get("loadgen_pps"), ".0f"), status)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run-dir", required=True)
@@ -138,26 +171,45 @@ def main():
     ap.add_argument("--out", required=True, help="JSON file to write")
     args = ap.parse_args()
 
-    names = [n for n in ORDER if os.path.isdir(os.path.join(args.run_dir, n))]
-    results = [analyse(os.path.join(args.run_dir, n)) for n in names]
-    by = {r["name"]: r for r in results}
+    round_dirs = sorted((d for d in os.listdir(args.run_dir) if d.startswith("round-")),
+                        key=lambda d: int(d.split("-", 1)[1]))
+    rounds = []
+    for rd in round_dirs:
+        base = os.path.join(args.run_dir, rd)
+        results = [analyse(os.path.join(base, n)) for n in ORDER if os.path.isdir(os.path.join(base, n))]
+        by = {r["name"]: r for r in results}
+        rounds.append({"round": int(rd.split("-", 1)[1]), "results": results, "ratios": round_ratios(by)})
+
+    names = [n for n in ORDER if any(n == r["name"] for rd in rounds for r in rd["results"])]
+    summary = []
+    for n in names:
+        rs = [r for rd in rounds for r in rd["results"] if r["name"] == n]
+        ok = [r for r in rs if r["ok"]]
+        m = {"name": n, "rounds_ok": len(ok), "rounds": len(rs), "ok": bool(ok)}
+        for k in MEDIAN_FIELDS:
+            v = median([r.get(k) for r in ok])
+            if v is not None:
+                m[k] = v
+        if not ok:
+            m["errors"] = sorted({e for r in rs for e in r["errors"]})
+        summary.append(m)
     ratios = {}
-    ref = by.get("ref")
-    for n in ("relay-gso-off", "relay-gso-on"):
-        r = by.get(n)
-        if ref and r and ref["ok"] and r["ok"]:
-            q = {"pps": round(r["forwarded_pps"] / ref["forwarded_pps"], 3)}
-            if r.get("cpu_us_per_packet") and ref.get("cpu_us_per_packet"):
-                q["cpu_per_packet"] = round(r["cpu_us_per_packet"] / ref["cpu_us_per_packet"], 3)
-            ratios[n + "/ref"] = q
+    for key in ("relay-gso-off/ref", "relay-gso-on/ref"):
+        per = [rd["ratios"][key] for rd in rounds if key in rd["ratios"]]
+        if per:
+            ratios[key] = {"pps": median([q["pps"] for q in per]),
+                           "cpu_per_packet": median([q.get("cpu_per_packet") for q in per]),
+                           "rounds": len(per)}
 
     doc = {
         "tool": "perf/relay-vs-reference.sh",
         "run_dir": args.run_dir,
         "params": json.loads(args.params),
-        "host": {"cpus": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine()},
-        "results": results,
+        "host": {"cpus": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine(),
+                 "loadavg": open("/proc/loadavg").read().split()[:3]},
+        "summary": summary,
         "ratios": ratios,
+        "rounds": rounds,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
@@ -165,24 +217,28 @@ def main():
         f.write("\n")
 
     print()
-    print("%-15s %12s %10s %12s %10s %6s %6s %6s %12s  %s" % (
+    print("%-22s %12s %9s %11s %9s %5s %5s %5s %12s  %s" % (
         "forwarder", "fwd pps", "Mbit/s", "cpu us/pkt", "cpu cores", "gc0", "gc1", "gc2", "loadgen pps", "status"))
-    for r in results:
-        status = "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])
-        print("%-15s %12s %10s %12s %10s %6s %6s %6s %12s  %s" % (
-            r["name"], fmt(r.get("forwarded_pps"), ".0f"), fmt(r.get("forwarded_mbit_s"), ".0f"),
-            fmt(r.get("cpu_us_per_packet"), ".3f"), fmt(r.get("cpu_cores"), ".2f"),
-            fmt(r.get("gc0_in_window"), "d"), fmt(r.get("gc1_in_window"), "d"), fmt(r.get("gc2_in_window"), "d"),
-            fmt(r.get("loadgen_pps"), ".0f"), status))
+    if len(rounds) > 1:
+        for rd in rounds:
+            for r in rd["results"]:
+                print(row("%s #%d" % (r["name"], rd["round"]), r,
+                          "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])))
+        print("-- medians over rounds --")
+    for m in summary:
+        status = ("ok" if m["rounds_ok"] == m["rounds"] else "%d/%d rounds ok" % (m["rounds_ok"], m["rounds"])) \
+            if m["ok"] else "FAILED: " + "; ".join(m["errors"])
+        print(row(m["name"], m, status))
     print()
     if ratios:
         for k, q in ratios.items():
-            print("ratio %-18s pps %.3f   cpu/packet %s   (pps > 1 and cpu/packet < 1 mean ours is better)" % (
-                k, q["pps"], fmt(q.get("cpu_per_packet"), ".3f")))
+            print("ratio %-18s pps %.3f   cpu/packet %s   (same-round ratios, median of %d; pps > 1 and "
+                  "cpu/packet < 1 mean ours is better)" % (k, q["pps"], fmt(q.get("cpu_per_packet"), ".3f"), q["rounds"]))
     else:
-        print("no ratios: the relay runs did not succeed (see status above)")
+        print("no ratios: no round had both the reference and a relay run succeed (see status above)")
     print("json: %s" % args.out)
-    return 0 if all(r["ok"] for r in results) else 1
+    all_ok = all(r["ok"] for rd in rounds for r in rd["results"])
+    return 0 if all_ok and rounds else 1
 
 
 if __name__ == "__main__":
