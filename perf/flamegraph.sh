@@ -6,7 +6,8 @@ usage() {
     cat <<'USAGE'
 Usage: perf/flamegraph.sh [options]
 
-Starts a forwarder (default: our relay, with DOTNET_PerfMapEnabled=1 so JIT code has names),
+Starts a forwarder (default: our relay, with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0
+so JIT-compiled frames have names),
 loads it with udp-loadgen -> forwarder -> udp-sink on 127.0.0.1, records it with
   perf record -e cpu-clock -F 999 -g -p PID
 for a bounded time, and renders an interactive flame graph SVG with perf/tools/flamegraph.py
@@ -116,7 +117,10 @@ sink_pid=$QP_LAST_PID
 wait_udp_listening "$sport" "$sink_pid" 5 || fail "udp-sink did not start: $(cat "$work/sink.err")"
 
 if [[ "$target" == relay ]]; then
-    export DOTNET_PerfMapEnabled=1
+    # PerfMapEnabled=1: the JIT writes /tmp/perf-PID.map so perf can name JIT-compiled frames.
+    # EnableWriteXorExecute=0: with W^X (default since .NET 7) JIT code runs from a double-mapped
+    # memfd, which perf attributes to "memfd:doublemapper" instead of the perf map: frames stay unnamed.
+    export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
     start_bg "$work/fwd.out" "$work/fwd.err" "${relay_prefix[@]}" relay --listen "127.0.0.1:$fport" \
         --routes "$work/routes.txt" --cid-length "$cid_len" --threads "$threads" --batch "$batch" \
         --gso "$gso" --gro "$gro" --stats-interval 1s --stats-format json
@@ -143,7 +147,7 @@ start_bg "$work/gen.out" "$work/gen.err" "$here/build/udp-loadgen" --target "127
     --duration "$total" --cids "$cids" --cid-length "$cid_len" --seed "$seed" --size "$size" \
     --rate "$rate" --batch "$batch"
 gen_pid=$QP_LAST_PID
-sleep "$warmup"
+nap "$warmup"
 is_alive "$fwd_pid" || fail "$label died under load: $(tail -n 5 "$work/fwd.err")"
 timeout $((seconds + 30)) perf record -e cpu-clock -F 999 -g -p "$fwd_pid" -o "$work/perf.data" \
     -- sleep "$seconds" >"$work/record.log" 2>&1 || { cat "$work/record.log" >&2; fail "perf record failed"; }
@@ -152,7 +156,7 @@ is_alive "$fwd_pid" || log "warning: $label exited during recording"
 wait_pid_timeout "$gen_pid" $((total + 10)) || true
 stop_pid "$fwd_pid" 10 || true
 stop_pid "$sink_pid" 5 || true
-forwarded="$(grep '"t"' "$work/sink.out" | tail -n 1 || true)"
+forwarded="$(grep '"t"' "$work/sink.out" | tail -n 1 | sed -n 's/.*"packets":\([0-9]*\).*/\1/p' || true)"
 
 log "perf script + flamegraph.py"
 perf script -i "$work/perf.data" >"$work/perf.txt" 2>"$work/script.err" || { cat "$work/script.err" >&2; fail "perf script failed"; }
@@ -160,5 +164,5 @@ base="${out%.svg}"
 cp -f "$work/perf.txt" "$base.perf.txt"
 python3 "$here/tools/flamegraph.py" render "$work/perf.txt" -o "$out" --folded-out "$base.folded" \
     --title "$label: cpu-clock 999 Hz, ${seconds}s" \
-    --subtitle "batch $batch, threads $threads, ${size} B, $cids CIDs, rate ${rate:-0} pps (0 = max); sink last: ${forwarded:-none}"
+    --subtitle "batch $batch, threads $threads, ${size} B, $cids CIDs, rate ${rate:-0} pps (0 = max); sink got ${forwarded:-0} packets in ${total}s"
 log "flame graph: $out (open it in a browser)"

@@ -212,12 +212,12 @@ run_one() {
         --rate "$rate" --batch "$batch" --flows "$flows"
     local gen_pid=$QP_LAST_PID
 
-    sleep "$warmup"
+    nap "$warmup"
     local c0 t0 c1 t1
     c0="$(cpu_ticks "$fwd_pid")" || c0=""
     t0="$(date +%s.%N)"
     grep '"uptime_s"' "$dir/fwd.err" | tail -n 1 >"$dir/stats0.json" || true
-    sleep "$duration"
+    nap "$duration"
     c1="$(cpu_ticks "$fwd_pid")" || c1=""
     t1="$(date +%s.%N)"
     grep '"uptime_s"' "$dir/fwd.err" | tail -n 1 >"$dir/stats1.json" || true

@@ -83,3 +83,9 @@ cpu_ticks() {
 check_int() {
     [[ "$2" =~ ^[0-9]+$ ]] || fail "$1 must be a non-negative integer, got '$2'"
 }
+
+# nap SECONDS: sleep in the background and wait for it, so INT/TERM traps run at once.
+nap() {
+    sleep "$1" &
+    wait $! || true
+}

@@ -31,22 +31,29 @@ def frame_name(line):
     parts = line.strip().split(None, 1)
     if len(parts) < 2:
         return None
-    rest = parts[1]
+    rest = parts[1].rstrip()
     dso = ""
-    cut = rest.rfind(" (")
-    if cut >= 0 and rest.endswith(")"):
-        dso = rest[cut + 2:-1]
-        rest = rest[:cut]
-    elif rest.startswith("(") and rest.endswith(")"):
-        dso, rest = rest[1:-1], "[unknown]"
+    if rest.endswith(")"):
+        # The DSO is the trailing parenthesised group; it may nest, e.g. "(/memfd:doublemapper (deleted))".
+        depth, i = 0, len(rest) - 1
+        while i >= 0:
+            if rest[i] == ")":
+                depth += 1
+            elif rest[i] == "(":
+                depth -= 1
+                if depth == 0:
+                    break
+            i -= 1
+        if i >= 0:
+            dso, rest = rest[i + 1:-1], rest[:i].rstrip() or "[unknown]"
     sym = OFFSET_RE.sub("", rest.strip()) or "[unknown]"
     if sym == "[unknown]":
-        base = dso.rsplit("/", 1)[-1] if dso and dso != "[unknown]" else ""
+        base = dso.replace(" (deleted)", "").rsplit("/", 1)[-1] if dso and dso != "[unknown]" else ""
         sym = "[%s]" % base if base else "[unknown]"
     sym = sym.replace(";", ":")
     if "kernel.kallsyms" in dso or dso.startswith("[kernel") or dso.endswith(".ko"):
         sym += " [k]"
-    elif re.search(r"/perf-\d+\.map$", dso) or dso.startswith("memfd:doublemapper"):
+    elif re.search(r"/perf-\d+\.map$", dso) or "memfd:doublemapper" in dso:
         sym += " [j]"
     return sym
 
