@@ -234,6 +234,8 @@ def main():
         for k, q in ratios.items():
             print("ratio %-18s pps %.3f   cpu/packet %s   (same-round ratios, median of %d; pps > 1 and "
                   "cpu/packet < 1 mean ours is better)" % (k, q["pps"], fmt(q.get("cpu_per_packet"), ".3f"), q["rounds"]))
+    elif not any(n.startswith("relay") for n in names):
+        print("no ratios: the relay was not run (--skip-relay)")
     else:
         print("no ratios: no round had both the reference and a relay run succeed (see status above)")
     print("json: %s" % args.out)
