@@ -26,6 +26,8 @@ Options (environment variable in brackets):
   --rate PPS       loadgen rate, 0 = as fast as possible [QP_PERF_RATE, default 0]
   --flows F        loadgen source sockets              [QP_PERF_FLOWS, default 4]
   --gro on|off     relay --gro setting for both relay runs [QP_PERF_GRO, default off]
+  --verify         udp-sink checks every datagram's length and payload (costs sink CPU); a
+                   forwarder that corrupts or truncates anything fails the run
   --rounds N       repeat ref, gso off, gso on N times, interleaved; medians reported [QP_PERF_ROUNDS, default 1]
   --relay-dll PATH use this quicpipe.dll instead of building src/QuicPipe.Cli [QUICPIPE_DLL]
   --skip-relay     only run the C reference (tooling check)
@@ -58,6 +60,7 @@ gro="${QP_PERF_GRO:-off}"
 relay_dll="${QUICPIPE_DLL:-}"
 rounds="${QP_PERF_ROUNDS:-1}"
 skip_relay=0
+verify=0
 build=1
 cid_len=12
 seed=1
@@ -79,6 +82,7 @@ while [[ $# -gt 0 ]]; do
         --rounds) need "$@"; rounds="$2"; shift 2 ;;
         --relay-dll) need "$@"; relay_dll="$2"; shift 2 ;;
         --skip-relay) skip_relay=1; shift ;;
+        --verify) verify=1; shift ;;
         --no-build) build=0; shift ;;
         *) fail "unknown option '$1' (try --help)" ;;
     esac
@@ -133,6 +137,8 @@ elif ((!skip_relay)); then
     [[ -z "$relay_error" ]] || log "RELAY UNAVAILABLE: $relay_error (the C reference still runs)"
 fi
 
+verify_args=()
+((verify)) && verify_args=(--verify)
 stamp="$(date +%Y%m%d-%H%M%S)"
 rundir="$here/results/relay-vs-reference-$stamp"
 mkdir -p "$rundir"
@@ -166,7 +172,7 @@ run_one() {
     log "$name: starting sink on :$sport and forwarder on :$fport"
     local total=$((warmup + duration))
     start_bg "$dir/sink.out" "$dir/sink.err" "$here/build/udp-sink" --listen "127.0.0.1:$sport" \
-        --duration $((total + 40)) --size "$size" --cid-length "$cid_len"
+        --duration $((total + 40)) --size "$size" --cid-length "$cid_len" "${verify_args[@]}"
     local sink_pid=$QP_LAST_PID
     if ! wait_udp_listening "$sport" "$sink_pid" 5; then
         echo "error=udp-sink did not start: $(tail -n 3 "$dir/sink.err" | tr '\n' ' ')" >>"$dir/meta"
@@ -249,8 +255,8 @@ for ((round = 1; round <= rounds; round++)); do
     ((round == rounds)) || sleep 1
 done
 
-params="$(printf '{"rounds":%s,"duration":%s,"warmup":%s,"batch":%s,"threads":%s,"cids":%s,"size":%s,"rate":%s,"flows":%s,"gro":"%s","port_base":%s,"relay_dll":"%s"}' \
-    "$rounds" "$duration" "$warmup" "$batch" "$threads" "$cids" "$size" "$rate" "$flows" "$gro" "$port_base" "$relay_dll")"
+params="$(printf '{"verify":%s,"rounds":%s,"duration":%s,"warmup":%s,"batch":%s,"threads":%s,"cids":%s,"size":%s,"rate":%s,"flows":%s,"gro":"%s","port_base":%s,"relay_dll":"%s"}' \
+    "$verify" "$rounds" "$duration" "$warmup" "$batch" "$threads" "$cids" "$size" "$rate" "$flows" "$gro" "$port_base" "$relay_dll")"
 python3 "$here/tools/summarize.py" --run-dir "$rundir" --params "$params" \
     --out "$here/results/relay-vs-reference-$stamp.json" || status=1
 cp -f "$here/results/relay-vs-reference-$stamp.json" "$here/results/relay-vs-reference-latest.json" 2>/dev/null || true

@@ -98,6 +98,12 @@ def analyse(d):
             r["delivered_fraction"] = round(sink_sum["packets"] / gen["sent"], 4)
     if sink_sum:
         r["sink_packets_total"] = sink_sum["packets"]
+        if sink_sum.get("verified"):
+            r["sink_verify_mismatches"] = sink_sum["mismatches"]
+            if sink_sum["mismatches"]:
+                r["errors"].append("sink --verify: %d bad datagrams (length %d, header %d, pattern %d, truncated %d)" % (
+                    sink_sum["mismatches"], sink_sum["bad_length"], sink_sum["bad_header"],
+                    sink_sum["bad_pattern"], sink_sum["truncated"]))
 
     if r["kind"] == "ref":
         c = one_json(os.path.join(d, "fwd.out"))
