@@ -80,9 +80,9 @@ fi
 mkdir -p "$(dirname "$out")"
 out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 
+work="$(mktemp -d /tmp/qp-flame.XXXXXX)"
 trap 'cleanup_started; rm -rf "$work"' EXIT
 trap 'log "interrupted"; exit 130' INT TERM
-work="$(mktemp -d /tmp/qp-flame.XXXXXX)"
 
 if ((build)); then "$here/build.sh"; fi
 for t in udp-loadgen udp-sink ref-forwarder; do

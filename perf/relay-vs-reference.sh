@@ -222,11 +222,13 @@ run_one() {
     local c0 t0 c1 t1
     c0="$(cpu_ticks "$fwd_pid")" || c0=""
     t0="$(date +%s.%N)"
-    grep '"uptime_s"' "$dir/fwd.err" | tail -n 1 >"$dir/stats0.json" || true
+    echo "err_size0=$(stat -c %s "$dir/fwd.err")" >>"$dir/meta"
+    grep -a '"uptime_s"' "$dir/fwd.err" | tail -n 1 >"$dir/stats0.json" || true
     nap "$duration"
     c1="$(cpu_ticks "$fwd_pid")" || c1=""
     t1="$(date +%s.%N)"
-    grep '"uptime_s"' "$dir/fwd.err" | tail -n 1 >"$dir/stats1.json" || true
+    echo "err_size1=$(stat -c %s "$dir/fwd.err")" >>"$dir/meta"
+    grep -a '"uptime_s"' "$dir/fwd.err" | tail -n 1 >"$dir/stats1.json" || true
     { echo "t0=$t0"; echo "t1=$t1"; echo "cpu0=$c0"; echo "cpu1=$c1"; } >>"$dir/meta"
     if [[ -z "$c0" || -z "$c1" ]]; then
         echo "error=$name exited during the measurement; stderr: $(tail -n 5 "$dir/fwd.err" | tr '\n' ' ')" >>"$dir/meta"

@@ -40,14 +40,39 @@ def json_lines(path):
         return out
     with open(path, errors="replace") as f:
         for line in f:
-            line = line.strip()
-            if not line.startswith("{"):
+            # Tolerate a log prefix before the JSON object (e.g. a timestamp or category).
+            start, end = line.find("{"), line.rfind("}")
+            if start < 0 or end < start:
                 continue
             try:
-                out.append(json.loads(line))
+                obj = json.loads(line[start:end + 1])
             except json.JSONDecodeError:
-                pass
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
     return out
+
+
+def stats_at(path, size):
+    """The last complete relay stats line in the first `size` bytes of its stderr (what had been
+    written when the window edge was sampled; a line cut in the middle is not complete)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(size)
+    except OSError:
+        return None
+    for raw in reversed(data.split(b"\n")[:-1]):
+        line = raw.decode("utf-8", "replace")
+        start, end = line.find("{"), line.rfind("}")
+        if '"uptime_s"' not in line or start < 0 or end < start:
+            continue
+        try:
+            obj = json.loads(line[start:end + 1])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
 
 
 def one_json(path):
@@ -110,7 +135,11 @@ def analyse(d):
         if c:
             r["forwarder_counters"] = c
     else:
-        s0, s1 = one_json(os.path.join(d, "stats0.json")), one_json(os.path.join(d, "stats1.json"))
+        err = os.path.join(d, "fwd.err")
+        if "err_size0" in meta and "err_size1" in meta:
+            s0, s1 = stats_at(err, int(meta["err_size0"])), stats_at(err, int(meta["err_size1"]))
+        else:
+            s0, s1 = one_json(os.path.join(d, "stats0.json")), one_json(os.path.join(d, "stats1.json"))
         if not s0 or not s1:
             r["errors"].append("relay printed no JSON stats lines on stderr (--stats-format json)")
         else:
