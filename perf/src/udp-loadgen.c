@@ -220,7 +220,9 @@ int main(int argc, char **argv)
     uint64_t seq = 0, sent = 0, bytes = 0, refused = 0, retries = 0, nbatch = 0;
     double start = now_mono(), deadline = start + duration;
     double tokens = 0, last = start;
-    double burst = (double)batch;
+    /* Burst: one batch, or 10 ms of credit if that is more, so that a late wake-up (a loaded
+     * machine) is caught up instead of silently lowering the rate. */
+    double burst = rate * 0.010 > (double)batch ? rate * 0.010 : (double)batch;
 
     while (!g_stop) {
         double t = now_mono();
@@ -232,8 +234,12 @@ int main(int argc, char **argv)
             last = t;
             if (tokens > burst)
                 tokens = burst;
-            if (tokens < 1) {
-                double wait = (1 - tokens) / rate;
+            /* Sleep until a batch is due, or 1 ms worth of packets at low rates (at least one). */
+            double want = rate * 0.001 < (double)batch ? rate * 0.001 : (double)batch;
+            if (want < 1)
+                want = 1;
+            if (tokens < want) {
+                double wait = (want - tokens) / rate;
                 if (t + wait > deadline)
                     wait = deadline - t;
                 sleep_seconds(wait);
