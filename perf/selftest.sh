@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Quick self-test of the perf tools (about 10 s, loopback only).
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+Usage: perf/selftest.sh [--port-base P] [--help]
+Builds the C tools and checks, on 127.0.0.1 ports P..P+3 (default 47200):
+  1. routes output is deterministic and matches the generator's CIDs
+  2. loadgen -> sink --verify (direct): every datagram intact, paced rate respected
+  3. loadgen -> ref-forwarder -> sink --verify: all forwarded, none corrupted
+  4. ref-forwarder handles long headers, misses and malformed datagrams
+  5. flamegraph.py collapses a perf script sample and renders a well-formed SVG
+USAGE
+}
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tools/common.sh
+source "$here/tools/common.sh"
+port_base=47200
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --port-base) [[ $# -ge 2 ]] || fail "--port-base needs a value"; port_base="$2"; shift 2 ;;
+        *) fail "unknown option '$1' (try --help)" ;;
+    esac
+done
+check_int --port-base "$port_base"
+work="$(mktemp -d /tmp/qp-selftest.XXXXXX)"
+trap 'cleanup_started; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+B="$here/build"
+p0=$port_base p1=$((port_base + 1)) p2=$((port_base + 2)) p3=$((port_base + 3))
+for p in $p0 $p1 $p2 $p3; do port_in_use "$p" && fail "UDP port $p is in use (use --port-base)"; done
+"$here/build.sh"
+ok() { printf 'ok   %s\n' "$*"; }
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# 1. routes
+"$B/udp-loadgen" routes --cids 1000 --seed 7 --sink 127.0.0.1:$p1 >"$work/r1"
+"$B/udp-loadgen" routes --cids 1000 --seed 7 --sink 127.0.0.1:$p1 >"$work/r2"
+cmp -s "$work/r1" "$work/r2" || fail "routes output is not deterministic"
+[[ "$(cut -d' ' -f1 "$work/r1" | sort -u | wc -l)" == 1000 ]] || fail "routes CIDs are not distinct"
+grep -qvE '^[0-9a-f]{24} 127\.0\.0\.1:[0-9]+$' "$work/r1" && fail "routes lines are malformed"
+"$B/udp-loadgen" routes --cids 2 --sink "[::1]:$p1" | grep -qE '^[0-9a-f]{24} \[::1\]:[0-9]+$' || fail "IPv6 routes format"
+ok "routes: deterministic, distinct, well-formed (IPv4 and IPv6)"
+
+# 2. direct loadgen -> sink
+start_bg "$work/s.out" "$work/s.err" "$B/udp-sink" --listen 127.0.0.1:$p1 --duration 3 --verify --size 300
+wait_udp_listening $p1 $QP_LAST_PID 5 || fail "sink did not start"
+sink=$QP_LAST_PID
+gen="$("$B/udp-loadgen" --target 127.0.0.1:$p1 --duration 1.5 --cids 1000 --seed 7 --size 300 --rate 20000 --batch 16)"
+wait_pid_timeout $sink 10 || fail "sink failed: $(cat "$work/s.err")"
+summary="$(grep summary "$work/s.out")"
+sent="$(json_field "$gen" sent)"
+got="$(json_field "$summary" packets)"
+[[ "$(json_field "$summary" mismatches)" == 0 ]] || fail "sink found corrupted datagrams: $summary"
+((sent >= 27000 && sent <= 30500)) || fail "paced 20000 pps for 1.5 s sent $sent"
+((got * 100 >= sent * 99)) || fail "sink got $got of $sent"
+ok "loadgen -> sink: $sent sent at 20k pps, $got received intact"
+
+# 3. through the reference forwarder
+"$B/udp-loadgen" routes --cids 1000 --seed 7 --sink 127.0.0.1:$p1 >"$work/routes"
+start_bg "$work/s.out" "$work/s.err" "$B/udp-sink" --listen 127.0.0.1:$p1 --duration 4 --verify --size 1200
+wait_udp_listening $p1 $QP_LAST_PID 5 || fail "sink did not start"
+sink=$QP_LAST_PID
+start_bg "$work/f.out" "$work/f.err" "$B/ref-forwarder" --listen 127.0.0.1:$p0 --routes "$work/routes" --threads 2 --duration 10
+wait_udp_listening $p0 $QP_LAST_PID 5 || fail "ref-forwarder did not start: $(cat "$work/f.err")"
+fwd=$QP_LAST_PID
+gen="$("$B/udp-loadgen" --target 127.0.0.1:$p0 --duration 1 --cids 2000 --seed 7 --rate 20000)"
+sleep 0.5
+stop_pid $fwd 5 || fail "ref-forwarder exited with an error"
+wait_pid_timeout $sink 10 || true
+summary="$(grep summary "$work/s.out")"
+counters="$(cat "$work/f.out")"
+sent="$(json_field "$gen" sent)"
+[[ "$(json_field "$summary" mismatches)" == 0 ]] || fail "forwarded datagrams were corrupted: $summary"
+fwd_n="$(json_field "$counters" forwarded)"
+miss="$(json_field "$counters" dropped_miss)"
+# CIDs 1000..1999 are not in the routes: about half the datagrams miss.
+((fwd_n + miss == sent)) || fail "forwarded $fwd_n + missed $miss != sent $sent"
+((fwd_n * 100 >= sent * 45 && fwd_n * 100 <= sent * 55)) || fail "forwarded $fwd_n of $sent, expected about half"
+ok "ref-forwarder (2 threads): $fwd_n forwarded, $miss missed of $sent, all intact"
+
+# 4. header handling
+start_bg "$work/s.out" "$work/s.err" "$B/udp-sink" --listen 127.0.0.1:$p3 --duration 2
+wait_udp_listening $p3 $QP_LAST_PID 5 || fail "sink did not start"
+sink=$QP_LAST_PID
+"$B/udp-loadgen" routes --cids 3 --sink 127.0.0.1:$p3 >"$work/r3"
+start_bg "$work/f.out" "$work/f.err" "$B/ref-forwarder" --listen 127.0.0.1:$p2 --routes "$work/r3" --duration 10
+wait_udp_listening $p2 $QP_LAST_PID 5 || fail "ref-forwarder did not start"
+fwd=$QP_LAST_PID
+python3 - "$work/r3" "$p2" <<'PY'
+import socket, sys
+cids = [bytes.fromhex(l.split()[0]) for l in open(sys.argv[1])]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+d = ("127.0.0.1", int(sys.argv[2]))
+s.sendto(bytes([0x41]) + cids[0] + b"x" * 20, d)                                       # short, hit
+s.sendto(bytes([0xC3, 0, 0, 0, 1, 12]) + cids[1] + bytes([8]) + b"s" * 8 + b"p" * 30, d)  # long, hit
+s.sendto(bytes([0xC3, 0, 0, 0, 1, 8]) + cids[2][:8] + b"p" * 30, d)                     # long, 8-byte DCID
+s.sendto(bytes([0x41]) + b"\0" * 12 + b"x" * 20, d)                                     # short, miss
+s.sendto(bytes([0x41]) + b"\1" * 5, d)                                                  # too short
+s.sendto(bytes([0xC3, 0, 0, 0, 1, 12]) + cids[1][:4], d)                                # truncated long
+PY
+sleep 0.3
+stop_pid $fwd 5 || fail "ref-forwarder exited with an error"
+c="$(cat "$work/f.out")"
+[[ "$(json_field "$c" forwarded)" == 2 && "$(json_field "$c" dropped_miss)" == 1 && "$(json_field "$c" dropped_malformed)" == 3 ]] \
+    || fail "header handling: $c"
+ok "ref-forwarder: short and long headers forwarded, 1 miss and 3 malformed dropped"
+
+# 5. flame graph tool
+cat >"$work/perf.txt" <<'TXT'
+worker 100  1.000001:    1001001 cpu-clock:
+	ffffffff81000001 do_thing+0x10 ([kernel.kallsyms])
+	          401000 leaf_fn+0x5 (/usr/bin/app)
+	          401100 main+0x20 (/usr/bin/app)
+
+worker 100  1.001001:    1001001 cpu-clock:
+	    7f0000001000 instance void [App] App.Loop::Run()[OptimizedTier1]+0x12 (/tmp/perf-100.map)
+	          401100 main+0x20 (/usr/bin/app)
+
+worker 100  1.002001:    1001001 cpu-clock:
+	          12c713 [unknown] (/memfd:doublemapper (deleted))
+	          401100 main+0x20 (/usr/bin/app)
+TXT
+python3 "$here/tools/flamegraph.py" collapse "$work/perf.txt" -o "$work/folded"
+expected='worker;main;[memfd:doublemapper] [j] 1
+worker;main;instance void [App] App.Loop::Run()[OptimizedTier1] [j] 1
+worker;main;leaf_fn;do_thing [k] 1'
+[[ "$(cat "$work/folded")" == "$expected" ]] || fail "collapse output: $(cat "$work/folded")"
+python3 "$here/tools/flamegraph.py" svg "$work/folded" -o "$work/f.svg" --title t 2>/dev/null
+python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); n = sum(1 for g in r.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "frame"); sys.exit(0 if n == 7 else "frames: %d" % n)' "$work/f.svg" \
+    || fail "SVG is not well-formed or has the wrong frames"
+ok "flamegraph.py: collapse (kernel, JIT map, memfd JIT) and a well-formed SVG"
+echo "selftest: all passed"

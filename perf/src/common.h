@@ -1,0 +1,41 @@
+/* Shared helpers for the QuicPipe perf tools (loopback load generator, sink, reference forwarder). */
+#ifndef QP_PERF_COMMON_H
+#define QP_PERF_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#define QP_MAX_CID_LEN 20
+#define QP_SEQ_LEN 8 /* payload starts with a 64-bit little-endian sequence number */
+
+/* Exit with a message (errno text appended when errnum != 0). */
+void die(int errnum, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+
+/* Parse "A.B.C.D:PORT" or "[v6addr]:PORT" into sa; returns 0 or -1. */
+int parse_hostport(const char *s, struct sockaddr_storage *sa, socklen_t *len);
+/* Format sa as "A.B.C.D:PORT" or "[v6]:PORT". */
+void format_hostport(const struct sockaddr_storage *sa, char *buf, size_t buflen);
+
+/* Strict unsigned integer parsing for options; dies on error. */
+uint64_t parse_u64(const char *opt, const char *value, uint64_t min, uint64_t max);
+double parse_double(const char *opt, const char *value, double min, double max);
+
+/* splitmix64 step. */
+uint64_t splitmix64(uint64_t *state);
+/* The CID with index i for seed (deterministic, shared by loadgen and its routes writer). */
+void derive_cid(uint64_t seed, uint64_t index, uint8_t *out, size_t cid_len);
+
+/* The payload pattern byte at payload offset k (k >= QP_SEQ_LEN); independent of the sequence
+ * number so packets can be built from a template. */
+static inline uint8_t pattern_byte(size_t k) { return (uint8_t)(k * 7u + 0x5au); }
+
+/* Monotonic and wall-clock time in seconds. */
+double now_mono(void);
+double now_wall(void);
+
+/* Raise a socket buffer (SO_RCVBUF/SO_SNDBUF), trying the FORCE variant first when root. */
+void set_sock_buf(int fd, int opt, int force_opt, int bytes);
+
+#endif
