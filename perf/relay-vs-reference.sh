@@ -25,6 +25,8 @@ Options (environment variable in brackets):
   --port-base P    ports P..P+5 are used               [QP_PERF_PORT_BASE, default 47000]
   --rate PPS       loadgen rate, 0 = as fast as possible [QP_PERF_RATE, default 0]
   --flows F        loadgen source sockets              [QP_PERF_FLOWS, default 4]
+  --sockbuf BYTES  socket buffers (SO_RCVBUF/SO_SNDBUF) of every forwarder, the same for all
+                   [QP_PERF_SOCKBUF, default 4194304, the relay default]
   --gro on|off     relay --gro setting for both relay runs [QP_PERF_GRO, default off]
   --verify         udp-sink checks every datagram's length and payload (costs sink CPU); a
                    forwarder that corrupts or truncates anything fails the run
@@ -56,6 +58,7 @@ size="${QP_PERF_SIZE:-1200}"
 port_base="${QP_PERF_PORT_BASE:-47000}"
 rate="${QP_PERF_RATE:-0}"
 flows="${QP_PERF_FLOWS:-4}"
+sockbuf="${QP_PERF_SOCKBUF:-4194304}"
 gro="${QP_PERF_GRO:-off}"
 relay_dll="${QUICPIPE_DLL:-}"
 rounds="${QP_PERF_ROUNDS:-1}"
@@ -78,6 +81,7 @@ while [[ $# -gt 0 ]]; do
         --port-base) need "$@"; port_base="$2"; shift 2 ;;
         --rate) need "$@"; rate="$2"; shift 2 ;;
         --flows) need "$@"; flows="$2"; shift 2 ;;
+        --sockbuf) need "$@"; sockbuf="$2"; shift 2 ;;
         --gro) need "$@"; gro="$2"; shift 2 ;;
         --rounds) need "$@"; rounds="$2"; shift 2 ;;
         --relay-dll) need "$@"; relay_dll="$2"; shift 2 ;;
@@ -180,16 +184,20 @@ run_one() {
         return 1
     fi
 
-    local -a cmd
+    local -a cmd extra
     local ready_timeout
     if [[ "$kind" == ref ]]; then
         cmd=("$here/build/ref-forwarder" --listen "127.0.0.1:$fport" --routes "$dir/routes.txt"
-            --cid-length "$cid_len" --batch "$batch" --threads "$threads" --duration $((total + 30)))
+            --cid-length "$cid_len" --batch "$batch" --threads "$threads" --duration $((total + 30))
+            --rcvbuf "$sockbuf" --sndbuf "$sockbuf")
         ready_timeout=10
     else
         cmd=("${relay_prefix[@]}" relay --listen "127.0.0.1:$fport" --routes "$dir/routes.txt"
             --cid-length "$cid_len" --threads "$threads" --batch "$batch" --gso "$gso" --gro "$gro"
-            --stats-interval 1s --stats-format json)
+            --stats-interval 1s --stats-format json --recv-buffer "$sockbuf" --send-buffer "$sockbuf")
+        # Extra relay flags for experiments, e.g. QP_RELAY_EXTRA="--recv-buffer 212992".
+        read -r -a extra <<<"${QP_RELAY_EXTRA:-}"
+        cmd+=("${extra[@]}")
         ready_timeout=30
     fi
     printf '%q ' "${cmd[@]}" >"$dir/command"

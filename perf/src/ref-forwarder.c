@@ -300,6 +300,8 @@ static void usage(FILE *f)
           "  --cid-length L      DCID length, 1..20 (default 12)\n"
           "  --batch B           datagrams per recvmmsg/sendmmsg, 1..1024 (default 64)\n"
           "  --threads N         forwarding threads (default 1)\n"
+          "  --rcvbuf BYTES      SO_RCVBUF(FORCE) per socket (default 4194304, the relay's default)\n"
+          "  --sndbuf BYTES      SO_SNDBUF(FORCE) per socket (default 4194304, the relay's default)\n"
           "  --duration SECONDS  stop by itself after this long (default 0 = until SIGINT/SIGTERM)\n"
           "  --stats-json        print cumulative counters once per second on stderr, in the relay's\n"
           "                      --stats-format json schema (GC and GSO fields are 0)\n"
@@ -312,6 +314,7 @@ int main(int argc, char **argv)
 {
     const char *listen_addr = NULL, *routes_path = NULL;
     size_t cid_len = 12, batch = 64, threads = 1;
+    size_t rcvbuf = 4 << 20, sndbuf = 4 << 20;
     double duration = 0;
     int stats_json = 0;
     for (int i = 1; i < argc; i++) {
@@ -323,6 +326,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--cid-length")) { cid_len = parse_u64(a, v, 1, QP_MAX_CID_LEN); i++; }
         else if (!strcmp(a, "--batch")) { batch = parse_u64(a, v, 1, MAX_BATCH); i++; }
         else if (!strcmp(a, "--threads")) { threads = parse_u64(a, v, 1, MAX_THREADS); i++; }
+        else if (!strcmp(a, "--rcvbuf")) { rcvbuf = parse_u64(a, v, 4096, 1 << 30); i++; }
+        else if (!strcmp(a, "--sndbuf")) { sndbuf = parse_u64(a, v, 4096, 1 << 30); i++; }
         else if (!strcmp(a, "--duration")) { duration = parse_double(a, v, 0, 86400); i++; }
         else if (!strcmp(a, "--stats-json")) { stats_json = 1; }
         else die(0, "ref-forwarder: unknown option '%s' (try --help)", a);
@@ -362,8 +367,8 @@ int main(int argc, char **argv)
         int one = 1;
         if (setsockopt(w->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
             die(errno, "setsockopt SO_REUSEPORT");
-        set_sock_buf(w->fd, SO_RCVBUF, SO_RCVBUFFORCE, 32 << 20);
-        set_sock_buf(w->fd, SO_SNDBUF, SO_SNDBUFFORCE, 8 << 20);
+        set_sock_buf(w->fd, SO_RCVBUF, SO_RCVBUFFORCE, (int)rcvbuf);
+        set_sock_buf(w->fd, SO_SNDBUF, SO_SNDBUFFORCE, (int)sndbuf);
         struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
         if (setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
             die(errno, "setsockopt SO_RCVTIMEO");
