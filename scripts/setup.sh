@@ -8,6 +8,12 @@ packages=(
     python3          # CI result summary, flame graph renderer
     iproute2         # network namespaces for lab tests
     linux-perf       # perf record for flame graphs
+    pkg-config                   # finds ngtcp2/GnuTLS flags for the QUIC shim build
+    libngtcp2-dev                # QUIC engine (QuicPipe.Quic native shim)
+    libngtcp2-crypto-gnutls-dev  # ngtcp2's GnuTLS crypto glue
+    libgnutls28-dev              # TLS 1.3 for QUIC
+    ngtcp2-server                # gtlsserver: interop tests and the reference benchmark
+    ngtcp2-client                # gtlsclient: interop tests and the reference benchmark
 )
 
 missing=()

@@ -55,7 +55,7 @@ internal static unsafe class SocketConfiguration
         }
     }
 
-    private static void SetReceiveTimeout(SafeFdHandle fd, TimeSpan timeout, in PeerAddress local)
+    internal static void SetReceiveTimeout(SafeFdHandle fd, TimeSpan timeout, in PeerAddress local)
     {
         // A zero timeval means "no timeout" to the kernel, which is also what Zero and Infinite mean to us.
         var value = default(TimeVal);

@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+using QuicPipe.Quic.Interop;
+
+namespace QuicPipe.Quic.Internal;
+
+/// <summary>
+/// The shim's callbacks: static <see cref="UnmanagedCallersOnlyAttribute"/> methods registered once per process.
+/// The user pointer is a GCHandle to the <see cref="QuicConnection"/>. They run on the endpoint's loop thread,
+/// inside a shim call; an exception must not cross into C, so each one turns it into a failure code.
+/// </summary>
+internal static unsafe class NativeCallbacks
+{
+    private static readonly Lazy<int> Registration = new(Register);
+
+    public static void EnsureRegistered()
+    {
+        if (Registration.Value != 0)
+        {
+            throw new InvalidOperationException($"qp_init failed: {QuicShim.Describe(Registration.Value)}");
+        }
+    }
+
+    private static int Register() => QuicShim.Init(&OnHandshakeCompleted, &OnStreamOpen, &OnStreamData, &OnStreamClose, &OnNewCid, &OnRemoveCid);
+
+    private static QuicConnection Connection(nint user) => (QuicConnection)GCHandle.FromIntPtr(user).Target!;
+
+    [UnmanagedCallersOnly]
+    private static int OnHandshakeCompleted(nint user) => Guard(user, static c => c.OnHandshakeCompleted());
+
+    [UnmanagedCallersOnly]
+    private static int OnStreamOpen(nint user, long streamId)
+    {
+        try
+        {
+            Connection(user).OnStreamOpen(streamId);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnStreamData(nint user, long streamId, byte* data, nuint length, int fin)
+    {
+        try
+        {
+            Connection(user).OnStreamData(streamId, new ReadOnlySpan<byte>(data, checked((int)length)), fin != 0);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnStreamClose(nint user, long streamId, uint flags, ulong applicationErrorCode)
+    {
+        try
+        {
+            Connection(user).OnStreamClose(streamId, (flags & QuicShim.StreamCloseAppErrorSet) != 0, applicationErrorCode);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnNewCid(nint user, byte* cid, nuint length, byte* token)
+    {
+        try
+        {
+            Connection(user).OnNewConnectionId(new Span<byte>(cid, (int)length), new Span<byte>(token, QuicShim.StatelessResetTokenSize));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnRemoveCid(nint user, byte* cid, nuint length)
+    {
+        try
+        {
+            Connection(user).OnRemoveConnectionId(new ReadOnlySpan<byte>(cid, (int)length));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    private static int Guard(nint user, Action<QuicConnection> action)
+    {
+        try
+        {
+            action(Connection(user));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    private static int Fail(nint user, Exception e)
+    {
+        try
+        {
+            Connection(user).RecordCallbackFailure(e);
+        }
+        catch (InvalidOperationException)
+        {
+            // The handle is gone; nothing to record on.
+        }
+
+        return -1;
+    }
+}

@@ -1,0 +1,341 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading.Channels;
+using QuicPipe.Dataplane;
+using QuicPipe.Quic.Internal;
+using QuicPipe.Quic.Interop;
+
+namespace QuicPipe.Quic;
+
+/// <summary>
+/// One QUIC connection on a <see cref="QuicEndpoint"/>. All native state is touched only on the endpoint's loop
+/// thread; the public methods post work to it. Obtained from <see cref="QuicEndpoint.ConnectAsync"/> or
+/// <see cref="QuicEndpoint.AcceptAsync"/>, so the handshake (and the NodeId pin) has already succeeded.
+/// </summary>
+public sealed class QuicConnection
+{
+    private readonly QuicEndpoint _endpoint;
+    private readonly NodeId? _expectedPeer;
+    private readonly Dictionary<long, QuicStream> _streams = [];
+    private readonly Channel<QuicStream> _incomingStreams = Channel.CreateUnbounded<QuicStream>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
+    private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // The CIDs of ours that route to this connection (loop thread only); removed from the endpoint at the end.
+    private readonly List<ConnectionId> _localCids = [];
+    private SafeQuicConnectionHandle? _handle;
+    private GCHandle _self;
+
+    // An exception thrown by a callback, reported when the shim call that ran it returns.
+    private Exception? _callbackFailure;
+
+    internal QuicConnection(QuicEndpoint endpoint, bool isServer, PeerAddress remote, NodeId? expectedPeer)
+    {
+        _endpoint = endpoint;
+        IsServer = isServer;
+        RemoteAddress = remote;
+        _expectedPeer = expectedPeer;
+        _self = GCHandle.Alloc(this);
+    }
+
+    public bool IsServer { get; }
+
+    public IPEndPoint RemoteEndPoint => RemoteAddress.ToEndPoint();
+
+    /// <summary>The peer's NodeId (hash of the key in the certificate it presented), once the handshake is done.</summary>
+    public NodeId? RemoteNodeId { get; private set; }
+
+    /// <summary>The ALPN protocol both sides agreed on.</summary>
+    public string? NegotiatedAlpn { get; private set; }
+
+    /// <summary>Completes when the connection ends: normally, or with a <see cref="QuicConnectionException"/>.</summary>
+    public Task Closed => _closed.Task;
+
+    internal PeerAddress RemoteAddress { get; }
+
+    internal Task Handshake => _handshake.Task;
+
+    internal nint UserPointer => GCHandle.ToIntPtr(_self);
+
+    internal SafeQuicConnectionHandle Handle => _handle ?? throw new ObjectDisposedException(nameof(QuicConnection));
+
+    internal bool IsTerminated { get; private set; }
+
+    internal IReadOnlyList<ConnectionId> LocalConnectionIds => _localCids;
+
+    /// <summary>Opens a bidirectional stream.</summary>
+    /// <exception cref="QuicConnectionException">The peer's stream limit is reached, or the connection ended.</exception>
+    public Task<QuicStream> OpenBidirectionalStreamAsync(CancellationToken cancellationToken = default) =>
+        _endpoint.InvokeAsync(() =>
+        {
+            ThrowIfTerminated();
+            var id = QuicShim.ConnOpenBidiStream(Handle);
+            if (id < 0)
+            {
+                throw new QuicConnectionException($"Cannot open a stream: {QuicShim.Describe((int)id)}") { NativeError = (int)id };
+            }
+
+            var stream = new QuicStream(this, id);
+            _streams[id] = stream;
+            return stream;
+        }, cancellationToken);
+
+    /// <summary>Waits for the peer to open a stream.</summary>
+    public async ValueTask<QuicStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _incomingStreams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException e)
+        {
+            throw new QuicConnectionException("The connection ended; no more streams will arrive.", e);
+        }
+    }
+
+    /// <summary>Closes the connection with an application error code (0: no error) and sends CONNECTION_CLOSE.</summary>
+    public Task CloseAsync(long errorCode = 0, CancellationToken cancellationToken = default) =>
+        _endpoint.InvokeAsync(() =>
+        {
+            if (!IsTerminated)
+            {
+                _endpoint.SendClose(this, (ulong)errorCode);
+                Terminate(null);
+            }
+
+            return true;
+        }, cancellationToken);
+
+    internal Task WriteStreamAsync(long streamId, byte[] data, bool endStream, CancellationToken cancellationToken) =>
+        _endpoint.InvokeAsync(() =>
+        {
+            ThrowIfTerminated();
+            unsafe
+            {
+                fixed (byte* p = data)
+                {
+                    var rv = QuicShim.ConnStreamWrite(Handle, streamId, p, (nuint)data.Length, endStream ? 1 : 0);
+                    if (rv != 0)
+                    {
+                        throw new QuicConnectionException($"Cannot write to stream {streamId}: {QuicShim.Describe(rv)}") { NativeError = rv };
+                    }
+                }
+            }
+
+            return true;
+        }, cancellationToken);
+
+    internal Task ShutdownStreamAsync(long streamId, long errorCode, CancellationToken cancellationToken) =>
+        _endpoint.InvokeAsync(() =>
+        {
+            ThrowIfTerminated();
+            _ = QuicShim.ConnStreamShutdown(Handle, streamId, (ulong)errorCode);
+            if (_streams.TryGetValue(streamId, out var stream))
+            {
+                stream.CompleteInput(new QuicConnectionException($"Stream {streamId} was aborted locally with code {errorCode}."));
+            }
+
+            return true;
+        }, cancellationToken);
+
+    internal void Attach(SafeQuicConnectionHandle handle) => _handle = handle;
+
+    internal void AddLocalConnectionId(ConnectionId cid) => _localCids.Add(cid);
+
+    // ---- callbacks (loop thread, inside a shim call) ----
+
+    internal void OnHandshakeCompleted()
+    {
+        unsafe
+        {
+            Span<byte> hash = stackalloc byte[QuicShim.SpkiHashSize];
+            fixed (byte* h = hash)
+            {
+                if (QuicShim.ConnGetPeerSpkiSha256(Handle, h) == 1)
+                {
+                    RemoteNodeId = new NodeId(hash);
+                }
+            }
+
+            Span<byte> alpn = stackalloc byte[256];
+            fixed (byte* a = alpn)
+            {
+                var length = (int)QuicShim.ConnGetAlpn(Handle, a, (nuint)alpn.Length);
+                NegotiatedAlpn = length > 0 ? Encoding.ASCII.GetString(alpn[..length]) : null;
+            }
+        }
+
+        _endpoint.OnHandshakeCompleted(this);
+        _handshake.TrySetResult();
+    }
+
+    internal void OnStreamOpen(long streamId)
+    {
+        if (_streams.ContainsKey(streamId))
+        {
+            return;
+        }
+
+        var stream = new QuicStream(this, streamId);
+        _streams[streamId] = stream;
+        _incomingStreams.Writer.TryWrite(stream);
+    }
+
+    internal void OnStreamData(long streamId, ReadOnlySpan<byte> data, bool fin)
+    {
+        if (_streams.TryGetValue(streamId, out var stream))
+        {
+            stream.OnData(data, fin);
+        }
+    }
+
+    internal void OnStreamClose(long streamId, bool applicationErrorSet, ulong applicationErrorCode)
+    {
+        if (_streams.Remove(streamId, out var stream))
+        {
+            stream.CompleteInput(applicationErrorSet && applicationErrorCode != 0
+                ? new QuicConnectionException($"Stream {streamId} was reset by the peer with code {applicationErrorCode}.")
+                : null);
+        }
+    }
+
+    internal void OnNewConnectionId(Span<byte> cid, Span<byte> token)
+    {
+        var id = _endpoint.IssueConnectionId(cid.Length);
+        id.Span.CopyTo(cid);
+        _endpoint.StatelessResetToken(id, token);
+        _localCids.Add(id);
+        _endpoint.Register(id, this);
+    }
+
+    internal void OnRemoveConnectionId(ReadOnlySpan<byte> cid)
+    {
+        var id = new ConnectionId(cid);
+        _localCids.Remove(id);
+        _endpoint.Unregister(id, this);
+    }
+
+    internal void RecordCallbackFailure(Exception e) => _callbackFailure ??= e;
+
+    // ---- failure and end (loop thread) ----
+
+    /// <summary>Turns a failed shim call into the exception the application sees.</summary>
+    internal QuicConnectionException DescribeFailure(int error)
+    {
+        if (error == QuicShim.ErrorPinMismatch)
+        {
+            var actual = PeerNodeIdSeen();
+            return new QuicConnectionException(
+                $"TLS peer pinning failed: expected peer NodeId {_expectedPeer}, but the peer presented NodeId {actual?.ToString() ?? "(no certificate)"}.")
+            {
+                NativeError = error,
+                IsPinMismatch = true,
+            };
+        }
+
+        if (_callbackFailure is not null)
+        {
+            return new QuicConnectionException($"A connection callback failed: {_callbackFailure.Message}", _callbackFailure) { NativeError = error };
+        }
+
+        if (error == QuicShim.ErrorDraining)
+        {
+            return new QuicConnectionException($"The peer closed the connection: {DescribePeerClose()}") { NativeError = error };
+        }
+
+        var alert = QuicShim.ConnGetTlsAlert(Handle);
+        var tls = alert != 0 ? $" (TLS alert {alert}: {TlsAlerts.Name(alert)})" : string.Empty;
+        return new QuicConnectionException($"QUIC connection failed: {QuicShim.Describe(error)}{tls}.") { NativeError = error };
+    }
+
+    private NodeId? PeerNodeIdSeen()
+    {
+        unsafe
+        {
+            Span<byte> hash = stackalloc byte[QuicShim.SpkiHashSize];
+            fixed (byte* h = hash)
+            {
+                return QuicShim.ConnGetPeerSpkiSha256(Handle, h) == 1 ? new NodeId(hash) : null;
+            }
+        }
+    }
+
+    private string DescribePeerClose()
+    {
+        unsafe
+        {
+            Span<byte> reason = stackalloc byte[256];
+            fixed (byte* r = reason)
+            {
+                var length = (int)QuicShim.ConnGetCloseError(Handle, out var type, out var code, r, (nuint)reason.Length);
+                var text = length > 0 ? $", reason \"{Encoding.UTF8.GetString(reason[..length])}\"" : string.Empty;
+                if (type == 1)
+                {
+                    return $"application error {code}{text}";
+                }
+
+                if (code is >= 0x100 and <= 0x1ff)
+                {
+                    var alert = (int)(code - 0x100);
+                    var hint = alert is 42 or 116 ? " - it rejected our certificate; does the peer pin our NodeId?" : string.Empty;
+                    return $"TLS alert {alert} ({TlsAlerts.Name(alert)}){hint}{text}";
+                }
+
+                return $"transport error 0x{code:x}{text}";
+            }
+        }
+    }
+
+    /// <summary>Ends the connection: fails or completes everything waiting on it and frees the native side.</summary>
+    internal void Terminate(QuicConnectionException? error)
+    {
+        if (IsTerminated)
+        {
+            return;
+        }
+
+        IsTerminated = true;
+        _endpoint.Forget(this);
+        foreach (var stream in _streams.Values)
+        {
+            stream.CompleteInput(error);
+        }
+
+        _streams.Clear();
+        _incomingStreams.Writer.TryComplete(error);
+        var handshakeError = error ?? new QuicConnectionException("The connection closed before its handshake completed.");
+        if (!_handshake.Task.IsCompleted)
+        {
+            _handshake.TrySetException(handshakeError);
+            if (IsServer)
+            {
+                _endpoint.OnIncomingFailed(this, handshakeError);
+            }
+        }
+
+        if (error is null)
+        {
+            _closed.TrySetResult();
+        }
+        else
+        {
+            _closed.TrySetException(error);
+        }
+
+        _handle?.Dispose();
+        _handle = null;
+        if (_self.IsAllocated)
+        {
+            _self.Free();
+        }
+    }
+
+    private void ThrowIfTerminated()
+    {
+        if (IsTerminated)
+        {
+            throw new QuicConnectionException("The connection has ended.");
+        }
+    }
+}

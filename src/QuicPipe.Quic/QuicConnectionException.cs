@@ -1,0 +1,25 @@
+namespace QuicPipe.Quic;
+
+/// <summary>A connection failed or was closed with an error; the message says who closed it and why.</summary>
+public sealed class QuicConnectionException : Exception
+{
+    public QuicConnectionException()
+    {
+    }
+
+    public QuicConnectionException(string message)
+        : base(message)
+    {
+    }
+
+    public QuicConnectionException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>The native error code (ngtcp2 or shim), if the failure was local; 0 otherwise.</summary>
+    public int NativeError { get; init; }
+
+    /// <summary>True when the peer's certificate did not match the pinned NodeId.</summary>
+    public bool IsPinMismatch { get; init; }
+}

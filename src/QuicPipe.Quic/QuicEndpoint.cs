@@ -1,0 +1,510 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.Channels;
+using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Quic.Internal;
+using QuicPipe.Quic.Interop;
+
+namespace QuicPipe.Quic;
+
+/// <summary>
+/// QUIC connections over one <see cref="UdpBatchSocket"/>, driven by one loop thread: receive a batch, parse
+/// headers (the dataplane's header stage), route each datagram by DCID to its connection, run expired timers,
+/// and send what the connections produce as a batch (GSO when the socket has it).
+/// </summary>
+/// <remarks>
+/// Routing uses a plain Dictionary owned by the loop thread in this phase; the relay's CidTable (lock-free
+/// readers, CLOCK eviction) replaces it when several receive threads share the endpoint. Work from other
+/// threads (connect, stream writes, close) is queued and wakes the loop with an empty datagram to itself.
+/// </remarks>
+public sealed class QuicEndpoint : IAsyncDisposable
+{
+    private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
+
+    private readonly UdpBatchSocket _socket;
+    private readonly QuicEndpointOptions _options;
+    private readonly NodeIdentity _identity;
+    private readonly byte[] _certificatePem;
+    private readonly byte[] _privateKeyPem;
+    private readonly byte[] _resetKey;
+    private readonly PeerAddress _wakeAddress;
+    private readonly PacketBatch _receiveBatch = new();
+    private readonly PacketBatch _sendBatch = new();
+    private readonly DataplaneCounters _counters = new();
+    private readonly PacketDelegate _pipeline;
+    private readonly ConcurrentQueue<Action> _commands = new();
+    private readonly Channel<QuicConnection> _accepted = Channel.CreateUnbounded<QuicConnection>();
+    private readonly Thread _loop;
+
+    // Loop thread only: CID -> connection, and every live connection.
+    private readonly Dictionary<ConnectionId, QuicConnection> _routes = [];
+    private readonly List<QuicConnection> _connections = [];
+    private TimeSpan _currentWait = TimeSpan.Zero;
+    private volatile bool _stopping;
+    private long _unroutable;
+
+    private QuicEndpoint(UdpBatchSocket socket, QuicEndpointOptions options)
+    {
+        _socket = socket;
+        _options = options;
+        _identity = options.Identity!;
+        _certificatePem = NullTerminated(_identity.CertificatePem);
+        _privateKeyPem = NullTerminated(_identity.PrivateKeyPem);
+        _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
+        var local = socket.LocalAddress.ToEndPoint();
+        if (local.Address.Equals(IPAddress.Any))
+        {
+            local.Address = IPAddress.Loopback;
+        }
+        else if (local.Address.Equals(IPAddress.IPv6Any))
+        {
+            local.Address = IPAddress.IPv6Loopback;
+        }
+
+        _wakeAddress = PeerAddress.FromEndPoint(local);
+        _pipeline = new PipelineBuilder().UseQuicHeaderParsing(options.ConnectionIdLength).Run(Route).Build();
+        _loop = new Thread(Run) { IsBackground = true, Name = $"quic {local}" };
+    }
+
+    /// <summary>The bound address (with the port the kernel chose for port 0).</summary>
+    public IPEndPoint LocalEndPoint => _socket.LocalAddress.ToEndPoint();
+
+    /// <summary>Datagrams that matched no connection and could not start one (garbage, stale, unknown CIDs).</summary>
+    public long UnroutableDatagrams => Interlocked.Read(ref _unroutable);
+
+    /// <summary>An incoming connection failed its handshake (raised on the loop thread; keep handlers short).</summary>
+    public event EventHandler<QuicConnectionFailedEventArgs>? ConnectionFailed;
+
+    /// <summary>Binds the UDP socket and starts the loop thread.</summary>
+    public static QuicEndpoint Bind(IPEndPoint local, QuicEndpointOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        NativeCallbacks.EnsureRegistered();
+        var socket = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(local), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
+        var endpoint = new QuicEndpoint(socket, options);
+        endpoint._loop.Start();
+        return endpoint;
+    }
+
+    /// <summary>Dials <paramref name="remote"/> and completes once the handshake (with the pin check) succeeded.</summary>
+    /// <exception cref="QuicConnectionException">The handshake failed; the message says why (e.g. expected vs actual NodeId).</exception>
+    public async Task<QuicConnection> ConnectAsync(IPEndPoint remote, QuicClientConnectionOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var remoteAddress = PeerAddress.FromEndPoint(remote);
+        var connection = await InvokeAsync(() => StartClient(remoteAddress, options), cancellationToken).ConfigureAwait(false);
+        using (cancellationToken.Register(() => Post(() => connection.Terminate(new QuicConnectionException("The connect was cancelled.")))))
+        {
+            await connection.Handshake.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return connection;
+    }
+
+    /// <summary>Waits for an incoming connection whose handshake (and client pin) succeeded.</summary>
+    public ValueTask<QuicConnection> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_options.AcceptIncoming)
+        {
+            throw new InvalidOperationException("This endpoint does not accept connections (QuicEndpointOptions.AcceptIncoming).");
+        }
+
+        return _accepted.Reader.ReadAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stopping = true;
+        _socket.Shutdown();
+        await Task.Run(() => _loop.Join()).ConfigureAwait(false);
+        foreach (var connection in _connections.ToArray())
+        {
+            connection.Terminate(new QuicConnectionException("The endpoint was disposed."));
+        }
+
+        _accepted.Writer.TryComplete();
+        _socket.Dispose();
+    }
+
+    // ---- cross-thread work ----
+
+    internal Task<T> InvokeAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                completion.TrySetCanceled(cancellationToken);
+                return;
+            }
+
+            try
+            {
+                completion.TrySetResult(work());
+            }
+            catch (Exception e)
+            {
+                completion.TrySetException(e);
+            }
+        });
+        return completion.Task;
+    }
+
+    private void Post(Action work)
+    {
+        if (_stopping)
+        {
+            throw new ObjectDisposedException(nameof(QuicEndpoint));
+        }
+
+        _commands.Enqueue(work);
+        try
+        {
+            _socket.SendTo([], _wakeAddress);
+        }
+        catch (UdpSocketException)
+        {
+            // The loop also wakes at its timer; a lost wake-up only delays the work.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    // ---- the loop ----
+
+    private void Run()
+    {
+        while (!_stopping)
+        {
+            try
+            {
+                RunOnce();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A bug in one step must not kill every connection; the faulty connection was already failed.
+                Console.Error.WriteLine($"quic endpoint {LocalEndPoint}: {e}");
+            }
+        }
+    }
+
+    private void RunOnce()
+    {
+        while (_commands.TryDequeue(out var work))
+        {
+            work();
+        }
+
+        var now = MonotonicClock.NowNanoseconds();
+        var next = ulong.MaxValue;
+        foreach (var connection in _connections.ToArray())
+        {
+            if (connection.IsTerminated)
+            {
+                continue;
+            }
+
+            var expiry = QuicShim.ConnGetExpiry(connection.Handle);
+            if (expiry <= now)
+            {
+                var rv = QuicShim.ConnHandleExpiry(connection.Handle, now);
+                if (rv != 0)
+                {
+                    Fail(connection, rv, now);
+                    continue;
+                }
+            }
+
+            Flush(connection, now);
+            if (!connection.IsTerminated)
+            {
+                next = Math.Min(next, QuicShim.ConnGetExpiry(connection.Handle));
+            }
+        }
+
+        SetWait(next == ulong.MaxValue ? MaxWait : TimeSpan.FromTicks((long)Math.Min((next - Math.Min(next, now)) / 100, (ulong)MaxWait.Ticks)));
+        if (_socket.Receive(_receiveBatch, _counters) > 0)
+        {
+            _pipeline(_receiveBatch);
+        }
+    }
+
+    private void SetWait(TimeSpan wait)
+    {
+        // SO_RCVTIMEO has jiffy granularity and 0 means "for ever": never ask for less than a millisecond.
+        wait = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait;
+        if (wait != _currentWait)
+        {
+            _socket.SetReceiveTimeout(wait);
+            _currentWait = wait;
+        }
+    }
+
+    /// <summary>The pipeline's terminal step: hand each parsed datagram to its connection.</summary>
+    private void Route(PacketBatch batch)
+    {
+        var now = MonotonicClock.NowNanoseconds();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch.Verdicts[i] != PacketVerdict.Pending)
+            {
+                if (batch.Lengths[i] != 0)
+                {
+                    Interlocked.Increment(ref _unroutable);
+                }
+
+                continue;
+            }
+
+            ref readonly var header = ref batch.Headers[i];
+            if (_routes.TryGetValue(header.Dcid, out var connection))
+            {
+                Deliver(connection, batch.Payload(i), batch.Sources[i], now);
+            }
+            else if (_options.AcceptIncoming && header.Form == QuicHeaderForm.Long && header.Type == QuicPacketType.Initial && batch.Lengths[i] >= 1200)
+            {
+                Accept(batch.Payload(i), batch.Sources[i], header.Dcid, now);
+            }
+            else
+            {
+                Interlocked.Increment(ref _unroutable);
+            }
+        }
+    }
+
+    private unsafe void Deliver(QuicConnection connection, ReadOnlySpan<byte> datagram, PeerAddress source, ulong now)
+    {
+        var local = _socket.LocalAddress;
+        int rv;
+        fixed (byte* packet = datagram)
+        {
+            rv = QuicShim.ConnReadPkt(connection.Handle, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, packet, (nuint)datagram.Length, now);
+        }
+
+        if (rv != 0)
+        {
+            Fail(connection, rv, now);
+        }
+        else
+        {
+            Flush(connection, now);
+        }
+    }
+
+    private unsafe void Accept(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId originalDcid, ulong now)
+    {
+        var connection = new QuicConnection(this, isServer: true, source, _options.AllowAnyClient ? null : _options.ExpectedClient);
+        var scid = IssueConnectionId(_options.ConnectionIdLength);
+        Span<byte> token = stackalloc byte[QuicShim.StatelessResetTokenSize];
+        StatelessResetToken(scid, token);
+        var alpn = Encoding.ASCII.GetBytes(_options.ServerAlpn);
+        var expected = _options.AllowAnyClient ? null : _options.ExpectedClient;
+        Span<byte> pin = stackalloc byte[NodeId.Size];
+        expected?.Bytes.CopyTo(pin);
+        var local = _socket.LocalAddress;
+        SafeQuicConnectionHandle handle;
+        int error;
+        fixed (byte* packet = datagram)
+        fixed (byte* s = scid.Span)
+        fixed (byte* t = token)
+        fixed (byte* cert = _certificatePem)
+        fixed (byte* key = _privateKeyPem)
+        fixed (byte* a = alpn)
+        fixed (byte* p = pin)
+        {
+            handle = QuicShim.ConnServerNew(packet, (nuint)datagram.Length, s, (nuint)scid.Length, t, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, cert, key, a, (nuint)alpn.Length, expected is null ? null : p, IdleTimeoutNs(), now, connection.UserPointer, out error);
+        }
+
+        if (handle.IsInvalid)
+        {
+            handle.Dispose();
+            Interlocked.Increment(ref _unroutable);
+            connection.Terminate(null);
+            return;
+        }
+
+        connection.Attach(handle);
+        _connections.Add(connection);
+        connection.AddLocalConnectionId(scid);
+        Register(scid, connection);
+
+        // Retransmitted Initials (and 0-RTT) still carry the DCID the client chose.
+        connection.AddLocalConnectionId(originalDcid);
+        Register(originalDcid, connection);
+        Deliver(connection, datagram, source, now);
+    }
+
+    private unsafe QuicConnection StartClient(PeerAddress remote, QuicClientConnectionOptions options)
+    {
+        var connection = new QuicConnection(this, isServer: false, remote, options.ExpectedPeer);
+        var dcid = options.InitialDestinationConnectionId ?? new ConnectionId(RandomNumberGenerator.GetBytes(Math.Max(8, _options.ConnectionIdLength)));
+        var scid = options.SourceConnectionId ?? IssueConnectionId(_options.ConnectionIdLength);
+        var alpn = Encoding.ASCII.GetBytes(options.Alpn);
+        Span<byte> pin = stackalloc byte[NodeId.Size];
+        options.ExpectedPeer?.Bytes.CopyTo(pin);
+        var local = _socket.LocalAddress;
+        var now = MonotonicClock.NowNanoseconds();
+        SafeQuicConnectionHandle handle;
+        int error;
+        fixed (byte* d = dcid.Span)
+        fixed (byte* s = scid.Span)
+        fixed (byte* cert = _certificatePem)
+        fixed (byte* key = _privateKeyPem)
+        fixed (byte* a = alpn)
+        fixed (byte* p = pin)
+        {
+            handle = QuicShim.ConnClientNew(d, (nuint)dcid.Length, s, (nuint)scid.Length, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, cert, key, a, (nuint)alpn.Length, options.ExpectedPeer is null ? null : p, IdleTimeoutNs(), now, connection.UserPointer, out error);
+        }
+
+        if (handle.IsInvalid)
+        {
+            handle.Dispose();
+            var failure = new QuicConnectionException($"Cannot create the connection: {QuicShim.Describe(error)}") { NativeError = error };
+            connection.Terminate(failure);
+            throw failure;
+        }
+
+        connection.Attach(handle);
+        _connections.Add(connection);
+        connection.AddLocalConnectionId(scid);
+        Register(scid, connection);
+        Flush(connection, now);
+        return connection;
+    }
+
+    private unsafe void Flush(QuicConnection connection, ulong now)
+    {
+        var batch = _sendBatch;
+        while (!connection.IsTerminated)
+        {
+            batch.Clear();
+            int written;
+            fixed (int* lengths = batch.Lengths)
+            {
+                written = QuicShim.ConnWritePkts(connection.Handle, batch.SlotPointer(0), (nuint)batch.SlotSize, (nuint)batch.Capacity, lengths, (byte*)batch.DestinationPointer(0), now);
+            }
+
+            if (written < 0)
+            {
+                Fail(connection, written, now);
+                return;
+            }
+
+            if (written == 0)
+            {
+                return;
+            }
+
+            batch.Count = written;
+            for (var i = 0; i < written; i++)
+            {
+                batch.ResetSlot(i);
+                batch.Forward(i, batch.Destinations[i]);
+            }
+
+            _socket.Send(batch, _counters);
+            if (written < batch.Capacity)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Fail(QuicConnection connection, int error, ulong now)
+    {
+        var exception = connection.DescribeFailure(error);
+        var silent = error is QuicShim.ErrorDraining or QuicShim.ErrorDropConnection or QuicShim.ErrorIdleClose;
+        if (!silent)
+        {
+            SendClose(connection, 0, now);
+        }
+
+        // An idle timeout after a completed handshake is an ordinary end, not an error.
+        connection.Terminate(error == QuicShim.ErrorIdleClose && connection.Handshake.IsCompletedSuccessfully ? null : exception);
+    }
+
+    internal void SendClose(QuicConnection connection, ulong applicationErrorCode) =>
+        SendClose(connection, applicationErrorCode, MonotonicClock.NowNanoseconds());
+
+    private unsafe void SendClose(QuicConnection connection, ulong applicationErrorCode, ulong now)
+    {
+        var batch = _sendBatch;
+        batch.Clear();
+        var written = QuicShim.ConnWriteClose(connection.Handle, batch.SlotPointer(0), (nuint)batch.SlotSize, (byte*)batch.DestinationPointer(0), applicationErrorCode, now);
+        if (written <= 0)
+        {
+            return;
+        }
+
+        batch.Count = 1;
+        batch.Lengths[0] = written;
+        batch.ResetSlot(0);
+        batch.Forward(0, batch.Destinations[0]);
+        _socket.Send(batch, _counters);
+    }
+
+    // ---- connection bookkeeping (loop thread) ----
+
+    internal void OnHandshakeCompleted(QuicConnection connection)
+    {
+        if (connection.IsServer)
+        {
+            _accepted.Writer.TryWrite(connection);
+        }
+    }
+
+    internal void OnIncomingFailed(QuicConnection connection, QuicConnectionException error) =>
+        ConnectionFailed?.Invoke(this, new QuicConnectionFailedEventArgs(connection.RemoteEndPoint, error));
+
+    internal void Register(ConnectionId cid, QuicConnection connection) => _routes[cid] = connection;
+
+    internal void Unregister(ConnectionId cid, QuicConnection connection)
+    {
+        if (_routes.TryGetValue(cid, out var owner) && owner == connection)
+        {
+            _routes.Remove(cid);
+        }
+    }
+
+    internal void Forget(QuicConnection connection)
+    {
+        foreach (var cid in connection.LocalConnectionIds)
+        {
+            Unregister(cid, connection);
+        }
+
+        _connections.Remove(connection);
+    }
+
+    internal ConnectionId IssueConnectionId(int length)
+    {
+        var id = _options.ConnectionIdGenerator?.Invoke(length) ?? new ConnectionId(RandomNumberGenerator.GetBytes(length));
+        if (id.Length != length)
+        {
+            throw new InvalidOperationException($"The CID generator returned {id.Length} bytes; {length} were asked for.");
+        }
+
+        return id;
+    }
+
+    /// <summary>The stateless-reset token of one of our CIDs: HMAC-SHA256(reset key, CID), first 16 bytes.</summary>
+    internal void StatelessResetToken(ConnectionId cid, Span<byte> token)
+    {
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(_resetKey, cid.Span, mac);
+        mac[..QuicShim.StatelessResetTokenSize].CopyTo(token);
+    }
+
+    private ulong IdleTimeoutNs() => (ulong)_options.IdleTimeout.Ticks * 100;
+
+    private static byte[] NullTerminated(string text) => Encoding.ASCII.GetBytes(text + "\0");
+}

@@ -1,0 +1,851 @@
+/*
+ * quicpipe_quic: see quicpipe_quic.h for the model. This file keeps three kinds of state per connection:
+ * the ngtcp2 connection, its GnuTLS session (with the pinning verifier), and the unacknowledged stream data
+ * the caller queued (ngtcp2 does not copy stream data: it must stay put until acknowledged).
+ */
+#include "quicpipe_quic.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+/* TLS 1.3 only, and no middlebox-compatibility mode: QUIC forbids its ChangeCipherSpec records. */
+static const char qp_priority[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+                                  "+CHACHA20-POLY1305:%DISABLE_TLS13_COMPAT_MODE";
+
+/* Stream data is queued in fixed chunks that never move, because ngtcp2 keeps pointers into sent data. */
+#define QP_CHUNK_SIZE (32 * 1024)
+
+/* Flow-control windows we grant; ngtcp2 auto-tunes stream/connection windows up to the max_* settings. */
+#define QP_INITIAL_STREAM_WINDOW (1024 * 1024)
+#define QP_INITIAL_CONN_WINDOW (4 * 1024 * 1024)
+#define QP_MAX_STREAM_WINDOW (16 * 1024 * 1024)
+#define QP_MAX_CONN_WINDOW (32 * 1024 * 1024)
+#define QP_MAX_STREAMS_BIDI 256
+
+typedef struct qp_chunk {
+    struct qp_chunk *next;
+    size_t len;
+    uint8_t data[QP_CHUNK_SIZE];
+} qp_chunk;
+
+typedef struct qp_stream {
+    struct qp_stream *next;
+    int64_t id;
+    qp_chunk *head;        /* oldest chunk still holding unacknowledged data */
+    qp_chunk *tail;        /* chunk new data is appended to */
+    uint64_t head_offset;  /* stream offset of head->data[0] */
+    qp_chunk *send_chunk;  /* chunk holding the next byte to hand to ngtcp2 */
+    size_t send_pos;       /* index of that byte in send_chunk */
+    uint64_t queued;       /* stream offset after the last queued byte */
+    uint64_t acked;        /* stream offset below which everything is acknowledged */
+    int fin;               /* the caller ended the stream */
+    int fin_sent;          /* the FIN went into a packet */
+    int blocked;           /* flow control stopped it during the current qp_conn_write_pkts */
+} qp_stream;
+
+struct qp_conn {
+    ngtcp2_conn *conn;
+    ngtcp2_crypto_conn_ref conn_ref; /* what ngtcp2's GnuTLS glue finds via gnutls_session_get_ptr */
+    gnutls_session_t session;
+    gnutls_certificate_credentials_t cred;
+    void *user;
+    qp_stream *streams;
+    ngtcp2_connection_close_error last_error; /* what to put in our CONNECTION_CLOSE after a failure */
+    int has_error;
+    int pin;                                  /* expected_hash is set */
+    int pin_mismatch;
+    int have_peer_hash;
+    uint8_t expected_hash[QP_SPKI_HASH_SIZE];
+    uint8_t peer_hash[QP_SPKI_HASH_SIZE];
+};
+
+static struct {
+    qp_on_handshake_completed handshake_completed;
+    qp_on_stream_open stream_open;
+    qp_on_stream_data stream_data;
+    qp_on_stream_close stream_close;
+    qp_on_new_cid new_cid;
+    qp_on_remove_cid remove_cid;
+} qp_callbacks;
+
+int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
+            qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close, qp_on_new_cid on_new_cid,
+            qp_on_remove_cid on_remove_cid)
+{
+    if (!on_handshake_completed || !on_stream_open || !on_stream_data || !on_stream_close || !on_new_cid ||
+        !on_remove_cid) {
+        return QP_ERR_ARGUMENT;
+    }
+    qp_callbacks.handshake_completed = on_handshake_completed;
+    qp_callbacks.stream_open = on_stream_open;
+    qp_callbacks.stream_data = on_stream_data;
+    qp_callbacks.stream_close = on_stream_close;
+    qp_callbacks.new_cid = on_new_cid;
+    qp_callbacks.remove_cid = on_remove_cid;
+    return 0;
+}
+
+/* ---- stream send buffers ---- */
+
+static qp_stream *qp_stream_find(qp_conn *c, int64_t id)
+{
+    for (qp_stream *s = c->streams; s; s = s->next) {
+        if (s->id == id) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static qp_stream *qp_stream_get(qp_conn *c, int64_t id)
+{
+    qp_stream *s = qp_stream_find(c, id);
+    if (s) {
+        return s;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        return NULL;
+    }
+    s->id = id;
+    s->next = c->streams;
+    c->streams = s;
+    return s;
+}
+
+static void qp_stream_free(qp_conn *c, int64_t id)
+{
+    for (qp_stream **p = &c->streams; *p; p = &(*p)->next) {
+        qp_stream *s = *p;
+        if (s->id == id) {
+            *p = s->next;
+            while (s->head) {
+                qp_chunk *next = s->head->next;
+                free(s->head);
+                s->head = next;
+            }
+            free(s);
+            return;
+        }
+    }
+}
+
+/* The unsent bytes of the current send chunk; moves to the next chunk when this one is spent. */
+static size_t qp_stream_pending(qp_stream *s, const uint8_t **data)
+{
+    while (s->send_chunk && s->send_pos == s->send_chunk->len && s->send_chunk->next) {
+        s->send_chunk = s->send_chunk->next;
+        s->send_pos = 0;
+    }
+    if (!s->send_chunk) {
+        *data = NULL;
+        return 0;
+    }
+    *data = s->send_chunk->data + s->send_pos;
+    return s->send_chunk->len - s->send_pos;
+}
+
+/* True when the pending bytes are the stream's last ones, so a FIN may go with them. */
+static int qp_stream_is_last(const qp_stream *s)
+{
+    return s->fin && (!s->send_chunk || !s->send_chunk->next);
+}
+
+static int qp_stream_has_work(qp_stream *s)
+{
+    const uint8_t *data;
+    return !s->blocked && (qp_stream_pending(s, &data) > 0 || (s->fin && !s->fin_sent));
+}
+
+static void qp_stream_advance(qp_stream *s, ngtcp2_ssize datalen, int fin_requested)
+{
+    if (datalen < 0) {
+        return;
+    }
+    s->send_pos += (size_t)datalen;
+    const uint8_t *data;
+    if (fin_requested && qp_stream_pending(s, &data) == 0) {
+        s->fin_sent = 1;
+    }
+}
+
+int qp_conn_stream_write(qp_conn *c, int64_t stream_id, const uint8_t *data, size_t len, int fin)
+{
+    if (!c || (len && !data)) {
+        return QP_ERR_ARGUMENT;
+    }
+    qp_stream *s = qp_stream_get(c, stream_id);
+    if (!s) {
+        return NGTCP2_ERR_NOMEM;
+    }
+    if (s->fin) {
+        return NGTCP2_ERR_STREAM_SHUT_WR;
+    }
+    while (len > 0) {
+        if (!s->tail || s->tail->len == QP_CHUNK_SIZE) {
+            qp_chunk *chunk = malloc(sizeof(*chunk));
+            if (!chunk) {
+                return NGTCP2_ERR_NOMEM;
+            }
+            chunk->next = NULL;
+            chunk->len = 0;
+            if (s->tail) {
+                s->tail->next = chunk;
+            } else {
+                s->head = chunk;
+                s->head_offset = s->queued;
+                s->send_chunk = chunk;
+                s->send_pos = 0;
+            }
+            s->tail = chunk;
+        }
+        size_t n = QP_CHUNK_SIZE - s->tail->len;
+        if (n > len) {
+            n = len;
+        }
+        memcpy(s->tail->data + s->tail->len, data, n);
+        s->tail->len += n;
+        s->queued += n;
+        data += n;
+        len -= n;
+    }
+    if (fin) {
+        s->fin = 1;
+    }
+    return 0;
+}
+
+uint64_t qp_conn_stream_unacked(qp_conn *c, int64_t stream_id)
+{
+    qp_stream *s = c ? qp_stream_find(c, stream_id) : NULL;
+    return s ? s->queued - s->acked : 0;
+}
+
+/* ---- ngtcp2 callbacks ---- */
+
+static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
+{
+    (void)conn;
+    qp_conn *c = user_data;
+    return qp_callbacks.handshake_completed(c->user) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t offset,
+                               const uint8_t *data, size_t datalen, void *user_data, void *stream_user_data)
+{
+    (void)offset;
+    (void)stream_user_data;
+    qp_conn *c = user_data;
+    if (qp_callbacks.stream_data(c->user, stream_id, data, datalen, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0)) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    /* The caller copied the data: give the window back at once (receive backpressure is a later phase). */
+    ngtcp2_conn_extend_max_stream_offset(conn, stream_id, datalen);
+    ngtcp2_conn_extend_max_offset(conn, datalen);
+    return 0;
+}
+
+static int cb_stream_open(ngtcp2_conn *conn, int64_t stream_id, void *user_data)
+{
+    (void)conn;
+    qp_conn *c = user_data;
+    return qp_callbacks.stream_open(c->user, stream_id) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
+                           void *user_data, void *stream_user_data)
+{
+    (void)conn;
+    (void)stream_user_data;
+    qp_conn *c = user_data;
+    qp_stream_free(c, stream_id);
+    uint32_t qp_flags = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) ? QP_STREAM_CLOSE_APP_ERROR_SET : 0;
+    return qp_callbacks.stream_close(c->user, stream_id, qp_flags, app_error_code) ? NGTCP2_ERR_CALLBACK_FAILURE
+                                                                                    : 0;
+}
+
+static int cb_acked_stream_data_offset(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
+                                       void *user_data, void *stream_user_data)
+{
+    (void)conn;
+    (void)stream_user_data;
+    qp_stream *s = qp_stream_find(user_data, stream_id);
+    if (!s) {
+        return 0;
+    }
+    s->acked = offset + datalen;
+    /* Free full chunks that are wholly acknowledged and no longer the one being sent from. */
+    while (s->head && s->head != s->send_chunk && s->head->len == QP_CHUNK_SIZE &&
+           s->head_offset + QP_CHUNK_SIZE <= s->acked) {
+        qp_chunk *next = s->head->next;
+        free(s->head);
+        s->head = next;
+        s->head_offset += QP_CHUNK_SIZE;
+    }
+    return 0;
+}
+
+static void cb_rand(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *rand_ctx)
+{
+    (void)rand_ctx;
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, destlen);
+}
+
+static int cb_get_new_connection_id(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+                                    void *user_data)
+{
+    (void)conn;
+    qp_conn *c = user_data;
+    if (cidlen > NGTCP2_MAX_CIDLEN || qp_callbacks.new_cid(c->user, cid->data, cidlen, token)) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    cid->datalen = cidlen;
+    return 0;
+}
+
+static int cb_remove_connection_id(ngtcp2_conn *conn, const ngtcp2_cid *cid, void *user_data)
+{
+    (void)conn;
+    qp_conn *c = user_data;
+    return qp_callbacks.remove_cid(c->user, cid->data, cid->datalen) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static void qp_fill_callbacks(ngtcp2_callbacks *cb, int server)
+{
+    memset(cb, 0, sizeof(*cb));
+    if (server) {
+        cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+    } else {
+        cb->client_initial = ngtcp2_crypto_client_initial_cb;
+        cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+    }
+    cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    cb->encrypt = ngtcp2_crypto_encrypt_cb;
+    cb->decrypt = ngtcp2_crypto_decrypt_cb;
+    cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+    cb->update_key = ngtcp2_crypto_update_key_cb;
+    cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+    cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+    cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    cb->handshake_completed = cb_handshake_completed;
+    cb->recv_stream_data = cb_recv_stream_data;
+    cb->stream_open = cb_stream_open;
+    cb->stream_close = cb_stream_close;
+    cb->acked_stream_data_offset = cb_acked_stream_data_offset;
+    cb->rand = cb_rand;
+    cb->get_new_connection_id = cb_get_new_connection_id;
+    cb->remove_connection_id = cb_remove_connection_id;
+}
+
+/* ---- TLS: credentials, ALPN and the SPKI pin ---- */
+
+static ngtcp2_conn *qp_get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+    return ((qp_conn *)ref->user_data)->conn;
+}
+
+/*
+ * Runs when the peer's Certificate arrives. No CA is involved: the peer is who we expect iff the SHA-256 of
+ * its leaf certificate's SubjectPublicKeyInfo equals the pin (TLS CertificateVerify proves it holds the key).
+ */
+static int qp_verify_peer(gnutls_session_t session)
+{
+    ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+    qp_conn *c = ref->user_data;
+    unsigned int count = 0;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(session, &count);
+    if (!certs || count == 0) {
+        return c->pin ? -1 : 0;
+    }
+
+    gnutls_pubkey_t key;
+    if (gnutls_pubkey_init(&key) < 0) {
+        return -1;
+    }
+    gnutls_datum_t spki = {NULL, 0};
+    int rv = gnutls_pubkey_import_x509_raw(key, &certs[0], GNUTLS_X509_FMT_DER, 0);
+    if (rv >= 0) {
+        rv = gnutls_pubkey_export2(key, GNUTLS_X509_FMT_DER, &spki);
+    }
+    gnutls_pubkey_deinit(key);
+    if (rv < 0) {
+        return -1;
+    }
+    rv = gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, c->peer_hash);
+    gnutls_free(spki.data);
+    if (rv < 0) {
+        return -1;
+    }
+    c->have_peer_hash = 1;
+    if (c->pin && memcmp(c->peer_hash, c->expected_hash, QP_SPKI_HASH_SIZE) != 0) {
+        c->pin_mismatch = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int qp_tls_setup(qp_conn *c, int server, const char *cert_pem, const char *key_pem, const uint8_t *alpn,
+                        size_t alpnlen)
+{
+    if (gnutls_certificate_allocate_credentials(&c->cred) < 0) {
+        return QP_ERR_TLS_SETUP;
+    }
+    gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned int)strlen(cert_pem)};
+    gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned int)strlen(key_pem)};
+    if (gnutls_certificate_set_x509_key_mem2(c->cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+        return QP_ERR_ARGUMENT;
+    }
+    unsigned int flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
+    if (gnutls_init(&c->session, flags) < 0) {
+        return QP_ERR_TLS_SETUP;
+    }
+    int rv = server ? ngtcp2_crypto_gnutls_configure_server_session(c->session)
+                    : ngtcp2_crypto_gnutls_configure_client_session(c->session);
+    if (rv != 0 || gnutls_priority_set_direct(c->session, qp_priority, NULL) < 0 ||
+        gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, c->cred) < 0) {
+        return QP_ERR_TLS_SETUP;
+    }
+    if (server) {
+        /* Mutual authentication: the client must present the certificate whose key we pinned. */
+        gnutls_certificate_server_set_request(c->session, GNUTLS_CERT_REQUIRE);
+    }
+    gnutls_session_set_verify_function(c->session, qp_verify_peer);
+    gnutls_datum_t proto = {(unsigned char *)alpn, (unsigned int)alpnlen};
+    if (gnutls_alpn_set_protocols(c->session, &proto, 1, server ? GNUTLS_ALPN_MANDATORY : 0) < 0) {
+        return QP_ERR_TLS_SETUP;
+    }
+    c->conn_ref.get_conn = qp_get_conn;
+    c->conn_ref.user_data = c;
+    gnutls_session_set_ptr(c->session, &c->conn_ref);
+    return 0;
+}
+
+/* ---- connection life ---- */
+
+static qp_conn *qp_conn_alloc(const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen,
+                              const uint8_t *expected, void *user, int server, int *error)
+{
+    if (!cert_pem || !key_pem || !alpn || alpnlen == 0 || alpnlen > 255) {
+        *error = QP_ERR_ARGUMENT;
+        return NULL;
+    }
+    qp_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        *error = NGTCP2_ERR_NOMEM;
+        return NULL;
+    }
+    c->user = user;
+    if (expected) {
+        c->pin = 1;
+        memcpy(c->expected_hash, expected, QP_SPKI_HASH_SIZE);
+    }
+    int rv = qp_tls_setup(c, server, cert_pem, key_pem, alpn, alpnlen);
+    if (rv != 0) {
+        qp_conn_del(c);
+        *error = rv;
+        return NULL;
+    }
+    return c;
+}
+
+static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *params, uint64_t idle_timeout_ns,
+                        uint64_t ts)
+{
+    ngtcp2_settings_default(settings);
+    settings->initial_ts = ts;
+    settings->max_window = QP_MAX_CONN_WINDOW;
+    settings->max_stream_window = QP_MAX_STREAM_WINDOW;
+    ngtcp2_transport_params_default(params);
+    params->initial_max_stream_data_bidi_local = QP_INITIAL_STREAM_WINDOW;
+    params->initial_max_stream_data_bidi_remote = QP_INITIAL_STREAM_WINDOW;
+    params->initial_max_stream_data_uni = QP_INITIAL_STREAM_WINDOW;
+    params->initial_max_data = QP_INITIAL_CONN_WINDOW;
+    params->initial_max_streams_bidi = QP_MAX_STREAMS_BIDI;
+    params->initial_max_streams_uni = 3;
+    params->max_idle_timeout = idle_timeout_ns;
+}
+
+static ngtcp2_path qp_path(const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen)
+{
+    ngtcp2_path path;
+    memset(&path, 0, sizeof(path));
+    path.local.addr = (ngtcp2_sockaddr *)local;
+    path.local.addrlen = locallen;
+    path.remote.addr = (ngtcp2_sockaddr *)remote;
+    path.remote.addrlen = remotelen;
+    return path;
+}
+
+static int qp_addr_ok(const uint8_t *addr, uint32_t len)
+{
+    return addr && len >= 16 && len <= QP_ADDR_SIZE;
+}
+
+qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
+                            const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen,
+                            const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen,
+                            const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns, uint64_t ts,
+                            void *user, int *error)
+{
+    int ignored;
+    error = error ? error : &ignored;
+    if (!dcid || dcidlen < 8 || dcidlen > NGTCP2_MAX_CIDLEN || !scid || scidlen > NGTCP2_MAX_CIDLEN ||
+        !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
+        *error = QP_ERR_ARGUMENT;
+        return NULL;
+    }
+    qp_conn *c = qp_conn_alloc(cert_pem, key_pem, alpn, alpnlen, expected_peer_spki_sha256, user, 0, error);
+    if (!c) {
+        return NULL;
+    }
+    ngtcp2_cid d, s;
+    ngtcp2_cid_init(&d, dcid, dcidlen);
+    ngtcp2_cid_init(&s, scid, scidlen);
+    ngtcp2_callbacks callbacks;
+    qp_fill_callbacks(&callbacks, 0);
+    ngtcp2_settings settings;
+    ngtcp2_transport_params params;
+    qp_settings(&settings, &params, idle_timeout_ns, ts);
+    ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
+    int rv = ngtcp2_conn_client_new(&c->conn, &d, &s, &path, NGTCP2_PROTO_VER_V1, &callbacks, &settings, &params,
+                                    NULL, c);
+    if (rv != 0) {
+        c->conn = NULL;
+        qp_conn_del(c);
+        *error = rv;
+        return NULL;
+    }
+    ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    return c;
+}
+
+qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
+                            const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
+                            const uint8_t *remote, uint32_t remotelen, const char *cert_pem, const char *key_pem,
+                            const uint8_t *alpn, size_t alpnlen, const uint8_t *expected_peer_spki_sha256,
+                            uint64_t idle_timeout_ns, uint64_t ts, void *user, int *error)
+{
+    int ignored;
+    error = error ? error : &ignored;
+    if (!pkt || !scid || scidlen == 0 || scidlen > NGTCP2_MAX_CIDLEN || !reset_token ||
+        !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
+        *error = QP_ERR_ARGUMENT;
+        return NULL;
+    }
+    ngtcp2_pkt_hd hd;
+    int rv = ngtcp2_accept(&hd, pkt, pktlen);
+    if (rv != 0) {
+        *error = rv;
+        return NULL;
+    }
+    qp_conn *c = qp_conn_alloc(cert_pem, key_pem, alpn, alpnlen, expected_peer_spki_sha256, user, 1, error);
+    if (!c) {
+        return NULL;
+    }
+    ngtcp2_cid s;
+    ngtcp2_cid_init(&s, scid, scidlen);
+    ngtcp2_callbacks callbacks;
+    qp_fill_callbacks(&callbacks, 1);
+    ngtcp2_settings settings;
+    ngtcp2_transport_params params;
+    qp_settings(&settings, &params, idle_timeout_ns, ts);
+    params.original_dcid = hd.dcid;
+    params.stateless_reset_token_present = 1;
+    memcpy(params.stateless_reset_token, reset_token, QP_STATELESS_RESET_TOKEN_SIZE);
+    ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
+    rv = ngtcp2_conn_server_new(&c->conn, &hd.scid, &s, &path, hd.version, &callbacks, &settings, &params, NULL,
+                                c);
+    if (rv != 0) {
+        c->conn = NULL;
+        qp_conn_del(c);
+        *error = rv;
+        return NULL;
+    }
+    ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    return c;
+}
+
+void qp_conn_del(qp_conn *c)
+{
+    if (!c) {
+        return;
+    }
+    while (c->streams) {
+        qp_stream_free(c, c->streams->id);
+    }
+    if (c->conn) {
+        ngtcp2_conn_del(c->conn);
+    }
+    if (c->session) {
+        gnutls_deinit(c->session);
+    }
+    if (c->cred) {
+        gnutls_certificate_free_credentials(c->cred);
+    }
+    free(c);
+}
+
+/* Remembers the first failure, to report it to the peer in our CONNECTION_CLOSE. */
+static void qp_record_error(qp_conn *c, int rv)
+{
+    if (c->has_error) {
+        return;
+    }
+    c->has_error = 1;
+    if (rv == NGTCP2_ERR_CRYPTO) {
+        ngtcp2_connection_close_error_set_transport_error_tls_alert(&c->last_error, ngtcp2_conn_get_tls_alert(c->conn),
+                                                                    NULL, 0);
+    } else {
+        ngtcp2_connection_close_error_set_transport_error_liberr(&c->last_error, rv, NULL, 0);
+    }
+}
+
+int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const uint8_t *remote,
+                     uint32_t remotelen, const uint8_t *pkt, size_t pktlen, uint64_t ts)
+{
+    if (!c || !pkt || !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
+        return QP_ERR_ARGUMENT;
+    }
+    ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
+    ngtcp2_pkt_info pi;
+    memset(&pi, 0, sizeof(pi));
+    int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, pktlen, ts);
+    if (rv != 0) {
+        qp_record_error(c, rv);
+        if (c->pin_mismatch) {
+            return QP_ERR_PIN_MISMATCH;
+        }
+    }
+    return rv;
+}
+
+static void qp_copy_addr(uint8_t *dest, const ngtcp2_addr *addr)
+{
+    size_t n = addr->addrlen < QP_ADDR_SIZE ? addr->addrlen : QP_ADDR_SIZE;
+    memset(dest, 0, QP_ADDR_SIZE);
+    memcpy(dest, addr->addr, n);
+}
+
+static qp_stream *qp_next_stream(qp_conn *c)
+{
+    for (qp_stream *s = c->streams; s; s = s->next) {
+        if (qp_stream_has_work(s)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_pkts, int32_t *lengths,
+                       uint8_t *remote_addrs, uint64_t ts)
+{
+    if (!c || !slots || !lengths || !remote_addrs || slot_size < NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE) {
+        return QP_ERR_ARGUMENT;
+    }
+    /* Never more than the congestion controller's send quantum in one go. */
+    size_t quantum = ngtcp2_conn_get_send_quantum(c->conn) / ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
+    if (quantum == 0) {
+        quantum = 1;
+    }
+    if (max_pkts > quantum) {
+        max_pkts = quantum;
+    }
+    for (qp_stream *s = c->streams; s; s = s->next) {
+        s->blocked = 0;
+    }
+
+    ngtcp2_path_storage ps;
+    ngtcp2_path_storage_zero(&ps);
+    size_t count = 0;
+    while (count < max_pkts) {
+        uint8_t *dest = slots + count * slot_size;
+        qp_stream *s = qp_next_stream(c);
+        int64_t stream_id = -1;
+        const uint8_t *data = NULL;
+        size_t datalen = 0;
+        /* MORE only with a stream: without one, ngtcp2 must close the packet, else this would loop. */
+        uint32_t flags = s ? NGTCP2_WRITE_STREAM_FLAG_MORE : NGTCP2_WRITE_STREAM_FLAG_NONE;
+        int fin = 0;
+        if (s) {
+            stream_id = s->id;
+            datalen = qp_stream_pending(s, &data);
+            if (qp_stream_is_last(s)) {
+                flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+                fin = 1;
+            }
+        }
+        ngtcp2_ssize written = -1;
+        ngtcp2_pkt_info pi;
+        ngtcp2_ssize n = ngtcp2_conn_write_stream(c->conn, &ps.path, &pi, dest, slot_size, &written, flags,
+                                                  stream_id, data, datalen, ts);
+        if (n == NGTCP2_ERR_WRITE_MORE && s) {
+            /* Room left in the packet: the stream gave what it could; fill the rest from other streams. */
+            qp_stream_advance(s, written, fin);
+            if ((size_t)written < datalen) {
+                s->blocked = 1;
+            }
+            continue;
+        }
+        if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED && s) {
+            s->blocked = 1;
+            continue;
+        }
+        if ((n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) && s) {
+            /* The stream is gone (reset or closed): its queued data can never be sent. */
+            qp_stream_free(c, stream_id);
+            continue;
+        }
+        if (n < 0) {
+            qp_record_error(c, (int)n);
+            return (int)n;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (s) {
+            qp_stream_advance(s, written, fin);
+        }
+        lengths[count] = (int32_t)n;
+        qp_copy_addr(remote_addrs + count * QP_ADDR_SIZE, &ps.path.remote);
+        count++;
+    }
+    ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    return (int)count;
+}
+
+int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote_addr, uint64_t app_error_code,
+                        uint64_t ts)
+{
+    if (!c || !buf || !remote_addr) {
+        return QP_ERR_ARGUMENT;
+    }
+    if (ngtcp2_conn_is_in_draining_period(c->conn)) {
+        return 0;
+    }
+    ngtcp2_connection_close_error ccerr;
+    if (c->has_error) {
+        ccerr = c->last_error;
+    } else {
+        ngtcp2_connection_close_error_set_application_error(&ccerr, app_error_code, NULL, 0);
+    }
+    ngtcp2_path_storage ps;
+    ngtcp2_path_storage_zero(&ps);
+    ngtcp2_pkt_info pi;
+    ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, buflen, &ccerr, ts);
+    if (n > 0) {
+        qp_copy_addr(remote_addr, &ps.path.remote);
+    }
+    return (int)n;
+}
+
+uint64_t qp_conn_get_expiry(qp_conn *c)
+{
+    return ngtcp2_conn_get_expiry(c->conn);
+}
+
+int qp_conn_handle_expiry(qp_conn *c, uint64_t ts)
+{
+    int rv = ngtcp2_conn_handle_expiry(c->conn, ts);
+    if (rv != 0) {
+        qp_record_error(c, rv);
+    }
+    return rv;
+}
+
+int qp_conn_is_handshake_completed(qp_conn *c)
+{
+    return ngtcp2_conn_get_handshake_completed(c->conn) ? 1 : 0;
+}
+
+int qp_conn_get_peer_spki_sha256(qp_conn *c, uint8_t *out)
+{
+    if (!c->have_peer_hash) {
+        return 0;
+    }
+    memcpy(out, c->peer_hash, QP_SPKI_HASH_SIZE);
+    return 1;
+}
+
+int qp_conn_pin_mismatch(qp_conn *c)
+{
+    return c->pin_mismatch;
+}
+
+int qp_conn_get_tls_alert(qp_conn *c)
+{
+    return ngtcp2_conn_get_tls_alert(c->conn);
+}
+
+size_t qp_conn_get_close_error(qp_conn *c, int *type, uint64_t *code, char *reason_buf, size_t reason_cap)
+{
+    ngtcp2_connection_close_error ccerr;
+    ngtcp2_connection_close_error_default(&ccerr);
+    ngtcp2_conn_get_connection_close_error(c->conn, &ccerr);
+    *type = (int)ccerr.type;
+    *code = ccerr.error_code;
+    size_t n = 0;
+    if (reason_buf && reason_cap > 0) {
+        n = ccerr.reasonlen < reason_cap - 1 ? ccerr.reasonlen : reason_cap - 1;
+        if (n) {
+            memcpy(reason_buf, ccerr.reason, n);
+        }
+        reason_buf[n] = '\0';
+    }
+    return n;
+}
+
+size_t qp_conn_get_alpn(qp_conn *c, uint8_t *buf, size_t cap)
+{
+    gnutls_datum_t proto;
+    if (gnutls_alpn_get_selected_protocol(c->session, &proto) < 0) {
+        return 0;
+    }
+    size_t n = proto.size < cap ? proto.size : cap;
+    memcpy(buf, proto.data, n);
+    return n;
+}
+
+int64_t qp_conn_open_bidi_stream(qp_conn *c)
+{
+    int64_t id = -1;
+    int rv = ngtcp2_conn_open_bidi_stream(c->conn, &id, NULL);
+    if (rv != 0) {
+        return rv;
+    }
+    if (!qp_stream_get(c, id)) {
+        return NGTCP2_ERR_NOMEM;
+    }
+    return id;
+}
+
+int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_code)
+{
+    return ngtcp2_conn_shutdown_stream(c->conn, stream_id, app_error_code);
+}
+
+int qp_conn_is_closing(qp_conn *c)
+{
+    return ngtcp2_conn_is_in_closing_period(c->conn) || ngtcp2_conn_is_in_draining_period(c->conn);
+}
+
+const char *qp_strerror(int error)
+{
+    switch (error) {
+    case QP_ERR_PIN_MISMATCH:
+        return "peer certificate does not match the pinned NodeId";
+    case QP_ERR_ARGUMENT:
+        return "invalid argument";
+    case QP_ERR_TLS_SETUP:
+        return "TLS set-up failed";
+    default:
+        return ngtcp2_strerror(error);
+    }
+}

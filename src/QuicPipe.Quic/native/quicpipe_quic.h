@@ -1,0 +1,165 @@
+/*
+ * quicpipe_quic: a thin, sans-IO C layer over libngtcp2 (0.12) + libngtcp2_crypto_gnutls + GnuTLS.
+ *
+ * Why it exists: ngtcp2's public structs (settings, transport params, callbacks, paths) are versioned and
+ * large; mirroring them in C# would tie the managed code to one ngtcp2 release. This layer takes and returns
+ * only scalars, byte pointers and raw sockaddrs, so no struct crosses the C/C# boundary.
+ *
+ * Model: the caller owns the socket and the clock. It creates a connection, feeds it received datagrams
+ * (qp_conn_read_pkt), pulls datagrams to send into its own buffers (qp_conn_write_pkts), and calls
+ * qp_conn_handle_expiry when qp_conn_get_expiry passes. Events reach the caller through the process-wide
+ * callbacks registered once with qp_init, each with the connection's opaque user pointer.
+ *
+ * Threading: a connection is used by one thread at a time; callbacks run on that thread, inside
+ * qp_conn_read_pkt / qp_conn_write_pkts / qp_conn_handle_expiry.
+ *
+ * Errors: functions return 0 (or a count) on success and a negative ngtcp2 error code (NGTCP2_ERR_*) or
+ * QP_ERR_* on failure; qp_strerror names them.
+ */
+#ifndef QUICPIPE_QUIC_H
+#define QUICPIPE_QUIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QP_EXPORT __attribute__((visibility("default")))
+
+/* Bytes reserved per address in qp_conn_write_pkts' remote_addrs: sizeof(struct sockaddr_in6). */
+#define QP_ADDR_SIZE 28
+
+/* SHA-256 of a certificate's SubjectPublicKeyInfo: what a NodeId encodes. */
+#define QP_SPKI_HASH_SIZE 32
+
+#define QP_STATELESS_RESET_TOKEN_SIZE 16
+
+/* The TLS layer refused the peer's certificate because its SPKI hash is not the pinned one. */
+#define QP_ERR_PIN_MISMATCH (-1001)
+/* Bad argument (NULL, length out of range, bad PEM). */
+#define QP_ERR_ARGUMENT (-1002)
+/* GnuTLS set-up failed (credentials, priorities, ALPN). */
+#define QP_ERR_TLS_SETUP (-1003)
+
+/* Stream event kinds passed to qp_on_stream_close. */
+#define QP_STREAM_CLOSE_APP_ERROR_SET 0x01u
+
+typedef struct qp_conn qp_conn;
+
+/* Callbacks into the caller. Return 0 to go on; non-zero fails the connection (NGTCP2_ERR_CALLBACK_FAILURE). */
+typedef int (*qp_on_handshake_completed)(void *user);
+typedef int (*qp_on_stream_open)(void *user, int64_t stream_id);
+typedef int (*qp_on_stream_data)(void *user, int64_t stream_id, const uint8_t *data, size_t len, int fin);
+typedef int (*qp_on_stream_close)(void *user, int64_t stream_id, uint32_t flags, uint64_t app_error_code);
+/* Fill cid[0..cidlen) with a new CID for this connection and token[0..16) with its stateless-reset token. */
+typedef int (*qp_on_new_cid)(void *user, uint8_t *cid, size_t cidlen, uint8_t *token);
+typedef int (*qp_on_remove_cid)(void *user, const uint8_t *cid, size_t cidlen);
+
+/* Registers the callbacks for every connection of the process. Call once, before creating connections. */
+QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
+                      qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close,
+                      qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid);
+
+/*
+ * Creates a client connection. dcid/scid: the initial destination and source CIDs (caller-chosen).
+ * local/remote: raw sockaddr_in or sockaddr_in6. cert_pem/key_pem: our identity (NUL-terminated PEM).
+ * alpn: one protocol name (not NUL-terminated). expected_peer_spki_sha256: 32 bytes to pin, or NULL to
+ * accept any certificate (its hash is still recorded). idle_timeout_ns: 0 = none. ts: now, in ns.
+ * On failure returns NULL and stores the error in *error.
+ */
+QP_EXPORT qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
+                                      const uint8_t *local, uint32_t locallen, const uint8_t *remote,
+                                      uint32_t remotelen, const char *cert_pem, const char *key_pem,
+                                      const uint8_t *alpn, size_t alpnlen,
+                                      const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns,
+                                      uint64_t ts, void *user, int *error);
+
+/*
+ * Creates a server connection from a client's first Initial datagram (pkt), which the caller then also
+ * passes to qp_conn_read_pkt. scid: our CID; reset_token: its 16-byte stateless-reset token. The other
+ * arguments are as for qp_conn_client_new; the server requests (and requires) a client certificate.
+ */
+QP_EXPORT qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
+                                      const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
+                                      const uint8_t *remote, uint32_t remotelen, const char *cert_pem,
+                                      const char *key_pem, const uint8_t *alpn, size_t alpnlen,
+                                      const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns,
+                                      uint64_t ts, void *user, int *error);
+
+/* Frees the connection, its TLS session and any unsent stream data. NULL is ignored. */
+QP_EXPORT void qp_conn_del(qp_conn *conn);
+
+/* Feeds one received datagram. Returns 0 or a negative error (the connection is then unusable). */
+QP_EXPORT int qp_conn_read_pkt(qp_conn *conn, const uint8_t *local, uint32_t locallen, const uint8_t *remote,
+                               uint32_t remotelen, const uint8_t *pkt, size_t pktlen, uint64_t ts);
+
+/*
+ * Writes up to max_pkts datagrams: datagram i into slots + i * slot_size, its length into lengths[i], its
+ * destination sockaddr into remote_addrs + i * QP_ADDR_SIZE (zero-padded). Pending stream data and control
+ * frames are packed in. Returns the number of datagrams written (0: nothing to send now) or a negative error.
+ */
+QP_EXPORT int qp_conn_write_pkts(qp_conn *conn, uint8_t *slots, size_t slot_size, size_t max_pkts,
+                                 int32_t *lengths, uint8_t *remote_addrs, uint64_t ts);
+
+/*
+ * Writes a CONNECTION_CLOSE datagram into buf (and its destination into remote_addr): the stored transport
+ * error after a failed call, else an application close with app_error_code. Returns its length, 0 when
+ * nothing may be sent (draining, or no keys yet), or a negative error.
+ */
+QP_EXPORT int qp_conn_write_close(qp_conn *conn, uint8_t *buf, size_t buflen, uint8_t *remote_addr,
+                                  uint64_t app_error_code, uint64_t ts);
+
+/* The next time (ns) qp_conn_handle_expiry must be called; UINT64_MAX for never. */
+QP_EXPORT uint64_t qp_conn_get_expiry(qp_conn *conn);
+QP_EXPORT int qp_conn_handle_expiry(qp_conn *conn, uint64_t ts);
+
+/* 1 once the QUIC handshake has completed, else 0. */
+QP_EXPORT int qp_conn_is_handshake_completed(qp_conn *conn);
+
+/*
+ * The peer certificate's SPKI SHA-256 (32 bytes) into out. Returns 1 if the peer presented a certificate,
+ * else 0. Valid after the TLS layer saw the certificate, also when the pin did not match.
+ */
+QP_EXPORT int qp_conn_get_peer_spki_sha256(qp_conn *conn, uint8_t *out);
+
+/* 1 if the handshake failed because the peer's certificate did not match the pin. */
+QP_EXPORT int qp_conn_pin_mismatch(qp_conn *conn);
+
+/* The TLS alert we sent or received (0 if none), and the peer's CONNECTION_CLOSE, if one arrived. */
+QP_EXPORT int qp_conn_get_tls_alert(qp_conn *conn);
+/* type: 0 none, 1 transport, 2 application (as ngtcp2_connection_close_error_code_type + 1). reason is
+   copied (truncated) into reason_buf and NUL-terminated; returns the reason's length. */
+QP_EXPORT size_t qp_conn_get_close_error(qp_conn *conn, int *type, uint64_t *code, char *reason_buf,
+                                         size_t reason_cap);
+
+/* The negotiated ALPN into buf; returns its length (0 if none). */
+QP_EXPORT size_t qp_conn_get_alpn(qp_conn *conn, uint8_t *buf, size_t cap);
+
+/* Opens a locally initiated bidirectional stream: returns its id (>= 0) or a negative error. */
+QP_EXPORT int64_t qp_conn_open_bidi_stream(qp_conn *conn);
+
+/*
+ * Queues data on a stream (copied; sent by qp_conn_write_pkts, freed once acknowledged). fin != 0 ends the
+ * stream after this data. Returns 0 or a negative error.
+ */
+QP_EXPORT int qp_conn_stream_write(qp_conn *conn, int64_t stream_id, const uint8_t *data, size_t len, int fin);
+
+/* Bytes queued on the stream and not yet acknowledged (the caller's backpressure signal). */
+QP_EXPORT uint64_t qp_conn_stream_unacked(qp_conn *conn, int64_t stream_id);
+
+/* Resets the stream in both directions with an application error code. */
+QP_EXPORT int qp_conn_stream_shutdown(qp_conn *conn, int64_t stream_id, uint64_t app_error_code);
+
+/* 1 while closing or draining: the connection will send nothing more but a close. */
+QP_EXPORT int qp_conn_is_closing(qp_conn *conn);
+
+/* A static description of an error code (ngtcp2's or QP_ERR_*). */
+QP_EXPORT const char *qp_strerror(int error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QUICPIPE_QUIC_H */
