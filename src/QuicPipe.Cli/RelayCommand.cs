@@ -30,50 +30,15 @@ internal static class RelayCommand
             Description = "Static routes file: one 'CIDHEX HOST:PORT' per line, '#' starts a comment. Send SIGHUP to reload it.",
             HelpName = "FILE",
         };
-        var cidLength = new Option<int>("--cid-length")
-        {
-            Description = "Destination CID length in short-header packets, in bytes (1-20).",
-            HelpName = "BYTES",
-            DefaultValueFactory = _ => RelayOptions.DefaultCidLength,
-        };
-        var threads = new Option<int>("--threads")
-        {
-            Description = "Receive loops (SO_REUSEPORT sockets) per listen address.",
-            HelpName = "N",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
-        };
-        var batch = new Option<int>("--batch")
-        {
-            Description = $"Datagrams per recvmmsg/sendmmsg batch (1-{PacketBatch.MaxCapacity}).",
-            HelpName = "N",
-            DefaultValueFactory = _ => PacketBatch.DefaultCapacity,
-        };
-        var maxDatagram = new Option<int>("--max-datagram")
-        {
-            Description = "Largest datagram forwarded, in bytes; larger ones are dropped and counted as oversize.",
-            DefaultValueFactory = _ => PacketBatch.DefaultSlotSize,
-            HelpName = "BYTES",
-        };
-        var tableCapacity = new Option<int>("--table-capacity")
-        {
-            Description = "Routes the CID table holds at most (bounds memory; when full, routes not used lately are evicted).",
-            HelpName = "N",
-            DefaultValueFactory = _ => RelayOptions.DefaultTableCapacity,
-        };
+        var cidLength = IntOption("--cid-length", "Destination CID length in short-header packets, in bytes.", RelayOptions.DefaultCidLength, 1, ConnectionId.MaxLength, "BYTES");
+        var threads = IntOption("--threads", "Receive loops (SO_REUSEPORT sockets) per listen address.", Environment.ProcessorCount, 1, 256);
+        var batch = IntOption("--batch", "Datagrams per recvmmsg/sendmmsg batch.", PacketBatch.DefaultCapacity, 1, PacketBatch.MaxCapacity);
+        var maxDatagram = IntOption("--max-datagram", "Largest datagram forwarded, in bytes; larger ones are dropped and counted as oversize.", PacketBatch.DefaultSlotSize, 64, PacketBatch.MaxSlotSize, "BYTES");
+        var tableCapacity = IntOption("--table-capacity", "Routes the CID table holds at most (bounds memory; when full, routes not used lately are evicted).", RelayOptions.DefaultTableCapacity, 1, 64 * 1024 * 1024);
         var gso = OnOff("--gso", "UDP generic segmentation offload on send: one syscall entry per run of same-destination, same-size datagrams.");
         var gro = OnOff("--gro", "UDP generic receive offload: the kernel may hand over several datagrams of a flow at once.");
-        var receiveBuffer = new Option<int>("--recv-buffer")
-        {
-            Description = "Socket receive buffer (SO_RCVBUF) in bytes.",
-            DefaultValueFactory = _ => new UdpSocketOptions().ReceiveBufferBytes,
-            HelpName = "BYTES",
-        };
-        var sendBuffer = new Option<int>("--send-buffer")
-        {
-            Description = "Socket send buffer (SO_SNDBUF) in bytes.",
-            DefaultValueFactory = _ => new UdpSocketOptions().SendBufferBytes,
-            HelpName = "BYTES",
-        };
+        var receiveBuffer = IntOption("--recv-buffer", "Socket receive buffer (SO_RCVBUF) in bytes.", new UdpSocketOptions().ReceiveBufferBytes, 4096, int.MaxValue, "BYTES");
+        var sendBuffer = IntOption("--send-buffer", "Socket send buffer (SO_SNDBUF) in bytes.", new UdpSocketOptions().SendBufferBytes, 4096, int.MaxValue, "BYTES");
         var statsInterval = new Option<TimeSpan>("--stats-interval")
         {
             Description = "Print counters to stderr this often (e.g. 1s, 500ms); 0 turns it off. [default: 10s]",
@@ -92,14 +57,6 @@ internal static class RelayCommand
             HelpName = "LEVEL",
             DefaultValueFactory = _ => LogLevel.Information,
         };
-
-        RangeValidator(cidLength, 1, ConnectionId.MaxLength);
-        RangeValidator(threads, 1, 256);
-        RangeValidator(batch, 1, PacketBatch.MaxCapacity);
-        RangeValidator(maxDatagram, 64, PacketBatch.MaxSlotSize);
-        RangeValidator(tableCapacity, 1, 64 * 1024 * 1024);
-        RangeValidator(receiveBuffer, 4096, int.MaxValue);
-        RangeValidator(sendBuffer, 4096, int.MaxValue);
 
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
@@ -227,12 +184,23 @@ internal static class RelayCommand
         return TimeSpan.Zero;
     }
 
-    private static void RangeValidator(Option<int> option, int min, int max) => option.Validators.Add(result =>
+    /// <summary>An integer option with a default and a range that is checked when the command line is parsed.</summary>
+    private static Option<int> IntOption(string name, string description, int defaultValue, int min, int max, string helpName = "N")
     {
-        var value = result.GetValueOrDefault<int>();
-        if (value < min || value > max)
+        var option = new Option<int>(name)
         {
-            result.AddError($"{option.Name} must be {min} to {max}, not {value}.");
-        }
-    });
+            Description = max == int.MaxValue ? description : $"{description} ({min}-{max})",
+            DefaultValueFactory = _ => defaultValue,
+            HelpName = helpName,
+        };
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<int>();
+            if (value < min || value > max)
+            {
+                result.AddError($"{name} must be {min} to {max}, not {value}.");
+            }
+        });
+        return option;
+    }
 }
