@@ -8,6 +8,7 @@ packages=(
     python3          # CI result summary, flame graph renderer
     iproute2         # network namespaces for lab tests
     linux-perf       # perf record for flame graphs
+    libb2-1          # BLAKE2b for connection ID derivation
     pkg-config                   # finds ngtcp2/GnuTLS flags for the QUIC shim build
     libngtcp2-dev                # QUIC engine (QuicPipe.Quic native shim)
     libngtcp2-crypto-gnutls-dev  # ngtcp2's GnuTLS crypto glue
