@@ -56,15 +56,15 @@ internal sealed partial class RelayHostedService(RelayServer relay, ILogger<Rela
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Relay running (pid {Pid}, {Routes} route(s)): Ctrl+C or SIGTERM stops it, SIGHUP reloads the routes file")]
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Relay running (pid {Pid}, {Routes} route(s)): Ctrl+C or SIGTERM stops it, SIGHUP reloads the routes file")]
     private static partial void LogRunning(ILogger logger, int pid, int routes);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "SIGHUP: no routes file to reload (start with --routes FILE)")]
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "SIGHUP: no routes file to reload (start with --routes FILE)")]
     private static partial void LogNoRoutesFile(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "SIGHUP: routes not reloaded, the old routes stay: {Reason}")]
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "SIGHUP: routes not reloaded, the old routes stay: {Reason}")]
     private static partial void LogReloadFailed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A receive loop did not stop within {Milliseconds} ms")]
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "A receive loop did not stop within {Milliseconds} ms")]
     private static partial void LogSlowStop(ILogger logger, double milliseconds);
 }
