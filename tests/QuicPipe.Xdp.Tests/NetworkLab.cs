@@ -94,6 +94,13 @@ internal sealed partial class NetworkLab : IDisposable
     /// <summary><c>ip -d link show</c> of an interface in a namespace: says whether an XDP program is attached.</summary>
     public string LinkDetails(string ns, string device) => Run("ip", "-n", ns, "-d", "link", "show", "dev", device);
 
+    /// <summary>An interface's index inside a namespace (the "N:" that <c>ip -o link</c> starts with).</summary>
+    public int InterfaceIndex(string ns, string device)
+    {
+        var line = Run("ip", "-n", ns, "-o", "link", "show", "dev", device);
+        return int.Parse(line.AsSpan(0, line.IndexOf(':', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public void Dispose()
     {
         foreach (var ns in new[] { RelayNamespace, PeerNamespace })
