@@ -31,6 +31,25 @@ public sealed class AttachLifecycleTests
     }
 
     [RootFact]
+    public void Generic_mode_attaches_on_request_and_native_falls_back_to_it_where_the_driver_has_no_XDP()
+    {
+        using var lab = new NetworkLab();
+        using var program = XdpProgram.Load(new XdpProgramOptions { RouteCapacity = 1024, MissBufferBytes = 4096 });
+        var veth = lab.InterfaceIndex(lab.RelayNamespace, NetworkLab.RelayInterface);
+        using (var generic = NetworkLab.InNamespace(lab.RelayNamespace, () => program.Attach(veth, XdpAttachMode.Generic)))
+        {
+            Assert.Equal(XdpAttachMode.Generic, generic.Mode);
+            Assert.Equal(XdpAttachMode.Generic, NetworkLab.InNamespace(lab.RelayNamespace, () => XdpProgram.Query(veth)).Mode);
+        }
+
+        // The namespace's own loopback: its driver has no native XDP.
+        using var loopback = NetworkLab.InNamespace(lab.RelayNamespace, () => program.Attach("lo", XdpAttachMode.Native, allowGenericFallback: true));
+        Assert.Equal(XdpAttachMode.Generic, loopback.Mode);
+        Assert.NotNull(loopback.FallbackReason);
+        Assert.Throws<InvalidOperationException>(() => NetworkLab.InNamespace(lab.RelayNamespace, () => program.Attach("lo", XdpAttachMode.Native, allowGenericFallback: false)));
+    }
+
+    [RootFact]
     public void Disposing_the_program_detaches_attachments_still_open()
     {
         using var lab = new NetworkLab();
