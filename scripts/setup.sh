@@ -15,6 +15,12 @@ packages=(
     libgnutls28-dev              # TLS 1.3 for QUIC
     ngtcp2-server                # gtlsserver: interop tests and the reference benchmark
     ngtcp2-client                # gtlsclient: interop tests and the reference benchmark
+    clang                        # compiles bpf/quicpipe_xdp.c (-target bpf)
+    llvm                         # llvm-objdump/llvm-strip for inspecting the BPF object
+    libbpf-dev                   # bpf_helpers.h for the XDP build; libbpf.so.1 for QuicPipe.Xdp
+    linux-libc-dev               # linux/bpf.h and the other uapi headers the XDP program includes
+    bpftool                      # inspecting loaded programs and maps when debugging the XDP path
+    ethtool                      # XDP lab tests: veth offload settings
 )
 
 missing=()

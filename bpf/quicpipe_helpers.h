@@ -1,0 +1,161 @@
+/* Small inline helpers: counters, checksums, the QUIC short-header parse shared by IPv4 and IPv6. */
+#ifndef QUICPIPE_HELPERS_H
+#define QUICPIPE_HELPERS_H
+
+#include <linux/bpf.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "quicpipe_maps.h"
+
+/* Set by the loader before load; the verifier then treats cid_len as a constant. */
+const volatile struct qp_config qp_config = { .cid_len = QP_DEFAULT_CID_LEN };
+
+static __always_inline void qp_count(__u32 stat)
+{
+	__u64 *value = bpf_map_lookup_elem(&qp_stats, &stat);
+
+	if (value)
+		*value += 1; /* per-CPU slot: no other CPU writes it */
+}
+
+static __always_inline int qp_pass(__u32 stat)
+{
+	qp_count(stat);
+	return XDP_PASS;
+}
+
+/* Folds a one's-complement sum to 16 bits (four folds cover any 64-bit sum of 16-bit words). */
+static __always_inline __u16 qp_csum_fold(__u64 sum)
+{
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/*
+ * Sums `words` 16-bit words as they lie in memory. One's-complement sums do not depend on byte order,
+ * so summing and storing in memory order needs no byte swaps. `words` is a compile-time constant.
+ */
+static __always_inline __u64 qp_csum_words(const void *p, int words)
+{
+	const __u16 *w = p;
+	__u64 sum = 0;
+
+#pragma unroll
+	for (int i = 0; i < words; i++)
+		sum += w[i];
+	return sum;
+}
+
+/*
+ * Incremental checksum update (RFC 1624, eqn. 3): HC' = ~(~HC + ~m + m'), where `old_sum` and `new_sum`
+ * are the sums of the changed words before and after. ~m summed over n words is n*0xFFFF - sum(m).
+ */
+static __always_inline __u16 qp_csum_replace(__u16 check, __u64 old_sum, int words, __u64 new_sum)
+{
+	__u64 sum = (__u16)~check;
+
+	sum += (__u64)words * 0xFFFF - old_sum;
+	sum += new_sum;
+	return (__u16)~qp_csum_fold(sum);
+}
+
+/* The addresses and ports of a packet, in the family's natural size; IPv4 uses the first 4 bytes. */
+struct qp_flow {
+	__u8 src[16];
+	__u8 dst[16];
+	__be16 sport;
+	__be16 dport;
+};
+
+enum qp_parse {
+	QP_PARSE_ROUTABLE = 0, /* short header, peer-namespace CID copied into the key */
+	QP_PARSE_PASS = 1,     /* passed; the counter has been bumped */
+};
+
+/*
+ * Reads the UDP header at `udp` and the QUIC short header after it. On QP_PARSE_ROUTABLE `key` holds
+ * the CID (bytes past cid_len zero); otherwise the packet is to be passed and has been counted.
+ */
+static __always_inline int qp_parse_quic(struct udphdr *udp, void *data_end, __u32 l4_len,
+					 struct qp_cid_key *key)
+{
+	__u8 cid_len = qp_config.cid_len;
+	__be16 dport;
+	__u8 *quic;
+
+	if ((void *)(udp + 1) > data_end)
+		return qp_count(QP_STAT_MALFORMED), QP_PARSE_PASS;
+	dport = udp->dest;
+	if (!bpf_map_lookup_elem(&qp_ports, &dport))
+		return qp_count(QP_STAT_NON_QUIC), QP_PARSE_PASS;
+	/* The UDP length must match what the IP header says and leave room for the first byte. */
+	if (bpf_ntohs(udp->len) != l4_len || l4_len < sizeof(*udp) + 1)
+		return qp_count(QP_STAT_MALFORMED), QP_PARSE_PASS;
+
+	quic = (__u8 *)(udp + 1);
+	if ((void *)(quic + 1) > data_end)
+		return qp_count(QP_STAT_MALFORMED), QP_PARSE_PASS;
+	if (quic[0] & QP_QUIC_LONG_HEADER)
+		return qp_count(QP_STAT_PASS_LONG), QP_PARSE_PASS;
+	if (cid_len == 0 || cid_len > QP_MAX_CID_LEN || l4_len < sizeof(*udp) + 1 + cid_len)
+		return qp_count(QP_STAT_MALFORMED), QP_PARSE_PASS;
+
+	/* A bounded loop (no unrolling: it exits early); one bounds check per byte whatever cid_len is. */
+	for (int i = 0; i < QP_MAX_CID_LEN; i++) {
+		if (i >= cid_len)
+			break;
+		if ((void *)(quic + 2 + i) > data_end)
+			return qp_count(QP_STAT_MALFORMED), QP_PARSE_PASS;
+		key->bytes[i] = quic[1 + i];
+	}
+	if (key->bytes[0] & QP_RELAY_CID_BIT)
+		return qp_count(QP_STAT_PASS_RELAY_CID), QP_PARSE_PASS;
+	return QP_PARSE_ROUTABLE;
+}
+
+/* Reports a miss to userspace; the caller passes the packet so userspace forwards it meanwhile. */
+static __always_inline int qp_report_miss(struct xdp_md *ctx, const struct qp_cid_key *key, __u8 family,
+					  const struct qp_flow *flow)
+{
+	struct qp_miss_event *event;
+
+	qp_count(QP_STAT_MISS);
+	event = bpf_ringbuf_reserve(&qp_events, sizeof(*event), 0);
+	if (!event)
+		return qp_pass(QP_STAT_RINGBUF_FULL);
+	__builtin_memcpy(event->cid, key->bytes, sizeof(event->cid));
+	event->cid_len = qp_config.cid_len;
+	event->family = family;
+	event->src_port = flow->sport;
+	__builtin_memcpy(event->src_addr, flow->src, sizeof(event->src_addr));
+	event->ifindex = ctx->ingress_ifindex;
+	event->dst_port = flow->dport;
+	event->reserved = 0;
+	bpf_ringbuf_submit(event, 0);
+	return XDP_PASS;
+}
+
+static __always_inline void qp_swap_macs(struct ethhdr *eth)
+{
+	__u8 tmp[ETH_ALEN];
+
+	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
+}
+
+/* True when all 16 bytes are zero. */
+static __always_inline int qp_is_zero16(const __u8 *a)
+{
+	__u64 x[2];
+
+	__builtin_memcpy(x, a, sizeof(x));
+	return (x[0] | x[1]) == 0;
+}
+
+#endif

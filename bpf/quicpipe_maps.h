@@ -1,0 +1,40 @@
+/* The program's maps. Sizes here are defaults; the loader resizes qp_routes and qp_events before load. */
+#ifndef QUICPIPE_MAPS_H
+#define QUICPIPE_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "quicpipe_structs.h"
+
+/* CID -> peer. LRU so that a full table evicts cold routes instead of failing inserts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, QP_ROUTES_MAX_ENTRIES);
+	__type(key, struct qp_cid_key);
+	__type(value, struct qp_route);
+} qp_routes SEC(".maps");
+
+/* Relay UDP ports (network byte order) -> 1. Traffic to any other port is not looked at. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QP_PORTS_MAX_ENTRIES);
+	__type(key, __be16);
+	__type(value, __u8);
+} qp_ports SEC(".maps");
+
+/* Miss events (struct qp_miss_event) for userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, QP_EVENTS_BYTES);
+} qp_events SEC(".maps");
+
+/* enum qp_stat -> count, per CPU; userspace sums the CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} qp_stats SEC(".maps");
+
+#endif

@@ -1,0 +1,402 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using QuicPipe.Dataplane;
+using QuicPipe.Xdp.Internal;
+using QuicPipe.Xdp.Interop;
+
+namespace QuicPipe.Xdp;
+
+/// <summary>
+/// The loaded relay XDP program (bpf/quicpipe_xdp.c) and its maps. Load it once, attach it to one or
+/// more interfaces, keep its route table in step with the relay, drain its misses. Dispose detaches
+/// nothing by itself: dispose the <see cref="XdpAttachment"/>s and <see cref="XdpMissReader"/>s first
+/// (Dispose does it for those still open).
+/// </summary>
+public sealed class XdpProgram : IDisposable
+{
+    private const string ProgramName = "quicpipe_xdp";
+
+    private readonly SafeBpfObjectHandle _object;
+    private readonly int _programFd;
+    private readonly int _routesFd;
+    private readonly int _portsFd;
+    private readonly int _eventsFd;
+    private readonly int _statsFd;
+    private readonly int _possibleCpus;
+
+    // Attachments and readers still open, so Dispose can close them before the object they use.
+    private readonly List<IDisposable> _dependents = [];
+    private readonly Lock _lock = new();
+    private bool _disposed;
+
+    private XdpProgram(SafeBpfObjectHandle obj, int cidLength)
+    {
+        _object = obj;
+        CidLength = cidLength;
+        _programFd = LibBpf.ProgramFd(FindProgram(obj));
+        _routesFd = LibBpf.MapFd(FindMap(obj, "qp_routes"));
+        _portsFd = LibBpf.MapFd(FindMap(obj, "qp_ports"));
+        _eventsFd = LibBpf.MapFd(FindMap(obj, "qp_events"));
+        _statsFd = LibBpf.MapFd(FindMap(obj, "qp_stats"));
+        _possibleCpus = LibBpf.NumPossibleCpus();
+        if (_possibleCpus <= 0)
+        {
+            throw new XdpException("libbpf_num_possible_cpus", -_possibleCpus);
+        }
+    }
+
+    /// <summary>The CID length the program parses; every routed CID has it.</summary>
+    public int CidLength { get; }
+
+    /// <summary>Opens the object, sizes the maps and sets the CID length, then verifies and loads it.</summary>
+    public static unsafe XdpProgram Load(XdpProgramOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!File.Exists(options.ObjectPath))
+        {
+            throw new FileNotFoundException("The compiled XDP program is missing; the build puts quicpipe_xdp.o beside QuicPipe.Xdp.dll.", options.ObjectPath);
+        }
+
+        var obj = LibBpf.ObjectOpenFile(options.ObjectPath, 0);
+        if (obj.IsInvalid)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            obj.Dispose();
+            throw new XdpException($"bpf_object__open_file({options.ObjectPath})", errno);
+        }
+
+        try
+        {
+            Check(LibBpf.MapSetMaxEntries(FindMap(obj, "qp_routes"), options.RouteCapacity), "set qp_routes capacity");
+            Check(LibBpf.MapSetMaxEntries(FindMap(obj, "qp_events"), options.MissBufferBytes), "set qp_events size");
+
+            // .rodata holds exactly struct qp_config; the verifier sees its fields as constants.
+            var config = (ProgramConfig*)LibBpf.MapInitialValue(FindMap(obj, ".rodata"), out var size);
+            if (config is null || size != (nuint)sizeof(ProgramConfig))
+            {
+                throw new XdpException($"The program's .rodata is {size} bytes, not struct qp_config ({sizeof(ProgramConfig)}): the object and this loader disagree.");
+            }
+
+            config->CidLength = (byte)options.CidLength;
+            Check(LibBpf.ObjectLoad(obj), "bpf_object__load (the kernel log above says why the verifier refused it)");
+            return new XdpProgram(obj, options.CidLength);
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Lets the program look at UDP traffic to <paramref name="port"/>.</summary>
+    public unsafe void AddPort(int port)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, ushort.MaxValue);
+        ThrowIfDisposed();
+        var key = BinaryPrimitives.ReverseEndianness((ushort)port); // network order in memory
+        byte value = 1;
+        Check(LibBpf.MapUpdateElem(_portsFd, &key, &value, LibBpf.UpdateAny), $"add port {port}");
+    }
+
+    /// <summary>Adds or replaces one route.</summary>
+    public void SetRoute(XdpRoute route) => SetRoutes([route]);
+
+    /// <summary>Adds or replaces routes in batches (bpf_map_update_batch; one call per element if the kernel lacks it).</summary>
+    public unsafe void SetRoutes(ReadOnlySpan<XdpRoute> routes)
+    {
+        ThrowIfDisposed();
+        if (routes.IsEmpty)
+        {
+            return;
+        }
+
+        var keys = new CidKey[routes.Length];
+        var values = new RouteValue[routes.Length];
+        for (var i = 0; i < routes.Length; i++)
+        {
+            keys[i] = KeyOf(routes[i].Cid);
+            values[i] = ValueOf(routes[i]);
+        }
+
+        fixed (CidKey* k = keys)
+        fixed (RouteValue* v = values)
+        {
+            var count = (uint)routes.Length;
+            var rc = LibBpf.MapUpdateBatch(_routesFd, k, v, &count, 0);
+            if (rc == 0)
+            {
+                return;
+            }
+
+            if (-rc is not (Errno.EINVAL or Errno.ENOTSUPP or Errno.EOPNOTSUPP))
+            {
+                throw new XdpException("bpf_map_update_batch(qp_routes)", -rc);
+            }
+
+            for (var i = (int)count; i < routes.Length; i++)
+            {
+                Check(LibBpf.MapUpdateElem(_routesFd, k + i, v + i, LibBpf.UpdateAny), "update qp_routes");
+            }
+        }
+    }
+
+    /// <summary>Removes a route; false if there was none.</summary>
+    public unsafe bool RemoveRoute(ConnectionId cid)
+    {
+        ThrowIfDisposed();
+        var key = KeyOf(cid);
+        var rc = LibBpf.MapDeleteElem(_routesFd, &key);
+        if (rc == -Errno.ENOENT)
+        {
+            return false;
+        }
+
+        Check(rc, "delete from qp_routes");
+        return true;
+    }
+
+    /// <summary>Reads a route back; false if the CID has none (or the LRU evicted it).</summary>
+    public unsafe bool TryGetRoute(ConnectionId cid, out XdpRoute route)
+    {
+        ThrowIfDisposed();
+        var key = KeyOf(cid);
+        RouteValue value;
+        var rc = LibBpf.MapLookupElem(_routesFd, &key, &value);
+        if (rc == -Errno.ENOENT)
+        {
+            route = default;
+            return false;
+        }
+
+        Check(rc, "look up qp_routes");
+        var peer = AddressCodec.ToPeerAddress(value.Family, value.PeerAddress, value.PeerPortBigEndian);
+        var relay = ((ReadOnlySpan<byte>)value.RelayAddress).ContainsAnyExcept((byte)0)
+            ? AddressCodec.ToPeerAddress(value.Family, value.RelayAddress, 0)
+            : default;
+        route = new XdpRoute(cid, peer, relay);
+        return true;
+    }
+
+    /// <summary>Sums the per-CPU counters.</summary>
+    public unsafe XdpCounters ReadCounters()
+    {
+        ThrowIfDisposed();
+        Span<ulong> totals = stackalloc ulong[XdpCounters.Count];
+        var perCpu = new ulong[_possibleCpus];
+        fixed (ulong* values = perCpu)
+        {
+            for (uint i = 0; i < XdpCounters.Count; i++)
+            {
+                var key = i;
+                Check(LibBpf.MapLookupElem(_statsFd, &key, values), "read qp_stats");
+                ulong sum = 0;
+                foreach (var v in perCpu)
+                {
+                    sum += v;
+                }
+
+                totals[(int)i] = sum;
+            }
+        }
+
+        return XdpCounters.From(totals);
+    }
+
+    /// <summary>
+    /// Attaches to an interface through a BPF link. <see cref="XdpAttachMode.Native"/> falls back to
+    /// generic when the driver refuses and <paramref name="allowGenericFallback"/> is set; the
+    /// attachment's <see cref="XdpAttachment.Mode"/> and <see cref="XdpAttachment.FallbackReason"/> say so.
+    /// </summary>
+    public XdpAttachment Attach(string interfaceName, XdpAttachMode mode = XdpAttachMode.Native, bool allowGenericFallback = true)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(interfaceName);
+        var ifindex = Libc.IfNameToIndex(interfaceName);
+        if (ifindex == 0)
+        {
+            throw new XdpException($"if_nametoindex({interfaceName})", Marshal.GetLastPInvokeError());
+        }
+
+        return Attach((int)ifindex, mode, allowGenericFallback);
+    }
+
+    /// <inheritdoc cref="Attach(string, XdpAttachMode, bool)"/>
+    public XdpAttachment Attach(int interfaceIndex, XdpAttachMode mode = XdpAttachMode.Native, bool allowGenericFallback = true)
+    {
+        ThrowIfDisposed();
+        string? fallbackReason = null;
+        var fd = CreateLink(interfaceIndex, mode);
+        if (fd < 0 && mode == XdpAttachMode.Native && allowGenericFallback)
+        {
+            fallbackReason = $"native XDP refused: {Marshal.GetPInvokeErrorMessage(-fd)} (errno {-fd})";
+            mode = XdpAttachMode.Generic;
+            fd = CreateLink(interfaceIndex, mode);
+        }
+
+        if (fd < 0)
+        {
+            throw new XdpException($"bpf_link_create(XDP, ifindex {interfaceIndex}, {mode})", -fd);
+        }
+
+        var attachment = new XdpAttachment(this, new SafeBpfLinkHandle(fd), interfaceIndex, mode, fallbackReason);
+        lock (_lock)
+        {
+            _dependents.Add(attachment);
+        }
+
+        return attachment;
+    }
+
+    /// <summary>Starts a thread that drains the miss ring buffer and calls <paramref name="onMiss"/> per event.</summary>
+    public XdpMissReader StartMissReader(Action<XdpMissEvent> onMiss)
+    {
+        ArgumentNullException.ThrowIfNull(onMiss);
+        ThrowIfDisposed();
+        var reader = new XdpMissReader(this, _eventsFd, onMiss);
+        lock (_lock)
+        {
+            _dependents.Add(reader);
+        }
+
+        return reader;
+    }
+
+    /// <summary>
+    /// Runs the program once over <paramref name="frame"/> without an interface (BPF_PROG_TEST_RUN) and
+    /// returns its verdict; <paramref name="output"/> receives the frame as the program left it.
+    /// </summary>
+    public unsafe XdpAction TestRun(ReadOnlySpan<byte> frame, Span<byte> output, out int outputLength)
+    {
+        ThrowIfDisposed();
+        fixed (byte* input = frame)
+        fixed (byte* result = output)
+        {
+            var opts = new BpfTestRunOpts
+            {
+                Size = (nuint)sizeof(BpfTestRunOpts),
+                DataIn = input,
+                DataSizeIn = (uint)frame.Length,
+                DataOut = result,
+                DataSizeOut = (uint)output.Length,
+                Repeat = 1,
+            };
+            Check(LibBpf.ProgTestRunOpts(_programFd, &opts), "bpf_prog_test_run_opts");
+            outputLength = (int)opts.DataSizeOut;
+            return (XdpAction)opts.ReturnValue;
+        }
+    }
+
+    /// <summary>The id of the XDP program attached to an interface (0 for none) and how it is attached.</summary>
+    public static unsafe (uint ProgramId, XdpAttachMode? Mode) Query(int interfaceIndex)
+    {
+        var opts = new BpfXdpQueryOpts { Size = (nuint)sizeof(BpfXdpQueryOpts) };
+        Check(LibBpf.XdpQuery(interfaceIndex, 0, &opts), $"bpf_xdp_query(ifindex {interfaceIndex})");
+        XdpAttachMode? mode = opts.AttachMode switch
+        {
+            1 => XdpAttachMode.Native, // XDP_ATTACHED_DRV
+            2 => XdpAttachMode.Generic, // XDP_ATTACHED_SKB
+            _ => null,
+        };
+        return (opts.ProgramId, mode);
+    }
+
+    public void Dispose()
+    {
+        IDisposable[] dependents;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            dependents = [.. _dependents];
+            _dependents.Clear();
+        }
+
+        foreach (var d in dependents)
+        {
+            d.Dispose();
+        }
+
+        _object.Dispose();
+    }
+
+    internal void Forget(IDisposable dependent)
+    {
+        lock (_lock)
+        {
+            _dependents.Remove(dependent);
+        }
+    }
+
+    private unsafe int CreateLink(int interfaceIndex, XdpAttachMode mode)
+    {
+        // libbpf 1.1's bpf_program__attach_xdp takes no flags, so it cannot ask for a mode; bpf_link_create
+        // passes them to the kernel's XDP link (a link, like attach_xdp's, so it dies with the process).
+        var opts = new BpfLinkCreateOpts
+        {
+            Size = (nuint)sizeof(BpfLinkCreateOpts),
+            Flags = mode == XdpAttachMode.Native ? LibBpf.XdpFlagsDrvMode : LibBpf.XdpFlagsSkbMode,
+        };
+        return LibBpf.LinkCreate(_programFd, interfaceIndex, LibBpf.AttachTypeXdp, &opts);
+    }
+
+    private CidKey KeyOf(ConnectionId cid)
+    {
+        if (cid.Length != CidLength)
+        {
+            throw new ArgumentException($"The program routes {CidLength}-byte CIDs; {cid} has {cid.Length} bytes.", nameof(cid));
+        }
+
+        return CidKey.From(cid);
+    }
+
+    private static RouteValue ValueOf(XdpRoute route)
+    {
+        if (!route.Peer.IsIPv4 && !route.Peer.IsIPv6)
+        {
+            throw new ArgumentException($"Route {route.Cid} has no peer address.", nameof(route));
+        }
+
+        if (!route.RelaySource.IsEmpty && route.RelaySource.RawFamily != route.Peer.RawFamily)
+        {
+            throw new ArgumentException($"Route {route.Cid}: the relay source {route.RelaySource} and the peer {route.Peer} are of different families.", nameof(route));
+        }
+
+        var value = default(RouteValue);
+        AddressCodec.WriteAddress(route.Peer, value.PeerAddress);
+        if (!route.RelaySource.IsEmpty)
+        {
+            AddressCodec.WriteAddress(route.RelaySource, value.RelayAddress);
+        }
+
+        value.PeerPortBigEndian = BinaryPrimitives.ReverseEndianness((ushort)route.Peer.Port);
+        value.Family = AddressCodec.FamilyOf(route.Peer);
+        return value;
+    }
+
+    private static nint FindMap(SafeBpfObjectHandle obj, string name)
+    {
+        var map = LibBpf.ObjectFindMapByName(obj, name);
+        return map != 0 ? map : throw new XdpException($"The XDP object has no map '{name}'.");
+    }
+
+    private static nint FindProgram(SafeBpfObjectHandle obj)
+    {
+        var program = LibBpf.ObjectFindProgramByName(obj, ProgramName);
+        return program != 0 ? program : throw new XdpException($"The XDP object has no program '{ProgramName}'.");
+    }
+
+    private static void Check(int rc, string operation)
+    {
+        if (rc < 0)
+        {
+            throw new XdpException(operation, -rc);
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+}

@@ -1,0 +1,58 @@
+using System.Buffers.Binary;
+using System.Net;
+
+namespace QuicPipe.Xdp.Tests;
+
+/// <summary>RFC 1071 checksums computed from scratch, to check what the program left in a frame.</summary>
+internal static class Checksum
+{
+    public static ushort Internet(ReadOnlySpan<byte> data, ulong sum = 0)
+    {
+        var i = 0;
+        for (; i + 1 < data.Length; i += 2)
+        {
+            sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
+        }
+
+        if (i < data.Length)
+        {
+            sum += (ulong)data[i] << 8;
+        }
+
+        while (sum >> 16 != 0)
+        {
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+
+        return (ushort)~sum;
+    }
+
+    /// <summary>The UDP checksum over the pseudo-header and <paramref name="udp"/> (its checksum field taken as zero).</summary>
+    public static ushort Udp(IPAddress source, IPAddress destination, ReadOnlySpan<byte> udp)
+    {
+        var copy = udp.ToArray();
+        copy[6] = copy[7] = 0;
+        var result = Internet(copy, PseudoHeaderSum(source, destination, udp.Length));
+        return result == 0 ? (ushort)0xFFFF : result; // RFC 768: a computed zero is sent as all ones
+    }
+
+    /// <summary>True when the stored UDP checksum verifies: everything, checksum included, sums to all ones.</summary>
+    public static bool UdpValid(IPAddress source, IPAddress destination, ReadOnlySpan<byte> udp) =>
+        BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0 && Internet(udp, PseudoHeaderSum(source, destination, udp.Length)) == 0;
+
+    private static ulong PseudoHeaderSum(IPAddress source, IPAddress destination, int udpLength)
+    {
+        ulong sum = 0;
+        Span<byte> address = stackalloc byte[16];
+        foreach (var a in new[] { source, destination })
+        {
+            a.TryWriteBytes(address, out var n);
+            for (var i = 0; i < n; i += 2)
+            {
+                sum += BinaryPrimitives.ReadUInt16BigEndian(address[i..]);
+            }
+        }
+
+        return sum + 17 + (ulong)udpLength;
+    }
+}

@@ -1,0 +1,45 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using QuicPipe.Xdp.Internal;
+using QuicPipe.Xdp.Interop;
+using Xunit;
+
+namespace QuicPipe.Xdp.Tests;
+
+/// <summary>The C# mirrors of structs that cross into C, against the sizes and offsets in the C headers.</summary>
+public sealed class LayoutTests
+{
+    [Fact]
+    public void Program_structs_match_quicpipe_structs_h()
+    {
+        var route = default(RouteValue);
+        var miss = default(MissEventRecord);
+        Assert.Equal(20, Unsafe.SizeOf<CidKey>());
+        Assert.Equal(36, Unsafe.SizeOf<RouteValue>());
+        Assert.Equal(32, Offset(ref route, ref route.PeerPortBigEndian));
+        Assert.Equal(34, Offset(ref route, ref route.Family));
+        Assert.Equal(48, Unsafe.SizeOf<MissEventRecord>());
+        Assert.Equal(22, Offset(ref miss, ref miss.SourcePortBigEndian));
+        Assert.Equal(24, Offset(ref miss, ref Unsafe.As<AddressBytes, byte>(ref miss.SourceAddress)));
+        Assert.Equal(40, Offset(ref miss, ref miss.InterfaceIndex));
+        Assert.Equal(44, Offset(ref miss, ref miss.DestinationPortBigEndian));
+        Assert.Equal(8, Unsafe.SizeOf<ProgramConfig>());
+    }
+
+    [Fact]
+    public void Libbpf_option_structs_match_libbpf_1_1()
+    {
+        // From offsetof/sizeof against /usr/include/bpf/bpf.h and libbpf.h (libbpf 1.1.2, x86_64).
+        Assert.Equal(80, Unsafe.SizeOf<BpfTestRunOpts>());
+        Assert.Equal(28, (int)Marshal.OffsetOf<BpfTestRunOpts>(nameof(BpfTestRunOpts.DataSizeOut)));
+        Assert.Equal(56, (int)Marshal.OffsetOf<BpfTestRunOpts>(nameof(BpfTestRunOpts.ReturnValue)));
+        Assert.Equal(60, (int)Marshal.OffsetOf<BpfTestRunOpts>(nameof(BpfTestRunOpts.Repeat)));
+        Assert.Equal(32, Unsafe.SizeOf<BpfXdpQueryOpts>());
+        Assert.Equal(24, (int)Marshal.OffsetOf<BpfXdpQueryOpts>(nameof(BpfXdpQueryOpts.AttachMode)));
+        Assert.Equal(8, (int)Marshal.OffsetOf<BpfLinkCreateOpts>(nameof(BpfLinkCreateOpts.Flags)));
+    }
+
+    // Marshal.OffsetOf does not know inline arrays; measure the managed layout itself.
+    private static int Offset<TStruct, TField>(ref TStruct s, ref TField field) =>
+        (int)Unsafe.ByteOffset(ref Unsafe.As<TStruct, byte>(ref s), ref Unsafe.As<TField, byte>(ref field));
+}
