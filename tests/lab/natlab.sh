@@ -170,15 +170,16 @@ site() {
     ip -n "$host" addr add "$net.2/24" dev eth0
     ip -n "$host" route add default via "$net.1"
     ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1
-    if [ "$kind" = none ]; then
-        # No translation: the other public hosts route the site's prefix to its router.
-        local other
-        for other in r nata natb; do
-            [ "$other" = "nat$side" ] || ip -n "$lab-$other" route add "$net.0/24" via "$wan"
-        done
-    else
-        nat_ruleset "$kind" | ip netns exec "$router" nft -f -
-    fi
+    [ "$kind" = none ] || nat_ruleset "$kind" | ip netns exec "$router" nft -f -
+}
+
+# route_site LAB SIDE SITE WAN: with no translation, the other public hosts route the site's
+# prefix to its router (run once both routers have their public address).
+route_site() {
+    local lab=$1 side=$2 net=$3 wan=$4 other
+    for other in r nata natb; do
+        [ "$other" = "nat$side" ] || ip -n "$lab-$other" route add "$net.0/24" via "$wan"
+    done
 }
 
 cmd_up() {
@@ -223,6 +224,8 @@ cmd_up() {
     ip -n "$lab-r" addr add "$R_ADDR2/24" dev eth0
     site "$lab" a "$kind_a" "$SITE_A" "$NATA_WAN"
     site "$lab" b "$kind_b" "$SITE_B" "$NATB_WAN"
+    [ "$kind_a" != none ] || route_site "$lab" a "$SITE_A" "$NATA_WAN"
+    [ "$kind_b" != none ] || route_site "$lab" b "$SITE_B" "$NATB_WAN"
     trap - EXIT
 
     echo "lab $lab up: a=$SITE_A.2 b=$SITE_B.2 nata=$NATA_WAN ($kind_a) natb=$NATB_WAN ($kind_b) r=$R_ADDR,$R_ADDR2"
