@@ -99,7 +99,10 @@ veth() {
 # DNATed back to its internal endpoint: from anyone (full-cone), or only from an address
 # that endpoint has sent to (address-restricted). Approximation: that state lives
 # $FILTER_TIMEOUT after the last outbound packet, refreshed by each one, while conntrack's
-# own mapping may be gone earlier, when all flows of the endpoint expired.
+# own mapping may be gone earlier, when all flows of the endpoint expired. @mapped is keyed
+# by external port alone, and conntrack only keeps (external port, remote) unique, so two
+# internal endpoints that drew the same port toward different remotes would share one
+# entry (last writer wins); a site holds one peer, which makes that a rare corner.
 #
 # Anything else arriving on wan and not forwarded is dropped in input before conntrack
 # confirms it; an unconfirmed entry would otherwise hold the reply tuple and make the next
