@@ -7,6 +7,9 @@ packages=(
     build-essential  # gcc for perf/'s C reference tools
     python3          # CI result summary, flame graph renderer
     iproute2         # network namespaces for lab tests
+    nftables         # NAT routers in the lab (tests/lab/natlab.sh)
+    conntrack        # NAT rebinding in the lab: flush a router's conntrack table
+    socat            # UDP endpoints inside lab namespaces
     linux-perf       # perf record for flame graphs
     libb2-1          # BLAKE2b for connection ID derivation
     pkg-config                   # finds ngtcp2/GnuTLS flags for the QUIC shim build
