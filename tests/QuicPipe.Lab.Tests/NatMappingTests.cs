@@ -37,8 +37,10 @@ public sealed class NatMappingTests
 
         Assert.All(seen, from => Assert.Equal(NatLab.AddressOf(LabHost.NatA), from.Address));
         Assert.All(seen, from => Assert.InRange(from.Port, 20000, 29999));
-        // Three random draws from 10,000 ports: equal by chance about once in 3,000 runs.
-        Assert.Equal(3, seen.Select(from => from.Port).Distinct().Count());
+        // Endpoint-independent mapping would show one port to all three. Random draws from 10,000 ports
+        // can coincide (a pair about once in 3,000 runs; all three about once in 10^8), so "not all the
+        // same" is the claim that cannot flake yet still fails for any endpoint-independent NAT.
+        Assert.True(seen.Select(from => from.Port).Distinct().Count() >= 2, $"all three destinations saw port {seen[0].Port}");
     });
 
     /// <summary>A sends from one local port to R:7000, R:7001 and R's second address; returns what each saw.</summary>
