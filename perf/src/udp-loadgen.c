@@ -47,6 +47,8 @@ static void usage(FILE *f)
           "  --batch B            datagrams per sendmmsg call, 1..1024 (default 64)\n"
           "  --flows F            source sockets (distinct ephemeral ports), round-robin per batch (default 4)\n"
           "  --allow-non-loopback send to a non-loopback address (refused by default)\n"
+          "  --peer-cids          clear the top bit of every CID's first byte (the relay reserves CIDs with\n"
+          "                       it set for itself; its XDP program passes those to userspace); also in routes\n"
           "\n"
           "routes mode prints 'CIDHEX HOST:PORT' lines for the same CIDs, for a forwarder's routes file.\n",
           f);
@@ -67,6 +69,7 @@ static int routes_main(int argc, char **argv)
     uint64_t cids = 0, seed = 1;
     size_t cid_len = 12;
     const char *sink = NULL;
+    int peer_cids = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,6 +78,7 @@ static int routes_main(int argc, char **argv)
         else if (!strcmp(a, "--cid-length")) { cid_len = parse_u64(a, v, 1, QP_MAX_CID_LEN); i++; }
         else if (!strcmp(a, "--seed")) { seed = parse_u64(a, v, 0, UINT64_MAX); i++; }
         else if (!strcmp(a, "--sink")) { if (!v) die(0, "--sink needs a value"); sink = v; i++; }
+        else if (!strcmp(a, "--peer-cids")) { peer_cids = 1; }
         else die(0, "udp-loadgen routes: unknown option '%s' (try --help)", a);
     }
     if (cids == 0)
@@ -96,6 +100,8 @@ static int routes_main(int argc, char **argv)
     char line[2 * QP_MAX_CID_LEN + 1];
     for (uint64_t i = 0; i < cids; i++) {
         derive_cid(seed, i, cid, cid_len);
+        if (peer_cids)
+            cid[0] &= 0x7f;
         for (size_t b = 0; b < cid_len; b++) {
             line[2 * b] = hex[cid[b] >> 4];
             line[2 * b + 1] = hex[cid[b] & 15];
@@ -140,7 +146,7 @@ int main(int argc, char **argv)
     double duration = -1, rate = 0;
     uint64_t cids = 1000, seed = 1;
     size_t cid_len = 12, size = 1200, batch = 64, flows = 4;
-    int allow_remote = 0;
+    int allow_remote = 0, peer_cids = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -155,6 +161,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--batch")) { batch = parse_u64(a, v, 1, MAX_BATCH); i++; }
         else if (!strcmp(a, "--flows")) { flows = parse_u64(a, v, 1, MAX_FLOWS); i++; }
         else if (!strcmp(a, "--allow-non-loopback")) { allow_remote = 1; }
+        else if (!strcmp(a, "--peer-cids")) { peer_cids = 1; }
         else die(0, "udp-loadgen: unknown option '%s' (try --help)", a);
     }
     if (target == NULL)
@@ -175,8 +182,11 @@ int main(int argc, char **argv)
     uint8_t *cid_table = malloc(cids * cid_len);
     if (cid_table == NULL)
         die(errno, "malloc CID table");
-    for (uint64_t i = 0; i < cids; i++)
+    for (uint64_t i = 0; i < cids; i++) {
         derive_cid(seed, i, cid_table + i * cid_len, cid_len);
+        if (peer_cids)
+            cid_table[i * cid_len] &= 0x7f;
+    }
 
     /* Sockets: one per flow, connected, so sendmmsg needs no per-message address. */
     int fds[MAX_FLOWS];

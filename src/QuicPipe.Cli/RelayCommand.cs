@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Console;
 using QuicPipe.Cli.Internal;
 using QuicPipe.Dataplane;
 using QuicPipe.Relay;
+using QuicPipe.Xdp;
 
 namespace QuicPipe.Cli;
 
@@ -51,6 +52,18 @@ internal static class RelayCommand
             Description = "text: one line of rates (redrawn in place on a terminal); json: one object of cumulative counters per interval.",
             DefaultValueFactory = _ => StatsFormat.Text,
         };
+        var xdp = new Option<string?>("--xdp")
+        {
+            Description = "Offload forwarding to an XDP program attached to this interface (needs root): routed packets are rewritten and sent back out in the driver; the rest reach the relay as before.",
+            HelpName = "IFACE",
+        };
+        var xdpMode = new Option<string>("--xdp-mode")
+        {
+            Description = "native: in the driver (falls back to generic, with a warning, if the driver refuses); generic: in the stack, works everywhere, slower.",
+            DefaultValueFactory = _ => "native",
+            HelpName = "native|generic",
+        };
+        xdpMode.AcceptOnlyFromAmong("native", "generic");
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Least severe log messages shown.",
@@ -61,8 +74,15 @@ internal static class RelayCommand
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
             listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
-            receiveBuffer, sendBuffer, statsInterval, statsFormat, logLevel,
+            receiveBuffer, sendBuffer, xdp, xdpMode, statsInterval, statsFormat, logLevel,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(xdpMode) is { Implicit: false } && result.GetValue(xdp) is null)
+            {
+                result.AddError("--xdp-mode needs --xdp IFACE.");
+            }
+        });
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -82,6 +102,15 @@ internal static class RelayCommand
                     SendBufferBytes = parse.GetValue(sendBuffer),
                 },
             };
+            if (parse.GetValue(xdp) is { } xdpInterface)
+            {
+                options.Xdp = new RelayXdpOptions
+                {
+                    Interface = xdpInterface,
+                    Mode = parse.GetValue(xdpMode) == "generic" ? XdpAttachMode.Generic : XdpAttachMode.Native,
+                };
+            }
+
             foreach (var address in parse.GetValue(listen) ?? [])
             {
                 options.Listen.Add(address);
@@ -127,7 +156,7 @@ internal static class RelayCommand
             // Bind and load routes before the host starts, so a bad flag or file is one clear line and exit code 2.
             host.Services.GetRequiredService<RelayServer>().Start();
         }
-        catch (Exception e) when (e is RouteFileException or UdpSocketException or ArgumentException)
+        catch (Exception e) when (e is RouteFileException or UdpSocketException or XdpOffloadException or ArgumentException)
         {
             await Console.Error.WriteLineAsync($"quicpipe relay: {e.Message}").ConfigureAwait(false);
             return 2;

@@ -31,6 +31,9 @@ public sealed class RelayOptions
 
     public UdpSocketOptions Socket { get; set; } = new();
 
+    /// <summary>Offload forwarding to an XDP program on an interface; null (the default) forwards in userspace only.</summary>
+    public RelayXdpOptions? Xdp { get; set; }
+
     public static IReadOnlyList<PeerAddress> DefaultListen { get; } =
     [
         PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Any, DefaultPort)),
@@ -48,6 +51,11 @@ public sealed class RelayOptions
         if (TableCapacity is < 1 or > 64 * 1024 * 1024)
         {
             throw new ArgumentException($"The table capacity must be 1 to {64 * 1024 * 1024} routes, not {TableCapacity}.");
+        }
+
+        if (Xdp is not null && string.IsNullOrWhiteSpace(Xdp.Interface))
+        {
+            throw new ArgumentException("--xdp needs an interface name.");
         }
 
         var seen = new HashSet<PeerAddress>();

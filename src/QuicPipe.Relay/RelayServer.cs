@@ -1,17 +1,21 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.NetworkInformation;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Relay.Internal;
 
 namespace QuicPipe.Relay;
 
 /// <summary>
 /// The userspace relay: one <see cref="UdpListener"/> per listen address, all sharing one CID table,
 /// each loop running <c>parse header -&gt; look up CID -&gt; forward</c>. Static routes come from a
-/// routes file and can be reloaded while packets flow.
+/// routes file and can be reloaded while packets flow. Route changes are told to every
+/// <see cref="IRouteObserver"/>; with <see cref="RelayOptions.Xdp"/> set, an XDP program attached to an
+/// interface is one of them and forwards routed packets in the driver before they reach the sockets.
 /// </summary>
 public sealed class RelayServer : IDisposable
 {
@@ -23,7 +27,9 @@ public sealed class RelayServer : IDisposable
     private readonly List<UdpListener> _listeners = [];
     private readonly Lock _routesLock = new();
     private readonly Stopwatch _uptime = new();
+    private readonly List<IRouteObserver> _observers = [];
     private HashSet<ConnectionId> _staticCids = [];
+    private XdpOffload? _xdp;
 
     public RelayServer(RelayOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -37,6 +43,9 @@ public sealed class RelayServer : IDisposable
 
     public CidTable Table { get; }
 
+    /// <summary>The XDP offload while it runs (tests reach its program through this).</summary>
+    internal XdpOffload? XdpOffload => _xdp;
+
     /// <summary>The bound addresses, in the order of <see cref="RelayOptions.Listen"/> (ephemeral ports resolved).</summary>
     public IReadOnlyList<PeerAddress> LocalAddresses => _listeners.Select(l => l.LocalAddress).ToArray();
 
@@ -44,9 +53,20 @@ public sealed class RelayServer : IDisposable
 
     public bool GroActive => _listeners.Count > 0 && _listeners.All(l => l.GroActive);
 
+    /// <summary>Adds something to tell about route changes (before <see cref="Start"/>, so it sees every route).</summary>
+    public void AddRouteObserver(IRouteObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        lock (_routesLock)
+        {
+            _observers.Add(observer);
+        }
+    }
+
     /// <summary>
-    /// Checks the routes file, binds every listen address, then installs the routes. Throws
-    /// <see cref="RouteFileException"/> or <see cref="UdpSocketException"/>, leaving nothing open.
+    /// Checks the routes file, binds every listen address, attaches the XDP offload if configured, then
+    /// installs the routes. Throws <see cref="RouteFileException"/>, <see cref="UdpSocketException"/> or
+    /// <see cref="XdpOffloadException"/>, leaving nothing open or attached.
     /// </summary>
     public void Start()
     {
@@ -79,6 +99,13 @@ public sealed class RelayServer : IDisposable
                 listener.Start();
             }
 
+            if (_options.Xdp is not null)
+            {
+                var ports = _listeners.Select(l => l.LocalAddress.Port);
+                _xdp = XdpOffload.Start(_options.Xdp, _options.CidLength, Table, ports, _loggerFactory.CreateLogger("QuicPipe.Relay.Xdp"));
+                AddRouteObserver(_xdp);
+            }
+
             // Checked against the bound addresses: a route to the relay itself would loop.
             if (routes is not null)
             {
@@ -87,6 +114,7 @@ public sealed class RelayServer : IDisposable
         }
         catch
         {
+            DisposeOffload();
             DisposeListeners();
             throw;
         }
@@ -124,21 +152,33 @@ public sealed class RelayServer : IDisposable
             }
 
             var next = new HashSet<ConnectionId>(routes.Count);
-            foreach (var route in routes)
+            var set = new (ConnectionId Cid, PeerAddress Endpoint)[routes.Count];
+            for (var i = 0; i < routes.Count; i++)
             {
+                var route = routes[i];
                 Table.Set(route.Cid, new CidRoute(route.Endpoint, StaticRouteOwner, long.MaxValue));
                 next.Add(route.Cid);
+                set[i] = (route.Cid, route.Endpoint);
             }
 
+            var removed = new List<ConnectionId>();
             foreach (var stale in _staticCids)
             {
                 if (!next.Contains(stale))
                 {
                     Table.Remove(stale);
+                    removed.Add(stale);
                 }
             }
 
             _staticCids = next;
+
+            // Told after the table holds the change: an observer checking the table sees the new state.
+            foreach (var observer in _observers)
+            {
+                observer.OnRoutesSet(set);
+                observer.OnRoutesRemoved(CollectionsMarshal.AsSpan(removed));
+            }
         }
 
         _logger.LogInformation("Loaded {Count} static route(s) from {Path}", routes.Count, path);
@@ -169,6 +209,7 @@ public sealed class RelayServer : IDisposable
             Gen1Collections = GC.CollectionCount(1),
             Gen2Collections = GC.CollectionCount(2),
             AllocatedBytes = GC.GetTotalAllocatedBytes(precise: false),
+            Xdp = _xdp?.Snapshot(),
         };
     }
 
@@ -186,7 +227,28 @@ public sealed class RelayServer : IDisposable
         return stopped;
     }
 
-    public void Dispose() => DisposeListeners();
+    /// <summary>Detaches the XDP offload (if any) and closes every socket.</summary>
+    public void Dispose()
+    {
+        DisposeOffload();
+        DisposeListeners();
+    }
+
+    private void DisposeOffload()
+    {
+        if (_xdp is null)
+        {
+            return;
+        }
+
+        lock (_routesLock)
+        {
+            _observers.Remove(_xdp);
+        }
+
+        _xdp.Dispose();
+        _xdp = null;
+    }
 
     private void DisposeListeners()
     {

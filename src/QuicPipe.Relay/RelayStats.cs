@@ -22,4 +22,7 @@ public sealed class RelayStats
     public required int Gen2Collections { get; init; }
 
     public required long AllocatedBytes { get; init; }
+
+    /// <summary>The XDP offload's counters; null when the relay runs without one.</summary>
+    public XdpOffloadStats? Xdp { get; init; }
 }

@@ -20,7 +20,7 @@ public sealed class RelayCommandTests : IDisposable
         var (code, stdout, _) = RelayProcess.Run(Startup, "relay", "--help");
 
         Assert.Equal(0, code);
-        foreach (var option in new[] { "--listen", "--routes", "--cid-length", "--threads", "--batch", "--stats-interval", "--gso", "--gro" })
+        foreach (var option in new[] { "--listen", "--routes", "--cid-length", "--threads", "--batch", "--stats-interval", "--gso", "--gro", "--xdp", "--xdp-mode" })
         {
             Assert.Contains(option, stdout, StringComparison.Ordinal);
         }
@@ -45,6 +45,29 @@ public sealed class RelayCommandTests : IDisposable
         Assert.NotEqual(0, code);
         Assert.Contains("--batch must be 1 to 1024, not 2000", stderr, StringComparison.Ordinal);
         Assert.Contains("'nowhere' is not HOST:PORT", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_XDP_interface_is_one_clear_line_and_exit_code_2()
+    {
+        var (code, _, stderr) = RelayProcess.Run(Startup, "relay", "--listen", "127.0.0.1:0", "--xdp", "qpnosuch0", "--stats-interval", "0");
+
+        Assert.Equal(2, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("quicpipe relay:", StringComparison.Ordinal));
+        Assert.StartsWith("quicpipe relay: --xdp qpnosuch0: ", line, StringComparison.Ordinal);
+
+        // As root the interface is looked up; otherwise loading is refused before that.
+        var reason = Environment.IsPrivilegedProcess ? "no such network interface" : "needs root";
+        Assert.Contains(reason, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void XDP_mode_without_an_interface_is_refused()
+    {
+        var (code, _, stderr) = RelayProcess.Run(Startup, "relay", "--xdp-mode", "generic");
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("--xdp-mode needs --xdp IFACE", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using QuicPipe.Dataplane;
 using QuicPipe.Relay;
+using QuicPipe.Xdp;
 
 namespace QuicPipe.Cli.Internal;
 
@@ -87,6 +88,16 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
         }
 
         text.Append(CultureInfo.InvariantCulture, $" routes {now.Routes} gc {now.Gen0Collections}/{now.Gen1Collections}/{now.Gen2Collections}");
+        if (now.Xdp is { } x)
+        {
+            // After every existing field, so scripts that read the line from the left keep working.
+            var bx = before?.Xdp?.Program;
+            var passed = Passed(x.Program) - (bx is { } pb ? Passed(pb) : 0);
+            text.Append(CultureInfo.InvariantCulture, $" | xdp tx {Si(Rate((long)x.Program.Transmitted, (long)(bx?.Transmitted ?? 0)))}pps");
+            text.Append(CultureInfo.InvariantCulture, $" miss {Si(Rate((long)x.Program.Missed, (long)(bx?.Missed ?? 0)))}pps");
+            text.Append(CultureInfo.InvariantCulture, $" pass {Si(passed / seconds)}pps reinserted {x.MissesReinserted}");
+        }
+
         return text.ToString();
     }
 
@@ -120,11 +131,36 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
             json.WriteNumber("gc1", stats.Gen1Collections);
             json.WriteNumber("gc2", stats.Gen2Collections);
             json.WriteNumber("allocated_bytes", stats.AllocatedBytes);
+            if (stats.Xdp is { } x)
+            {
+                json.WriteStartObject("xdp");
+                json.WriteString("interface", x.Interface);
+                json.WriteString("mode", x.Mode == XdpAttachMode.Native ? "native" : "generic");
+                json.WriteNumber("rx", x.Program.Received);
+                json.WriteNumber("tx", x.Program.Transmitted);
+                json.WriteNumber("miss", x.Program.Missed);
+                json.WriteNumber("miss_buffer_full", x.Program.MissBufferFull);
+                json.WriteNumber("pass", Passed(x.Program));
+                json.WriteNumber("pass_long_header", x.Program.PassedLongHeader);
+                json.WriteNumber("pass_relay_cid", x.Program.PassedRelayCid);
+                json.WriteNumber("pass_family", x.Program.PassedFamilyChange);
+                json.WriteNumber("pass_unsupported", x.Program.PassedUnsupported);
+                json.WriteNumber("malformed", x.Program.Malformed);
+                json.WriteNumber("non_quic", x.Program.NonQuic);
+                json.WriteNumber("misses_reinserted", x.MissesReinserted);
+                json.WriteNumber("misses_ignored", x.MissesIgnored);
+                json.WriteNumber("sync_errors", x.SyncErrors);
+                json.WriteEndObject();
+            }
+
             json.WriteEndObject();
         }
 
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
+
+    /// <summary>QUIC packets to a relay port the program handed to the stack for userspace to forward (misses included).</summary>
+    private static ulong Passed(XdpCounters c) => c.PassedLongHeader + c.PassedRelayCid + c.Missed + c.PassedFamilyChange + c.PassedUnsupported;
 
     private static string Si(double value) => value switch
     {

@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# The relay with --xdp against the same relay without it, same traffic, same run, in a netns lab.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+Usage: perf/xdp-vs-userspace.sh [options]        (needs root)
+
+Builds the C tools, a pass-everything XDP program and the relay, then makes a lab of two network
+namespaces it creates itself, joined by one veth pair:
+  gen   (10.201.X.2): udp-loadgen and udp-sink; tx checksum offload off; a pass XDP program attached
+  relay (10.201.X.1): quicpipe relay
+and runs, one after the other with the same load and routes:
+  1. quicpipe relay                      (userspace: recvmmsg -> lookup -> sendmmsg)
+  2. quicpipe relay --xdp IFACE          (routed packets rewritten and bounced by XDP_TX in the driver)
+Reports forwarded packets/s (what reached the sink in the measured window) for each and the ratio
+xdp/userspace (issue 5's target: >= 3), with the relay process's CPU and the whole machine's busy CPU
+in the window (packets per busy CPU-second: with veth, the driver work runs in the senders' softirq, so
+on a small machine the load generator, not the relay, may bound both runs; the CPU columns show it).
+Results: a table on stdout and JSON in perf/results/.
+Nothing is sent outside the two namespaces; both are deleted on exit, Ctrl-C or failure.
+
+Options (environment variable in brackets):
+  --duration S     measured window, seconds             [QP_PERF_DURATION, default 8]
+  --warmup S       warm-up before the window, seconds   [QP_PERF_WARMUP, default 2]
+  --cids N         distinct CIDs / routes               [QP_PERF_CIDS, default 10000]
+  --size BYTES     datagram size                        [QP_PERF_SIZE, default 256]
+  --rate PPS       loadgen rate, 0 = as fast as possible [QP_PERF_RATE, default 0]
+  --flows F        loadgen source sockets               [QP_PERF_FLOWS, default 4]
+  --threads N      relay receive loops                  [QP_PERF_THREADS, default 1]
+  --xdp-mode M     native|generic                       [QP_PERF_XDP_MODE, default native]
+  --threaded-napi on|off  run both veth ends' NAPI in kernel threads [QP_PERF_THREADED_NAPI, default off]
+                   On: the relay side's driver work (where XDP runs) gets a CPU of its own, as a NIC's
+                   receive queue would, instead of running in the load generator's softirq. Off: all
+                   driver work lands on the sender's CPU, and with XDP the load generator is the limit.
+  --relay-dll PATH use this quicpipe.dll instead of building src/QuicPipe.Cli [QUICPIPE_DLL]
+  --no-build       do not rebuild (use existing perf/build and relay build)
+  -h, --help       this text
+
+Exit status: 0 if both runs forwarded traffic, 1 otherwise. Each process is bounded by a timeout.
+USAGE
+}
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+# shellcheck source=tools/common.sh
+source "$here/tools/common.sh"
+
+duration="${QP_PERF_DURATION:-8}"
+warmup="${QP_PERF_WARMUP:-2}"
+cids="${QP_PERF_CIDS:-10000}"
+size="${QP_PERF_SIZE:-256}"
+rate="${QP_PERF_RATE:-0}"
+flows="${QP_PERF_FLOWS:-4}"
+threads="${QP_PERF_THREADS:-1}"
+xdp_mode="${QP_PERF_XDP_MODE:-native}"
+threaded_napi="${QP_PERF_THREADED_NAPI:-off}"
+relay_dll="${QUICPIPE_DLL:-}"
+build=1
+cid_len=12
+seed=1
+relay_port=47000
+sink_port=47001
+
+need() { [[ $# -ge 2 && -n "$2" ]] || fail "option $1 needs a value (try --help)"; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --duration) need "$@"; duration="$2"; shift 2 ;;
+        --warmup) need "$@"; warmup="$2"; shift 2 ;;
+        --cids) need "$@"; cids="$2"; shift 2 ;;
+        --size) need "$@"; size="$2"; shift 2 ;;
+        --rate) need "$@"; rate="$2"; shift 2 ;;
+        --flows) need "$@"; flows="$2"; shift 2 ;;
+        --threads) need "$@"; threads="$2"; shift 2 ;;
+        --xdp-mode) need "$@"; xdp_mode="$2"; shift 2 ;;
+        --threaded-napi) need "$@"; threaded_napi="$2"; shift 2 ;;
+        --relay-dll) need "$@"; relay_dll="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
+        *) fail "unknown option '$1' (try --help)" ;;
+    esac
+done
+for v in duration warmup cids size rate flows threads; do check_int "--$v" "${!v}"; done
+((duration >= 1 && duration <= 120)) || fail "--duration must be 1..120 s"
+((warmup <= 30)) || fail "--warmup must be at most 30 s"
+((threads >= 1 && threads <= 64)) || fail "--threads must be 1..64"
+((cids >= 1 && cids <= 1000000)) || fail "--cids must be 1..1000000"
+((size >= 64 && size <= 1400)) || fail "--size must be 64..1400 (one veth MTU)"
+[[ "$xdp_mode" == native || "$xdp_mode" == generic ]] || fail "--xdp-mode must be native or generic"
+[[ "$threaded_napi" == on || "$threaded_napi" == off ]] || fail "--threaded-napi must be on or off"
+[[ "$(id -u)" == 0 ]] || fail "needs root: creates network namespaces and loads XDP programs"
+for tool in ip ethtool python3 clang dotnet; do
+    command -v "$tool" >/dev/null || fail "$tool is needed (scripts/setup.sh installs it)"
+done
+
+# The lab: names and a subnet of our own, so concurrent runs and other labs do not collide.
+tag="$$"
+ns_gen="qpxb-$tag-g"
+ns_relay="qpxb-$tag-r"
+if_gen="qxbg0"
+if_relay="qxbr0"
+subnet=$((RANDOM % 250 + 1))
+relay_ip="10.201.$subnet.1"
+gen_ip="10.201.$subnet.2"
+
+cleanup() {
+    cleanup_started
+    ip netns del "$ns_gen" 2>/dev/null || true
+    ip netns del "$ns_relay" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+if ((build)); then
+    log "building C tools"
+    "$here/build.sh"
+fi
+for t in udp-loadgen udp-sink; do
+    [[ -x "$here/build/$t" ]] || fail "perf/build/$t is missing: run perf/build.sh"
+done
+pass_obj="$here/build/xdp-pass.o"
+if ((build)) || [[ ! -f "$pass_obj" ]]; then
+    mkdir -p "$here/build"
+    clang -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$(clang -print-multiarch)" \
+        -c "$here/src/xdp-pass.c" -o "$pass_obj"
+fi
+if [[ -z "$relay_dll" ]]; then
+    relay_dll="$repo/src/QuicPipe.Cli/bin/Release/net10.0/quicpipe.dll"
+    if ((build)); then
+        log "building the relay: dotnet build -c Release src/QuicPipe.Cli"
+        (cd "$repo" && DOTNET_CLI_TELEMETRY_OPTOUT=1 dotnet build -c Release src/QuicPipe.Cli -nologo -v q) >&2 \
+            || fail "dotnet build -c Release src/QuicPipe.Cli failed"
+    fi
+fi
+[[ -f "$relay_dll" ]] || fail "relay binary not found at $relay_dll"
+
+log "lab: $ns_gen ($gen_ip, $if_gen) <-veth-> $ns_relay ($relay_ip, $if_relay)"
+ip netns add "$ns_gen"
+ip netns add "$ns_relay"
+ip -n "$ns_relay" link add "$if_relay" type veth peer name "$if_gen" netns "$ns_gen"
+ip -n "$ns_relay" addr add "$relay_ip/24" dev "$if_relay"
+ip -n "$ns_gen" addr add "$gen_ip/24" dev "$if_gen"
+for pair in "$ns_relay:$if_relay" "$ns_gen:$if_gen"; do
+    ip -n "${pair%%:*}" link set lo up
+    ip -n "${pair%%:*}" link set "${pair#*:}" up
+done
+# The sender's frames must carry full UDP checksums (XDP cannot see CHECKSUM_PARTIAL; see bpf/README.md),
+# and XDP_TX frames reach the gen side only while an XDP program runs there.
+ip netns exec "$ns_gen" ethtool -K "$if_gen" tx off >/dev/null
+ip -n "$ns_gen" link set dev "$if_gen" xdpdrv obj "$pass_obj" sec xdp
+# The loadgen's CIDs are peer CIDs: the relay's XDP program passes CIDs with the top bit set (the
+# relay's own namespace) to userspace, so random CIDs would leave half the traffic to userspace.
+if [[ "$threaded_napi" == on ]]; then
+    # veth has NAPI only with XDP or GRO on; GRO gives the relay side NAPI in the userspace run too.
+    ip netns exec "$ns_relay" ethtool -K "$if_relay" gro on >/dev/null
+    ip netns exec "$ns_relay" sh -c "echo 1 > /sys/class/net/$if_relay/threaded"
+    ip netns exec "$ns_gen" sh -c "echo 1 > /sys/class/net/$if_gen/threaded"
+fi
+
+stamp="$(date +%Y%m%d-%H%M%S)"
+rundir="$here/results/xdp-vs-userspace-$stamp"
+mkdir -p "$rundir"
+"$here/build/udp-loadgen" routes --cids "$cids" --cid-length "$cid_len" --seed "$seed" --peer-cids \
+    --sink "$gen_ip:$sink_port" >"$rundir/routes.txt"
+log "results in $rundir"
+
+# in_ns_listening NS PORT PID TIMEOUT_S: until something in NS binds UDP PORT; 2 if PID died first.
+in_ns_listening() {
+    local ns="$1" port="$2" pid="$3" timeout="$4" i
+    for ((i = 0; i < timeout * 10; i++)); do
+        is_alive "$pid" || return 2
+        [[ -n "$(ip netns exec "$ns" ss -Huln "sport = :$port" 2>/dev/null)" ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# busy_jiffies: jiffies every CPU spent not idle (user, nice, system, irq, softirq, steal) since boot.
+busy_jiffies() {
+    local cpu user nice system idle iowait irq softirq steal rest
+    read -r cpu user nice system idle iowait irq softirq steal rest </proc/stat
+    echo $((user + nice + system + irq + softirq + steal))
+}
+
+# run_one NAME [relay args...]: sink, relay, load; records the sink's and relay's counters at the
+# start and the end of the measured window.
+run_one() {
+    local name="$1"
+    shift
+    local dir="$rundir/$name" total=$((warmup + duration))
+    mkdir -p "$dir"
+    start_bg "$dir/sink.out" "$dir/sink.err" ip netns exec "$ns_gen" "$here/build/udp-sink" \
+        --listen "$gen_ip:$sink_port" --duration $((total + 30))
+    local sink_pid=$QP_LAST_PID
+    in_ns_listening "$ns_gen" "$sink_port" "$sink_pid" 5 || { log "$name: udp-sink did not start"; return 1; }
+
+    # Not wrapped in timeout(1), so the pid is the relay's own (CPU ticks); stop_pid and the trap bound it.
+    local -a cmd=(ip netns exec "$ns_relay" dotnet "$relay_dll" relay
+        --listen "$relay_ip:$relay_port" --routes "$rundir/routes.txt" --cid-length "$cid_len"
+        --threads "$threads" --stats-interval 1s --stats-format json "$@")
+    printf '%q ' "${cmd[@]}" >"$dir/command"
+    start_bg "$dir/relay.out" "$dir/relay.err" "${cmd[@]}"
+    local relay_pid=$QP_LAST_PID
+    if ! in_ns_listening "$ns_relay" "$relay_port" "$relay_pid" 30; then
+        log "$name: relay did not start:"
+        tail -n 5 "$dir/relay.err" >&2
+        stop_pid "$sink_pid" || true
+        return 1
+    fi
+    sleep 1 # the XDP attachment follows the bind
+
+    log "$name: load for ${warmup}s warm-up + ${duration}s window"
+    start_bg "$dir/loadgen.out" "$dir/loadgen.err" ip netns exec "$ns_gen" "$here/build/udp-loadgen" \
+        --target "$relay_ip:$relay_port" --allow-non-loopback --peer-cids --duration $((total + 1)) --cids "$cids" \
+        --cid-length "$cid_len" --seed "$seed" --size "$size" --rate "$rate" --flows "$flows"
+    local gen_pid=$QP_LAST_PID
+    nap "$warmup"
+    grep -a '"packets"' "$dir/sink.out" | tail -n 1 >"$dir/sink0.json" || true
+    grep -a '"uptime_s"' "$dir/relay.err" | tail -n 1 >"$dir/relay0.json" || true
+    { echo "relay_cpu0=$(cpu_ticks "$relay_pid" || echo)"; echo "sys0=$(busy_jiffies)"; echo "t0=$(date +%s.%N)"; } >"$dir/cpu"
+    nap "$duration"
+    grep -a '"packets"' "$dir/sink.out" | tail -n 1 >"$dir/sink1.json" || true
+    grep -a '"uptime_s"' "$dir/relay.err" | tail -n 1 >"$dir/relay1.json" || true
+    { echo "relay_cpu1=$(cpu_ticks "$relay_pid" || echo)"; echo "sys1=$(busy_jiffies)"; echo "t1=$(date +%s.%N)"; } >>"$dir/cpu"
+    wait_pid_timeout "$gen_pid" 15 || true
+    stop_pid "$relay_pid" 10 || true
+    stop_pid "$sink_pid" 5 || true
+    log "$name: done"
+}
+
+status=0
+run_one userspace || status=1
+sleep 1
+run_one xdp --xdp "$if_relay" --xdp-mode "$xdp_mode" || status=1
+
+out="$here/results/xdp-vs-userspace-$stamp.json"
+python3 - "$rundir" "$out" "$(getconf CLK_TCK)" "$duration" "$warmup" "$cids" "$size" "$rate" "$flows" "$threads" "$xdp_mode" "$threaded_napi" <<'PY' || status=1
+import json, sys
+rundir, out, tck = sys.argv[1], sys.argv[2], float(sys.argv[3])
+params = dict(zip(["duration", "warmup", "cids", "size", "rate", "flows", "threads", "xdp_mode", "threaded_napi"], sys.argv[4:]))
+
+def cpu(path):
+    try:
+        with open(path) as f:
+            kv = dict(line.strip().split("=", 1) for line in f if "=" in line)
+        secs = float(kv["t1"]) - float(kv["t0"])
+        relay = (int(kv["relay_cpu1"]) - int(kv["relay_cpu0"])) / tck / secs if kv.get("relay_cpu0") and kv.get("relay_cpu1") else None
+        busy = (int(kv["sys1"]) - int(kv["sys0"])) / tck / secs
+        return relay, busy
+    except (OSError, KeyError, ValueError):
+        return None, None
+
+def last(path):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+        return json.loads(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+runs = {}
+for name in ("userspace", "xdp"):
+    s0, s1 = last(f"{rundir}/{name}/sink0.json"), last(f"{rundir}/{name}/sink1.json")
+    r0, r1 = last(f"{rundir}/{name}/relay0.json"), last(f"{rundir}/{name}/relay1.json")
+    gen = last(f"{rundir}/{name}/loadgen.out")
+    run = {"sink_pps": None}
+    if s0 and s1 and s1["ts"] > s0["ts"]:
+        run["sink_pps"] = (s1["packets"] - s0["packets"]) / (s1["ts"] - s0["ts"])
+    run["relay_process_cpus"], run["machine_busy_cpus"] = cpu(f"{rundir}/{name}/cpu")
+    if run["sink_pps"] and run["machine_busy_cpus"]:
+        run["packets_per_busy_cpu_second"] = run["sink_pps"] / run["machine_busy_cpus"]
+    if gen:
+        run["loadgen_pps"] = gen.get("pps")
+    if r0 and r1:
+        secs = max(r1["uptime_s"] - r0["uptime_s"], 1e-3)
+        run["relay_userspace_fwd_pps"] = (r1["forwarded"] - r0["forwarded"]) / secs
+        if "xdp" in r1 and "xdp" in r0:
+            run["xdp_tx_pps"] = (r1["xdp"]["tx"] - r0["xdp"]["tx"]) / secs
+            run["xdp_miss"] = r1["xdp"]["miss"]
+            run["xdp_mode"] = r1["xdp"]["mode"]
+    runs[name] = run
+
+u, x = runs["userspace"]["sink_pps"], runs["xdp"]["sink_pps"]
+ratio = x / u if u and x else None
+eu, ex = runs["userspace"].get("packets_per_busy_cpu_second"), runs["xdp"].get("packets_per_busy_cpu_second")
+efficiency = ex / eu if eu and ex else None
+result = {"params": params, "runs": runs, "ratio_xdp_over_userspace": ratio,
+          "efficiency_ratio_xdp_over_userspace": efficiency, "target_ratio": 3.0}
+with open(out, "w") as f:
+    json.dump(result, f, indent=2)
+
+def fmt(v):
+    return "-" if v is None else f"{v:,.0f}"
+def cpus(v):
+    return "-" if v is None else f"{v:.2f}"
+print(f"{'run':<10} {'forwarded pps (sink)':>21} {'loadgen pps':>12} {'userspace fwd pps':>18} {'xdp tx pps':>11}"
+      f" {'relay CPUs':>10} {'busy CPUs':>9} {'pkts/busy CPU-s':>15}")
+for name, run in runs.items():
+    print(f"{name:<10} {fmt(run['sink_pps']):>21} {fmt(run.get('loadgen_pps')):>12} "
+          f"{fmt(run.get('relay_userspace_fwd_pps')):>18} {fmt(run.get('xdp_tx_pps')):>11}"
+          f" {cpus(run['relay_process_cpus']):>10} {cpus(run['machine_busy_cpus']):>9} {fmt(run.get('packets_per_busy_cpu_second')):>15}")
+print("ratio xdp/userspace: " + ("-" if ratio is None else f"{ratio:.2f}x") + " forwarded pps (target >= 3x); "
+      + ("-" if efficiency is None else f"{efficiency:.2f}x") + " packets per busy CPU-second")
+print(f"json: {out}")
+sys.exit(0 if u and x else 1)
+PY
+exit "$status"

@@ -1,0 +1,198 @@
+using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane;
+using QuicPipe.Xdp;
+
+namespace QuicPipe.Relay.Internal;
+
+/// <summary>
+/// The relay's XDP offload: the program attached to one interface, watching the relay's ports, its route
+/// map mirroring the relay's routes (<see cref="IRouteObserver"/>), and its misses put back while the
+/// relay still routes their CID. The forwarding code does not know it exists: a packet the program does
+/// not bounce reaches the relay's sockets as before.
+/// </summary>
+internal sealed partial class XdpOffload : IRouteObserver, IDisposable
+{
+    private const int NoSuchDevice = 19; // ENODEV, from if_nametoindex
+
+    private readonly XdpProgram _program;
+    private readonly CidTable _table;
+    private readonly ILogger _logger;
+    private readonly string _interface;
+
+    // Serialises map writes with the miss path's "is it still routed?" check, so a miss handled while a
+    // reload removes its CID cannot put the route back after the removal.
+    private readonly Lock _lock = new();
+    private XdpAttachment? _attachment;
+    private XdpMissReader? _missReader;
+    private long _reinserted;
+    private long _ignored;
+    private long _syncErrors;
+
+    private XdpOffload(XdpProgram program, CidTable table, string interfaceName, ILogger logger)
+    {
+        _program = program;
+        _table = table;
+        _interface = interfaceName;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Loads the program, lets it see <paramref name="ports"/>, attaches it and starts draining misses.
+    /// Throws <see cref="XdpOffloadException"/> with a message for the operator, leaving nothing attached.
+    /// </summary>
+    public static XdpOffload Start(RelayXdpOptions options, int cidLength, CidTable table, IEnumerable<int> ports, ILogger logger)
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            throw new XdpOffloadException($"--xdp {options.Interface}: loading an XDP program needs root (CAP_BPF and CAP_NET_ADMIN)");
+        }
+
+        XdpProgram? program = null;
+        try
+        {
+            var programOptions = new XdpProgramOptions { CidLength = cidLength, RouteCapacity = options.RouteCapacity };
+            if (options.ObjectPath is not null)
+            {
+                programOptions.ObjectPath = options.ObjectPath;
+            }
+
+            program = XdpProgram.Load(programOptions);
+            foreach (var port in ports.Distinct())
+            {
+                program.AddPort(port);
+            }
+
+            var offload = new XdpOffload(program, table, options.Interface, logger);
+            offload.Attach(options);
+            return offload;
+        }
+        catch (XdpException e) when (e.Errno == NoSuchDevice)
+        {
+            program?.Dispose();
+            throw new XdpOffloadException($"--xdp {options.Interface}: no such network interface", e);
+        }
+        catch (XdpException e)
+        {
+            program?.Dispose();
+            throw new XdpOffloadException($"--xdp {options.Interface}: {e.Message}", e);
+        }
+        catch (FileNotFoundException e)
+        {
+            program?.Dispose();
+            throw new XdpOffloadException($"--xdp {options.Interface}: {e.Message} ({e.FileName})", e);
+        }
+    }
+
+    /// <summary>The loaded program (tests change its map behind the relay's back through this).</summary>
+    internal XdpProgram Program => _program;
+
+    public void OnRoutesSet(ReadOnlySpan<(ConnectionId Cid, PeerAddress Endpoint)> routes)
+    {
+        var mirrored = new XdpRoute[routes.Length];
+        for (var i = 0; i < routes.Length; i++)
+        {
+            mirrored[i] = new XdpRoute(routes[i].Cid, routes[i].Endpoint);
+        }
+
+        lock (_lock)
+        {
+            try
+            {
+                _program.SetRoutes(mirrored);
+            }
+            catch (XdpException e)
+            {
+                _syncErrors++;
+                LogSyncFailed(_logger, routes.Length, e.Message);
+            }
+        }
+    }
+
+    public void OnRoutesRemoved(ReadOnlySpan<ConnectionId> cids)
+    {
+        lock (_lock)
+        {
+            foreach (var cid in cids)
+            {
+                try
+                {
+                    _program.RemoveRoute(cid);
+                }
+                catch (XdpException e)
+                {
+                    _syncErrors++;
+                    LogSyncFailed(_logger, 1, e.Message);
+                }
+            }
+        }
+    }
+
+    public XdpOffloadStats Snapshot()
+    {
+        lock (_lock)
+        {
+            return new XdpOffloadStats
+            {
+                Interface = _interface,
+                Mode = _attachment?.Mode ?? XdpAttachMode.Native,
+                Program = _program.ReadCounters(),
+                MissesReinserted = _reinserted,
+                MissesIgnored = _ignored,
+                SyncErrors = _syncErrors,
+            };
+        }
+    }
+
+    public void Dispose()
+    {
+        // The reader first: it writes to the map. Then the link, so the interface stops running the program.
+        _missReader?.Dispose();
+        _attachment?.Dispose();
+        _program.Dispose();
+    }
+
+    private void Attach(RelayXdpOptions options)
+    {
+        _attachment = _program.Attach(options.Interface, options.Mode, allowGenericFallback: options.Mode == XdpAttachMode.Native);
+        if (_attachment.FallbackReason is not null)
+        {
+            LogFallback(_logger, options.Interface, _attachment.FallbackReason);
+        }
+
+        _missReader = _program.StartMissReader(OnMiss);
+        LogAttached(_logger, options.Interface, _attachment.Mode, _attachment.InterfaceIndex);
+    }
+
+    // On the reader's thread, once per missed packet.
+    private void OnMiss(XdpMissEvent miss)
+    {
+        lock (_lock)
+        {
+            if (!_table.TryGet(miss.Cid, out var route))
+            {
+                _ignored++;
+                return;
+            }
+
+            try
+            {
+                _program.SetRoute(new XdpRoute(miss.Cid, route.Endpoint));
+                _reinserted++;
+            }
+            catch (XdpException e)
+            {
+                _syncErrors++;
+                LogSyncFailed(_logger, 1, e.Message);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "XDP offload attached to {Interface} (ifindex {Index}) in {Mode} mode")]
+    private static partial void LogAttached(ILogger logger, string @interface, XdpAttachMode mode, int index);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "XDP on {Interface} runs in generic mode: {Reason}")]
+    private static partial void LogFallback(ILogger logger, string @interface, string reason);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "XDP route map not updated for {Count} route(s), userspace forwards them instead: {Reason}")]
+    private static partial void LogSyncFailed(ILogger logger, int count, string reason);
+}

@@ -1,0 +1,19 @@
+using QuicPipe.Xdp;
+
+namespace QuicPipe.Relay;
+
+/// <summary>How the relay offloads forwarding to its XDP program (<c>quicpipe relay --xdp IFACE</c>).</summary>
+public sealed class RelayXdpOptions
+{
+    /// <summary>The interface the program is attached to: the one the relay's traffic arrives on.</summary>
+    public required string Interface { get; init; }
+
+    /// <summary>Native (in the driver) or generic. Native falls back to generic, with a warning, when the driver refuses.</summary>
+    public XdpAttachMode Mode { get; init; } = XdpAttachMode.Native;
+
+    /// <summary>Capacity of the program's route table (an LRU); misses re-populate what it evicts.</summary>
+    public uint RouteCapacity { get; init; } = new XdpProgramOptions().RouteCapacity;
+
+    /// <summary>The compiled program; by default the one the build puts beside QuicPipe.Xdp.dll.</summary>
+    public string? ObjectPath { get; init; }
+}

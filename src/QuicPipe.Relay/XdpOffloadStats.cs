@@ -1,0 +1,24 @@
+using QuicPipe.Xdp;
+
+namespace QuicPipe.Relay;
+
+/// <summary>The XDP offload's part of <see cref="RelayStats"/>: the program's counters and what userspace did with its misses.</summary>
+public sealed class XdpOffloadStats
+{
+    public required string Interface { get; init; }
+
+    /// <summary>The mode the program actually runs in (native may have fallen back to generic).</summary>
+    public required XdpAttachMode Mode { get; init; }
+
+    /// <summary>The program's counters, summed over CPUs.</summary>
+    public required XdpCounters Program { get; init; }
+
+    /// <summary>Misses whose CID the relay still routes: their route went back into the program's map.</summary>
+    public required long MissesReinserted { get; init; }
+
+    /// <summary>Misses for CIDs the relay does not route (any more): nothing to put back.</summary>
+    public required long MissesIgnored { get; init; }
+
+    /// <summary>Map updates that failed; the packets concerned go through userspace instead.</summary>
+    public required long SyncErrors { get; init; }
+}

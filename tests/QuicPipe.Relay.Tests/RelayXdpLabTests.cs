@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using QuicPipe.Dataplane;
+using QuicPipe.Xdp;
+using QuicPipe.Xdp.Tests;
+using Xunit;
+
+namespace QuicPipe.Relay.Tests;
+
+/// <summary>
+/// The relay with <c>--xdp</c> on a veth in namespaces the test made: the relay in one, a sender and the
+/// routed peer in the other. Which path forwarded a packet shows in the counters: the program's tx for
+/// the driver, the relay's forwarded for userspace.
+/// </summary>
+[Collection(nameof(RelayXdpLabTests))]
+[CollectionDefinition(nameof(RelayXdpLabTests), DisableParallelization = true)]
+public sealed class RelayXdpLabTests : IDisposable
+{
+    private const int RelayPort = 4433;
+    private const int PeerPort = 5001;
+    private const int SenderPort = 5002;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    private readonly string _routesPath = Path.Combine(Path.GetTempPath(), $"quicpipe-xdp-routes-{Guid.NewGuid():N}.txt");
+    private readonly List<IDisposable> _owned = [];
+    private NetworkLab _lab = null!;
+    private RelayServer _relay = null!;
+    private Socket _peer = null!;
+    private Socket _sender = null!;
+
+    public void Dispose()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            _owned[i].Dispose();
+        }
+
+        File.Delete(_routesPath);
+    }
+
+    [RootFact]
+    public void A_routed_datagram_is_forwarded_by_XDP_TX_not_by_userspace()
+    {
+        var cid = RelayForwardingStageTests.Cid(1);
+        StartLab(cid);
+
+        var packet = RelayForwardingStageTests.ShortPacket(cid, 100);
+        _sender.SendTo(packet, RelayEndPoint);
+        var (data, from) = Receive(_peer);
+
+        Assert.Equal(packet, data);
+        Assert.Equal(RelayEndPoint, from);
+        var stats = _relay.Snapshot();
+        Assert.NotNull(stats.Xdp);
+        Assert.Equal(XdpAttachMode.Native, stats.Xdp.Mode);
+        Assert.Equal(1UL, stats.Xdp.Program.Transmitted);
+        Assert.Equal(0, stats.Packets.Received);
+        Assert.Equal(0, stats.Packets.Forwarded);
+    }
+
+    [RootFact]
+    public void A_route_added_by_a_reload_reaches_the_map_and_a_removed_one_leaves_it()
+    {
+        var first = RelayForwardingStageTests.Cid(1);
+        var added = RelayForwardingStageTests.Cid(2);
+        StartLab(first);
+
+        WriteRoutes(added);
+        Assert.Equal(1, _relay.ReloadRoutes());
+        var program = _relay.XdpOffload!.Program;
+        Assert.True(program.TryGetRoute(added, out var route));
+        Assert.Equal(PeerEndPoint, route.Peer.ToEndPoint());
+        Assert.False(program.TryGetRoute(first, out _));
+
+        _sender.SendTo(RelayForwardingStageTests.ShortPacket(added), RelayEndPoint);
+        Receive(_peer);
+        var stats = _relay.Snapshot();
+        Assert.Equal(1UL, stats.Xdp!.Program.Transmitted);
+        Assert.Equal(0, stats.Packets.Forwarded);
+
+        // The removed CID now misses: passed to userspace, which drops it, and nothing is put back.
+        _sender.SendTo(RelayForwardingStageTests.ShortPacket(first), RelayEndPoint);
+        Assert.True(WaitUntil(() => _relay.Snapshot() is { Xdp.MissesIgnored: 1, Packets.DroppedTotal: 1 }), $"stats: {Describe(_relay.Snapshot())}");
+        Assert.False(program.TryGetRoute(first, out _));
+    }
+
+    [RootFact]
+    public void A_miss_for_a_routed_CID_is_forwarded_by_userspace_and_put_back_in_the_map()
+    {
+        var cid = RelayForwardingStageTests.Cid(1);
+        StartLab(cid);
+        var program = _relay.XdpOffload!.Program;
+        Assert.True(program.RemoveRoute(cid)); // behind the relay's back, as an LRU eviction would
+
+        var first = RelayForwardingStageTests.ShortPacket(cid, 30);
+        _sender.SendTo(first, RelayEndPoint);
+        var (data, from) = Receive(_peer);
+        Assert.Equal(first, data);
+        Assert.Equal(RelayEndPoint, from);
+        Assert.True(WaitUntil(() => _relay.Snapshot().Xdp!.MissesReinserted == 1), $"stats: {Describe(_relay.Snapshot())}");
+        Assert.True(program.TryGetRoute(cid, out _));
+        var afterMiss = _relay.Snapshot();
+        Assert.Equal(1, afterMiss.Packets.Forwarded);
+        Assert.Equal(1UL, afterMiss.Xdp!.Program.Missed);
+        Assert.Equal(0UL, afterMiss.Xdp.Program.Transmitted);
+
+        var second = RelayForwardingStageTests.ShortPacket(cid, 31);
+        _sender.SendTo(second, RelayEndPoint);
+        Assert.Equal(second, Receive(_peer).Data);
+        var stats = _relay.Snapshot();
+        Assert.Equal(1UL, stats.Xdp!.Program.Transmitted);
+        Assert.Equal(1, stats.Packets.Forwarded);
+    }
+
+    private IPEndPoint RelayEndPoint => new(_lab.RelayAddress, RelayPort);
+
+    private IPEndPoint PeerEndPoint => new(_lab.PeerAddress, PeerPort);
+
+    private void StartLab(ConnectionId routed)
+    {
+        _lab = Own(new NetworkLab());
+        WriteRoutes(routed);
+        var options = new RelayOptions
+        {
+            RoutesFile = _routesPath,
+            Threads = 1,
+            Xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 },
+        };
+        options.Listen.Add(PeerAddress.FromEndPoint(RelayEndPoint));
+        _relay = Own(NetworkLab.InNamespace(_lab.RelayNamespace, () =>
+        {
+            var relay = new RelayServer(options);
+            relay.Start();
+            return relay;
+        }));
+
+        // veth delivers XDP_TX frames only to a peer running NAPI, which an XDP program there turns on;
+        // a program that sees no relay port passes everything.
+        var passProgram = Own(XdpProgram.Load(new XdpProgramOptions { RouteCapacity = 16, MissBufferBytes = 4096 }));
+        Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => passProgram.Attach(NetworkLab.PeerInterface, XdpAttachMode.Native, allowGenericFallback: false)));
+        _peer = Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => Bound(_lab.PeerAddress, PeerPort)));
+        _sender = Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => Bound(_lab.PeerAddress, SenderPort)));
+    }
+
+    private void WriteRoutes(ConnectionId cid) => File.WriteAllText(_routesPath, $"{cid} {_lab.PeerAddress}:{PeerPort}\n");
+
+    private T Own<T>(T disposable)
+        where T : IDisposable
+    {
+        _owned.Add(disposable);
+        return disposable;
+    }
+
+    private static Socket Bound(IPAddress address, int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = (int)Timeout.TotalMilliseconds };
+        socket.Bind(new IPEndPoint(address, port));
+        return socket;
+    }
+
+    private (byte[] Data, IPEndPoint From) Receive(Socket socket)
+    {
+        var buffer = new byte[2048];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        try
+        {
+            var n = socket.ReceiveFrom(buffer, ref from);
+            return (buffer[..n], (IPEndPoint)from);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+        {
+            throw new TimeoutException($"nothing arrived at {socket.LocalEndPoint} within {Timeout}; {Describe(_relay.Snapshot())}", e);
+        }
+    }
+
+    private static bool WaitUntil(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > Timeout)
+            {
+                return false;
+            }
+
+            Thread.Sleep(10);
+        }
+
+        return true;
+    }
+
+    private static string Describe(RelayStats s) =>
+        $"relay rx {s.Packets.Received} fwd {s.Packets.Forwarded} drop {s.Packets.DroppedTotal}; xdp {s.Xdp?.Program}, reinserted {s.Xdp?.MissesReinserted}, ignored {s.Xdp?.MissesIgnored}";
+}
