@@ -64,6 +64,15 @@ public sealed class QuicConnection
 
     internal IReadOnlyList<ConnectionId> LocalConnectionIds => _localCids;
 
+    /// <summary>Once ended: when (loop clock, ns) its closing or draining period ends; 0 if it has none.</summary>
+    internal ulong ClosingUntil { get; private set; }
+
+    /// <summary>Our CONNECTION_CLOSE, re-sent during the closing period; null while draining.</summary>
+    internal byte[]? CloseDatagram { get; private set; }
+
+    /// <summary>Packets that arrived for it after it ended (loop thread), to rate-limit the re-sent close.</summary>
+    internal int PacketsWhileClosed { get; set; }
+
     /// <summary>Opens a bidirectional stream.</summary>
     /// <exception cref="QuicConnectionException">The peer's stream limit is reached, or the connection ended.</exception>
     public Task<QuicStream> OpenBidirectionalStreamAsync(CancellationToken cancellationToken = default) =>
@@ -100,8 +109,7 @@ public sealed class QuicConnection
         {
             if (!IsTerminated)
             {
-                _endpoint.SendClose(this, (ulong)errorCode);
-                Terminate(null);
+                _endpoint.Close(this, (ulong)errorCode);
             }
 
             return true;
@@ -140,6 +148,12 @@ public sealed class QuicConnection
         }, cancellationToken);
 
     internal void Attach(SafeQuicConnectionHandle handle) => _handle = handle;
+
+    internal void BeginClosingPeriod(ulong until, byte[]? closeDatagram)
+    {
+        ClosingUntil = until;
+        CloseDatagram = closeDatagram;
+    }
 
     internal void AddLocalConnectionId(ConnectionId cid) => _localCids.Add(cid);
 
@@ -239,6 +253,11 @@ public sealed class QuicConnection
             return new QuicConnectionException($"A connection callback failed: {_callbackFailure.Message}", _callbackFailure) { NativeError = error };
         }
 
+        if (error == QuicShim.ErrorHandshakeTimeout)
+        {
+            return new QuicConnectionException("The handshake did not complete within QuicEndpointOptions.HandshakeTimeout.") { NativeError = error };
+        }
+
         if (error == QuicShim.ErrorDraining)
         {
             return new QuicConnectionException($"The peer closed the connection: {DescribePeerClose()}") { NativeError = error };
@@ -296,7 +315,7 @@ public sealed class QuicConnection
         }
 
         IsTerminated = true;
-        _endpoint.Forget(this);
+        _endpoint.OnTerminated(this);
         foreach (var stream in _streams.Values)
         {
             stream.CompleteInput(error);

@@ -456,21 +456,34 @@ static qp_conn *qp_conn_alloc(const char *cert_pem, const char *key_pem, const u
     return c;
 }
 
-static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *params, uint64_t idle_timeout_ns,
+size_t qp_conn_config_size(void)
+{
+    return sizeof(qp_conn_config);
+}
+
+static uint64_t qp_or(uint64_t value, uint64_t fallback)
+{
+    return value ? value : fallback;
+}
+
+static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *params, const qp_conn_config *config,
                         uint64_t ts)
 {
+    uint64_t stream_window = qp_or(config->stream_window, QP_INITIAL_STREAM_WINDOW);
+    uint64_t conn_window = qp_or(config->conn_window, QP_INITIAL_CONN_WINDOW);
     ngtcp2_settings_default(settings);
     settings->initial_ts = ts;
-    settings->max_window = QP_MAX_CONN_WINDOW;
-    settings->max_stream_window = QP_MAX_STREAM_WINDOW;
+    settings->max_window = qp_or(config->max_conn_window, QP_MAX_CONN_WINDOW);
+    settings->max_stream_window = qp_or(config->max_stream_window, QP_MAX_STREAM_WINDOW);
+    settings->handshake_timeout = config->handshake_timeout_ns ? config->handshake_timeout_ns : UINT64_MAX;
     ngtcp2_transport_params_default(params);
-    params->initial_max_stream_data_bidi_local = QP_INITIAL_STREAM_WINDOW;
-    params->initial_max_stream_data_bidi_remote = QP_INITIAL_STREAM_WINDOW;
-    params->initial_max_stream_data_uni = QP_INITIAL_STREAM_WINDOW;
-    params->initial_max_data = QP_INITIAL_CONN_WINDOW;
+    params->initial_max_stream_data_bidi_local = stream_window;
+    params->initial_max_stream_data_bidi_remote = stream_window;
+    params->initial_max_stream_data_uni = stream_window;
+    params->initial_max_data = conn_window;
     params->initial_max_streams_bidi = QP_MAX_STREAMS_BIDI;
     params->initial_max_streams_uni = 3;
-    params->max_idle_timeout = idle_timeout_ns;
+    params->max_idle_timeout = config->idle_timeout_ns;
 }
 
 static ngtcp2_path qp_path(const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen)
@@ -492,12 +505,12 @@ static int qp_addr_ok(const uint8_t *addr, uint32_t len)
 qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
                             const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen,
                             const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen,
-                            const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns, uint64_t ts,
+                            const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config, uint64_t ts,
                             void *user, int *error)
 {
     int ignored;
     error = error ? error : &ignored;
-    if (!dcid || dcidlen < 8 || dcidlen > NGTCP2_MAX_CIDLEN || !scid || scidlen > NGTCP2_MAX_CIDLEN ||
+    if (!config || !dcid || dcidlen < 8 || dcidlen > NGTCP2_MAX_CIDLEN || !scid || scidlen > NGTCP2_MAX_CIDLEN ||
         !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
         *error = QP_ERR_ARGUMENT;
         return NULL;
@@ -513,7 +526,7 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
     qp_fill_callbacks(&callbacks, 0);
     ngtcp2_settings settings;
     ngtcp2_transport_params params;
-    qp_settings(&settings, &params, idle_timeout_ns, ts);
+    qp_settings(&settings, &params, config, ts);
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
     int rv = ngtcp2_conn_client_new(&c->conn, &d, &s, &path, NGTCP2_PROTO_VER_V1, &callbacks, &settings, &params,
                                     NULL, c);
@@ -531,11 +544,11 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
                             const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
                             const uint8_t *remote, uint32_t remotelen, const char *cert_pem, const char *key_pem,
                             const uint8_t *alpn, size_t alpnlen, const uint8_t *expected_peer_spki_sha256,
-                            uint64_t idle_timeout_ns, uint64_t ts, void *user, int *error)
+                            const qp_conn_config *config, uint64_t ts, void *user, int *error)
 {
     int ignored;
     error = error ? error : &ignored;
-    if (!pkt || !scid || scidlen == 0 || scidlen > NGTCP2_MAX_CIDLEN || !reset_token ||
+    if (!config || !pkt || !scid || scidlen == 0 || scidlen > NGTCP2_MAX_CIDLEN || !reset_token ||
         !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
         *error = QP_ERR_ARGUMENT;
         return NULL;
@@ -556,7 +569,7 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
     qp_fill_callbacks(&callbacks, 1);
     ngtcp2_settings settings;
     ngtcp2_transport_params params;
-    qp_settings(&settings, &params, idle_timeout_ns, ts);
+    qp_settings(&settings, &params, config, ts);
     params.original_dcid = hd.dcid;
     params.stateless_reset_token_present = 1;
     memcpy(params.stateless_reset_token, reset_token, QP_STATELESS_RESET_TOKEN_SIZE);
@@ -758,6 +771,11 @@ int qp_conn_handle_expiry(qp_conn *c, uint64_t ts)
         qp_record_error(c, rv);
     }
     return rv;
+}
+
+uint64_t qp_conn_get_pto(qp_conn *c)
+{
+    return ngtcp2_conn_get_pto(c->conn);
 }
 
 int qp_conn_is_handshake_completed(qp_conn *c)

@@ -48,6 +48,21 @@ extern "C" {
 
 typedef struct qp_conn qp_conn;
 
+/*
+ * Per-connection settings. Only uint64_t fields, so the layout has no padding; C# mirrors it (QuicShim.ConnConfig)
+ * and a layout test compares sizeof through qp_conn_config_size. 0 in a window field keeps the shim's default.
+ */
+typedef struct qp_conn_config {
+    uint64_t idle_timeout_ns;      /* 0: none */
+    uint64_t handshake_timeout_ns; /* 0: none */
+    uint64_t stream_window;        /* initial receive window per stream */
+    uint64_t max_stream_window;    /* auto-tuning limit of a stream's window (>= stream_window) */
+    uint64_t conn_window;          /* initial receive window of the connection */
+    uint64_t max_conn_window;      /* auto-tuning limit of the connection's window (>= conn_window) */
+} qp_conn_config;
+
+QP_EXPORT size_t qp_conn_config_size(void);
+
 /* Callbacks into the caller. Return 0 to go on; non-zero fails the connection (NGTCP2_ERR_CALLBACK_FAILURE). */
 typedef int (*qp_on_handshake_completed)(void *user);
 typedef int (*qp_on_stream_open)(void *user, int64_t stream_id);
@@ -66,14 +81,14 @@ QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_st
  * Creates a client connection. dcid/scid: the initial destination and source CIDs (caller-chosen).
  * local/remote: raw sockaddr_in or sockaddr_in6. cert_pem/key_pem: our identity (NUL-terminated PEM).
  * alpn: one protocol name (not NUL-terminated). expected_peer_spki_sha256: 32 bytes to pin, or NULL to
- * accept any certificate (its hash is still recorded). idle_timeout_ns: 0 = none. ts: now, in ns.
+ * accept any certificate (its hash is still recorded). config: the settings above. ts: now, in ns.
  * On failure returns NULL and stores the error in *error.
  */
 QP_EXPORT qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
                                       const uint8_t *local, uint32_t locallen, const uint8_t *remote,
                                       uint32_t remotelen, const char *cert_pem, const char *key_pem,
                                       const uint8_t *alpn, size_t alpnlen,
-                                      const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns,
+                                      const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                                       uint64_t ts, void *user, int *error);
 
 /*
@@ -85,7 +100,7 @@ QP_EXPORT qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const u
                                       const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
                                       const uint8_t *remote, uint32_t remotelen, const char *cert_pem,
                                       const char *key_pem, const uint8_t *alpn, size_t alpnlen,
-                                      const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns,
+                                      const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                                       uint64_t ts, void *user, int *error);
 
 /* Frees the connection, its TLS session and any unsent stream data. NULL is ignored. */
@@ -114,6 +129,9 @@ QP_EXPORT int qp_conn_write_close(qp_conn *conn, uint8_t *buf, size_t buflen, ui
 /* The next time (ns) qp_conn_handle_expiry must be called; UINT64_MAX for never. */
 QP_EXPORT uint64_t qp_conn_get_expiry(qp_conn *conn);
 QP_EXPORT int qp_conn_handle_expiry(qp_conn *conn, uint64_t ts);
+
+/* The current probe timeout (ns): closing and draining periods last three of them (RFC 9000 §10.2). */
+QP_EXPORT uint64_t qp_conn_get_pto(qp_conn *conn);
 
 /* 1 once the QUIC handshake has completed, else 0. */
 QP_EXPORT int qp_conn_is_handshake_completed(qp_conn *conn);
