@@ -18,6 +18,9 @@ public sealed class QuicConnection
     private readonly QuicEndpoint _endpoint;
     private readonly NodeId? _expectedPeer;
     private readonly Dictionary<long, QuicStream> _streams = [];
+
+    // Loop thread only: streams with writes waiting for acknowledgements to make room in their send buffer.
+    private readonly HashSet<QuicStream> _blockedWriters = [];
     private readonly Channel<QuicStream> _incomingStreams = Channel.CreateUnbounded<QuicStream>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -115,24 +118,82 @@ public sealed class QuicConnection
             return true;
         }, cancellationToken);
 
-    internal Task WriteStreamAsync(long streamId, byte[] data, bool endStream, CancellationToken cancellationToken) =>
-        _endpoint.InvokeAsync(() =>
+    internal Task WriteStreamAsync(QuicStream stream, PendingStreamWrite write)
+    {
+        try
         {
-            ThrowIfTerminated();
-            unsafe
+            _endpoint.Post(() =>
             {
-                fixed (byte* p = data)
+                if (IsTerminated)
                 {
-                    var rv = QuicShim.ConnStreamWrite(Handle, streamId, p, (nuint)data.Length, endStream ? 1 : 0);
-                    if (rv != 0)
-                    {
-                        throw new QuicConnectionException($"Cannot write to stream {streamId}: {QuicShim.Describe(rv)}") { NativeError = rv };
-                    }
+                    write.Fail(new QuicConnectionException("The connection has ended."));
+                    return;
                 }
-            }
 
-            return true;
-        }, cancellationToken);
+                stream.EnqueueWrite(write);
+                UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+            });
+        }
+        catch (ObjectDisposedException e)
+        {
+            write.Fail(e);
+        }
+
+        return write.Completion.Task;
+    }
+
+    /// <summary>After acknowledgements: moves waiting writes into send buffers that have room again.</summary>
+    internal void ResumeBlockedWrites()
+    {
+        if (_blockedWriters.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var stream in _blockedWriters.ToArray())
+        {
+            UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+        }
+    }
+
+    /// <summary>Returns receive credit for consumed (or discarded) bytes (loop thread).</summary>
+    internal void ExtendCredit(long streamId, long bytes)
+    {
+        if (IsTerminated || bytes <= 0)
+        {
+            return;
+        }
+
+        var rv = QuicShim.ConnExtendCredit(Handle, streamId, (ulong)bytes);
+        if (rv != 0)
+        {
+            throw new QuicConnectionException($"Cannot extend the flow-control credit of stream {streamId}: {QuicShim.Describe(rv)}") { NativeError = rv };
+        }
+    }
+
+    internal void Post(Action work)
+    {
+        try
+        {
+            _endpoint.Post(work);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The endpoint is gone, and with it the connection: there is no credit left to return.
+        }
+    }
+
+    private void UpdateBlocked(QuicStream stream, bool blocked)
+    {
+        if (blocked)
+        {
+            _blockedWriters.Add(stream);
+        }
+        else
+        {
+            _blockedWriters.Remove(stream);
+        }
+    }
 
     internal Task ShutdownStreamAsync(long streamId, long errorCode, CancellationToken cancellationToken) =>
         _endpoint.InvokeAsync(() =>
@@ -202,12 +263,19 @@ public sealed class QuicConnection
         {
             stream.OnData(data, fin);
         }
+        else
+        {
+            // A stream we no longer track: nobody reads it, but the connection's credit must come back.
+            ExtendCredit(-1, data.Length);
+        }
     }
 
     internal void OnStreamClose(long streamId, bool applicationErrorSet, ulong applicationErrorCode)
     {
         if (_streams.Remove(streamId, out var stream))
         {
+            _blockedWriters.Remove(stream);
+            stream.FailWrites(new QuicConnectionException($"Stream {streamId} is closed."));
             stream.CompleteInput(applicationErrorSet && applicationErrorCode != 0
                 ? new QuicConnectionException($"Stream {streamId} was reset by the peer with code {applicationErrorCode}.")
                 : null);
@@ -316,10 +384,14 @@ public sealed class QuicConnection
 
         IsTerminated = true;
         _endpoint.OnTerminated(this);
+        var writeError = error ?? new QuicConnectionException("The connection has ended.");
         foreach (var stream in _streams.Values)
         {
             stream.CompleteInput(error);
+            stream.FailWrites(writeError);
         }
+
+        _blockedWriters.Clear();
 
         _streams.Clear();
         _incomingStreams.Writer.TryComplete(error);

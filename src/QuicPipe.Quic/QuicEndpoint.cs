@@ -176,7 +176,7 @@ public sealed class QuicEndpoint : IAsyncDisposable
         return completion.Task;
     }
 
-    private void Post(Action work)
+    internal void Post(Action work)
     {
         if (_stopping)
         {
@@ -366,6 +366,8 @@ public sealed class QuicEndpoint : IAsyncDisposable
         }
         else
         {
+            // Acknowledgements may have made room in stream send buffers.
+            connection.ResumeBlockedWrites();
             Flush(connection, now);
         }
     }
@@ -633,7 +635,13 @@ public sealed class QuicEndpoint : IAsyncDisposable
     {
         IdleTimeoutNs = (ulong)_options.IdleTimeout.Ticks * 100,
         HandshakeTimeoutNs = (ulong)_options.HandshakeTimeout.Ticks * 100,
+        StreamWindow = (ulong)_options.StreamReceiveWindow,
+        MaxStreamWindow = (ulong)_options.MaxStreamReceiveWindow,
+        ConnectionWindow = (ulong)_options.ConnectionReceiveWindow,
+        MaxConnectionWindow = (ulong)_options.MaxConnectionReceiveWindow,
     };
+
+    internal int StreamSendBuffer => _options.StreamSendBuffer;
 
     private static byte[] NullTerminated(string text) => Encoding.ASCII.GetBytes(text + "\0");
 }

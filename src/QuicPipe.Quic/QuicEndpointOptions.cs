@@ -34,6 +34,27 @@ public sealed class QuicEndpointOptions
     public int MaxConnections { get; set; } = 4096;
 
     /// <summary>
+    /// Receive window each stream starts with (default 1 MiB): the peer may send this far ahead of what the
+    /// application has read from <see cref="QuicStream.Input"/>. Credit returns only as the application reads.
+    /// </summary>
+    public int StreamReceiveWindow { get; set; } = 1024 * 1024;
+
+    /// <summary>How far ngtcp2 may grow a stream's receive window for a fast reader (default 16 MiB).</summary>
+    public int MaxStreamReceiveWindow { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Receive window of a whole connection at its start (default 4 MiB), over all its streams.</summary>
+    public int ConnectionReceiveWindow { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>How far ngtcp2 may grow a connection's receive window (default 32 MiB).</summary>
+    public int MaxConnectionReceiveWindow { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// Most bytes a stream holds queued and not yet acknowledged by the peer (default 1 MiB); beyond it
+    /// <see cref="QuicStream.WriteAsync"/> waits (send backpressure).
+    /// </summary>
+    public int StreamSendBuffer { get; set; } = 1024 * 1024;
+
+    /// <summary>
     /// Lower bound of the closing and draining periods (normally three probe timeouts, RFC 9000 §10.2): lets tests
     /// observe a period that on loopback lasts only milliseconds.
     /// </summary>
@@ -82,6 +103,21 @@ public sealed class QuicEndpointOptions
         if (MaxConnections < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "At least one connection must be allowed.");
+        }
+
+        if (StreamReceiveWindow < 1024 || MaxStreamReceiveWindow < StreamReceiveWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StreamReceiveWindow), "StreamReceiveWindow is at least 1 KiB and at most MaxStreamReceiveWindow.");
+        }
+
+        if (ConnectionReceiveWindow < StreamReceiveWindow || MaxConnectionReceiveWindow < ConnectionReceiveWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectionReceiveWindow), "ConnectionReceiveWindow is at least StreamReceiveWindow and at most MaxConnectionReceiveWindow.");
+        }
+
+        if (StreamSendBuffer < 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StreamSendBuffer), StreamSendBuffer, "The stream send buffer is at least 1 KiB.");
         }
 
         if (AcceptIncoming && ExpectedClient is null && !AllowAnyClient)

@@ -240,15 +240,15 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
 static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t offset,
                                const uint8_t *data, size_t datalen, void *user_data, void *stream_user_data)
 {
+    (void)conn;
     (void)offset;
     (void)stream_user_data;
     qp_conn *c = user_data;
     if (qp_callbacks.stream_data(c->user, stream_id, data, datalen, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0)) {
         return NGTCP2_ERR_CALLBACK_FAILURE;
     }
-    /* The caller copied the data: give the window back at once (receive backpressure is a later phase). */
-    ngtcp2_conn_extend_max_stream_offset(conn, stream_id, datalen);
-    ngtcp2_conn_extend_max_offset(conn, datalen);
+    /* No credit back yet: the caller returns it with qp_conn_extend_credit once its application consumed the
+       bytes, so a slow reader stops the peer (receive backpressure). */
     return 0;
 }
 
@@ -842,6 +842,21 @@ int64_t qp_conn_open_bidi_stream(qp_conn *c)
         return NGTCP2_ERR_NOMEM;
     }
     return id;
+}
+
+int qp_conn_extend_credit(qp_conn *c, int64_t stream_id, uint64_t n)
+{
+    if (!c || n == 0) {
+        return 0;
+    }
+    if (stream_id >= 0) {
+        int rv = ngtcp2_conn_extend_max_stream_offset(c->conn, stream_id, n);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    ngtcp2_conn_extend_max_offset(c->conn, n);
+    return 0;
 }
 
 int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_code)

@@ -66,6 +66,7 @@ QP_EXPORT size_t qp_conn_config_size(void);
 /* Callbacks into the caller. Return 0 to go on; non-zero fails the connection (NGTCP2_ERR_CALLBACK_FAILURE). */
 typedef int (*qp_on_handshake_completed)(void *user);
 typedef int (*qp_on_stream_open)(void *user, int64_t stream_id);
+/* data is valid during the call only; its bytes hold flow-control credit until qp_conn_extend_credit returns it. */
 typedef int (*qp_on_stream_data)(void *user, int64_t stream_id, const uint8_t *data, size_t len, int fin);
 typedef int (*qp_on_stream_close)(void *user, int64_t stream_id, uint32_t flags, uint64_t app_error_code);
 /* Fill cid[0..cidlen) with a new CID for this connection and token[0..16) with its stateless-reset token. */
@@ -166,6 +167,13 @@ QP_EXPORT int qp_conn_stream_write(qp_conn *conn, int64_t stream_id, const uint8
 
 /* Bytes queued on the stream and not yet acknowledged (the caller's backpressure signal). */
 QP_EXPORT uint64_t qp_conn_stream_unacked(qp_conn *conn, int64_t stream_id);
+
+/*
+ * Returns n bytes of receive credit once the application consumed them: to the stream's flow-control window
+ * (stream_id >= 0) and always to the connection's (stream_id < 0: connection only, e.g. for bytes of a stream that
+ * is gone). Received stream data takes credit until then, so the peer can send no more than the windows allow.
+ */
+QP_EXPORT int qp_conn_extend_credit(qp_conn *conn, int64_t stream_id, uint64_t n);
 
 /* Resets the stream in both directions with an application error code. */
 QP_EXPORT int qp_conn_stream_shutdown(qp_conn *conn, int64_t stream_id, uint64_t app_error_code);
