@@ -195,18 +195,36 @@ public sealed class QuicConnection
         }
     }
 
-    internal Task ShutdownStreamAsync(long streamId, long errorCode, CancellationToken cancellationToken) =>
-        _endpoint.InvokeAsync(() =>
+    internal Task AbortStreamAsync(QuicStream stream, long errorCode, QuicAbortDirection direction, CancellationToken cancellationToken)
+    {
+        if ((direction & QuicAbortDirection.Both) == 0 || (direction & ~QuicAbortDirection.Both) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(direction), direction, "Abort Read, Write or Both.");
+        }
+
+        return _endpoint.InvokeAsync(() =>
         {
             ThrowIfTerminated();
-            _ = QuicShim.ConnStreamShutdown(Handle, streamId, (ulong)errorCode);
-            if (_streams.TryGetValue(streamId, out var stream))
+            var rv = QuicShim.ConnStreamShutdown(Handle, stream.Id, (ulong)errorCode, (uint)direction);
+            if (rv != 0)
             {
-                stream.CompleteInput(new QuicConnectionException($"Stream {streamId} was aborted locally with code {errorCode}."));
+                throw new QuicConnectionException($"Cannot abort stream {stream.Id}: {QuicShim.Describe(rv)}") { NativeError = rv };
+            }
+
+            if (direction.HasFlag(QuicAbortDirection.Read))
+            {
+                stream.CompleteInput(new QuicStreamAbortedException(stream.Id, errorCode, byPeer: false, "reading was aborted locally"));
+            }
+
+            if (direction.HasFlag(QuicAbortDirection.Write))
+            {
+                _blockedWriters.Remove(stream);
+                stream.EndWrites(new QuicStreamAbortedException(stream.Id, errorCode, byPeer: false, "sending was aborted locally"));
             }
 
             return true;
         }, cancellationToken);
+    }
 
     internal void Attach(SafeQuicConnectionHandle handle) => _handle = handle;
 
@@ -275,10 +293,27 @@ public sealed class QuicConnection
         if (_streams.Remove(streamId, out var stream))
         {
             _blockedWriters.Remove(stream);
-            stream.FailWrites(new QuicConnectionException($"Stream {streamId} is closed."));
+            stream.EndWrites(new QuicStreamAbortedException(streamId, applicationErrorSet ? (long)applicationErrorCode : null, byPeer: true, "the stream is closed"));
             stream.CompleteInput(applicationErrorSet && applicationErrorCode != 0
-                ? new QuicConnectionException($"Stream {streamId} was reset by the peer with code {applicationErrorCode}.")
+                ? new QuicStreamAbortedException(streamId, (long)applicationErrorCode, byPeer: true, "the stream was reset")
                 : null);
+        }
+    }
+
+    internal void OnStreamReset(long streamId, ulong applicationErrorCode)
+    {
+        if (_streams.TryGetValue(streamId, out var stream))
+        {
+            stream.CompleteInput(new QuicStreamAbortedException(streamId, (long)applicationErrorCode, byPeer: true, "the peer reset its sending side (RESET_STREAM)"));
+        }
+    }
+
+    internal void OnStreamSendStopped(long streamId)
+    {
+        if (_streams.TryGetValue(streamId, out var stream))
+        {
+            _blockedWriters.Remove(stream);
+            stream.EndWrites(new QuicStreamAbortedException(streamId, null, byPeer: true, "the peer asked us to stop sending (STOP_SENDING)"));
         }
     }
 

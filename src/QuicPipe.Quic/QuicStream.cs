@@ -36,6 +36,9 @@ public sealed class QuicStream
     // Loop thread only: set once the application completed Input; bytes arriving later are credited at once.
     private bool _readerCompleted;
 
+    // Loop thread only: why writes fail from now on (aborted by either side, or the stream is closed).
+    private Exception? _writeError;
+
     internal QuicStream(QuicConnection connection, long id)
     {
         _connection = connection;
@@ -67,9 +70,13 @@ public sealed class QuicStream
     public Task CompleteWritesAsync(CancellationToken cancellationToken = default) =>
         _connection.WriteStreamAsync(this, new PendingStreamWrite(ReadOnlyMemory<byte>.Empty, fin: true, cancellationToken));
 
-    /// <summary>Resets the stream in both directions with an application error code.</summary>
-    public Task AbortAsync(long errorCode, CancellationToken cancellationToken = default) =>
-        _connection.ShutdownStreamAsync(Id, errorCode, cancellationToken);
+    /// <summary>
+    /// Aborts reading (the peer gets STOP_SENDING), sending (the peer gets RESET_STREAM; queued data is dropped) or
+    /// both, with an application error code. Locally, <see cref="Input"/> and waiting or later writes end with a
+    /// <see cref="QuicStreamAbortedException"/>.
+    /// </summary>
+    public Task AbortAsync(long errorCode, QuicAbortDirection direction = QuicAbortDirection.Both, CancellationToken cancellationToken = default) =>
+        _connection.AbortStreamAsync(this, errorCode, direction, cancellationToken);
 
     // ---- receive side ----
 
@@ -144,7 +151,23 @@ public sealed class QuicStream
 
     // ---- send side (loop thread) ----
 
-    internal void EnqueueWrite(PendingStreamWrite write) => _writes.Enqueue(write);
+    internal void EnqueueWrite(PendingStreamWrite write)
+    {
+        if (_writeError is not null)
+        {
+            write.Fail(_writeError);
+            return;
+        }
+
+        _writes.Enqueue(write);
+    }
+
+    /// <summary>The write side ended (abort by either side, or close): waiting and later writes fail with <paramref name="error"/>.</summary>
+    internal void EndWrites(Exception error)
+    {
+        _writeError ??= error;
+        FailWrites(_writeError);
+    }
 
     /// <summary>
     /// Moves queued writes into the shim while the unacknowledged bytes stay within <paramref name="sendBuffer"/>.

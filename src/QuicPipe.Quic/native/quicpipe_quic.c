@@ -48,6 +48,7 @@ typedef struct qp_stream {
     int fin;               /* the caller ended the stream */
     int fin_sent;          /* the FIN went into a packet */
     int blocked;           /* flow control stopped it during the current qp_conn_write_pkts */
+    int shut_wr;           /* we reset the write side ourselves (else a refusal to send means STOP_SENDING) */
 } qp_stream;
 
 struct qp_conn {
@@ -71,22 +72,26 @@ static struct {
     qp_on_stream_open stream_open;
     qp_on_stream_data stream_data;
     qp_on_stream_close stream_close;
+    qp_on_stream_reset stream_reset;
+    qp_on_stream_send_stopped stream_send_stopped;
     qp_on_new_cid new_cid;
     qp_on_remove_cid remove_cid;
 } qp_callbacks;
 
 int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
-            qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close, qp_on_new_cid on_new_cid,
-            qp_on_remove_cid on_remove_cid)
+            qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close, qp_on_stream_reset on_stream_reset,
+            qp_on_stream_send_stopped on_stream_send_stopped, qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid)
 {
-    if (!on_handshake_completed || !on_stream_open || !on_stream_data || !on_stream_close || !on_new_cid ||
-        !on_remove_cid) {
+    if (!on_handshake_completed || !on_stream_open || !on_stream_data || !on_stream_close || !on_stream_reset ||
+        !on_stream_send_stopped || !on_new_cid || !on_remove_cid) {
         return QP_ERR_ARGUMENT;
     }
     qp_callbacks.handshake_completed = on_handshake_completed;
     qp_callbacks.stream_open = on_stream_open;
     qp_callbacks.stream_data = on_stream_data;
     qp_callbacks.stream_close = on_stream_close;
+    qp_callbacks.stream_reset = on_stream_reset;
+    qp_callbacks.stream_send_stopped = on_stream_send_stopped;
     qp_callbacks.new_cid = on_new_cid;
     qp_callbacks.remove_cid = on_remove_cid;
     return 0;
@@ -271,6 +276,16 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
                                                                                     : 0;
 }
 
+static int cb_stream_reset(ngtcp2_conn *conn, int64_t stream_id, uint64_t final_size, uint64_t app_error_code,
+                           void *user_data, void *stream_user_data)
+{
+    (void)conn;
+    (void)final_size;
+    (void)stream_user_data;
+    qp_conn *c = user_data;
+    return qp_callbacks.stream_reset(c->user, stream_id, app_error_code) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
 static int cb_acked_stream_data_offset(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
                                        void *user_data, void *stream_user_data)
 {
@@ -339,6 +354,7 @@ static void qp_fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->recv_stream_data = cb_recv_stream_data;
     cb->stream_open = cb_stream_open;
     cb->stream_close = cb_stream_close;
+    cb->stream_reset = cb_stream_reset;
     cb->acked_stream_data_offset = cb_acked_stream_data_offset;
     cb->rand = cb_rand;
     cb->get_new_connection_id = cb_get_new_connection_id;
@@ -712,8 +728,14 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
             continue;
         }
         if ((n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) && s) {
-            /* The stream is gone (reset or closed): its queued data can never be sent. */
+            /* The stream is gone (reset or closed): its queued data can never be sent. Unless we reset it, the
+               peer's STOP_SENDING did (ngtcp2 reports that frame no other way). */
+            int stopped = n == NGTCP2_ERR_STREAM_SHUT_WR && !s->shut_wr;
             qp_stream_free(c, stream_id);
+            if (stopped && qp_callbacks.stream_send_stopped(c->user, stream_id)) {
+                qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
+                return NGTCP2_ERR_CALLBACK_FAILURE;
+            }
             continue;
         }
         if (n < 0) {
@@ -859,9 +881,39 @@ int qp_conn_extend_credit(qp_conn *c, int64_t stream_id, uint64_t n)
     return 0;
 }
 
-int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_code)
+int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_code, uint32_t directions)
 {
-    return ngtcp2_conn_shutdown_stream(c->conn, stream_id, app_error_code);
+    if (!c || !(directions & (QP_SHUTDOWN_READ | QP_SHUTDOWN_WRITE))) {
+        return QP_ERR_ARGUMENT;
+    }
+    if (directions & QP_SHUTDOWN_READ) {
+        int rv = ngtcp2_conn_shutdown_stream_read(c->conn, stream_id, app_error_code);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (directions & QP_SHUTDOWN_WRITE) {
+        int rv = ngtcp2_conn_shutdown_stream_write(c->conn, stream_id, app_error_code);
+        if (rv != 0) {
+            return rv;
+        }
+        /* ngtcp2 dropped every reference to the unacknowledged data: the queue can go. */
+        qp_stream *s = qp_stream_find(c, stream_id);
+        if (s) {
+            while (s->head) {
+                qp_chunk *next = s->head->next;
+                free(s->head);
+                s->head = next;
+            }
+            s->tail = s->send_chunk = NULL;
+            s->send_pos = 0;
+            s->acked = s->queued;
+            s->fin = 1;
+            s->fin_sent = 1;
+            s->shut_wr = 1;
+        }
+    }
+    return 0;
 }
 
 int qp_conn_is_closing(qp_conn *c)

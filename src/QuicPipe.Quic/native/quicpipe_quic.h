@@ -46,6 +46,10 @@ extern "C" {
 /* Stream event kinds passed to qp_on_stream_close. */
 #define QP_STREAM_CLOSE_APP_ERROR_SET 0x01u
 
+/* Directions for qp_conn_stream_shutdown. */
+#define QP_SHUTDOWN_READ 0x01u  /* STOP_SENDING: we read no more */
+#define QP_SHUTDOWN_WRITE 0x02u /* RESET_STREAM: we send no more */
+
 typedef struct qp_conn qp_conn;
 
 /*
@@ -70,12 +74,20 @@ typedef int (*qp_on_stream_open)(void *user, int64_t stream_id);
 typedef int (*qp_on_stream_data)(void *user, int64_t stream_id, const uint8_t *data, size_t len, int fin);
 typedef int (*qp_on_stream_close)(void *user, int64_t stream_id, uint32_t flags, uint64_t app_error_code);
 /* Fill cid[0..cidlen) with a new CID for this connection and token[0..16) with its stateless-reset token. */
+/* The peer reset its sending side of the stream (RESET_STREAM) with app_error_code. */
+typedef int (*qp_on_stream_reset)(void *user, int64_t stream_id, uint64_t app_error_code);
+/*
+ * The peer asked us to stop sending (STOP_SENDING). ngtcp2 0.12 answers with RESET_STREAM by itself and does not
+ * report the frame, so this is noticed (without its error code) when queued data can no longer be sent.
+ */
+typedef int (*qp_on_stream_send_stopped)(void *user, int64_t stream_id);
 typedef int (*qp_on_new_cid)(void *user, uint8_t *cid, size_t cidlen, uint8_t *token);
 typedef int (*qp_on_remove_cid)(void *user, const uint8_t *cid, size_t cidlen);
 
 /* Registers the callbacks for every connection of the process. Call once, before creating connections. */
 QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
                       qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close,
+                      qp_on_stream_reset on_stream_reset, qp_on_stream_send_stopped on_stream_send_stopped,
                       qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid);
 
 /*
@@ -175,8 +187,12 @@ QP_EXPORT uint64_t qp_conn_stream_unacked(qp_conn *conn, int64_t stream_id);
  */
 QP_EXPORT int qp_conn_extend_credit(qp_conn *conn, int64_t stream_id, uint64_t n);
 
-/* Resets the stream in both directions with an application error code. */
-QP_EXPORT int qp_conn_stream_shutdown(qp_conn *conn, int64_t stream_id, uint64_t app_error_code);
+/*
+ * Aborts one or both directions of a stream with an application error code (directions: QP_SHUTDOWN_*). Aborting
+ * the write side drops the data still queued on it.
+ */
+QP_EXPORT int qp_conn_stream_shutdown(qp_conn *conn, int64_t stream_id, uint64_t app_error_code,
+                                      uint32_t directions);
 
 /* 1 while closing or draining: the connection will send nothing more but a close. */
 QP_EXPORT int qp_conn_is_closing(qp_conn *conn);
