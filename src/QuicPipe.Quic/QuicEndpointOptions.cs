@@ -69,7 +69,10 @@ public sealed class QuicEndpointOptions
     /// <summary>The only client NodeId incoming connections may present (mutual TLS, pinned).</summary>
     public NodeId? ExpectedClient { get; set; }
 
-    /// <summary>Accept any client certificate instead of pinning <see cref="ExpectedClient"/> (tests, interop).</summary>
+    /// <summary>
+    /// Accept any client instead of pinning <see cref="ExpectedClient"/> (tests, interop): a client certificate is
+    /// then optional, and <see cref="QuicConnection.RemoteNodeId"/> is null for a client that presents none.
+    /// </summary>
     public bool AllowAnyClient { get; set; }
 
     /// <summary>Secret keying the stateless-reset tokens of our CIDs; random when not set.</summary>

@@ -430,8 +430,9 @@ static int qp_tls_setup(qp_conn *c, int server, const char *cert_pem, const char
         return QP_ERR_TLS_SETUP;
     }
     if (server) {
-        /* Mutual authentication: the client must present the certificate whose key we pinned. */
-        gnutls_certificate_server_set_request(c->session, GNUTLS_CERT_REQUIRE);
+        /* Mutual authentication: with a pin the client must present the certificate whose key we pinned;
+           without one (any client allowed) a certificate is asked for but optional. */
+        gnutls_certificate_server_set_request(c->session, c->pin ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
     }
     gnutls_session_set_verify_function(c->session, qp_verify_peer);
     gnutls_datum_t proto = {(unsigned char *)alpn, (unsigned int)alpnlen};
