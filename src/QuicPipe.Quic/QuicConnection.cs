@@ -46,6 +46,9 @@ public sealed class QuicConnection
 
     public IPEndPoint RemoteEndPoint => RemoteAddress.ToEndPoint();
 
+    /// <summary>The local address of the endpoint this connection runs on.</summary>
+    public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+
     /// <summary>The peer's NodeId (hash of the key in the certificate it presented), once the handshake is done.</summary>
     public NodeId? RemoteNodeId { get; private set; }
 

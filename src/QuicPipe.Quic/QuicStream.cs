@@ -46,6 +46,9 @@ public sealed class QuicStream
         _reader = new CreditReturningPipeReader(_input.Reader, this);
     }
 
+    /// <summary>The connection this stream belongs to.</summary>
+    public QuicConnection Connection => _connection;
+
     /// <summary>The QUIC stream ID (RFC 9000 §2.1).</summary>
     public long Id { get; }
 
