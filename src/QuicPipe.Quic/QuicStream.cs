@@ -128,16 +128,7 @@ public sealed class QuicStream
     }
 
     /// <summary>The application completed <see cref="Input"/>: what it left unread is credit too.</summary>
-    internal void OnReaderCompleted() => _connection.Post(() =>
-    {
-        if (_readerCompleted)
-        {
-            return;
-        }
-
-        _readerCompleted = true;
-        _connection.ExtendCredit(Id, _received - Interlocked.Read(ref _consumed));
-    });
+    internal void OnReaderCompleted() => _connection.Post(ReleaseUnreadCredit);
 
     internal void CompleteInput(Exception? error)
     {
@@ -148,6 +139,23 @@ public sealed class QuicStream
 
         _inputCompleted = true;
         _input.Writer.Complete(error);
+        if (error is not null)
+        {
+            // An error ends the reader's next read at once, buffered bytes or not: they will never be consumed.
+            ReleaseUnreadCredit();
+        }
+    }
+
+    /// <summary>Loop thread: nobody will read on, so what is buffered unread (and anything later) is credit now.</summary>
+    private void ReleaseUnreadCredit()
+    {
+        if (_readerCompleted)
+        {
+            return;
+        }
+
+        _readerCompleted = true;
+        _connection.ExtendCredit(Id, _received - Interlocked.Read(ref _consumed));
     }
 
     private void ReturnPendingCredit() => _connection.ExtendCredit(Id, Interlocked.Exchange(ref _pendingCredit, 0));

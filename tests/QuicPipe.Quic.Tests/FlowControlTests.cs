@@ -83,8 +83,11 @@ public class FlowControlTests
         Assert.InRange(stream.MaxUnackedBytes, 1UL, 1024UL * 1024);
     }
 
-    [Fact]
-    public async Task Bytes_left_unread_when_the_reader_completes_give_the_connection_its_credit_back()
+    public static TheoryData<string> WaysToStopReading => new() { "complete the reader", "abort reading", "peer resets" };
+
+    [Theory]
+    [MemberData(nameof(WaysToStopReading))]
+    public async Task Bytes_left_unread_when_reading_stops_give_the_connection_its_credit_back(string how)
     {
         using var timeout = new CancellationTokenSource(Limit);
 
@@ -98,7 +101,19 @@ public class FlowControlTests
         var incomingA = await server.AcceptStreamAsync(timeout.Token);
         await Eventually.ValueAsync(() => Task.FromResult(incomingA.MaxBufferedBytes), n => n == Window, TimeSpan.FromSeconds(5), "bytes buffered on stream A");
 
-        await incomingA.Input.CompleteAsync();
+        switch (how)
+        {
+            case "complete the reader":
+                await incomingA.Input.CompleteAsync();
+                break;
+            case "abort reading":
+                await incomingA.AbortAsync(1, QuicAbortDirection.Read, timeout.Token);
+                break;
+            default:
+                await a.AbortAsync(2, QuicAbortDirection.Write, timeout.Token);
+                break;
+        }
+
         var b = await client.OpenBidirectionalStreamAsync(timeout.Token);
         var payload = RandomNumberGenerator.GetBytes(4 * Window);
         await b.WriteAsync(payload, endStream: true, timeout.Token);
