@@ -27,8 +27,7 @@ public sealed class QuicEndpoint : IAsyncDisposable
     private readonly UdpBatchSocket _socket;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
-    private readonly byte[] _certificatePem;
-    private readonly byte[] _privateKeyPem;
+    private readonly SafeQuicCredentialsHandle _credentials;
     private readonly byte[] _resetKey;
     private readonly PeerAddress _wakeAddress;
     private readonly PacketBatch _receiveBatch = new();
@@ -59,8 +58,7 @@ public sealed class QuicEndpoint : IAsyncDisposable
         _socket = socket;
         _options = options;
         _identity = options.Identity!;
-        _certificatePem = NullTerminated(_identity.CertificatePem);
-        _privateKeyPem = NullTerminated(_identity.PrivateKeyPem);
+        _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
         var local = socket.LocalAddress.ToEndPoint();
         if (local.Address.Equals(IPAddress.Any))
@@ -149,6 +147,9 @@ public sealed class QuicEndpoint : IAsyncDisposable
 
         _accepted.Writer.TryComplete();
         _socket.Dispose();
+
+        // Last: every connection's TLS session borrowed it.
+        _credentials.Dispose();
     }
 
     // ---- cross-thread work ----
@@ -392,12 +393,10 @@ public sealed class QuicEndpoint : IAsyncDisposable
         fixed (byte* packet = datagram)
         fixed (byte* s = scid.Span)
         fixed (byte* t = token)
-        fixed (byte* cert = _certificatePem)
-        fixed (byte* key = _privateKeyPem)
         fixed (byte* a = alpn)
         fixed (byte* p = pin)
         {
-            handle = QuicShim.ConnServerNew(packet, (nuint)datagram.Length, s, (nuint)scid.Length, t, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, cert, key, a, (nuint)alpn.Length, expected is null ? null : p, &config, now, connection.UserPointer, out error);
+            handle = QuicShim.ConnServerNew(packet, (nuint)datagram.Length, s, (nuint)scid.Length, t, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, _credentials, a, (nuint)alpn.Length, expected is null ? null : p, &config, now, connection.UserPointer, out error);
         }
 
         if (handle.IsInvalid)
@@ -439,12 +438,10 @@ public sealed class QuicEndpoint : IAsyncDisposable
         int error;
         fixed (byte* d = dcid.Span)
         fixed (byte* s = scid.Span)
-        fixed (byte* cert = _certificatePem)
-        fixed (byte* key = _privateKeyPem)
         fixed (byte* a = alpn)
         fixed (byte* p = pin)
         {
-            handle = QuicShim.ConnClientNew(d, (nuint)dcid.Length, s, (nuint)scid.Length, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, cert, key, a, (nuint)alpn.Length, options.ExpectedPeer is null ? null : p, &config, now, connection.UserPointer, out error);
+            handle = QuicShim.ConnClientNew(d, (nuint)dcid.Length, s, (nuint)scid.Length, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, _credentials, a, (nuint)alpn.Length, options.ExpectedPeer is null ? null : p, &config, now, connection.UserPointer, out error);
         }
 
         if (handle.IsInvalid)
@@ -643,5 +640,25 @@ public sealed class QuicEndpoint : IAsyncDisposable
 
     internal int StreamSendBuffer => _options.StreamSendBuffer;
 
-    private static byte[] NullTerminated(string text) => Encoding.ASCII.GetBytes(text + "\0");
+    private static unsafe SafeQuicCredentialsHandle LoadCredentials(NodeIdentity identity)
+    {
+        var certificate = Encoding.ASCII.GetBytes(identity.CertificatePem + "\0");
+        var key = Encoding.ASCII.GetBytes(identity.PrivateKeyPem + "\0");
+        SafeQuicCredentialsHandle credentials;
+        int error;
+        fixed (byte* c = certificate)
+        fixed (byte* k = key)
+        {
+            credentials = QuicShim.CredsNew(c, k, out error);
+        }
+
+        CryptographicOperations.ZeroMemory(key);
+        if (credentials.IsInvalid)
+        {
+            credentials.Dispose();
+            throw new ArgumentException($"The identity's certificate or key cannot be loaded: {QuicShim.Describe(error)}");
+        }
+
+        return credentials;
+    }
 }

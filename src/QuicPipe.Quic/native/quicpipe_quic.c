@@ -55,7 +55,7 @@ struct qp_conn {
     ngtcp2_conn *conn;
     ngtcp2_crypto_conn_ref conn_ref; /* what ngtcp2's GnuTLS glue finds via gnutls_session_get_ptr */
     gnutls_session_t session;
-    gnutls_certificate_credentials_t cred;
+    gnutls_certificate_credentials_t cred;    /* borrowed from the qp_creds */
     void *user;
     qp_stream *streams;
     ngtcp2_connection_close_error last_error; /* what to put in our CONNECTION_CLOSE after a failure */
@@ -408,17 +408,50 @@ static int qp_verify_peer(gnutls_session_t session)
     return 0;
 }
 
-static int qp_tls_setup(qp_conn *c, int server, const char *cert_pem, const char *key_pem, const uint8_t *alpn,
-                        size_t alpnlen)
+struct qp_creds {
+    gnutls_certificate_credentials_t cred;
+};
+
+qp_creds *qp_creds_new(const char *cert_pem, const char *key_pem, int *error)
 {
-    if (gnutls_certificate_allocate_credentials(&c->cred) < 0) {
-        return QP_ERR_TLS_SETUP;
+    int ignored;
+    error = error ? error : &ignored;
+    if (!cert_pem || !key_pem) {
+        *error = QP_ERR_ARGUMENT;
+        return NULL;
+    }
+    qp_creds *creds = calloc(1, sizeof(*creds));
+    if (!creds) {
+        *error = NGTCP2_ERR_NOMEM;
+        return NULL;
+    }
+    if (gnutls_certificate_allocate_credentials(&creds->cred) < 0) {
+        free(creds);
+        *error = QP_ERR_TLS_SETUP;
+        return NULL;
     }
     gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned int)strlen(cert_pem)};
     gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned int)strlen(key_pem)};
-    if (gnutls_certificate_set_x509_key_mem2(c->cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
-        return QP_ERR_ARGUMENT;
+    if (gnutls_certificate_set_x509_key_mem2(creds->cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+        qp_creds_del(creds);
+        *error = QP_ERR_ARGUMENT;
+        return NULL;
     }
+    return creds;
+}
+
+void qp_creds_del(qp_creds *creds)
+{
+    if (!creds) {
+        return;
+    }
+    gnutls_certificate_free_credentials(creds->cred);
+    free(creds);
+}
+
+static int qp_tls_setup(qp_conn *c, int server, qp_creds *creds, const uint8_t *alpn, size_t alpnlen)
+{
+    c->cred = creds->cred;
     unsigned int flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
     if (gnutls_init(&c->session, flags) < 0) {
         return QP_ERR_TLS_SETUP;
@@ -447,10 +480,10 @@ static int qp_tls_setup(qp_conn *c, int server, const char *cert_pem, const char
 
 /* ---- connection life ---- */
 
-static qp_conn *qp_conn_alloc(const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen,
-                              const uint8_t *expected, void *user, int server, int *error)
+static qp_conn *qp_conn_alloc(qp_creds *creds, const uint8_t *alpn, size_t alpnlen, const uint8_t *expected,
+                              void *user, int server, int *error)
 {
-    if (!cert_pem || !key_pem || !alpn || alpnlen == 0 || alpnlen > 255) {
+    if (!creds || !alpn || alpnlen == 0 || alpnlen > 255) {
         *error = QP_ERR_ARGUMENT;
         return NULL;
     }
@@ -464,7 +497,7 @@ static qp_conn *qp_conn_alloc(const char *cert_pem, const char *key_pem, const u
         c->pin = 1;
         memcpy(c->expected_hash, expected, QP_SPKI_HASH_SIZE);
     }
-    int rv = qp_tls_setup(c, server, cert_pem, key_pem, alpn, alpnlen);
+    int rv = qp_tls_setup(c, server, creds, alpn, alpnlen);
     if (rv != 0) {
         qp_conn_del(c);
         *error = rv;
@@ -521,7 +554,7 @@ static int qp_addr_ok(const uint8_t *addr, uint32_t len)
 
 qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
                             const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen,
-                            const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen,
+                            qp_creds *creds, const uint8_t *alpn, size_t alpnlen,
                             const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config, uint64_t ts,
                             void *user, int *error)
 {
@@ -532,7 +565,7 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
         *error = QP_ERR_ARGUMENT;
         return NULL;
     }
-    qp_conn *c = qp_conn_alloc(cert_pem, key_pem, alpn, alpnlen, expected_peer_spki_sha256, user, 0, error);
+    qp_conn *c = qp_conn_alloc(creds, alpn, alpnlen, expected_peer_spki_sha256, user, 0, error);
     if (!c) {
         return NULL;
     }
@@ -559,9 +592,9 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
 
 qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
                             const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
-                            const uint8_t *remote, uint32_t remotelen, const char *cert_pem, const char *key_pem,
-                            const uint8_t *alpn, size_t alpnlen, const uint8_t *expected_peer_spki_sha256,
-                            const qp_conn_config *config, uint64_t ts, void *user, int *error)
+                            const uint8_t *remote, uint32_t remotelen, qp_creds *creds, const uint8_t *alpn,
+                            size_t alpnlen, const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
+                            uint64_t ts, void *user, int *error)
 {
     int ignored;
     error = error ? error : &ignored;
@@ -576,7 +609,7 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
         *error = rv;
         return NULL;
     }
-    qp_conn *c = qp_conn_alloc(cert_pem, key_pem, alpn, alpnlen, expected_peer_spki_sha256, user, 1, error);
+    qp_conn *c = qp_conn_alloc(creds, alpn, alpnlen, expected_peer_spki_sha256, user, 1, error);
     if (!c) {
         return NULL;
     }
@@ -616,9 +649,6 @@ void qp_conn_del(qp_conn *c)
     }
     if (c->session) {
         gnutls_deinit(c->session);
-    }
-    if (c->cred) {
-        gnutls_certificate_free_credentials(c->cred);
     }
     free(c);
 }

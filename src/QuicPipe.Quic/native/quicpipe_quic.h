@@ -53,6 +53,17 @@ extern "C" {
 typedef struct qp_conn qp_conn;
 
 /*
+ * Our identity (certificate and key), parsed once and shared by every connection of an endpoint, so that a
+ * new connection (one per Initial, forged ones included) costs no PEM parsing. Must outlive its connections.
+ */
+typedef struct qp_creds qp_creds;
+
+/* cert_pem/key_pem: NUL-terminated PEM. On failure returns NULL and stores the error in *error. */
+QP_EXPORT qp_creds *qp_creds_new(const char *cert_pem, const char *key_pem, int *error);
+/* NULL is ignored. */
+QP_EXPORT void qp_creds_del(qp_creds *creds);
+
+/*
  * Per-connection settings. Only uint64_t fields, so the layout has no padding; C# mirrors it (QuicShim.ConnConfig)
  * and a layout test compares sizeof through qp_conn_config_size. 0 in a window field keeps the shim's default.
  */
@@ -92,27 +103,26 @@ QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_st
 
 /*
  * Creates a client connection. dcid/scid: the initial destination and source CIDs (caller-chosen).
- * local/remote: raw sockaddr_in or sockaddr_in6. cert_pem/key_pem: our identity (NUL-terminated PEM).
+ * local/remote: raw sockaddr_in or sockaddr_in6. creds: our identity.
  * alpn: one protocol name (not NUL-terminated). expected_peer_spki_sha256: 32 bytes to pin, or NULL to
  * accept any certificate (its hash is still recorded). config: the settings above. ts: now, in ns.
  * On failure returns NULL and stores the error in *error.
  */
 QP_EXPORT qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
                                       const uint8_t *local, uint32_t locallen, const uint8_t *remote,
-                                      uint32_t remotelen, const char *cert_pem, const char *key_pem,
-                                      const uint8_t *alpn, size_t alpnlen,
+                                      uint32_t remotelen, qp_creds *creds, const uint8_t *alpn, size_t alpnlen,
                                       const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                                       uint64_t ts, void *user, int *error);
 
 /*
  * Creates a server connection from a client's first Initial datagram (pkt), which the caller then also
  * passes to qp_conn_read_pkt. scid: our CID; reset_token: its 16-byte stateless-reset token. The other
- * arguments are as for qp_conn_client_new; the server requests (and requires) a client certificate.
+ * arguments are as for qp_conn_client_new; the server requests a client certificate and, with a pin, requires it.
  */
 QP_EXPORT qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
                                       const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
-                                      const uint8_t *remote, uint32_t remotelen, const char *cert_pem,
-                                      const char *key_pem, const uint8_t *alpn, size_t alpnlen,
+                                      const uint8_t *remote, uint32_t remotelen, qp_creds *creds,
+                                      const uint8_t *alpn, size_t alpnlen,
                                       const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                                       uint64_t ts, void *user, int *error);
 
