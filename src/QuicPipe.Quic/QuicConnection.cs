@@ -19,6 +19,9 @@ public sealed class QuicConnection
     private readonly NodeId? _expectedPeer;
     private readonly Dictionary<long, QuicStream> _streams = [];
 
+    // Loop thread only: stream opens waiting for the peer to allow more streams (MAX_STREAMS), oldest first.
+    private readonly Queue<TaskCompletionSource<QuicStream>> _pendingOpens = new();
+
     // Loop thread only: streams with writes waiting for acknowledgements to make room in their send buffer.
     private readonly HashSet<QuicStream> _blockedWriters = [];
     private readonly Channel<QuicStream> _incomingStreams = Channel.CreateUnbounded<QuicStream>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
@@ -79,22 +82,25 @@ public sealed class QuicConnection
     /// <summary>Packets that arrived for it after it ended (loop thread), to rate-limit the re-sent close.</summary>
     internal int PacketsWhileClosed { get; set; }
 
-    /// <summary>Opens a bidirectional stream.</summary>
-    /// <exception cref="QuicConnectionException">The peer's stream limit is reached, or the connection ended.</exception>
-    public Task<QuicStream> OpenBidirectionalStreamAsync(CancellationToken cancellationToken = default) =>
-        _endpoint.InvokeAsync(() =>
+    /// <summary>Opens a bidirectional stream, waiting while the peer's stream limit is reached.</summary>
+    /// <exception cref="QuicConnectionException">The connection ended.</exception>
+    public async Task<QuicStream> OpenBidirectionalStreamAsync(CancellationToken cancellationToken = default)
+    {
+        var open = new TaskCompletionSource<QuicStream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<QuicStream>)state!).TrySetCanceled(), open);
+        _endpoint.Post(() =>
         {
-            ThrowIfTerminated();
-            var id = QuicShim.ConnOpenBidiStream(Handle);
-            if (id < 0)
+            if (IsTerminated)
             {
-                throw new QuicConnectionException($"Cannot open a stream: {QuicShim.Describe((int)id)}") { NativeError = (int)id };
+                open.TrySetException(new QuicConnectionException("The connection has ended."));
+                return;
             }
 
-            var stream = new QuicStream(this, id);
-            _streams[id] = stream;
-            return stream;
-        }, cancellationToken);
+            _pendingOpens.Enqueue(open);
+            OpenPendingStreams();
+        });
+        return await open.Task.ConfigureAwait(false);
+    }
 
     /// <summary>Waits for the peer to open a stream.</summary>
     public async ValueTask<QuicStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
@@ -145,9 +151,17 @@ public sealed class QuicConnection
         return write.Completion.Task;
     }
 
-    /// <summary>After acknowledgements: moves waiting writes into send buffers that have room again.</summary>
-    internal void ResumeBlockedWrites()
+    /// <summary>
+    /// After a received packet: opens streams the peer now allows (MAX_STREAMS) and moves waiting writes into send
+    /// buffers that acknowledgements made room in.
+    /// </summary>
+    internal void ResumeBlockedWork()
     {
+        if (_pendingOpens.Count > 0)
+        {
+            OpenPendingStreams();
+        }
+
         if (_blockedWriters.Count == 0)
         {
             return;
@@ -183,6 +197,40 @@ public sealed class QuicConnection
         catch (ObjectDisposedException)
         {
             // The endpoint is gone, and with it the connection: there is no credit left to return.
+        }
+    }
+
+    private void OpenPendingStreams()
+    {
+        while (_pendingOpens.TryPeek(out var open))
+        {
+            if (open.Task.IsCompleted)
+            {
+                // Cancelled while waiting.
+                _pendingOpens.Dequeue();
+                continue;
+            }
+
+            var id = QuicShim.ConnOpenBidiStream(Handle);
+            if (id == QuicShim.ErrorStreamIdBlocked)
+            {
+                return;
+            }
+
+            _pendingOpens.Dequeue();
+            if (id < 0)
+            {
+                open.TrySetException(new QuicConnectionException($"Cannot open a stream: {QuicShim.Describe((int)id)}") { NativeError = (int)id });
+                continue;
+            }
+
+            var stream = new QuicStream(this, id);
+            _streams[id] = stream;
+            if (!open.TrySetResult(stream))
+            {
+                // Cancelled just now: the stream exists, so end it rather than leak its slot.
+                _ = QuicShim.ConnStreamShutdown(Handle, id, 0, (uint)QuicAbortDirection.Both);
+            }
         }
     }
 
@@ -430,6 +478,10 @@ public sealed class QuicConnection
         }
 
         _blockedWriters.Clear();
+        while (_pendingOpens.TryDequeue(out var open))
+        {
+            open.TrySetException(error ?? new QuicConnectionException("The connection has ended."));
+        }
 
         _streams.Clear();
         _incomingStreams.Writer.TryComplete(error);

@@ -367,8 +367,8 @@ public sealed class QuicEndpoint : IAsyncDisposable
         }
         else
         {
-            // Acknowledgements may have made room in stream send buffers.
-            connection.ResumeBlockedWrites();
+            // Acknowledgements may have made room in send buffers, MAX_STREAMS room for new streams.
+            connection.ResumeBlockedWork();
             Flush(connection, now);
         }
     }
