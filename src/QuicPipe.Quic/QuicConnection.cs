@@ -107,7 +107,9 @@ public sealed class QuicConnection
     {
         try
         {
-            return await _incomingStreams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var stream = await _incomingStreams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            Post(stream.OnAccepted);
+            return stream;
         }
         catch (ChannelClosedException e)
         {
@@ -185,6 +187,19 @@ public sealed class QuicConnection
         if (rv != 0)
         {
             throw new QuicConnectionException($"Cannot extend the flow-control credit of stream {streamId}: {QuicShim.Describe(rv)}") { NativeError = rv };
+        }
+    }
+
+    /// <summary>
+    /// One of the peer's streams is closed and the application accepted it (loop thread): the peer may open
+    /// another. Granting only then bounds the streams queued for AcceptStreamAsync by the stream limit, even
+    /// against a peer that opens and resets streams in a loop.
+    /// </summary>
+    internal void ReturnStreamSlot(long streamId)
+    {
+        if (!IsTerminated)
+        {
+            QuicShim.ConnExtendMaxStreams(Handle, (streamId & 0x2) == 0 ? 1 : 0, 1);
         }
     }
 
@@ -343,6 +358,7 @@ public sealed class QuicConnection
     {
         if (_streams.Remove(streamId, out var stream))
         {
+            stream.OnTransportClosed();
             _blockedWriters.Remove(stream);
             stream.EndWrites(new QuicStreamAbortedException(streamId, applicationErrorSet ? (long)applicationErrorCode : null, byPeer: true, "the stream is closed"));
             stream.CompleteInput(applicationErrorSet && applicationErrorCode != 0

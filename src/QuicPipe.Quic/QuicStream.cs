@@ -36,6 +36,11 @@ public sealed class QuicStream
     // Loop thread only: set once the application completed Input; bytes arriving later are credited at once.
     private bool _readerCompleted;
 
+    // Loop thread only: for a peer-initiated stream, whether the application accepted it and ngtcp2 closed it;
+    // once both are true the peer gets its stream slot back.
+    private bool _accepted;
+    private bool _transportClosed;
+
     // Loop thread only: why writes fail from now on (aborted by either side, or the stream is closed).
     private Exception? _writeError;
 
@@ -80,6 +85,26 @@ public sealed class QuicStream
     /// </summary>
     public Task AbortAsync(long errorCode, QuicAbortDirection direction = QuicAbortDirection.Both, CancellationToken cancellationToken = default) =>
         _connection.AbortStreamAsync(this, errorCode, direction, cancellationToken);
+
+    // ---- stream slot (loop thread) ----
+
+    internal void OnAccepted()
+    {
+        _accepted = true;
+        if (_transportClosed)
+        {
+            _connection.ReturnStreamSlot(Id);
+        }
+    }
+
+    internal void OnTransportClosed()
+    {
+        _transportClosed = true;
+        if (_accepted)
+        {
+            _connection.ReturnStreamSlot(Id);
+        }
+    }
 
     // ---- receive side ----
 

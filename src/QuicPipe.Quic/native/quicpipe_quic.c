@@ -267,18 +267,10 @@ static int cb_stream_open(ngtcp2_conn *conn, int64_t stream_id, void *user_data)
 static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
                            void *user_data, void *stream_user_data)
 {
+    (void)conn;
     (void)stream_user_data;
     qp_conn *c = user_data;
     qp_stream_free(c, stream_id);
-    if (!ngtcp2_conn_is_local_stream(conn, stream_id)) {
-        /* The peer's stream is done: let it open another (MAX_STREAMS), else a connection would serve only
-           its initial stream limit over its whole life. */
-        if (ngtcp2_is_bidi_stream(stream_id)) {
-            ngtcp2_conn_extend_max_streams_bidi(conn, 1);
-        } else {
-            ngtcp2_conn_extend_max_streams_uni(conn, 1);
-        }
-    }
     uint32_t qp_flags = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) ? QP_STREAM_CLOSE_APP_ERROR_SET : 0;
     return qp_callbacks.stream_close(c->user, stream_id, qp_flags, app_error_code) ? NGTCP2_ERR_CALLBACK_FAILURE
                                                                                     : 0;
@@ -918,6 +910,18 @@ int qp_conn_extend_credit(qp_conn *c, int64_t stream_id, uint64_t n)
     }
     ngtcp2_conn_extend_max_offset(c->conn, n);
     return 0;
+}
+
+void qp_conn_extend_max_streams(qp_conn *c, int bidi, uint64_t n)
+{
+    if (!c || n == 0) {
+        return;
+    }
+    if (bidi) {
+        ngtcp2_conn_extend_max_streams_bidi(c->conn, n);
+    } else {
+        ngtcp2_conn_extend_max_streams_uni(c->conn, n);
+    }
 }
 
 int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_code, uint32_t directions)

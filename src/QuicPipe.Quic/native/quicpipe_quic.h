@@ -198,6 +198,13 @@ QP_EXPORT uint64_t qp_conn_stream_unacked(qp_conn *conn, int64_t stream_id);
 QP_EXPORT int qp_conn_extend_credit(qp_conn *conn, int64_t stream_id, uint64_t n);
 
 /*
+ * Lets the peer open n more streams (MAX_STREAMS; bidi != 0: bidirectional, else unidirectional). ngtcp2 leaves
+ * this to the caller for streams it reported (it credits streams reset before it created them by itself); the
+ * caller grants a slot back once one of the peer's streams is closed and was accepted by the application.
+ */
+QP_EXPORT void qp_conn_extend_max_streams(qp_conn *conn, int bidi, uint64_t n);
+
+/*
  * Aborts one or both directions of a stream with an application error code (directions: QP_SHUTDOWN_*). Aborting
  * the write side drops the data still queued on it.
  */
