@@ -83,6 +83,24 @@ public class FlowControlTests
         Assert.InRange(stream.MaxUnackedBytes, 1UL, 1024UL * 1024);
     }
 
+    [Fact]
+    public async Task One_write_larger_than_the_send_buffer_goes_out_in_pieces_within_the_bound()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback, client: o => o.StreamSendBuffer = SendBuffer);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var payload = RandomNumberGenerator.GetBytes(3 * 1024 * 1024);
+        var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
+
+        var writing = stream.WriteAsync(payload, endStream: true, timeout.Token);
+        var incoming = await server.AcceptStreamAsync(timeout.Token);
+        var received = await ReadToEndAsync(incoming.Input, timeout.Token);
+        await writing;
+
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
+        Assert.InRange(stream.MaxUnackedBytes, (ulong)SendBuffer / 2, (ulong)SendBuffer);
+    }
+
     public static TheoryData<string> WaysToStopReading => new() { "complete the reader", "abort reading", "peer resets" };
 
     [Theory]
