@@ -18,6 +18,12 @@ public sealed class QuicConnection
     private readonly QuicEndpoint _endpoint;
     private readonly NodeId? _expectedPeer;
     private readonly Dictionary<long, QuicStream> _streams = [];
+
+    // Loop thread only: stream opens waiting for the peer to allow more streams (MAX_STREAMS), oldest first.
+    private readonly Queue<TaskCompletionSource<QuicStream>> _pendingOpens = new();
+
+    // Loop thread only: streams with writes waiting for acknowledgements to make room in their send buffer.
+    private readonly HashSet<QuicStream> _blockedWriters = [];
     private readonly Channel<QuicStream> _incomingStreams = Channel.CreateUnbounded<QuicStream>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,6 +49,9 @@ public sealed class QuicConnection
 
     public IPEndPoint RemoteEndPoint => RemoteAddress.ToEndPoint();
 
+    /// <summary>The local address of the endpoint this connection runs on.</summary>
+    public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
+
     /// <summary>The peer's NodeId (hash of the key in the certificate it presented), once the handshake is done.</summary>
     public NodeId? RemoteNodeId { get; private set; }
 
@@ -64,29 +73,43 @@ public sealed class QuicConnection
 
     internal IReadOnlyList<ConnectionId> LocalConnectionIds => _localCids;
 
-    /// <summary>Opens a bidirectional stream.</summary>
-    /// <exception cref="QuicConnectionException">The peer's stream limit is reached, or the connection ended.</exception>
-    public Task<QuicStream> OpenBidirectionalStreamAsync(CancellationToken cancellationToken = default) =>
-        _endpoint.InvokeAsync(() =>
+    /// <summary>Once ended: when (loop clock, ns) its closing or draining period ends; 0 if it has none.</summary>
+    internal ulong ClosingUntil { get; private set; }
+
+    /// <summary>Our CONNECTION_CLOSE, re-sent during the closing period; null while draining.</summary>
+    internal byte[]? CloseDatagram { get; private set; }
+
+    /// <summary>Packets that arrived for it after it ended (loop thread), to rate-limit the re-sent close.</summary>
+    internal int PacketsWhileClosed { get; set; }
+
+    /// <summary>Opens a bidirectional stream, waiting while the peer's stream limit is reached.</summary>
+    /// <exception cref="QuicConnectionException">The connection ended.</exception>
+    public async Task<QuicStream> OpenBidirectionalStreamAsync(CancellationToken cancellationToken = default)
+    {
+        var open = new TaskCompletionSource<QuicStream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = cancellationToken.Register(static state => ((TaskCompletionSource<QuicStream>)state!).TrySetCanceled(), open);
+        _endpoint.Post(() =>
         {
-            ThrowIfTerminated();
-            var id = QuicShim.ConnOpenBidiStream(Handle);
-            if (id < 0)
+            if (IsTerminated)
             {
-                throw new QuicConnectionException($"Cannot open a stream: {QuicShim.Describe((int)id)}") { NativeError = (int)id };
+                open.TrySetException(new QuicConnectionException("The connection has ended."));
+                return;
             }
 
-            var stream = new QuicStream(this, id);
-            _streams[id] = stream;
-            return stream;
-        }, cancellationToken);
+            _pendingOpens.Enqueue(open);
+            OpenPendingStreams();
+        });
+        return await open.Task.ConfigureAwait(false);
+    }
 
     /// <summary>Waits for the peer to open a stream.</summary>
     public async ValueTask<QuicStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
     {
         try
         {
-            return await _incomingStreams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var stream = await _incomingStreams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            Post(stream.OnAccepted);
+            return stream;
         }
         catch (ChannelClosedException e)
         {
@@ -100,46 +123,182 @@ public sealed class QuicConnection
         {
             if (!IsTerminated)
             {
-                _endpoint.SendClose(this, (ulong)errorCode);
-                Terminate(null);
+                _endpoint.Close(this, (ulong)errorCode);
             }
 
             return true;
         }, cancellationToken);
 
-    internal Task WriteStreamAsync(long streamId, byte[] data, bool endStream, CancellationToken cancellationToken) =>
-        _endpoint.InvokeAsync(() =>
+    internal Task WriteStreamAsync(QuicStream stream, PendingStreamWrite write)
+    {
+        try
         {
-            ThrowIfTerminated();
-            unsafe
+            _endpoint.Post(() =>
             {
-                fixed (byte* p = data)
+                if (IsTerminated)
                 {
-                    var rv = QuicShim.ConnStreamWrite(Handle, streamId, p, (nuint)data.Length, endStream ? 1 : 0);
-                    if (rv != 0)
-                    {
-                        throw new QuicConnectionException($"Cannot write to stream {streamId}: {QuicShim.Describe(rv)}") { NativeError = rv };
-                    }
+                    write.Fail(new QuicConnectionException("The connection has ended."));
+                    return;
                 }
+
+                stream.EnqueueWrite(write);
+                UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+            });
+        }
+        catch (ObjectDisposedException e)
+        {
+            write.Fail(e);
+        }
+
+        return write.Completion.Task;
+    }
+
+    /// <summary>
+    /// After a received packet: opens streams the peer now allows (MAX_STREAMS) and moves waiting writes into send
+    /// buffers that acknowledgements made room in.
+    /// </summary>
+    internal void ResumeBlockedWork()
+    {
+        if (_pendingOpens.Count > 0)
+        {
+            OpenPendingStreams();
+        }
+
+        if (_blockedWriters.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var stream in _blockedWriters.ToArray())
+        {
+            UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+        }
+    }
+
+    /// <summary>Returns receive credit for consumed (or discarded) bytes (loop thread).</summary>
+    internal void ExtendCredit(long streamId, long bytes)
+    {
+        if (IsTerminated || bytes <= 0)
+        {
+            return;
+        }
+
+        var rv = QuicShim.ConnExtendCredit(Handle, streamId, (ulong)bytes);
+        if (rv != 0)
+        {
+            throw new QuicConnectionException($"Cannot extend the flow-control credit of stream {streamId}: {QuicShim.Describe(rv)}") { NativeError = rv };
+        }
+    }
+
+    /// <summary>
+    /// One of the peer's streams is closed and the application accepted it (loop thread): the peer may open
+    /// another. Granting only then bounds the streams queued for AcceptStreamAsync by the stream limit, even
+    /// against a peer that opens and resets streams in a loop.
+    /// </summary>
+    internal void ReturnStreamSlot(long streamId)
+    {
+        if (!IsTerminated)
+        {
+            QuicShim.ConnExtendMaxStreams(Handle, (streamId & 0x2) == 0 ? 1 : 0, 1);
+        }
+    }
+
+    internal void Post(Action work)
+    {
+        try
+        {
+            _endpoint.Post(work);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The endpoint is gone, and with it the connection: there is no credit left to return.
+        }
+    }
+
+    private void OpenPendingStreams()
+    {
+        while (_pendingOpens.TryPeek(out var open))
+        {
+            if (open.Task.IsCompleted)
+            {
+                // Cancelled while waiting.
+                _pendingOpens.Dequeue();
+                continue;
             }
 
-            return true;
-        }, cancellationToken);
+            var id = QuicShim.ConnOpenBidiStream(Handle);
+            if (id == QuicShim.ErrorStreamIdBlocked)
+            {
+                return;
+            }
 
-    internal Task ShutdownStreamAsync(long streamId, long errorCode, CancellationToken cancellationToken) =>
-        _endpoint.InvokeAsync(() =>
+            _pendingOpens.Dequeue();
+            if (id < 0)
+            {
+                open.TrySetException(new QuicConnectionException($"Cannot open a stream: {QuicShim.Describe((int)id)}") { NativeError = (int)id });
+                continue;
+            }
+
+            var stream = new QuicStream(this, id);
+            _streams[id] = stream;
+            if (!open.TrySetResult(stream))
+            {
+                // Cancelled just now: the stream exists, so end it rather than leak its slot.
+                _ = QuicShim.ConnStreamShutdown(Handle, id, 0, (uint)QuicAbortDirection.Both);
+            }
+        }
+    }
+
+    private void UpdateBlocked(QuicStream stream, bool blocked)
+    {
+        if (blocked)
+        {
+            _blockedWriters.Add(stream);
+        }
+        else
+        {
+            _blockedWriters.Remove(stream);
+        }
+    }
+
+    internal Task AbortStreamAsync(QuicStream stream, long errorCode, QuicAbortDirection direction, CancellationToken cancellationToken)
+    {
+        if ((direction & QuicAbortDirection.Both) == 0 || (direction & ~QuicAbortDirection.Both) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(direction), direction, "Abort Read, Write or Both.");
+        }
+
+        return _endpoint.InvokeAsync(() =>
         {
             ThrowIfTerminated();
-            _ = QuicShim.ConnStreamShutdown(Handle, streamId, (ulong)errorCode);
-            if (_streams.TryGetValue(streamId, out var stream))
+            var rv = QuicShim.ConnStreamShutdown(Handle, stream.Id, (ulong)errorCode, (uint)direction);
+            if (rv != 0)
             {
-                stream.CompleteInput(new QuicConnectionException($"Stream {streamId} was aborted locally with code {errorCode}."));
+                throw new QuicConnectionException($"Cannot abort stream {stream.Id}: {QuicShim.Describe(rv)}") { NativeError = rv };
+            }
+
+            if (direction.HasFlag(QuicAbortDirection.Read))
+            {
+                stream.CompleteInput(new QuicStreamAbortedException(stream.Id, errorCode, byPeer: false, "reading was aborted locally"));
+            }
+
+            if (direction.HasFlag(QuicAbortDirection.Write))
+            {
+                _blockedWriters.Remove(stream);
+                stream.EndWrites(new QuicStreamAbortedException(stream.Id, errorCode, byPeer: false, "sending was aborted locally"));
             }
 
             return true;
         }, cancellationToken);
+    }
 
     internal void Attach(SafeQuicConnectionHandle handle) => _handle = handle;
+
+    internal void BeginClosingPeriod(ulong until, byte[]? closeDatagram)
+    {
+        ClosingUntil = until;
+        CloseDatagram = closeDatagram;
+    }
 
     internal void AddLocalConnectionId(ConnectionId cid) => _localCids.Add(cid);
 
@@ -188,15 +347,40 @@ public sealed class QuicConnection
         {
             stream.OnData(data, fin);
         }
+        else
+        {
+            // A stream we no longer track: nobody reads it, but the connection's credit must come back.
+            ExtendCredit(-1, data.Length);
+        }
     }
 
     internal void OnStreamClose(long streamId, bool applicationErrorSet, ulong applicationErrorCode)
     {
         if (_streams.Remove(streamId, out var stream))
         {
+            stream.OnTransportClosed();
+            _blockedWriters.Remove(stream);
+            stream.EndWrites(new QuicStreamAbortedException(streamId, applicationErrorSet ? (long)applicationErrorCode : null, byPeer: true, "the stream is closed"));
             stream.CompleteInput(applicationErrorSet && applicationErrorCode != 0
-                ? new QuicConnectionException($"Stream {streamId} was reset by the peer with code {applicationErrorCode}.")
+                ? new QuicStreamAbortedException(streamId, (long)applicationErrorCode, byPeer: true, "the stream was reset")
                 : null);
+        }
+    }
+
+    internal void OnStreamReset(long streamId, ulong applicationErrorCode)
+    {
+        if (_streams.TryGetValue(streamId, out var stream))
+        {
+            stream.CompleteInput(new QuicStreamAbortedException(streamId, (long)applicationErrorCode, byPeer: true, "the peer reset its sending side (RESET_STREAM)"));
+        }
+    }
+
+    internal void OnStreamSendStopped(long streamId)
+    {
+        if (_streams.TryGetValue(streamId, out var stream))
+        {
+            _blockedWriters.Remove(stream);
+            stream.EndWrites(new QuicStreamAbortedException(streamId, null, byPeer: true, "the peer asked us to stop sending (STOP_SENDING)"));
         }
     }
 
@@ -237,6 +421,11 @@ public sealed class QuicConnection
         if (_callbackFailure is not null)
         {
             return new QuicConnectionException($"A connection callback failed: {_callbackFailure.Message}", _callbackFailure) { NativeError = error };
+        }
+
+        if (error == QuicShim.ErrorHandshakeTimeout)
+        {
+            return new QuicConnectionException("The handshake did not complete within QuicEndpointOptions.HandshakeTimeout.") { NativeError = error };
         }
 
         if (error == QuicShim.ErrorDraining)
@@ -296,10 +485,18 @@ public sealed class QuicConnection
         }
 
         IsTerminated = true;
-        _endpoint.Forget(this);
+        _endpoint.OnTerminated(this);
+        var writeError = error ?? new QuicConnectionException("The connection has ended.");
         foreach (var stream in _streams.Values)
         {
             stream.CompleteInput(error);
+            stream.FailWrites(writeError);
+        }
+
+        _blockedWriters.Clear();
+        while (_pendingOpens.TryDequeue(out var open))
+        {
+            open.TrySetException(error ?? new QuicConnectionException("The connection has ended."));
         }
 
         _streams.Clear();

@@ -27,8 +27,7 @@ public sealed class QuicEndpoint : IAsyncDisposable
     private readonly UdpBatchSocket _socket;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
-    private readonly byte[] _certificatePem;
-    private readonly byte[] _privateKeyPem;
+    private readonly SafeQuicCredentialsHandle _credentials;
     private readonly byte[] _resetKey;
     private readonly PeerAddress _wakeAddress;
     private readonly PacketBatch _receiveBatch = new();
@@ -42,17 +41,24 @@ public sealed class QuicEndpoint : IAsyncDisposable
     // Loop thread only: CID -> connection, and every live connection.
     private readonly Dictionary<ConnectionId, QuicConnection> _routes = [];
     private readonly List<QuicConnection> _connections = [];
+
+    // Loop thread only: ended connections whose CIDs still route here until their closing or draining period ends.
+    private readonly List<QuicConnection> _closing = [];
+
+    // Loop thread only: incoming connections created and neither past their handshake nor ended.
+    private int _handshaking;
     private TimeSpan _currentWait = TimeSpan.Zero;
     private volatile bool _stopping;
     private long _unroutable;
+    private long _refused;
+    private long _closeRetransmissions;
 
     private QuicEndpoint(UdpBatchSocket socket, QuicEndpointOptions options)
     {
         _socket = socket;
         _options = options;
         _identity = options.Identity!;
-        _certificatePem = NullTerminated(_identity.CertificatePem);
-        _privateKeyPem = NullTerminated(_identity.PrivateKeyPem);
+        _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
         var local = socket.LocalAddress.ToEndPoint();
         if (local.Address.Equals(IPAddress.Any))
@@ -74,6 +80,12 @@ public sealed class QuicEndpoint : IAsyncDisposable
 
     /// <summary>Datagrams that matched no connection and could not start one (garbage, stale, unknown CIDs).</summary>
     public long UnroutableDatagrams => Interlocked.Read(ref _unroutable);
+
+    /// <summary>Incoming Initials dropped because <see cref="QuicEndpointOptions.MaxHandshakingConnections"/> or <see cref="QuicEndpointOptions.MaxConnections"/> was reached.</summary>
+    public long RefusedConnections => Interlocked.Read(ref _refused);
+
+    /// <summary>CONNECTION_CLOSE datagrams re-sent in answer to packets that arrived during a closing period.</summary>
+    internal long CloseRetransmissions => Interlocked.Read(ref _closeRetransmissions);
 
     /// <summary>An incoming connection failed its handshake (raised on the loop thread; keep handlers short).</summary>
     public event EventHandler<QuicConnectionFailedEventArgs>? ConnectionFailed;
@@ -119,6 +131,10 @@ public sealed class QuicEndpoint : IAsyncDisposable
         return _accepted.Reader.ReadAsync(cancellationToken);
     }
 
+    /// <summary>Live, handshaking (incoming) and closing-or-draining connections, read on the loop thread.</summary>
+    internal Task<(int Live, int Handshaking, int Closing)> GetConnectionCountsAsync() =>
+        InvokeAsync(() => (_connections.Count, _handshaking, _closing.Count), CancellationToken.None);
+
     public async ValueTask DisposeAsync()
     {
         _stopping = true;
@@ -131,6 +147,9 @@ public sealed class QuicEndpoint : IAsyncDisposable
 
         _accepted.Writer.TryComplete();
         _socket.Dispose();
+
+        // Last: every connection's TLS session borrowed it.
+        _credentials.Dispose();
     }
 
     // ---- cross-thread work ----
@@ -158,7 +177,7 @@ public sealed class QuicEndpoint : IAsyncDisposable
         return completion.Task;
     }
 
-    private void Post(Action work)
+    internal void Post(Action work)
     {
         if (_stopping)
         {
@@ -206,6 +225,20 @@ public sealed class QuicEndpoint : IAsyncDisposable
 
         var now = MonotonicClock.NowNanoseconds();
         var next = ulong.MaxValue;
+        for (var i = _closing.Count - 1; i >= 0; i--)
+        {
+            var closed = _closing[i];
+            if (closed.ClosingUntil <= now)
+            {
+                _closing.RemoveAt(i);
+                UnregisterAll(closed);
+            }
+            else
+            {
+                next = Math.Min(next, closed.ClosingUntil);
+            }
+        }
+
         foreach (var connection in _connections.ToArray())
         {
             if (connection.IsTerminated)
@@ -268,16 +301,54 @@ public sealed class QuicEndpoint : IAsyncDisposable
             ref readonly var header = ref batch.Headers[i];
             if (_routes.TryGetValue(header.Dcid, out var connection))
             {
-                Deliver(connection, batch.Payload(i), batch.Sources[i], now);
+                if (connection.IsTerminated)
+                {
+                    AnswerClosed(connection, batch.Sources[i]);
+                }
+                else
+                {
+                    Deliver(connection, batch.Payload(i), batch.Sources[i], now);
+                }
             }
             else if (_options.AcceptIncoming && header.Form == QuicHeaderForm.Long && header.Type == QuicPacketType.Initial && batch.Lengths[i] >= 1200)
             {
-                Accept(batch.Payload(i), batch.Sources[i], header.Dcid, now);
+                if (_handshaking < _options.MaxHandshakingConnections && _connections.Count < _options.MaxConnections)
+                {
+                    Accept(batch.Payload(i), batch.Sources[i], header.Dcid, now);
+                }
+                else
+                {
+                    Interlocked.Increment(ref _refused);
+                }
             }
             else
             {
                 Interlocked.Increment(ref _unroutable);
             }
+        }
+    }
+
+    /// <summary>
+    /// A packet for a connection in its closing period is answered with our CONNECTION_CLOSE again (RFC 9000
+    /// §10.2.1), at exponentially falling rate (the 1st, 2nd, 4th, 8th... packet) so that it cannot be used to
+    /// amplify; in the draining period nothing is sent.
+    /// </summary>
+    private void AnswerClosed(QuicConnection connection, in PeerAddress source)
+    {
+        var received = ++connection.PacketsWhileClosed;
+        if (connection.CloseDatagram is not { } close || (received & (received - 1)) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.SendTo(close, source);
+            Interlocked.Increment(ref _closeRetransmissions);
+        }
+        catch (UdpSocketException)
+        {
+            // Best effort: the peer retransmits and gets another chance.
         }
     }
 
@@ -296,6 +367,8 @@ public sealed class QuicEndpoint : IAsyncDisposable
         }
         else
         {
+            // Acknowledgements may have made room in send buffers, MAX_STREAMS room for new streams.
+            connection.ResumeBlockedWork();
             Flush(connection, now);
         }
     }
@@ -303,6 +376,9 @@ public sealed class QuicEndpoint : IAsyncDisposable
     private unsafe void Accept(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId originalDcid, ulong now)
     {
         var connection = new QuicConnection(this, isServer: true, source, _options.AllowAnyClient ? null : _options.ExpectedClient);
+
+        // Counted until its handshake completes or it ends (OnHandshakeCompleted / OnIncomingFailed).
+        _handshaking++;
         var scid = IssueConnectionId(_options.ConnectionIdLength);
         Span<byte> token = stackalloc byte[QuicShim.StatelessResetTokenSize];
         StatelessResetToken(scid, token);
@@ -311,17 +387,16 @@ public sealed class QuicEndpoint : IAsyncDisposable
         Span<byte> pin = stackalloc byte[NodeId.Size];
         expected?.Bytes.CopyTo(pin);
         var local = _socket.LocalAddress;
+        var config = ConnectionConfig();
         SafeQuicConnectionHandle handle;
         int error;
         fixed (byte* packet = datagram)
         fixed (byte* s = scid.Span)
         fixed (byte* t = token)
-        fixed (byte* cert = _certificatePem)
-        fixed (byte* key = _privateKeyPem)
         fixed (byte* a = alpn)
         fixed (byte* p = pin)
         {
-            handle = QuicShim.ConnServerNew(packet, (nuint)datagram.Length, s, (nuint)scid.Length, t, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, cert, key, a, (nuint)alpn.Length, expected is null ? null : p, IdleTimeoutNs(), now, connection.UserPointer, out error);
+            handle = QuicShim.ConnServerNew(packet, (nuint)datagram.Length, s, (nuint)scid.Length, t, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, _credentials, a, (nuint)alpn.Length, expected is null ? null : p, &config, now, connection.UserPointer, out error);
         }
 
         if (handle.IsInvalid)
@@ -345,6 +420,11 @@ public sealed class QuicEndpoint : IAsyncDisposable
 
     private unsafe QuicConnection StartClient(PeerAddress remote, QuicClientConnectionOptions options)
     {
+        if (_connections.Count >= _options.MaxConnections)
+        {
+            throw new QuicConnectionException($"The endpoint already has {_connections.Count} connections (QuicEndpointOptions.MaxConnections).");
+        }
+
         var connection = new QuicConnection(this, isServer: false, remote, options.ExpectedPeer);
         var dcid = options.InitialDestinationConnectionId ?? new ConnectionId(RandomNumberGenerator.GetBytes(Math.Max(8, _options.ConnectionIdLength)));
         var scid = options.SourceConnectionId ?? IssueConnectionId(_options.ConnectionIdLength);
@@ -353,16 +433,15 @@ public sealed class QuicEndpoint : IAsyncDisposable
         options.ExpectedPeer?.Bytes.CopyTo(pin);
         var local = _socket.LocalAddress;
         var now = MonotonicClock.NowNanoseconds();
+        var config = ConnectionConfig();
         SafeQuicConnectionHandle handle;
         int error;
         fixed (byte* d = dcid.Span)
         fixed (byte* s = scid.Span)
-        fixed (byte* cert = _certificatePem)
-        fixed (byte* key = _privateKeyPem)
         fixed (byte* a = alpn)
         fixed (byte* p = pin)
         {
-            handle = QuicShim.ConnClientNew(d, (nuint)dcid.Length, s, (nuint)scid.Length, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, cert, key, a, (nuint)alpn.Length, options.ExpectedPeer is null ? null : p, IdleTimeoutNs(), now, connection.UserPointer, out error);
+            handle = QuicShim.ConnClientNew(d, (nuint)dcid.Length, s, (nuint)scid.Length, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, _credentials, a, (nuint)alpn.Length, options.ExpectedPeer is null ? null : p, &config, now, connection.UserPointer, out error);
         }
 
         if (handle.IsInvalid)
@@ -422,34 +501,63 @@ public sealed class QuicEndpoint : IAsyncDisposable
     private void Fail(QuicConnection connection, int error, ulong now)
     {
         var exception = connection.DescribeFailure(error);
-        var silent = error is QuicShim.ErrorDraining or QuicShim.ErrorDropConnection or QuicShim.ErrorIdleClose;
-        if (!silent)
+        switch (error)
         {
-            SendClose(connection, 0, now);
+            case QuicShim.ErrorDraining:
+                // The peer closed: keep its CIDs for the draining period, answering nothing (RFC 9000 §10.2.2).
+                End(connection, exception, ClosingPeriodEnd(connection, now), closeDatagram: null);
+                break;
+            case QuicShim.ErrorIdleClose:
+                // An idle timeout after a completed handshake is an ordinary end, not an error.
+                End(connection, connection.Handshake.IsCompletedSuccessfully ? null : exception, closingUntil: 0, closeDatagram: null);
+                break;
+            case QuicShim.ErrorDropConnection or QuicShim.ErrorHandshakeTimeout:
+                // Silent: a half-open connection (maybe from a forged Initial) is dropped without a word.
+                End(connection, exception, closingUntil: 0, closeDatagram: null);
+                break;
+            default:
+                var close = SendClose(connection, 0, now);
+                End(connection, exception, close is null ? 0 : ClosingPeriodEnd(connection, now), close);
+                break;
         }
-
-        // An idle timeout after a completed handshake is an ordinary end, not an error.
-        connection.Terminate(error == QuicShim.ErrorIdleClose && connection.Handshake.IsCompletedSuccessfully ? null : exception);
     }
 
-    internal void SendClose(QuicConnection connection, ulong applicationErrorCode) =>
-        SendClose(connection, applicationErrorCode, MonotonicClock.NowNanoseconds());
+    /// <summary>Closes a live connection at the application's request: CONNECTION_CLOSE, then the closing period.</summary>
+    internal void Close(QuicConnection connection, ulong applicationErrorCode)
+    {
+        var now = MonotonicClock.NowNanoseconds();
+        var close = SendClose(connection, applicationErrorCode, now);
+        End(connection, null, close is null ? 0 : ClosingPeriodEnd(connection, now), close);
+    }
 
-    private unsafe void SendClose(QuicConnection connection, ulong applicationErrorCode, ulong now)
+    private static void End(QuicConnection connection, QuicConnectionException? error, ulong closingUntil, byte[]? closeDatagram)
+    {
+        connection.BeginClosingPeriod(closingUntil, closeDatagram);
+        connection.Terminate(error);
+    }
+
+    /// <summary>Three probe timeouts from now (RFC 9000 §10.2), or the configured minimum if longer.</summary>
+    private ulong ClosingPeriodEnd(QuicConnection connection, ulong now) =>
+        now + Math.Max(3 * QuicShim.ConnGetPto(connection.Handle), (ulong)_options.MinimumClosingPeriod.Ticks * 100);
+
+    /// <summary>Sends our CONNECTION_CLOSE and returns a copy of it (to re-send in the closing period), or null if none may be sent.</summary>
+    private unsafe byte[]? SendClose(QuicConnection connection, ulong applicationErrorCode, ulong now)
     {
         var batch = _sendBatch;
         batch.Clear();
         var written = QuicShim.ConnWriteClose(connection.Handle, batch.SlotPointer(0), (nuint)batch.SlotSize, (byte*)batch.DestinationPointer(0), applicationErrorCode, now);
         if (written <= 0)
         {
-            return;
+            return null;
         }
 
+        var copy = batch.Slot(0)[..written].ToArray();
         batch.Count = 1;
         batch.Lengths[0] = written;
         batch.ResetSlot(0);
         batch.Forward(0, batch.Destinations[0]);
         _socket.Send(batch, _counters);
+        return copy;
     }
 
     // ---- connection bookkeeping (loop thread) ----
@@ -458,12 +566,16 @@ public sealed class QuicEndpoint : IAsyncDisposable
     {
         if (connection.IsServer)
         {
+            _handshaking--;
             _accepted.Writer.TryWrite(connection);
         }
     }
 
-    internal void OnIncomingFailed(QuicConnection connection, QuicConnectionException error) =>
+    internal void OnIncomingFailed(QuicConnection connection, QuicConnectionException error)
+    {
+        _handshaking--;
         ConnectionFailed?.Invoke(this, new QuicConnectionFailedEventArgs(connection.RemoteEndPoint, error));
+    }
 
     internal void Register(ConnectionId cid, QuicConnection connection) => _routes[cid] = connection;
 
@@ -475,14 +587,26 @@ public sealed class QuicEndpoint : IAsyncDisposable
         }
     }
 
-    internal void Forget(QuicConnection connection)
+    /// <summary>A connection ended: its CIDs route on through its closing or draining period, if it has one.</summary>
+    internal void OnTerminated(QuicConnection connection)
+    {
+        _connections.Remove(connection);
+        if (connection.ClosingUntil != 0 && !_stopping && _closing.Count < _options.MaxConnections)
+        {
+            _closing.Add(connection);
+        }
+        else
+        {
+            UnregisterAll(connection);
+        }
+    }
+
+    private void UnregisterAll(QuicConnection connection)
     {
         foreach (var cid in connection.LocalConnectionIds)
         {
             Unregister(cid, connection);
         }
-
-        _connections.Remove(connection);
     }
 
     internal ConnectionId IssueConnectionId(int length)
@@ -504,7 +628,37 @@ public sealed class QuicEndpoint : IAsyncDisposable
         mac[..QuicShim.StatelessResetTokenSize].CopyTo(token);
     }
 
-    private ulong IdleTimeoutNs() => (ulong)_options.IdleTimeout.Ticks * 100;
+    private QuicShim.ConnConfig ConnectionConfig() => new()
+    {
+        IdleTimeoutNs = (ulong)_options.IdleTimeout.Ticks * 100,
+        HandshakeTimeoutNs = (ulong)_options.HandshakeTimeout.Ticks * 100,
+        StreamWindow = (ulong)_options.StreamReceiveWindow,
+        MaxStreamWindow = (ulong)_options.MaxStreamReceiveWindow,
+        ConnectionWindow = (ulong)_options.ConnectionReceiveWindow,
+        MaxConnectionWindow = (ulong)_options.MaxConnectionReceiveWindow,
+    };
 
-    private static byte[] NullTerminated(string text) => Encoding.ASCII.GetBytes(text + "\0");
+    internal int StreamSendBuffer => _options.StreamSendBuffer;
+
+    private static unsafe SafeQuicCredentialsHandle LoadCredentials(NodeIdentity identity)
+    {
+        var certificate = Encoding.ASCII.GetBytes(identity.CertificatePem + "\0");
+        var key = Encoding.ASCII.GetBytes(identity.PrivateKeyPem + "\0");
+        SafeQuicCredentialsHandle credentials;
+        int error;
+        fixed (byte* c = certificate)
+        fixed (byte* k = key)
+        {
+            credentials = QuicShim.CredsNew(c, k, out error);
+        }
+
+        CryptographicOperations.ZeroMemory(key);
+        if (credentials.IsInvalid)
+        {
+            credentials.Dispose();
+            throw new ArgumentException($"The identity's certificate or key cannot be loaded: {QuicShim.Describe(error)}");
+        }
+
+        return credentials;
+    }
 }

@@ -14,6 +14,52 @@ public sealed class QuicEndpointOptions
     /// <summary>Closes a connection after this long without traffic (QUIC max_idle_timeout).</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Fails a connection whose handshake has not completed this long after it started (default 10 s). Bounds
+    /// how long a half-open connection (e.g. one started by a forged or junk Initial) holds its slot.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Most incoming connections that may be in their handshake at once (default 256); Initials that would start
+    /// another are dropped and counted in <see cref="QuicEndpoint.RefusedConnections"/>.
+    /// </summary>
+    public int MaxHandshakingConnections { get; set; } = 256;
+
+    /// <summary>
+    /// Most live connections (both directions, handshaking or not; default 4096). Beyond it incoming Initials are
+    /// refused (counted) and <see cref="QuicEndpoint.ConnectAsync"/> throws. Connections in their closing or
+    /// draining period count against a separate limit of the same size.
+    /// </summary>
+    public int MaxConnections { get; set; } = 4096;
+
+    /// <summary>
+    /// Receive window each stream starts with (default 1 MiB): the peer may send this far ahead of what the
+    /// application has read from <see cref="QuicStream.Input"/>. Credit returns only as the application reads.
+    /// </summary>
+    public int StreamReceiveWindow { get; set; } = 1024 * 1024;
+
+    /// <summary>How far ngtcp2 may grow a stream's receive window for a fast reader (default 16 MiB).</summary>
+    public int MaxStreamReceiveWindow { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Receive window of a whole connection at its start (default 4 MiB), over all its streams.</summary>
+    public int ConnectionReceiveWindow { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>How far ngtcp2 may grow a connection's receive window (default 32 MiB).</summary>
+    public int MaxConnectionReceiveWindow { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// Most bytes a stream holds queued and not yet acknowledged by the peer (default 1 MiB); beyond it
+    /// <see cref="QuicStream.WriteAsync"/> waits (send backpressure).
+    /// </summary>
+    public int StreamSendBuffer { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Lower bound of the closing and draining periods (normally three probe timeouts, RFC 9000 §10.2): lets tests
+    /// observe a period that on loopback lasts only milliseconds.
+    /// </summary>
+    internal TimeSpan MinimumClosingPeriod { get; set; } = TimeSpan.Zero;
+
     /// <summary>Accept incoming connections (be a server). Off: only <see cref="QuicEndpoint.ConnectAsync"/> works.</summary>
     public bool AcceptIncoming { get; set; }
 
@@ -23,7 +69,10 @@ public sealed class QuicEndpointOptions
     /// <summary>The only client NodeId incoming connections may present (mutual TLS, pinned).</summary>
     public NodeId? ExpectedClient { get; set; }
 
-    /// <summary>Accept any client certificate instead of pinning <see cref="ExpectedClient"/> (tests, interop).</summary>
+    /// <summary>
+    /// Accept any client instead of pinning <see cref="ExpectedClient"/> (tests, interop): a client certificate is
+    /// then optional, and <see cref="QuicConnection.RemoteNodeId"/> is null for a client that presents none.
+    /// </summary>
     public bool AllowAnyClient { get; set; }
 
     /// <summary>Secret keying the stateless-reset tokens of our CIDs; random when not set.</summary>
@@ -42,6 +91,36 @@ public sealed class QuicEndpointOptions
         if (ConnectionIdLength is < 8 or > 20)
         {
             throw new ArgumentOutOfRangeException(nameof(ConnectionIdLength), ConnectionIdLength, "CIDs are 8 to 20 bytes here.");
+        }
+
+        if (HandshakeTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(HandshakeTimeout), HandshakeTimeout, "The handshake timeout must be positive.");
+        }
+
+        if (MaxHandshakingConnections < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxHandshakingConnections), MaxHandshakingConnections, "At least one handshake must be allowed.");
+        }
+
+        if (MaxConnections < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "At least one connection must be allowed.");
+        }
+
+        if (StreamReceiveWindow < 1024 || MaxStreamReceiveWindow < StreamReceiveWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StreamReceiveWindow), "StreamReceiveWindow is at least 1 KiB and at most MaxStreamReceiveWindow.");
+        }
+
+        if (ConnectionReceiveWindow < StreamReceiveWindow || MaxConnectionReceiveWindow < ConnectionReceiveWindow)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectionReceiveWindow), "ConnectionReceiveWindow is at least StreamReceiveWindow and at most MaxConnectionReceiveWindow.");
+        }
+
+        if (StreamSendBuffer < 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StreamSendBuffer), StreamSendBuffer, "The stream send buffer is at least 1 KiB.");
         }
 
         if (AcceptIncoming && ExpectedClient is null && !AllowAnyClient)

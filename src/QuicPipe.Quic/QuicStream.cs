@@ -1,58 +1,128 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using QuicPipe.Quic.Internal;
+using QuicPipe.Quic.Interop;
 
 namespace QuicPipe.Quic;
 
 /// <summary>
 /// A bidirectional QUIC stream. Received bytes arrive on <see cref="Input"/> (completed at the peer's FIN, or
 /// with an error on reset); <see cref="WriteAsync"/> queues bytes to send, <see cref="CompleteWritesAsync"/>
-/// sends FIN. In this phase receive has no backpressure (the peer's window is returned as soon as data is
-/// copied into the pipe) and writes are buffered natively until acknowledged.
+/// sends FIN. Flow control is backpressure both ways: the peer gets credit only for bytes the application has
+/// consumed from <see cref="Input"/>, and a write waits while the stream holds
+/// <see cref="QuicEndpointOptions.StreamSendBuffer"/> bytes the peer has not acknowledged.
 /// </summary>
 public sealed class QuicStream
 {
     private readonly QuicConnection _connection;
-    private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
 
-    // Loop thread only: whether the input side has been completed (FIN, reset or connection end).
+    // No pause threshold: the peer's flow-control window already bounds what can be buffered here, and the loop
+    // thread must never wait for a reader.
+    private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly CreditReturningPipeReader _reader;
+
+    // Loop thread only: writes waiting for room in the send buffer, oldest first.
+    private readonly Queue<PendingStreamWrite> _writes = new();
+
+    // Loop thread only: whether the input side has been completed (FIN, reset or connection end), and the bytes
+    // received into the pipe so far.
     private bool _inputCompleted;
+    private long _received;
+
+    // Reader's thread (Interlocked): bytes the application has consumed; credit not yet handed to the loop.
+    private long _consumed;
+    private long _pendingCredit;
+
+    // Loop thread only: set once the application completed Input; bytes arriving later are credited at once.
+    private bool _readerCompleted;
+
+    // Loop thread only: for a peer-initiated stream, whether the application accepted it and ngtcp2 closed it;
+    // once both are true the peer gets its stream slot back.
+    private bool _accepted;
+    private bool _transportClosed;
+
+    // Loop thread only: why writes fail from now on (aborted by either side, or the stream is closed).
+    private Exception? _writeError;
 
     internal QuicStream(QuicConnection connection, long id)
     {
         _connection = connection;
         Id = id;
+        _reader = new CreditReturningPipeReader(_input.Reader, this);
     }
+
+    /// <summary>The connection this stream belongs to.</summary>
+    public QuicConnection Connection => _connection;
 
     /// <summary>The QUIC stream ID (RFC 9000 §2.1).</summary>
     public long Id { get; }
 
-    /// <summary>The bytes the peer sends, in order.</summary>
-    public PipeReader Input => _input.Reader;
+    /// <summary>The bytes the peer sends, in order. Consuming them (AdvanceTo) is what lets the peer send more.</summary>
+    public PipeReader Input => _reader;
 
-    /// <summary>Queues <paramref name="data"/> (copied) and, with <paramref name="endStream"/>, the FIN after it.</summary>
+    /// <summary>Most bytes ever held in <see cref="Input"/> unconsumed (loop thread; for tests and diagnostics).</summary>
+    internal long MaxBufferedBytes { get; private set; }
+
+    /// <summary>Most bytes ever queued unacknowledged on the send side (loop thread; for tests and diagnostics).</summary>
+    internal ulong MaxUnackedBytes { get; private set; }
+
+    /// <summary>
+    /// Queues <paramref name="data"/> and, with <paramref name="endStream"/>, the FIN after it. Completes once all
+    /// of it is in the stream's send buffer, which waits while the buffer is full; do not change
+    /// <paramref name="data"/> before then. Cancelling may leave a prefix of the data queued.
+    /// </summary>
     public Task WriteAsync(ReadOnlyMemory<byte> data, bool endStream = false, CancellationToken cancellationToken = default) =>
-        _connection.WriteStreamAsync(Id, data.ToArray(), endStream, cancellationToken);
+        _connection.WriteStreamAsync(this, new PendingStreamWrite(data, endStream, cancellationToken));
 
     /// <summary>Sends FIN: the peer reads to the end of the stream.</summary>
     public Task CompleteWritesAsync(CancellationToken cancellationToken = default) =>
-        _connection.WriteStreamAsync(Id, [], endStream: true, cancellationToken);
+        _connection.WriteStreamAsync(this, new PendingStreamWrite(ReadOnlyMemory<byte>.Empty, fin: true, cancellationToken));
 
-    /// <summary>Resets the stream in both directions with an application error code.</summary>
-    public Task AbortAsync(long errorCode, CancellationToken cancellationToken = default) =>
-        _connection.ShutdownStreamAsync(Id, errorCode, cancellationToken);
+    /// <summary>
+    /// Aborts reading (the peer gets STOP_SENDING), sending (the peer gets RESET_STREAM; queued data is dropped) or
+    /// both, with an application error code. Locally, <see cref="Input"/> and waiting or later writes end with a
+    /// <see cref="QuicStreamAbortedException"/>.
+    /// </summary>
+    public Task AbortAsync(long errorCode, QuicAbortDirection direction = QuicAbortDirection.Both, CancellationToken cancellationToken = default) =>
+        _connection.AbortStreamAsync(this, errorCode, direction, cancellationToken);
 
+    // ---- stream slot (loop thread) ----
+
+    internal void OnAccepted()
+    {
+        _accepted = true;
+        if (_transportClosed)
+        {
+            _connection.ReturnStreamSlot(Id);
+        }
+    }
+
+    internal void OnTransportClosed()
+    {
+        _transportClosed = true;
+        if (_accepted)
+        {
+            _connection.ReturnStreamSlot(Id);
+        }
+    }
+
+    // ---- receive side ----
+
+    /// <summary>Loop thread, inside the shim's data callback.</summary>
     internal void OnData(ReadOnlySpan<byte> data, bool fin)
     {
-        if (_inputCompleted)
+        if (_inputCompleted || _readerCompleted)
         {
-            return;
+            // Nobody will read these bytes: their credit goes straight back.
+            _connection.ExtendCredit(Id, data.Length);
         }
-
-        if (!data.IsEmpty)
+        else if (!data.IsEmpty)
         {
             _input.Writer.Write(data);
+            _received += data.Length;
+            MaxBufferedBytes = Math.Max(MaxBufferedBytes, _received - Interlocked.Read(ref _consumed));
 
-            // No pause threshold: this never waits, so the loop thread is never blocked by a slow reader.
+            // Never waits (no pause threshold), so the loop thread is never blocked by a slow reader.
             var flush = _input.Writer.FlushAsync();
             if (flush.IsCompleted)
             {
@@ -70,6 +140,21 @@ public sealed class QuicStream
         }
     }
 
+    /// <summary>The application consumed <paramref name="bytes"/> (reader's thread): return them as credit.</summary>
+    internal void OnConsumed(long bytes)
+    {
+        Interlocked.Add(ref _consumed, bytes);
+
+        // One posted hand-over carries all credit gathered until it runs.
+        if (Interlocked.Add(ref _pendingCredit, bytes) == bytes)
+        {
+            _connection.Post(ReturnPendingCredit);
+        }
+    }
+
+    /// <summary>The application completed <see cref="Input"/>: what it left unread is credit too.</summary>
+    internal void OnReaderCompleted() => _connection.Post(ReleaseUnreadCredit);
+
     internal void CompleteInput(Exception? error)
     {
         if (_inputCompleted)
@@ -79,5 +164,103 @@ public sealed class QuicStream
 
         _inputCompleted = true;
         _input.Writer.Complete(error);
+        if (error is not null)
+        {
+            // An error ends the reader's next read at once, buffered bytes or not: they will never be consumed.
+            ReleaseUnreadCredit();
+        }
+    }
+
+    /// <summary>Loop thread: nobody will read on, so what is buffered unread (and anything later) is credit now.</summary>
+    private void ReleaseUnreadCredit()
+    {
+        if (_readerCompleted)
+        {
+            return;
+        }
+
+        _readerCompleted = true;
+        _connection.ExtendCredit(Id, _received - Interlocked.Read(ref _consumed));
+    }
+
+    private void ReturnPendingCredit() => _connection.ExtendCredit(Id, Interlocked.Exchange(ref _pendingCredit, 0));
+
+    // ---- send side (loop thread) ----
+
+    internal void EnqueueWrite(PendingStreamWrite write)
+    {
+        if (_writeError is not null)
+        {
+            write.Fail(_writeError);
+            return;
+        }
+
+        _writes.Enqueue(write);
+    }
+
+    /// <summary>The write side ended (abort by either side, or close): waiting and later writes fail with <paramref name="error"/>.</summary>
+    internal void EndWrites(Exception error)
+    {
+        _writeError ??= error;
+        FailWrites(_writeError);
+    }
+
+    /// <summary>
+    /// Moves queued writes into the shim while the unacknowledged bytes stay within <paramref name="sendBuffer"/>.
+    /// Returns true while writes are left waiting for acknowledgements.
+    /// </summary>
+    internal unsafe bool DrainWrites(SafeQuicConnectionHandle handle, int sendBuffer)
+    {
+        while (_writes.TryPeek(out var write))
+        {
+            if (write.Completion.Task.IsCompleted)
+            {
+                // Cancelled while waiting.
+                _writes.Dequeue();
+                continue;
+            }
+
+            var remaining = write.Data.Length - write.Offset;
+            var unacked = QuicShim.ConnStreamUnacked(handle, Id);
+            var room = unacked < (ulong)sendBuffer ? (int)((ulong)sendBuffer - unacked) : 0;
+            var length = Math.Min(room, remaining);
+            if (length == 0 && remaining > 0)
+            {
+                return true;
+            }
+
+            var last = length == remaining;
+            int rv;
+            fixed (byte* p = write.Data.Span.Slice(write.Offset, length))
+            {
+                rv = QuicShim.ConnStreamWrite(handle, Id, p, (nuint)length, last && write.Fin ? 1 : 0);
+            }
+
+            if (rv != 0)
+            {
+                FailWrites(new QuicConnectionException($"Cannot write to stream {Id}: {QuicShim.Describe(rv)}") { NativeError = rv });
+                return false;
+            }
+
+            write.Offset += length;
+            MaxUnackedBytes = Math.Max(MaxUnackedBytes, unacked + (ulong)length);
+            if (!last)
+            {
+                return true;
+            }
+
+            _writes.Dequeue();
+            write.Succeed();
+        }
+
+        return false;
+    }
+
+    internal void FailWrites(Exception error)
+    {
+        while (_writes.TryDequeue(out var write))
+        {
+            write.Fail(error);
+        }
     }
 }

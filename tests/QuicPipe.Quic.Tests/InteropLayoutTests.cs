@@ -6,8 +6,9 @@ using Xunit;
 namespace QuicPipe.Quic.Tests;
 
 /// <summary>
-/// The shim passes only scalars and pointers, with one exception: qp_conn_write_pkts writes each datagram's
-/// destination sockaddr straight into PacketBatch's PeerAddress array, QP_ADDR_SIZE bytes apart.
+/// The shim passes only scalars and pointers, with two exceptions: qp_conn_write_pkts writes each datagram's
+/// destination sockaddr straight into PacketBatch's PeerAddress array, QP_ADDR_SIZE bytes apart, and the
+/// connection constructors read a qp_conn_config (all uint64_t fields, mirrored by QuicShim.ConnConfig).
 /// </summary>
 public class InteropLayoutTests
 {
@@ -21,6 +22,10 @@ public class InteropLayoutTests
     [Fact]
     public void Batch_slots_hold_the_largest_datagram_the_shim_writes() =>
         Assert.True(PacketBatch.DefaultSlotSize >= QuicShim.MaxDatagramSize);
+
+    [Fact]
+    public void ConnConfig_has_the_size_of_qp_conn_config() =>
+        Assert.Equal((int)QuicShim.ConnConfigSize(), Unsafe.SizeOf<QuicShim.ConnConfig>());
 
     [Fact]
     public void The_shim_loads_and_describes_its_errors() =>

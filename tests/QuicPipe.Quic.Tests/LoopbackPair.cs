@@ -5,17 +5,21 @@ namespace QuicPipe.Quic.Tests;
 /// <summary>A server and a client endpoint on loopback, each with its own identity, pinned to each other.</summary>
 internal sealed class LoopbackPair : IAsyncDisposable
 {
-    public LoopbackPair(IPAddress address, NodeId? serverPinsClient = null)
+    public LoopbackPair(IPAddress address, NodeId? serverPinsClient = null, Action<QuicEndpointOptions>? server = null, Action<QuicEndpointOptions>? client = null)
     {
         ServerIdentity = NodeIdentity.Generate();
         ClientIdentity = NodeIdentity.Generate();
-        Server = QuicEndpoint.Bind(new IPEndPoint(address, 0), new QuicEndpointOptions
+        var serverOptions = new QuicEndpointOptions
         {
             Identity = ServerIdentity,
             AcceptIncoming = true,
             ExpectedClient = serverPinsClient ?? ClientIdentity.NodeId,
-        });
-        Client = QuicEndpoint.Bind(new IPEndPoint(address, 0), new QuicEndpointOptions { Identity = ClientIdentity });
+        };
+        server?.Invoke(serverOptions);
+        var clientOptions = new QuicEndpointOptions { Identity = ClientIdentity };
+        client?.Invoke(clientOptions);
+        Server = QuicEndpoint.Bind(new IPEndPoint(address, 0), serverOptions);
+        Client = QuicEndpoint.Bind(new IPEndPoint(address, 0), clientOptions);
     }
 
     public NodeIdentity ServerIdentity { get; }
@@ -28,6 +32,14 @@ internal sealed class LoopbackPair : IAsyncDisposable
 
     public Task<QuicConnection> ConnectAsync(NodeId expectedServer, CancellationToken cancellationToken) =>
         Client.ConnectAsync(Server.LocalEndPoint, new QuicClientConnectionOptions { ExpectedPeer = expectedServer }, cancellationToken);
+
+    /// <summary>Connects and accepts: the client's and the server's side of one connection.</summary>
+    public async Task<(QuicConnection Client, QuicConnection Server)> ConnectPairAsync(CancellationToken cancellationToken)
+    {
+        var accept = Server.AcceptAsync(cancellationToken).AsTask();
+        var client = await ConnectAsync(ServerIdentity.NodeId, cancellationToken);
+        return (client, await accept);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -20,7 +20,7 @@ internal static unsafe class NativeCallbacks
         }
     }
 
-    private static int Register() => QuicShim.Init(&OnHandshakeCompleted, &OnStreamOpen, &OnStreamData, &OnStreamClose, &OnNewCid, &OnRemoveCid);
+    private static int Register() => QuicShim.Init(&OnHandshakeCompleted, &OnStreamOpen, &OnStreamData, &OnStreamClose, &OnStreamReset, &OnStreamSendStopped, &OnNewCid, &OnRemoveCid);
 
     private static QuicConnection Connection(nint user) => (QuicConnection)GCHandle.FromIntPtr(user).Target!;
 
@@ -61,6 +61,34 @@ internal static unsafe class NativeCallbacks
         try
         {
             Connection(user).OnStreamClose(streamId, (flags & QuicShim.StreamCloseAppErrorSet) != 0, applicationErrorCode);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnStreamReset(nint user, long streamId, ulong applicationErrorCode)
+    {
+        try
+        {
+            Connection(user).OnStreamReset(streamId, applicationErrorCode);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnStreamSendStopped(nint user, long streamId)
+    {
+        try
+        {
+            Connection(user).OnStreamSendStopped(streamId);
             return 0;
         }
         catch (Exception e)

@@ -4,7 +4,7 @@ namespace QuicPipe.Quic.Interop;
 
 internal static partial class QuicShim
 {
-    // qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen, const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen, const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen, const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns, uint64_t ts, void *user, int *error);
+    // qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen, const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen, qp_creds *creds, const uint8_t *alpn, size_t alpnlen, const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config, uint64_t ts, void *user, int *error);
     [LibraryImport(Name, EntryPoint = "qp_conn_client_new")]
-    internal static unsafe partial SafeQuicConnectionHandle ConnClientNew(byte* dcid, nuint dcidLength, byte* scid, nuint scidLength, byte* local, uint localLength, byte* remote, uint remoteLength, byte* certificatePem, byte* keyPem, byte* alpn, nuint alpnLength, byte* expectedPeerSpkiSha256, ulong idleTimeoutNs, ulong timestamp, nint user, out int error);
+    internal static unsafe partial SafeQuicConnectionHandle ConnClientNew(byte* dcid, nuint dcidLength, byte* scid, nuint scidLength, byte* local, uint localLength, byte* remote, uint remoteLength, SafeQuicCredentialsHandle credentials, byte* alpn, nuint alpnLength, byte* expectedPeerSpkiSha256, ConnConfig* config, ulong timestamp, nint user, out int error);
 }

@@ -31,6 +31,9 @@ internal static partial class QuicShim
     /// <summary>NGTCP2_ERR_IDLE_CLOSE: the idle timeout passed; close silently.</summary>
     internal const int ErrorIdleClose = -248;
 
+    /// <summary>NGTCP2_ERR_HANDSHAKE_TIMEOUT: the handshake did not complete in time.</summary>
+    internal const int ErrorHandshakeTimeout = -246;
+
     /// <summary>NGTCP2_ERR_STREAM_ID_BLOCKED: the peer's stream limit is reached.</summary>
     internal const int ErrorStreamIdBlocked = -208;
 

@@ -48,13 +48,14 @@ typedef struct qp_stream {
     int fin;               /* the caller ended the stream */
     int fin_sent;          /* the FIN went into a packet */
     int blocked;           /* flow control stopped it during the current qp_conn_write_pkts */
+    int shut_wr;           /* we reset the write side ourselves (else a refusal to send means STOP_SENDING) */
 } qp_stream;
 
 struct qp_conn {
     ngtcp2_conn *conn;
     ngtcp2_crypto_conn_ref conn_ref; /* what ngtcp2's GnuTLS glue finds via gnutls_session_get_ptr */
     gnutls_session_t session;
-    gnutls_certificate_credentials_t cred;
+    gnutls_certificate_credentials_t cred;    /* borrowed from the qp_creds */
     void *user;
     qp_stream *streams;
     ngtcp2_connection_close_error last_error; /* what to put in our CONNECTION_CLOSE after a failure */
@@ -71,22 +72,26 @@ static struct {
     qp_on_stream_open stream_open;
     qp_on_stream_data stream_data;
     qp_on_stream_close stream_close;
+    qp_on_stream_reset stream_reset;
+    qp_on_stream_send_stopped stream_send_stopped;
     qp_on_new_cid new_cid;
     qp_on_remove_cid remove_cid;
 } qp_callbacks;
 
 int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
-            qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close, qp_on_new_cid on_new_cid,
-            qp_on_remove_cid on_remove_cid)
+            qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close, qp_on_stream_reset on_stream_reset,
+            qp_on_stream_send_stopped on_stream_send_stopped, qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid)
 {
-    if (!on_handshake_completed || !on_stream_open || !on_stream_data || !on_stream_close || !on_new_cid ||
-        !on_remove_cid) {
+    if (!on_handshake_completed || !on_stream_open || !on_stream_data || !on_stream_close || !on_stream_reset ||
+        !on_stream_send_stopped || !on_new_cid || !on_remove_cid) {
         return QP_ERR_ARGUMENT;
     }
     qp_callbacks.handshake_completed = on_handshake_completed;
     qp_callbacks.stream_open = on_stream_open;
     qp_callbacks.stream_data = on_stream_data;
     qp_callbacks.stream_close = on_stream_close;
+    qp_callbacks.stream_reset = on_stream_reset;
+    qp_callbacks.stream_send_stopped = on_stream_send_stopped;
     qp_callbacks.new_cid = on_new_cid;
     qp_callbacks.remove_cid = on_remove_cid;
     return 0;
@@ -240,15 +245,15 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
 static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t offset,
                                const uint8_t *data, size_t datalen, void *user_data, void *stream_user_data)
 {
+    (void)conn;
     (void)offset;
     (void)stream_user_data;
     qp_conn *c = user_data;
     if (qp_callbacks.stream_data(c->user, stream_id, data, datalen, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0)) {
         return NGTCP2_ERR_CALLBACK_FAILURE;
     }
-    /* The caller copied the data: give the window back at once (receive backpressure is a later phase). */
-    ngtcp2_conn_extend_max_stream_offset(conn, stream_id, datalen);
-    ngtcp2_conn_extend_max_offset(conn, datalen);
+    /* No credit back yet: the caller returns it with qp_conn_extend_credit once its application consumed the
+       bytes, so a slow reader stops the peer (receive backpressure). */
     return 0;
 }
 
@@ -269,6 +274,16 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
     uint32_t qp_flags = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) ? QP_STREAM_CLOSE_APP_ERROR_SET : 0;
     return qp_callbacks.stream_close(c->user, stream_id, qp_flags, app_error_code) ? NGTCP2_ERR_CALLBACK_FAILURE
                                                                                     : 0;
+}
+
+static int cb_stream_reset(ngtcp2_conn *conn, int64_t stream_id, uint64_t final_size, uint64_t app_error_code,
+                           void *user_data, void *stream_user_data)
+{
+    (void)conn;
+    (void)final_size;
+    (void)stream_user_data;
+    qp_conn *c = user_data;
+    return qp_callbacks.stream_reset(c->user, stream_id, app_error_code) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 }
 
 static int cb_acked_stream_data_offset(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
@@ -339,6 +354,7 @@ static void qp_fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->recv_stream_data = cb_recv_stream_data;
     cb->stream_open = cb_stream_open;
     cb->stream_close = cb_stream_close;
+    cb->stream_reset = cb_stream_reset;
     cb->acked_stream_data_offset = cb_acked_stream_data_offset;
     cb->rand = cb_rand;
     cb->get_new_connection_id = cb_get_new_connection_id;
@@ -392,17 +408,50 @@ static int qp_verify_peer(gnutls_session_t session)
     return 0;
 }
 
-static int qp_tls_setup(qp_conn *c, int server, const char *cert_pem, const char *key_pem, const uint8_t *alpn,
-                        size_t alpnlen)
+struct qp_creds {
+    gnutls_certificate_credentials_t cred;
+};
+
+qp_creds *qp_creds_new(const char *cert_pem, const char *key_pem, int *error)
 {
-    if (gnutls_certificate_allocate_credentials(&c->cred) < 0) {
-        return QP_ERR_TLS_SETUP;
+    int ignored;
+    error = error ? error : &ignored;
+    if (!cert_pem || !key_pem) {
+        *error = QP_ERR_ARGUMENT;
+        return NULL;
+    }
+    qp_creds *creds = calloc(1, sizeof(*creds));
+    if (!creds) {
+        *error = NGTCP2_ERR_NOMEM;
+        return NULL;
+    }
+    if (gnutls_certificate_allocate_credentials(&creds->cred) < 0) {
+        free(creds);
+        *error = QP_ERR_TLS_SETUP;
+        return NULL;
     }
     gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned int)strlen(cert_pem)};
     gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned int)strlen(key_pem)};
-    if (gnutls_certificate_set_x509_key_mem2(c->cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
-        return QP_ERR_ARGUMENT;
+    if (gnutls_certificate_set_x509_key_mem2(creds->cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
+        qp_creds_del(creds);
+        *error = QP_ERR_ARGUMENT;
+        return NULL;
     }
+    return creds;
+}
+
+void qp_creds_del(qp_creds *creds)
+{
+    if (!creds) {
+        return;
+    }
+    gnutls_certificate_free_credentials(creds->cred);
+    free(creds);
+}
+
+static int qp_tls_setup(qp_conn *c, int server, qp_creds *creds, const uint8_t *alpn, size_t alpnlen)
+{
+    c->cred = creds->cred;
     unsigned int flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
     if (gnutls_init(&c->session, flags) < 0) {
         return QP_ERR_TLS_SETUP;
@@ -414,8 +463,9 @@ static int qp_tls_setup(qp_conn *c, int server, const char *cert_pem, const char
         return QP_ERR_TLS_SETUP;
     }
     if (server) {
-        /* Mutual authentication: the client must present the certificate whose key we pinned. */
-        gnutls_certificate_server_set_request(c->session, GNUTLS_CERT_REQUIRE);
+        /* Mutual authentication: with a pin the client must present the certificate whose key we pinned;
+           without one (any client allowed) a certificate is asked for but optional. */
+        gnutls_certificate_server_set_request(c->session, c->pin ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
     }
     gnutls_session_set_verify_function(c->session, qp_verify_peer);
     gnutls_datum_t proto = {(unsigned char *)alpn, (unsigned int)alpnlen};
@@ -430,10 +480,10 @@ static int qp_tls_setup(qp_conn *c, int server, const char *cert_pem, const char
 
 /* ---- connection life ---- */
 
-static qp_conn *qp_conn_alloc(const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen,
-                              const uint8_t *expected, void *user, int server, int *error)
+static qp_conn *qp_conn_alloc(qp_creds *creds, const uint8_t *alpn, size_t alpnlen, const uint8_t *expected,
+                              void *user, int server, int *error)
 {
-    if (!cert_pem || !key_pem || !alpn || alpnlen == 0 || alpnlen > 255) {
+    if (!creds || !alpn || alpnlen == 0 || alpnlen > 255) {
         *error = QP_ERR_ARGUMENT;
         return NULL;
     }
@@ -447,7 +497,7 @@ static qp_conn *qp_conn_alloc(const char *cert_pem, const char *key_pem, const u
         c->pin = 1;
         memcpy(c->expected_hash, expected, QP_SPKI_HASH_SIZE);
     }
-    int rv = qp_tls_setup(c, server, cert_pem, key_pem, alpn, alpnlen);
+    int rv = qp_tls_setup(c, server, creds, alpn, alpnlen);
     if (rv != 0) {
         qp_conn_del(c);
         *error = rv;
@@ -456,21 +506,34 @@ static qp_conn *qp_conn_alloc(const char *cert_pem, const char *key_pem, const u
     return c;
 }
 
-static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *params, uint64_t idle_timeout_ns,
+size_t qp_conn_config_size(void)
+{
+    return sizeof(qp_conn_config);
+}
+
+static uint64_t qp_or(uint64_t value, uint64_t fallback)
+{
+    return value ? value : fallback;
+}
+
+static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *params, const qp_conn_config *config,
                         uint64_t ts)
 {
+    uint64_t stream_window = qp_or(config->stream_window, QP_INITIAL_STREAM_WINDOW);
+    uint64_t conn_window = qp_or(config->conn_window, QP_INITIAL_CONN_WINDOW);
     ngtcp2_settings_default(settings);
     settings->initial_ts = ts;
-    settings->max_window = QP_MAX_CONN_WINDOW;
-    settings->max_stream_window = QP_MAX_STREAM_WINDOW;
+    settings->max_window = qp_or(config->max_conn_window, QP_MAX_CONN_WINDOW);
+    settings->max_stream_window = qp_or(config->max_stream_window, QP_MAX_STREAM_WINDOW);
+    settings->handshake_timeout = config->handshake_timeout_ns ? config->handshake_timeout_ns : UINT64_MAX;
     ngtcp2_transport_params_default(params);
-    params->initial_max_stream_data_bidi_local = QP_INITIAL_STREAM_WINDOW;
-    params->initial_max_stream_data_bidi_remote = QP_INITIAL_STREAM_WINDOW;
-    params->initial_max_stream_data_uni = QP_INITIAL_STREAM_WINDOW;
-    params->initial_max_data = QP_INITIAL_CONN_WINDOW;
+    params->initial_max_stream_data_bidi_local = stream_window;
+    params->initial_max_stream_data_bidi_remote = stream_window;
+    params->initial_max_stream_data_uni = stream_window;
+    params->initial_max_data = conn_window;
     params->initial_max_streams_bidi = QP_MAX_STREAMS_BIDI;
     params->initial_max_streams_uni = 3;
-    params->max_idle_timeout = idle_timeout_ns;
+    params->max_idle_timeout = config->idle_timeout_ns;
 }
 
 static ngtcp2_path qp_path(const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen)
@@ -491,18 +554,18 @@ static int qp_addr_ok(const uint8_t *addr, uint32_t len)
 
 qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
                             const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen,
-                            const char *cert_pem, const char *key_pem, const uint8_t *alpn, size_t alpnlen,
-                            const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns, uint64_t ts,
+                            qp_creds *creds, const uint8_t *alpn, size_t alpnlen,
+                            const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config, uint64_t ts,
                             void *user, int *error)
 {
     int ignored;
     error = error ? error : &ignored;
-    if (!dcid || dcidlen < 8 || dcidlen > NGTCP2_MAX_CIDLEN || !scid || scidlen > NGTCP2_MAX_CIDLEN ||
+    if (!config || !dcid || dcidlen < 8 || dcidlen > NGTCP2_MAX_CIDLEN || !scid || scidlen > NGTCP2_MAX_CIDLEN ||
         !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
         *error = QP_ERR_ARGUMENT;
         return NULL;
     }
-    qp_conn *c = qp_conn_alloc(cert_pem, key_pem, alpn, alpnlen, expected_peer_spki_sha256, user, 0, error);
+    qp_conn *c = qp_conn_alloc(creds, alpn, alpnlen, expected_peer_spki_sha256, user, 0, error);
     if (!c) {
         return NULL;
     }
@@ -513,7 +576,7 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
     qp_fill_callbacks(&callbacks, 0);
     ngtcp2_settings settings;
     ngtcp2_transport_params params;
-    qp_settings(&settings, &params, idle_timeout_ns, ts);
+    qp_settings(&settings, &params, config, ts);
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
     int rv = ngtcp2_conn_client_new(&c->conn, &d, &s, &path, NGTCP2_PROTO_VER_V1, &callbacks, &settings, &params,
                                     NULL, c);
@@ -529,13 +592,13 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
 
 qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
                             const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
-                            const uint8_t *remote, uint32_t remotelen, const char *cert_pem, const char *key_pem,
-                            const uint8_t *alpn, size_t alpnlen, const uint8_t *expected_peer_spki_sha256,
-                            uint64_t idle_timeout_ns, uint64_t ts, void *user, int *error)
+                            const uint8_t *remote, uint32_t remotelen, qp_creds *creds, const uint8_t *alpn,
+                            size_t alpnlen, const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
+                            uint64_t ts, void *user, int *error)
 {
     int ignored;
     error = error ? error : &ignored;
-    if (!pkt || !scid || scidlen == 0 || scidlen > NGTCP2_MAX_CIDLEN || !reset_token ||
+    if (!config || !pkt || !scid || scidlen == 0 || scidlen > NGTCP2_MAX_CIDLEN || !reset_token ||
         !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
         *error = QP_ERR_ARGUMENT;
         return NULL;
@@ -546,7 +609,7 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
         *error = rv;
         return NULL;
     }
-    qp_conn *c = qp_conn_alloc(cert_pem, key_pem, alpn, alpnlen, expected_peer_spki_sha256, user, 1, error);
+    qp_conn *c = qp_conn_alloc(creds, alpn, alpnlen, expected_peer_spki_sha256, user, 1, error);
     if (!c) {
         return NULL;
     }
@@ -556,7 +619,7 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
     qp_fill_callbacks(&callbacks, 1);
     ngtcp2_settings settings;
     ngtcp2_transport_params params;
-    qp_settings(&settings, &params, idle_timeout_ns, ts);
+    qp_settings(&settings, &params, config, ts);
     params.original_dcid = hd.dcid;
     params.stateless_reset_token_present = 1;
     memcpy(params.stateless_reset_token, reset_token, QP_STATELESS_RESET_TOKEN_SIZE);
@@ -586,9 +649,6 @@ void qp_conn_del(qp_conn *c)
     }
     if (c->session) {
         gnutls_deinit(c->session);
-    }
-    if (c->cred) {
-        gnutls_certificate_free_credentials(c->cred);
     }
     free(c);
 }
@@ -699,8 +759,14 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
             continue;
         }
         if ((n == NGTCP2_ERR_STREAM_SHUT_WR || n == NGTCP2_ERR_STREAM_NOT_FOUND) && s) {
-            /* The stream is gone (reset or closed): its queued data can never be sent. */
+            /* The stream is gone (reset or closed): its queued data can never be sent. Unless we reset it, the
+               peer's STOP_SENDING did (ngtcp2 reports that frame no other way). */
+            int stopped = n == NGTCP2_ERR_STREAM_SHUT_WR && !s->shut_wr;
             qp_stream_free(c, stream_id);
+            if (stopped && qp_callbacks.stream_send_stopped(c->user, stream_id)) {
+                qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
+                return NGTCP2_ERR_CALLBACK_FAILURE;
+            }
             continue;
         }
         if (n < 0) {
@@ -758,6 +824,11 @@ int qp_conn_handle_expiry(qp_conn *c, uint64_t ts)
         qp_record_error(c, rv);
     }
     return rv;
+}
+
+uint64_t qp_conn_get_pto(qp_conn *c)
+{
+    return ngtcp2_conn_get_pto(c->conn);
 }
 
 int qp_conn_is_handshake_completed(qp_conn *c)
@@ -826,9 +897,66 @@ int64_t qp_conn_open_bidi_stream(qp_conn *c)
     return id;
 }
 
-int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_code)
+int qp_conn_extend_credit(qp_conn *c, int64_t stream_id, uint64_t n)
 {
-    return ngtcp2_conn_shutdown_stream(c->conn, stream_id, app_error_code);
+    if (!c || n == 0) {
+        return 0;
+    }
+    if (stream_id >= 0) {
+        int rv = ngtcp2_conn_extend_max_stream_offset(c->conn, stream_id, n);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    ngtcp2_conn_extend_max_offset(c->conn, n);
+    return 0;
+}
+
+void qp_conn_extend_max_streams(qp_conn *c, int bidi, uint64_t n)
+{
+    if (!c || n == 0) {
+        return;
+    }
+    if (bidi) {
+        ngtcp2_conn_extend_max_streams_bidi(c->conn, n);
+    } else {
+        ngtcp2_conn_extend_max_streams_uni(c->conn, n);
+    }
+}
+
+int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_code, uint32_t directions)
+{
+    if (!c || !(directions & (QP_SHUTDOWN_READ | QP_SHUTDOWN_WRITE))) {
+        return QP_ERR_ARGUMENT;
+    }
+    if (directions & QP_SHUTDOWN_READ) {
+        int rv = ngtcp2_conn_shutdown_stream_read(c->conn, stream_id, app_error_code);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (directions & QP_SHUTDOWN_WRITE) {
+        int rv = ngtcp2_conn_shutdown_stream_write(c->conn, stream_id, app_error_code);
+        if (rv != 0) {
+            return rv;
+        }
+        /* ngtcp2 dropped every reference to the unacknowledged data: the queue can go. */
+        qp_stream *s = qp_stream_find(c, stream_id);
+        if (s) {
+            while (s->head) {
+                qp_chunk *next = s->head->next;
+                free(s->head);
+                s->head = next;
+            }
+            s->tail = s->send_chunk = NULL;
+            s->send_pos = 0;
+            s->acked = s->queued;
+            s->fin = 1;
+            s->fin_sent = 1;
+            s->shut_wr = 1;
+        }
+    }
+    return 0;
 }
 
 int qp_conn_is_closing(qp_conn *c)

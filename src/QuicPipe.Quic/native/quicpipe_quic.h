@@ -46,46 +46,84 @@ extern "C" {
 /* Stream event kinds passed to qp_on_stream_close. */
 #define QP_STREAM_CLOSE_APP_ERROR_SET 0x01u
 
+/* Directions for qp_conn_stream_shutdown. */
+#define QP_SHUTDOWN_READ 0x01u  /* STOP_SENDING: we read no more */
+#define QP_SHUTDOWN_WRITE 0x02u /* RESET_STREAM: we send no more */
+
 typedef struct qp_conn qp_conn;
+
+/*
+ * Our identity (certificate and key), parsed once and shared by every connection of an endpoint, so that a
+ * new connection (one per Initial, forged ones included) costs no PEM parsing. Must outlive its connections.
+ */
+typedef struct qp_creds qp_creds;
+
+/* cert_pem/key_pem: NUL-terminated PEM. On failure returns NULL and stores the error in *error. */
+QP_EXPORT qp_creds *qp_creds_new(const char *cert_pem, const char *key_pem, int *error);
+/* NULL is ignored. */
+QP_EXPORT void qp_creds_del(qp_creds *creds);
+
+/*
+ * Per-connection settings. Only uint64_t fields, so the layout has no padding; C# mirrors it (QuicShim.ConnConfig)
+ * and a layout test compares sizeof through qp_conn_config_size. 0 in a window field keeps the shim's default.
+ */
+typedef struct qp_conn_config {
+    uint64_t idle_timeout_ns;      /* 0: none */
+    uint64_t handshake_timeout_ns; /* 0: none */
+    uint64_t stream_window;        /* initial receive window per stream */
+    uint64_t max_stream_window;    /* auto-tuning limit of a stream's window (>= stream_window) */
+    uint64_t conn_window;          /* initial receive window of the connection */
+    uint64_t max_conn_window;      /* auto-tuning limit of the connection's window (>= conn_window) */
+} qp_conn_config;
+
+QP_EXPORT size_t qp_conn_config_size(void);
 
 /* Callbacks into the caller. Return 0 to go on; non-zero fails the connection (NGTCP2_ERR_CALLBACK_FAILURE). */
 typedef int (*qp_on_handshake_completed)(void *user);
 typedef int (*qp_on_stream_open)(void *user, int64_t stream_id);
+/* data is valid during the call only; its bytes hold flow-control credit until qp_conn_extend_credit returns it. */
 typedef int (*qp_on_stream_data)(void *user, int64_t stream_id, const uint8_t *data, size_t len, int fin);
 typedef int (*qp_on_stream_close)(void *user, int64_t stream_id, uint32_t flags, uint64_t app_error_code);
 /* Fill cid[0..cidlen) with a new CID for this connection and token[0..16) with its stateless-reset token. */
+/* The peer reset its sending side of the stream (RESET_STREAM) with app_error_code. */
+typedef int (*qp_on_stream_reset)(void *user, int64_t stream_id, uint64_t app_error_code);
+/*
+ * The peer asked us to stop sending (STOP_SENDING). ngtcp2 0.12 answers with RESET_STREAM by itself and does not
+ * report the frame, so this is noticed (without its error code) when queued data can no longer be sent.
+ */
+typedef int (*qp_on_stream_send_stopped)(void *user, int64_t stream_id);
 typedef int (*qp_on_new_cid)(void *user, uint8_t *cid, size_t cidlen, uint8_t *token);
 typedef int (*qp_on_remove_cid)(void *user, const uint8_t *cid, size_t cidlen);
 
 /* Registers the callbacks for every connection of the process. Call once, before creating connections. */
 QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
                       qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close,
+                      qp_on_stream_reset on_stream_reset, qp_on_stream_send_stopped on_stream_send_stopped,
                       qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid);
 
 /*
  * Creates a client connection. dcid/scid: the initial destination and source CIDs (caller-chosen).
- * local/remote: raw sockaddr_in or sockaddr_in6. cert_pem/key_pem: our identity (NUL-terminated PEM).
+ * local/remote: raw sockaddr_in or sockaddr_in6. creds: our identity.
  * alpn: one protocol name (not NUL-terminated). expected_peer_spki_sha256: 32 bytes to pin, or NULL to
- * accept any certificate (its hash is still recorded). idle_timeout_ns: 0 = none. ts: now, in ns.
+ * accept any certificate (its hash is still recorded). config: the settings above. ts: now, in ns.
  * On failure returns NULL and stores the error in *error.
  */
 QP_EXPORT qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
                                       const uint8_t *local, uint32_t locallen, const uint8_t *remote,
-                                      uint32_t remotelen, const char *cert_pem, const char *key_pem,
-                                      const uint8_t *alpn, size_t alpnlen,
-                                      const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns,
+                                      uint32_t remotelen, qp_creds *creds, const uint8_t *alpn, size_t alpnlen,
+                                      const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                                       uint64_t ts, void *user, int *error);
 
 /*
  * Creates a server connection from a client's first Initial datagram (pkt), which the caller then also
  * passes to qp_conn_read_pkt. scid: our CID; reset_token: its 16-byte stateless-reset token. The other
- * arguments are as for qp_conn_client_new; the server requests (and requires) a client certificate.
+ * arguments are as for qp_conn_client_new; the server requests a client certificate and, with a pin, requires it.
  */
 QP_EXPORT qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
                                       const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
-                                      const uint8_t *remote, uint32_t remotelen, const char *cert_pem,
-                                      const char *key_pem, const uint8_t *alpn, size_t alpnlen,
-                                      const uint8_t *expected_peer_spki_sha256, uint64_t idle_timeout_ns,
+                                      const uint8_t *remote, uint32_t remotelen, qp_creds *creds,
+                                      const uint8_t *alpn, size_t alpnlen,
+                                      const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                                       uint64_t ts, void *user, int *error);
 
 /* Frees the connection, its TLS session and any unsent stream data. NULL is ignored. */
@@ -114,6 +152,9 @@ QP_EXPORT int qp_conn_write_close(qp_conn *conn, uint8_t *buf, size_t buflen, ui
 /* The next time (ns) qp_conn_handle_expiry must be called; UINT64_MAX for never. */
 QP_EXPORT uint64_t qp_conn_get_expiry(qp_conn *conn);
 QP_EXPORT int qp_conn_handle_expiry(qp_conn *conn, uint64_t ts);
+
+/* The current probe timeout (ns): closing and draining periods last three of them (RFC 9000 §10.2). */
+QP_EXPORT uint64_t qp_conn_get_pto(qp_conn *conn);
 
 /* 1 once the QUIC handshake has completed, else 0. */
 QP_EXPORT int qp_conn_is_handshake_completed(qp_conn *conn);
@@ -149,8 +190,26 @@ QP_EXPORT int qp_conn_stream_write(qp_conn *conn, int64_t stream_id, const uint8
 /* Bytes queued on the stream and not yet acknowledged (the caller's backpressure signal). */
 QP_EXPORT uint64_t qp_conn_stream_unacked(qp_conn *conn, int64_t stream_id);
 
-/* Resets the stream in both directions with an application error code. */
-QP_EXPORT int qp_conn_stream_shutdown(qp_conn *conn, int64_t stream_id, uint64_t app_error_code);
+/*
+ * Returns n bytes of receive credit once the application consumed them: to the stream's flow-control window
+ * (stream_id >= 0) and always to the connection's (stream_id < 0: connection only, e.g. for bytes of a stream that
+ * is gone). Received stream data takes credit until then, so the peer can send no more than the windows allow.
+ */
+QP_EXPORT int qp_conn_extend_credit(qp_conn *conn, int64_t stream_id, uint64_t n);
+
+/*
+ * Lets the peer open n more streams (MAX_STREAMS; bidi != 0: bidirectional, else unidirectional). ngtcp2 leaves
+ * this to the caller for streams it reported (it credits streams reset before it created them by itself); the
+ * caller grants a slot back once one of the peer's streams is closed and was accepted by the application.
+ */
+QP_EXPORT void qp_conn_extend_max_streams(qp_conn *conn, int bidi, uint64_t n);
+
+/*
+ * Aborts one or both directions of a stream with an application error code (directions: QP_SHUTDOWN_*). Aborting
+ * the write side drops the data still queued on it.
+ */
+QP_EXPORT int qp_conn_stream_shutdown(qp_conn *conn, int64_t stream_id, uint64_t app_error_code,
+                                      uint32_t directions);
 
 /* 1 while closing or draining: the connection will send nothing more but a close. */
 QP_EXPORT int qp_conn_is_closing(qp_conn *conn);
