@@ -44,7 +44,6 @@ source "$here/tools/common.sh"
 
 target=relay seconds=10 warmup=3 gso=on gro=off batch=64 threads=1 cids=100000 size=1200 rate=0
 port_base=47100 out="" relay_dll="${QUICPIPE_DLL:-}" build=1 cid_len=12 seed=1
-need() { [[ $# -ge 2 && -n "$2" ]] || fail "option $1 needs a value (try --help)"; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;

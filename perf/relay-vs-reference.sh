@@ -68,7 +68,6 @@ build=1
 cid_len=12
 seed=1
 
-need() { [[ $# -ge 2 && -n "$2" ]] || fail "option $1 needs a value (try --help)"; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;

@@ -62,7 +62,6 @@ seed=1
 relay_port=47000
 sink_port=47001
 
-need() { [[ $# -ge 2 && -n "$2" ]] || fail "option $1 needs a value (try --help)"; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;

@@ -5,6 +5,8 @@ QP_STARTED_PIDS=()
 
 log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# Option parsing: `--opt) need "$@"; var="$2"; shift 2 ;;` fails clearly when the value is missing.
+need() { [[ $# -ge 2 && -n "$2" ]] || fail "option $1 needs a value (try --help)"; }
 
 # start_bg OUTFILE ERRFILE CMD...  -> sets QP_LAST_PID
 start_bg() {
