@@ -51,13 +51,13 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 	/* Options are skipped by IHL; ihl_bytes is at most 60 so the verifier can bound the pointer. */
 	udp = (void *)ip + (ihl_bytes & 0x3C);
 
-	if (qp_parse_quic(udp, data_end, tot_len - ihl_bytes, &key) != QP_PARSE_ROUTABLE)
+	__builtin_memcpy(flow.src, &ip->saddr, 4);
+	__builtin_memcpy(flow.dst, &ip->daddr, 4);
+	if (qp_parse_quic(udp, data_end, tot_len - ihl_bytes, QP_AF_INET, flow.dst, &key) != QP_PARSE_ROUTABLE)
 		return XDP_PASS;
 	if ((void *)(udp + 1) > data_end) /* re-proved for the verifier after the call */
 		return qp_pass(QP_STAT_MALFORMED);
 
-	__builtin_memcpy(flow.src, &ip->saddr, 4);
-	__builtin_memcpy(flow.dst, &ip->daddr, 4);
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
@@ -143,15 +143,15 @@ static __always_inline int qp_handle_ipv6(struct xdp_md *ctx, struct ethhdr *eth
 		return qp_pass(QP_STAT_MALFORMED); /* includes jumbograms (payload_len 0) */
 	udp = (void *)(ip6 + 1);
 
-	if (qp_parse_quic(udp, data_end, payload_len, &key) != QP_PARSE_ROUTABLE)
+	__builtin_memcpy(flow.src, &ip6->saddr, 16);
+	__builtin_memcpy(flow.dst, &ip6->daddr, 16);
+	if (qp_parse_quic(udp, data_end, payload_len, QP_AF_INET6, flow.dst, &key) != QP_PARSE_ROUTABLE)
 		return XDP_PASS;
 	if ((void *)(udp + 1) > data_end)
 		return qp_pass(QP_STAT_MALFORMED);
 	if (!udp->check) /* mandatory over IPv6 (RFC 8200 8.1) */
 		return qp_pass(QP_STAT_MALFORMED);
 
-	__builtin_memcpy(flow.src, &ip6->saddr, 16);
-	__builtin_memcpy(flow.dst, &ip6->daddr, 16);
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
