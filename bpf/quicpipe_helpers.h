@@ -98,6 +98,26 @@ static __always_inline int qp_is_listened(__u8 family, const __u8 *daddr, __be16
 	return bpf_map_lookup_elem(&qp_listen, &lk) != 0;
 }
 
+/* True when the 16-byte addresses are equal (IPv4 ones are zero past byte 3 on both sides). */
+static __always_inline int qp_eq16(const __u8 *a, const __u8 *b)
+{
+	__u64 x[2], y[2];
+
+	__builtin_memcpy(x, a, sizeof(x));
+	__builtin_memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+/*
+ * True when the route sends the packet back to where it came from: peer address and port equal to the
+ * packet's source (the caller has checked the route's family is the packet's). The userspace relay
+ * never sends a packet back to its sender (it drops it as a reflection); the program must not either.
+ */
+static __always_inline int qp_is_reflection(const struct qp_route *route, const struct qp_flow *flow)
+{
+	return route->peer_port == flow->sport && qp_eq16(route->peer_addr, flow->src);
+}
+
 enum qp_parse {
 	QP_PARSE_ROUTABLE = 0, /* short header, peer-namespace CID copied into the key */
 	QP_PARSE_PASS = 1,     /* passed; the counter has been bumped */

@@ -68,7 +68,8 @@ enum qp_stat {
 	QP_STAT_NON_QUIC = 7,    /* not IP/UDP, or not to an address + port the relay listens on */
 	QP_STAT_PASS_FAMILY = 8, /* route to the other IP family: userspace translates */
 	QP_STAT_PASS_UNSUPPORTED = 9, /* IPv4 fragments, IPv6 extension headers */
-	QP_STAT_MAX = 10,
+	QP_STAT_PASS_REFLECTION = 10, /* the route points back at the packet's sender: userspace drops it */
+	QP_STAT_MAX = 11,
 };
 
 /* One 802.1Q / 802.1ad tag. */

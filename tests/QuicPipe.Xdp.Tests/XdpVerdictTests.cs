@@ -234,6 +234,50 @@ public sealed class XdpVerdictTests(XdpProgramFixture fixture) : IClassFixture<X
     }
 
     [RootFact]
+    public void A_route_back_to_the_IPv4_sender_passes_unchanged_and_counts_a_reflection()
+    {
+        var cid = RouteTo(new IPEndPoint(Client4, 40100));
+        var before = Program.ReadCounters();
+        AssertPassesUnchanged(new PacketBuilder { Source = Client4, Destination = Relay4, SourcePort = 40100 }.Build(PacketBuilder.QuicShort(cid)));
+        var after = Program.ReadCounters();
+
+        Assert.Equal(1UL, after.PassedReflection - before.PassedReflection);
+        Assert.Equal(0UL, after.Transmitted - before.Transmitted);
+        Assert.Equal(0UL, after.Missed - before.Missed);
+    }
+
+    [RootFact]
+    public void A_route_back_to_the_IPv6_sender_passes_unchanged_and_counts_a_reflection()
+    {
+        var cid = RouteTo(new IPEndPoint(Client6, 40101));
+        var before = Program.ReadCounters();
+        AssertPassesUnchanged(new PacketBuilder { Source = Client6, Destination = Relay6, SourcePort = 40101 }.Build(PacketBuilder.QuicShort(cid)));
+        var after = Program.ReadCounters();
+
+        Assert.Equal(1UL, after.PassedReflection - before.PassedReflection);
+        Assert.Equal(0UL, after.Transmitted - before.Transmitted);
+        Assert.Equal(0UL, after.Missed - before.Missed);
+    }
+
+    [RootFact]
+    public void A_route_to_the_senders_address_on_another_port_is_still_forwarded()
+    {
+        var cid = RouteTo(new IPEndPoint(Client4, PeerPort));
+        var cid6 = RouteTo(new IPEndPoint(Client6, PeerPort));
+        var before = Program.ReadCounters();
+        var payload = PacketBuilder.QuicShort(cid);
+        var (action, output) = Run(new PacketBuilder { Source = Client4, Destination = Relay4, SourcePort = 40102 }.Build(payload));
+        Assert.Equal(XdpAction.Tx, action);
+        AssertRewritten(output, Relay4, Client4, payload);
+        var payload6 = PacketBuilder.QuicShort(cid6);
+        (action, output) = Run(new PacketBuilder { Source = Client6, Destination = Relay6, SourcePort = 40102 }.Build(payload6));
+        Assert.Equal(XdpAction.Tx, action);
+        AssertRewritten(output, Relay6, Client6, payload6);
+
+        Assert.Equal(0UL, Program.ReadCounters().PassedReflection - before.PassedReflection);
+    }
+
+    [RootFact]
     public void A_listened_port_on_a_non_listened_address_passes_unchanged()
     {
         var cid = Route(Peer4);
@@ -318,6 +362,13 @@ public sealed class XdpVerdictTests(XdpProgramFixture fixture) : IClassFixture<X
         var cid = XdpProgramFixture.NewCid();
         var source = relaySource is null ? default : PeerAddress.FromEndPoint(new IPEndPoint(relaySource, 0));
         Program.SetRoute(new XdpRoute(cid, PeerAddress.FromEndPoint(new IPEndPoint(peer, PeerPort)), source));
+        return cid;
+    }
+
+    private ConnectionId RouteTo(IPEndPoint peer)
+    {
+        var cid = XdpProgramFixture.NewCid();
+        Program.SetRoute(new XdpRoute(cid, PeerAddress.FromEndPoint(peer)));
         return cid;
     }
 
