@@ -17,8 +17,9 @@
 #define QP_ROUTES_MAX_ENTRIES 2097152
 #endif
 
-#ifndef QP_PORTS_MAX_ENTRIES
-#define QP_PORTS_MAX_ENTRIES 64
+/* Listen addresses (address + port, wildcards included) the program watches. */
+#ifndef QP_LISTEN_MAX_ENTRIES
+#define QP_LISTEN_MAX_ENTRIES 64
 #endif
 
 /* Miss ring buffer in bytes: a power of two and a multiple of the page size. */

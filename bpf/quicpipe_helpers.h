@@ -72,6 +72,52 @@ struct qp_flow {
 	__be16 dport;
 };
 
+/* True when all 16 bytes are zero. */
+static __always_inline int qp_is_zero16(const __u8 *a)
+{
+	__u64 x[2];
+
+	__builtin_memcpy(x, a, sizeof(x));
+	return (x[0] | x[1]) == 0;
+}
+
+/*
+ * True when the relay listens on `daddr` (16 bytes, IPv4 zero past byte 3) port `dport` of `family`:
+ * the exact address first, then the family's wildcard (all-zero address).
+ */
+static __always_inline int qp_is_listened(__u8 family, const __u8 *daddr, __be16 dport)
+{
+	struct qp_listen_key lk = {};
+
+	lk.family = family;
+	lk.port = dport;
+	__builtin_memcpy(lk.addr, daddr, sizeof(lk.addr));
+	if (bpf_map_lookup_elem(&qp_listen, &lk))
+		return 1;
+	__builtin_memset(lk.addr, 0, sizeof(lk.addr));
+	return bpf_map_lookup_elem(&qp_listen, &lk) != 0;
+}
+
+/* True when the 16-byte addresses are equal (IPv4 ones are zero past byte 3 on both sides). */
+static __always_inline int qp_eq16(const __u8 *a, const __u8 *b)
+{
+	__u64 x[2], y[2];
+
+	__builtin_memcpy(x, a, sizeof(x));
+	__builtin_memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+/*
+ * True when the route sends the packet back to where it came from: peer address and port equal to the
+ * packet's source (the caller has checked the route's family is the packet's). The userspace relay
+ * never sends a packet back to its sender (it drops it as a reflection); the program must not either.
+ */
+static __always_inline int qp_is_reflection(const struct qp_route *route, const struct qp_flow *flow)
+{
+	return route->peer_port == flow->sport && qp_eq16(route->peer_addr, flow->src);
+}
+
 enum qp_parse {
 	QP_PARSE_ROUTABLE = 0, /* short header, peer-namespace CID copied into the key */
 	QP_PARSE_PASS = 1,     /* passed; the counter has been bumped */
@@ -81,17 +127,15 @@ enum qp_parse {
  * Reads the UDP header at `udp` and the QUIC short header after it. On QP_PARSE_ROUTABLE `key` holds
  * the CID (bytes past cid_len zero); otherwise the packet is to be passed and has been counted.
  */
-static __always_inline int qp_parse_quic(struct udphdr *udp, void *data_end, __u32 l4_len,
-					 struct qp_cid_key *key)
+static __always_inline int qp_parse_quic(struct udphdr *udp, void *data_end, __u32 l4_len, __u8 family,
+					 const __u8 *daddr, struct qp_cid_key *key)
 {
 	__u8 cid_len = qp_config.cid_len;
-	__be16 dport;
 	__u8 *quic;
 
 	if ((void *)(udp + 1) > data_end)
 		return qp_count(QP_STAT_MALFORMED), QP_PARSE_PASS;
-	dport = udp->dest;
-	if (!bpf_map_lookup_elem(&qp_ports, &dport))
+	if (!qp_is_listened(family, daddr, udp->dest))
 		return qp_count(QP_STAT_NON_QUIC), QP_PARSE_PASS;
 	/* The UDP length must match what the IP header says and leave room for the first byte. */
 	if (bpf_ntohs(udp->len) != l4_len || l4_len < sizeof(*udp) + 1)
@@ -147,15 +191,6 @@ static __always_inline void qp_swap_macs(struct ethhdr *eth)
 	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
-}
-
-/* True when all 16 bytes are zero. */
-static __always_inline int qp_is_zero16(const __u8 *a)
-{
-	__u64 x[2];
-
-	__builtin_memcpy(x, a, sizeof(x));
-	return (x[0] | x[1]) == 0;
 }
 
 #endif

@@ -15,13 +15,16 @@ struct {
 	__type(value, struct qp_route);
 } qp_routes SEC(".maps");
 
-/* Relay UDP ports (network byte order) -> 1. Traffic to any other port is not looked at. */
+/*
+ * Relay listen addresses (struct qp_listen_key: family, address, port; a zero address is the family's
+ * wildcard) -> 1. Traffic to any other address + port is not looked at.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, QP_PORTS_MAX_ENTRIES);
-	__type(key, __be16);
+	__uint(max_entries, QP_LISTEN_MAX_ENTRIES);
+	__type(key, struct qp_listen_key);
 	__type(value, __u8);
-} qp_ports SEC(".maps");
+} qp_listen SEC(".maps");
 
 /* Miss events (struct qp_miss_event) for userspace. */
 struct {

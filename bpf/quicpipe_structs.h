@@ -26,6 +26,18 @@ struct qp_route {
 	__u8 reserved;
 };
 
+/*
+ * Key of qp_listen: one address the relay listens on. 20 bytes. An all-zero `addr` is the wildcard
+ * (0.0.0.0 or ::) of that family: it matches any destination address of the family on `port`. IPv6
+ * listeners are IPV6_V6ONLY, so an IPv6 entry, wildcard or not, never matches IPv4 traffic.
+ */
+struct qp_listen_key {
+	__u8 family; /* QP_AF_INET or QP_AF_INET6 */
+	__u8 reserved; /* zero */
+	__be16 port;
+	__u8 addr[16]; /* IPv4 in bytes 0..3, the rest zero; all zero = wildcard */
+};
+
 /* A short-header packet whose CID has no route. 48 bytes. */
 struct qp_miss_event {
 	__u8 cid[QP_MAX_CID_LEN]; /* bytes past cid_len zero */
@@ -53,10 +65,11 @@ enum qp_stat {
 	QP_STAT_MISS = 4,        /* no route: event sent (or counted below) and passed */
 	QP_STAT_RINGBUF_FULL = 5,/* a miss whose event did not fit; still passed */
 	QP_STAT_MALFORMED = 6,   /* truncated or inconsistent headers; passed to the kernel */
-	QP_STAT_NON_QUIC = 7,    /* not IP/UDP, or not to a relay port */
+	QP_STAT_NON_QUIC = 7,    /* not IP/UDP, or not to an address + port the relay listens on */
 	QP_STAT_PASS_FAMILY = 8, /* route to the other IP family: userspace translates */
 	QP_STAT_PASS_UNSUPPORTED = 9, /* IPv4 fragments, IPv6 extension headers */
-	QP_STAT_MAX = 10,
+	QP_STAT_PASS_REFLECTION = 10, /* the route points back at the packet's sender: userspace drops it */
+	QP_STAT_MAX = 11,
 };
 
 /* One 802.1Q / 802.1ad tag. */

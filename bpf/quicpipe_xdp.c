@@ -5,8 +5,9 @@
  * Verdicts: a routed CID is rewritten (MACs swapped, source = relay, destination = peer) and bounced
  * with XDP_TX. Everything else is XDP_PASS: long headers and relay-namespace CIDs (userspace serves
  * them), misses (after a ring-buffer event, so userspace forwards and re-populates the map), routes to
- * the other IP family, IPv4 fragments, IPv6 extension headers, and malformed frames (the kernel judges
- * them as it would without us). The program never drops.
+ * the other IP family, routes back to the packet's own sender (userspace drops those, as reflections),
+ * traffic to an address + port the relay does not listen on, IPv4 fragments, IPv6 extension headers,
+ * and malformed frames (the kernel judges them as it would without us). The program never drops.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -51,13 +52,13 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 	/* Options are skipped by IHL; ihl_bytes is at most 60 so the verifier can bound the pointer. */
 	udp = (void *)ip + (ihl_bytes & 0x3C);
 
-	if (qp_parse_quic(udp, data_end, tot_len - ihl_bytes, &key) != QP_PARSE_ROUTABLE)
+	__builtin_memcpy(flow.src, &ip->saddr, 4);
+	__builtin_memcpy(flow.dst, &ip->daddr, 4);
+	if (qp_parse_quic(udp, data_end, tot_len - ihl_bytes, QP_AF_INET, flow.dst, &key) != QP_PARSE_ROUTABLE)
 		return XDP_PASS;
 	if ((void *)(udp + 1) > data_end) /* re-proved for the verifier after the call */
 		return qp_pass(QP_STAT_MALFORMED);
 
-	__builtin_memcpy(flow.src, &ip->saddr, 4);
-	__builtin_memcpy(flow.dst, &ip->daddr, 4);
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
@@ -66,6 +67,8 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 		return qp_report_miss(ctx, &key, QP_AF_INET, &flow);
 	if (route->family != QP_AF_INET)
 		return qp_pass(QP_STAT_PASS_FAMILY);
+	if (qp_is_reflection(route, &flow)) /* never bounce a packet to its own sender */
+		return qp_pass(QP_STAT_PASS_REFLECTION);
 
 	/* New source: the configured relay address, else the address the packet was sent to. */
 	if (qp_is_zero16(route->relay_addr))
@@ -143,15 +146,15 @@ static __always_inline int qp_handle_ipv6(struct xdp_md *ctx, struct ethhdr *eth
 		return qp_pass(QP_STAT_MALFORMED); /* includes jumbograms (payload_len 0) */
 	udp = (void *)(ip6 + 1);
 
-	if (qp_parse_quic(udp, data_end, payload_len, &key) != QP_PARSE_ROUTABLE)
+	__builtin_memcpy(flow.src, &ip6->saddr, 16);
+	__builtin_memcpy(flow.dst, &ip6->daddr, 16);
+	if (qp_parse_quic(udp, data_end, payload_len, QP_AF_INET6, flow.dst, &key) != QP_PARSE_ROUTABLE)
 		return XDP_PASS;
 	if ((void *)(udp + 1) > data_end)
 		return qp_pass(QP_STAT_MALFORMED);
 	if (!udp->check) /* mandatory over IPv6 (RFC 8200 8.1) */
 		return qp_pass(QP_STAT_MALFORMED);
 
-	__builtin_memcpy(flow.src, &ip6->saddr, 16);
-	__builtin_memcpy(flow.dst, &ip6->daddr, 16);
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
@@ -160,6 +163,8 @@ static __always_inline int qp_handle_ipv6(struct xdp_md *ctx, struct ethhdr *eth
 		return qp_report_miss(ctx, &key, QP_AF_INET6, &flow);
 	if (route->family != QP_AF_INET6)
 		return qp_pass(QP_STAT_PASS_FAMILY);
+	if (qp_is_reflection(route, &flow)) /* never bounce a packet to its own sender */
+		return qp_pass(QP_STAT_PASS_REFLECTION);
 
 	if (!qp_is_zero16(route->relay_addr))
 		__builtin_memcpy(&ip6->saddr, route->relay_addr, 16);

@@ -101,8 +101,9 @@ public sealed class RelayServer : IDisposable
 
             if (_options.Xdp is not null)
             {
-                var ports = _listeners.Select(l => l.LocalAddress.Port);
-                _xdp = XdpOffload.Start(_options.Xdp, _options.CidLength, Table, ports, _loggerFactory.CreateLogger("QuicPipe.Relay.Xdp"));
+                // The bound addresses (ports resolved), so the program only touches traffic to them.
+                var listenAddresses = _listeners.Select(l => l.LocalAddress);
+                _xdp = XdpOffload.Start(_options.Xdp, _options.CidLength, Table, listenAddresses, _loggerFactory.CreateLogger("QuicPipe.Relay.Xdp"));
                 AddRouteObserver(_xdp);
             }
 

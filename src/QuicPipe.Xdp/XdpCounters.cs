@@ -11,11 +11,12 @@ public readonly record struct XdpCounters(
     ulong Malformed,
     ulong NonQuic,
     ulong PassedFamilyChange,
-    ulong PassedUnsupported)
+    ulong PassedUnsupported,
+    ulong PassedReflection)
 {
     /// <summary>Number of counters, <c>QP_STAT_MAX</c>.</summary>
-    internal const int Count = 10;
+    internal const int Count = 11;
 
     internal static XdpCounters From(ReadOnlySpan<ulong> c) =>
-        new(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
+        new(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]);
 }

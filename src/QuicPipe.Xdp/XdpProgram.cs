@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Runtime.InteropServices;
 using QuicPipe.Dataplane;
 using QuicPipe.Xdp.Internal;
@@ -19,7 +20,7 @@ public sealed class XdpProgram : IDisposable
     private readonly SafeBpfObjectHandle _object;
     private readonly int _programFd;
     private readonly int _routesFd;
-    private readonly int _portsFd;
+    private readonly int _listenFd;
     private readonly int _eventsFd;
     private readonly int _statsFd;
     private readonly int _possibleCpus;
@@ -35,7 +36,7 @@ public sealed class XdpProgram : IDisposable
         CidLength = cidLength;
         _programFd = LibBpf.ProgramFd(FindProgram(obj));
         _routesFd = LibBpf.MapFd(FindMap(obj, "qp_routes"));
-        _portsFd = LibBpf.MapFd(FindMap(obj, "qp_ports"));
+        _listenFd = LibBpf.MapFd(FindMap(obj, "qp_listen"));
         _eventsFd = LibBpf.MapFd(FindMap(obj, "qp_events"));
         _statsFd = LibBpf.MapFd(FindMap(obj, "qp_stats"));
         _possibleCpus = LibBpf.NumPossibleCpus();
@@ -89,15 +90,39 @@ public sealed class XdpProgram : IDisposable
         }
     }
 
-    /// <summary>Lets the program look at UDP traffic to <paramref name="port"/>.</summary>
-    public unsafe void AddPort(int port)
+    /// <summary>
+    /// Lets the program look at UDP traffic to <paramref name="port"/> on any address of either family:
+    /// the same as <see cref="AddListener"/> with 0.0.0.0 and with [::] on that port.
+    /// </summary>
+    public void AddPort(int port)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, ushort.MaxValue);
+        AddListener(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Any, port)));
+        AddListener(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.IPv6Any, port)));
+    }
+
+    /// <summary>
+    /// Lets the program look at UDP traffic to one address and port the relay listens on. An unspecified
+    /// address (0.0.0.0 or [::]) is that family's wildcard: any destination address of the family on the
+    /// port. IPv6 entries never match IPv4 traffic (the relay's IPv6 sockets are IPV6_V6ONLY); an
+    /// IPv4-mapped IPv6 address is stored as the IPv6 address it is. Traffic to an address + port with no
+    /// entry (exact or wildcard) passes to the stack untouched and counts as <see cref="XdpCounters.NonQuic"/>.
+    /// </summary>
+    public unsafe void AddListener(PeerAddress address)
+    {
+        if (!address.IsIPv4 && !address.IsIPv6)
+        {
+            throw new ArgumentException("A listen address must be IPv4 or IPv6.", nameof(address));
+        }
+
         ThrowIfDisposed();
-        var key = BinaryPrimitives.ReverseEndianness((ushort)port); // network order in memory
+        var key = default(ListenKey);
+        key.Family = AddressCodec.FamilyOf(address);
+        key.PortBigEndian = BinaryPrimitives.ReverseEndianness((ushort)address.Port); // network order in memory
+        AddressCodec.WriteAddress(address, key.Address);
         byte value = 1;
-        Check(LibBpf.MapUpdateElem(_portsFd, &key, &value, LibBpf.UpdateAny), $"add port {port}");
+        Check(LibBpf.MapUpdateElem(_listenFd, &key, &value, LibBpf.UpdateAny), $"add listen address {address}");
     }
 
     /// <summary>Adds or replaces one route.</summary>

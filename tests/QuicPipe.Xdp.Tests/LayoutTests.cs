@@ -18,6 +18,11 @@ public sealed class LayoutTests
         Assert.Equal(36, Unsafe.SizeOf<RouteValue>());
         Assert.Equal(32, Offset(ref route, ref route.PeerPortBigEndian));
         Assert.Equal(34, Offset(ref route, ref route.Family));
+        var listen = default(ListenKey);
+        Assert.Equal(20, Unsafe.SizeOf<ListenKey>());
+        Assert.Equal(1, Offset(ref listen, ref listen.Reserved));
+        Assert.Equal(2, Offset(ref listen, ref listen.PortBigEndian));
+        Assert.Equal(4, Offset(ref listen, ref Unsafe.As<AddressBytes, byte>(ref listen.Address)));
         Assert.Equal(48, Unsafe.SizeOf<MissEventRecord>());
         Assert.Equal(22, Offset(ref miss, ref miss.SourcePortBigEndian));
         Assert.Equal(24, Offset(ref miss, ref Unsafe.As<AddressBytes, byte>(ref miss.SourceAddress)));

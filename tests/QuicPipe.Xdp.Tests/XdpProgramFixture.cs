@@ -1,3 +1,4 @@
+using System.Net;
 using QuicPipe.Dataplane;
 
 namespace QuicPipe.Xdp.Tests;
@@ -7,12 +8,24 @@ public sealed class XdpProgramFixture : IDisposable
 {
     public const int RelayPort = 4433;
 
+    /// <summary>Listened on <see cref="SpecificRelay4"/> and <see cref="SpecificRelay6"/> only.</summary>
+    public const int SpecificPort = 4434;
+
+    /// <summary>Listened on 0.0.0.0 only (IPv4 wildcard, no IPv6).</summary>
+    public const int Wildcard4Port = 4435;
+
+    public static readonly IPAddress SpecificRelay4 = IPAddress.Parse("203.0.113.1");
+    public static readonly IPAddress SpecificRelay6 = IPAddress.Parse("2001:db8:ffff::1");
+
     public XdpProgramFixture()
     {
         if (Root.IsRoot)
         {
             Program = XdpProgram.Load(new XdpProgramOptions { RouteCapacity = 4096, MissBufferBytes = 64 * 1024 });
             Program.AddPort(RelayPort);
+            Program.AddListener(PeerAddress.FromEndPoint(new IPEndPoint(SpecificRelay4, SpecificPort)));
+            Program.AddListener(PeerAddress.FromEndPoint(new IPEndPoint(SpecificRelay6, SpecificPort)));
+            Program.AddListener(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Any, Wildcard4Port)));
         }
     }
 

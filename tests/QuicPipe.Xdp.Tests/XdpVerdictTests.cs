@@ -234,6 +234,107 @@ public sealed class XdpVerdictTests(XdpProgramFixture fixture) : IClassFixture<X
     }
 
     [RootFact]
+    public void A_route_back_to_the_IPv4_sender_passes_unchanged_and_counts_a_reflection()
+    {
+        var cid = RouteTo(new IPEndPoint(Client4, 40100));
+        var before = Program.ReadCounters();
+        AssertPassesUnchanged(new PacketBuilder { Source = Client4, Destination = Relay4, SourcePort = 40100 }.Build(PacketBuilder.QuicShort(cid)));
+        var after = Program.ReadCounters();
+
+        Assert.Equal(1UL, after.PassedReflection - before.PassedReflection);
+        Assert.Equal(0UL, after.Transmitted - before.Transmitted);
+        Assert.Equal(0UL, after.Missed - before.Missed);
+    }
+
+    [RootFact]
+    public void A_route_back_to_the_IPv6_sender_passes_unchanged_and_counts_a_reflection()
+    {
+        var cid = RouteTo(new IPEndPoint(Client6, 40101));
+        var before = Program.ReadCounters();
+        AssertPassesUnchanged(new PacketBuilder { Source = Client6, Destination = Relay6, SourcePort = 40101 }.Build(PacketBuilder.QuicShort(cid)));
+        var after = Program.ReadCounters();
+
+        Assert.Equal(1UL, after.PassedReflection - before.PassedReflection);
+        Assert.Equal(0UL, after.Transmitted - before.Transmitted);
+        Assert.Equal(0UL, after.Missed - before.Missed);
+    }
+
+    [RootFact]
+    public void A_route_to_the_senders_address_on_another_port_is_still_forwarded()
+    {
+        var cid = RouteTo(new IPEndPoint(Client4, PeerPort));
+        var cid6 = RouteTo(new IPEndPoint(Client6, PeerPort));
+        var before = Program.ReadCounters();
+        var payload = PacketBuilder.QuicShort(cid);
+        var (action, output) = Run(new PacketBuilder { Source = Client4, Destination = Relay4, SourcePort = 40102 }.Build(payload));
+        Assert.Equal(XdpAction.Tx, action);
+        AssertRewritten(output, Relay4, Client4, payload);
+        var payload6 = PacketBuilder.QuicShort(cid6);
+        (action, output) = Run(new PacketBuilder { Source = Client6, Destination = Relay6, SourcePort = 40102 }.Build(payload6));
+        Assert.Equal(XdpAction.Tx, action);
+        AssertRewritten(output, Relay6, Client6, payload6);
+
+        Assert.Equal(0UL, Program.ReadCounters().PassedReflection - before.PassedReflection);
+    }
+
+    [RootFact]
+    public void A_listened_port_on_a_non_listened_address_passes_unchanged()
+    {
+        var cid = Route(Peer4);
+        var cid6 = Route(Peer6);
+        var before = Program.ReadCounters();
+        var other4 = IPAddress.Parse("203.0.113.2");
+        var other6 = IPAddress.Parse("2001:db8:ffff::2");
+        AssertPassesUnchanged(new PacketBuilder { Source = Client4, Destination = other4, DestinationPort = XdpProgramFixture.SpecificPort }.Build(PacketBuilder.QuicShort(cid)));
+        AssertPassesUnchanged(new PacketBuilder { Source = Client6, Destination = other6, DestinationPort = XdpProgramFixture.SpecificPort }.Build(PacketBuilder.QuicShort(cid6)));
+        var after = Program.ReadCounters();
+
+        Assert.Equal(2UL, after.NonQuic - before.NonQuic);
+        Assert.Equal(0UL, after.Transmitted - before.Transmitted);
+        Assert.Equal(0UL, after.Missed - before.Missed);
+    }
+
+    [RootFact]
+    public void A_listened_address_and_port_is_forwarded()
+    {
+        var cid = Route(Peer4);
+        var payload = PacketBuilder.QuicShort(cid);
+        var (action, output) = Run(new PacketBuilder { Source = Client4, Destination = XdpProgramFixture.SpecificRelay4, DestinationPort = XdpProgramFixture.SpecificPort }.Build(payload));
+        Assert.Equal(XdpAction.Tx, action);
+        AssertRewritten(output, XdpProgramFixture.SpecificRelay4, Peer4, payload, XdpProgramFixture.SpecificPort);
+
+        var cid6 = Route(Peer6);
+        var payload6 = PacketBuilder.QuicShort(cid6);
+        (action, output) = Run(new PacketBuilder { Source = Client6, Destination = XdpProgramFixture.SpecificRelay6, DestinationPort = XdpProgramFixture.SpecificPort }.Build(payload6));
+        Assert.Equal(XdpAction.Tx, action);
+        AssertRewritten(output, XdpProgramFixture.SpecificRelay6, Peer6, payload6, XdpProgramFixture.SpecificPort);
+    }
+
+    [RootFact]
+    public void A_wildcard_listener_forwards_any_address_of_its_family_only()
+    {
+        var cid = Route(Peer4);
+        foreach (var destination in new[] { "203.0.113.1", "203.0.113.77", "10.9.8.7" })
+        {
+            var payload = PacketBuilder.QuicShort(cid);
+            var (action, output) = Run(new PacketBuilder { Source = Client4, Destination = IPAddress.Parse(destination), DestinationPort = XdpProgramFixture.Wildcard4Port }.Build(payload));
+            Assert.Equal(XdpAction.Tx, action);
+            AssertRewritten(output, IPAddress.Parse(destination), Peer4, payload, XdpProgramFixture.Wildcard4Port);
+        }
+
+        // AddPort is a wildcard for both families.
+        var cid6 = Route(Peer6);
+        var payload6 = PacketBuilder.QuicShort(cid6);
+        var other6 = IPAddress.Parse("2001:db8:abcd::99");
+        var (action6, output6) = Run(new PacketBuilder { Source = Client6, Destination = other6 }.Build(payload6));
+        Assert.Equal(XdpAction.Tx, action6);
+        AssertRewritten(output6, other6, Peer6, payload6);
+
+        // The IPv4 wildcard does not cover IPv6.
+        AssertPassesUnchanged(new PacketBuilder { Source = Client6, Destination = other6, DestinationPort = XdpProgramFixture.Wildcard4Port }.Build(PacketBuilder.QuicShort(cid6)));
+    }
+
+    [RootFact]
     public void Routes_set_in_a_batch_read_back_and_remove()
     {
         var routes = new XdpRoute[1000];
@@ -264,6 +365,13 @@ public sealed class XdpVerdictTests(XdpProgramFixture fixture) : IClassFixture<X
         return cid;
     }
 
+    private ConnectionId RouteTo(IPEndPoint peer)
+    {
+        var cid = XdpProgramFixture.NewCid();
+        Program.SetRoute(new XdpRoute(cid, PeerAddress.FromEndPoint(peer)));
+        return cid;
+    }
+
     private (XdpAction Action, byte[] Output) Run(byte[] frame)
     {
         var output = new byte[frame.Length + 256];
@@ -278,14 +386,14 @@ public sealed class XdpVerdictTests(XdpProgramFixture fixture) : IClassFixture<X
         Assert.Equal(frame, output);
     }
 
-    private static ParsedFrame AssertRewritten(byte[] output, IPAddress expectedSource, IPAddress peer, byte[] payload)
+    private static ParsedFrame AssertRewritten(byte[] output, IPAddress expectedSource, IPAddress peer, byte[] payload, int relayPort = XdpProgramFixture.RelayPort)
     {
         var frame = new ParsedFrame(output);
         Assert.Equal(PacketBuilder.ClientMac, frame.DestinationMac.ToArray());
         Assert.Equal(PacketBuilder.RelayMac, frame.SourceMac.ToArray());
         Assert.Equal(expectedSource, frame.Source);
         Assert.Equal(peer, frame.Destination);
-        Assert.Equal(XdpProgramFixture.RelayPort, frame.SourcePort);
+        Assert.Equal(relayPort, frame.SourcePort);
         Assert.Equal(PeerPort, frame.DestinationPort);
         Assert.Equal(64, frame.Ttl);
         Assert.Equal(payload, frame.Payload.ToArray());

@@ -145,6 +145,7 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
                 json.WriteNumber("pass_relay_cid", x.Program.PassedRelayCid);
                 json.WriteNumber("pass_family", x.Program.PassedFamilyChange);
                 json.WriteNumber("pass_unsupported", x.Program.PassedUnsupported);
+                json.WriteNumber("pass_reflection", x.Program.PassedReflection);
                 json.WriteNumber("malformed", x.Program.Malformed);
                 json.WriteNumber("non_quic", x.Program.NonQuic);
                 json.WriteNumber("misses_reinserted", x.MissesReinserted);
@@ -159,8 +160,11 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    /// <summary>QUIC packets to a relay port the program handed to the stack for userspace to forward (misses included).</summary>
-    private static ulong Passed(XdpCounters c) => c.PassedLongHeader + c.PassedRelayCid + c.Missed + c.PassedFamilyChange + c.PassedUnsupported;
+    /// <summary>
+    /// QUIC packets to a relay port the program handed to the stack for userspace (misses included; userspace
+    /// forwards them, except reflections, which it drops and counts as such).
+    /// </summary>
+    private static ulong Passed(XdpCounters c) => c.PassedLongHeader + c.PassedRelayCid + c.Missed + c.PassedFamilyChange + c.PassedUnsupported + c.PassedReflection;
 
     private static string Si(double value) => value switch
     {

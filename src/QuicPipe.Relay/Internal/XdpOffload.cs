@@ -5,7 +5,7 @@ using QuicPipe.Xdp;
 namespace QuicPipe.Relay.Internal;
 
 /// <summary>
-/// The relay's XDP offload: the program attached to one interface, watching the relay's ports, its route
+/// The relay's XDP offload: the program attached to one interface, watching the relay's bound listen addresses, its route
 /// map mirroring the relay's routes (<see cref="IRouteObserver"/>), and its misses put back while the
 /// relay still routes their CID. The forwarding code does not know it exists: a packet the program does
 /// not bounce reaches the relay's sockets as before.
@@ -37,10 +37,12 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     }
 
     /// <summary>
-    /// Loads the program, lets it see <paramref name="ports"/>, attaches it and starts draining misses.
-    /// Throws <see cref="XdpOffloadException"/> with a message for the operator, leaving nothing attached.
+    /// Loads the program, lets it see the relay's bound <paramref name="listenAddresses"/> (a wildcard
+    /// address covers its whole family on that port; a specific one only itself), attaches it and starts
+    /// draining misses. Throws <see cref="XdpOffloadException"/> with a message for the operator, leaving
+    /// nothing attached.
     /// </summary>
-    public static XdpOffload Start(RelayXdpOptions options, int cidLength, CidTable table, IEnumerable<int> ports, ILogger logger)
+    public static XdpOffload Start(RelayXdpOptions options, int cidLength, CidTable table, IEnumerable<PeerAddress> listenAddresses, ILogger logger)
     {
         if (!Environment.IsPrivilegedProcess)
         {
@@ -57,9 +59,9 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
             }
 
             program = XdpProgram.Load(programOptions);
-            foreach (var port in ports.Distinct())
+            foreach (var address in listenAddresses.Distinct())
             {
-                program.AddPort(port);
+                program.AddListener(address);
             }
 
             var offload = new XdpOffload(program, table, options.Interface, logger);

@@ -36,6 +36,16 @@ internal struct RouteValue
     public byte Reserved;
 }
 
+/// <summary>Mirror of <c>struct qp_listen_key</c> (20 bytes): an all-zero address is the family's wildcard.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1, Size = 20)]
+internal struct ListenKey
+{
+    public byte Family;
+    public byte Reserved;
+    public ushort PortBigEndian; // stored as the wire bytes
+    public AddressBytes Address;
+}
+
 /// <summary>Mirror of <c>struct qp_miss_event</c> (48 bytes).</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1, Size = 48)]
 internal struct MissEventRecord
