@@ -36,6 +36,9 @@ public sealed class QuicConnection
     // An exception thrown by a callback, reported when the shim call that ran it returns.
     private Exception? _callbackFailure;
 
+    // The stats when the connection ended (its native side is freed then).
+    private QuicConnectionStats _finalStats;
+
     internal QuicConnection(QuicEndpoint endpoint, bool isServer, PeerAddress remote, NodeId? expectedPeer)
     {
         _endpoint = endpoint;
@@ -119,15 +122,74 @@ public sealed class QuicConnection
 
     /// <summary>Closes the connection with an application error code (0: no error) and sends CONNECTION_CLOSE.</summary>
     public Task CloseAsync(long errorCode = 0, CancellationToken cancellationToken = default) =>
-        _endpoint.InvokeAsync(() =>
+        CloseAsync(errorCode, null, cancellationToken);
+
+    /// <summary>
+    /// Closes the connection with an application error code and a reason phrase (at most
+    /// <see cref="MaxCloseReasonBytes"/> bytes of UTF-8), both sent to the peer in CONNECTION_CLOSE; the peer's
+    /// <see cref="Closed"/> fails with a message that quotes them.
+    /// </summary>
+    public Task CloseAsync(long errorCode, string? reason, CancellationToken cancellationToken = default)
+    {
+        var reasonBytes = string.IsNullOrEmpty(reason) ? [] : Encoding.UTF8.GetBytes(reason);
+        if (reasonBytes.Length > MaxCloseReasonBytes)
+        {
+            throw new ArgumentException($"The close reason is {reasonBytes.Length} bytes of UTF-8; at most {MaxCloseReasonBytes} fit.", nameof(reason));
+        }
+
+        return _endpoint.InvokeAsync(() =>
         {
             if (!IsTerminated)
             {
-                _endpoint.Close(this, (ulong)errorCode);
+                _endpoint.Close(this, (ulong)errorCode, reasonBytes);
             }
 
             return true;
         }, cancellationToken);
+    }
+
+    /// <summary>Longest close reason <see cref="CloseAsync(long, string?, CancellationToken)"/> sends, in UTF-8 bytes.</summary>
+    public const int MaxCloseReasonBytes = 256;
+
+    /// <summary>
+    /// Why the connection ended, once it has (null while it lives): e.g. "idle timeout: no packet for 00:00:01
+    /// (QuicEndpointOptions.IdleTimeout)", "closed locally with application error 7, reason \"bye\"", or the
+    /// message of the exception <see cref="Closed"/> failed with.
+    /// </summary>
+    public string? CloseReason { get; private set; }
+
+    /// <summary>
+    /// A snapshot of the connection's RTT, congestion window, byte, packet and loss counters, read on the endpoint's
+    /// loop thread. After the connection ended: the last values it had.
+    /// </summary>
+    public Task<QuicConnectionStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        _endpoint.InvokeAsync(() => IsTerminated ? _finalStats : ReadStats(), cancellationToken);
+
+    private QuicConnectionStats ReadStats()
+    {
+        if (QuicShim.ConnGetStats(Handle, out var s) != 0)
+        {
+            return default;
+        }
+
+        return new QuicConnectionStats
+        {
+            SmoothedRtt = Duration(s.SmoothedRttNs),
+            MinRtt = s.MinRttNs == ulong.MaxValue ? TimeSpan.Zero : Duration(s.MinRttNs),
+            LatestRtt = Duration(s.LatestRttNs),
+            RttVariation = Duration(s.RttVarNs),
+            CongestionWindow = (long)s.CongestionWindow,
+            BytesInFlight = (long)s.BytesInFlight,
+            BytesSent = (long)s.BytesSent,
+            BytesReceived = (long)s.BytesReceived,
+            PacketsSent = (long)s.PacketsSent,
+            PacketsReceived = (long)s.PacketsReceived,
+            PacketsLost = (long)s.PacketsLost,
+            PtoCount = (int)Math.Min(s.PtoCount, int.MaxValue),
+        };
+
+        static TimeSpan Duration(ulong ns) => ns >= (ulong)TimeSpan.MaxValue.Ticks / 100 * 100 ? TimeSpan.MaxValue : TimeSpan.FromTicks((long)(ns / 100));
+    }
 
     internal Task WriteStreamAsync(QuicStream stream, PendingStreamWrite write)
     {
@@ -477,13 +539,19 @@ public sealed class QuicConnection
     }
 
     /// <summary>Ends the connection: fails or completes everything waiting on it and frees the native side.</summary>
-    internal void Terminate(QuicConnectionException? error)
+    internal void Terminate(QuicConnectionException? error, string? reason = null)
     {
         if (IsTerminated)
         {
             return;
         }
 
+        if (_handle is not null)
+        {
+            _finalStats = ReadStats();
+        }
+
+        CloseReason = reason ?? error?.Message ?? "The connection ended.";
         IsTerminated = true;
         _endpoint.OnTerminated(this);
         var writeError = error ?? new QuicConnectionException("The connection has ended.");

@@ -15,6 +15,14 @@ public sealed class QuicEndpointOptions
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Sends a PING when a connection has sent nothing for this long, so that an otherwise idle connection outlives
+    /// <see cref="IdleTimeout"/> (both ends') and keeps its NAT mappings open. Null (the default, for clients and
+    /// servers alike): no keep-alive, idle connections end by idle timeout. The side behind a NAT sets it well under
+    /// the NAT's UDP mapping timeout (often 30 s): e.g. 10-15 s. Must be shorter than the idle timeout to help.
+    /// </summary>
+    public TimeSpan? KeepAliveInterval { get; set; }
+
+    /// <summary>
     /// Fails a connection whose handshake has not completed this long after it started (default 10 s). Bounds
     /// how long a half-open connection (e.g. one started by a forged or junk Initial) holds its slot.
     /// </summary>
@@ -91,6 +99,11 @@ public sealed class QuicEndpointOptions
         if (ConnectionIdLength is < 8 or > 20)
         {
             throw new ArgumentOutOfRangeException(nameof(ConnectionIdLength), ConnectionIdLength, "CIDs are 8 to 20 bytes here.");
+        }
+
+        if (KeepAliveInterval is { } keepAlive && (keepAlive < TimeSpan.FromMilliseconds(10) || (IdleTimeout > TimeSpan.Zero && keepAlive >= IdleTimeout)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(KeepAliveInterval), keepAlive, "The keep-alive interval is at least 10 ms and shorter than IdleTimeout.");
         }
 
         if (HandshakeTimeout <= TimeSpan.Zero)

@@ -65,6 +65,11 @@ struct qp_conn {
     int have_peer_hash;
     uint8_t expected_hash[QP_SPKI_HASH_SIZE];
     uint8_t peer_hash[QP_SPKI_HASH_SIZE];
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+    uint64_t packets_sent;
+    uint64_t packets_received;
+    uint64_t packets_lost_closed; /* stream loss counts of streams already closed, plus lost DATAGRAMs */
 };
 
 static struct {
@@ -267,9 +272,9 @@ static int cb_stream_open(ngtcp2_conn *conn, int64_t stream_id, void *user_data)
 static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
                            void *user_data, void *stream_user_data)
 {
-    (void)conn;
     (void)stream_user_data;
     qp_conn *c = user_data;
+    c->packets_lost_closed += ngtcp2_conn_get_stream_loss_count(conn, stream_id);
     qp_stream_free(c, stream_id);
     uint32_t qp_flags = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) ? QP_STREAM_CLOSE_APP_ERROR_SET : 0;
     return qp_callbacks.stream_close(c->user, stream_id, qp_flags, app_error_code) ? NGTCP2_ERR_CALLBACK_FAILURE
@@ -587,6 +592,9 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
         return NULL;
     }
     ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    if (config->keep_alive_ns) {
+        ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
+    }
     return c;
 }
 
@@ -633,6 +641,9 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
         return NULL;
     }
     ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    if (config->keep_alive_ns) {
+        ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
+    }
     return c;
 }
 
@@ -677,6 +688,8 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
     ngtcp2_pkt_info pi;
     memset(&pi, 0, sizeof(pi));
+    c->packets_received++;
+    c->bytes_received += pktlen;
     int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, pktlen, ts);
     if (rv != 0) {
         qp_record_error(c, rv);
@@ -780,6 +793,8 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
             qp_stream_advance(s, written, fin);
         }
         lengths[count] = (int32_t)n;
+        c->packets_sent++;
+        c->bytes_sent += (uint64_t)n;
         qp_copy_addr(remote_addrs + count * QP_ADDR_SIZE, &ps.path.remote);
         count++;
     }
@@ -788,9 +803,9 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
 }
 
 int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote_addr, uint64_t app_error_code,
-                        uint64_t ts)
+                        const uint8_t *reason, size_t reasonlen, uint64_t ts)
 {
-    if (!c || !buf || !remote_addr) {
+    if (!c || !buf || !remote_addr || (reasonlen && !reason)) {
         return QP_ERR_ARGUMENT;
     }
     if (ngtcp2_conn_is_in_draining_period(c->conn)) {
@@ -800,7 +815,8 @@ int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote
     if (c->has_error) {
         ccerr = c->last_error;
     } else {
-        ngtcp2_connection_close_error_set_application_error(&ccerr, app_error_code, NULL, 0);
+        ngtcp2_connection_close_error_set_application_error(&ccerr, app_error_code, reasonlen ? reason : NULL,
+                                                            reasonlen);
     }
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
@@ -808,6 +824,8 @@ int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote
     ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, buflen, &ccerr, ts);
     if (n > 0) {
         qp_copy_addr(remote_addr, &ps.path.remote);
+        c->packets_sent++;
+        c->bytes_sent += (uint64_t)n;
     }
     return (int)n;
 }
@@ -956,6 +974,37 @@ int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_co
             s->shut_wr = 1;
         }
     }
+    return 0;
+}
+
+size_t qp_conn_stats_size(void)
+{
+    return sizeof(qp_conn_stats);
+}
+
+int qp_conn_get_stats(qp_conn *c, qp_conn_stats *stats)
+{
+    if (!c || !stats) {
+        return QP_ERR_ARGUMENT;
+    }
+    ngtcp2_conn_stat cs;
+    ngtcp2_conn_get_conn_stat(c->conn, &cs);
+    memset(stats, 0, sizeof(*stats));
+    stats->smoothed_rtt_ns = cs.smoothed_rtt;
+    stats->min_rtt_ns = cs.min_rtt;
+    stats->latest_rtt_ns = cs.latest_rtt;
+    stats->rttvar_ns = cs.rttvar;
+    stats->cwnd = cs.cwnd;
+    stats->bytes_in_flight = cs.bytes_in_flight;
+    stats->bytes_sent = c->bytes_sent;
+    stats->bytes_received = c->bytes_received;
+    stats->packets_sent = c->packets_sent;
+    stats->packets_received = c->packets_received;
+    stats->packets_lost = c->packets_lost_closed;
+    for (qp_stream *s = c->streams; s; s = s->next) {
+        stats->packets_lost += ngtcp2_conn_get_stream_loss_count(c->conn, s->id);
+    }
+    stats->pto_count = cs.pto_count;
     return 0;
 }
 

@@ -74,6 +74,7 @@ typedef struct qp_conn_config {
     uint64_t max_stream_window;    /* auto-tuning limit of a stream's window (>= stream_window) */
     uint64_t conn_window;          /* initial receive window of the connection */
     uint64_t max_conn_window;      /* auto-tuning limit of the connection's window (>= conn_window) */
+    uint64_t keep_alive_ns;        /* send a PING after this long without sending; 0: no keep-alive */
 } qp_conn_config;
 
 QP_EXPORT size_t qp_conn_config_size(void);
@@ -143,11 +144,38 @@ QP_EXPORT int qp_conn_write_pkts(qp_conn *conn, uint8_t *slots, size_t slot_size
 
 /*
  * Writes a CONNECTION_CLOSE datagram into buf (and its destination into remote_addr): the stored transport
- * error after a failed call, else an application close with app_error_code. Returns its length, 0 when
- * nothing may be sent (draining, or no keys yet), or a negative error.
+ * error after a failed call, else an application close with app_error_code and the reason phrase
+ * reason[0..reasonlen) (UTF-8, may be NULL/0; ngtcp2 truncates what does not fit the packet). Returns its
+ * length, 0 when nothing may be sent (draining, or no keys yet), or a negative error.
  */
 QP_EXPORT int qp_conn_write_close(qp_conn *conn, uint8_t *buf, size_t buflen, uint8_t *remote_addr,
-                                  uint64_t app_error_code, uint64_t ts);
+                                  uint64_t app_error_code, const uint8_t *reason, size_t reasonlen, uint64_t ts);
+
+/*
+ * Per-connection statistics. Only uint64_t fields (no padding); C# mirrors it (QuicShim.ConnStats) and a layout
+ * test compares sizeof through qp_conn_stats_size. ngtcp2 0.12's ngtcp2_conn_stat has RTT and congestion state
+ * but no byte or loss counters: the shim counts datagrams and bytes itself at read_pkt/write_pkts/write_close,
+ * and packets_lost is the sum of ngtcp2_conn_get_stream_loss_count over every stream the connection has had
+ * (packets with STREAM frames declared lost; a packet carrying two streams counts twice) plus lost DATAGRAMs.
+ */
+typedef struct qp_conn_stats {
+    uint64_t smoothed_rtt_ns;
+    uint64_t min_rtt_ns;     /* UINT64_MAX before the first RTT sample */
+    uint64_t latest_rtt_ns;
+    uint64_t rttvar_ns;
+    uint64_t cwnd;           /* congestion window, bytes */
+    uint64_t bytes_in_flight;
+    uint64_t bytes_sent;     /* UDP payload bytes */
+    uint64_t bytes_received; /* UDP payload bytes handed to qp_conn_read_pkt */
+    uint64_t packets_sent;   /* datagrams */
+    uint64_t packets_received;
+    uint64_t packets_lost;
+    uint64_t pto_count;
+} qp_conn_stats;
+
+QP_EXPORT size_t qp_conn_stats_size(void);
+/* Fills *stats; 0 or QP_ERR_ARGUMENT. */
+QP_EXPORT int qp_conn_get_stats(qp_conn *conn, qp_conn_stats *stats);
 
 /* The next time (ns) qp_conn_handle_expiry must be called; UINT64_MAX for never. */
 QP_EXPORT uint64_t qp_conn_get_expiry(qp_conn *conn);
