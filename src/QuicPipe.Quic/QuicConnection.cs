@@ -25,6 +25,7 @@ public sealed class QuicConnection
     // Loop thread only: streams with writes waiting for acknowledgements to make room in their send buffer.
     private readonly HashSet<QuicStream> _blockedWriters = [];
     private readonly Channel<QuicStream> _incomingStreams = Channel.CreateUnbounded<QuicStream>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
+    private readonly Channel<ReadOnlyMemory<byte>> _datagrams;
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -36,6 +37,9 @@ public sealed class QuicConnection
     // An exception thrown by a callback, reported when the shim call that ran it returns.
     private Exception? _callbackFailure;
 
+    private long _datagramsDroppedOnReceive;
+    private long _datagramsDroppedOnSend;
+
     // The stats when the connection ended (its native side is freed then).
     private QuicConnectionStats _finalStats;
 
@@ -45,6 +49,7 @@ public sealed class QuicConnection
         IsServer = isServer;
         RemoteAddress = remote;
         _expectedPeer = expectedPeer;
+        _datagrams = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(endpoint.DatagramReceiveQueue) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
         _self = GCHandle.Alloc(this);
     }
 
@@ -146,6 +151,82 @@ public sealed class QuicConnection
 
             return true;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Largest DATAGRAM payload (RFC 9221) <see cref="SendDatagramAsync"/> takes on this connection, fixed at the
+    /// handshake: the peer's max_datagram_frame_size less the frame header, and what fits one packet on the path
+    /// (about 1150 bytes before path MTU discovery). 0 when the peer did not negotiate DATAGRAM frames.
+    /// </summary>
+    public int MaxDatagramSize { get; private set; }
+
+    /// <summary>Received DATAGRAMs dropped because the receive queue (QuicEndpointOptions.DatagramReceiveQueue) was full.</summary>
+    public long DatagramsDroppedOnReceive => Interlocked.Read(ref _datagramsDroppedOnReceive);
+
+    /// <summary>DATAGRAMs dropped before sending because the shim's send queue (4096) was full.</summary>
+    public long DatagramsDroppedOnSend => Interlocked.Read(ref _datagramsDroppedOnSend);
+
+    /// <summary>
+    /// Queues an unreliable DATAGRAM (RFC 9221) for the peer; completes once queued (sent ahead of stream data).
+    /// It may be lost (see <see cref="QuicConnectionStats.PacketsLost"/>) and is never retransmitted; if the send queue
+    /// is full it is dropped and counted in <see cref="DatagramsDroppedOnSend"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The peer did not negotiate DATAGRAM frames.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The datagram is larger than <see cref="MaxDatagramSize"/>.</exception>
+    /// <exception cref="QuicConnectionException">The connection ended.</exception>
+    public Task SendDatagramAsync(ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken = default)
+    {
+        var limit = MaxDatagramSize;
+        if (limit == 0)
+        {
+            return Task.FromException(new InvalidOperationException(
+                IsTerminated || !_handshake.Task.IsCompletedSuccessfully
+                    ? "DATAGRAM frames can be sent only on an established connection."
+                    : "The peer did not negotiate DATAGRAM frames (RFC 9221): its max_datagram_frame_size transport parameter is absent or 0 (QuicEndpointOptions.MaxDatagramFrameSize on its side)."));
+        }
+
+        if (datagram.Length > limit)
+        {
+            return Task.FromException(new ArgumentOutOfRangeException(nameof(datagram), datagram.Length, $"A DATAGRAM of {datagram.Length} bytes exceeds this connection's limit of {limit} bytes (QuicConnection.MaxDatagramSize: the peer's max_datagram_frame_size and one packet on the path)."));
+        }
+
+        return _endpoint.InvokeAsync(() =>
+        {
+            ThrowIfTerminated();
+            int rv;
+            unsafe
+            {
+                fixed (byte* d = datagram.Span)
+                {
+                    rv = QuicShim.ConnSendDatagram(Handle, d, (nuint)datagram.Length);
+                }
+            }
+
+            if (rv == QuicShim.ErrorDatagramQueueFull)
+            {
+                Interlocked.Increment(ref _datagramsDroppedOnSend);
+            }
+            else if (rv != 0)
+            {
+                throw new QuicConnectionException($"Cannot send a DATAGRAM of {datagram.Length} bytes: {QuicShim.Describe(rv)}") { NativeError = rv };
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <summary>Waits for the next DATAGRAM from the peer.</summary>
+    /// <exception cref="QuicConnectionException">The connection ended; no more DATAGRAMs will arrive.</exception>
+    public async ValueTask<ReadOnlyMemory<byte>> ReadDatagramAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _datagrams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException e)
+        {
+            throw new QuicConnectionException("The connection ended; no more DATAGRAMs will arrive.", e);
+        }
     }
 
     /// <summary>Longest close reason <see cref="CloseAsync(long, string?, CancellationToken)"/> sends, in UTF-8 bytes.</summary>
@@ -387,6 +468,7 @@ public sealed class QuicConnection
             }
         }
 
+        MaxDatagramSize = (int)Math.Min(QuicShim.ConnMaxDatagramPayload(Handle), int.MaxValue);
         _endpoint.OnHandshakeCompleted(this);
         _handshake.TrySetResult();
     }
@@ -460,6 +542,14 @@ public sealed class QuicConnection
         var id = new ConnectionId(cid);
         _localCids.Remove(id);
         _endpoint.Unregister(id, this);
+    }
+
+    internal void OnDatagram(ReadOnlySpan<byte> data)
+    {
+        if (!_datagrams.Writer.TryWrite(data.ToArray()))
+        {
+            Interlocked.Increment(ref _datagramsDroppedOnReceive);
+        }
     }
 
     internal void RecordCallbackFailure(Exception e) => _callbackFailure ??= e;
@@ -569,6 +659,8 @@ public sealed class QuicConnection
 
         _streams.Clear();
         _incomingStreams.Writer.TryComplete(error);
+        _datagrams.Writer.TryComplete(error);
+        MaxDatagramSize = 0;
         var handshakeError = error ?? new QuicConnectionException("The connection closed before its handshake completed.");
         if (!_handshake.Task.IsCompleted)
         {

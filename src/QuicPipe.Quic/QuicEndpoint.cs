@@ -643,10 +643,13 @@ public sealed class QuicEndpoint : IAsyncDisposable
         MaxStreamWindow = (ulong)_options.MaxStreamReceiveWindow,
         ConnectionWindow = (ulong)_options.ConnectionReceiveWindow,
         MaxConnectionWindow = (ulong)_options.MaxConnectionReceiveWindow,
+        MaxDatagramFrameSize = (ulong)_options.MaxDatagramFrameSize,
         KeepAliveNs = _options.KeepAliveInterval is { } keepAlive ? (ulong)keepAlive.Ticks * 100 : 0,
     };
 
     internal int StreamSendBuffer => _options.StreamSendBuffer;
+
+    internal int DatagramReceiveQueue => _options.DatagramReceiveQueue;
 
     private static unsafe SafeQuicCredentialsHandle LoadCredentials(NodeIdentity identity)
     {

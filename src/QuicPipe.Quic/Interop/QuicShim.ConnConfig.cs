@@ -15,6 +15,7 @@ internal static partial class QuicShim
         public ulong ConnectionWindow;
         public ulong MaxConnectionWindow;
         public ulong KeepAliveNs;
+        public ulong MaxDatagramFrameSize;
     }
 
     // size_t qp_conn_config_size(void);
