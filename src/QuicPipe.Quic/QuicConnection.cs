@@ -25,6 +25,7 @@ public sealed class QuicConnection
     // Loop thread only: streams with writes waiting for acknowledgements to make room in their send buffer.
     private readonly HashSet<QuicStream> _blockedWriters = [];
     private readonly Channel<QuicStream> _incomingStreams = Channel.CreateUnbounded<QuicStream>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
+    private readonly Channel<ReadOnlyMemory<byte>> _datagrams;
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -36,12 +37,19 @@ public sealed class QuicConnection
     // An exception thrown by a callback, reported when the shim call that ran it returns.
     private Exception? _callbackFailure;
 
+    private long _datagramsDroppedOnReceive;
+    private long _datagramsDroppedOnSend;
+
+    // The stats when the connection ended (its native side is freed then).
+    private QuicConnectionStats _finalStats;
+
     internal QuicConnection(QuicEndpoint endpoint, bool isServer, PeerAddress remote, NodeId? expectedPeer)
     {
         _endpoint = endpoint;
         IsServer = isServer;
         RemoteAddress = remote;
         _expectedPeer = expectedPeer;
+        _datagrams = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(endpoint.DatagramReceiveQueue) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
         _self = GCHandle.Alloc(this);
     }
 
@@ -119,15 +127,150 @@ public sealed class QuicConnection
 
     /// <summary>Closes the connection with an application error code (0: no error) and sends CONNECTION_CLOSE.</summary>
     public Task CloseAsync(long errorCode = 0, CancellationToken cancellationToken = default) =>
-        _endpoint.InvokeAsync(() =>
+        CloseAsync(errorCode, null, cancellationToken);
+
+    /// <summary>
+    /// Closes the connection with an application error code and a reason phrase (at most
+    /// <see cref="MaxCloseReasonBytes"/> bytes of UTF-8), both sent to the peer in CONNECTION_CLOSE; the peer's
+    /// <see cref="Closed"/> fails with a message that quotes them.
+    /// </summary>
+    public Task CloseAsync(long errorCode, string? reason, CancellationToken cancellationToken = default)
+    {
+        var reasonBytes = string.IsNullOrEmpty(reason) ? [] : Encoding.UTF8.GetBytes(reason);
+        if (reasonBytes.Length > MaxCloseReasonBytes)
+        {
+            throw new ArgumentException($"The close reason is {reasonBytes.Length} bytes of UTF-8; at most {MaxCloseReasonBytes} fit.", nameof(reason));
+        }
+
+        return _endpoint.InvokeAsync(() =>
         {
             if (!IsTerminated)
             {
-                _endpoint.Close(this, (ulong)errorCode);
+                _endpoint.Close(this, (ulong)errorCode, reasonBytes);
             }
 
             return true;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Largest DATAGRAM payload (RFC 9221) <see cref="SendDatagramAsync"/> takes on this connection, fixed at the
+    /// handshake: the peer's max_datagram_frame_size less the frame header, and what fits one packet on the path
+    /// (about 1150 bytes before path MTU discovery). 0 when the peer did not negotiate DATAGRAM frames.
+    /// </summary>
+    public int MaxDatagramSize { get; private set; }
+
+    /// <summary>Received DATAGRAMs dropped because the receive queue (QuicEndpointOptions.DatagramReceiveQueue) was full.</summary>
+    public long DatagramsDroppedOnReceive => Interlocked.Read(ref _datagramsDroppedOnReceive);
+
+    /// <summary>DATAGRAMs dropped before sending because the shim's send queue (4096) was full.</summary>
+    public long DatagramsDroppedOnSend => Interlocked.Read(ref _datagramsDroppedOnSend);
+
+    /// <summary>
+    /// Queues an unreliable DATAGRAM (RFC 9221) for the peer; completes once queued (sent ahead of stream data).
+    /// It may be lost (see <see cref="QuicConnectionStats.PacketsLost"/>) and is never retransmitted; if the send queue
+    /// is full it is dropped and counted in <see cref="DatagramsDroppedOnSend"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The peer did not negotiate DATAGRAM frames.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The datagram is larger than <see cref="MaxDatagramSize"/>.</exception>
+    /// <exception cref="QuicConnectionException">The connection ended.</exception>
+    public Task SendDatagramAsync(ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken = default)
+    {
+        var limit = MaxDatagramSize;
+        if (limit == 0)
+        {
+            return Task.FromException(new InvalidOperationException(
+                IsTerminated || !_handshake.Task.IsCompletedSuccessfully
+                    ? "DATAGRAM frames can be sent only on an established connection."
+                    : "The peer did not negotiate DATAGRAM frames (RFC 9221): its max_datagram_frame_size transport parameter is absent or 0 (QuicEndpointOptions.MaxDatagramFrameSize on its side)."));
+        }
+
+        if (datagram.Length > limit)
+        {
+            return Task.FromException(new ArgumentOutOfRangeException(nameof(datagram), datagram.Length, $"A DATAGRAM of {datagram.Length} bytes exceeds this connection's limit of {limit} bytes (QuicConnection.MaxDatagramSize: the peer's max_datagram_frame_size and one packet on the path)."));
+        }
+
+        return _endpoint.InvokeAsync(() =>
+        {
+            ThrowIfTerminated();
+            int rv;
+            unsafe
+            {
+                fixed (byte* d = datagram.Span)
+                {
+                    rv = QuicShim.ConnSendDatagram(Handle, d, (nuint)datagram.Length);
+                }
+            }
+
+            if (rv == QuicShim.ErrorDatagramQueueFull)
+            {
+                Interlocked.Increment(ref _datagramsDroppedOnSend);
+            }
+            else if (rv != 0)
+            {
+                throw new QuicConnectionException($"Cannot send a DATAGRAM of {datagram.Length} bytes: {QuicShim.Describe(rv)}") { NativeError = rv };
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <summary>Waits for the next DATAGRAM from the peer.</summary>
+    /// <exception cref="QuicConnectionException">The connection ended; no more DATAGRAMs will arrive.</exception>
+    public async ValueTask<ReadOnlyMemory<byte>> ReadDatagramAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _datagrams.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException e)
+        {
+            throw new QuicConnectionException("The connection ended; no more DATAGRAMs will arrive.", e);
+        }
+    }
+
+    /// <summary>Longest close reason <see cref="CloseAsync(long, string?, CancellationToken)"/> sends, in UTF-8 bytes.</summary>
+    public const int MaxCloseReasonBytes = 256;
+
+    /// <summary>
+    /// Why the connection ended, once it has (null while it lives): e.g. "idle timeout: no packet for 00:00:01
+    /// (QuicEndpointOptions.IdleTimeout)", "closed locally with application error 7, reason \"bye\"", or the
+    /// message of the exception <see cref="Closed"/> failed with.
+    /// </summary>
+    public string? CloseReason { get; private set; }
+
+    /// <summary>
+    /// A snapshot of the connection's RTT, congestion window, byte, packet and loss counters, read on the endpoint's
+    /// loop thread. After the connection ended: the last values it had.
+    /// </summary>
+    public Task<QuicConnectionStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        _endpoint.InvokeAsync(() => IsTerminated ? _finalStats : ReadStats(), cancellationToken);
+
+    private QuicConnectionStats ReadStats()
+    {
+        if (QuicShim.ConnGetStats(Handle, out var s) != 0)
+        {
+            return default;
+        }
+
+        return new QuicConnectionStats
+        {
+            SmoothedRtt = Duration(s.SmoothedRttNs),
+            MinRtt = s.MinRttNs == ulong.MaxValue ? TimeSpan.Zero : Duration(s.MinRttNs),
+            LatestRtt = Duration(s.LatestRttNs),
+            RttVariation = Duration(s.RttVarNs),
+            CongestionWindow = (long)s.CongestionWindow,
+            BytesInFlight = (long)s.BytesInFlight,
+            BytesSent = (long)s.BytesSent,
+            BytesReceived = (long)s.BytesReceived,
+            PacketsSent = (long)s.PacketsSent,
+            PacketsReceived = (long)s.PacketsReceived,
+            PacketsLost = (long)s.PacketsLost,
+            PtoCount = (int)Math.Min(s.PtoCount, int.MaxValue),
+        };
+
+        static TimeSpan Duration(ulong ns) => ns >= (ulong)TimeSpan.MaxValue.Ticks / 100 * 100 ? TimeSpan.MaxValue : TimeSpan.FromTicks((long)(ns / 100));
+    }
 
     internal Task WriteStreamAsync(QuicStream stream, PendingStreamWrite write)
     {
@@ -325,6 +468,7 @@ public sealed class QuicConnection
             }
         }
 
+        MaxDatagramSize = (int)Math.Min(QuicShim.ConnMaxDatagramPayload(Handle), int.MaxValue);
         _endpoint.OnHandshakeCompleted(this);
         _handshake.TrySetResult();
     }
@@ -398,6 +542,14 @@ public sealed class QuicConnection
         var id = new ConnectionId(cid);
         _localCids.Remove(id);
         _endpoint.Unregister(id, this);
+    }
+
+    internal void OnDatagram(ReadOnlySpan<byte> data)
+    {
+        if (!_datagrams.Writer.TryWrite(data.ToArray()))
+        {
+            Interlocked.Increment(ref _datagramsDroppedOnReceive);
+        }
     }
 
     internal void RecordCallbackFailure(Exception e) => _callbackFailure ??= e;
@@ -477,13 +629,19 @@ public sealed class QuicConnection
     }
 
     /// <summary>Ends the connection: fails or completes everything waiting on it and frees the native side.</summary>
-    internal void Terminate(QuicConnectionException? error)
+    internal void Terminate(QuicConnectionException? error, string? reason = null)
     {
         if (IsTerminated)
         {
             return;
         }
 
+        if (_handle is not null)
+        {
+            _finalStats = ReadStats();
+        }
+
+        CloseReason = reason ?? error?.Message ?? "The connection ended.";
         IsTerminated = true;
         _endpoint.OnTerminated(this);
         var writeError = error ?? new QuicConnectionException("The connection has ended.");
@@ -501,6 +659,8 @@ public sealed class QuicConnection
 
         _streams.Clear();
         _incomingStreams.Writer.TryComplete(error);
+        _datagrams.Writer.TryComplete(error);
+        MaxDatagramSize = 0;
         var handshakeError = error ?? new QuicConnectionException("The connection closed before its handshake completed.");
         if (!_handshake.Task.IsCompleted)
         {

@@ -508,8 +508,9 @@ public sealed class QuicEndpoint : IAsyncDisposable
                 End(connection, exception, ClosingPeriodEnd(connection, now), closeDatagram: null);
                 break;
             case QuicShim.ErrorIdleClose:
-                // An idle timeout after a completed handshake is an ordinary end, not an error.
-                End(connection, connection.Handshake.IsCompletedSuccessfully ? null : exception, closingUntil: 0, closeDatagram: null);
+                // An idle timeout after a completed handshake is an ordinary end, not an error; CloseReason says why.
+                var idle = $"idle timeout: no packet for {_options.IdleTimeout} (QuicEndpointOptions.IdleTimeout; the peer's max_idle_timeout may be shorter)";
+                End(connection, connection.Handshake.IsCompletedSuccessfully ? null : exception, closingUntil: 0, closeDatagram: null, idle);
                 break;
             case QuicShim.ErrorDropConnection or QuicShim.ErrorHandshakeTimeout:
                 // Silent: a half-open connection (maybe from a forged Initial) is dropped without a word.
@@ -523,17 +524,18 @@ public sealed class QuicEndpoint : IAsyncDisposable
     }
 
     /// <summary>Closes a live connection at the application's request: CONNECTION_CLOSE, then the closing period.</summary>
-    internal void Close(QuicConnection connection, ulong applicationErrorCode)
+    internal void Close(QuicConnection connection, ulong applicationErrorCode, ReadOnlySpan<byte> reason)
     {
         var now = MonotonicClock.NowNanoseconds();
-        var close = SendClose(connection, applicationErrorCode, now);
-        End(connection, null, close is null ? 0 : ClosingPeriodEnd(connection, now), close);
+        var close = SendClose(connection, applicationErrorCode, now, reason);
+        var text = reason.IsEmpty ? string.Empty : $", reason \"{Encoding.UTF8.GetString(reason)}\"";
+        End(connection, null, close is null ? 0 : ClosingPeriodEnd(connection, now), close, $"closed locally with application error {applicationErrorCode}{text}");
     }
 
-    private static void End(QuicConnection connection, QuicConnectionException? error, ulong closingUntil, byte[]? closeDatagram)
+    private static void End(QuicConnection connection, QuicConnectionException? error, ulong closingUntil, byte[]? closeDatagram, string? reason = null)
     {
         connection.BeginClosingPeriod(closingUntil, closeDatagram);
-        connection.Terminate(error);
+        connection.Terminate(error, reason);
     }
 
     /// <summary>Three probe timeouts from now (RFC 9000 §10.2), or the configured minimum if longer.</summary>
@@ -541,11 +543,16 @@ public sealed class QuicEndpoint : IAsyncDisposable
         now + Math.Max(3 * QuicShim.ConnGetPto(connection.Handle), (ulong)_options.MinimumClosingPeriod.Ticks * 100);
 
     /// <summary>Sends our CONNECTION_CLOSE and returns a copy of it (to re-send in the closing period), or null if none may be sent.</summary>
-    private unsafe byte[]? SendClose(QuicConnection connection, ulong applicationErrorCode, ulong now)
+    private unsafe byte[]? SendClose(QuicConnection connection, ulong applicationErrorCode, ulong now, ReadOnlySpan<byte> reason = default)
     {
         var batch = _sendBatch;
         batch.Clear();
-        var written = QuicShim.ConnWriteClose(connection.Handle, batch.SlotPointer(0), (nuint)batch.SlotSize, (byte*)batch.DestinationPointer(0), applicationErrorCode, now);
+        int written;
+        fixed (byte* r = reason)
+        {
+            written = QuicShim.ConnWriteClose(connection.Handle, batch.SlotPointer(0), (nuint)batch.SlotSize, (byte*)batch.DestinationPointer(0), applicationErrorCode, r, (nuint)reason.Length, now);
+        }
+
         if (written <= 0)
         {
             return null;
@@ -636,9 +643,13 @@ public sealed class QuicEndpoint : IAsyncDisposable
         MaxStreamWindow = (ulong)_options.MaxStreamReceiveWindow,
         ConnectionWindow = (ulong)_options.ConnectionReceiveWindow,
         MaxConnectionWindow = (ulong)_options.MaxConnectionReceiveWindow,
+        MaxDatagramFrameSize = (ulong)_options.MaxDatagramFrameSize,
+        KeepAliveNs = _options.KeepAliveInterval is { } keepAlive ? (ulong)keepAlive.Ticks * 100 : 0,
     };
 
     internal int StreamSendBuffer => _options.StreamSendBuffer;
+
+    internal int DatagramReceiveQueue => _options.DatagramReceiveQueue;
 
     private static unsafe SafeQuicCredentialsHandle LoadCredentials(NodeIdentity identity)
     {

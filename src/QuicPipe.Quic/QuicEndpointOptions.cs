@@ -15,6 +15,27 @@ public sealed class QuicEndpointOptions
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Sends a PING when a connection has sent nothing for this long, so that an otherwise idle connection outlives
+    /// <see cref="IdleTimeout"/> (both ends') and keeps its NAT mappings open. Null (the default, for clients and
+    /// servers alike): no keep-alive, idle connections end by idle timeout. The side behind a NAT sets it well under
+    /// the NAT's UDP mapping timeout (often 30 s): e.g. 10-15 s. Must be shorter than the idle timeout to help.
+    /// </summary>
+    public TimeSpan? KeepAliveInterval { get; set; }
+
+    /// <summary>
+    /// The max_datagram_frame_size transport parameter (RFC 9221): the largest DATAGRAM frame we accept, 0 to not
+    /// take DATAGRAMs at all (then peers cannot send us any). Default 65535 ("any size"; the path MTU is the real
+    /// bound). What we may send is bounded by the peer's value: <see cref="QuicConnection.MaxDatagramSize"/>.
+    /// </summary>
+    public int MaxDatagramFrameSize { get; set; } = 65535;
+
+    /// <summary>
+    /// Received DATAGRAMs a connection holds for <see cref="QuicConnection.ReadDatagramAsync"/> (default 1024); when it
+    /// is full, arriving ones are dropped and counted (<see cref="QuicConnection.DatagramsDroppedOnReceive"/>).
+    /// </summary>
+    public int DatagramReceiveQueue { get; set; } = 1024;
+
+    /// <summary>
     /// Fails a connection whose handshake has not completed this long after it started (default 10 s). Bounds
     /// how long a half-open connection (e.g. one started by a forged or junk Initial) holds its slot.
     /// </summary>
@@ -91,6 +112,21 @@ public sealed class QuicEndpointOptions
         if (ConnectionIdLength is < 8 or > 20)
         {
             throw new ArgumentOutOfRangeException(nameof(ConnectionIdLength), ConnectionIdLength, "CIDs are 8 to 20 bytes here.");
+        }
+
+        if (KeepAliveInterval is { } keepAlive && (keepAlive < TimeSpan.FromMilliseconds(10) || (IdleTimeout > TimeSpan.Zero && keepAlive >= IdleTimeout)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(KeepAliveInterval), keepAlive, "The keep-alive interval is at least 10 ms and shorter than IdleTimeout.");
+        }
+
+        if (MaxDatagramFrameSize is < 0 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxDatagramFrameSize), MaxDatagramFrameSize, "0 (off) to 65535.");
+        }
+
+        if (DatagramReceiveQueue < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DatagramReceiveQueue), DatagramReceiveQueue, "The datagram receive queue holds at least one.");
         }
 
         if (HandshakeTimeout <= TimeSpan.Zero)

@@ -8,7 +8,8 @@ namespace QuicPipe.Quic.Tests;
 /// <summary>
 /// The shim passes only scalars and pointers, with two exceptions: qp_conn_write_pkts writes each datagram's
 /// destination sockaddr straight into PacketBatch's PeerAddress array, QP_ADDR_SIZE bytes apart, and the
-/// connection constructors read a qp_conn_config (all uint64_t fields, mirrored by QuicShim.ConnConfig).
+/// connection constructors read a qp_conn_config and qp_conn_get_stats fills a qp_conn_stats (all uint64_t fields,
+/// mirrored by QuicShim.ConnConfig and QuicShim.ConnStats).
 /// </summary>
 public class InteropLayoutTests
 {
@@ -26,6 +27,10 @@ public class InteropLayoutTests
     [Fact]
     public void ConnConfig_has_the_size_of_qp_conn_config() =>
         Assert.Equal((int)QuicShim.ConnConfigSize(), Unsafe.SizeOf<QuicShim.ConnConfig>());
+
+    [Fact]
+    public void ConnStats_has_the_size_of_qp_conn_stats() =>
+        Assert.Equal((int)QuicShim.ConnStatsSize(), Unsafe.SizeOf<QuicShim.ConnStats>());
 
     [Fact]
     public void The_shim_loads_and_describes_its_errors() =>

@@ -20,7 +20,7 @@ internal static unsafe class NativeCallbacks
         }
     }
 
-    private static int Register() => QuicShim.Init(&OnHandshakeCompleted, &OnStreamOpen, &OnStreamData, &OnStreamClose, &OnStreamReset, &OnStreamSendStopped, &OnNewCid, &OnRemoveCid);
+    private static int Register() => QuicShim.Init(&OnHandshakeCompleted, &OnStreamOpen, &OnStreamData, &OnStreamClose, &OnStreamReset, &OnStreamSendStopped, &OnNewCid, &OnRemoveCid, &OnDatagram);
 
     private static QuicConnection Connection(nint user) => (QuicConnection)GCHandle.FromIntPtr(user).Target!;
 
@@ -117,6 +117,20 @@ internal static unsafe class NativeCallbacks
         try
         {
             Connection(user).OnRemoveConnectionId(new ReadOnlySpan<byte>(cid, (int)length));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnDatagram(nint user, byte* data, nuint length)
+    {
+        try
+        {
+            Connection(user).OnDatagram(new ReadOnlySpan<byte>(data, checked((int)length)));
             return 0;
         }
         catch (Exception e)

@@ -14,6 +14,8 @@ internal static partial class QuicShim
         public ulong MaxStreamWindow;
         public ulong ConnectionWindow;
         public ulong MaxConnectionWindow;
+        public ulong KeepAliveNs;
+        public ulong MaxDatagramFrameSize;
     }
 
     // size_t qp_conn_config_size(void);

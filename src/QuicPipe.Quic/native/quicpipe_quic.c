@@ -35,6 +35,12 @@ typedef struct qp_chunk {
     uint8_t data[QP_CHUNK_SIZE];
 } qp_chunk;
 
+typedef struct qp_dgram {
+    struct qp_dgram *next;
+    size_t len;
+    uint8_t data[];
+} qp_dgram;
+
 typedef struct qp_stream {
     struct qp_stream *next;
     int64_t id;
@@ -58,6 +64,9 @@ struct qp_conn {
     gnutls_certificate_credentials_t cred;    /* borrowed from the qp_creds */
     void *user;
     qp_stream *streams;
+    qp_dgram *dgram_head; /* DATAGRAMs queued to send, oldest first */
+    qp_dgram *dgram_tail;
+    size_t dgram_count;
     ngtcp2_connection_close_error last_error; /* what to put in our CONNECTION_CLOSE after a failure */
     int has_error;
     int pin;                                  /* expected_hash is set */
@@ -65,6 +74,11 @@ struct qp_conn {
     int have_peer_hash;
     uint8_t expected_hash[QP_SPKI_HASH_SIZE];
     uint8_t peer_hash[QP_SPKI_HASH_SIZE];
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+    uint64_t packets_sent;
+    uint64_t packets_received;
+    uint64_t packets_lost_closed; /* stream loss counts of streams already closed, plus lost DATAGRAMs */
 };
 
 static struct {
@@ -76,14 +90,16 @@ static struct {
     qp_on_stream_send_stopped stream_send_stopped;
     qp_on_new_cid new_cid;
     qp_on_remove_cid remove_cid;
+    qp_on_datagram datagram;
 } qp_callbacks;
 
 int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
             qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close, qp_on_stream_reset on_stream_reset,
-            qp_on_stream_send_stopped on_stream_send_stopped, qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid)
+            qp_on_stream_send_stopped on_stream_send_stopped, qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid,
+            qp_on_datagram on_datagram)
 {
     if (!on_handshake_completed || !on_stream_open || !on_stream_data || !on_stream_close || !on_stream_reset ||
-        !on_stream_send_stopped || !on_new_cid || !on_remove_cid) {
+        !on_stream_send_stopped || !on_new_cid || !on_remove_cid || !on_datagram) {
         return QP_ERR_ARGUMENT;
     }
     qp_callbacks.handshake_completed = on_handshake_completed;
@@ -94,6 +110,7 @@ int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open 
     qp_callbacks.stream_send_stopped = on_stream_send_stopped;
     qp_callbacks.new_cid = on_new_cid;
     qp_callbacks.remove_cid = on_remove_cid;
+    qp_callbacks.datagram = on_datagram;
     return 0;
 }
 
@@ -267,9 +284,9 @@ static int cb_stream_open(ngtcp2_conn *conn, int64_t stream_id, void *user_data)
 static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
                            void *user_data, void *stream_user_data)
 {
-    (void)conn;
     (void)stream_user_data;
     qp_conn *c = user_data;
+    c->packets_lost_closed += ngtcp2_conn_get_stream_loss_count(conn, stream_id);
     qp_stream_free(c, stream_id);
     uint32_t qp_flags = (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) ? QP_STREAM_CLOSE_APP_ERROR_SET : 0;
     return qp_callbacks.stream_close(c->user, stream_id, qp_flags, app_error_code) ? NGTCP2_ERR_CALLBACK_FAILURE
@@ -304,6 +321,22 @@ static int cb_acked_stream_data_offset(ngtcp2_conn *conn, int64_t stream_id, uin
         s->head = next;
         s->head_offset += QP_CHUNK_SIZE;
     }
+    return 0;
+}
+
+static int cb_recv_datagram(ngtcp2_conn *conn, uint32_t flags, const uint8_t *data, size_t datalen, void *user_data)
+{
+    (void)conn;
+    (void)flags;
+    qp_conn *c = user_data;
+    return qp_callbacks.datagram(c->user, data, datalen) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_lost_datagram(ngtcp2_conn *conn, uint64_t dgram_id, void *user_data)
+{
+    (void)conn;
+    (void)dgram_id;
+    ((qp_conn *)user_data)->packets_lost_closed++;
     return 0;
 }
 
@@ -357,6 +390,8 @@ static void qp_fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->stream_reset = cb_stream_reset;
     cb->acked_stream_data_offset = cb_acked_stream_data_offset;
     cb->rand = cb_rand;
+    cb->recv_datagram = cb_recv_datagram;
+    cb->lost_datagram = cb_lost_datagram;
     cb->get_new_connection_id = cb_get_new_connection_id;
     cb->remove_connection_id = cb_remove_connection_id;
 }
@@ -534,6 +569,7 @@ static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *para
     params->initial_max_streams_bidi = QP_MAX_STREAMS_BIDI;
     params->initial_max_streams_uni = 3;
     params->max_idle_timeout = config->idle_timeout_ns;
+    params->max_datagram_frame_size = config->max_datagram_frame_size;
 }
 
 static ngtcp2_path qp_path(const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen)
@@ -587,6 +623,9 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
         return NULL;
     }
     ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    if (config->keep_alive_ns) {
+        ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
+    }
     return c;
 }
 
@@ -633,6 +672,9 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
         return NULL;
     }
     ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    if (config->keep_alive_ns) {
+        ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
+    }
     return c;
 }
 
@@ -643,6 +685,11 @@ void qp_conn_del(qp_conn *c)
     }
     while (c->streams) {
         qp_stream_free(c, c->streams->id);
+    }
+    while (c->dgram_head) {
+        qp_dgram *next = c->dgram_head->next;
+        free(c->dgram_head);
+        c->dgram_head = next;
     }
     if (c->conn) {
         ngtcp2_conn_del(c->conn);
@@ -677,6 +724,8 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
     ngtcp2_pkt_info pi;
     memset(&pi, 0, sizeof(pi));
+    c->packets_received++;
+    c->bytes_received += pktlen;
     int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, pktlen, ts);
     if (rv != 0) {
         qp_record_error(c, rv);
@@ -727,6 +776,40 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
     size_t count = 0;
     while (count < max_pkts) {
         uint8_t *dest = slots + count * slot_size;
+        if (c->dgram_head) {
+            /* DATAGRAMs first: they are small, latency-sensitive, and never wait for flow control. */
+            qp_dgram *d = c->dgram_head;
+            ngtcp2_vec v = {d->data, d->len};
+            int accepted = 0;
+            ngtcp2_pkt_info dpi;
+            ngtcp2_ssize n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &dpi, dest, slot_size, &accepted,
+                                                         NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1, ts);
+            if (accepted || n == NGTCP2_ERR_INVALID_ARGUMENT || n == NGTCP2_ERR_INVALID_STATE) {
+                /* Sent, or can never be (too large for the peer, or it does not take DATAGRAMs): off the queue. */
+                c->dgram_head = d->next;
+                if (!c->dgram_head) {
+                    c->dgram_tail = NULL;
+                }
+                c->dgram_count--;
+                free(d);
+            }
+            if (n == NGTCP2_ERR_WRITE_MORE || n == NGTCP2_ERR_INVALID_ARGUMENT || n == NGTCP2_ERR_INVALID_STATE) {
+                continue;
+            }
+            if (n < 0) {
+                qp_record_error(c, (int)n);
+                return (int)n;
+            }
+            if (n == 0) {
+                break;
+            }
+            lengths[count] = (int32_t)n;
+            c->packets_sent++;
+            c->bytes_sent += (uint64_t)n;
+            qp_copy_addr(remote_addrs + count * QP_ADDR_SIZE, &ps.path.remote);
+            count++;
+            continue;
+        }
         qp_stream *s = qp_next_stream(c);
         int64_t stream_id = -1;
         const uint8_t *data = NULL;
@@ -780,6 +863,8 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
             qp_stream_advance(s, written, fin);
         }
         lengths[count] = (int32_t)n;
+        c->packets_sent++;
+        c->bytes_sent += (uint64_t)n;
         qp_copy_addr(remote_addrs + count * QP_ADDR_SIZE, &ps.path.remote);
         count++;
     }
@@ -788,9 +873,9 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
 }
 
 int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote_addr, uint64_t app_error_code,
-                        uint64_t ts)
+                        const uint8_t *reason, size_t reasonlen, uint64_t ts)
 {
-    if (!c || !buf || !remote_addr) {
+    if (!c || !buf || !remote_addr || (reasonlen && !reason)) {
         return QP_ERR_ARGUMENT;
     }
     if (ngtcp2_conn_is_in_draining_period(c->conn)) {
@@ -800,7 +885,8 @@ int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote
     if (c->has_error) {
         ccerr = c->last_error;
     } else {
-        ngtcp2_connection_close_error_set_application_error(&ccerr, app_error_code, NULL, 0);
+        ngtcp2_connection_close_error_set_application_error(&ccerr, app_error_code, reasonlen ? reason : NULL,
+                                                            reasonlen);
     }
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
@@ -808,6 +894,8 @@ int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote
     ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, buflen, &ccerr, ts);
     if (n > 0) {
         qp_copy_addr(remote_addr, &ps.path.remote);
+        c->packets_sent++;
+        c->bytes_sent += (uint64_t)n;
     }
     return (int)n;
 }
@@ -959,6 +1047,85 @@ int qp_conn_stream_shutdown(qp_conn *c, int64_t stream_id, uint64_t app_error_co
     return 0;
 }
 
+size_t qp_conn_max_datagram_payload(qp_conn *c)
+{
+    if (!c || !ngtcp2_conn_get_handshake_completed(c->conn)) {
+        return 0;
+    }
+    const ngtcp2_transport_params *peer = ngtcp2_conn_get_remote_transport_params(c->conn);
+    /* A DATAGRAM frame is a type byte, a length varint (2 bytes below 16384) and the payload. */
+    if (!peer || peer->max_datagram_frame_size <= 3) {
+        return 0;
+    }
+    uint64_t by_peer = peer->max_datagram_frame_size - 3;
+    /* One short-header packet: flags, DCID, packet number (up to 4), the frame, the AEAD tag (16). */
+    size_t udp = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
+    size_t overhead = 1 + ngtcp2_conn_get_dcid(c->conn)->datalen + 4 + 3 + 16;
+    uint64_t by_path = udp > overhead ? udp - overhead : 0;
+    return (size_t)(by_peer < by_path ? by_peer : by_path);
+}
+
+int qp_conn_send_datagram(qp_conn *c, const uint8_t *data, size_t len)
+{
+    if (!c || (len && !data)) {
+        return QP_ERR_ARGUMENT;
+    }
+    if (len > qp_conn_max_datagram_payload(c) || (len == 0 && qp_conn_max_datagram_payload(c) == 0)) {
+        return QP_ERR_DATAGRAM_TOO_LARGE;
+    }
+    if (c->dgram_count >= QP_MAX_DATAGRAM_QUEUE) {
+        return QP_ERR_DATAGRAM_QUEUE_FULL;
+    }
+    qp_dgram *d = malloc(sizeof(*d) + len);
+    if (!d) {
+        return NGTCP2_ERR_NOMEM;
+    }
+    d->next = NULL;
+    d->len = len;
+    if (len) {
+        memcpy(d->data, data, len);
+    }
+    if (c->dgram_tail) {
+        c->dgram_tail->next = d;
+    } else {
+        c->dgram_head = d;
+    }
+    c->dgram_tail = d;
+    c->dgram_count++;
+    return 0;
+}
+
+size_t qp_conn_stats_size(void)
+{
+    return sizeof(qp_conn_stats);
+}
+
+int qp_conn_get_stats(qp_conn *c, qp_conn_stats *stats)
+{
+    if (!c || !stats) {
+        return QP_ERR_ARGUMENT;
+    }
+    ngtcp2_conn_stat cs;
+    ngtcp2_conn_get_conn_stat(c->conn, &cs);
+    memset(stats, 0, sizeof(*stats));
+    stats->smoothed_rtt_ns = cs.smoothed_rtt;
+    stats->min_rtt_ns = cs.min_rtt;
+    stats->latest_rtt_ns = cs.latest_rtt;
+    stats->rttvar_ns = cs.rttvar;
+    stats->cwnd = cs.cwnd;
+    stats->bytes_in_flight = cs.bytes_in_flight;
+    stats->bytes_sent = c->bytes_sent;
+    stats->bytes_received = c->bytes_received;
+    stats->packets_sent = c->packets_sent;
+    stats->packets_received = c->packets_received;
+    stats->packets_lost = c->packets_lost_closed;
+    for (qp_stream *s = c->streams; s; s = s->next) {
+        stats->packets_lost += ngtcp2_conn_get_stream_loss_count(c->conn, s->id);
+    }
+    stats->pto_count = cs.pto_count;
+    return 0;
+}
+
 int qp_conn_is_closing(qp_conn *c)
 {
     return ngtcp2_conn_is_in_closing_period(c->conn) || ngtcp2_conn_is_in_draining_period(c->conn);
@@ -973,6 +1140,10 @@ const char *qp_strerror(int error)
         return "invalid argument";
     case QP_ERR_TLS_SETUP:
         return "TLS set-up failed";
+    case QP_ERR_DATAGRAM_QUEUE_FULL:
+        return "the DATAGRAM send queue is full";
+    case QP_ERR_DATAGRAM_TOO_LARGE:
+        return "the DATAGRAM is larger than the peer and the path allow (or the peer does not take DATAGRAMs)";
     default:
         return ngtcp2_strerror(error);
     }

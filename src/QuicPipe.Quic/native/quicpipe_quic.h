@@ -36,6 +36,14 @@ extern "C" {
 
 #define QP_STATELESS_RESET_TOKEN_SIZE 16
 
+/* qp_conn_send_datagram: the connection's DATAGRAM send queue (QP_MAX_DATAGRAM_QUEUE) is full. */
+#define QP_ERR_DATAGRAM_QUEUE_FULL (-1004)
+/* qp_conn_send_datagram: the datagram is larger than qp_conn_max_datagram_payload allows (0 if not negotiated). */
+#define QP_ERR_DATAGRAM_TOO_LARGE (-1005)
+
+/* Most DATAGRAMs queued and not yet written into packets, per connection. */
+#define QP_MAX_DATAGRAM_QUEUE 4096
+
 /* The TLS layer refused the peer's certificate because its SPKI hash is not the pinned one. */
 #define QP_ERR_PIN_MISMATCH (-1001)
 /* Bad argument (NULL, length out of range, bad PEM). */
@@ -74,6 +82,8 @@ typedef struct qp_conn_config {
     uint64_t max_stream_window;    /* auto-tuning limit of a stream's window (>= stream_window) */
     uint64_t conn_window;          /* initial receive window of the connection */
     uint64_t max_conn_window;      /* auto-tuning limit of the connection's window (>= conn_window) */
+    uint64_t keep_alive_ns;        /* send a PING after this long without sending; 0: no keep-alive */
+    uint64_t max_datagram_frame_size; /* RFC 9221 transport parameter: largest DATAGRAM frame we take; 0: none */
 } qp_conn_config;
 
 QP_EXPORT size_t qp_conn_config_size(void);
@@ -92,6 +102,8 @@ typedef int (*qp_on_stream_reset)(void *user, int64_t stream_id, uint64_t app_er
  * report the frame, so this is noticed (without its error code) when queued data can no longer be sent.
  */
 typedef int (*qp_on_stream_send_stopped)(void *user, int64_t stream_id);
+/* A DATAGRAM frame arrived (RFC 9221); data is valid during the call only. */
+typedef int (*qp_on_datagram)(void *user, const uint8_t *data, size_t len);
 typedef int (*qp_on_new_cid)(void *user, uint8_t *cid, size_t cidlen, uint8_t *token);
 typedef int (*qp_on_remove_cid)(void *user, const uint8_t *cid, size_t cidlen);
 
@@ -99,7 +111,7 @@ typedef int (*qp_on_remove_cid)(void *user, const uint8_t *cid, size_t cidlen);
 QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
                       qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close,
                       qp_on_stream_reset on_stream_reset, qp_on_stream_send_stopped on_stream_send_stopped,
-                      qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid);
+                      qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid, qp_on_datagram on_datagram);
 
 /*
  * Creates a client connection. dcid/scid: the initial destination and source CIDs (caller-chosen).
@@ -143,11 +155,38 @@ QP_EXPORT int qp_conn_write_pkts(qp_conn *conn, uint8_t *slots, size_t slot_size
 
 /*
  * Writes a CONNECTION_CLOSE datagram into buf (and its destination into remote_addr): the stored transport
- * error after a failed call, else an application close with app_error_code. Returns its length, 0 when
- * nothing may be sent (draining, or no keys yet), or a negative error.
+ * error after a failed call, else an application close with app_error_code and the reason phrase
+ * reason[0..reasonlen) (UTF-8, may be NULL/0; ngtcp2 truncates what does not fit the packet). Returns its
+ * length, 0 when nothing may be sent (draining, or no keys yet), or a negative error.
  */
 QP_EXPORT int qp_conn_write_close(qp_conn *conn, uint8_t *buf, size_t buflen, uint8_t *remote_addr,
-                                  uint64_t app_error_code, uint64_t ts);
+                                  uint64_t app_error_code, const uint8_t *reason, size_t reasonlen, uint64_t ts);
+
+/*
+ * Per-connection statistics. Only uint64_t fields (no padding); C# mirrors it (QuicShim.ConnStats) and a layout
+ * test compares sizeof through qp_conn_stats_size. ngtcp2 0.12's ngtcp2_conn_stat has RTT and congestion state
+ * but no byte or loss counters: the shim counts datagrams and bytes itself at read_pkt/write_pkts/write_close,
+ * and packets_lost is the sum of ngtcp2_conn_get_stream_loss_count over every stream the connection has had
+ * (packets with STREAM frames declared lost; a packet carrying two streams counts twice) plus lost DATAGRAMs.
+ */
+typedef struct qp_conn_stats {
+    uint64_t smoothed_rtt_ns;
+    uint64_t min_rtt_ns;     /* UINT64_MAX before the first RTT sample */
+    uint64_t latest_rtt_ns;
+    uint64_t rttvar_ns;
+    uint64_t cwnd;           /* congestion window, bytes */
+    uint64_t bytes_in_flight;
+    uint64_t bytes_sent;     /* UDP payload bytes */
+    uint64_t bytes_received; /* UDP payload bytes handed to qp_conn_read_pkt */
+    uint64_t packets_sent;   /* datagrams */
+    uint64_t packets_received;
+    uint64_t packets_lost;
+    uint64_t pto_count;
+} qp_conn_stats;
+
+QP_EXPORT size_t qp_conn_stats_size(void);
+/* Fills *stats; 0 or QP_ERR_ARGUMENT. */
+QP_EXPORT int qp_conn_get_stats(qp_conn *conn, qp_conn_stats *stats);
 
 /* The next time (ns) qp_conn_handle_expiry must be called; UINT64_MAX for never. */
 QP_EXPORT uint64_t qp_conn_get_expiry(qp_conn *conn);
@@ -210,6 +249,20 @@ QP_EXPORT void qp_conn_extend_max_streams(qp_conn *conn, int bidi, uint64_t n);
  */
 QP_EXPORT int qp_conn_stream_shutdown(qp_conn *conn, int64_t stream_id, uint64_t app_error_code,
                                       uint32_t directions);
+
+/*
+ * Largest DATAGRAM payload this connection may send now: bounded by the peer's max_datagram_frame_size (minus
+ * the frame's type and length) and by what fits in one short-header packet on the current path. 0 when the peer
+ * did not negotiate DATAGRAM frames (or before the handshake has its transport parameters).
+ */
+QP_EXPORT size_t qp_conn_max_datagram_payload(qp_conn *conn);
+
+/*
+ * Queues one DATAGRAM (copied); qp_conn_write_pkts sends queued DATAGRAMs before stream data. Unreliable: a lost
+ * one is counted (qp_conn_stats.packets_lost) and never retransmitted. Returns 0, QP_ERR_DATAGRAM_TOO_LARGE or
+ * QP_ERR_DATAGRAM_QUEUE_FULL.
+ */
+QP_EXPORT int qp_conn_send_datagram(qp_conn *conn, const uint8_t *data, size_t len);
 
 /* 1 while closing or draining: the connection will send nothing more but a close. */
 QP_EXPORT int qp_conn_is_closing(qp_conn *conn);
