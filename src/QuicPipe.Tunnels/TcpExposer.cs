@@ -136,8 +136,9 @@ public sealed class TcpExposer : IAsyncDisposable
 
             if (status != TunnelStatus.Ok)
             {
-                await RejectAsync(stream, status).ConfigureAwait(false);
+                // Raised before answering, so whoever sees the answer can already see the event.
                 Rejected?.Invoke(this, new TunnelRejectedEventArgs(peer, stream.Id, status));
+                await RejectAsync(stream, status).ConfigureAwait(false);
                 return;
             }
 
@@ -155,6 +156,12 @@ public sealed class TcpExposer : IAsyncDisposable
         {
             // Disposed, or the stream/connection went away before the tunnel started.
             await TcpStreamPump.AbortQuietlyAsync(stream, TunnelErrorCodes.TunnelClosing).ConfigureAwait(false);
+            await stream.Input.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Unexpected (a bug, or a handler of Rejected that threw): this tunnel ends, the exposer goes on.
+            await TcpStreamPump.AbortQuietlyAsync(stream, TunnelErrorCodes.InternalError).ConfigureAwait(false);
             await stream.Input.CompleteAsync().ConfigureAwait(false);
         }
         finally

@@ -175,12 +175,14 @@ public sealed class TcpForwarder : IAsyncDisposable
             Interlocked.Increment(ref _tunnelled);
             await TcpStreamPump.RunAsync(client, stream!, _options.BufferSize, _stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
+            // Disposed (or, unexpectedly, a socket that failed during setup): reset both ends.
             TcpStreamPump.Reset(client);
             if (stream is not null)
             {
-                await TcpStreamPump.AbortQuietlyAsync(stream, TunnelErrorCodes.TunnelClosing).ConfigureAwait(false);
+                var code = e is OperationCanceledException ? TunnelErrorCodes.TunnelClosing : TunnelErrorCodes.InternalError;
+                await TcpStreamPump.AbortQuietlyAsync(stream, code).ConfigureAwait(false);
                 await stream.Input.CompleteAsync().ConfigureAwait(false);
             }
         }

@@ -212,6 +212,56 @@ public class TcpOverQuicTests
         Assert.False(tunnel.Exposer.TryGetRemoteNodeId(sourcePort, out _));
     }
 
+    [Fact]
+    public async Task A_client_reset_resets_the_targets_connection_too()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using var tunnel = await TunnelFixture.StartAsync(o => o.AllowedPorts.Add(port), timeout.Token);
+        await using var forwarder = tunnel.Forward(port);
+        var client = await TunnelFixture.ConnectTcpAsync(forwarder.LocalEndPoint, timeout.Token);
+        using var server = await listener.AcceptAsync(timeout.Token);
+        await client.SendAsync("x"u8.ToArray(), SocketFlags.None, timeout.Token);
+        Assert.Equal(1, await server.ReceiveAsync(new byte[1], SocketFlags.None, timeout.Token));
+
+        client.LingerState = new LingerOption(true, 0);
+        client.Dispose();
+
+        var error = await Assert.ThrowsAsync<SocketException>(async () => await server.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token));
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task Closing_the_QUIC_connection_resets_every_tunnelled_TCP_connection()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var echo = new EchoServer();
+        await using var tunnel = await TunnelFixture.StartAsync(o => o.AllowedPorts.Add(echo.Port), timeout.Token);
+        await using var forwarder = tunnel.Forward(echo.Port);
+        var clients = new List<Socket>();
+        for (var i = 0; i < 5; i++)
+        {
+            var client = await TunnelFixture.ConnectTcpAsync(forwarder.LocalEndPoint, timeout.Token);
+            clients.Add(client);
+            await client.SendAsync("x"u8.ToArray(), SocketFlags.None, timeout.Token);
+            Assert.Equal(1, await client.ReceiveAsync(new byte[1], SocketFlags.None, timeout.Token));
+        }
+
+        await tunnel.Client.CloseAsync(0, timeout.Token);
+
+        foreach (var client in clients)
+        {
+            using (client)
+            {
+                var error = await Assert.ThrowsAsync<SocketException>(async () => await client.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token));
+                Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+            }
+        }
+    }
+
     internal static int ClosedPort()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
