@@ -97,6 +97,27 @@ public class TcpOverQuicTests(ITestOutputHelper output)
         Assert.Empty(echo.ClientPorts);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("localhost")]
+    public async Task A_target_host_on_the_allow_list_is_connected_to(string host)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var echo = new EchoServer();
+        await using var tunnel = await TunnelFixture.StartAsync(
+            o =>
+            {
+                o.AllowedPorts.Add(echo.Port);
+                o.AllowedHosts.Add(host);
+            },
+            timeout.Token);
+        await using var forwarder = tunnel.Forward(echo.Port, host);
+        using var client = await TunnelFixture.ConnectTcpAsync(forwarder.LocalEndPoint, timeout.Token);
+        await client.SendAsync("via host"u8.ToArray(), SocketFlags.None, timeout.Token);
+        client.Shutdown(SocketShutdown.Send);
+        Assert.Equal("via host<eof>", Encoding.ASCII.GetString(await ReadToEndAsync(client, timeout.Token)));
+    }
+
     [Fact]
     public async Task Half_close_from_the_client_still_delivers_the_servers_reply()
     {
