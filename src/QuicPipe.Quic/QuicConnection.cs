@@ -647,7 +647,9 @@ public sealed class QuicConnection
         var writeError = error ?? new QuicConnectionException("The connection has ended.");
         foreach (var stream in _streams.Values)
         {
-            stream.CompleteInput(error);
+            // A stream still open here never got its FIN: ending its Input without an error would pass a
+            // truncated stream off as a complete one (tunnels would forward a clean TCP FIN).
+            stream.CompleteInput(writeError);
             stream.FailWrites(writeError);
         }
 

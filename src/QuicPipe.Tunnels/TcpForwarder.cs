@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using QuicPipe.Quic;
+using QuicPipe.Tunnels.Internal;
+
+namespace QuicPipe.Tunnels;
+
+/// <summary>Settings of a <see cref="TcpForwarder"/>.</summary>
+public sealed class TcpForwarderOptions
+{
+    /// <summary>The port the exposing side connects to.</summary>
+    public int TargetPort { get; set; }
+
+    /// <summary>The host the exposing side connects to; null for its loopback (the usual case).</summary>
+    public string? TargetHost { get; set; }
+
+    /// <summary>How long opening the stream and waiting for the status byte may take.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Bytes read from a TCP connection at a time (the only per-direction buffer on top of QUIC's).</summary>
+    public int BufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>Listen backlog.</summary>
+    public int Backlog { get; set; } = 512;
+}
+
+/// <summary>
+/// The <c>forward</c> side of TCP-over-QUIC: listens on a local TCP address and carries each accepted connection
+/// in its own bidirectional stream of one <see cref="QuicConnection"/>, to a port on the peer's side (served by a
+/// <see cref="TcpExposer"/>). If the peer answers anything but <see cref="TunnelStatus.Ok"/>, the TCP connection is
+/// closed with a reset, so the client sees a refusal.
+/// </summary>
+public sealed class TcpForwarder : IAsyncDisposable
+{
+    private readonly QuicConnection _connection;
+    private readonly TcpForwarderOptions _options;
+    private readonly byte[] _header;
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<long, Task> _handlers = new();
+    private readonly Task _acceptLoop;
+    private long _nextHandler;
+    private long _refused;
+    private long _tunnelled;
+
+    private TcpForwarder(QuicConnection connection, IPEndPoint listen, TcpForwarderOptions options)
+    {
+        _connection = connection;
+        _options = options;
+        _header = new TunnelHeader(options.TargetPort, options.TargetHost).ToArray();
+        _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            _listener.Bind(listen);
+            _listener.Listen(options.Backlog);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
+
+        LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    /// <summary>The address the forwarder listens on (with the actual port when bound to port 0).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>TCP connections the peer answered with a failure status (or that failed to set up).</summary>
+    public long RefusedConnections => Interlocked.Read(ref _refused);
+
+    /// <summary>TCP connections that got an <see cref="TunnelStatus.Ok"/> and were tunnelled.</summary>
+    public long TunnelledConnections => Interlocked.Read(ref _tunnelled);
+
+    /// <summary>Starts listening on <paramref name="listen"/> and forwarding over <paramref name="connection"/>.</summary>
+    public static TcpForwarder Start(QuicConnection connection, IPEndPoint listen, TcpForwarderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(listen);
+        ArgumentNullException.ThrowIfNull(options);
+        return new TcpForwarder(connection, listen, options);
+    }
+
+    /// <summary>Stops listening and resets every tunnelled connection still open.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        await Task.WhenAll(_handlers.Values).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // A connection that died in the backlog, or descriptors exhausted: keep listening.
+                continue;
+            }
+
+            var id = Interlocked.Increment(ref _nextHandler);
+            _handlers[id] = Task.Run(async () =>
+            {
+                try
+                {
+                    await HandleAsync(client).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _handlers.TryRemove(id, out _);
+                }
+            });
+        }
+    }
+
+    private async Task HandleAsync(Socket client)
+    {
+        QuicStream? stream = null;
+        try
+        {
+            client.NoDelay = true;
+            TunnelStatus status;
+            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+            {
+                setup.CancelAfter(_options.ConnectTimeout);
+                try
+                {
+                    stream = await _connection.OpenBidirectionalStreamAsync(setup.Token).ConfigureAwait(false);
+                    await stream.WriteAsync(_header, endStream: false, setup.Token).ConfigureAwait(false);
+                    status = await ReadStatusAsync(stream.Input, setup.Token).ConfigureAwait(false);
+                }
+                catch (QuicStreamAbortedException e)
+                {
+                    status = e.ErrorCode is >= TunnelErrorCodes.Refused and <= TunnelErrorCodes.BadHeader ? (TunnelStatus)e.ErrorCode.Value : TunnelStatus.Unreachable;
+                }
+                catch (QuicConnectionException)
+                {
+                    status = TunnelStatus.Unreachable;
+                }
+                catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+                {
+                    status = TunnelStatus.Unreachable;
+                }
+            }
+
+            if (status != TunnelStatus.Ok)
+            {
+                Interlocked.Increment(ref _refused);
+                TcpStreamPump.Reset(client);
+                if (stream is not null)
+                {
+                    var code = Enum.IsDefined(status) ? (long)status : TunnelErrorCodes.BadStatus;
+                    await TcpStreamPump.AbortQuietlyAsync(stream, code).ConfigureAwait(false);
+                    await stream.Input.CompleteAsync().ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            Interlocked.Increment(ref _tunnelled);
+            await TcpStreamPump.RunAsync(client, stream!, _options.BufferSize, _stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Disposed (or, unexpectedly, a socket that failed during setup): reset both ends.
+            TcpStreamPump.Reset(client);
+            if (stream is not null)
+            {
+                var code = e is OperationCanceledException ? TunnelErrorCodes.TunnelClosing : TunnelErrorCodes.InternalError;
+                await TcpStreamPump.AbortQuietlyAsync(stream, code).ConfigureAwait(false);
+                await stream.Input.CompleteAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Reads the exposing side's one status byte; an end before it counts as unreachable.</summary>
+    private static async Task<TunnelStatus> ReadStatusAsync(PipeReader input, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (!result.Buffer.IsEmpty)
+            {
+                var status = result.Buffer.FirstSpan[0];
+                input.AdvanceTo(result.Buffer.GetPosition(1));
+                return (TunnelStatus)status;
+            }
+
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return TunnelStatus.Unreachable;
+            }
+        }
+    }
+}

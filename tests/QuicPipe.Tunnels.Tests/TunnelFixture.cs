@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Tunnels.Tests;
+
+/// <summary>
+/// A pinned QUIC client/server pair on loopback with a <see cref="TcpExposer"/> serving the server's connection and
+/// a <see cref="TcpForwarder"/> per test on the client's connection.
+/// </summary>
+internal sealed class TunnelFixture : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private Task _serving = Task.CompletedTask;
+
+    private TunnelFixture(QuicEndpoint server, QuicEndpoint client, NodeIdentity clientIdentity, TcpExposerOptions options)
+    {
+        ServerEndpoint = server;
+        ClientEndpoint = client;
+        ClientIdentity = clientIdentity;
+        Exposer = new TcpExposer(options);
+    }
+
+    public QuicEndpoint ServerEndpoint { get; }
+
+    public QuicEndpoint ClientEndpoint { get; }
+
+    public NodeIdentity ClientIdentity { get; }
+
+    public QuicConnection Client { get; private set; } = null!;
+
+    public QuicConnection Server { get; private set; } = null!;
+
+    public TcpExposer Exposer { get; }
+
+    public ConcurrentQueue<TunnelRejectedEventArgs> Rejections { get; } = new();
+
+    public static async Task<TunnelFixture> StartAsync(Action<TcpExposerOptions> configure, CancellationToken cancellationToken)
+    {
+        var serverIdentity = NodeIdentity.Generate();
+        var clientIdentity = NodeIdentity.Generate();
+        var server = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions
+        {
+            Identity = serverIdentity,
+            AcceptIncoming = true,
+            ExpectedClient = clientIdentity.NodeId,
+        });
+        var client = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = clientIdentity });
+        var options = new TcpExposerOptions();
+        configure(options);
+        var fixture = new TunnelFixture(server, client, clientIdentity, options);
+        var accept = server.AcceptAsync(cancellationToken).AsTask();
+        fixture.Client = await client.ConnectAsync(server.LocalEndPoint, new QuicClientConnectionOptions { ExpectedPeer = serverIdentity.NodeId }, cancellationToken);
+        fixture.Server = await accept;
+        fixture.Exposer.Rejected += (_, e) => fixture.Rejections.Enqueue(e);
+        fixture._serving = fixture.Exposer.ServeAsync(fixture.Server, fixture._stop.Token);
+        return fixture;
+    }
+
+    public TcpForwarder Forward(int targetPort, string? host = null) =>
+        TcpForwarder.Start(Client, new IPEndPoint(IPAddress.Loopback, 0), new TcpForwarderOptions { TargetPort = targetPort, TargetHost = host, ConnectTimeout = TimeSpan.FromSeconds(5) });
+
+    public static async Task<Socket> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(endPoint, cancellationToken);
+        return socket;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _serving;
+        await Exposer.DisposeAsync();
+        await ClientEndpoint.DisposeAsync();
+        await ServerEndpoint.DisposeAsync();
+        _stop.Dispose();
+    }
+}
+
+/// <summary>A loopback TCP server: echoes everything, then at the client's FIN writes <see cref="Trailer"/> and closes.</summary>
+internal sealed class EchoServer : IAsyncDisposable
+{
+    public static readonly byte[] Trailer = "<eof>"u8.ToArray();
+
+    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+
+    public EchoServer(bool readNothing = false)
+    {
+        ReadNothing = readNothing;
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(1024);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+        _accepting = AcceptAsync();
+    }
+
+    public int Port { get; }
+
+    /// <summary>When set, accepted connections are not read until <see cref="StartReading"/>.</summary>
+    public bool ReadNothing { get; }
+
+    /// <summary>Client ports of the connections accepted (the exposer's source ports).</summary>
+    public ConcurrentQueue<int> ClientPorts { get; } = new();
+
+    private TaskCompletionSource Reading { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void StartReading() => Reading.TrySetResult();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Dispose();
+        await _accepting;
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        var connections = new List<Task>();
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                break;
+            }
+
+            ClientPorts.Enqueue(((IPEndPoint)socket.RemoteEndPoint!).Port);
+            connections.Add(EchoAsync(socket));
+        }
+
+        await Task.WhenAll(connections);
+    }
+
+    private async Task EchoAsync(Socket socket)
+    {
+        using (socket)
+        {
+            try
+            {
+                if (ReadNothing)
+                {
+                    await Reading.Task.WaitAsync(_stop.Token);
+                }
+
+                var buffer = new byte[64 * 1024];
+                while (true)
+                {
+                    var read = await socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                    if (read == 0)
+                    {
+                        await socket.SendAsync(Trailer, SocketFlags.None, _stop.Token);
+                        socket.Shutdown(SocketShutdown.Send);
+                        return;
+                    }
+
+                    await socket.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+}
