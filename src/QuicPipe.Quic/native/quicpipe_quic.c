@@ -588,6 +588,23 @@ static int qp_addr_ok(const uint8_t *addr, uint32_t len)
     return addr && len >= 16 && len <= QP_ADDR_SIZE;
 }
 
+/* The common end of client and server creation: on failure free the half-built connection and report
+ * ngtcp2's error; on success hand ngtcp2 the TLS session and apply the per-connection settings. */
+static qp_conn *qp_conn_finish(qp_conn *c, int rv, const qp_conn_config *config, int *error)
+{
+    if (rv != 0) {
+        c->conn = NULL;
+        qp_conn_del(c);
+        *error = rv;
+        return NULL;
+    }
+    ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    if (config->keep_alive_ns) {
+        ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
+    }
+    return c;
+}
+
 qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *scid, size_t scidlen,
                             const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen,
                             qp_creds *creds, const uint8_t *alpn, size_t alpnlen,
@@ -616,17 +633,7 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
     int rv = ngtcp2_conn_client_new(&c->conn, &d, &s, &path, NGTCP2_PROTO_VER_V1, &callbacks, &settings, &params,
                                     NULL, c);
-    if (rv != 0) {
-        c->conn = NULL;
-        qp_conn_del(c);
-        *error = rv;
-        return NULL;
-    }
-    ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
-    if (config->keep_alive_ns) {
-        ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
-    }
-    return c;
+    return qp_conn_finish(c, rv, config, error);
 }
 
 qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
@@ -665,17 +672,7 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
     rv = ngtcp2_conn_server_new(&c->conn, &hd.scid, &s, &path, hd.version, &callbacks, &settings, &params, NULL,
                                 c);
-    if (rv != 0) {
-        c->conn = NULL;
-        qp_conn_del(c);
-        *error = rv;
-        return NULL;
-    }
-    ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
-    if (config->keep_alive_ns) {
-        ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
-    }
-    return c;
+    return qp_conn_finish(c, rv, config, error);
 }
 
 void qp_conn_del(qp_conn *c)
