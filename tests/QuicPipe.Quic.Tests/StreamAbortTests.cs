@@ -14,10 +14,7 @@ public class StreamAbortTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
-        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
-        var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
-        await stream.WriteAsync("hello"u8.ToArray(), cancellationToken: timeout.Token);
-        var incoming = await server.AcceptStreamAsync(timeout.Token);
+        var (stream, incoming) = await OpenStreamAsync(pair, timeout.Token);
         var first = await incoming.Input.ReadAtLeastAsync(5, timeout.Token);
         incoming.Input.AdvanceTo(first.Buffer.End);
 
@@ -40,10 +37,7 @@ public class StreamAbortTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
-        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
-        var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
-        await stream.WriteAsync("hello"u8.ToArray(), cancellationToken: timeout.Token);
-        var incoming = await server.AcceptStreamAsync(timeout.Token);
+        var (stream, incoming) = await OpenStreamAsync(pair, timeout.Token);
 
         await incoming.AbortAsync(77, QuicAbortDirection.Read, timeout.Token);
 
@@ -80,10 +74,7 @@ public class StreamAbortTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
-        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
-        var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
-        await stream.WriteAsync("hello"u8.ToArray(), cancellationToken: timeout.Token);
-        var incoming = await server.AcceptStreamAsync(timeout.Token);
+        var (stream, incoming) = await OpenStreamAsync(pair, timeout.Token);
 
         await stream.AbortAsync(5, cancellationToken: timeout.Token);
 
@@ -132,5 +123,14 @@ public class StreamAbortTests
         stream.Input.AdvanceTo(partial.Buffer.End);
         await incoming.WriteAsync("onse"u8.ToArray(), endStream: true, timeout.Token);
         Assert.Equal("onse", Encoding.ASCII.GetString(await FlowControlTests.ReadToEndAsync(stream.Input, timeout.Token)));
+    }
+
+    /// <summary>Connects the pair and opens one stream the server has accepted (it carries "hello", so the server sees it).</summary>
+    private static async Task<(QuicStream Client, QuicStream Server)> OpenStreamAsync(LoopbackPair pair, CancellationToken cancellationToken)
+    {
+        var (client, server) = await pair.ConnectPairAsync(cancellationToken);
+        var stream = await client.OpenBidirectionalStreamAsync(cancellationToken);
+        await stream.WriteAsync("hello"u8.ToArray(), cancellationToken: cancellationToken);
+        return (stream, await server.AcceptStreamAsync(cancellationToken));
     }
 }
