@@ -144,9 +144,12 @@ public sealed class RelayServer : IDisposable
                 throw new RouteFileException($"{path}: {routes.Count} routes do not fit the table's {Table.Capacity} entries (raise --table-capacity)");
             }
 
+            // Read once per load, and only if a wildcard listener shares a route's port: a large file
+            // of peers on the relay's port would otherwise enumerate the interfaces once per route.
+            var interfaceAddresses = new Lazy<HashSet<IPAddress>>(InterfaceAddresses);
             foreach (var route in routes)
             {
-                if (IsThisRelay(route.Endpoint))
+                if (IsThisRelay(route.Endpoint, interfaceAddresses))
                 {
                     throw new RouteFileException($"{path}:{route.Line}: {route.Endpoint} is this relay's own address; forwarding there would loop");
                 }
@@ -261,7 +264,7 @@ public sealed class RelayServer : IDisposable
         _listeners.Clear();
     }
 
-    private bool IsThisRelay(PeerAddress endpoint)
+    private bool IsThisRelay(PeerAddress endpoint, Lazy<HashSet<IPAddress>> interfaceAddresses)
     {
         foreach (var listener in _listeners)
         {
@@ -277,7 +280,7 @@ public sealed class RelayServer : IDisposable
             }
 
             var localIp = local.ToEndPoint().Address;
-            if ((localIp.Equals(IPAddress.Any) || localIp.Equals(IPAddress.IPv6Any)) && IsLocalAddress(endpoint.ToEndPoint().Address))
+            if ((localIp.Equals(IPAddress.Any) || localIp.Equals(IPAddress.IPv6Any)) && IsLocalAddress(endpoint.ToEndPoint().Address, interfaceAddresses))
             {
                 return true;
             }
@@ -286,15 +289,13 @@ public sealed class RelayServer : IDisposable
         return false;
     }
 
-    private static bool IsLocalAddress(IPAddress address)
-    {
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
-        {
-            return true;
-        }
+    private static bool IsLocalAddress(IPAddress address, Lazy<HashSet<IPAddress>> interfaceAddresses) =>
+        IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) ||
+        interfaceAddresses.Value.Contains(address);
 
-        return NetworkInterface.GetAllNetworkInterfaces()
+    private static HashSet<IPAddress> InterfaceAddresses() =>
+        NetworkInterface.GetAllNetworkInterfaces()
             .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-            .Any(u => u.Address.Equals(address));
-    }
+            .Select(u => u.Address)
+            .ToHashSet();
 }
