@@ -50,44 +50,76 @@ public struct PeerAddress : IEquatable<PeerAddress>
     /// <summary>The length to pass as <c>socklen_t</c> to the kernel.</summary>
     public readonly int SockaddrLength => IsIPv4 ? SockaddrInSize : Size;
 
-    public static PeerAddress FromEndPoint(IPEndPoint endPoint)
+    /// <summary>The IP address in network byte order: 4 bytes for IPv4, 16 for IPv6, empty otherwise.</summary>
+    [UnscopedRef]
+    public readonly ReadOnlySpan<byte> AddressBytes =>
+        IsIPv4 ? ((ReadOnlySpan<byte>)_raw).Slice(4, 4)
+        : IsIPv6 ? ((ReadOnlySpan<byte>)_raw).Slice(8, 16)
+        : default;
+
+    /// <summary>
+    /// Builds an address from its parts: <see cref="AfInet"/> with 4 address bytes or <see cref="AfInet6"/>
+    /// with 16 (network order), a port of 0-65535, and an IPv6 scope id.
+    /// </summary>
+    public static PeerAddress Create(ushort family, ReadOnlySpan<byte> address, int port, uint scopeId = 0)
     {
-        ArgumentNullException.ThrowIfNull(endPoint);
+        var expectedLength = family switch
+        {
+            AfInet => 4,
+            AfInet6 => 16,
+            _ => throw new ArgumentException($"Only AF_INET ({AfInet}) and AF_INET6 ({AfInet6}) are supported, not {family}.", nameof(family)),
+        };
+        if (address.Length != expectedLength)
+        {
+            throw new ArgumentException($"Family {family} takes {expectedLength} address bytes, not {address.Length}.", nameof(address));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, ushort.MaxValue);
+
         var result = default(PeerAddress);
         Span<byte> raw = result._raw;
-        BinaryPrimitives.WriteUInt16BigEndian(raw[2..], (ushort)endPoint.Port);
-        if (endPoint.AddressFamily == AddressFamily.InterNetwork)
+        MemoryMarshal.Write(raw, family);
+        BinaryPrimitives.WriteUInt16BigEndian(raw[2..], (ushort)port);
+        if (family == AfInet)
         {
-            MemoryMarshal.Write(raw, AfInet);
-            endPoint.Address.TryWriteBytes(raw.Slice(4, 4), out _);
-        }
-        else if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            MemoryMarshal.Write(raw, AfInet6);
-            endPoint.Address.TryWriteBytes(raw.Slice(8, 16), out _);
-            MemoryMarshal.Write(raw[24..], (uint)endPoint.Address.ScopeId);
+            address.CopyTo(raw[4..]);
         }
         else
         {
-            throw new ArgumentException($"Only IPv4 and IPv6 addresses are supported, not {endPoint.AddressFamily}.", nameof(endPoint));
+            address.CopyTo(raw[8..]);
+            MemoryMarshal.Write(raw[24..], scopeId);
         }
 
         return result;
     }
 
+    public static PeerAddress FromEndPoint(IPEndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        Span<byte> address = stackalloc byte[16];
+        return endPoint.AddressFamily switch
+        {
+            AddressFamily.InterNetwork when endPoint.Address.TryWriteBytes(address, out var written) =>
+                Create(AfInet, address[..written], endPoint.Port),
+            AddressFamily.InterNetworkV6 when endPoint.Address.TryWriteBytes(address, out var written) =>
+                Create(AfInet6, address[..written], endPoint.Port, (uint)endPoint.Address.ScopeId),
+            _ => throw new ArgumentException($"Only IPv4 and IPv6 addresses are supported, not {endPoint.AddressFamily}.", nameof(endPoint)),
+        };
+    }
+
     /// <summary>Converts to an <see cref="IPEndPoint"/>; allocates, so never on the hot path.</summary>
     public readonly IPEndPoint ToEndPoint()
     {
-        ReadOnlySpan<byte> raw = _raw;
         if (IsIPv4)
         {
-            return new IPEndPoint(new IPAddress(raw.Slice(4, 4)), Port);
+            return new IPEndPoint(new IPAddress(AddressBytes), Port);
         }
 
         if (IsIPv6)
         {
-            var scope = MemoryMarshal.Read<uint>(raw[24..]);
-            return new IPEndPoint(new IPAddress(raw.Slice(8, 16), scope), Port);
+            var scope = MemoryMarshal.Read<uint>(((ReadOnlySpan<byte>)_raw)[24..]);
+            return new IPEndPoint(new IPAddress(AddressBytes, scope), Port);
         }
 
         throw new InvalidOperationException($"Address family {RawFamily} is neither IPv4 nor IPv6.");
