@@ -92,7 +92,7 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
         {
             // After every existing field, so scripts that read the line from the left keep working.
             var bx = before?.Xdp?.Program;
-            var passed = Passed(x.Program) - (bx is { } pb ? Passed(pb) : 0);
+            var passed = x.Program.PassedToUserspace - (bx is { } pb ? pb.PassedToUserspace : 0);
             text.Append(CultureInfo.InvariantCulture, $" | xdp tx {Si(Rate((long)x.Program.Transmitted, (long)(bx?.Transmitted ?? 0)))}pps");
             text.Append(CultureInfo.InvariantCulture, $" miss {Si(Rate((long)x.Program.Missed, (long)(bx?.Missed ?? 0)))}pps");
             text.Append(CultureInfo.InvariantCulture, $" pass {Si(passed / seconds)}pps reinserted {x.MissesReinserted}");
@@ -140,7 +140,7 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
                 json.WriteNumber("tx", x.Program.Transmitted);
                 json.WriteNumber("miss", x.Program.Missed);
                 json.WriteNumber("miss_buffer_full", x.Program.MissBufferFull);
-                json.WriteNumber("pass", Passed(x.Program));
+                json.WriteNumber("pass", x.Program.PassedToUserspace);
                 json.WriteNumber("pass_long_header", x.Program.PassedLongHeader);
                 json.WriteNumber("pass_relay_cid", x.Program.PassedRelayCid);
                 json.WriteNumber("pass_family", x.Program.PassedFamilyChange);
@@ -159,12 +159,6 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
 
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
-
-    /// <summary>
-    /// QUIC packets to a relay port the program handed to the stack for userspace (misses included; userspace
-    /// forwards them, except reflections, which it drops and counts as such).
-    /// </summary>
-    private static ulong Passed(XdpCounters c) => c.PassedLongHeader + c.PassedRelayCid + c.Missed + c.PassedFamilyChange + c.PassedUnsupported + c.PassedReflection;
 
     private static string Si(double value) => value switch
     {
