@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane.Internal;
@@ -111,11 +112,12 @@ public sealed class UdpListener : IDisposable
             loop.RequestStop();
         }
 
-        var deadline = DateTime.UtcNow + timeout;
+        // A monotonic clock: a wall-clock step during shutdown must not stretch or cut the wait.
+        var elapsed = Stopwatch.StartNew();
         var allStopped = true;
         foreach (var loop in _loops)
         {
-            var left = deadline - DateTime.UtcNow;
+            var left = timeout - elapsed.Elapsed;
             allStopped &= loop.Join(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         }
 

@@ -220,11 +220,11 @@ public sealed class RelayServer : IDisposable
     /// <summary>Stops every receive loop; returns false if one did not stop within <paramref name="timeout"/>.</summary>
     public bool Stop(TimeSpan timeout)
     {
-        var deadline = Stopwatch.StartNew();
+        var elapsed = Stopwatch.StartNew();
         var stopped = true;
         foreach (var listener in _listeners)
         {
-            var left = timeout - deadline.Elapsed;
+            var left = timeout - elapsed.Elapsed;
             stopped &= listener.Stop(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         }
 
