@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Udp;
@@ -19,7 +20,16 @@ public class UdpAllocationTests
 
         var incoming = new PacketBatch(8);
         var counters = new DataplaneCounters();
-        RoundTrip(a, b, outgoing, incoming, counters); // warm up: first-call setup and JIT
+        // Warm up past tiered compilation (a 100 ms delay, then 30 calls, then a background tier-1
+        // compile): measured too early, a tier-up inside the window shows as allocation (seen once in CI).
+        var warmUp = Stopwatch.StartNew();
+        do
+        {
+            RoundTrip(a, b, outgoing, incoming, counters);
+        }
+        while (warmUp.ElapsedMilliseconds < 500);
+
+        counters.Reset();
 
         // No Assert inside the measured loop: xunit's asserts allocate.
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -31,7 +41,7 @@ public class UdpAllocationTests
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal(0, allocated);
-        Assert.Equal(21 * 32, counters.Received);
+        Assert.Equal(20 * 32, counters.Received);
     }
 
     private static void RoundTrip(UdpBatchSocket a, UdpBatchSocket b, PacketBatch outgoing, PacketBatch incoming, DataplaneCounters counters)
