@@ -651,6 +651,7 @@ public sealed class QuicConnection
             // truncated stream off as a complete one (tunnels would forward a clean TCP FIN).
             stream.CompleteInput(writeError);
             stream.FailWrites(writeError);
+            stream.FailCompletion(writeError);
         }
 
         _blockedWriters.Clear();
