@@ -40,6 +40,7 @@ public sealed class RelayControlClient : IAsyncDisposable
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _readLoop;
     private long _nextRequestId;
+    private int _disposed;
 
     // Set once the read loop ended: why requests fail from now on.
     private volatile string? _endReason;
@@ -172,6 +173,11 @@ public sealed class RelayControlClient : IAsyncDisposable
     /// <summary>Ends the control stream, closes the connection and waits for the reader to stop. The relay keeps our routes for its grace period.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         try
         {
             await _stream.DisposeAsync().ConfigureAwait(false);
