@@ -23,6 +23,9 @@ public sealed class RelayControlClient : IAsyncDisposable
     /// <summary>Length of the random relay-namespace DCID of our Initial (the relay's default CID length).</summary>
     private const int InitialDcidLength = 12;
 
+    /// <summary>How long the end of the control stream waits for the connection's close, whose reason says why.</summary>
+    private static readonly TimeSpan CloseReasonWait = TimeSpan.FromSeconds(1);
+
     /// <summary>Signals held for a reader that is slow to read them; more are dropped.</summary>
     private const int SignalQueue = 1024;
 
@@ -284,9 +287,18 @@ public sealed class RelayControlClient : IAsyncDisposable
             reason = e.Message;
         }
 
-        if (_connection.CloseReason is { } closeReason)
+        // The relay ends the stream, then closes the connection saying why: wait briefly for that reason.
+        try
         {
-            reason = $"{reason} ({closeReason})";
+            await _connection.Closed.WaitAsync(CloseReasonWait).ConfigureAwait(false);
+        }
+        catch (QuicConnectionException e)
+        {
+            reason = $"{reason}; {e.Message}";
+        }
+        catch (TimeoutException)
+        {
+            // The connection lives on without its control stream: no reason to add.
         }
 
         _endReason = $"The control connection to relay {RelayNodeId} ended: {reason}";

@@ -26,6 +26,9 @@ namespace QuicPipe.Relay.Control;
 /// </remarks>
 public sealed partial class RelayControlService
 {
+    /// <summary>How long the end of a session waits for its queued answers to be written before it closes.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(1);
+
     private readonly CidRegistry _registry;
     private readonly RelayControlOptions _options;
     private readonly ILogger _logger;
@@ -190,11 +193,16 @@ public sealed partial class RelayControlService
         {
             _sessions.TryRemove(new KeyValuePair<NodeId, ControlSession>(node, session));
             _registry.Disconnected(node, session.Id);
+
+            // Let queued answers (say, the last BAD_REQUEST) go out and the stream end, but never wait on a peer
+            // that stopped reading for longer than DrainTimeout: the close below ends whatever is still pending.
             session.CompleteOutbound();
-            await IgnoreFailureAsync(writer).ConfigureAwait(false);
+            await IgnoreFailureAsync(writer.WaitAsync(DrainTimeout, CancellationToken.None)).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
-            await IgnoreFailureAsync(context.DisposeAsync().AsTask()).ConfigureAwait(false);
+            var disposing = context.DisposeAsync().AsTask();
+            await IgnoreFailureAsync(disposing.WaitAsync(DrainTimeout, CancellationToken.None)).ConfigureAwait(false);
             await CloseQuietlyAsync(connection, code, reason).ConfigureAwait(false);
+            await IgnoreFailureAsync(Task.WhenAll(writer, disposing)).ConfigureAwait(false);
             LogSessionEnded(_logger, node, reason);
         }
     }
