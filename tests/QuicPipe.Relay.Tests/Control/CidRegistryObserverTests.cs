@@ -1,5 +1,4 @@
 using QuicPipe.Dataplane;
-using QuicPipe.Relay.Control;
 using Xunit;
 using static QuicPipe.Relay.Tests.Control.RegistryFixture;
 
