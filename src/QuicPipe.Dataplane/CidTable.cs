@@ -154,23 +154,56 @@ public sealed class CidTable
     public void Set(in ConnectionId cid, in CidRoute route)
     {
         var hash = cid.GetHash(_seed);
-        var bucketIndex = (int)hash & _bucketMask;
         lock (_writeLock)
         {
-            var existing = FindLocked(bucketIndex, hash, cid, out var chainLength);
+            SetLocked(hash, cid, route);
+        }
+    }
+
+    /// <summary>
+    /// Inserts or replaces the route of <paramref name="cid"/> unless a live route of another owner holds it:
+    /// a stored route is replaced only if it is expired or its owner equals <paramref name="route"/>'s owner
+    /// under <paramref name="ownerMask"/> (bits outside the mask are flags, not identity). Returns false and
+    /// changes nothing otherwise. Check and write are one step, so a concurrent writer cannot slip between.
+    /// </summary>
+    public bool TrySet(in ConnectionId cid, in CidRoute route, ulong ownerMask)
+    {
+        var hash = cid.GetHash(_seed);
+        lock (_writeLock)
+        {
+            var existing = FindLocked((int)hash & _bucketMask, hash, cid, out _);
             if (existing != End)
             {
-                ref var entry = ref _entries[existing];
-                entry.BeginWrite();
-                entry.Route = route;
-                entry.EndWrite();
-                entry.Referenced = 1;
-                return;
+                var stored = _entries[existing].Route;
+                if (!stored.IsExpiredAt(NowMs) && (stored.OwnerId & ownerMask) != (route.OwnerId & ownerMask))
+                {
+                    return false;
+                }
             }
 
-            var nowMs = NowMs;
-            var index = chainLength >= MaxChainLength ? EvictFromChainLocked(bucketIndex, nowMs) : AllocateLocked(nowMs);
-            Insert(index, bucketIndex, hash, cid, route);
+            SetLocked(hash, cid, route);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Removes the route of <paramref name="cid"/> only if its owner (under <paramref name="ownerMask"/>) is
+    /// <paramref name="ownerId"/>, expired or not: a registry never removes a route someone else took over.
+    /// </summary>
+    public bool RemoveIfOwnedBy(in ConnectionId cid, ulong ownerId, ulong ownerMask)
+    {
+        var hash = cid.GetHash(_seed);
+        lock (_writeLock)
+        {
+            var index = FindLocked((int)hash & _bucketMask, hash, cid, out _);
+            if (index == End || (_entries[index].Route.OwnerId & ownerMask) != (ownerId & ownerMask))
+            {
+                return false;
+            }
+
+            UnlinkLocked(index);
+            FreeLocked(index);
+            return true;
         }
     }
 
@@ -301,6 +334,25 @@ public sealed class CidTable
         route = default;
         Volatile.ReadBarrier();
         return (version & 1) == 0 && Volatile.Read(ref bucket.Version) == version ? Probe.Miss : Probe.Retry;
+    }
+
+    private void SetLocked(ulong hash, in ConnectionId cid, in CidRoute route)
+    {
+        var bucketIndex = (int)hash & _bucketMask;
+        var existing = FindLocked(bucketIndex, hash, cid, out var chainLength);
+        if (existing != End)
+        {
+            ref var entry = ref _entries[existing];
+            entry.BeginWrite();
+            entry.Route = route;
+            entry.EndWrite();
+            entry.Referenced = 1;
+            return;
+        }
+
+        var nowMs = NowMs;
+        var index = chainLength >= MaxChainLength ? EvictFromChainLocked(bucketIndex, nowMs) : AllocateLocked(nowMs);
+        Insert(index, bucketIndex, hash, cid, route);
     }
 
     /// <summary>The entry holding <paramref name="cid"/> in a bucket, or -1; also the chain's length.</summary>

@@ -14,4 +14,16 @@ public static class RelayPipelineExtensions
         ArgumentNullException.ThrowIfNull(table);
         return builder.Use(next => new RelayForwardingStage(next, table).Invoke);
     }
+
+    /// <summary>
+    /// Forwards as <see cref="UseRelayForwarding(PipelineBuilder, CidTable)"/> does, and reports each packet
+    /// forwarded on a route flagged <see cref="RouteFlags.ReportUse"/> to <paramref name="sink"/> (the CID
+    /// registry's sliding window). A null sink is the plain stage.
+    /// </summary>
+    public static PipelineBuilder UseRelayForwarding(this PipelineBuilder builder, CidTable table, IRouteUseSink? sink)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(table);
+        return builder.Use(next => new RelayForwardingStage(next, table, sink).Invoke);
+    }
 }

@@ -7,8 +7,10 @@ namespace QuicPipe.Relay.Internal;
 /// The relay's decision: each parsed packet goes, unmodified, to the endpoint its destination CID is
 /// routed to. Unknown (or expired) CIDs are dropped, and so is a packet whose route leads back to its
 /// own sender: reflecting it would let anyone bounce traffic off the relay at themselves or loop it.
+/// A forwarded packet whose route carries <see cref="RouteFlags.ReportUse"/> is reported to the sink, so
+/// the registry learns which derived CIDs are in use; routes without the flag cost one bit test.
 /// </summary>
-internal sealed class RelayForwardingStage(PacketDelegate next, CidTable table)
+internal sealed class RelayForwardingStage(PacketDelegate next, CidTable table, IRouteUseSink? sink = null)
 {
     public void Invoke(PacketBatch batch)
     {
@@ -35,6 +37,10 @@ internal sealed class RelayForwardingStage(PacketDelegate next, CidTable table)
             else
             {
                 batch.Forward(i, route.Endpoint);
+                if ((route.OwnerId & RouteFlags.ReportUse) != 0)
+                {
+                    sink?.OnRouteUsed(headers[i].Dcid);
+                }
             }
         }
 

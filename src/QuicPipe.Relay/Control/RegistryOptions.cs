@@ -1,0 +1,55 @@
+namespace QuicPipe.Relay.Control;
+
+/// <summary>Limits and lifetimes of a <see cref="CidRegistry"/>. Every bound exists so a flood of registrations costs bounded memory.</summary>
+public sealed class RegistryOptions
+{
+    /// <summary>Length of the CIDs the relay routes (and derives): must match the relay's header parsing.</summary>
+    public int CidLength { get; set; } = 12;
+
+    /// <summary>Most CIDs one identity may have routed at once, over all its registrations.</summary>
+    public int MaxCidsPerIdentity { get; set; } = 1024;
+
+    /// <summary>Most registrations (CID keys, plus one for explicit CIDs) one identity may hold.</summary>
+    public int MaxRegistrationsPerIdentity { get; set; } = 8;
+
+    /// <summary>Most identities holding registrations at once.</summary>
+    public int MaxIdentities { get; set; } = 100_000;
+
+    /// <summary>Largest window of derived CIDs a registration may ask for.</summary>
+    public int MaxWindow { get; set; } = 256;
+
+    /// <summary>Lifetime of a registration that asks for none.</summary>
+    public TimeSpan DefaultLifetime { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Longest lifetime a registration gets; longer requests are cut to it.</summary>
+    public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long an identity's routes outlive its control connection, so a reconnecting peer keeps them.</summary>
+    public TimeSpan DisconnectGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Capacity of the queue of "this CID was used" notices from the forwarding stage (a power of two).</summary>
+    public int RouteUseQueueCapacity { get; set; } = 4096;
+
+    internal void Validate()
+    {
+        if (CidLength is < Dataplane.CidDerivation.MinLength or > Dataplane.ConnectionId.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CidLength), CidLength, "Derivable CID lengths are 4 to 20.");
+        }
+
+        if (MaxCidsPerIdentity < 1 || MaxRegistrationsPerIdentity < 1 || MaxIdentities < 1 || MaxWindow < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxCidsPerIdentity), "Registry limits are at least 1.");
+        }
+
+        if (DefaultLifetime <= TimeSpan.Zero || MaxLifetime < DefaultLifetime)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DefaultLifetime), "The default lifetime is positive and at most MaxLifetime.");
+        }
+
+        if (DisconnectGrace < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DisconnectGrace), DisconnectGrace, "The grace period is not negative.");
+        }
+    }
+}

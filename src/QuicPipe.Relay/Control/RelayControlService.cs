@@ -1,0 +1,467 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using QuicPipe.Dataplane;
+using QuicPipe.Protocol;
+using QuicPipe.Protocol.Relay;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Relay.Control;
+
+/// <summary>
+/// The relay's control service (docs/relay-control.md): on each accepted connection it reads
+/// <see cref="ClientMessage"/>s from the first bidirectional stream and answers <see cref="ServerMessage"/>s:
+/// CID registrations (through the <see cref="CidRegistry"/>, routed to the address the connection comes from),
+/// reflexive address (Ping) and signals between connected peers.
+/// </summary>
+/// <remarks>
+/// A client must present a certificate: its NodeId owns its CIDs; one without is closed with
+/// <see cref="RelayProtocol.CloseNoCertificate"/>. One control connection per NodeId: a newer one takes over
+/// (it becomes the target of signals) and the older one is closed with <see cref="RelayProtocol.CloseReplaced"/>;
+/// the registry keeps the identity's routes through the switch. Malformed messages are answered BAD_REQUEST;
+/// after <see cref="RelayControlOptions.MaxProtocolErrors"/> of them, or any framing error, the connection is
+/// closed with <see cref="RelayProtocol.CloseProtocolError"/>. Nothing a client sends ends the service.
+/// </remarks>
+public sealed partial class RelayControlService
+{
+    /// <summary>How long the end of a session waits for its queued answers to be written before it closes.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly CidRegistry _registry;
+    private readonly RelayControlOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<NodeId, ControlSession> _sessions = new();
+    private readonly ConcurrentDictionary<Task, bool> _handlers = new();
+    private long _nextSessionId;
+    private long _connectionsAccepted;
+    private long _refusedWithoutCertificate;
+    private long _registrations;
+    private long _registrationsRefused;
+    private long _refreshes;
+    private long _signalsDelivered;
+    private long _signalsUnknownNode;
+    private long _signalsRateLimited;
+    private long _protocolErrors;
+
+    public RelayControlService(CidRegistry registry, RelayControlOptions options, ILogger? logger)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _registry = registry;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// Serves control connections accepted on <paramref name="endpoint"/> (bound by the caller with
+    /// <c>ServerAlpn = RelayProtocol.Alpn</c> and <c>AllowAnyClient = true</c>) and runs the registry's
+    /// maintenance, until <paramref name="cancellationToken"/> is cancelled; then closes every control
+    /// connection and returns.
+    /// </summary>
+    public async Task RunAsync(QuicEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var maintenance = RunMaintenanceAsync(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                var connection = await endpoint.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                Interlocked.Increment(ref _connectionsAccepted);
+                var handler = ServeAsync(connection, cancellationToken);
+                _handlers.TryAdd(handler, true);
+                _ = handler.ContinueWith(t => _handlers.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // The endpoint was disposed under us.
+        }
+
+        await Task.WhenAll(_handlers.Keys).ConfigureAwait(false);
+        await maintenance.ConfigureAwait(false);
+    }
+
+    public RelayControlStats Snapshot() => new()
+    {
+        Sessions = _sessions.Count,
+        ConnectionsAccepted = Interlocked.Read(ref _connectionsAccepted),
+        RefusedWithoutCertificate = Interlocked.Read(ref _refusedWithoutCertificate),
+        Registrations = Interlocked.Read(ref _registrations),
+        RegistrationsRefused = Interlocked.Read(ref _registrationsRefused),
+        Refreshes = Interlocked.Read(ref _refreshes),
+        SignalsDelivered = Interlocked.Read(ref _signalsDelivered),
+        SignalsUnknownNode = Interlocked.Read(ref _signalsUnknownNode),
+        SignalsRateLimited = Interlocked.Read(ref _signalsRateLimited),
+        ProtocolErrors = Interlocked.Read(ref _protocolErrors),
+        Registry = _registry.Snapshot(),
+    };
+
+    private async Task RunMaintenanceAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.RouteUseInterval);
+        var nextSweep = _registry.NowMs;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                _registry.ProcessRouteUses();
+                var now = _registry.NowMs;
+                if (now >= nextSweep)
+                {
+                    _registry.Sweep(now);
+                    nextSweep = now + (long)_options.SweepInterval.TotalMilliseconds;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <summary>One connection, start to end. Catches everything: a client can end its own connection, never the service.</summary>
+    private async Task ServeAsync(QuicConnection connection, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            if (connection.RemoteNodeId is not { } node)
+            {
+                Interlocked.Increment(ref _refusedWithoutCertificate);
+                LogNoCertificate(_logger, connection.RemoteEndPoint);
+                await connection.CloseAsync(RelayProtocol.CloseNoCertificate, "quicpipe relay: a client certificate is required (its NodeId owns the registered CIDs)", CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            QuicStream stream;
+            using (var firstStream = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                firstStream.CancelAfter(_options.FirstStreamTimeout);
+                try
+                {
+                    stream = await connection.AcceptStreamAsync(firstStream.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await connection.CloseAsync(RelayProtocol.CloseProtocolError, "quicpipe relay: no control stream opened in time", CancellationToken.None).ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            await ServeSessionAsync(connection, node, stream, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QuicConnectionException or QuicStreamAbortedException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            LogConnectionEnded(_logger, connection.RemoteEndPoint, e.Message);
+        }
+#pragma warning disable CA1031 // The service outlives any one connection's failure, whatever it is.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogConnectionFailed(_logger, connection.RemoteEndPoint, e);
+            await CloseQuietlyAsync(connection, RelayProtocol.CloseProtocolError, "quicpipe relay: internal error").ConfigureAwait(false);
+        }
+    }
+
+    private async Task ServeSessionAsync(QuicConnection connection, NodeId node, QuicStream stream, CancellationToken cancellationToken)
+    {
+        var session = new ControlSession(Interlocked.Increment(ref _nextSessionId), connection, node, _options);
+        var context = stream.AsConnectionContext();
+        var transport = context.Transport;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var writer = session.RunWriterAsync(transport.Output, stop.Token);
+        TakeOver(session);
+        LogSessionStarted(_logger, node, connection.RemoteEndPoint);
+        var (code, reason) = (RelayProtocol.CloseShuttingDown, "quicpipe relay: shutting down");
+        try
+        {
+            (code, reason) = await ReadLoopAsync(session, transport.Input, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: close with the code set above.
+        }
+        finally
+        {
+            _sessions.TryRemove(new KeyValuePair<NodeId, ControlSession>(node, session));
+            _registry.Disconnected(node, session.Id);
+
+            // Let queued answers (say, the last BAD_REQUEST) go out and the stream end, but never wait on a peer
+            // that stopped reading for longer than DrainTimeout: the close below ends whatever is still pending.
+            session.CompleteOutbound();
+            await IgnoreFailureAsync(writer.WaitAsync(DrainTimeout, CancellationToken.None)).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            var disposing = context.DisposeAsync().AsTask();
+            await IgnoreFailureAsync(disposing.WaitAsync(DrainTimeout, CancellationToken.None)).ConfigureAwait(false);
+            await CloseQuietlyAsync(connection, code, reason).ConfigureAwait(false);
+            await IgnoreFailureAsync(Task.WhenAll(writer, disposing)).ConfigureAwait(false);
+            LogSessionEnded(_logger, node, reason);
+        }
+    }
+
+    /// <summary>Makes <paramref name="session"/> its NodeId's control connection; the one it replaces is closed.</summary>
+    private void TakeOver(ControlSession session)
+    {
+        while (true)
+        {
+            if (_sessions.TryGetValue(session.Node, out var previous))
+            {
+                if (_sessions.TryUpdate(session.Node, session, previous))
+                {
+                    _ = CloseQuietlyAsync(previous.Connection, RelayProtocol.CloseReplaced, "quicpipe relay: a newer control connection of this NodeId took over");
+                    return;
+                }
+            }
+            else if (_sessions.TryAdd(session.Node, session))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Reads and answers until the client ends its stream or breaks the protocol; returns how to close.</summary>
+    private async Task<(long Code, string Reason)> ReadLoopAsync(ControlSession session, PipeReader input, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ClientMessage? message;
+            try
+            {
+                message = await ControlFraming.ReadAsync(input, ClientMessage.Parser, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ControlProtocolException e) when (e.IsRecoverable)
+            {
+                if (await ProtocolErrorAsync(session, 0, e.Message, cancellationToken).ConfigureAwait(false))
+                {
+                    return (RelayProtocol.CloseProtocolError, "quicpipe relay: too many malformed messages");
+                }
+
+                continue;
+            }
+            catch (ControlProtocolException e)
+            {
+                Interlocked.Increment(ref _protocolErrors);
+                LogProtocolError(_logger, session.Node, e.Message);
+                return (RelayProtocol.CloseProtocolError, Truncate("quicpipe relay: " + e.Message));
+            }
+
+            if (message is null)
+            {
+                return (RelayProtocol.CloseNormal, "quicpipe relay: control stream ended");
+            }
+
+            var answer = Handle(session, message);
+            if (answer.Error is { Code: ErrorCode.BadRequest } error)
+            {
+                if (await ProtocolErrorAsync(session, message.RequestId, error.Message, cancellationToken).ConfigureAwait(false))
+                {
+                    return (RelayProtocol.CloseProtocolError, "quicpipe relay: too many malformed messages");
+                }
+
+                continue;
+            }
+
+            await session.SendAsync(answer, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Answers BAD_REQUEST and counts it; true when the connection has now had too many.</summary>
+    private async Task<bool> ProtocolErrorAsync(ControlSession session, ulong requestId, string message, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _protocolErrors);
+        session.ProtocolErrors++;
+        LogProtocolError(_logger, session.Node, message);
+        await session.SendAsync(Error(requestId, ErrorCode.BadRequest, message), cancellationToken).ConfigureAwait(false);
+        return session.ProtocolErrors >= _options.MaxProtocolErrors;
+    }
+
+    private ServerMessage Handle(ControlSession session, ClientMessage message)
+    {
+        if (message.RequestId == 0)
+        {
+            return Error(0, ErrorCode.BadRequest, "request_id 0 is reserved for unsolicited messages; number requests from 1");
+        }
+
+        return message.BodyCase switch
+        {
+            ClientMessage.BodyOneofCase.Register => Register(session, message.RequestId, message.Register),
+            ClientMessage.BodyOneofCase.Refresh => Refresh(session, message.RequestId),
+            ClientMessage.BodyOneofCase.Unregister => Unregister(session, message.RequestId, message.Unregister),
+            ClientMessage.BodyOneofCase.Signal => Signal(session, message.RequestId, message.Signal),
+            ClientMessage.BodyOneofCase.Ping => new ServerMessage { RequestId = message.RequestId, Pong = new Pong { ObservedAddress = session.Connection.RemoteEndPoint.ToString() } },
+            _ => Error(message.RequestId, ErrorCode.BadRequest, "a ClientMessage without a known body"),
+        };
+    }
+
+    private ServerMessage Register(ControlSession session, ulong requestId, Protocol.Relay.Register register)
+    {
+        var cids = new ConnectionId[register.Cids.Count];
+        for (var i = 0; i < cids.Length; i++)
+        {
+            if (register.Cids[i].Length > ConnectionId.MaxLength)
+            {
+                return Error(requestId, ErrorCode.BadRequest, $"a CID of {register.Cids[i].Length} bytes; at most {ConnectionId.MaxLength}");
+            }
+
+            cids[i] = new ConnectionId(register.Cids[i].Span);
+        }
+
+        if (register.Window > int.MaxValue)
+        {
+            return Error(requestId, ErrorCode.BadRequest, $"window {register.Window} is too large");
+        }
+
+        var request = new CidRegistrationRequest(register.CidKey.Memory, register.FirstCounter, (int)register.Window, cids, TimeSpan.FromSeconds(register.LifetimeSeconds));
+        var observed = session.Connection.RemoteEndPoint;
+        var result = _registry.Register(session.Node, session.Id, PeerAddress.FromEndPoint(observed), request);
+        if (!result.IsOk)
+        {
+            Interlocked.Increment(ref _registrationsRefused);
+            LogRegistrationRefused(_logger, session.Node, result.Status, result.Message);
+            return Error(requestId, ToErrorCode(result.Status), result.Message ?? result.Status.ToString());
+        }
+
+        Interlocked.Increment(ref _registrations);
+        return Registered(requestId, observed.ToString(), result);
+    }
+
+    private ServerMessage Refresh(ControlSession session, ulong requestId)
+    {
+        var observed = session.Connection.RemoteEndPoint;
+        var result = _registry.Refresh(session.Node, session.Id, PeerAddress.FromEndPoint(observed));
+        if (!result.IsOk)
+        {
+            return Error(requestId, ToErrorCode(result.Status), result.Message ?? result.Status.ToString());
+        }
+
+        Interlocked.Increment(ref _refreshes);
+        return Registered(requestId, observed.ToString(), result);
+    }
+
+    private ServerMessage Unregister(ControlSession session, ulong requestId, Protocol.Relay.Unregister unregister)
+    {
+        var cids = new List<ConnectionId>(unregister.Cids.Count);
+        foreach (var cid in unregister.Cids)
+        {
+            if (cid.Length <= ConnectionId.MaxLength)
+            {
+                cids.Add(new ConnectionId(cid.Span));
+            }
+        }
+
+        _registry.Unregister(session.Node, cids, unregister.All);
+        return new ServerMessage { RequestId = requestId, Ack = new Ack() };
+    }
+
+    private ServerMessage Signal(ControlSession session, ulong requestId, Protocol.Relay.Signal signal)
+    {
+        if (signal.To.Length != RelayProtocol.NodeIdLength)
+        {
+            return Error(requestId, ErrorCode.BadRequest, $"Signal.to has {signal.To.Length} bytes; a NodeId has {RelayProtocol.NodeIdLength}");
+        }
+
+        if (signal.Payload.Length > RelayProtocol.MaxSignalPayload)
+        {
+            return Error(requestId, ErrorCode.BadRequest, $"a signal payload of {signal.Payload.Length} bytes; at most {RelayProtocol.MaxSignalPayload}");
+        }
+
+        if (!session.Signals.TryTake())
+        {
+            Interlocked.Increment(ref _signalsRateLimited);
+            return Error(requestId, ErrorCode.RateLimited, $"at most {_options.SignalsPerSecond} signals a second (burst {_options.SignalBurst})");
+        }
+
+        var to = new NodeId(signal.To.Span);
+        var delivery = new ServerMessage
+        {
+            Signal = new SignalDelivery { From = ByteString.CopyFrom(session.Node.Bytes), Payload = signal.Payload },
+        };
+        if (!_sessions.TryGetValue(to, out var target))
+        {
+            Interlocked.Increment(ref _signalsUnknownNode);
+            return Error(requestId, ErrorCode.UnknownNode, $"{to} has no control connection to this relay");
+        }
+
+        if (!target.TryDeliver(delivery))
+        {
+            Interlocked.Increment(ref _signalsRateLimited);
+            return Error(requestId, ErrorCode.RateLimited, $"{to} is not reading its signals (its queue is full)");
+        }
+
+        Interlocked.Increment(ref _signalsDelivered);
+        return new ServerMessage { RequestId = requestId, Ack = new Ack() };
+    }
+
+    private static ServerMessage Registered(ulong requestId, string observed, RegistryResult result) => new()
+    {
+        RequestId = requestId,
+        Registered = new Registered
+        {
+            ObservedAddress = observed,
+            ExpiresUnixMs = (ulong)(DateTimeOffset.UtcNow + result.ExpiresIn).ToUnixTimeMilliseconds(),
+            CidCount = (uint)result.CidCount,
+        },
+    };
+
+    private static ServerMessage Error(ulong requestId, ErrorCode code, string message) =>
+        new() { RequestId = requestId, Error = new Error { Code = code, Message = message } };
+
+    private static ErrorCode ToErrorCode(RegistryStatus status) => status switch
+    {
+        RegistryStatus.BadRequest => ErrorCode.BadRequest,
+        RegistryStatus.CidOwnedByOther => ErrorCode.CidOwnedByOther,
+        RegistryStatus.QuotaExceeded => ErrorCode.QuotaExceeded,
+        RegistryStatus.NotRegistered => ErrorCode.NotRegistered,
+        _ => ErrorCode.Unspecified,
+    };
+
+    /// <summary>Close reasons travel in CONNECTION_CLOSE, which takes at most 256 bytes.</summary>
+    private static string Truncate(string reason) => reason.Length <= 200 ? reason : reason[..200];
+
+    private static async Task CloseQuietlyAsync(QuicConnection connection, long code, string reason)
+    {
+        await IgnoreFailureAsync(connection.CloseAsync(code, Truncate(reason), CancellationToken.None)).ConfigureAwait(false);
+    }
+
+    private static async Task IgnoreFailureAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Clean-up of a connection that is already failing: its error was reported where it happened.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Control connection from {Remote} refused: no client certificate")]
+    private static partial void LogNoCertificate(ILogger logger, System.Net.IPEndPoint remote);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Control connection of {Node} from {Remote} started")]
+    private static partial void LogSessionStarted(ILogger logger, NodeId node, System.Net.IPEndPoint remote);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Debug, Message = "Control connection of {Node} ended: {Reason}")]
+    private static partial void LogSessionEnded(ILogger logger, NodeId node, string reason);
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Control protocol error from {Node}: {Reason}")]
+    private static partial void LogProtocolError(ILogger logger, NodeId node, string reason);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Debug, Message = "Registration of {Node} refused ({Status}): {Reason}")]
+    private static partial void LogRegistrationRefused(ILogger logger, NodeId node, RegistryStatus status, string? reason);
+
+    [LoggerMessage(EventId = 206, Level = LogLevel.Debug, Message = "Control connection from {Remote} ended: {Reason}")]
+    private static partial void LogConnectionEnded(ILogger logger, System.Net.IPEndPoint remote, string reason);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Error, Message = "Control connection from {Remote} failed")]
+    private static partial void LogConnectionFailed(ILogger logger, System.Net.IPEndPoint remote, Exception error);
+}
