@@ -5,6 +5,8 @@ var root = new RootCommand("quicpipe: point-to-point QUIC across NATs, and the r
 {
     RelayCommand.Create(),
     KeygenCommand.Create(),
+    DialCommand.Create(),
+    AcceptCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

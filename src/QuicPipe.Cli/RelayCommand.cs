@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using QuicPipe.Cli.Internal;
 using QuicPipe.Dataplane;
+using QuicPipe.Quic;
 using QuicPipe.Relay;
 using QuicPipe.Xdp;
 
@@ -59,6 +60,11 @@ internal static class RelayCommand
             HelpName = "native|generic",
         };
         xdpMode.AcceptOnlyFromAmong("native", "generic");
+        var key = new Option<FileInfo?>("--key")
+        {
+            Description = "The relay's identity file (from 'quicpipe keygen'): its NodeId is what peers pin with --relay-id. Without it a new identity is made at each start.",
+            HelpName = "FILE",
+        };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Least severe log messages shown.",
@@ -69,7 +75,7 @@ internal static class RelayCommand
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
             listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
-            receiveBuffer, sendBuffer, xdp, xdpMode, statsInterval, statsFormat, logLevel,
+            receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel,
         };
         command.Validators.Add(result =>
         {
@@ -104,6 +110,19 @@ internal static class RelayCommand
                     Interface = xdpInterface,
                     Mode = parse.GetValue(xdpMode) == "generic" ? XdpAttachMode.Generic : XdpAttachMode.Native,
                 };
+            }
+
+            if (parse.GetValue(key) is { } keyFile)
+            {
+                try
+                {
+                    options.Identity = NodeIdentity.LoadKeyFile(keyFile.FullName);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    await Console.Error.WriteLineAsync($"quicpipe relay: --key: {e.Message}").ConfigureAwait(false);
+                    return 2;
+                }
             }
 
             foreach (var address in parse.GetValue(listen) ?? [])

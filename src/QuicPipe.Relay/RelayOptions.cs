@@ -1,5 +1,7 @@
 using System.Net;
 using QuicPipe.Dataplane;
+using QuicPipe.Quic;
+using QuicPipe.Relay.Control;
 
 namespace QuicPipe.Relay;
 
@@ -33,6 +35,18 @@ public sealed class RelayOptions
 
     /// <summary>Offload forwarding to an XDP program on an interface; null (the default) forwards in userspace only.</summary>
     public RelayXdpOptions? Xdp { get; set; }
+
+    /// <summary>
+    /// The relay's identity, which its control service presents and peers pin (<c>--relay-id</c>). Null: a new one
+    /// each start, so peers that trusted the old one on first use refuse the restarted relay.
+    /// </summary>
+    public NodeIdentity? Identity { get; set; }
+
+    /// <summary>Rules of CID registration: quotas, lifetimes, windows, grace after disconnect.</summary>
+    public RegistryOptions Registry { get; set; } = new();
+
+    /// <summary>The control service's limits and timers.</summary>
+    public RelayControlOptions Control { get; set; } = new();
 
     public static IReadOnlyList<PeerAddress> DefaultListen { get; } =
     [

@@ -6,6 +6,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Protocol;
+using QuicPipe.Quic;
+using QuicPipe.Relay.Control;
 using QuicPipe.Relay.Internal;
 
 namespace QuicPipe.Relay;
@@ -16,6 +19,8 @@ namespace QuicPipe.Relay;
 /// routes file and can be reloaded while packets flow. Route changes are told to every
 /// <see cref="IRouteObserver"/>; with <see cref="RelayOptions.Xdp"/> set, an XDP program attached to an
 /// interface is one of them and forwards routed packets in the driver before they reach the sockets.
+/// Packets that end at the relay itself (a relay-namespace CID no route claims) go to the control service: a
+/// QUIC endpoint on each listener's own socket, where peers register their CIDs and signal each other.
 /// </summary>
 public sealed class RelayServer : IDisposable
 {
@@ -28,6 +33,13 @@ public sealed class RelayServer : IDisposable
     private readonly Lock _routesLock = new();
     private readonly Stopwatch _uptime = new();
     private readonly List<IRouteObserver> _observers = [];
+    private readonly List<(UdpListener Listener, LocalHandlerSlot Slot)> _controlSlots = [];
+    private readonly List<QuicEndpoint> _controlEndpoints = [];
+    private readonly List<Task> _controlTasks = [];
+    private readonly CancellationTokenSource _controlStop = new();
+    private readonly NodeIdentity _identity;
+    private readonly CidRegistry _registry;
+    private readonly RelayControlService _control;
     private HashSet<ConnectionId> _staticCids = [];
     private XdpOffload? _xdp;
 
@@ -39,9 +51,24 @@ public sealed class RelayServer : IDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("QuicPipe.Relay");
         Table = new CidTable(options.TableCapacity);
+        _identity = options.Identity ?? NodeIdentity.Generate();
+
+        // The registry tells route changes to the same observers as static routes (the XDP offload), which
+        // are all added during Start, before the control service accepts its first registration.
+        _registry = new CidRegistry(Table, options.Registry, _observers);
+        _control = new RelayControlService(_registry, options.Control, _loggerFactory.CreateLogger("QuicPipe.Relay.Control"));
     }
 
     public CidTable Table { get; }
+
+    /// <summary>The relay's NodeId: what peers pin with <c>--relay-id</c>.</summary>
+    public NodeId NodeId => _identity.NodeId;
+
+    /// <summary>True when the identity was generated at start (no key file).</summary>
+    public bool IdentityIsEphemeral => _options.Identity is null;
+
+    /// <summary>The CID registry behind the control service.</summary>
+    public CidRegistry Registry => _registry;
 
     /// <summary>The XDP offload while it runs (tests reach its program through this).</summary>
     internal XdpOffload? XdpOffload => _xdp;
@@ -82,6 +109,7 @@ public sealed class RelayServer : IDisposable
         {
             foreach (var address in listen)
             {
+                var slot = new LocalHandlerSlot();
                 var listener = new UdpListener(
                     new UdpListenerOptions
                     {
@@ -93,9 +121,11 @@ public sealed class RelayServer : IDisposable
                     },
                     pipeline => pipeline
                         .UseQuicHeaderParsing(_options.CidLength)
-                        .UseRelayForwarding(Table),
+                        .Use(next => new RelayControlDeliveryStage(next, Table, slot).Invoke)
+                        .UseRelayForwarding(Table, _registry.RouteUseSink),
                     _loggerFactory.CreateLogger<UdpListener>());
                 _listeners.Add(listener);
+                _controlSlots.Add((listener, slot));
                 listener.Start();
             }
 
@@ -112,9 +142,12 @@ public sealed class RelayServer : IDisposable
             {
                 ApplyRoutes(routes, _options.RoutesFile!);
             }
+
+            StartControlService();
         }
         catch
         {
+            StopControlService(TimeSpan.FromSeconds(1));
             DisposeOffload();
             DisposeListeners();
             throw;
@@ -213,15 +246,16 @@ public sealed class RelayServer : IDisposable
             Gen1Collections = GC.CollectionCount(1),
             Gen2Collections = GC.CollectionCount(2),
             AllocatedBytes = GC.GetTotalAllocatedBytes(precise: false),
+            Control = _control.Snapshot(),
             Xdp = _xdp?.Snapshot(),
         };
     }
 
-    /// <summary>Stops every receive loop; returns false if one did not stop within <paramref name="timeout"/>.</summary>
+    /// <summary>Stops the control service and every receive loop; returns false if one did not stop within <paramref name="timeout"/>.</summary>
     public bool Stop(TimeSpan timeout)
     {
         var elapsed = Stopwatch.StartNew();
-        var stopped = true;
+        var stopped = StopControlService(timeout);
         foreach (var listener in _listeners)
         {
             var left = timeout - elapsed.Elapsed;
@@ -231,11 +265,77 @@ public sealed class RelayServer : IDisposable
         return stopped;
     }
 
-    /// <summary>Detaches the XDP offload (if any) and closes every socket.</summary>
+    /// <summary>Stops the control service, detaches the XDP offload (if any) and closes every socket.</summary>
     public void Dispose()
     {
+        StopControlService(TimeSpan.FromSeconds(1));
         DisposeOffload();
         DisposeListeners();
+        _controlStop.Dispose();
+    }
+
+    /// <summary>
+    /// One control endpoint per listener, on the listener's own socket (a sending duplicate; the listener's
+    /// loops hand it the packets addressed to the relay), all served by one control service and registry.
+    /// </summary>
+    private void StartControlService()
+    {
+        var endpointOptions = new QuicEndpointOptions
+        {
+            Identity = _identity,
+            AcceptIncoming = true,
+            AllowAnyClient = true,
+            ServerAlpn = RelayProtocol.Alpn,
+            ConnectionIdLength = _options.CidLength,
+            ConnectionIdGenerator = RelayConnectionId,
+        };
+        foreach (var (listener, slot) in _controlSlots)
+        {
+            var shared = new QuicSharedSocket(listener.DuplicateSocketForSending());
+            var endpoint = QuicEndpoint.Attach(shared, endpointOptions);
+            _controlEndpoints.Add(endpoint);
+            slot.Socket = shared;
+            _controlTasks.Add(_control.RunAsync(endpoint, _controlStop.Token));
+        }
+
+        _logger.LogInformation(
+            "Control service on every listener (ALPN {Alpn}); relay NodeId {NodeId}{Ephemeral}",
+            RelayProtocol.Alpn,
+            NodeId,
+            IdentityIsEphemeral ? " (generated for this run: give --key FILE to keep it across restarts)" : string.Empty);
+    }
+
+    private bool StopControlService(TimeSpan timeout)
+    {
+        if (_controlEndpoints.Count == 0)
+        {
+            return true;
+        }
+
+        foreach (var (_, slot) in _controlSlots)
+        {
+            slot.Socket = null;
+        }
+
+        _controlStop.Cancel();
+        var stopped = Task.WhenAll(_controlTasks).Wait(timeout);
+        foreach (var endpoint in _controlEndpoints)
+        {
+            stopped &= endpoint.DisposeAsync().AsTask().Wait(timeout);
+        }
+
+        _controlEndpoints.Clear();
+        _controlTasks.Clear();
+        return stopped;
+    }
+
+    /// <summary>The control endpoint's own CIDs: random, in the relay namespace, so the listeners hand them over.</summary>
+    private static ConnectionId RelayConnectionId(int length)
+    {
+        Span<byte> bytes = stackalloc byte[length];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        bytes[0] |= 0x80;
+        return new ConnectionId(bytes);
     }
 
     private void DisposeOffload()

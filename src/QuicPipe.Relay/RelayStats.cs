@@ -23,6 +23,9 @@ public sealed class RelayStats
 
     public required long AllocatedBytes { get; init; }
 
+    /// <summary>The control service's and registry's counters.</summary>
+    public Control.RelayControlStats? Control { get; init; }
+
     /// <summary>The XDP offload's counters; null when the relay runs without one.</summary>
     public XdpOffloadStats? Xdp { get; init; }
 }

@@ -12,6 +12,7 @@ internal sealed partial class RelayProcess : IDisposable
     public const int SigTerm = 15;
 
     private readonly Process _process;
+    private bool _disposed;
 
     private RelayProcess(Process process)
     {
@@ -89,6 +90,12 @@ internal sealed partial class RelayProcess : IDisposable
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);

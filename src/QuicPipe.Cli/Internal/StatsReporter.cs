@@ -88,6 +88,11 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
         }
 
         text.Append(CultureInfo.InvariantCulture, $" routes {now.Routes} gc {now.Gen0Collections}/{now.Gen1Collections}/{now.Gen2Collections}");
+        if (now.Control is { } c)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" | peers {c.Sessions} cids {c.Registry.Cids} reg {c.Registrations} refused {c.RegistrationsRefused} signals {c.SignalsDelivered}");
+        }
+
         if (now.Xdp is { } x)
         {
             // After every existing field, so scripts that read the line from the left keep working.
@@ -131,6 +136,26 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
             json.WriteNumber("gc1", stats.Gen1Collections);
             json.WriteNumber("gc2", stats.Gen2Collections);
             json.WriteNumber("allocated_bytes", stats.AllocatedBytes);
+            if (stats.Control is { } c)
+            {
+                json.WriteStartObject("control");
+                json.WriteNumber("sessions", c.Sessions);
+                json.WriteNumber("connections_accepted", c.ConnectionsAccepted);
+                json.WriteNumber("refused_without_certificate", c.RefusedWithoutCertificate);
+                json.WriteNumber("registrations", c.Registrations);
+                json.WriteNumber("registrations_refused", c.RegistrationsRefused);
+                json.WriteNumber("refreshes", c.Refreshes);
+                json.WriteNumber("signals_delivered", c.SignalsDelivered);
+                json.WriteNumber("signals_unknown_node", c.SignalsUnknownNode);
+                json.WriteNumber("signals_rate_limited", c.SignalsRateLimited);
+                json.WriteNumber("protocol_errors", c.ProtocolErrors);
+                json.WriteNumber("identities", c.Registry.Identities);
+                json.WriteNumber("registered_cids", c.Registry.Cids);
+                json.WriteNumber("window_advances", c.Registry.WindowAdvances);
+                json.WriteNumber("expired", c.Registry.Expired);
+                json.WriteEndObject();
+            }
+
             if (stats.Xdp is { } x)
             {
                 json.WriteStartObject("xdp");

@@ -1,0 +1,137 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using QuicPipe.Dataplane;
+using QuicPipe.Peer;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Cli.Internal;
+
+/// <summary>The flags every peer-side command takes (<c>dial</c>, <c>accept</c>, and later the tunnels), and what they build.</summary>
+internal sealed class PeerCommandOptions
+{
+    public Option<IPEndPoint> Relay { get; } = new("--relay")
+    {
+        Description = "The relay's UDP address, HOST:PORT or [IPv6]:PORT.",
+        HelpName = "ADDR:PORT",
+        Required = true,
+        CustomParser = ParseEndPoint,
+    };
+
+    public Option<FileInfo> Key { get; } = new("--key")
+    {
+        Description = "This node's identity file (make one with 'quicpipe keygen --out FILE').",
+        HelpName = "FILE",
+        Required = true,
+    };
+
+    public Option<NodeId?> RelayId { get; } = new("--relay-id")
+    {
+        Description = "The relay's NodeId to pin. Without it the first relay met is trusted (and a warning says which NodeId to pin).",
+        HelpName = "NODEID",
+        CustomParser = result => ParseNodeId(result, "--relay-id"),
+    };
+
+    public Option<int> CidLength { get; } = CliOptions.Int("--cid-length", "CID length; must match the relay's --cid-length.", 12, 8, ConnectionId.MaxLength, "BYTES");
+
+    public Option<TimeSpan> Timeout { get; } = CliOptions.Duration("--timeout", "How long reaching the relay, and then the peer, may take before giving up.", TimeSpan.FromSeconds(10));
+
+    public Option<bool> Hello { get; } = new("--hello")
+    {
+        Description = "Instead of stdin, send a hello line every second until interrupted (a connectivity check).",
+    };
+
+    public Option<LogLevel> LogLevel { get; } = new("--log-level")
+    {
+        Description = "Least severe log messages shown (on stderr).",
+        HelpName = "LEVEL",
+        DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Warning,
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Relay);
+        command.Options.Add(Key);
+        command.Options.Add(RelayId);
+        command.Options.Add(CidLength);
+        command.Options.Add(Timeout);
+        command.Options.Add(Hello);
+        command.Options.Add(LogLevel);
+    }
+
+    /// <summary>Builds the endpoint options; an unreadable key file is a <see cref="PeerException"/> naming it.</summary>
+    public PeerEndpointOptions Build(ParseResult parse, ILoggerFactory loggers)
+    {
+        var keyFile = parse.GetRequiredValue(Key);
+        NodeIdentity identity;
+        try
+        {
+            identity = NodeIdentity.LoadKeyFile(keyFile.FullName);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            throw new PeerException($"cannot load the key file: {e.Message}", e);
+        }
+
+        var timeout = parse.GetValue(Timeout);
+        return new PeerEndpointOptions
+        {
+            Identity = identity,
+            Relay = parse.GetRequiredValue(Relay),
+            RelayId = parse.GetValue(RelayId),
+            CidLength = parse.GetValue(CidLength),
+            DialTimeout = timeout,
+            HandshakeTimeout = timeout,
+            LoggerFactory = loggers,
+        };
+    }
+
+    public static ILoggerFactory CreateLoggers(LogLevel level) => LoggerFactory.Create(builder =>
+    {
+        builder.SetMinimumLevel(level);
+        builder.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+
+        // stdout carries the peer's data: every log line goes to stderr.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
+    });
+
+    public static NodeId? ParseNodeId(ArgumentResult result, string name) =>
+        ParseNodeIds(result, name) is [var id] ? id : null;
+
+    public static NodeId[] ParseNodeIds(ArgumentResult result, string name)
+    {
+        var ids = new List<NodeId>();
+        foreach (var token in result.Tokens)
+        {
+            if (NodeId.TryParse(token.Value, out var id))
+            {
+                ids.Add(id);
+            }
+            else
+            {
+                result.AddError($"{name}: '{token.Value}' is not a NodeId (52 base32 characters, as 'quicpipe keygen' prints).");
+            }
+        }
+
+        return [.. ids];
+    }
+
+    private static IPEndPoint ParseEndPoint(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+        if (PeerAddress.TryParse(text, out var address, out var error))
+        {
+            return address.ToEndPoint();
+        }
+
+        result.AddError($"--relay: {error}");
+        return new IPEndPoint(IPAddress.None, 0);
+    }
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using QuicPipe.Peer;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Cli.Internal;
+
+/// <summary>
+/// What <c>dial</c> and <c>accept</c> share: start the peer endpoint, get one connection (each its own way), say
+/// which path it took, run the netcat session. Exit codes: 0 done, 1 failed at run time (relay unreachable,
+/// refused, unknown NodeId, connection lost), 2 bad flags or key file, 130 interrupted.
+/// </summary>
+internal static class PeerSession
+{
+    public static async Task<int> RunAsync(
+        string command,
+        ParseResult parse,
+        PeerCommandOptions flags,
+        Action<PeerEndpointOptions> configure,
+        Func<PeerEndpoint, CancellationToken, Task<(QuicConnection Connection, QuicStream Stream)>> connect,
+        CancellationToken interrupted)
+    {
+        using var loggers = PeerCommandOptions.CreateLoggers(parse.GetValue(flags.LogLevel));
+        PeerEndpointOptions options;
+        try
+        {
+            options = flags.Build(parse, loggers);
+            configure(options);
+        }
+        catch (PeerException e)
+        {
+            await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        PeerEndpoint? endpoint = null;
+        try
+        {
+            endpoint = await PeerEndpoint.StartAsync(options, interrupted).ConfigureAwait(false);
+            var (connection, stream) = await connect(endpoint, interrupted).ConfigureAwait(false);
+            var stats = await connection.GetStatsAsync(interrupted).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"path: relayed {connection.RemoteEndPoint} rtt {stats.SmoothedRtt.TotalMilliseconds:0.###}ms peer {connection.RemoteNodeId}").ConfigureAwait(false);
+            return await new NetcatSession(connection, stream, endpoint.NodeId, command).RunAsync(parse.GetValue(flags.Hello), interrupted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+        {
+            return 130;
+        }
+        finally
+        {
+            if (endpoint is not null)
+            {
+                await endpoint.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+}

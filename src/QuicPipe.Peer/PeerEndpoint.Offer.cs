@@ -1,0 +1,50 @@
+using QuicPipe.Quic;
+
+namespace QuicPipe.Peer;
+
+/// <summary>The out-of-band mode: a dial set up by an offer carried by hand instead of signalling.</summary>
+public sealed partial class PeerEndpoint
+{
+    /// <summary>An offer for the peer we are about to dial with <see cref="DialOfferAsync"/>.</summary>
+    public DialOffer CreateOffer() => DialOffer.Create(NodeId, _options.CidLength);
+
+    /// <summary>
+    /// Dials <paramref name="peer"/> with the offer's CID. Until the peer has read the offer (and registered the
+    /// CID), the relay drops our Initials and QUIC retransmits them: this waits up to <paramref name="timeout"/>.
+    /// </summary>
+    public Task<QuicConnection> DialOfferAsync(DialOffer offer, NodeId peer, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offer);
+        if (offer.Dialer != NodeId)
+        {
+            throw new ArgumentException("The offer was made by another node.", nameof(offer));
+        }
+
+        return ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken);
+    }
+
+    /// <summary>
+    /// Accepts the dial an offer announces: registers its CID with the relay as ours and pins the connection that
+    /// arrives on it to the offer's dialer. The connection then comes out of <see cref="AcceptAsync"/>.
+    /// </summary>
+    public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offer);
+        var control = _control ?? throw new PeerException($"Not connected to relay {_options.Relay}.");
+        if (offer.InitialDcid.Length != _options.CidLength)
+        {
+            throw new PeerException($"The offer's CID has {offer.InitialDcid.Length} bytes; this relay uses {_options.CidLength}.");
+        }
+
+        try
+        {
+            await control.RegisterExplicitAsync([offer.InitialDcid], _options.RegistrationLifetime, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RelayControlException e)
+        {
+            throw new PeerException($"Relay {_options.Relay} refused the offer's CID: {e.Message}", e);
+        }
+
+        _incoming.Add(offer.InitialDcid, offer.Dialer, _options.RegistrationLifetime);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Peer;
+
+/// <summary>How a peer reaches its relay, whom it lets in, and its timers.</summary>
+public sealed class PeerEndpointOptions
+{
+    /// <summary>ALPN of peer-to-peer connections.</summary>
+    public const string DefaultAlpn = "quicpipe/1";
+
+    /// <summary>This peer's identity (required).</summary>
+    public NodeIdentity? Identity { get; set; }
+
+    /// <summary>The relay's UDP address (required).</summary>
+    public IPEndPoint? Relay { get; set; }
+
+    /// <summary>The relay's NodeId to pin; null trusts the first relay met (and pins it for reconnects), with a warning.</summary>
+    public NodeId? RelayId { get; set; }
+
+    /// <summary>Local UDP address for the one socket all traffic uses; default: any address of the relay's family, a free port.</summary>
+    public IPEndPoint? LocalEndPoint { get; set; }
+
+    /// <summary>NodeIds allowed to dial this peer.</summary>
+    public ISet<NodeId> AllowedDialers { get; } = new HashSet<NodeId>();
+
+    /// <summary>Let any authenticated node dial this peer (every connection is still pinned to the dialer's NodeId).</summary>
+    public bool AllowAnyDialer { get; set; }
+
+    /// <summary>ALPN of peer-to-peer connections.</summary>
+    public string Alpn { get; set; } = DefaultAlpn;
+
+    /// <summary>CID length; must match the relay's <c>--cid-length</c>.</summary>
+    public int CidLength { get; set; } = 12;
+
+    /// <summary>How many derived CIDs the relay keeps routed ahead of the newest one it has seen in use.</summary>
+    public int CidWindow { get; set; } = 64;
+
+    /// <summary>Lifetime asked for each registration; refreshed at a third of it.</summary>
+    public TimeSpan RegistrationLifetime { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a dial may take: the signalling round trip and the QUIC handshake, each.</summary>
+    public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>QUIC handshake timeout of every connection (the offer mode raises it: the other side may be slow to start).</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Keep-alive on every connection, well under common UDP NAT mapping timeouts (30 s and up).</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection with nothing received for this long is closed.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest pause between attempts to reach the relay again after losing it.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    internal void Validate()
+    {
+        if (Identity is null)
+        {
+            throw new ArgumentException("PeerEndpointOptions.Identity is required (quicpipe keygen makes one).");
+        }
+
+        if (Relay is null)
+        {
+            throw new ArgumentException("PeerEndpointOptions.Relay is required.");
+        }
+
+        if (CidWindow is < 8 or > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CidWindow), CidWindow, "The CID window is 8 to 256.");
+        }
+
+        if (RegistrationLifetime < TimeSpan.FromSeconds(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RegistrationLifetime), RegistrationLifetime, "Registrations live at least 10 s.");
+        }
+
+        if (DialTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DialTimeout), "Timeouts must be positive.");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using QuicPipe.Quic;
+using Xunit;
+
+namespace QuicPipe.Cli.Tests;
+
+/// <summary>
+/// Three processes on loopback, as a user runs them: <c>quicpipe relay</c>, <c>quicpipe accept</c> and
+/// <c>quicpipe dial</c>, with real stdin and stdout.
+/// </summary>
+public sealed class PeerCommandTests : IDisposable
+{
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Transfer = TimeSpan.FromSeconds(120);
+    private readonly string _directory = Directory.CreateTempSubdirectory("quicpipe-peers-").FullName;
+    private readonly List<IDisposable> _processes = [];
+
+    public void Dispose()
+    {
+        foreach (var process in _processes)
+        {
+            process.Dispose();
+        }
+
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Dial_and_accept_move_100_MB_one_way_and_1_MB_back_byte_exact_through_the_relay()
+    {
+        var (relay, relayId) = StartRelay(out var relayAddress);
+        var (aKey, aId) = Identity("a");
+        var (bKey, bId) = Identity("b");
+        var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, bId);
+
+        var forward = WriteRandomAsync(dial.Stdin, 100 * 1024 * 1024, seed: 1);
+        var backward = WriteRandomAsync(accept.Stdin, 1024 * 1024, seed: 2);
+        var sentForward = await forward;
+        var sentBackward = await backward;
+
+        Assert.True(dial.WaitForExit(Transfer), "dial did not finish: " + dial.AllStderr);
+        Assert.True(accept.WaitForExit(Transfer), "accept did not finish: " + accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.True(accept.ExitCode == 0, accept.AllStderr);
+        Assert.Equal(100L * 1024 * 1024, accept.StdoutBytes);
+        Assert.Equal(sentForward, accept.StdoutSha256());
+        Assert.Equal(1024L * 1024, dial.StdoutBytes);
+        Assert.Equal(sentBackward, dial.StdoutSha256());
+        Assert.Contains(dial.Stderr, l => l.StartsWith($"path: relayed {relayAddress}", StringComparison.Ordinal));
+        GC.KeepAlive(relay);
+    }
+
+    [Fact]
+    public void Dialing_a_NodeId_the_relay_does_not_know_fails_cleanly_within_the_timeout()
+    {
+        var (_, relayId) = StartRelay(out var relayAddress);
+        var (aKey, _) = Identity("a");
+        var stranger = NodeIdentity.Generate().NodeId.ToString();
+        var clock = Stopwatch.StartNew();
+
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--timeout", "3s", stranger);
+
+        Assert.True(dial.WaitForExit(TimeSpan.FromSeconds(20)), dial.AllStderr);
+        Assert.Equal(1, dial.ExitCode);
+        Assert.Contains(stranger, dial.AllStderr, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public void An_unreachable_relay_is_a_clear_error_within_the_timeout()
+    {
+        var (aKey, _) = Identity("a");
+        var nobody = $"127.0.0.1:{FreeUdpPort()}";
+
+        var dial = Peer("dial", "--relay", nobody, "--key", aKey, "--timeout", "2s", NodeIdentity.Generate().NodeId.ToString());
+
+        Assert.True(dial.WaitForExit(TimeSpan.FromSeconds(20)), dial.AllStderr);
+        Assert.Equal(1, dial.ExitCode);
+        Assert.Contains($"Relay {nobody} did not answer", dial.AllStderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_peer_that_is_not_allowed_is_refused_and_told_so()
+    {
+        var (_, relayId) = StartRelay(out var relayAddress);
+        var (aKey, _) = Identity("a");
+        var (bKey, bId) = Identity("b");
+        var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", NodeIdentity.Generate().NodeId.ToString());
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--timeout", "5s", bId);
+
+        Assert.True(dial.WaitForExit(TimeSpan.FromSeconds(30)), dial.AllStderr);
+        Assert.Equal(1, dial.ExitCode);
+        Assert.Contains("refused", dial.AllStderr, StringComparison.Ordinal);
+        Assert.False(accept.HasExited, "a refused dial must not end the accepter");
+    }
+
+    [Fact]
+    public async Task Without_signalling_an_offer_carried_by_hand_sets_up_the_dial()
+    {
+        var (_, relayId) = StartRelay(out var relayAddress);
+        var (aKey, aId) = Identity("a");
+        var (bKey, bId) = Identity("b");
+        var offerFile = Path.Combine(_directory, "offer.txt");
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--offer-out", offerFile, bId);
+        Assert.True(SpinWait.SpinUntil(() => File.Exists(offerFile) || dial.HasExited, Startup), dial.AllStderr);
+        Assert.StartsWith($"qpo1.{aId}.", await File.ReadAllTextAsync(offerFile), StringComparison.Ordinal);
+
+        var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--offer-in", "@" + offerFile);
+        var forward = WriteRandomAsync(dial.Stdin, 64 * 1024, seed: 3);
+        var backward = WriteRandomAsync(accept.Stdin, 64 * 1024, seed: 4);
+
+        var sentForward = await forward;
+        var sentBackward = await backward;
+        Assert.True(dial.WaitForExit(Transfer), dial.AllStderr);
+        Assert.True(accept.WaitForExit(Transfer), accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.True(accept.ExitCode == 0, accept.AllStderr);
+        Assert.Equal(sentForward, accept.StdoutSha256());
+        Assert.Equal(sentBackward, dial.StdoutSha256());
+    }
+
+    [Fact]
+    public async Task A_relay_restarted_mid_session_is_re_registered_with_and_the_connection_carries_on()
+    {
+        var port = FreeUdpPort();
+        var relayAddress = $"127.0.0.1:{port}";
+        var (relayKey, relayId) = Identity("relay");
+        var relay = StartRelayProcess(relayAddress, relayKey);
+        var (aKey, aId) = Identity("a");
+        var (bKey, bId) = Identity("b");
+        var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId, "--log-level", "Information");
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--log-level", "Information", bId);
+        using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 5);
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes == 1024 * 1024, Transfer), accept.AllStderr);
+
+        relay.Dispose();
+        relay = StartRelayProcess(relayAddress, relayKey);
+        Assert.True(dial.WaitForStderr(l => Count(dial, "Registered with relay") >= 2, Transfer), dial.AllStderr);
+        Assert.True(accept.WaitForStderr(l => Count(accept, "Registered with relay") >= 2, Transfer), accept.AllStderr);
+
+        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 6);
+        dial.Stdin.Close();
+        accept.Stdin.Close();
+
+        Assert.True(dial.WaitForExit(Transfer), dial.AllStderr);
+        Assert.True(accept.WaitForExit(Transfer), accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.True(accept.ExitCode == 0, accept.AllStderr);
+        Assert.Equal(2L * 1024 * 1024, accept.StdoutBytes);
+        Assert.Equal(forward.GetCurrentHash(), accept.StdoutSha256());
+        GC.KeepAlive(relay);
+    }
+
+    private static int Count(PeerProcess process, string text) => process.Stderr.Count(l => l.Contains(text, StringComparison.Ordinal));
+
+    private (RelayProcess Relay, string RelayId) StartRelay(out string relayAddress)
+    {
+        relayAddress = $"127.0.0.1:{FreeUdpPort()}";
+        var (key, id) = Identity("relay");
+        return (StartRelayProcess(relayAddress, key), id);
+    }
+
+    private RelayProcess StartRelayProcess(string address, string key)
+    {
+        var relay = RelayProcess.Start("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0");
+        _processes.Add(relay);
+        Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
+        return relay;
+    }
+
+    private PeerProcess Peer(params string[] args)
+    {
+        var process = PeerProcess.Start(args);
+        _processes.Add(process);
+        return process;
+    }
+
+    private (string KeyFile, string NodeId) Identity(string name)
+    {
+        var file = Path.Combine(_directory, name + ".key");
+        if (!File.Exists(file))
+        {
+            NodeIdentity.Generate().SaveKeyFile(file);
+        }
+
+        return (file, NodeIdentity.LoadKeyFile(file).NodeId.ToString());
+    }
+
+    /// <summary>Writes <paramref name="total"/> deterministic pseudo-random bytes, closes the stream, returns their SHA-256.</summary>
+    private static async Task<byte[]> WriteRandomAsync(Stream stdin, long total, int seed)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await WriteChunkAsync(stdin, hash, total, seed);
+        stdin.Close();
+        return hash.GetCurrentHash();
+    }
+
+    private static async Task WriteChunkAsync(Stream stdin, IncrementalHash hash, long total, int seed)
+    {
+        var random = new Random(seed);
+        var buffer = new byte[256 * 1024];
+        for (long sent = 0; sent < total; sent += buffer.Length)
+        {
+            var length = (int)Math.Min(buffer.Length, total - sent);
+            random.NextBytes(buffer.AsSpan(0, length));
+            hash.AppendData(buffer, 0, length);
+            await stdin.WriteAsync(buffer.AsMemory(0, length));
+        }
+
+        await stdin.FlushAsync();
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
