@@ -53,6 +53,9 @@ public sealed class RelayServer : IDisposable
         Table = new CidTable(options.TableCapacity);
         _identity = options.Identity ?? NodeIdentity.Generate();
 
+        // Registered CIDs are the relay's short-header CID length: one setting, not two that could disagree.
+        options.Registry.CidLength = options.CidLength;
+
         // The registry tells route changes to the same observers as static routes (the XDP offload), which
         // are all added during Start, before the control service accepts its first registration.
         _registry = new CidRegistry(Table, options.Registry, _observers);
