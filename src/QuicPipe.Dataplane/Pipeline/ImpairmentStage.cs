@@ -44,9 +44,6 @@ internal sealed class ImpairmentStage
     /// <summary>Held datagrams released so far.</summary>
     public long Released { get; private set; }
 
-    /// <summary>Datagrams held right now.</summary>
-    public int Holding => _held.Count;
-
     public void Invoke(PacketBatch batch)
     {
         // Only what was held before this batch goes out after it: a datagram held now waits one batch more. Each
