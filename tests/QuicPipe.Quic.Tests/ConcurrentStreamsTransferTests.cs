@@ -13,8 +13,9 @@ public class ConcurrentStreamsTransferTests(ITestOutputHelper output)
     private const int BytesPerStream = 16 * 1024 * 1024;
     private const int WriteSize = 64 * 1024;
 
-    // About 20 s measured on a loaded 2-core machine: the bound catches a stall, not a slow run.
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(55);
+    // Measured 14-40 s on the shared 2-core machine, depending on what else it runs: the bound catches a stall,
+    // not a slow run, so it leaves room for a busy machine.
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task One_GiB_over_64_concurrent_streams_arrives_intact_on_every_stream()
