@@ -31,13 +31,16 @@ public enum DropReason : byte
 
     /// <summary>For this node, but its local handler's queue was full (it is not keeping up).</summary>
     LocalQueueFull,
+
+    /// <summary>Dropped on purpose by an impairment stage that simulates a lossy link (tests, lab runs).</summary>
+    Impaired,
 }
 
 /// <summary>Helpers over <see cref="DropReason"/>.</summary>
 public static class DropReasons
 {
     /// <summary>Number of values, for arrays of counters indexed by reason.</summary>
-    public const int Count = (int)DropReason.LocalQueueFull + 1;
+    public const int Count = (int)DropReason.Impaired + 1;
 
     /// <summary>Short snake_case names used in stats lines and logs.</summary>
     public static string Name(DropReason reason) => reason switch
@@ -52,6 +55,7 @@ public static class DropReasons
         DropReason.NoVerdict => "no_verdict",
         DropReason.NoLocalHandler => "no_local_handler",
         DropReason.LocalQueueFull => "local_queue_full",
+        DropReason.Impaired => "impaired",
         _ => "unknown",
     };
 }

@@ -143,6 +143,33 @@ public sealed class PacketBatch
         return index;
     }
 
+    /// <summary>
+    /// Copies everything slot <paramref name="index"/> holds (bytes, length, addresses, header, verdict) into slot
+    /// <paramref name="targetIndex"/> of <paramref name="target"/>, which may be this batch. For stages that hold
+    /// datagrams back or compact a batch; the caller keeps <see cref="Count"/> right.
+    /// </summary>
+    internal void CopySlotTo(int index, PacketBatch target, int targetIndex)
+    {
+        var length = _lengths[index];
+        if (length > target.SlotSize)
+        {
+            throw new ArgumentException($"A datagram of {length} bytes does not fit a {target.SlotSize}-byte slot.", nameof(target));
+        }
+
+        if (ReferenceEquals(this, target) && index == targetIndex)
+        {
+            return;
+        }
+
+        Payload(index).CopyTo(target.Slot(targetIndex));
+        target._lengths[targetIndex] = length;
+        target._sources[targetIndex] = _sources[index];
+        target._destinations[targetIndex] = _destinations[index];
+        target._headers[targetIndex] = _headers[index];
+        target._verdicts[targetIndex] = _verdicts[index];
+        target._dropReasons[targetIndex] = _dropReasons[index];
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Drop(int index, DropReason reason)
     {

@@ -246,6 +246,13 @@ public sealed class QuicConnection
     public Task<QuicConnectionStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
         _endpoint.InvokeAsync(() => IsTerminated ? _finalStats : ReadStats(), cancellationToken);
 
+    /// <summary>
+    /// Streams the connection still tracks (not yet closed by ngtcp2: data or a FIN unsent, unacknowledged or
+    /// unread), read on the loop thread; for tests and diagnostics: it returns to 0 when every stream is done.
+    /// </summary>
+    internal Task<int> GetTrackedStreamCountAsync(CancellationToken cancellationToken = default) =>
+        _endpoint.InvokeAsync(() => _streams.Count, cancellationToken);
+
     private QuicConnectionStats ReadStats()
     {
         if (QuicShim.ConnGetStats(Handle, out var s) != 0)

@@ -22,7 +22,7 @@ public class ConnectionContextTests
 
         await using var stream = await clientContext.ConnectAsync(cancellationToken: timeout.Token);
         var payload = RandomNumberGenerator.GetBytes(1024 * 1024);
-        var reading = FlowControlTests.ReadToEndAsync(stream.Transport.Input, timeout.Token);
+        var reading = StreamTransfer.ReadToEndAsync(stream.Transport.Input, timeout.Token);
         for (var offset = 0; offset < payload.Length; offset += 10_000)
         {
             await stream.Transport.Output.WriteAsync(payload.AsMemory(offset, Math.Min(10_000, payload.Length - offset)), timeout.Token);

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net;
 using System.Security.Cryptography;
 using Xunit;
@@ -50,7 +49,7 @@ public class FlowControlTests
         Assert.False(writing.IsCompleted);
 
         // A reader that keeps up gets everything, and the bounds held throughout.
-        var received = await ReadToEndAsync(incoming.Input, timeout.Token);
+        var received = await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token);
         await writing;
         Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
         Assert.InRange(incoming.MaxBufferedBytes, 1, Window);
@@ -65,18 +64,10 @@ public class FlowControlTests
         var (client, server) = await pair.ConnectPairAsync(timeout.Token);
         var payload = RandomNumberGenerator.GetBytes(16 * 1024 * 1024);
         var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
-        var writing = Task.Run(async () =>
-        {
-            for (var offset = 0; offset < payload.Length; offset += 256 * 1024)
-            {
-                await stream.WriteAsync(payload.AsMemory(offset, 256 * 1024), cancellationToken: timeout.Token);
-            }
-
-            await stream.CompleteWritesAsync(timeout.Token);
-        });
+        var writing = StreamTransfer.WriteAllAsync(stream, payload, 256 * 1024, timeout.Token);
 
         var incoming = await server.AcceptStreamAsync(timeout.Token);
-        var received = await ReadToEndAsync(incoming.Input, timeout.Token);
+        var received = await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token);
         await writing;
 
         Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
@@ -94,7 +85,7 @@ public class FlowControlTests
 
         var writing = stream.WriteAsync(payload, endStream: true, timeout.Token);
         var incoming = await server.AcceptStreamAsync(timeout.Token);
-        var received = await ReadToEndAsync(incoming.Input, timeout.Token);
+        var received = await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token);
         await writing;
 
         Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
@@ -136,27 +127,8 @@ public class FlowControlTests
         var payload = RandomNumberGenerator.GetBytes(4 * Window);
         await b.WriteAsync(payload, endStream: true, timeout.Token);
         var incomingB = await server.AcceptStreamAsync(timeout.Token);
-        var received = await ReadToEndAsync(incomingB.Input, timeout.Token);
+        var received = await StreamTransfer.ReadToEndAsync(incomingB.Input, timeout.Token);
 
         Assert.Equal(payload, received);
-    }
-
-    internal static async Task<byte[]> ReadToEndAsync(PipeReader reader, CancellationToken cancellationToken)
-    {
-        using var collected = new MemoryStream();
-        while (true)
-        {
-            var result = await reader.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                collected.Write(segment.Span);
-            }
-
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return collected.ToArray();
-            }
-        }
     }
 }

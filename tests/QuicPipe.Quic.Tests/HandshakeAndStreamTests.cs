@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net;
 using System.Security.Cryptography;
 using Xunit;
@@ -26,16 +25,11 @@ public class HandshakeAndStreamTests
         Assert.Equal(pair.ClientIdentity.NodeId, server.RemoteNodeId);
         Assert.Equal("quicpipe", client.NegotiatedAlpn);
 
-        var echo = EchoOneStreamAsync(server, timeout.Token);
+        var echo = Task.Run(async () => await StreamTransfer.EchoAsync(await server.AcceptStreamAsync(timeout.Token), timeout.Token));
         var payload = RandomNumberGenerator.GetBytes(1024 * 1024);
         var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
-        var reading = ReadToEndAsync(stream.Input, timeout.Token);
-        for (var offset = 0; offset < payload.Length; offset += 64 * 1024)
-        {
-            await stream.WriteAsync(payload.AsMemory(offset, 64 * 1024), cancellationToken: timeout.Token);
-        }
-
-        await stream.CompleteWritesAsync(timeout.Token);
+        var reading = StreamTransfer.ReadToEndAsync(stream.Input, timeout.Token);
+        await StreamTransfer.WriteAllAsync(stream, payload, 64 * 1024, timeout.Token);
         var received = await reading;
         await echo;
 
@@ -81,45 +75,5 @@ public class HandshakeAndStreamTests
         Assert.Contains($"expected peer NodeId {wrong}", serverError.Message, StringComparison.Ordinal);
         Assert.Contains($"presented NodeId {pair.ClientIdentity.NodeId}", serverError.Message, StringComparison.Ordinal);
         Assert.Contains("TLS alert", clientError.Message, StringComparison.Ordinal);
-    }
-
-    private static async Task EchoOneStreamAsync(QuicConnection connection, CancellationToken cancellationToken)
-    {
-        var stream = await connection.AcceptStreamAsync(cancellationToken);
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                await stream.WriteAsync(segment, cancellationToken: cancellationToken);
-            }
-
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                break;
-            }
-        }
-
-        await stream.CompleteWritesAsync(cancellationToken);
-    }
-
-    private static async Task<byte[]> ReadToEndAsync(PipeReader reader, CancellationToken cancellationToken)
-    {
-        using var collected = new MemoryStream();
-        while (true)
-        {
-            var result = await reader.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                collected.Write(segment.Span);
-            }
-
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return collected.ToArray();
-            }
-        }
     }
 }

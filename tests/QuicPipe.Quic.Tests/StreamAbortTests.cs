@@ -29,7 +29,7 @@ public class StreamAbortTests
 
         // Only the write side was aborted: the other direction still works, to its FIN.
         await incoming.WriteAsync("still here"u8.ToArray(), endStream: true, timeout.Token);
-        Assert.Equal("still here", Encoding.ASCII.GetString(await FlowControlTests.ReadToEndAsync(stream.Input, timeout.Token)));
+        Assert.Equal("still here", Encoding.ASCII.GetString(await StreamTransfer.ReadToEndAsync(stream.Input, timeout.Token)));
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public class StreamAbortTests
 
         // The reverse direction is untouched.
         await incoming.WriteAsync("reply"u8.ToArray(), endStream: true, timeout.Token);
-        Assert.Equal("reply", Encoding.ASCII.GetString(await FlowControlTests.ReadToEndAsync(stream.Input, timeout.Token)));
+        Assert.Equal("reply", Encoding.ASCII.GetString(await StreamTransfer.ReadToEndAsync(stream.Input, timeout.Token)));
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public class StreamAbortTests
 
         await stream.WriteAsync("request"u8.ToArray(), endStream: true, timeout.Token);
         var incoming = await server.AcceptStreamAsync(timeout.Token);
-        Assert.Equal("request", Encoding.ASCII.GetString(await FlowControlTests.ReadToEndAsync(incoming.Input, timeout.Token)));
+        Assert.Equal("request", Encoding.ASCII.GetString(await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token)));
         var afterFin = await Assert.ThrowsAsync<QuicConnectionException>(() => stream.WriteAsync("late"u8.ToArray(), cancellationToken: timeout.Token));
         Assert.Contains("Cannot write", afterFin.Message, StringComparison.Ordinal);
 
@@ -122,7 +122,7 @@ public class StreamAbortTests
         Assert.Equal("resp", Encoding.ASCII.GetString(partial.Buffer.ToArray()));
         stream.Input.AdvanceTo(partial.Buffer.End);
         await incoming.WriteAsync("onse"u8.ToArray(), endStream: true, timeout.Token);
-        Assert.Equal("onse", Encoding.ASCII.GetString(await FlowControlTests.ReadToEndAsync(stream.Input, timeout.Token)));
+        Assert.Equal("onse", Encoding.ASCII.GetString(await StreamTransfer.ReadToEndAsync(stream.Input, timeout.Token)));
     }
 
     /// <summary>Connects the pair and opens one stream the server has accepted (it carries "hello", so the server sees it).</summary>

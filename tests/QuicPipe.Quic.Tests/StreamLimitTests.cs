@@ -28,7 +28,7 @@ public class StreamLimitTests
         {
             var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
             await stream.WriteAsync(BitConverter.GetBytes(i), endStream: true, timeout.Token);
-            var reply = await FlowControlTests.ReadToEndAsync(stream.Input, timeout.Token);
+            var reply = await StreamTransfer.ReadToEndAsync(stream.Input, timeout.Token);
             Assert.Equal(i, BitConverter.ToInt32(reply));
             Interlocked.Increment(ref done);
         }));
@@ -72,7 +72,7 @@ public class StreamLimitTests
 
     private static async Task ReplyAsync(QuicStream stream, CancellationToken cancellationToken)
     {
-        var request = await FlowControlTests.ReadToEndAsync(stream.Input, cancellationToken);
+        var request = await StreamTransfer.ReadToEndAsync(stream.Input, cancellationToken);
         await stream.WriteAsync(request, endStream: true, cancellationToken);
     }
 }

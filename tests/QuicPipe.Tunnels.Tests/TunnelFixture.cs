@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using QuicPipe.Quic;
+using Xunit;
 
 namespace QuicPipe.Tunnels.Tests;
 
@@ -58,14 +59,36 @@ internal sealed class TunnelFixture : IAsyncDisposable
         return fixture;
     }
 
+    // Tunnel set-up includes waiting for a stream slot (the peer allows 256 at once): a thousand parallel
+    // connections on a busy 2-core machine need more than 5 s for the last ones, and no test here waits on it.
     public TcpForwarder Forward(int targetPort, string? host = null) =>
-        TcpForwarder.Start(Client, new IPEndPoint(IPAddress.Loopback, 0), new TcpForwarderOptions { TargetPort = targetPort, TargetHost = host, ConnectTimeout = TimeSpan.FromSeconds(5) });
+        TcpForwarder.Start(Client, new IPEndPoint(IPAddress.Loopback, 0), new TcpForwarderOptions { TargetPort = targetPort, TargetHost = host, ConnectTimeout = TimeSpan.FromSeconds(20) });
 
     public static async Task<Socket> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(endPoint, cancellationToken);
         return socket;
+    }
+
+    /// <summary>
+    /// Connects to a forwarder that should refuse the tunnel and returns the reset it answers with. The forwarder
+    /// accepts, hears the refusal over QUIC and resets; on a busy machine that can happen before the connecting
+    /// thread sees its connect complete, and then the connect itself reports the reset.
+    /// </summary>
+    public static async Task<SocketException> ExpectResetAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endPoint, cancellationToken);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return e;
+        }
+
+        return await Assert.ThrowsAsync<SocketException>(async () => await socket.ReceiveAsync(new byte[16], SocketFlags.None, cancellationToken));
     }
 
     public async ValueTask DisposeAsync()
