@@ -20,16 +20,17 @@ namespace QuicPipe.Quic;
 /// readers, CLOCK eviction) replaces it when several receive threads share the endpoint. Work from other
 /// threads (connect, stream writes, close) is queued and wakes the loop with an empty datagram to itself.
 /// </remarks>
-public sealed class QuicEndpoint : IAsyncDisposable
+public sealed partial class QuicEndpoint : IAsyncDisposable
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
 
-    private readonly UdpBatchSocket _socket;
+    // Replaced by RebindAsync, on the loop thread (QuicEndpoint.Rebind.cs).
+    private UdpBatchSocket _socket;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
     private readonly SafeQuicCredentialsHandle _credentials;
     private readonly byte[] _resetKey;
-    private readonly PeerAddress _wakeAddress;
+    private PeerAddress _wakeAddress;
     private readonly PacketBatch _receiveBatch = new();
     private readonly PacketBatch _sendBatch = new();
     private readonly DataplaneCounters _counters = new();
