@@ -57,7 +57,7 @@ public sealed partial class QuicConnection
         ArgumentNullException.ThrowIfNull(newRemote);
         if (IsServer)
         {
-            throw new InvalidOperationException("Only the client side can migrate a connection (RFC 9000 §9); the server follows its client.");
+            return Task.FromException(new InvalidOperationException("Only the client side can migrate a connection (RFC 9000 §9); the server follows its client."));
         }
 
         var migration = new PendingMigration(local: null, PeerAddress.FromEndPoint(newRemote), validate: true);
@@ -139,17 +139,17 @@ public sealed partial class QuicConnection
         var now = MonotonicClock.NowNanoseconds();
         var local = migration.Local;
         var remote = migration.Remote;
+        // Started before the call: an immediate migration switches inside it, and OnPathChanged must know it as ours.
+        migration.Started = true;
         var rv = QuicShim.ConnMigrate(Handle, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, migration.Validate ? 1 : 0, now);
         if (rv == 0)
         {
-            migration.Started = true;
             migration.StartTimer?.Dispose();
             migration.StartTimer = null;
-
-            // An immediate migration switched inside the call (OnPathChanged has run); nothing more to start.
             return;
         }
 
+        migration.Started = false;
         migration.LastStartError = rv;
         if (rv is QuicShim.ErrorConnectionIdBlocked or QuicShim.ErrorInvalidState && now < migration.StartDeadline)
         {

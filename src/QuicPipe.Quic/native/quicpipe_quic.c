@@ -82,6 +82,13 @@ struct qp_conn {
     uint64_t packets_lost_closed; /* stream loss counts of streams already closed, plus lost DATAGRAMs */
     uint8_t path_local[QP_ADDR_SIZE]; /* the current path as last reported through qp_on_path_changed */
     uint8_t path_remote[QP_ADDR_SIZE];
+    /* A migration to a new remote over the same socket (see qp_conn_migrate): while it is validated, the old path's
+       local address carries a stand-in (label) and real_local is the socket's address. */
+    int relabelled;
+    int relabel_validated; /* the validation ended (either way); the label goes at the next qp_check_path */
+    uint8_t real_local[QP_ADDR_SIZE];
+    uint32_t real_local_len;
+    uint8_t label[QP_ADDR_SIZE];
 };
 
 static struct {
@@ -379,6 +386,9 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
     (void)conn;
     (void)flags;
     qp_conn *c = user_data;
+    if (c->relabelled) {
+        c->relabel_validated = 1;
+    }
     int rv = qp_callbacks.path_validation(c->user, res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS,
                                           (const uint8_t *)path->local.addr, (uint32_t)path->local.addrlen,
                                           (const uint8_t *)path->remote.addr, (uint32_t)path->remote.addrlen);
@@ -742,6 +752,33 @@ static uint32_t qp_addr_len(const uint8_t *addr)
                                             : (uint32_t)sizeof(ngtcp2_sockaddr_in);
 }
 
+/* Same family, port and IP address (and IPv6 scope); IPv6 flow info is ignored. */
+static int qp_addr_same(const uint8_t *a, const uint8_t *b)
+{
+    const ngtcp2_sockaddr *sa = (const ngtcp2_sockaddr *)a;
+    if (sa->sa_family == NGTCP2_AF_INET) {
+        return memcmp(a, b, 8) == 0;
+    }
+    return memcmp(a, b, 4) == 0 && memcmp(a + 8, b + 8, QP_ADDR_SIZE - 8) == 0;
+}
+
+/* After a validation that ran under a label: drop the label, putting the socket's address back on the current
+   path if the connection is still on the old one (the validation failed). */
+static void qp_finish_relabel(qp_conn *c)
+{
+    if (!c->relabelled || !c->relabel_validated) {
+        return;
+    }
+    uint8_t local[QP_ADDR_SIZE];
+    qp_copy_addr(local, &ngtcp2_conn_get_path(c->conn)->local);
+    if (qp_addr_same(local, c->label)) {
+        ngtcp2_addr real;
+        ngtcp2_addr_init(&real, (const ngtcp2_sockaddr *)c->real_local, c->real_local_len);
+        ngtcp2_conn_set_local_addr(c->conn, &real);
+    }
+    c->relabelled = 0;
+}
+
 /*
  * Reports a change of the current path (ngtcp2 has no callback for it: a server follows a migrating or rebound
  * client inside read_pkt, and falls back after a failed validation inside handle_expiry). Cheap: two 28-byte
@@ -749,10 +786,14 @@ static uint32_t qp_addr_len(const uint8_t *addr)
  */
 static int qp_check_path(qp_conn *c)
 {
+    qp_finish_relabel(c);
     const ngtcp2_path *path = ngtcp2_conn_get_path(c->conn);
     uint8_t local[QP_ADDR_SIZE], remote[QP_ADDR_SIZE];
     qp_copy_addr(local, &path->local);
     qp_copy_addr(remote, &path->remote);
+    if (c->relabelled && qp_addr_same(local, c->label)) {
+        memcpy(local, c->real_local, QP_ADDR_SIZE); /* the label is ours alone: the caller never sees it */
+    }
     if (memcmp(local, c->path_local, QP_ADDR_SIZE) == 0 && memcmp(remote, c->path_remote, QP_ADDR_SIZE) == 0) {
         return 0;
     }
@@ -783,6 +824,18 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
         return QP_ERR_ARGUMENT;
     }
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
+    if (c->relabelled) {
+        /* During a same-socket migration, what arrives from the old remote belongs to the labelled old path. */
+        uint8_t in_local[QP_ADDR_SIZE], in_remote[QP_ADDR_SIZE], cur_remote[QP_ADDR_SIZE];
+        ngtcp2_addr a = {.addr = (ngtcp2_sockaddr *)local, .addrlen = locallen};
+        ngtcp2_addr b = {.addr = (ngtcp2_sockaddr *)remote, .addrlen = remotelen};
+        qp_copy_addr(in_local, &a);
+        qp_copy_addr(in_remote, &b);
+        qp_copy_addr(cur_remote, &ngtcp2_conn_get_path(c->conn)->remote);
+        if (qp_addr_same(in_local, c->real_local) && qp_addr_same(in_remote, cur_remote)) {
+            path.local.addr = (ngtcp2_sockaddr *)c->label;
+        }
+    }
     ngtcp2_pkt_info pi;
     memset(&pi, 0, sizeof(pi));
     c->packets_received++;
@@ -989,9 +1042,38 @@ int qp_conn_migrate(qp_conn *c, const uint8_t *local, uint32_t locallen, const u
         return QP_ERR_ARGUMENT;
     }
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
+    uint8_t new_local[QP_ADDR_SIZE];
+    ngtcp2_addr a = {.addr = (ngtcp2_sockaddr *)local, .addrlen = locallen};
+    qp_copy_addr(new_local, &a);
+    int same_socket = qp_addr_same(new_local, c->path_local);
+    if (same_socket && c->relabelled) {
+        return NGTCP2_ERR_INVALID_STATE; /* one same-socket migration at a time */
+    }
+    if (same_socket && validate) {
+        /*
+         * ngtcp2 0.12 names paths by (local, remote) and refuses a migration that keeps the local address, yet a
+         * move from a relay to the peer's direct address keeps the socket and changes only the remote. So the
+         * current path's local address is renamed to a label (the same address with another port: a name for the
+         * old path while the new one is validated, never sent anywhere), read_pkt files what comes from the old
+         * remote under it, and qp_finish_relabel removes it when the validation has ended.
+         */
+        memcpy(c->real_local, new_local, QP_ADDR_SIZE);
+        c->real_local_len = locallen;
+        memcpy(c->label, new_local, QP_ADDR_SIZE);
+        c->label[3] ^= 1; /* low bit of the port (network byte order) */
+        ngtcp2_addr label;
+        ngtcp2_addr_init(&label, (const ngtcp2_sockaddr *)c->label, locallen);
+        ngtcp2_conn_set_local_addr(c->conn, &label);
+        c->relabelled = 1;
+        c->relabel_validated = 0;
+    }
     int rv = validate ? ngtcp2_conn_initiate_migration(c->conn, &path, ts)
                       : ngtcp2_conn_initiate_immediate_migration(c->conn, &path, ts);
     if (rv != 0) {
+        if (c->relabelled) {
+            c->relabel_validated = 1;
+            qp_finish_relabel(c);
+        }
         return rv;
     }
     if (qp_check_path(c)) {

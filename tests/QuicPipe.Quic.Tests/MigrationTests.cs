@@ -1,0 +1,188 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Xunit;
+
+namespace QuicPipe.Quic.Tests;
+
+/// <summary>
+/// Connection migration on loopback: a <see cref="UdpForwarder"/> plays the relay (the client's first path) or a NAT
+/// (whose outgoing port changes). Each test moves a connection while a stream carries 64 MiB and checks that the
+/// bytes arrive intact, the path events on both sides, and where the traffic goes afterwards.
+/// </summary>
+public class MigrationTests
+{
+    private const int PayloadSize = 64 * 1024 * 1024;
+    private const long MigrateAfter = 16 * 1024 * 1024;
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task A_client_moves_from_a_relayed_path_to_the_direct_one_mid_transfer_and_nothing_is_lost()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
+        var (client, server) = await ConnectThroughAsync(pair, relay.FrontEndPoint, timeout.Token);
+        var clientEvents = Record(client);
+        var serverEvents = Record(server);
+        Assert.Equal(relay.UpstreamEndPoint, server.RemoteEndPoint);
+
+        var (transfer, completion) = StreamTransfer.Start(client, server, PayloadSize, timeout.Token);
+        await transfer.ReceivedAtLeastAsync(MigrateAfter, timeout.Token);
+        await client.MigrateAsync(pair.Server.LocalEndPoint, timeout.Token);
+
+        // From here on the relay carries nothing: if the connection still used it, the transfer would stall.
+        relay.BlackHole = true;
+        Assert.True(transfer.Received < PayloadSize, "the migration must happen mid-transfer");
+        await completion;
+        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+
+        Assert.Equal(pair.Server.LocalEndPoint, client.RemoteEndPoint);
+        var moved = Assert.Single(clientEvents);
+        Assert.Equal(QuicPathChangeReason.Migrated, moved.Reason);
+        Assert.Equal(relay.FrontEndPoint, moved.OldRemoteEndPoint);
+        Assert.Equal(pair.Server.LocalEndPoint, moved.NewRemoteEndPoint);
+
+        var followed = Assert.Single(await EventuallyAsync(serverEvents, 1, timeout.Token));
+        Assert.Equal(QuicPathChangeReason.PeerMigrated, followed.Reason);
+        Assert.Equal(relay.UpstreamEndPoint, followed.OldRemoteEndPoint);
+        Assert.Equal(pair.Client.LocalEndPoint, followed.NewRemoteEndPoint);
+        Assert.Equal(pair.Client.LocalEndPoint, server.RemoteEndPoint);
+
+        // The stats describe the new path: fresh RTT samples arrived on it.
+        var stats = await client.GetStatsAsync(timeout.Token);
+        Assert.True(stats.SmoothedRtt > TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task A_migration_to_an_address_where_nobody_answers_fails_and_the_transfer_goes_on_over_the_old_path()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var clientEvents = Record(client);
+        var serverEvents = Record(server);
+
+        // Bound and never read: datagrams to it vanish without even an ICMP error.
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var nowhere = (IPEndPoint)silent.LocalEndPoint!;
+
+        var (transfer, completion) = StreamTransfer.Start(client, server, PayloadSize, timeout.Token);
+        await transfer.ReceivedAtLeastAsync(MigrateAfter, timeout.Token);
+        var failure = await Assert.ThrowsAsync<QuicConnectionException>(() => client.MigrateAsync(nowhere, timeout.Token));
+        Assert.Contains("Path validation", failure.Message, StringComparison.Ordinal);
+        Assert.Contains(nowhere.ToString(), failure.Message, StringComparison.Ordinal);
+
+        await completion;
+        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+        Assert.Equal(pair.Server.LocalEndPoint, client.RemoteEndPoint);
+        Assert.Equal(pair.Client.LocalEndPoint, server.RemoteEndPoint);
+        var failed = Assert.Single(clientEvents);
+        Assert.Equal(QuicPathChangeReason.ValidationFailed, failed.Reason);
+        Assert.Equal(pair.Server.LocalEndPoint, failed.OldRemoteEndPoint);
+        Assert.Equal(nowhere, failed.NewRemoteEndPoint);
+        Assert.Empty(serverEvents);
+        Assert.False(client.Closed.IsCompleted);
+    }
+
+    [Fact]
+    public async Task The_server_follows_a_client_whose_NAT_changed_its_port_mid_transfer()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        using var nat = new UdpForwarder(pair.Server.LocalEndPoint);
+        var (client, server) = await ConnectThroughAsync(pair, nat.FrontEndPoint, timeout.Token);
+        var clientEvents = Record(client);
+        var serverEvents = Record(server);
+        var before = nat.UpstreamEndPoint;
+
+        var (transfer, completion) = StreamTransfer.Start(client, server, PayloadSize, timeout.Token);
+        await transfer.ReceivedAtLeastAsync(MigrateAfter, timeout.Token);
+        nat.RebindUpstream();
+        var after = nat.UpstreamEndPoint;
+        Assert.NotEqual(before, after);
+
+        await completion;
+        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+        var followed = Assert.Single(await EventuallyAsync(serverEvents, 1, timeout.Token));
+        Assert.Equal(QuicPathChangeReason.PeerMigrated, followed.Reason);
+        Assert.Equal(before, followed.OldRemoteEndPoint);
+        Assert.Equal(after, followed.NewRemoteEndPoint);
+        Assert.Equal(after, server.RemoteEndPoint);
+
+        // The client saw nothing change: it still talks to the same address.
+        Assert.Empty(clientEvents);
+        Assert.Equal(nat.FrontEndPoint, client.RemoteEndPoint);
+    }
+
+    [Fact]
+    public async Task Rebinding_the_client_endpoint_to_a_new_port_mid_transfer_loses_nothing()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var clientEvents = Record(client);
+        var serverEvents = Record(server);
+        var oldPort = pair.Client.LocalEndPoint;
+
+        // Server to client this time: the data flows towards the port that goes away.
+        var (transfer, completion) = StreamTransfer.Start(server, client, PayloadSize, timeout.Token);
+        await transfer.ReceivedAtLeastAsync(MigrateAfter, timeout.Token);
+        await pair.Client.RebindAsync(timeout.Token);
+        var newPort = pair.Client.LocalEndPoint;
+        Assert.NotEqual(oldPort, newPort);
+        Assert.True(transfer.Received < PayloadSize, "the rebind must happen mid-transfer");
+
+        await completion;
+        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+        var moved = Assert.Single(clientEvents);
+        Assert.Equal(QuicPathChangeReason.Migrated, moved.Reason);
+        Assert.Equal(oldPort, moved.OldLocalEndPoint);
+        Assert.Equal(newPort, moved.NewLocalEndPoint);
+        Assert.Equal(pair.Server.LocalEndPoint, moved.NewRemoteEndPoint);
+
+        var followed = Assert.Single(await EventuallyAsync(serverEvents, 1, timeout.Token));
+        Assert.Equal(QuicPathChangeReason.PeerMigrated, followed.Reason);
+        Assert.Equal(oldPort, followed.OldRemoteEndPoint);
+        Assert.Equal(newPort, followed.NewRemoteEndPoint);
+        Assert.Equal(newPort, server.RemoteEndPoint);
+    }
+
+    [Fact]
+    public async Task Only_the_client_side_migrates_and_rebinding_refuses_an_endpoint_with_incoming_connections()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (_, server) = await pair.ConnectPairAsync(timeout.Token);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => server.MigrateAsync(pair.Client.LocalEndPoint, timeout.Token));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => pair.Server.RebindAsync(timeout.Token));
+    }
+
+    private static async Task<(QuicConnection Client, QuicConnection Server)> ConnectThroughAsync(LoopbackPair pair, IPEndPoint via, CancellationToken cancellationToken)
+    {
+        var accept = pair.Server.AcceptAsync(cancellationToken).AsTask();
+        var client = await pair.Client.ConnectAsync(via, new QuicClientConnectionOptions { ExpectedPeer = pair.ServerIdentity.NodeId }, cancellationToken);
+        return (client, await accept);
+    }
+
+    private static ConcurrentQueue<QuicPathChangedEventArgs> Record(QuicConnection connection)
+    {
+        var events = new ConcurrentQueue<QuicPathChangedEventArgs>();
+        connection.PathChanged += (_, e) => events.Enqueue(e);
+        return events;
+    }
+
+    /// <summary>The events once at least <paramref name="count"/> arrived (a server raises its event as packets come in).</summary>
+    private static async Task<QuicPathChangedEventArgs[]> EventuallyAsync(ConcurrentQueue<QuicPathChangedEventArgs> events, int count, CancellationToken cancellationToken)
+    {
+        while (events.Count < count)
+        {
+            await Task.Delay(10, cancellationToken);
+        }
+
+        // Anything that follows soon after (a spurious second change) must show too.
+        await Task.Delay(200, cancellationToken);
+        return [.. events];
+    }
+}
