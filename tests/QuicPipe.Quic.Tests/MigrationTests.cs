@@ -150,6 +150,23 @@ public class MigrationTests
     }
 
     [Fact]
+    public async Task A_migration_asked_for_right_after_the_handshake_waits_for_its_confirmation_and_a_spare_CID()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
+        var (client, server) = await ConnectThroughAsync(pair, relay.FrontEndPoint, timeout.Token);
+
+        // At once: HANDSHAKE_DONE and the server's NEW_CONNECTION_ID may still be on their way.
+        await client.MigrateAsync(pair.Server.LocalEndPoint, timeout.Token);
+        relay.BlackHole = true;
+        var (transfer, completion) = StreamTransfer.Start(client, server, 1024 * 1024, timeout.Token);
+        await completion;
+        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+        Assert.Equal(pair.Client.LocalEndPoint, server.RemoteEndPoint);
+    }
+
+    [Fact]
     public async Task Only_the_client_side_migrates_and_rebinding_refuses_an_endpoint_with_incoming_connections()
     {
         using var timeout = new CancellationTokenSource(Limit);
