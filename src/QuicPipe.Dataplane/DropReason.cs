@@ -28,13 +28,16 @@ public enum DropReason : byte
 
     /// <summary>Marked local, but this listener has no local handler.</summary>
     NoLocalHandler,
+
+    /// <summary>For this node, but its local handler's queue was full (it is not keeping up).</summary>
+    LocalQueueFull,
 }
 
 /// <summary>Helpers over <see cref="DropReason"/>.</summary>
 public static class DropReasons
 {
     /// <summary>Number of values, for arrays of counters indexed by reason.</summary>
-    public const int Count = (int)DropReason.NoLocalHandler + 1;
+    public const int Count = (int)DropReason.LocalQueueFull + 1;
 
     /// <summary>Short snake_case names used in stats lines and logs.</summary>
     public static string Name(DropReason reason) => reason switch
@@ -48,6 +51,7 @@ public static class DropReasons
         DropReason.SendFailed => "send_failed",
         DropReason.NoVerdict => "no_verdict",
         DropReason.NoLocalHandler => "no_local_handler",
+        DropReason.LocalQueueFull => "local_queue_full",
         _ => "unknown",
     };
 }

@@ -17,13 +17,15 @@ public sealed class UdpBatchSocket : IDisposable
     private readonly DirectBatchReceiver? _directReceiver;
     private readonly GroBatchReceiver? _groReceiver;
     private readonly BatchSender _sender;
+    private readonly bool _sendOnly;
 
     // Set by Shutdown/Dispose from any thread; the receive loop checks it before each call.
     private volatile bool _shutdown;
 
-    private UdpBatchSocket(SafeFdHandle fd, PeerAddress localAddress, bool groActive, bool gsoActive)
+    private UdpBatchSocket(SafeFdHandle fd, PeerAddress localAddress, bool groActive, bool gsoActive, bool sendOnly = false)
     {
         _fd = fd;
+        _sendOnly = sendOnly;
         LocalAddress = localAddress;
         if (groActive)
         {
@@ -100,6 +102,22 @@ public sealed class UdpBatchSocket : IDisposable
     }
 
     /// <summary>
+    /// A second handle on the same socket for another thread's sends (same local address and port, its own
+    /// send buffers). It cannot receive: the socket's owner keeps reading it. Disposing it leaves this socket open.
+    /// </summary>
+    /// <exception cref="UdpSocketException">The descriptor cannot be duplicated.</exception>
+    public UdpBatchSocket DuplicateForSending()
+    {
+        var fd = Libc.Fcntl(_fd, FDupFdCloexec, 0);
+        if (fd < 0)
+        {
+            ThrowHelper.ThrowLastError("fcntl(F_DUPFD_CLOEXEC)", LocalAddress);
+        }
+
+        return new UdpBatchSocket(new SafeFdHandle(fd), LocalAddress, groActive: false, _sender.GsoEnabled, sendOnly: true);
+    }
+
+    /// <summary>
     /// Fills <paramref name="batch"/> from slot 0 and returns the datagram count (also in <see cref="PacketBatch.Count"/>).
     /// Waits for at least one datagram; returns 0 when the receive timeout passes or after <see cref="Shutdown"/>.
     /// A datagram larger than a slot fills its slot with verdict Drop(Oversize).
@@ -108,6 +126,11 @@ public sealed class UdpBatchSocket : IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(counters);
+        if (_sendOnly)
+        {
+            throw new InvalidOperationException("This socket handle was made for sending (DuplicateForSending); its owner receives.");
+        }
+
         if (_shutdown)
         {
             batch.Count = 0;
@@ -186,7 +209,9 @@ public sealed class UdpBatchSocket : IDisposable
     public void Shutdown()
     {
         _shutdown = true;
-        if (_fd.IsClosed)
+
+        // shutdown(2) acts on the socket, not the descriptor: a sending duplicate must not stop its owner's reads.
+        if (_sendOnly || _fd.IsClosed)
         {
             return;
         }

@@ -5,7 +5,8 @@ namespace QuicPipe.Quic;
 
 /// <summary>
 /// A node's long-lived identity: an ECDSA P-256 key and a self-signed certificate for it, generated here (no
-/// CA, no OpenSSL command line). Saved and loaded as two PEM files. Its <see cref="NodeId"/> is what peers pin.
+/// CA, no OpenSSL command line). Saved and loaded as one key file (both PEM blocks, owner-only readable) or as two
+/// PEM files. Its <see cref="NodeId"/> is what peers pin.
 /// </summary>
 public sealed class NodeIdentity
 {
@@ -58,5 +59,55 @@ public sealed class NodeIdentity
         }
 
         File.WriteAllText(privateKeyPath, PrivateKeyPem);
+    }
+
+    /// <summary>
+    /// Writes the private key and the certificate as PEM into one new file, readable by its owner only. An
+    /// existing file is never overwritten (an identity lost is a NodeId lost): <see cref="IOException"/>.
+    /// </summary>
+    public void SaveKeyFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var file = new StreamWriter(path, System.Text.Encoding.ASCII, options);
+        file.Write(PrivateKeyPem.TrimEnd() + "\n");
+        file.Write(CertificatePem.TrimEnd() + "\n");
+    }
+
+    /// <summary>Loads a key file written by <see cref="SaveKeyFile"/> (or any file holding the key and its certificate in PEM).</summary>
+    /// <exception cref="InvalidDataException">The file lacks the key or the certificate, or they do not belong together.</exception>
+    public static NodeIdentity LoadKeyFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var text = File.ReadAllText(path);
+        var certificate = PemBlock(text, "CERTIFICATE");
+        var key = PemBlock(text, "PRIVATE KEY") ?? PemBlock(text, "EC PRIVATE KEY");
+        if (certificate is null || key is null)
+        {
+            throw new InvalidDataException($"{path} is not a QuicPipe key file: it needs a PEM private key and its certificate (make one with 'quicpipe keygen --out FILE').");
+        }
+
+        try
+        {
+            return FromPem(certificate, key);
+        }
+        catch (CryptographicException e)
+        {
+            throw new InvalidDataException($"{path}: the key and the certificate cannot be used together: {e.Message}", e);
+        }
+    }
+
+    private static string? PemBlock(string text, string label)
+    {
+        var begin = $"-----BEGIN {label}-----";
+        var end = $"-----END {label}-----";
+        var start = text.IndexOf(begin, StringComparison.Ordinal);
+        var stop = start < 0 ? -1 : text.IndexOf(end, start, StringComparison.Ordinal);
+        return stop < 0 ? null : text[start..(stop + end.Length)];
     }
 }

@@ -1,4 +1,5 @@
 using QuicPipe.Dataplane;
+using QuicPipe.Quic.Internal;
 
 namespace QuicPipe.Quic;
 
@@ -13,7 +14,8 @@ public sealed partial class QuicEndpoint
     /// <see cref="QuicPathChangeReason.Migrated"/> on each). <see cref="LocalEndPoint"/> is the new address.
     /// </summary>
     /// <exception cref="InvalidOperationException">
-    /// The endpoint has incoming (server) connections: a server cannot migrate them, and they would be cut off.
+    /// The endpoint has incoming (server) connections, which a server cannot migrate and would cut off; or it runs
+    /// on a socket it shares (<see cref="Attach"/>) and does not own.
     /// </exception>
     /// <exception cref="QuicConnectionException">A connection could not migrate or its new path failed validation.</exception>
     public async Task RebindAsync(CancellationToken cancellationToken = default)
@@ -25,18 +27,21 @@ public sealed partial class QuicEndpoint
     /// <summary>Loop thread: swaps the socket, then starts each client connection's migration.</summary>
     private Task[] Rebind(CancellationToken cancellationToken)
     {
+        if (_port is not SocketDatagramPort old)
+        {
+            throw new InvalidOperationException("The endpoint runs on a shared socket (QuicEndpoint.Attach), which it cannot replace.");
+        }
+
         var servers = _connections.Count(c => c.IsServer);
         if (servers > 0)
         {
             throw new InvalidOperationException($"The endpoint has {servers} incoming connection(s); only client connections can move to a new local port.");
         }
 
-        var old = _socket;
+        // Same address and socket options as Bind's socket; the kernel picks the new port.
         var oldLocal = old.LocalAddress;
-        var fresh = BindSocket(PeerAddress.Create(oldLocal.RawFamily, oldLocal.AddressBytes, 0));
-        _socket = fresh;
-        _wakeAddress = PeerAddress.Create(_wakeAddress.RawFamily, _wakeAddress.AddressBytes, fresh.LocalAddress.Port);
-        _currentWait = TimeSpan.Zero; // the new socket has its own receive timeout to set
+        var socket = UdpBatchSocket.Bind(PeerAddress.Create(oldLocal.RawFamily, oldLocal.AddressBytes, 0), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
+        _port = new SocketDatagramPort(socket);
         old.Dispose();
 
         var migrations = new List<Task>();
@@ -44,14 +49,10 @@ public sealed partial class QuicEndpoint
         {
             if (!connection.IsTerminated)
             {
-                migrations.Add(connection.MoveToLocalAddress(fresh.LocalAddress, cancellationToken));
+                migrations.Add(connection.MoveToLocalAddress(socket.LocalAddress, cancellationToken));
             }
         }
 
         return [.. migrations];
     }
-
-    // The same options as Bind's socket: the loop's receive timeout is its timer.
-    private static UdpBatchSocket BindSocket(PeerAddress local) =>
-        UdpBatchSocket.Bind(local, new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
 }

@@ -11,26 +11,27 @@ using QuicPipe.Quic.Interop;
 namespace QuicPipe.Quic;
 
 /// <summary>
-/// QUIC connections over one <see cref="UdpBatchSocket"/>, driven by one loop thread: receive a batch, parse
+/// QUIC connections over one UDP socket (its own, or one it shares through <see cref="QuicSharedSocket"/>),
+/// driven by one loop thread: receive a batch, parse
 /// headers (the dataplane's header stage), route each datagram by DCID to its connection, run expired timers,
 /// and send what the connections produce as a batch (GSO when the socket has it).
 /// </summary>
 /// <remarks>
 /// Routing uses a plain Dictionary owned by the loop thread in this phase; the relay's CidTable (lock-free
 /// readers, CLOCK eviction) replaces it when several receive threads share the endpoint. Work from other
-/// threads (connect, stream writes, close) is queued and wakes the loop with an empty datagram to itself.
+/// threads (connect, stream writes, close) is queued and wakes the loop (an empty datagram to itself on its own
+/// socket, an event on a shared one).
 /// </remarks>
 public sealed partial class QuicEndpoint : IAsyncDisposable
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
 
     // Replaced by RebindAsync, on the loop thread (QuicEndpoint.Rebind.cs).
-    private UdpBatchSocket _socket;
+    private IDatagramPort _port;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
     private readonly SafeQuicCredentialsHandle _credentials;
     private readonly byte[] _resetKey;
-    private PeerAddress _wakeAddress;
     private readonly PacketBatch _receiveBatch = new();
     private readonly PacketBatch _sendBatch = new();
     private readonly DataplaneCounters _counters = new();
@@ -48,36 +49,24 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     // Loop thread only: incoming connections created and neither past their handshake nor ended.
     private int _handshaking;
-    private TimeSpan _currentWait = TimeSpan.Zero;
     private volatile bool _stopping;
     private long _unroutable;
     private long _refused;
     private long _closeRetransmissions;
 
-    private QuicEndpoint(UdpBatchSocket socket, QuicEndpointOptions options)
+    private QuicEndpoint(IDatagramPort port, QuicEndpointOptions options)
     {
-        _socket = socket;
+        _port = port;
         _options = options;
         _identity = options.Identity!;
         _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
-        var local = socket.LocalAddress.ToEndPoint();
-        if (local.Address.Equals(IPAddress.Any))
-        {
-            local.Address = IPAddress.Loopback;
-        }
-        else if (local.Address.Equals(IPAddress.IPv6Any))
-        {
-            local.Address = IPAddress.IPv6Loopback;
-        }
-
-        _wakeAddress = PeerAddress.FromEndPoint(local);
         _pipeline = new PipelineBuilder().UseQuicHeaderParsing(options.ConnectionIdLength).Run(Route).Build();
-        _loop = new Thread(Run) { IsBackground = true, Name = $"quic {local}" };
+        _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
     }
 
     /// <summary>The bound address (with the port the kernel chose for port 0).</summary>
-    public IPEndPoint LocalEndPoint => _socket.LocalAddress.ToEndPoint();
+    public IPEndPoint LocalEndPoint => _port.LocalAddress.ToEndPoint();
 
     /// <summary>Datagrams that matched no connection and could not start one (garbage, stale, unknown CIDs).</summary>
     public long UnroutableDatagrams => Interlocked.Read(ref _unroutable);
@@ -99,9 +88,36 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         options.Validate();
         NativeCallbacks.EnsureRegistered();
         var socket = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(local), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
-        var endpoint = new QuicEndpoint(socket, options);
-        endpoint._loop.Start();
-        return endpoint;
+        return Start(new SocketDatagramPort(socket), options);
+    }
+
+    /// <summary>
+    /// Starts an endpoint on a socket another component receives from (the relay's listener), which hands over
+    /// the datagrams meant for this endpoint. The endpoint takes ownership of <paramref name="socket"/> (the
+    /// sending duplicate; the owner's socket stays open).
+    /// </summary>
+    public static QuicEndpoint Attach(QuicSharedSocket socket, QuicEndpointOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        NativeCallbacks.EnsureRegistered();
+        return Start(socket, options);
+    }
+
+    private static QuicEndpoint Start(IDatagramPort port, QuicEndpointOptions options)
+    {
+        try
+        {
+            var endpoint = new QuicEndpoint(port, options);
+            endpoint._loop.Start();
+            return endpoint;
+        }
+        catch
+        {
+            port.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Dials <paramref name="remote"/> and completes once the handshake (with the pin check) succeeded.</summary>
@@ -139,7 +155,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stopping = true;
-        _socket.Shutdown();
+        _port.Shutdown();
         await Task.Run(() => _loop.Join()).ConfigureAwait(false);
         foreach (var connection in _connections.ToArray())
         {
@@ -147,7 +163,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         _accepted.Writer.TryComplete();
-        _socket.Dispose();
+        _port.Dispose();
 
         // Last: every connection's TLS session borrowed it.
         _credentials.Dispose();
@@ -186,17 +202,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         _commands.Enqueue(work);
-        try
-        {
-            _socket.SendTo([], _wakeAddress);
-        }
-        catch (UdpSocketException)
-        {
-            // The loop also wakes at its timer; a lost wake-up only delays the work.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
+        _port.Wake();
     }
 
     // ---- the loop ----
@@ -265,21 +271,10 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             }
         }
 
-        SetWait(next == ulong.MaxValue ? MaxWait : TimeSpan.FromTicks((long)Math.Min((next - Math.Min(next, now)) / 100, (ulong)MaxWait.Ticks)));
-        if (_socket.Receive(_receiveBatch, _counters) > 0)
+        var wait = next == ulong.MaxValue ? MaxWait : TimeSpan.FromTicks((long)Math.Min((next - Math.Min(next, now)) / 100, (ulong)MaxWait.Ticks));
+        if (_port.Receive(_receiveBatch, _counters, wait) > 0)
         {
             _pipeline(_receiveBatch);
-        }
-    }
-
-    private void SetWait(TimeSpan wait)
-    {
-        // SO_RCVTIMEO has jiffy granularity and 0 means "for ever": never ask for less than a millisecond.
-        wait = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait;
-        if (wait != _currentWait)
-        {
-            _socket.SetReceiveTimeout(wait);
-            _currentWait = wait;
         }
     }
 
@@ -344,7 +339,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
         try
         {
-            _socket.SendTo(close, source);
+            _port.SendTo(close, source);
             Interlocked.Increment(ref _closeRetransmissions);
         }
         catch (UdpSocketException)
@@ -355,7 +350,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private unsafe void Deliver(QuicConnection connection, ReadOnlySpan<byte> datagram, PeerAddress source, ulong now)
     {
-        var local = _socket.LocalAddress;
+        var local = _port.LocalAddress;
         int rv;
         fixed (byte* packet = datagram)
         {
@@ -387,7 +382,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         var expected = _options.AllowAnyClient ? null : _options.ExpectedClient;
         Span<byte> pin = stackalloc byte[NodeId.Size];
         expected?.Bytes.CopyTo(pin);
-        var local = _socket.LocalAddress;
+        var local = _port.LocalAddress;
         var config = ConnectionConfig();
         SafeQuicConnectionHandle handle;
         int error;
@@ -432,7 +427,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         var alpn = Encoding.ASCII.GetBytes(options.Alpn);
         Span<byte> pin = stackalloc byte[NodeId.Size];
         options.ExpectedPeer?.Bytes.CopyTo(pin);
-        var local = _socket.LocalAddress;
+        var local = _port.LocalAddress;
         var now = MonotonicClock.NowNanoseconds();
         var config = ConnectionConfig();
         SafeQuicConnectionHandle handle;
@@ -491,7 +486,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
                 batch.Forward(i, batch.Destinations[i]);
             }
 
-            _socket.Send(batch, _counters);
+            _port.Send(batch, _counters);
             if (written < batch.Capacity)
             {
                 return;
@@ -564,7 +559,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         batch.Lengths[0] = written;
         batch.ResetSlot(0);
         batch.Forward(0, batch.Destinations[0]);
-        _socket.Send(batch, _counters);
+        _port.Send(batch, _counters);
         return copy;
     }
 

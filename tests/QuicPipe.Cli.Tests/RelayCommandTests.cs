@@ -94,7 +94,9 @@ public sealed class RelayCommandTests : IDisposable
         File.WriteAllLines(_routes, [$"{cid} {first.LocalEndPoint}"]);
         var port = FreeUdpPort();
         using var relay = RelayProcess.Start("relay", "--listen", $"127.0.0.1:{port}", "--routes", _routes, "--threads", "1", "--stats-interval", "200ms", "--stats-format", "json");
-        Assert.True(relay.WaitForStderr(l => l.Contains("Loaded 1 static route", StringComparison.Ordinal), Startup), relay.AllStderr);
+
+        // "Relay running" is logged once the SIGHUP handler is in place; signalling earlier would end the process.
+        Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
         var relayEndPoint = new IPEndPoint(IPAddress.Loopback, port);
         var packet = Convert.FromHexString("41" + cid + "00112233445566778899");
 

@@ -32,4 +32,7 @@ internal static class SocketConstants
     internal const int MsgWaitForOne = 0x10000;
 
     internal const int ShutRd = 0;
+
+    // fcntl command: duplicate with FD_CLOEXEC set.
+    internal const int FDupFdCloexec = 1030;
 }

@@ -1,0 +1,10 @@
+using System.Runtime.InteropServices;
+
+namespace QuicPipe.Dataplane.Interop;
+
+internal static partial class Libc
+{
+    // int fcntl(int fd, int cmd, ... /* arg */): F_DUPFD_CLOEXEC, so the duplicate is not inherited by children.
+    [LibraryImport(Name, EntryPoint = "fcntl", SetLastError = true)]
+    internal static partial int Fcntl(SafeFdHandle fd, int command, int argument);
+}

@@ -1,0 +1,69 @@
+using System.Net;
+using QuicPipe.Dataplane;
+
+namespace QuicPipe.Quic.Internal;
+
+/// <summary>
+/// The endpoint's own UDP socket. Waits with SO_RCVTIMEO; wakes by sending an empty datagram to itself
+/// (an empty datagram parses as nothing and is not counted as unroutable).
+/// </summary>
+internal sealed class SocketDatagramPort : IDatagramPort
+{
+    private readonly UdpBatchSocket _socket;
+    private readonly PeerAddress _wakeAddress;
+    private TimeSpan _currentWait = TimeSpan.Zero;
+
+    public SocketDatagramPort(UdpBatchSocket socket)
+    {
+        _socket = socket;
+        var local = socket.LocalAddress.ToEndPoint();
+        if (local.Address.Equals(IPAddress.Any))
+        {
+            local.Address = IPAddress.Loopback;
+        }
+        else if (local.Address.Equals(IPAddress.IPv6Any))
+        {
+            local.Address = IPAddress.IPv6Loopback;
+        }
+
+        _wakeAddress = PeerAddress.FromEndPoint(local);
+    }
+
+    public PeerAddress LocalAddress => _socket.LocalAddress;
+
+    public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
+    {
+        // SO_RCVTIMEO has jiffy granularity and 0 means "for ever": never ask for less than a millisecond.
+        wait = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait;
+        if (wait != _currentWait)
+        {
+            _socket.SetReceiveTimeout(wait);
+            _currentWait = wait;
+        }
+
+        return _socket.Receive(batch, counters);
+    }
+
+    public void Send(PacketBatch batch, DataplaneCounters counters) => _socket.Send(batch, counters);
+
+    public void SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination) => _socket.SendTo(datagram, destination);
+
+    public void Wake()
+    {
+        try
+        {
+            _socket.SendTo([], _wakeAddress);
+        }
+        catch (UdpSocketException)
+        {
+            // The loop also wakes at its timer; a lost wake-up only delays the work.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public void Shutdown() => _socket.Shutdown();
+
+    public void Dispose() => _socket.Dispose();
+}

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Security.Cryptography;
+using QuicPipe.Dataplane;
+using Xunit;
+
+namespace QuicPipe.Quic.Tests;
+
+/// <summary>
+/// An endpoint attached to a socket another thread receives from (as the relay hosts its control service):
+/// the host hands datagrams over, the endpoint answers from the same address.
+/// </summary>
+public class SharedSocketTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task An_attached_server_completes_a_handshake_and_an_echo_through_its_host_socket()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        using var host = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), new UdpSocketOptions { ReceiveTimeout = TimeSpan.FromMilliseconds(50) });
+        var shared = new QuicSharedSocket(host);
+        var serverIdentity = NodeIdentity.Generate();
+        var clientIdentity = NodeIdentity.Generate();
+        await using var server = QuicEndpoint.Attach(shared, new QuicEndpointOptions { Identity = serverIdentity, AcceptIncoming = true, ExpectedClient = clientIdentity.NodeId });
+        using var pump = new HostPump(host, shared);
+        await using var client = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = clientIdentity });
+
+        var accept = server.AcceptAsync(timeout.Token).AsTask();
+        var connection = await client.ConnectAsync(host.LocalAddress.ToEndPoint(), new QuicClientConnectionOptions { ExpectedPeer = serverIdentity.NodeId }, timeout.Token);
+        var accepted = await accept;
+
+        Assert.Equal(host.LocalAddress.ToEndPoint(), server.LocalEndPoint);
+        Assert.Equal(host.LocalAddress.ToEndPoint(), connection.RemoteEndPoint);
+        Assert.Equal(clientIdentity.NodeId, accepted.RemoteNodeId);
+
+        var echo = Task.Run(
+            async () =>
+            {
+                var stream = await accepted.AcceptStreamAsync(timeout.Token);
+                var data = await ReadAllAsync(stream, timeout.Token);
+                await stream.WriteAsync(data, cancellationToken: timeout.Token);
+                await stream.CompleteWritesAsync(timeout.Token);
+            },
+            timeout.Token);
+        var payload = RandomNumberGenerator.GetBytes(256 * 1024);
+        var outgoing = await connection.OpenBidirectionalStreamAsync(timeout.Token);
+        var reading = ReadAllAsync(outgoing, timeout.Token);
+        await outgoing.WriteAsync(payload, cancellationToken: timeout.Token);
+        await outgoing.CompleteWritesAsync(timeout.Token);
+
+        Assert.Equal(payload, await reading);
+        await echo;
+        Assert.True(pump.Delivered > 0);
+    }
+
+    [Fact]
+    public void A_full_queue_refuses_and_counts_instead_of_growing()
+    {
+        using var host = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), new UdpSocketOptions());
+        using var shared = new QuicSharedSocket(host, queueCapacity: 4);
+        var source = PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 9));
+
+        var accepted = Enumerable.Range(0, 10).Count(_ => shared.TryDeliver(new byte[100], source));
+
+        Assert.Equal(4, accepted);
+        Assert.Equal(6, shared.Refused);
+    }
+
+    private static async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken cancellationToken)
+    {
+        using var received = new MemoryStream();
+        while (true)
+        {
+            var result = await stream.Input.ReadAsync(cancellationToken);
+            foreach (var segment in result.Buffer)
+            {
+                received.Write(segment.Span);
+            }
+
+            stream.Input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return received.ToArray();
+            }
+        }
+    }
+
+    /// <summary>The host's receive loop: every datagram goes to the attached endpoint.</summary>
+    private sealed class HostPump : IDisposable
+    {
+        private readonly UdpBatchSocket _host;
+        private readonly QuicSharedSocket _shared;
+        private readonly Thread _thread;
+        private volatile bool _stop;
+        private long _delivered;
+
+        public HostPump(UdpBatchSocket host, QuicSharedSocket shared)
+        {
+            _host = host;
+            _shared = shared;
+            _thread = new Thread(Run) { IsBackground = true };
+            _thread.Start();
+        }
+
+        public long Delivered => Interlocked.Read(ref _delivered);
+
+        public void Dispose()
+        {
+            _stop = true;
+            _thread.Join();
+        }
+
+        private void Run()
+        {
+            var batch = new PacketBatch();
+            var counters = new DataplaneCounters();
+            while (!_stop)
+            {
+                var count = _host.Receive(batch, counters);
+                for (var i = 0; i < count; i++)
+                {
+                    if (_shared.TryDeliver(batch.Payload(i), batch.Sources[i]))
+                    {
+                        Interlocked.Increment(ref _delivered);
+                    }
+                }
+            }
+        }
+    }
+}
