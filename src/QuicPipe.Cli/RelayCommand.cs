@@ -31,21 +31,16 @@ internal static class RelayCommand
             Description = "Static routes file: one 'CIDHEX HOST:PORT' per line, '#' starts a comment. Send SIGHUP to reload it.",
             HelpName = "FILE",
         };
-        var cidLength = IntOption("--cid-length", "Destination CID length in short-header packets, in bytes.", RelayOptions.DefaultCidLength, 1, ConnectionId.MaxLength, "BYTES");
-        var threads = IntOption("--threads", "Receive loops (SO_REUSEPORT sockets) per listen address.", Environment.ProcessorCount, 1, 256);
-        var batch = IntOption("--batch", "Datagrams per recvmmsg/sendmmsg batch.", PacketBatch.DefaultCapacity, 1, PacketBatch.MaxCapacity);
-        var maxDatagram = IntOption("--max-datagram", "Largest datagram forwarded, in bytes; larger ones are dropped and counted as oversize.", PacketBatch.DefaultSlotSize, 64, PacketBatch.MaxSlotSize, "BYTES");
-        var tableCapacity = IntOption("--table-capacity", "Routes the CID table holds at most (bounds memory; when full, routes not used lately are evicted).", RelayOptions.DefaultTableCapacity, 1, 64 * 1024 * 1024);
+        var cidLength = CliOptions.Int("--cid-length", "Destination CID length in short-header packets, in bytes.", RelayOptions.DefaultCidLength, 1, ConnectionId.MaxLength, "BYTES");
+        var threads = CliOptions.Int("--threads", "Receive loops (SO_REUSEPORT sockets) per listen address.", Environment.ProcessorCount, 1, 256);
+        var batch = CliOptions.Int("--batch", "Datagrams per recvmmsg/sendmmsg batch.", PacketBatch.DefaultCapacity, 1, PacketBatch.MaxCapacity);
+        var maxDatagram = CliOptions.Int("--max-datagram", "Largest datagram forwarded, in bytes; larger ones are dropped and counted as oversize.", PacketBatch.DefaultSlotSize, 64, PacketBatch.MaxSlotSize, "BYTES");
+        var tableCapacity = CliOptions.Int("--table-capacity", "Routes the CID table holds at most (bounds memory; when full, routes not used lately are evicted).", RelayOptions.DefaultTableCapacity, 1, 64 * 1024 * 1024);
         var gso = OnOff("--gso", "UDP generic segmentation offload on send: one syscall entry per run of same-destination, same-size datagrams.");
         var gro = OnOff("--gro", "UDP generic receive offload: the kernel may hand over several datagrams of a flow at once.");
-        var receiveBuffer = IntOption("--recv-buffer", "Socket receive buffer (SO_RCVBUF) in bytes.", new UdpSocketOptions().ReceiveBufferBytes, 4096, int.MaxValue, "BYTES");
-        var sendBuffer = IntOption("--send-buffer", "Socket send buffer (SO_SNDBUF) in bytes.", new UdpSocketOptions().SendBufferBytes, 4096, int.MaxValue, "BYTES");
-        var statsInterval = new Option<TimeSpan>("--stats-interval")
-        {
-            Description = "Print counters to stderr this often (e.g. 1s, 500ms); 0 turns it off. [default: 10s]",
-            CustomParser = ParseDuration,
-            HelpName = "DURATION",
-        };
+        var receiveBuffer = CliOptions.Int("--recv-buffer", "Socket receive buffer (SO_RCVBUF) in bytes.", new UdpSocketOptions().ReceiveBufferBytes, 4096, int.MaxValue, "BYTES");
+        var sendBuffer = CliOptions.Int("--send-buffer", "Socket send buffer (SO_SNDBUF) in bytes.", new UdpSocketOptions().SendBufferBytes, 4096, int.MaxValue, "BYTES");
+        var statsInterval = CliOptions.Duration("--stats-interval", "Print counters to stderr this often (e.g. 1s, 500ms); 0 turns it off.", DefaultStatsInterval);
         var statsFormat = new Option<StatsFormat>("--stats-format")
         {
             HelpName = "text|json",
@@ -194,42 +189,5 @@ internal static class RelayCommand
         }
 
         return [.. addresses];
-    }
-
-    private static TimeSpan ParseDuration(ArgumentResult result)
-    {
-        if (result.Tokens.Count == 0)
-        {
-            return DefaultStatsInterval;
-        }
-
-        var text = result.Tokens[0].Value;
-        if (Durations.TryParse(text, out var duration))
-        {
-            return duration;
-        }
-
-        result.AddError($"'{text}' is not a duration (examples: 1s, 500ms, 2m, 0 for off).");
-        return TimeSpan.Zero;
-    }
-
-    /// <summary>An integer option with a default and a range that is checked when the command line is parsed.</summary>
-    private static Option<int> IntOption(string name, string description, int defaultValue, int min, int max, string helpName = "N")
-    {
-        var option = new Option<int>(name)
-        {
-            Description = max == int.MaxValue ? description : $"{description} ({min}-{max})",
-            DefaultValueFactory = _ => defaultValue,
-            HelpName = helpName,
-        };
-        option.Validators.Add(result =>
-        {
-            var value = result.GetValueOrDefault<int>();
-            if (value < min || value > max)
-            {
-                result.AddError($"{name} must be {min} to {max}, not {value}.");
-            }
-        });
-        return option;
     }
 }

@@ -95,6 +95,21 @@ public sealed class UdpListener : IDisposable
             GroActive ? "on" : "off");
     }
 
+    /// <summary>
+    /// A send-only handle on this listener's (first) socket, so another component can answer from the listener's
+    /// address and port (the relay's control service). The caller owns and disposes it.
+    /// </summary>
+    public UdpBatchSocket DuplicateSocketForSending()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_loops.Count == 0)
+        {
+            throw new InvalidOperationException("Start the listener first.");
+        }
+
+        return _loops[0].Socket.DuplicateForSending();
+    }
+
     /// <summary>Adds every loop's counters into <paramref name="total"/>.</summary>
     public void CollectCounters(DataplaneCounters total)
     {

@@ -595,7 +595,8 @@ public sealed partial class QuicConnection
 
         if (error == QuicShim.ErrorDraining)
         {
-            return new QuicConnectionException($"The peer closed the connection: {DescribePeerClose()}") { NativeError = error };
+            var (description, applicationCode) = DescribePeerClose();
+            return new QuicConnectionException($"The peer closed the connection: {description}") { NativeError = error, PeerApplicationErrorCode = applicationCode };
         }
 
         var alert = QuicShim.ConnGetTlsAlert(Handle);
@@ -615,7 +616,7 @@ public sealed partial class QuicConnection
         }
     }
 
-    private string DescribePeerClose()
+    private (string Description, long? ApplicationCode) DescribePeerClose()
     {
         unsafe
         {
@@ -626,17 +627,17 @@ public sealed partial class QuicConnection
                 var text = length > 0 ? $", reason \"{Encoding.UTF8.GetString(reason[..length])}\"" : string.Empty;
                 if (type == 1)
                 {
-                    return $"application error {code}{text}";
+                    return ($"application error {code}{text}", (long)code);
                 }
 
                 if (code is >= 0x100 and <= 0x1ff)
                 {
                     var alert = (int)(code - 0x100);
                     var hint = alert is 42 or 116 ? " - it rejected our certificate; does the peer pin our NodeId?" : string.Empty;
-                    return $"TLS alert {alert} ({TlsAlerts.Name(alert)}){hint}{text}";
+                    return ($"TLS alert {alert} ({TlsAlerts.Name(alert)}){hint}{text}", null);
                 }
 
-                return $"transport error 0x{code:x}{text}";
+                return ($"transport error 0x{code:x}{text}", null);
             }
         }
     }
@@ -664,6 +665,7 @@ public sealed partial class QuicConnection
             // truncated stream off as a complete one (tunnels would forward a clean TCP FIN).
             stream.CompleteInput(writeError);
             stream.FailWrites(writeError);
+            stream.FailCompletion(writeError);
         }
 
         _blockedWriters.Clear();

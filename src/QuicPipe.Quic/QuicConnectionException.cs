@@ -22,4 +22,7 @@ public sealed class QuicConnectionException : Exception
 
     /// <summary>True when the peer's certificate did not match the pinned NodeId.</summary>
     public bool IsPinMismatch { get; init; }
+
+    /// <summary>The application error code the peer closed the connection with, if it did (0 is a graceful close).</summary>
+    public long? PeerApplicationErrorCode { get; init; }
 }

@@ -371,7 +371,22 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private unsafe void Accept(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId originalDcid, ulong now)
     {
-        var connection = new QuicConnection(this, isServer: true, source, _options.AllowAnyClient ? null : _options.ExpectedClient);
+        NodeId? expected;
+        if (_options.ExpectedClientSelector is { } select)
+        {
+            expected = select(originalDcid);
+            if (expected is null)
+            {
+                Interlocked.Increment(ref _refused);
+                return;
+            }
+        }
+        else
+        {
+            expected = _options.AllowAnyClient ? null : _options.ExpectedClient;
+        }
+
+        var connection = new QuicConnection(this, isServer: true, source, expected);
 
         // Counted until its handshake completes or it ends (OnHandshakeCompleted / OnIncomingFailed).
         _handshaking++;
@@ -379,7 +394,6 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         Span<byte> token = stackalloc byte[QuicShim.StatelessResetTokenSize];
         StatelessResetToken(scid, token);
         var alpn = Encoding.ASCII.GetBytes(_options.ServerAlpn);
-        var expected = _options.AllowAnyClient ? null : _options.ExpectedClient;
         Span<byte> pin = stackalloc byte[NodeId.Size];
         expected?.Bytes.CopyTo(pin);
         var local = _port.LocalAddress;

@@ -91,6 +91,14 @@ public sealed class QuicEndpointOptions
     public NodeId? ExpectedClient { get; set; }
 
     /// <summary>
+    /// Chooses the client NodeId to pin for each incoming connection from the destination CID of its first Initial
+    /// (the CID the server handed that client out of band, e.g. through the relay's signalling); null refuses the
+    /// connection (it is dropped unanswered and counted in <see cref="QuicEndpoint.RefusedConnections"/>).
+    /// Called on the endpoint's loop thread: keep it quick. Takes precedence over <see cref="ExpectedClient"/>.
+    /// </summary>
+    public Func<ConnectionId, NodeId?>? ExpectedClientSelector { get; set; }
+
+    /// <summary>
     /// Accept any client instead of pinning <see cref="ExpectedClient"/> (tests, interop): a client certificate is
     /// then optional, and <see cref="QuicConnection.RemoteNodeId"/> is null for a client that presents none.
     /// </summary>
@@ -159,9 +167,9 @@ public sealed class QuicEndpointOptions
             throw new ArgumentOutOfRangeException(nameof(StreamSendBuffer), StreamSendBuffer, "The stream send buffer is at least 1 KiB.");
         }
 
-        if (AcceptIncoming && ExpectedClient is null && !AllowAnyClient)
+        if (AcceptIncoming && ExpectedClient is null && ExpectedClientSelector is null && !AllowAnyClient)
         {
-            throw new ArgumentException("An accepting endpoint pins its clients: set ExpectedClient, or AllowAnyClient explicitly.");
+            throw new ArgumentException("An accepting endpoint pins its clients: set ExpectedClient or ExpectedClientSelector, or AllowAnyClient explicitly.");
         }
     }
 }

@@ -28,14 +28,17 @@ public sealed class QuicSharedSocket : IDatagramPort
     private long _refused;
     private volatile bool _shutdown;
 
-    /// <param name="owner">The socket another thread receives from; it stays open and owned by its owner.</param>
+    /// <param name="sender">
+    /// A handle this object owns and sends through: <see cref="UdpBatchSocket.DuplicateForSending"/> of the socket
+    /// another thread receives from.
+    /// </param>
     /// <param name="queueCapacity">How many datagrams may wait for the endpoint.</param>
-    public QuicSharedSocket(UdpBatchSocket owner, int queueCapacity = DefaultQueueCapacity)
+    public QuicSharedSocket(UdpBatchSocket sender, int queueCapacity = DefaultQueueCapacity)
     {
-        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentNullException.ThrowIfNull(sender);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
         _capacity = queueCapacity;
-        _sender = owner.DuplicateForSending();
+        _sender = sender;
     }
 
     /// <summary>The shared socket's local address.</summary>

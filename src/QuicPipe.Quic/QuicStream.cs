@@ -33,6 +33,8 @@ public sealed class QuicStream
     private long _consumed;
     private long _pendingCredit;
 
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     // Loop thread only: set once the application completed Input; bytes arriving later are credited at once.
     private bool _readerCompleted;
 
@@ -59,6 +61,14 @@ public sealed class QuicStream
 
     /// <summary>The bytes the peer sends, in order. Consuming them (AdvanceTo) is what lets the peer send more.</summary>
     public PipeReader Input => _reader;
+
+    /// <summary>
+    /// Completes once the stream is closed in both directions: everything we sent was acknowledged and the peer's
+    /// FIN arrived (or a side reset it and the reset was acknowledged). Fails when the connection ends first. A
+    /// side that waits for this before
+    /// closing the connection cannot cut off data still in flight.
+    /// </summary>
+    public Task Completed => _completed.Task;
 
     /// <summary>Most bytes ever held in <see cref="Input"/> unconsumed (loop thread; for tests and diagnostics).</summary>
     internal long MaxBufferedBytes { get; private set; }
@@ -97,9 +107,13 @@ public sealed class QuicStream
         }
     }
 
+    /// <summary>The connection ended before the stream closed.</summary>
+    internal void FailCompletion(Exception error) => _completed.TrySetException(error);
+
     internal void OnTransportClosed()
     {
         _transportClosed = true;
+        _completed.TrySetResult();
         if (_accepted)
         {
             _connection.ReturnStreamSlot(Id);

@@ -67,6 +67,7 @@ public class LifetimeTests
 
         var error = await Assert.ThrowsAsync<QuicConnectionException>(() => server.Closed.WaitAsync(timeout.Token));
         Assert.Contains("application error 7", error.Message, StringComparison.Ordinal);
+        Assert.Equal(7, error.PeerApplicationErrorCode);
         Assert.Contains("\"going away: maintenance\"", error.Message, StringComparison.Ordinal);
         Assert.Equal(error.Message, server.CloseReason);
         Assert.Contains("closed locally with application error 7, reason \"going away: maintenance\"", client.CloseReason, StringComparison.Ordinal);

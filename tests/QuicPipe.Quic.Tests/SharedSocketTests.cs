@@ -18,7 +18,7 @@ public class SharedSocketTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         using var host = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), new UdpSocketOptions { ReceiveTimeout = TimeSpan.FromMilliseconds(50) });
-        var shared = new QuicSharedSocket(host);
+        var shared = new QuicSharedSocket(host.DuplicateForSending());
         var serverIdentity = NodeIdentity.Generate();
         var clientIdentity = NodeIdentity.Generate();
         await using var server = QuicEndpoint.Attach(shared, new QuicEndpointOptions { Identity = serverIdentity, AcceptIncoming = true, ExpectedClient = clientIdentity.NodeId });
@@ -57,7 +57,7 @@ public class SharedSocketTests
     public void A_full_queue_refuses_and_counts_instead_of_growing()
     {
         using var host = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), new UdpSocketOptions());
-        using var shared = new QuicSharedSocket(host, queueCapacity: 4);
+        using var shared = new QuicSharedSocket(host.DuplicateForSending(), queueCapacity: 4);
         var source = PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 9));
 
         var accepted = Enumerable.Range(0, 10).Count(_ => shared.TryDeliver(new byte[100], source));
