@@ -237,8 +237,13 @@ public sealed partial class QuicConnection
             migration!.Fail(new QuicConnectionException($"Path validation of {local.ToEndPoint()} -> {remote.ToEndPoint()} failed: no PATH_RESPONSE arrived in time."));
         }
 
-        // ngtcp2 goes back to the previous path, if it is on this one: OnPathChanged reports that fallback.
-        _failedPath = (local, remote);
+        // The connection is on the failed path (a server that followed its peer): ngtcp2 goes back to the previous
+        // one when this call returns, and OnPathChanged reports that fallback. A failed check of some other path
+        // (ngtcp2 also probes the path a server left) changes nothing and is not reported.
+        if (local == _localPathAddress && remote == RemoteAddress)
+        {
+            _failedPath = (local, remote);
+        }
     }
 
     internal void OnPathChanged(PeerAddress local, PeerAddress remote)
