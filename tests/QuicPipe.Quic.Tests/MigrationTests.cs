@@ -7,17 +7,17 @@ namespace QuicPipe.Quic.Tests;
 
 /// <summary>
 /// Connection migration on loopback: a <see cref="UdpForwarder"/> plays the relay (the client's first path) or a NAT
-/// (whose outgoing port changes). Each test moves a connection while a stream carries 16 or 64 MiB and checks that the
+/// (whose outgoing port changes). Each test moves a connection while a stream carries 8 or 64 MiB and checks that the
 /// bytes arrive intact, the path events on both sides, and where the traffic goes afterwards.
 /// </summary>
 public class MigrationTests
 {
-    // The relay-to-direct move carries 64 MiB; the other moves 16 MiB, enough to be mid-transfer at 4 MiB and
+    // The relay-to-direct move carries 64 MiB; the other moves 8 MiB, enough to be mid-transfer at 2 MiB and
     // lighter on the CPU the other test assemblies share.
     private const int LargePayload = 64 * 1024 * 1024;
     private const long LargeMigrateAfter = 16 * 1024 * 1024;
-    private const int PayloadSize = 16 * 1024 * 1024;
-    private const long MigrateAfter = 4 * 1024 * 1024;
+    private const int PayloadSize = 8 * 1024 * 1024;
+    private const long MigrateAfter = 2 * 1024 * 1024;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
 
     [Fact]
