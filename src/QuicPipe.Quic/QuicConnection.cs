@@ -13,7 +13,7 @@ namespace QuicPipe.Quic;
 /// thread; the public methods post work to it. Obtained from <see cref="QuicEndpoint.ConnectAsync"/> or
 /// <see cref="QuicEndpoint.AcceptAsync"/>, so the handshake (and the NodeId pin) has already succeeded.
 /// </summary>
-public sealed class QuicConnection
+public sealed partial class QuicConnection
 {
     private readonly QuicEndpoint _endpoint;
     private readonly NodeId? _expectedPeer;
@@ -48,6 +48,7 @@ public sealed class QuicConnection
         _endpoint = endpoint;
         IsServer = isServer;
         RemoteAddress = remote;
+        _remoteEndPoint = remote.ToEndPoint();
         _expectedPeer = expectedPeer;
         _datagrams = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(endpoint.DatagramReceiveQueue) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
         _self = GCHandle.Alloc(this);
@@ -55,7 +56,8 @@ public sealed class QuicConnection
 
     public bool IsServer { get; }
 
-    public IPEndPoint RemoteEndPoint => RemoteAddress.ToEndPoint();
+    /// <summary>The peer's address on the current path: it changes with migrations (see <see cref="PathChanged"/>).</summary>
+    public IPEndPoint RemoteEndPoint => _remoteEndPoint;
 
     /// <summary>The local address of the endpoint this connection runs on.</summary>
     public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
@@ -69,7 +71,8 @@ public sealed class QuicConnection
     /// <summary>Completes when the connection ends: normally, or with a <see cref="QuicConnectionException"/>.</summary>
     public Task Closed => _closed.Task;
 
-    internal PeerAddress RemoteAddress { get; }
+    /// <summary>The peer's address on the current path (loop thread); <see cref="RemoteEndPoint"/> is its snapshot.</summary>
+    internal PeerAddress RemoteAddress { get; private set; }
 
     internal Task Handshake => _handshake.Task;
 
@@ -309,6 +312,12 @@ public sealed class QuicConnection
     /// </summary>
     internal void ResumeBlockedWork()
     {
+        if (_pendingMigration is { Started: false })
+        {
+            // A migration waiting for a spare CID of the peer's or for the handshake's confirmation.
+            TryStartMigration(_pendingMigration);
+        }
+
         if (_pendingOpens.Count > 0)
         {
             OpenPendingStreams();
@@ -442,7 +451,11 @@ public sealed class QuicConnection
         }, cancellationToken);
     }
 
-    internal void Attach(SafeQuicConnectionHandle handle) => _handle = handle;
+    internal void Attach(SafeQuicConnectionHandle handle)
+    {
+        _handle = handle;
+        InitializePath();
+    }
 
     internal void BeginClosingPeriod(ulong until, byte[]? closeDatagram)
     {
@@ -663,6 +676,7 @@ public sealed class QuicConnection
         }
 
         _blockedWriters.Clear();
+        FailPendingMigration(writeError);
         while (_pendingOpens.TryDequeue(out var open))
         {
             open.TrySetException(error ?? new QuicConnectionException("The connection has ended."));

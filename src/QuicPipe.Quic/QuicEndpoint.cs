@@ -22,11 +22,12 @@ namespace QuicPipe.Quic;
 /// threads (connect, stream writes, close) is queued and wakes the loop (an empty datagram to itself on its own
 /// socket, an event on a shared one).
 /// </remarks>
-public sealed class QuicEndpoint : IAsyncDisposable
+public sealed partial class QuicEndpoint : IAsyncDisposable
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
 
-    private readonly IDatagramPort _port;
+    // Replaced by RebindAsync, on the loop thread (QuicEndpoint.Rebind.cs).
+    private IDatagramPort _port;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
     private readonly SafeQuicCredentialsHandle _credentials;

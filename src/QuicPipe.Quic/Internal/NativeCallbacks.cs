@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using QuicPipe.Dataplane;
 using QuicPipe.Quic.Interop;
 
 namespace QuicPipe.Quic.Internal;
@@ -20,7 +21,7 @@ internal static unsafe class NativeCallbacks
         }
     }
 
-    private static int Register() => QuicShim.Init(&OnHandshakeCompleted, &OnStreamOpen, &OnStreamData, &OnStreamClose, &OnStreamReset, &OnStreamSendStopped, &OnNewCid, &OnRemoveCid, &OnDatagram);
+    private static int Register() => QuicShim.Init(&OnHandshakeCompleted, &OnStreamOpen, &OnStreamData, &OnStreamClose, &OnStreamReset, &OnStreamSendStopped, &OnNewCid, &OnRemoveCid, &OnDatagram, &OnPathValidation, &OnPathChanged);
 
     private static QuicConnection Connection(nint user) => (QuicConnection)GCHandle.FromIntPtr(user).Target!;
 
@@ -137,6 +138,42 @@ internal static unsafe class NativeCallbacks
         {
             return Fail(user, e);
         }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnPathValidation(nint user, int succeeded, byte* local, uint localLength, byte* remote, uint remoteLength)
+    {
+        try
+        {
+            Connection(user).OnPathValidation(succeeded != 0, Address(local, localLength), Address(remote, remoteLength));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnPathChanged(nint user, byte* local, uint localLength, byte* remote, uint remoteLength)
+    {
+        try
+        {
+            Connection(user).OnPathChanged(Address(local, localLength), Address(remote, remoteLength));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(user, e);
+        }
+    }
+
+    /// <summary>A sockaddr from the shim (at most 28 bytes) as the dataplane's PeerAddress, zero-padded.</summary>
+    private static PeerAddress Address(byte* sockaddr, uint length)
+    {
+        var address = default(PeerAddress);
+        new ReadOnlySpan<byte>(sockaddr, (int)Math.Min(length, (uint)QuicShim.AddressSize)).CopyTo(new Span<byte>(&address, QuicShim.AddressSize));
+        return address;
     }
 
     private static int Guard(nint user, Action<QuicConnection> action)

@@ -37,6 +37,15 @@ internal static partial class QuicShim
     /// <summary>NGTCP2_ERR_STREAM_ID_BLOCKED: the peer's stream limit is reached.</summary>
     internal const int ErrorStreamIdBlocked = -208;
 
+    /// <summary>NGTCP2_ERR_INVALID_STATE: e.g. a migration before the handshake is confirmed, or by a server.</summary>
+    internal const int ErrorInvalidState = -206;
+
+    /// <summary>NGTCP2_ERR_INVALID_ARGUMENT.</summary>
+    internal const int ErrorInvalidArgument = -201;
+
+    /// <summary>NGTCP2_ERR_CONN_ID_BLOCKED: no unused CID of the peer's to migrate with (NEW_CONNECTION_ID pending).</summary>
+    internal const int ErrorConnectionIdBlocked = -237;
+
     /// <summary>Largest datagram the shim writes (NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE); slots must hold it.</summary>
     internal const int MaxDatagramSize = 1452;
 

@@ -28,6 +28,7 @@ static const char qp_priority[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AE
 #define QP_MAX_STREAM_WINDOW (16 * 1024 * 1024)
 #define QP_MAX_CONN_WINDOW (32 * 1024 * 1024)
 #define QP_MAX_STREAMS_BIDI 256
+#define QP_ACTIVE_CID_LIMIT 4
 
 typedef struct qp_chunk {
     struct qp_chunk *next;
@@ -79,6 +80,15 @@ struct qp_conn {
     uint64_t packets_sent;
     uint64_t packets_received;
     uint64_t packets_lost_closed; /* stream loss counts of streams already closed, plus lost DATAGRAMs */
+    uint8_t path_local[QP_ADDR_SIZE]; /* the current path as last reported through qp_on_path_changed */
+    uint8_t path_remote[QP_ADDR_SIZE];
+    /* A migration to a new remote over the same socket (see qp_conn_migrate): while it is validated, the old path's
+       local address carries a stand-in (label) and real_local is the socket's address. */
+    int relabelled;
+    int relabel_validated; /* the validation ended (either way); the label goes at the next qp_check_path */
+    uint8_t real_local[QP_ADDR_SIZE];
+    uint32_t real_local_len;
+    uint8_t label[QP_ADDR_SIZE];
 };
 
 static struct {
@@ -91,17 +101,22 @@ static struct {
     qp_on_new_cid new_cid;
     qp_on_remove_cid remove_cid;
     qp_on_datagram datagram;
+    qp_on_path_validation path_validation;
+    qp_on_path_changed path_changed;
 } qp_callbacks;
 
 int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
             qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close, qp_on_stream_reset on_stream_reset,
             qp_on_stream_send_stopped on_stream_send_stopped, qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid,
-            qp_on_datagram on_datagram)
+            qp_on_datagram on_datagram, qp_on_path_validation on_path_validation, qp_on_path_changed on_path_changed)
 {
     if (!on_handshake_completed || !on_stream_open || !on_stream_data || !on_stream_close || !on_stream_reset ||
-        !on_stream_send_stopped || !on_new_cid || !on_remove_cid || !on_datagram) {
+        !on_stream_send_stopped || !on_new_cid || !on_remove_cid || !on_datagram || !on_path_validation ||
+        !on_path_changed) {
         return QP_ERR_ARGUMENT;
     }
+    qp_callbacks.path_validation = on_path_validation;
+    qp_callbacks.path_changed = on_path_changed;
     qp_callbacks.handshake_completed = on_handshake_completed;
     qp_callbacks.stream_open = on_stream_open;
     qp_callbacks.stream_data = on_stream_data;
@@ -365,6 +380,21 @@ static int cb_remove_connection_id(ngtcp2_conn *conn, const ngtcp2_cid *cid, voi
     return qp_callbacks.remove_cid(c->user, cid->data, cid->datalen) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 }
 
+static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+                              ngtcp2_path_validation_result res, void *user_data)
+{
+    (void)conn;
+    (void)flags;
+    qp_conn *c = user_data;
+    if (c->relabelled) {
+        c->relabel_validated = 1;
+    }
+    int rv = qp_callbacks.path_validation(c->user, res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS,
+                                          (const uint8_t *)path->local.addr, (uint32_t)path->local.addrlen,
+                                          (const uint8_t *)path->remote.addr, (uint32_t)path->remote.addrlen);
+    return rv ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
 static void qp_fill_callbacks(ngtcp2_callbacks *cb, int server)
 {
     memset(cb, 0, sizeof(*cb));
@@ -394,7 +424,10 @@ static void qp_fill_callbacks(ngtcp2_callbacks *cb, int server)
     cb->lost_datagram = cb_lost_datagram;
     cb->get_new_connection_id = cb_get_new_connection_id;
     cb->remove_connection_id = cb_remove_connection_id;
+    cb->path_validation = cb_path_validation;
 }
+
+static void qp_copy_addr(uint8_t *dest, const ngtcp2_addr *addr);
 
 /* ---- TLS: credentials, ALPN and the SPKI pin ---- */
 
@@ -570,6 +603,9 @@ static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *para
     params->initial_max_streams_uni = 3;
     params->max_idle_timeout = config->idle_timeout_ns;
     params->max_datagram_frame_size = config->max_datagram_frame_size;
+    /* Spare CIDs for the peer: a migration takes an unused one, and a failed validation retires the one it used,
+       so more than the default 2 lets a migration be retried while the replacement is still on its way. */
+    params->active_connection_id_limit = QP_ACTIVE_CID_LIMIT;
 }
 
 static ngtcp2_path qp_path(const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen)
@@ -599,6 +635,10 @@ static qp_conn *qp_conn_finish(qp_conn *c, int rv, const qp_conn_config *config,
         return NULL;
     }
     ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    /* The starting path is no change: only later moves are reported (qp_check_path). */
+    const ngtcp2_path *path = ngtcp2_conn_get_path(c->conn);
+    qp_copy_addr(c->path_local, &path->local);
+    qp_copy_addr(c->path_remote, &path->remote);
     if (config->keep_alive_ns) {
         ngtcp2_conn_set_keep_alive_timeout(c->conn, config->keep_alive_ns);
     }
@@ -697,6 +737,71 @@ void qp_conn_del(qp_conn *c)
     free(c);
 }
 
+static void qp_copy_addr(uint8_t *dest, const ngtcp2_addr *addr)
+{
+    size_t n = addr->addrlen < QP_ADDR_SIZE ? addr->addrlen : QP_ADDR_SIZE;
+    memset(dest, 0, QP_ADDR_SIZE);
+    memcpy(dest, addr->addr, n);
+}
+
+/* The sockaddr length of a zero-padded address as stored by qp_copy_addr (by its family). */
+static uint32_t qp_addr_len(const uint8_t *addr)
+{
+    const ngtcp2_sockaddr *sa = (const ngtcp2_sockaddr *)addr;
+    return sa->sa_family == NGTCP2_AF_INET6 ? (uint32_t)sizeof(ngtcp2_sockaddr_in6)
+                                            : (uint32_t)sizeof(ngtcp2_sockaddr_in);
+}
+
+/* Same family, port and IP address (and IPv6 scope); IPv6 flow info is ignored. */
+static int qp_addr_same(const uint8_t *a, const uint8_t *b)
+{
+    const ngtcp2_sockaddr *sa = (const ngtcp2_sockaddr *)a;
+    if (sa->sa_family == NGTCP2_AF_INET) {
+        return memcmp(a, b, 8) == 0;
+    }
+    return memcmp(a, b, 4) == 0 && memcmp(a + 8, b + 8, QP_ADDR_SIZE - 8) == 0;
+}
+
+/* After a validation that ran under a label: drop the label, putting the socket's address back on the current
+   path if the connection is still on the old one (the validation failed). */
+static void qp_finish_relabel(qp_conn *c)
+{
+    if (!c->relabelled || !c->relabel_validated) {
+        return;
+    }
+    uint8_t local[QP_ADDR_SIZE];
+    qp_copy_addr(local, &ngtcp2_conn_get_path(c->conn)->local);
+    if (qp_addr_same(local, c->label)) {
+        ngtcp2_addr real;
+        ngtcp2_addr_init(&real, (const ngtcp2_sockaddr *)c->real_local, c->real_local_len);
+        ngtcp2_conn_set_local_addr(c->conn, &real);
+    }
+    c->relabelled = 0;
+}
+
+/*
+ * Reports a change of the current path (ngtcp2 has no callback for it: a server follows a migrating or rebound
+ * client inside read_pkt, and falls back after a failed validation inside handle_expiry). Cheap: two 28-byte
+ * compares per call. Returns non-zero if the caller's callback failed.
+ */
+static int qp_check_path(qp_conn *c)
+{
+    qp_finish_relabel(c);
+    const ngtcp2_path *path = ngtcp2_conn_get_path(c->conn);
+    uint8_t local[QP_ADDR_SIZE], remote[QP_ADDR_SIZE];
+    qp_copy_addr(local, &path->local);
+    qp_copy_addr(remote, &path->remote);
+    if (c->relabelled && qp_addr_same(local, c->label)) {
+        memcpy(local, c->real_local, QP_ADDR_SIZE); /* the label is ours alone: the caller never sees it */
+    }
+    if (memcmp(local, c->path_local, QP_ADDR_SIZE) == 0 && memcmp(remote, c->path_remote, QP_ADDR_SIZE) == 0) {
+        return 0;
+    }
+    memcpy(c->path_local, local, QP_ADDR_SIZE);
+    memcpy(c->path_remote, remote, QP_ADDR_SIZE);
+    return qp_callbacks.path_changed(c->user, local, qp_addr_len(local), remote, qp_addr_len(remote));
+}
+
 /* Remembers the first failure, to report it to the peer in our CONNECTION_CLOSE. */
 static void qp_record_error(qp_conn *c, int rv)
 {
@@ -719,6 +824,18 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
         return QP_ERR_ARGUMENT;
     }
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
+    if (c->relabelled) {
+        /* During a same-socket migration, what arrives from the old remote belongs to the labelled old path. */
+        uint8_t in_local[QP_ADDR_SIZE], in_remote[QP_ADDR_SIZE], cur_remote[QP_ADDR_SIZE];
+        ngtcp2_addr a = {.addr = (ngtcp2_sockaddr *)local, .addrlen = locallen};
+        ngtcp2_addr b = {.addr = (ngtcp2_sockaddr *)remote, .addrlen = remotelen};
+        qp_copy_addr(in_local, &a);
+        qp_copy_addr(in_remote, &b);
+        qp_copy_addr(cur_remote, &ngtcp2_conn_get_path(c->conn)->remote);
+        if (qp_addr_same(in_local, c->real_local) && qp_addr_same(in_remote, cur_remote)) {
+            path.local.addr = (ngtcp2_sockaddr *)c->label;
+        }
+    }
     ngtcp2_pkt_info pi;
     memset(&pi, 0, sizeof(pi));
     c->packets_received++;
@@ -729,15 +846,13 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
         if (c->pin_mismatch) {
             return QP_ERR_PIN_MISMATCH;
         }
+        return rv;
     }
-    return rv;
-}
-
-static void qp_copy_addr(uint8_t *dest, const ngtcp2_addr *addr)
-{
-    size_t n = addr->addrlen < QP_ADDR_SIZE ? addr->addrlen : QP_ADDR_SIZE;
-    memset(dest, 0, QP_ADDR_SIZE);
-    memcpy(dest, addr->addr, n);
+    if (qp_check_path(c)) {
+        qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
 }
 
 static qp_stream *qp_next_stream(qp_conn *c)
@@ -866,6 +981,10 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
         count++;
     }
     ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    if (qp_check_path(c)) {
+        qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
     return (int)count;
 }
 
@@ -907,8 +1026,72 @@ int qp_conn_handle_expiry(qp_conn *c, uint64_t ts)
     int rv = ngtcp2_conn_handle_expiry(c->conn, ts);
     if (rv != 0) {
         qp_record_error(c, rv);
+        return rv;
     }
-    return rv;
+    if (qp_check_path(c)) {
+        qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+int qp_conn_migrate(qp_conn *c, const uint8_t *local, uint32_t locallen, const uint8_t *remote, uint32_t remotelen,
+                    int validate, uint64_t ts)
+{
+    if (!c || !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
+        return QP_ERR_ARGUMENT;
+    }
+    ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
+    uint8_t new_local[QP_ADDR_SIZE];
+    ngtcp2_addr a = {.addr = (ngtcp2_sockaddr *)local, .addrlen = locallen};
+    qp_copy_addr(new_local, &a);
+    int same_socket = qp_addr_same(new_local, c->path_local);
+    if (same_socket && c->relabelled) {
+        return NGTCP2_ERR_INVALID_STATE; /* one same-socket migration at a time */
+    }
+    if (same_socket && validate) {
+        /*
+         * ngtcp2 0.12 names paths by (local, remote) and refuses a migration that keeps the local address, yet a
+         * move from a relay to the peer's direct address keeps the socket and changes only the remote. So the
+         * current path's local address is renamed to a label (the same address with another port: a name for the
+         * old path while the new one is validated, never sent anywhere), read_pkt files what comes from the old
+         * remote under it, and qp_finish_relabel removes it when the validation has ended.
+         */
+        memcpy(c->real_local, new_local, QP_ADDR_SIZE);
+        c->real_local_len = locallen;
+        memcpy(c->label, new_local, QP_ADDR_SIZE);
+        c->label[3] ^= 1; /* low bit of the port (network byte order) */
+        ngtcp2_addr label;
+        ngtcp2_addr_init(&label, (const ngtcp2_sockaddr *)c->label, locallen);
+        ngtcp2_conn_set_local_addr(c->conn, &label);
+        c->relabelled = 1;
+        c->relabel_validated = 0;
+    }
+    int rv = validate ? ngtcp2_conn_initiate_migration(c->conn, &path, ts)
+                      : ngtcp2_conn_initiate_immediate_migration(c->conn, &path, ts);
+    if (rv != 0) {
+        if (c->relabelled) {
+            c->relabel_validated = 1;
+            qp_finish_relabel(c);
+        }
+        return rv;
+    }
+    if (qp_check_path(c)) {
+        qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+int qp_conn_get_path(qp_conn *c, uint8_t *local, uint8_t *remote)
+{
+    if (!c || !local || !remote) {
+        return QP_ERR_ARGUMENT;
+    }
+    const ngtcp2_path *path = ngtcp2_conn_get_path(c->conn);
+    qp_copy_addr(local, &path->local);
+    qp_copy_addr(remote, &path->remote);
+    return 0;
 }
 
 uint64_t qp_conn_get_pto(qp_conn *c)

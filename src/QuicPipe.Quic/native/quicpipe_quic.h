@@ -106,12 +106,27 @@ typedef int (*qp_on_stream_send_stopped)(void *user, int64_t stream_id);
 typedef int (*qp_on_datagram)(void *user, const uint8_t *data, size_t len);
 typedef int (*qp_on_new_cid)(void *user, uint8_t *cid, size_t cidlen, uint8_t *token);
 typedef int (*qp_on_remove_cid)(void *user, const uint8_t *cid, size_t cidlen);
+/*
+ * A path validation ended (ngtcp2's path_validation callback): succeeded != 0 if the peer answered the
+ * PATH_CHALLENGE on path (local, remote). Runs for the client's own migrations and for a server validating a
+ * client that moved. Whether the connection switched paths is reported separately (qp_on_path_changed).
+ */
+typedef int (*qp_on_path_validation)(void *user, int succeeded, const uint8_t *local, uint32_t locallen,
+                                     const uint8_t *remote, uint32_t remotelen);
+/*
+ * The connection's current path (the addresses its packets go between) is no longer the one it had: our
+ * migration was validated, the peer moved or was NAT-rebound (a server follows at once and validates after), or a
+ * failed validation sent it back. Checked after every qp_conn_read_pkt / write_pkts / handle_expiry / migration.
+ */
+typedef int (*qp_on_path_changed)(void *user, const uint8_t *local, uint32_t locallen, const uint8_t *remote,
+                                  uint32_t remotelen);
 
 /* Registers the callbacks for every connection of the process. Call once, before creating connections. */
 QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_stream_open on_stream_open,
                       qp_on_stream_data on_stream_data, qp_on_stream_close on_stream_close,
                       qp_on_stream_reset on_stream_reset, qp_on_stream_send_stopped on_stream_send_stopped,
-                      qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid, qp_on_datagram on_datagram);
+                      qp_on_new_cid on_new_cid, qp_on_remove_cid on_remove_cid, qp_on_datagram on_datagram,
+                      qp_on_path_validation on_path_validation, qp_on_path_changed on_path_changed);
 
 /*
  * Creates a client connection. dcid/scid: the initial destination and source CIDs (caller-chosen).
@@ -263,6 +278,23 @@ QP_EXPORT size_t qp_conn_max_datagram_payload(qp_conn *conn);
  * QP_ERR_DATAGRAM_QUEUE_FULL.
  */
 QP_EXPORT int qp_conn_send_datagram(qp_conn *conn, const uint8_t *data, size_t len);
+
+/*
+ * Client only: moves the connection to the path (local, remote). validate != 0: ngtcp2_conn_initiate_migration,
+ * which sends PATH_CHALLENGE on the new path with a spare CID of the peer's and switches only when the
+ * PATH_RESPONSE arrives (qp_on_path_validation, then qp_on_path_changed); on failure it stays where it is.
+ * validate == 0: ngtcp2_conn_initiate_immediate_migration, which switches at once and validates afterwards (for a
+ * local socket that is already gone). Returns 0, NGTCP2_ERR_INVALID_STATE (server, handshake not confirmed, peer
+ * disabled migration), NGTCP2_ERR_CONN_ID_BLOCKED (no spare peer CID yet) or NGTCP2_ERR_INVALID_ARGUMENT.
+ */
+QP_EXPORT int qp_conn_migrate(qp_conn *conn, const uint8_t *local, uint32_t locallen, const uint8_t *remote,
+                              uint32_t remotelen, int validate, uint64_t ts);
+
+/*
+ * The current path: its local and remote sockaddrs into local/remote (QP_ADDR_SIZE bytes each, zero-padded).
+ * Returns 0 or QP_ERR_ARGUMENT.
+ */
+QP_EXPORT int qp_conn_get_path(qp_conn *conn, uint8_t *local, uint8_t *remote);
 
 /* 1 while closing or draining: the connection will send nothing more but a close. */
 QP_EXPORT int qp_conn_is_closing(qp_conn *conn);
