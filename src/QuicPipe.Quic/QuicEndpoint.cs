@@ -288,7 +288,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             {
                 if (batch.Lengths[i] != 0)
                 {
-                    Interlocked.Increment(ref _unroutable);
+                    Unroutable(batch, i);
                 }
 
                 continue;
@@ -319,8 +319,31 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             }
             else
             {
-                Interlocked.Increment(ref _unroutable);
+                Unroutable(batch, i);
             }
+        }
+    }
+
+    /// <summary>
+    /// A datagram for no connection (not QUIC, or a CID we do not know): counted, then offered to
+    /// <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/> (hole-punch probes share this socket).
+    /// </summary>
+    private void Unroutable(PacketBatch batch, int index)
+    {
+        Interlocked.Increment(ref _unroutable);
+        if (_options.UnroutableDatagramHandler is not { } handler)
+        {
+            return;
+        }
+
+        try
+        {
+            handler(batch.Payload(index), batch.Sources[index]);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The handler is someone else's code: its bug must not stop the loop that serves every connection.
+            Console.Error.WriteLine($"quic endpoint {LocalEndPoint}: unroutable datagram handler failed: {e.Message}");
         }
     }
 

@@ -107,6 +107,13 @@ public sealed class QuicEndpointOptions
     /// <summary>Secret keying the stateless-reset tokens of our CIDs; random when not set.</summary>
     public byte[]? StatelessResetKey { get; set; }
 
+    /// <summary>
+    /// Called, on the endpoint's loop thread, with each datagram that belongs to no connection and cannot start one
+    /// (not QUIC, or an unknown CID; Initials refused by the connection limits are not offered): the peer's hole-punch probes and the
+    /// relay's forwarding share the endpoint's socket. The span is valid only during the call; keep it quick.
+    /// </summary>
+    public UnroutableDatagramHandler? UnroutableDatagramHandler { get; set; }
+
     /// <summary>Issues the CIDs for our side (server SCIDs and NEW_CONNECTION_ID); random when not set.</summary>
     public Func<int, ConnectionId>? ConnectionIdGenerator { get; set; }
 
