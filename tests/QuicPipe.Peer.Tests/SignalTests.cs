@@ -35,7 +35,7 @@ public class SignalTests
 
         Assert.Equal(RelayErrorCode.UnknownNode, error.Code);
         Assert.Contains(nobody.ToString(), error.Message, StringComparison.Ordinal);
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(2));
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5), "an unknown recipient is answered at once, not after a timeout");
         Assert.Equal(1, relay.Service.Snapshot().SignalsUnknownNode);
     }
 
