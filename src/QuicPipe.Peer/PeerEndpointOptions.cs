@@ -57,7 +57,8 @@ public sealed class PeerEndpointOptions
 
     public ILoggerFactory? LoggerFactory { get; set; }
 
-    internal void Validate()
+    /// <summary>Throws <see cref="ArgumentException"/> naming what is wrong.</summary>
+    public void Validate()
     {
         if (Identity is null)
         {
@@ -81,7 +82,7 @@ public sealed class PeerEndpointOptions
 
         if (DialTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(DialTimeout), "Timeouts must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(DialTimeout), "Timeouts must be positive (--timeout).");
         }
     }
 }

@@ -31,7 +31,8 @@ internal static class CliOptions
     {
         return new Option<TimeSpan>(name)
         {
-            Description = $"{description} [default: {Format(defaultValue)}]",
+            // The help shows the default itself (as hh:mm:ss) from the factory.
+            Description = description,
             HelpName = "DURATION",
             CustomParser = result => Parse(result, defaultValue),
             DefaultValueFactory = _ => defaultValue,
@@ -54,7 +55,4 @@ internal static class CliOptions
         result.AddError($"'{text}' is not a duration (examples: 1s, 500ms, 2m, 0 for off).");
         return TimeSpan.Zero;
     }
-
-    private static string Format(TimeSpan value) =>
-        value == TimeSpan.Zero ? "0" : value.TotalSeconds >= 1 && value.Milliseconds == 0 ? $"{value.TotalSeconds:0}s" : $"{value.TotalMilliseconds:0}ms";
 }

@@ -32,6 +32,16 @@ internal static class PeerSession
             return 2;
         }
 
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
         PeerEndpoint? endpoint = null;
         try
         {
