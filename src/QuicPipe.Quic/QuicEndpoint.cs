@@ -62,6 +62,8 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     // the datagrams it has received, so tests and benchmarks can check the steady state allocates nothing per packet.
     private long _loopAllocatedBytes;
     private long _loopReceivedDatagrams;
+    private long _loopIterations;
+    private long _loopAllocatingIterations;
 
     private QuicEndpoint(IDatagramPort port, QuicEndpointOptions options)
     {
@@ -91,6 +93,12 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     /// <summary>Datagrams the loop thread has received (wake-ups included), as of its last loop iteration.</summary>
     internal long LoopReceivedDatagrams => Interlocked.Read(ref _loopReceivedDatagrams);
+
+    /// <summary>Loop iterations run (each: commands, timers and flushes, one receive), as of the last one.</summary>
+    internal long LoopIterations => Interlocked.Read(ref _loopIterations);
+
+    /// <summary>Loop iterations in which the loop thread allocated anything: a per-iteration allocation makes it all of them.</summary>
+    internal long LoopAllocatingIterations => Interlocked.Read(ref _loopAllocatingIterations);
 
     /// <summary>An incoming connection failed its handshake (raised on the loop thread; keep handlers short).</summary>
     public event EventHandler<QuicConnectionFailedEventArgs>? ConnectionFailed;
@@ -306,7 +314,14 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         // Cheap (reads the thread's allocation context); published last so a reader sees this iteration's packets.
-        Volatile.Write(ref _loopAllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        if (allocated != _loopAllocatedBytes)
+        {
+            Volatile.Write(ref _loopAllocatingIterations, _loopAllocatingIterations + 1);
+        }
+
+        Volatile.Write(ref _loopIterations, _loopIterations + 1);
+        Volatile.Write(ref _loopAllocatedBytes, allocated);
     }
 
     /// <summary>The pipeline's terminal step: hand each parsed datagram to its connection.</summary>
