@@ -24,6 +24,10 @@ public sealed partial class QuicConnection
 
     // Loop thread only: streams with writes waiting for acknowledgements to make room in their send buffer.
     private readonly HashSet<QuicStream> _blockedWriters = [];
+
+    // Loop thread only: ResumeBlockedWork's copy of _blockedWriters (draining changes the set), reused so that an
+    // acknowledgement arriving while a writer waits does not allocate.
+    private readonly List<QuicStream> _blockedIteration = [];
     private readonly Channel<QuicStream> _incomingStreams = Channel.CreateUnbounded<QuicStream>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly Channel<ReadOnlyMemory<byte>> _datagrams;
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -328,9 +332,17 @@ public sealed partial class QuicConnection
             return;
         }
 
-        foreach (var stream in _blockedWriters.ToArray())
+        _blockedIteration.AddRange(_blockedWriters);
+        try
         {
-            UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+            foreach (var stream in _blockedIteration)
+            {
+                UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+            }
+        }
+        finally
+        {
+            _blockedIteration.Clear();
         }
     }
 

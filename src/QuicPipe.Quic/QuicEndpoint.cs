@@ -44,6 +44,10 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly Dictionary<ConnectionId, QuicConnection> _routes = [];
     private readonly List<QuicConnection> _connections = [];
 
+    // Loop thread only: RunOnce's copy of _connections (a step may end a connection, which removes it), reused so
+    // that the loop does not allocate an array per iteration.
+    private QuicConnection[] _iteration = [];
+
     // Loop thread only: ended connections whose CIDs still route here until their closing or draining period ends.
     private readonly List<QuicConnection> _closing = [];
 
@@ -53,6 +57,13 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private long _unroutable;
     private long _refused;
     private long _closeRetransmissions;
+
+    // Loop thread writes, any thread reads: what the loop thread has allocated in all (GC's per-thread count) and
+    // the datagrams it has received, so tests and benchmarks can check the steady state allocates nothing per packet.
+    private long _loopAllocatedBytes;
+    private long _loopReceivedDatagrams;
+    private long _loopIterations;
+    private long _loopAllocatingIterations;
 
     private QuicEndpoint(IDatagramPort port, QuicEndpointOptions options)
     {
@@ -76,6 +87,18 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     /// <summary>CONNECTION_CLOSE datagrams re-sent in answer to packets that arrived during a closing period.</summary>
     internal long CloseRetransmissions => Interlocked.Read(ref _closeRetransmissions);
+
+    /// <summary>Bytes the loop thread has allocated since it started, as of its last loop iteration.</summary>
+    internal long LoopAllocatedBytes => Interlocked.Read(ref _loopAllocatedBytes);
+
+    /// <summary>Datagrams the loop thread has received (wake-ups included), as of its last loop iteration.</summary>
+    internal long LoopReceivedDatagrams => Interlocked.Read(ref _loopReceivedDatagrams);
+
+    /// <summary>Loop iterations run (each: commands, timers and flushes, one receive), as of the last one.</summary>
+    internal long LoopIterations => Interlocked.Read(ref _loopIterations);
+
+    /// <summary>Loop iterations in which the loop thread allocated anything: a per-iteration allocation makes it all of them.</summary>
+    internal long LoopAllocatingIterations => Interlocked.Read(ref _loopAllocatingIterations);
 
     /// <summary>An incoming connection failed its handshake (raised on the loop thread; keep handlers short).</summary>
     public event EventHandler<QuicConnectionFailedEventArgs>? ConnectionFailed;
@@ -246,8 +269,19 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             }
         }
 
-        foreach (var connection in _connections.ToArray())
+        var count = _connections.Count;
+        if (_iteration.Length < count)
         {
+            _iteration = new QuicConnection[Math.Max(count, _iteration.Length * 2)];
+        }
+
+        _connections.CopyTo(_iteration);
+        for (var i = 0; i < count; i++)
+        {
+            // Not kept past this iteration, so an ended connection does not stay reachable from here (only a
+            // step that throws, caught in Run, can leave a few behind until a later copy overwrites them).
+            var connection = _iteration[i];
+            _iteration[i] = null!;
             if (connection.IsTerminated)
             {
                 continue;
@@ -272,10 +306,22 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         var wait = next == ulong.MaxValue ? MaxWait : TimeSpan.FromTicks((long)Math.Min((next - Math.Min(next, now)) / 100, (ulong)MaxWait.Ticks));
-        if (_port.Receive(_receiveBatch, _counters, wait) > 0)
+        var received = _port.Receive(_receiveBatch, _counters, wait);
+        if (received > 0)
         {
             _pipeline(_receiveBatch);
+            Volatile.Write(ref _loopReceivedDatagrams, _loopReceivedDatagrams + received);
         }
+
+        // Cheap (reads the thread's allocation context); published last so a reader sees this iteration's packets.
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        if (allocated != _loopAllocatedBytes)
+        {
+            Volatile.Write(ref _loopAllocatingIterations, _loopAllocatingIterations + 1);
+        }
+
+        Volatile.Write(ref _loopIterations, _loopIterations + 1);
+        Volatile.Write(ref _loopAllocatedBytes, allocated);
     }
 
     /// <summary>The pipeline's terminal step: hand each parsed datagram to its connection.</summary>

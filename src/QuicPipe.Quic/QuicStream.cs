@@ -46,11 +46,15 @@ public sealed class QuicStream
     // Loop thread only: why writes fail from now on (aborted by either side, or the stream is closed).
     private Exception? _writeError;
 
+    // Posted each time consumed bytes start a new hand-over: one delegate per stream, not one per read.
+    private readonly Action _returnPendingCredit;
+
     internal QuicStream(QuicConnection connection, long id)
     {
         _connection = connection;
         Id = id;
         _reader = new CreditReturningPipeReader(_input.Reader, this);
+        _returnPendingCredit = ReturnPendingCredit;
     }
 
     /// <summary>The connection this stream belongs to.</summary>
@@ -162,7 +166,7 @@ public sealed class QuicStream
         // One posted hand-over carries all credit gathered until it runs.
         if (Interlocked.Add(ref _pendingCredit, bytes) == bytes)
         {
-            _connection.Post(ReturnPendingCredit);
+            _connection.Post(_returnPendingCredit);
         }
     }
 

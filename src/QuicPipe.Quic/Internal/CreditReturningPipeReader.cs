@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 
 namespace QuicPipe.Quic.Internal;
 
@@ -68,6 +69,9 @@ internal sealed class CreditReturningPipeReader : PipeReader
         _stream.OnReaderCompleted();
     }
 
+    // Runs each time the reader waits for data, up to once per received packet: the pooling builder reuses the
+    // state machine box instead of allocating one per wait.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> AwaitReadAsync(ValueTask<ReadResult> read)
     {
         var result = await read.ConfigureAwait(false);
