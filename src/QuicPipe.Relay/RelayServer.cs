@@ -32,7 +32,7 @@ public sealed class RelayServer : IDisposable
     private readonly List<UdpListener> _listeners = [];
     private readonly Lock _routesLock = new();
     private readonly Stopwatch _uptime = new();
-    private readonly List<IRouteObserver> _observers = [];
+    private readonly RouteObserverSet _observers = new();
     private readonly List<(UdpListener Listener, LocalHandlerSlot Slot)> _controlSlots = [];
     private readonly List<QuicEndpoint> _controlEndpoints = [];
     private readonly List<Task> _controlTasks = [];
@@ -56,9 +56,9 @@ public sealed class RelayServer : IDisposable
         // Registered CIDs are the relay's short-header CID length: one setting, not two that could disagree.
         options.Registry.CidLength = options.CidLength;
 
-        // The registry tells route changes to the same observers as static routes (the XDP offload), which
-        // are all added during Start, before the control service accepts its first registration.
-        _registry = new CidRegistry(Table, options.Registry, _observers);
+        // The registry tells route changes to the same observers as static routes. The set, not a copy of
+        // its members: the XDP offload joins it only in Start, after the registry exists.
+        _registry = new CidRegistry(Table, options.Registry, [_observers]);
         _control = new RelayControlService(_registry, options.Control, _loggerFactory.CreateLogger("QuicPipe.Relay.Control"));
     }
 
@@ -87,10 +87,7 @@ public sealed class RelayServer : IDisposable
     public void AddRouteObserver(IRouteObserver observer)
     {
         ArgumentNullException.ThrowIfNull(observer);
-        lock (_routesLock)
-        {
-            _observers.Add(observer);
-        }
+        _observers.Add(observer);
     }
 
     /// <summary>
@@ -214,11 +211,8 @@ public sealed class RelayServer : IDisposable
             _staticCids = next;
 
             // Told after the table holds the change: an observer checking the table sees the new state.
-            foreach (var observer in _observers)
-            {
-                observer.OnRoutesSet(set);
-                observer.OnRoutesRemoved(CollectionsMarshal.AsSpan(removed));
-            }
+            _observers.OnRoutesSet(set);
+            _observers.OnRoutesRemoved(CollectionsMarshal.AsSpan(removed));
         }
 
         _logger.LogInformation("Loaded {Count} static route(s) from {Path}", routes.Count, path);
@@ -348,11 +342,7 @@ public sealed class RelayServer : IDisposable
             return;
         }
 
-        lock (_routesLock)
-        {
-            _observers.Remove(_xdp);
-        }
-
+        _observers.Remove(_xdp);
         _xdp.Dispose();
         _xdp = null;
     }

@@ -16,7 +16,7 @@ public sealed class XdpOffloadStats
     /// <summary>Misses whose CID the relay still routes: their route went back into the program's map.</summary>
     public required long MissesReinserted { get; init; }
 
-    /// <summary>Misses for CIDs the relay does not route (any more): nothing to put back.</summary>
+    /// <summary>Misses not put back: CIDs the relay does not route (any more), or routes that report their use.</summary>
     public required long MissesIgnored { get; init; }
 
     /// <summary>Map updates that failed; the packets concerned go through userspace instead.</summary>

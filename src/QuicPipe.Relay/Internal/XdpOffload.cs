@@ -7,7 +7,7 @@ namespace QuicPipe.Relay.Internal;
 /// <summary>
 /// The relay's XDP offload: the program attached to one interface, watching the relay's bound listen addresses, its route
 /// map mirroring the relay's routes (<see cref="IRouteObserver"/>), and its misses put back while the
-/// relay still routes their CID. The forwarding code does not know it exists: a packet the program does
+/// relay still routes their CID, unless the route asks to report its use. The forwarding code does not know it exists: a packet the program does
 /// not bounce reaches the relay's sockets as before.
 /// </summary>
 internal sealed partial class XdpOffload : IRouteObserver, IDisposable
@@ -170,7 +170,10 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     {
         lock (_lock)
         {
-            if (!_table.TryGet(miss.Cid, out var route))
+            // A report-use route (the upper half of a registry window) is routed but kept out of the map on
+            // purpose: put back, its next packets would be forwarded in the driver and the registry, which
+            // slides the window on their use, might never hear of it (use notices may be dropped).
+            if (!_table.TryGet(miss.Cid, out var route) || (route.OwnerId & RouteFlags.ReportUse) != 0)
             {
                 _ignored++;
                 return;
