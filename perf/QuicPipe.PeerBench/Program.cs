@@ -31,7 +31,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"{{\"mode\":\"{options.Mode}\",\"ok\":{(ok ? "true" : "false")},\"bytes\":{result.Received},\"expected\":{options.Bytes}," +
     $"\"seconds\":{result.Seconds:F3},\"mb_per_s\":{result.Received / 1e6 / result.Seconds:F1}," +
     $"\"gc_gen0\":{result.Gen0},\"gc_gen1\":{result.Gen1},\"gc_gen2\":{result.Gen2},\"allocated_bytes\":{result.AllocatedBytes}," +
-    $"\"sender_packets_sent\":{stats.PacketsSent},\"sender_packets_lost\":{stats.PacketsLost},\"min_rtt_us\":{stats.MinRtt.TotalMicroseconds:F0},\"sender_cwnd\":{stats.CongestionWindow}}}"));
+    $"\"sender_packets_sent\":{stats.PacketsSent},\"sender_packets_lost\":{stats.PacketsLost},\"min_rtt_us\":{stats.MinRtt.TotalMicroseconds:F0},\"smoothed_rtt_us\":{stats.SmoothedRtt.TotalMicroseconds:F0},\"sender_cwnd\":{stats.CongestionWindow}}}"));
 if (!ok)
 {
     Console.Error.WriteLine($"byte count mismatch: received {result.Received}, expected {options.Bytes}");

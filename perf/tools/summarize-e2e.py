@@ -28,6 +28,8 @@ def relay_costs(run, clk_tck, setup_s=0.0):
         "cpu_us_per_packet_with_setup": round(cpu_s * 1e6 / forwarded, 3) if forwarded else None,
         # Relay CPU over the whole bench process (start-up, dial and close included), in cores.
         "cpu_cores": round(cpu_s / relay["wall_s"], 3) if relay["wall_s"] > 0 else None,
+        # Net of setup, over the receiver's first-byte-to-last-byte time: how busy the relay was while it mattered.
+        "cpu_cores_in_transfer": round(max(0.0, cpu_s - setup_s) / run["seconds"], 3) if run.get("seconds") else None,
         "dropped": {k: v for k, v in drops.items() if v},
         "gc0": after["gc0"] - before["gc0"],
     }
@@ -75,8 +77,10 @@ def main():
     print(f"ratio relayed/direct: {ratio:.2f} (per round: {', '.join(map(str, pairs))})")
     for i, c in enumerate(costs, 1):
         print(f"relay, round {i}: {c['forwarded']} packets forwarded, {c['cpu_s']:.2f} s CPU, "
-              f"{c['cpu_us_per_packet']} us/packet net of setup, {c['cpu_cores']} cores, dropped {c['dropped'] or 'none'}")
+              f"{c['cpu_us_per_packet']} us/packet net of setup, {c['cpu_cores_in_transfer']} cores in transfer, dropped {c['dropped'] or 'none'}")
     print(f"relay CPU per forwarded packet (median): {us:.2f} us (setup cost taken off: {setup_s:.2f} s per run)")
+    # RTT at the end of each transfer: the extra hop's latency (and the scheduler's) shows here.
+    print("sender RTT min/smoothed us: " + ", ".join(f"{r['mode']} {r.get('min_rtt_us')}/{r.get('smoothed_rtt_us')}" for r in runs))
     print("GC gen0 during transfer: " + ", ".join(f"{r['mode']} {r.get('gc_gen0')}" for r in runs))
     print(f"load average {summary['loadavg']:.1f}; json: {out_path}")
     if not ok:
