@@ -11,6 +11,8 @@ Builds the C tools and checks, on 127.0.0.1 ports P..P+3 (default 47200):
   3. loadgen -> ref-forwarder -> sink --verify: all forwarded, none corrupted
   4. ref-forwarder handles long headers, misses and malformed datagrams
   5. flamegraph.py collapses a perf script sample and renders a well-formed SVG
+  6. relay-e2e.sh parses its options, and its summarizer gets medians, ratio and relay CPU per
+     packet right on a synthetic run (no dotnet needed; the benchmark itself takes about a minute)
 USAGE
 }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -132,4 +134,27 @@ python3 "$here/tools/flamegraph.py" svg "$work/folded" -o "$work/f.svg" --title 
 python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); n = sum(1 for g in r.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "frame"); sys.exit(0 if n == 7 else "frames: %d" % n)' "$work/f.svg" \
     || fail "SVG is not well-formed or has the wrong frames"
 ok "flamegraph.py: collapse (kernel, JIT map, memfd JIT) and a well-formed SVG"
+# 6. relay-e2e: option handling and the summary arithmetic on a synthetic run
+"$here/relay-e2e.sh" --help | grep -q 'relayed/direct' || fail "relay-e2e.sh --help"
+"$here/relay-e2e.sh" --rounds 0 2>/dev/null && fail "relay-e2e.sh accepted --rounds 0"
+stats() { echo "{\"forwarded\":$1,\"received\":$1,\"gc0\":0,\"dropped_by_reason\":{\"unknown_cid\":$2}}"; }
+relayed() { echo "{\"mode\":\"$1\",\"ok\":true,\"mb_per_s\":$2,\"gc_gen0\":0,\"relay\":{\"before\":$(stats 0 0),\"after\":$(stats "$3" "$4"),\"cpu_ticks\":$5,\"wall_s\":2}}"; }
+{
+    echo '{"mode":"direct","ok":true,"mb_per_s":100,"gc_gen0":0}'
+    relayed relayed 50 1000000 0 200
+    echo '{"mode":"direct","ok":true,"mb_per_s":80,"gc_gen0":0}'
+    relayed relayed 60 1000000 3 300
+    relayed setup 0 10 0 50
+} >"$work/e2e.jsonl"
+python3 "$here/tools/summarize-e2e.py" "$work/e2e.jsonl" "$work/e2e.json" 100 1000 >/dev/null
+python3 - "$work/e2e.json" <<'PY' || fail "summarize-e2e.py arithmetic"
+import json, sys
+d = json.load(open(sys.argv[1]))
+# medians 90 and 55; setup 0.5 s off 2 s and 3 s of relay CPU over 1M packets each: 1.5 and 2.5 us.
+assert d["direct_mb_per_s"] == 90 and d["relayed_mb_per_s"] == 55, d
+assert d["ratio_relayed_direct"] == round(55 / 90, 3) and d["round_ratios"] == [0.5, 0.75], d
+assert d["relay_cpu_us_per_forwarded_packet"] == 2.0 and d["relay_setup_cpu_s"] == 0.5, d
+assert d["runs"][3]["relay"]["dropped"] == {"unknown_cid": 3}, d
+PY
+ok "relay-e2e.sh: options, and summary medians, ratio, relay CPU per packet net of setup"
 echo "selftest: all passed"
