@@ -7,6 +7,8 @@ var root = new RootCommand("quicpipe: point-to-point QUIC across NATs, and the r
     KeygenCommand.Create(),
     DialCommand.Create(),
     AcceptCommand.Create(),
+    ForwardCommand.Create(),
+    ExposeCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
