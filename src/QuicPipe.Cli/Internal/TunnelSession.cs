@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 
@@ -33,14 +34,19 @@ internal static class TunnelSession
             return 2;
         }
 
+        // System.CommandLine cancels on SIGINT only; a service manager stops us with SIGTERM, which by default
+        // kills the process (exit 143) before the tunnels are closed. Both are the normal end here.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         PeerEndpoint? endpoint = null;
         try
         {
-            endpoint = await PeerEndpoint.StartAsync(options, interrupted).ConfigureAwait(false);
-            await run(endpoint, interrupted).ConfigureAwait(false);
+            endpoint = await PeerEndpoint.StartAsync(options, stop.Token).ConfigureAwait(false);
+            await run(endpoint, stop.Token).ConfigureAwait(false);
             return 0;
         }
-        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             return 0;
         }
@@ -55,6 +61,12 @@ internal static class TunnelSession
             {
                 await endpoint.DisposeAsync().ConfigureAwait(false);
             }
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
         }
     }
 }
