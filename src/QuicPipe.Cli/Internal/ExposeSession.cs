@@ -55,7 +55,24 @@ internal sealed class ExposeSession(PeerEndpoint endpoint, IReadOnlyCollection<i
         }
         finally
         {
+            if (interrupted.IsCancellationRequested)
+            {
+                // Closing tells the forwarder at once (it re-dials) instead of after an idle timeout.
+                await CloseQuietlyAsync(connection).ConfigureAwait(false);
+            }
+
             _serving.TryRemove(connection, out _);
+        }
+    }
+
+    private static async Task CloseQuietlyAsync(QuicConnection connection)
+    {
+        try
+        {
+            await connection.CloseAsync(0, "expose stopped").WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or QuicConnectionException or ObjectDisposedException)
+        {
         }
     }
 }
