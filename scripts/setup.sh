@@ -10,6 +10,7 @@ packages=(
     nftables         # NAT routers in the lab (tests/lab/natlab.sh)
     conntrack        # NAT rebinding in the lab: flush a router's conntrack table
     socat            # UDP endpoints inside lab namespaces
+    curl             # the real HTTP client of the forward/expose CLI tests
     linux-perf       # perf record for flame graphs
     libb2-1          # BLAKE2b for connection ID derivation
     pkg-config                   # finds ngtcp2/GnuTLS flags for the QUIC shim build

@@ -11,6 +11,7 @@ internal static class AcceptCommand
     public static Command Create()
     {
         var flags = new PeerCommandOptions();
+        var netcat = new NetcatOptions();
         var allow = new Option<NodeId[]>("--allow")
         {
             Description = "A NodeId that may dial this peer; repeat for several. Dials from anyone else are refused (the dialer is told so).",
@@ -28,6 +29,7 @@ internal static class AcceptCommand
             allow, offerIn,
         };
         flags.AddTo(command);
+        netcat.AddTo(command);
         command.Validators.Add(result =>
         {
             if (result.GetValue(allow) is not { Length: > 0 } && result.GetValue(offerIn) is null)
@@ -51,6 +53,7 @@ internal static class AcceptCommand
                 "accept",
                 parse,
                 flags,
+                netcat,
                 options =>
                 {
                     foreach (var id in parse.GetValue(allow) ?? [])

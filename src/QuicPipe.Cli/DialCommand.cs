@@ -13,6 +13,7 @@ internal static class DialCommand
     public static Command Create()
     {
         var flags = new PeerCommandOptions();
+        var netcat = new NetcatOptions();
         var peer = new Argument<NodeId>("NODEID")
         {
             Description = "The peer to dial (its 'quicpipe keygen' output). Its certificate must match: the connection is pinned to it.",
@@ -29,6 +30,7 @@ internal static class DialCommand
             peer, offerOut,
         };
         flags.AddTo(command);
+        netcat.AddTo(command);
         command.SetAction((parse, interrupted) =>
         {
             var target = parse.GetValue(peer);
@@ -39,6 +41,7 @@ internal static class DialCommand
                 "dial",
                 parse,
                 flags,
+                netcat,
                 options => options.HandshakeTimeout = timeout,
                 async (endpoint, cancellationToken) =>
                 {

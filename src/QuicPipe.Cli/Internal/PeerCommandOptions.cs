@@ -10,7 +10,10 @@ using QuicPipe.Quic;
 
 namespace QuicPipe.Cli.Internal;
 
-/// <summary>The flags every peer-side command takes (<c>dial</c>, <c>accept</c>, and later the tunnels), and what they build.</summary>
+/// <summary>
+/// The flags every peer-side command takes (<c>dial</c>, <c>accept</c>, <c>forward</c>, <c>expose</c>), and what they
+/// build. Flags only the netcat-like commands understand live in <see cref="NetcatOptions"/>.
+/// </summary>
 internal sealed class PeerCommandOptions
 {
     public Option<IPEndPoint> Relay { get; } = new("--relay")
@@ -39,11 +42,6 @@ internal sealed class PeerCommandOptions
 
     public Option<TimeSpan> Timeout { get; } = CliOptions.Duration("--timeout", "How long reaching the relay, and then the peer, may take before giving up.", TimeSpan.FromSeconds(10));
 
-    public Option<bool> Hello { get; } = new("--hello")
-    {
-        Description = "Instead of stdin, send a hello line every second until interrupted (a connectivity check).",
-    };
-
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {
         Description = "Least severe log messages shown (on stderr).",
@@ -58,7 +56,6 @@ internal sealed class PeerCommandOptions
         command.Options.Add(RelayId);
         command.Options.Add(CidLength);
         command.Options.Add(Timeout);
-        command.Options.Add(Hello);
         command.Options.Add(LogLevel);
     }
 

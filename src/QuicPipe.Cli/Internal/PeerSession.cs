@@ -15,6 +15,7 @@ internal static class PeerSession
         string command,
         ParseResult parse,
         PeerCommandOptions flags,
+        NetcatOptions netcat,
         Action<PeerEndpointOptions> configure,
         Func<PeerEndpoint, CancellationToken, Task<(QuicConnection Connection, QuicStream Stream)>> connect,
         CancellationToken interrupted)
@@ -49,7 +50,7 @@ internal static class PeerSession
             var (connection, stream) = await connect(endpoint, interrupted).ConfigureAwait(false);
             var stats = await connection.GetStatsAsync(interrupted).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"path: relayed {connection.RemoteEndPoint} rtt {stats.SmoothedRtt.TotalMilliseconds:0.###}ms peer {connection.RemoteNodeId}").ConfigureAwait(false);
-            return await new NetcatSession(connection, stream, endpoint.NodeId, command).RunAsync(parse.GetValue(flags.Hello), interrupted).ConfigureAwait(false);
+            return await new NetcatSession(connection, stream, endpoint.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), interrupted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
         {

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using QuicPipe.Peer;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Cli.Internal;
+
+/// <summary>
+/// What <c>forward</c> and <c>expose</c> share: start the peer endpoint and run until interrupted. Unlike the
+/// netcat commands they are services, so an interruption (SIGINT/SIGTERM) is the normal end: exit 0. Exit 1 for
+/// failures at run time (relay unreachable, peer unknown or refusing, local port taken), 2 for bad flags or key.
+/// </summary>
+internal static class TunnelSession
+{
+    public static async Task<int> RunAsync(
+        string command,
+        ParseResult parse,
+        PeerCommandOptions flags,
+        Action<PeerEndpointOptions> configure,
+        Func<PeerEndpoint, CancellationToken, Task> run,
+        CancellationToken interrupted)
+    {
+        using var loggers = PeerCommandOptions.CreateLoggers(parse.GetValue(flags.LogLevel));
+        PeerEndpointOptions options;
+        try
+        {
+            options = flags.Build(parse, loggers);
+            configure(options);
+        }
+        catch (PeerException e)
+        {
+            await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        // System.CommandLine cancels on SIGINT only; a service manager stops us with SIGTERM, which by default
+        // kills the process (exit 143) before the tunnels are closed. Both are the normal end here.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        PeerEndpoint? endpoint = null;
+        try
+        {
+            endpoint = await PeerEndpoint.StartAsync(options, stop.Token).ConfigureAwait(false);
+            await run(endpoint, stop.Token).ConfigureAwait(false);
+            return 0;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 0;
+        }
+        catch (Exception e) when (e is PeerException or QuicConnectionException or SocketException)
+        {
+            await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        finally
+        {
+            if (endpoint is not null)
+            {
+                await endpoint.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+}
