@@ -26,8 +26,10 @@ public class SteadyStateAllocationTests(ITestOutputHelper output)
     // growing once, an occasional 32 B object), not in every one. Before them every iteration of both loops
     // allocated (an array per iteration, one per acknowledgement while a writer waited) and the receiver spent
     // 35-70 B per datagram. Loops run once per received batch, so a per-iteration allocation is only a few bytes per
-    // datagram: the share of iterations that allocate is what catches it. Both bounds leave room for noise.
-    private const double MaxBytesPerReceivedDatagram = 16;
+    // datagram: the share of iterations that allocate is what catches it. Both bounds leave room for noise: a clean
+    // CI run once saw 21.5 B per datagram on the receiver, all of it in 2.3 % of the iterations (the Pipe's pools
+    // refilling a burst of 4 KiB segments), so the byte bound is a ceiling for bursts, not the regression detector.
+    private const double MaxBytesPerReceivedDatagram = 64;
     private const double MaxAllocatingIterationShare = 0.25;
 
     [Fact]
