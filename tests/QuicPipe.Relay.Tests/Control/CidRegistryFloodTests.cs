@@ -4,6 +4,9 @@ using static QuicPipe.Relay.Tests.Control.RegistryFixture;
 
 namespace QuicPipe.Relay.Tests.Control;
 
+/// <summary>Runs alone: GC.GetTotalMemory sees the whole process, and a test allocating beside it would count.</summary>
+[CollectionDefinition(nameof(CidRegistryFloodTests), DisableParallelization = true)]
+[Collection(nameof(CidRegistryFloodTests))]
 public class CidRegistryFloodTests
 {
     [Fact]
