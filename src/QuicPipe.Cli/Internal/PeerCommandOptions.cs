@@ -86,6 +86,26 @@ internal sealed class PeerCommandOptions
         };
     }
 
+    /// <summary>
+    /// Builds, configures and checks the endpoint options for <paramref name="command"/>. A bad key file or option is
+    /// one line on stderr and null: the caller exits 2 (bad flags), before anything is bound.
+    /// </summary>
+    public PeerEndpointOptions? BuildOrReport(string command, ParseResult parse, ILoggerFactory loggers, Action<PeerEndpointOptions> configure)
+    {
+        try
+        {
+            var options = Build(parse, loggers);
+            configure(options);
+            options.Validate();
+            return options;
+        }
+        catch (Exception e) when (e is PeerException or ArgumentException)
+        {
+            Console.Error.WriteLine($"quicpipe {command}: {e.Message}");
+            return null;
+        }
+    }
+
     public static ILoggerFactory CreateLoggers(LogLevel level) => LoggerFactory.Create(builder =>
     {
         builder.SetMinimumLevel(level);

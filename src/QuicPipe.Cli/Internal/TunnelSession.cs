@@ -22,15 +22,8 @@ internal static class TunnelSession
         CancellationToken interrupted)
     {
         using var loggers = PeerCommandOptions.CreateLoggers(parse.GetValue(flags.LogLevel));
-        PeerEndpointOptions options;
-        try
+        if (flags.BuildOrReport(command, parse, loggers, configure) is not { } options)
         {
-            options = flags.Build(parse, loggers);
-            configure(options);
-        }
-        catch (PeerException e)
-        {
-            await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
             return 2;
         }
 
