@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using QuicPipe.Quic;
 using Xunit;
@@ -32,8 +30,8 @@ public sealed class PeerCommandTests : IDisposable
     public async Task Dial_and_accept_move_100_MB_one_way_and_1_MB_back_byte_exact_through_the_relay()
     {
         var (relay, relayId) = StartRelay(out var relayAddress);
-        var (aKey, aId) = Identity("a");
-        var (bKey, bId) = Identity("b");
+        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId);
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, bId);
@@ -59,7 +57,7 @@ public sealed class PeerCommandTests : IDisposable
     public void Dialing_a_NodeId_the_relay_does_not_know_fails_cleanly_within_the_timeout()
     {
         var (_, relayId) = StartRelay(out var relayAddress);
-        var (aKey, _) = Identity("a");
+        var (aKey, _) = CliTestKit.Identity(_directory, "a");
         var stranger = NodeIdentity.Generate().NodeId.ToString();
         var clock = Stopwatch.StartNew();
 
@@ -74,8 +72,8 @@ public sealed class PeerCommandTests : IDisposable
     [Fact]
     public void An_unreachable_relay_is_a_clear_error_within_the_timeout()
     {
-        var (aKey, _) = Identity("a");
-        var nobody = $"127.0.0.1:{FreeUdpPort()}";
+        var (aKey, _) = CliTestKit.Identity(_directory, "a");
+        var nobody = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
 
         var dial = Peer("dial", "--relay", nobody, "--key", aKey, "--timeout", "2s", NodeIdentity.Generate().NodeId.ToString());
 
@@ -88,8 +86,8 @@ public sealed class PeerCommandTests : IDisposable
     public void A_peer_that_is_not_allowed_is_refused_and_told_so()
     {
         var (_, relayId) = StartRelay(out var relayAddress);
-        var (aKey, _) = Identity("a");
-        var (bKey, bId) = Identity("b");
+        var (aKey, _) = CliTestKit.Identity(_directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", NodeIdentity.Generate().NodeId.ToString());
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
 
@@ -105,8 +103,8 @@ public sealed class PeerCommandTests : IDisposable
     public async Task Without_signalling_an_offer_carried_by_hand_sets_up_the_dial()
     {
         var (_, relayId) = StartRelay(out var relayAddress);
-        var (aKey, aId) = Identity("a");
-        var (bKey, bId) = Identity("b");
+        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
         var offerFile = Path.Combine(_directory, "offer.txt");
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--offer-out", offerFile, bId);
         Assert.True(SpinWait.SpinUntil(() => File.Exists(offerFile) || dial.HasExited, Startup), dial.AllStderr);
@@ -129,12 +127,12 @@ public sealed class PeerCommandTests : IDisposable
     [Fact]
     public async Task A_relay_restarted_mid_session_is_re_registered_with_and_the_connection_carries_on()
     {
-        var port = FreeUdpPort();
+        var port = CliTestKit.FreeUdpPort();
         var relayAddress = $"127.0.0.1:{port}";
-        var (relayKey, relayId) = Identity("relay");
+        var (relayKey, relayId) = CliTestKit.Identity(_directory, "relay");
         var relay = StartRelayProcess(relayAddress, relayKey);
-        var (aKey, aId) = Identity("a");
-        var (bKey, bId) = Identity("b");
+        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId, "--log-level", "Information");
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--log-level", "Information", bId);
@@ -165,8 +163,8 @@ public sealed class PeerCommandTests : IDisposable
 
     private (RelayProcess Relay, string RelayId) StartRelay(out string relayAddress)
     {
-        relayAddress = $"127.0.0.1:{FreeUdpPort()}";
-        var (key, id) = Identity("relay");
+        relayAddress = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
+        var (key, id) = CliTestKit.Identity(_directory, "relay");
         return (StartRelayProcess(relayAddress, key), id);
     }
 
@@ -183,17 +181,6 @@ public sealed class PeerCommandTests : IDisposable
         var process = PeerProcess.Start(args);
         _processes.Add(process);
         return process;
-    }
-
-    private (string KeyFile, string NodeId) Identity(string name)
-    {
-        var file = Path.Combine(_directory, name + ".key");
-        if (!File.Exists(file))
-        {
-            NodeIdentity.Generate().SaveKeyFile(file);
-        }
-
-        return (file, NodeIdentity.LoadKeyFile(file).NodeId.ToString());
     }
 
     /// <summary>Writes <paramref name="total"/> deterministic pseudo-random bytes, closes the stream, returns their SHA-256.</summary>
@@ -218,12 +205,5 @@ public sealed class PeerCommandTests : IDisposable
         }
 
         await stdin.FlushAsync();
-    }
-
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

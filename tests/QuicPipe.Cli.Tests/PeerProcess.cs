@@ -44,19 +44,7 @@ internal sealed class PeerProcess : IDisposable
 
     public static PeerProcess Start(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "quicpipe.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var start = CliTestKit.QuicpipeStartInfo(args);
         return new PeerProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
     }
 

@@ -92,7 +92,7 @@ public sealed class RelayCommandTests : IDisposable
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         const string cid = "2a0000000000000000000001";
         File.WriteAllLines(_routes, [$"{cid} {first.LocalEndPoint}"]);
-        var port = FreeUdpPort();
+        var port = CliTestKit.FreeUdpPort();
         using var relay = RelayProcess.Start("relay", "--listen", $"127.0.0.1:{port}", "--routes", _routes, "--threads", "1", "--stats-interval", "200ms", "--stats-format", "json");
 
         // "Relay running" is logged once the SIGHUP handler is in place; signalling earlier would end the process.
@@ -121,7 +121,7 @@ public sealed class RelayCommandTests : IDisposable
         using var sink = Bound();
         const string cid = "2a0000000000000000000002";
         File.WriteAllLines(_routes, [$"{cid} {sink.LocalEndPoint}"]);
-        var port = FreeUdpPort();
+        var port = CliTestKit.FreeUdpPort();
         using var relay = RelayProcess.Start("relay", "--listen", $"127.0.0.1:{port}", "--routes", _routes, "--stats-interval", "0");
         Assert.True(relay.WaitForStderr(l => l.Contains("Loaded 1 static route", StringComparison.Ordinal), Startup), relay.AllStderr);
 
@@ -168,12 +168,5 @@ public sealed class RelayCommandTests : IDisposable
         var buffer = new byte[2048];
         var n = socket.Receive(buffer);
         return buffer[..n];
-    }
-
-    private static int FreeUdpPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

@@ -37,19 +37,7 @@ internal sealed partial class RelayProcess : IDisposable
 
     public static RelayProcess Start(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "quicpipe.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var start = CliTestKit.QuicpipeStartInfo(args);
         return new RelayProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
     }
 

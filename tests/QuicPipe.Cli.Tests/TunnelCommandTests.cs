@@ -70,7 +70,7 @@ public sealed class TunnelCommandTests : IDisposable
     public void Forwarding_to_a_NodeId_the_relay_does_not_know_exits_1_naming_it()
     {
         var (_, relayId, relayAddress) = StartRelay();
-        var (aKey, _) = Identity("a");
+        var (aKey, _) = CliTestKit.Identity(_directory, "a");
         var stranger = NodeIdentity.Generate().NodeId.ToString();
 
         var forward = Quicpipe("forward", FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture), $"{stranger}:80", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--timeout", "3s");
@@ -93,8 +93,8 @@ public sealed class TunnelCommandTests : IDisposable
     private (RelayProcess Expose, RelayProcess Forward, int LocalPort, string AId) StartTunnel(int exposedPort, int targetPort)
     {
         var (_, relayId, relayAddress) = StartRelay();
-        var (aKey, aId) = Identity("a");
-        var (bKey, bId) = Identity("b");
+        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
         var port = exposedPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var expose = Quicpipe("expose", port, "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
@@ -128,8 +128,8 @@ public sealed class TunnelCommandTests : IDisposable
 
     private (RelayProcess Relay, string RelayId, string Address) StartRelay()
     {
-        var address = $"127.0.0.1:{FreeUdpPort()}";
-        var (key, id) = Identity("relay");
+        var address = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
+        var (key, id) = CliTestKit.Identity(_directory, "relay");
         var relay = Quicpipe("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0");
         Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
         return (relay, id, address);
@@ -142,27 +142,9 @@ public sealed class TunnelCommandTests : IDisposable
         return process;
     }
 
-    private (string KeyFile, string NodeId) Identity(string name)
-    {
-        var file = Path.Combine(_directory, name + ".key");
-        if (!File.Exists(file))
-        {
-            NodeIdentity.Generate().SaveKeyFile(file);
-        }
-
-        return (file, NodeIdentity.LoadKeyFile(file).NodeId.ToString());
-    }
-
     private static int FreeTcpPort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Cli.Tests;
+
+/// <summary>What the CLI tests share: how to start quicpipe, free ports, identity files.</summary>
+internal static class CliTestKit
+{
+    /// <summary>The built quicpipe.dll under dotnet, with every standard stream redirected.</summary>
+    public static ProcessStartInfo QuicpipeStartInfo(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "quicpipe.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
+    }
+
+    public static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>The key file <paramref name="name"/>.key in <paramref name="directory"/> (made on first use) and its NodeId.</summary>
+    public static (string KeyFile, string NodeId) Identity(string directory, string name)
+    {
+        var file = Path.Combine(directory, name + ".key");
+        if (!File.Exists(file))
+        {
+            NodeIdentity.Generate().SaveKeyFile(file);
+        }
+
+        return (file, NodeIdentity.LoadKeyFile(file).NodeId.ToString());
+    }
+}
