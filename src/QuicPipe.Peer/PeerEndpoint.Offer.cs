@@ -11,8 +11,9 @@ public sealed partial class PeerEndpoint
     /// <summary>
     /// Dials <paramref name="peer"/> with the offer's CID. Until the peer has read the offer (and registered the
     /// CID), the relay drops our Initials and QUIC retransmits them: this waits up to <paramref name="timeout"/>.
+    /// An offer carries no candidates: the connection stays on the relay.
     /// </summary>
-    public Task<QuicConnection> DialOfferAsync(DialOffer offer, NodeId peer, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<QuicConnection> DialOfferAsync(DialOffer offer, NodeId peer, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offer);
         if (offer.Dialer != NodeId)
@@ -20,7 +21,9 @@ public sealed partial class PeerEndpoint
             throw new ArgumentException("The offer was made by another node.", nameof(offer));
         }
 
-        return ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken);
+        var connection = await ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
+        Track(connection);
+        return connection;
     }
 
     /// <summary>

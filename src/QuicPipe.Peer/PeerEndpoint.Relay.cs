@@ -11,8 +11,7 @@ public sealed partial class PeerEndpoint
 {
     // The relay keeps at most this many derived CIDs per registration (its RegistryOptions default).
     private const int MaxRegisteredWindow = 256;
-    private static readonly TimeSpan LivenessInterval = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan LivenessTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan LongestLivenessWait = TimeSpan.FromSeconds(2);
 
     /// <summary>Raised after each successful registration (the first, and every re-registration).</summary>
     public event EventHandler<PeerRegisteredEventArgs>? Registered;
@@ -109,9 +108,11 @@ public sealed partial class PeerEndpoint
         var refreshEvery = _options.RegistrationLifetime / 3;
         var nextRefresh = DateTime.UtcNow + refreshEvery;
         var missed = 0;
+        var interval = _options.RelayKeepAliveInterval;
+        var wait = interval < LongestLivenessWait ? interval : LongestLivenessWait;
         while (!stopping.IsCancellationRequested)
         {
-            var tick = Task.Delay(LivenessInterval, stopping);
+            var tick = Task.Delay(interval, stopping);
             if (await Task.WhenAny(control.Closed, tick).ConfigureAwait(false) == control.Closed)
             {
                 return "the control connection closed";
@@ -123,7 +124,7 @@ public sealed partial class PeerEndpoint
             }
 
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            limit.CancelAfter(LivenessTimeout);
+            limit.CancelAfter(wait);
             try
             {
                 var observed = await control.PingAsync(limit.Token).ConfigureAwait(false);
@@ -146,7 +147,7 @@ public sealed partial class PeerEndpoint
                 // Two missed answers in a row: the relay restarted or the path is gone.
                 if (++missed >= 2)
                 {
-                    return $"no answer from the relay for {(LivenessInterval + LivenessTimeout).TotalSeconds * missed:0} s";
+                    return $"no answer from the relay for {(interval + wait).TotalSeconds * missed:0} s";
                 }
             }
         }
@@ -194,13 +195,19 @@ public sealed partial class PeerEndpoint
                 switch (message.BodyCase)
                 {
                     case PeerSignal.BodyOneofCase.DialRequest:
-                        await AnswerDialAsync(control, signal.From, message.DialRequest.DialId, stopping).ConfigureAwait(false);
+                        await AnswerDialAsync(control, signal.From, message.DialRequest, stopping).ConfigureAwait(false);
                         break;
                     case PeerSignal.BodyOneofCase.DialAnswer when _dials.TryGetValue(message.DialAnswer.DialId, out var pending) && pending.Peer == signal.From:
                         pending.Answer.TrySetResult(message.DialAnswer);
                         break;
                     case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From:
                         refused.Answer.TrySetException(new PeerException($"{signal.From} refused the connection: {message.DialRefused.Reason}"));
+                        break;
+                    case PeerSignal.BodyOneofCase.PunchRequest:
+                        await AnswerPunchAsync(control, signal.From, message.PunchRequest, stopping).ConfigureAwait(false);
+                        break;
+                    case PeerSignal.BodyOneofCase.PunchAnswer:
+                        TakePunchAnswer(signal.From, message.PunchAnswer);
                         break;
                     default:
                         LogBadSignal(_logger, signal.From);
@@ -213,15 +220,18 @@ public sealed partial class PeerEndpoint
         }
     }
 
-    private async Task AnswerDialAsync(RelayControlClient control, NodeId dialer, ulong dialId, CancellationToken stopping)
+    private async Task AnswerDialAsync(RelayControlClient control, NodeId dialer, DialRequest request, CancellationToken stopping)
     {
+        var dialId = request.DialId;
         PeerSignal answer;
         if (_options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer))
         {
             // A CID of our derived set: the relay already routes it to us, and it pins the connection to the dialer.
             var cid = _issuer.Next();
             _incoming.Add(cid, dialer, IncomingDialLifetime);
-            answer = new PeerSignal { DialAnswer = new DialAnswer { DialId = dialId, InitialDcid = ByteString.CopyFrom(cid.Span) } };
+            var dialAnswer = new DialAnswer { DialId = dialId, InitialDcid = ByteString.CopyFrom(cid.Span) };
+            dialAnswer.Candidates.AddRange(AcceptDirectPath(dialer, request));
+            answer = new PeerSignal { DialAnswer = dialAnswer };
             LogDialAnswered(_logger, dialer);
         }
         else

@@ -5,6 +5,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
+using QuicPipe.Peer.Direct;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
 
@@ -30,6 +31,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly QuicEndpoint _quic;
     private readonly CidIssuer _issuer;
     private readonly IncomingDialTable _incoming;
+    private readonly HolePuncher _puncher;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
@@ -38,8 +40,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private NodeId? _relayId;
     private Task _maintenance = Task.CompletedTask;
 
-    private PeerEndpoint(PeerEndpointOptions options, QuicEndpoint quic, CidIssuer issuer, IncomingDialTable incoming)
+    private PeerEndpoint(PeerEndpointOptions options, QuicEndpoint quic, CidIssuer issuer, IncomingDialTable incoming, HolePuncher puncher)
     {
+        _puncher = puncher;
         _options = options;
         _quic = quic;
         _issuer = issuer;
@@ -73,6 +76,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         options.Validate();
         var issuer = new CidIssuer(options.CidLength);
         var incoming = new IncomingDialTable(4096, TimeProvider.System);
+
+        // A punch session outlives a few retry rounds without a probe: an accepter learns of a relayed connection's
+        // liveness only through the dialer's punch requests.
+        var puncher = new HolePuncher(4096, (3 * options.DirectRetryInterval) + options.PunchDuration);
         var local = options.LocalEndPoint ?? new IPEndPoint(options.Relay!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         var quic = QuicEndpoint.Bind(local, new QuicEndpointOptions
         {
@@ -85,8 +92,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             KeepAliveInterval = options.KeepAliveInterval,
             IdleTimeout = options.IdleTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
+            UnroutableDatagramHandler = puncher.OnDatagram,
         });
-        var peer = new PeerEndpoint(options, quic, issuer, incoming);
+        puncher.Attach(quic);
+        var peer = new PeerEndpoint(options, quic, issuer, incoming, puncher);
         try
         {
             await peer.ConnectRelayAsync(cancellationToken).ConfigureAwait(false);
@@ -111,9 +120,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
+        var request = new PeerSignal { DialRequest = PrepareDialRequest(dialId, peer, out var punch) };
+        var started = false;
         try
         {
-            var request = new PeerSignal { DialRequest = new DialRequest { DialId = dialId } };
             try
             {
                 await control.SignalAsync(peer, request.ToByteArray(), cancellationToken).ConfigureAwait(false);
@@ -134,16 +144,29 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             }
 
             var dcid = new ConnectionId(answer.InitialDcid.Span);
-            return await ConnectThroughRelayAsync(peer, dcid, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
+            var connection = await ConnectThroughRelayAsync(peer, dcid, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
+            Track(connection);
+            StartDirectPath(connection, punch, answer);
+            started = true;
+            return connection;
         }
         finally
         {
             _dials.TryRemove(dialId, out _);
+            if (!started && punch is not null)
+            {
+                _puncher.Close(punch);
+            }
         }
     }
 
-    /// <summary>Waits for the next peer that dialed us (already authenticated and allowed).</summary>
-    public ValueTask<QuicConnection> AcceptAsync(CancellationToken cancellationToken = default) => _quic.AcceptAsync(cancellationToken);
+    /// <summary>Waits for the next peer that dialed us (already authenticated and allowed); see <see cref="GetPath"/> for its path.</summary>
+    public async ValueTask<QuicConnection> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _quic.AcceptAsync(cancellationToken).ConfigureAwait(false);
+        Track(connection);
+        return connection;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -161,6 +184,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         {
         }
 
+        await StopDirectPathsAsync().ConfigureAwait(false);
         if (_control is { } control)
         {
             await control.DisposeAsync().ConfigureAwait(false);

@@ -52,6 +52,27 @@ public sealed class PeerEndpointOptions
     /// <summary>A connection with nothing received for this long is closed.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Look for a direct path to each peer and move connections onto it (docs/nat-traversal.md); false keeps every
+    /// connection on the relay (<c>--relay-only</c>). Both sides must allow it.
+    /// </summary>
+    public bool DirectPaths { get; set; } = true;
+
+    /// <summary>How long one round of hole-punch probing lasts before giving up until the next retry.</summary>
+    public TimeSpan PunchDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Probe interval on a direct path: it checks the path and keeps both NATs' mappings open.</summary>
+    public TimeSpan DirectKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A direct path with no probe answered for this long is given up, and the connection goes back to the relay.</summary>
+    public TimeSpan DirectPathTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>While relayed, how often to look for a direct path again.</summary>
+    public TimeSpan DirectRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the relay is pinged: it watches the relay's liveness, notices a new public address, and keeps the NAT mapping toward the relay open.</summary>
+    public TimeSpan RelayKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>Longest pause between attempts to reach the relay again after losing it.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -78,6 +99,16 @@ public sealed class PeerEndpointOptions
         if (RegistrationLifetime < TimeSpan.FromSeconds(10))
         {
             throw new ArgumentOutOfRangeException(nameof(RegistrationLifetime), RegistrationLifetime, "Registrations live at least 10 s.");
+        }
+
+        if (PunchDuration <= TimeSpan.Zero || DirectRetryInterval <= TimeSpan.Zero || RelayKeepAliveInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PunchDuration), "Punch duration, retry and keep-alive intervals must be positive.");
+        }
+
+        if (DirectKeepAliveInterval <= TimeSpan.Zero || DirectPathTimeout <= DirectKeepAliveInterval)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DirectPathTimeout), DirectPathTimeout, "The direct path timeout must be longer than its keep-alive interval.");
         }
 
         if (DialTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero)

@@ -171,6 +171,30 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         return _accepted.Reader.ReadAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Sends one datagram that belongs to no connection from the endpoint's socket (hole-punch probes: they must
+    /// leave from the address the connections use, so that NATs map them alike). Safe from any thread, the
+    /// loop thread included (e.g. an <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/> answering a probe).
+    /// </summary>
+    /// <returns>False if the kernel refused it (unreachable, buffer full) or the endpoint is closed; nothing is retried.</returns>
+    public bool TrySendUnconnected(ReadOnlySpan<byte> datagram, in PeerAddress destination)
+    {
+        if (_stopping)
+        {
+            return false;
+        }
+
+        try
+        {
+            _port.SendTo(datagram, destination);
+            return true;
+        }
+        catch (Exception e) when (e is UdpSocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Live, handshaking (incoming) and closing-or-draining connections, read on the loop thread.</summary>
     internal Task<(int Live, int Handshaking, int Closing)> GetConnectionCountsAsync() =>
         InvokeAsync(() => (_connections.Count, _handshaking, _closing.Count), CancellationToken.None);

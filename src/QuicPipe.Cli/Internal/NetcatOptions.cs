@@ -13,5 +13,14 @@ internal sealed class NetcatOptions
         Description = "Instead of stdin, send a hello line every second until interrupted (a connectivity check).",
     };
 
-    public void AddTo(Command command) => command.Options.Add(Hello);
+    public Option<TimeSpan> StatsInterval { get; } = CliOptions.Duration(
+        "--stats-interval",
+        "Every DURATION, a line 'stats: path KIND ADDR via_relay BYTES direct BYTES rtt Nms' on stderr (bytes sent plus received on each kind of path). 0: none.",
+        TimeSpan.Zero);
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Hello);
+        command.Options.Add(StatsInterval);
+    }
 }

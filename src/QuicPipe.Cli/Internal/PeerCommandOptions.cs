@@ -42,6 +42,11 @@ internal sealed class PeerCommandOptions
 
     public Option<TimeSpan> Timeout { get; } = CliOptions.Duration("--timeout", "How long reaching the relay, and then the peer, may take before giving up.", TimeSpan.FromSeconds(10));
 
+    public Option<bool> RelayOnly { get; } = new("--relay-only")
+    {
+        Description = "Keep connections on the relay: no hole punching, no direct path (by default a connection starts relayed and moves to a direct path when both NATs allow it).",
+    };
+
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {
         Description = "Least severe log messages shown (on stderr).",
@@ -56,6 +61,7 @@ internal sealed class PeerCommandOptions
         command.Options.Add(RelayId);
         command.Options.Add(CidLength);
         command.Options.Add(Timeout);
+        command.Options.Add(RelayOnly);
         command.Options.Add(LogLevel);
     }
 
@@ -82,6 +88,7 @@ internal sealed class PeerCommandOptions
             CidLength = parse.GetValue(CidLength),
             DialTimeout = timeout,
             HandshakeTimeout = timeout,
+            DirectPaths = !parse.GetValue(RelayOnly),
             LoggerFactory = loggers,
         };
     }

@@ -31,8 +31,7 @@ internal static class PeerSession
         {
             endpoint = await PeerEndpoint.StartAsync(options, interrupted).ConfigureAwait(false);
             var (connection, stream) = await connect(endpoint, interrupted).ConfigureAwait(false);
-            var stats = await connection.GetStatsAsync(interrupted).ConfigureAwait(false);
-            await Console.Error.WriteLineAsync($"path: relayed {connection.RemoteEndPoint} rtt {stats.SmoothedRtt.TotalMilliseconds:0.###}ms peer {connection.RemoteNodeId}").ConfigureAwait(false);
+            await using var reporter = await PathReporter.StartAsync(endpoint.GetPath(connection), parse.GetValue(netcat.StatsInterval), interrupted).ConfigureAwait(false);
             return await new NetcatSession(connection, stream, endpoint.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), interrupted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)

@@ -1,0 +1,86 @@
+using System.Threading.Channels;
+using QuicPipe.Peer;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Cli.Internal;
+
+/// <summary>
+/// Tells the user (stderr) which way a connection goes: a line <c>path: relayed|direct ADDR rtt Nms peer NODEID</c>
+/// at the start and at each change (scripts wait for these), and with a stats interval a line
+/// <c>stats: path KIND ADDR via_relay N direct N rtt Nms</c> (bytes sent plus received on each kind of path).
+/// </summary>
+internal sealed class PathReporter : IAsyncDisposable
+{
+    private readonly PeerPath _path;
+    private readonly Channel<PeerPathChangedEventArgs> _changes = Channel.CreateUnbounded<PeerPathChangedEventArgs>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _printing;
+    private readonly Task _stats;
+
+    private PathReporter(PeerPath path, TimeSpan statsInterval)
+    {
+        _path = path;
+        path.Changed += OnChanged;
+        _printing = PrintChangesAsync(_stop.Token);
+        _stats = statsInterval > TimeSpan.Zero ? PrintStatsAsync(statsInterval, _stop.Token) : Task.CompletedTask;
+    }
+
+    /// <summary>Prints the first path line, then follows the connection until disposed.</summary>
+    public static async Task<PathReporter> StartAsync(PeerPath path, TimeSpan statsInterval, CancellationToken cancellationToken)
+    {
+        var stats = await path.Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        await WriteAsync(PathLine(path.Kind, path.Remote.ToString(), stats.SmoothedRtt, path.Connection.RemoteNodeId)).ConfigureAwait(false);
+        return new PathReporter(path, statsInterval);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _path.Changed -= OnChanged;
+        _changes.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_printing, _stats).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private static string PathLine(PeerPathKind kind, string remote, TimeSpan rtt, NodeId? peer) =>
+        $"path: {(kind == PeerPathKind.Direct ? "direct" : "relayed")} {remote} rtt {rtt.TotalMilliseconds:0.###}ms peer {peer}";
+
+    private static Task WriteAsync(string line) => Console.Error.WriteLineAsync(line);
+
+    // Loop thread: only queue; the RTT wait and the write happen on the printing task.
+    private void OnChanged(object? sender, PeerPathChangedEventArgs e) => _changes.Writer.TryWrite(e);
+
+    private async Task PrintChangesAsync(CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var change in _changes.Reader.ReadAllAsync(stop).ConfigureAwait(false))
+            {
+                var rtt = await _path.MeasureRttAsync(stop).ConfigureAwait(false);
+                await WriteAsync(PathLine(change.Kind, change.Remote.ToString(), rtt, _path.Connection.RemoteNodeId)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or QuicConnectionException or ObjectDisposedException)
+        {
+            // Stopping, or the connection ended while a line was being measured.
+        }
+    }
+
+    private async Task PrintStatsAsync(TimeSpan interval, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, stop).ConfigureAwait(false);
+                var traffic = await _path.GetTrafficAsync(stop).ConfigureAwait(false);
+                var stats = await _path.Connection.GetStatsAsync(stop).ConfigureAwait(false);
+                var kind = _path.Kind == PeerPathKind.Direct ? "direct" : "relayed";
+                await WriteAsync($"stats: path {kind} {_path.Remote} via_relay {traffic.ViaRelay} direct {traffic.Direct} rtt {stats.SmoothedRtt.TotalMilliseconds:0.###}ms").ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or QuicConnectionException or ObjectDisposedException)
+        {
+        }
+    }
+}

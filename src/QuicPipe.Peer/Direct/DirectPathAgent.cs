@@ -1,0 +1,167 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Peer.Direct;
+
+/// <summary>
+/// The dialing side's upkeep of one connection's direct path. The connection starts relayed; then, over and over
+/// while it lives:
+/// <list type="number">
+/// <item>probe the other peer's candidates (it probes ours at the same time) until a pong comes back;</item>
+/// <item>migrate the connection there (QUIC path validation: nothing is lost, duplicated or reordered);</item>
+/// <item>while direct, ping every keep-alive interval (which also keeps both NATs' mappings open), and when no pong
+/// came back for the timeout, migrate back to the relay;</item>
+/// <item>relayed again, or no direct path found: wait the retry interval, ask the peer through the relay to probe
+/// again (with fresh candidates: addresses change), and start over.</item>
+/// </list>
+/// </summary>
+internal sealed partial class DirectPathAgent
+{
+    private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FallbackRetryGap = TimeSpan.FromMilliseconds(500);
+
+    private readonly HolePuncher _puncher;
+    private readonly PunchSession _session;
+    private readonly QuicConnection _connection;
+    private readonly IPEndPoint _relay;
+    private readonly DirectPathOptions _options;
+    private readonly Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> _requestPunch;
+    private readonly ILogger _logger;
+
+    /// <summary><paramref name="requestPunch"/> asks the peer through the relay to probe again and returns its current candidates (null: no answer).</summary>
+    public DirectPathAgent(
+        HolePuncher puncher,
+        PunchSession session,
+        QuicConnection connection,
+        IPEndPoint relay,
+        DirectPathOptions options,
+        Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> requestPunch,
+        ILogger logger)
+    {
+        _puncher = puncher;
+        _session = session;
+        _connection = connection;
+        _relay = relay;
+        _options = options;
+        _requestPunch = requestPunch;
+        _logger = logger;
+    }
+
+    /// <summary>Runs until the connection closes or <paramref name="stopping"/> fires; never throws for either.</summary>
+    public async Task RunAsync(IReadOnlyList<IPEndPoint> candidates, CancellationToken stopping)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        _ = _connection.Closed.ContinueWith(
+            _ =>
+            {
+                try
+                {
+                    linked.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The agent already ended.
+                }
+            },
+            TaskScheduler.Default);
+        var token = linked.Token;
+        try
+        {
+            var first = true;
+            while (!token.IsCancellationRequested)
+            {
+                if (!first)
+                {
+                    candidates = await _requestPunch(token).ConfigureAwait(false) ?? candidates;
+                }
+
+                first = false;
+                if (await _puncher.ProbeAsync(_session, candidates, _options.PunchDuration, token).ConfigureAwait(false) is { } direct
+                    && await TryMigrateAsync(direct, token).ConfigureAwait(false))
+                {
+                    await HoldDirectAsync(direct, token).ConfigureAwait(false);
+                    await FallBackAsync(direct, token).ConfigureAwait(false);
+                }
+                else
+                {
+                    LogNoDirectPath(_logger, _session.Peer, candidates.Count, _options.RetryInterval.TotalSeconds);
+                }
+
+                await Task.Delay(_options.RetryInterval, token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _puncher.Close(_session);
+        }
+    }
+
+    private async Task<bool> TryMigrateAsync(IPEndPoint direct, CancellationToken token)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(token);
+        limit.CancelAfter(MigrationTimeout);
+        try
+        {
+            await _connection.MigrateAsync(direct, limit.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is QuicConnectionException or InvalidOperationException || (e is OperationCanceledException && !token.IsCancellationRequested))
+        {
+            LogMigrationFailed(_logger, _session.Peer, direct, e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Pings the direct address every keep-alive interval; returns once no pong came back for the timeout.</summary>
+    private async Task HoldDirectAsync(IPEndPoint direct, CancellationToken token)
+    {
+        var since = Environment.TickCount64;
+        while (!token.IsCancellationRequested && _connection.RemoteEndPoint.Equals(direct))
+        {
+            _puncher.SendPing(_session, direct);
+            await Task.Delay(_options.KeepAlive, token).ConfigureAwait(false);
+            var lastPong = _session.LastPong(direct)?.At ?? since;
+            var silent = Environment.TickCount64 - Math.Max(lastPong, since);
+            if (silent > (long)_options.Timeout.TotalMilliseconds)
+            {
+                LogDirectPathLost(_logger, _session.Peer, direct, silent);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Moves the connection back to the relay, trying again until it is there or ends.</summary>
+    private async Task FallBackAsync(IPEndPoint direct, CancellationToken token)
+    {
+        while (!token.IsCancellationRequested && !_connection.RemoteEndPoint.Equals(_relay))
+        {
+            try
+            {
+                await _connection.MigrateAsync(_relay, token).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is QuicConnectionException or InvalidOperationException)
+            {
+                LogFallbackFailed(_logger, _session.Peer, direct, e.Message);
+            }
+
+            await Task.Delay(FallbackRetryGap, token).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "No direct path to {Peer} answered ({Candidates} candidates); staying relayed, trying again in {RetrySeconds} s")]
+    private static partial void LogNoDirectPath(ILogger logger, NodeId peer, int candidates, double retrySeconds);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "Could not move the connection to {Peer} onto {Direct}: {Reason}")]
+    private static partial void LogMigrationFailed(ILogger logger, NodeId peer, IPEndPoint direct, string reason);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Warning, Message = "Direct path to {Peer} at {Direct} silent for {SilentMs} ms; falling back to the relay")]
+    private static partial void LogDirectPathLost(ILogger logger, NodeId peer, IPEndPoint direct, long silentMs);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Warning, Message = "Falling back from {Direct} to the relay for {Peer} failed ({Reason}); trying again")]
+    private static partial void LogFallbackFailed(ILogger logger, NodeId peer, IPEndPoint direct, string reason);
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Peer.Direct;
+
+/// <summary>
+/// The direct-path state of one connection as the probes see it: its punch token, the peer it was exchanged with,
+/// and the last answer (pong) that came back from each direct address. Written on the QUIC loop thread (probes
+/// arrive there), read by the tasks that probe; a lock keeps the two apart, at probe rate, not packet rate.
+/// </summary>
+internal sealed class PunchSession
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<IPEndPoint, (long At, TimeSpan Rtt)> _pongs = [];
+    private TaskCompletionSource<IPEndPoint>? _round;
+    private long _lastActivity;
+
+    public PunchSession(ReadOnlyMemory<byte> token, NodeId peer, long now)
+    {
+        Token = token;
+        Key = PunchProbe.TokenKey(token.Span);
+        Peer = peer;
+        _lastActivity = now;
+    }
+
+    public ReadOnlyMemory<byte> Token { get; }
+
+    public UInt128 Key { get; }
+
+    public NodeId Peer { get; }
+
+    /// <summary>Environment.TickCount64 of the last probe, request or pong seen for this session.</summary>
+    public long LastActivity => Interlocked.Read(ref _lastActivity);
+
+    public void Touch(long now) => Interlocked.Exchange(ref _lastActivity, now);
+
+    /// <summary>Starts a probing round: its task completes with the first address a pong comes back from.</summary>
+    public Task<IPEndPoint> BeginRound()
+    {
+        lock (_gate)
+        {
+            _round = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _round.Task;
+        }
+    }
+
+    /// <summary>Loop thread: a pong from <paramref name="from"/> answered one of our pings after <paramref name="rtt"/>.</summary>
+    public void OnPong(IPEndPoint from, TimeSpan rtt, long now)
+    {
+        Touch(now);
+        lock (_gate)
+        {
+            if (_pongs.Count >= PathCandidates.MaxCount * 2 && !_pongs.ContainsKey(from))
+            {
+                _pongs.Clear(); // bounded: only the newest addresses matter
+            }
+
+            _pongs[from] = (now, rtt);
+            _round?.TrySetResult(from);
+        }
+    }
+
+    /// <summary>When the last pong from <paramref name="address"/> arrived (TickCount64), and its RTT; null if never.</summary>
+    public (long At, TimeSpan Rtt)? LastPong(IPEndPoint address)
+    {
+        lock (_gate)
+        {
+            return _pongs.TryGetValue(address, out var pong) ? pong : null;
+        }
+    }
+}

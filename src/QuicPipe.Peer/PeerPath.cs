@@ -1,0 +1,136 @@
+using System.Net;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Peer;
+
+/// <summary>
+/// The path of one peer connection: relayed or direct, where to, what changed, and how many bytes went each way.
+/// Obtained from <see cref="PeerEndpoint.GetPath"/>. Both sides have one; the dialing side is the one that moves
+/// the connection (QUIC migration is the client's), the accepting side follows and reports the same changes.
+/// </summary>
+public sealed class PeerPath
+{
+    private readonly IPEndPoint _relay;
+    private readonly Lock _gate = new();
+    private Task _accounting = Task.CompletedTask;
+    private long _accountedTotal;
+    private long _viaRelay;
+    private long _direct;
+
+    internal PeerPath(QuicConnection connection, IPEndPoint relay)
+    {
+        Connection = connection;
+        _relay = relay;
+        connection.PathChanged += OnEnginePathChanged;
+    }
+
+    public QuicConnection Connection { get; }
+
+    /// <summary>Relayed or direct, now.</summary>
+    public PeerPathKind Kind => KindOf(Connection.RemoteEndPoint);
+
+    /// <summary>Where the connection's packets go now.</summary>
+    public IPEndPoint Remote => Connection.RemoteEndPoint;
+
+    /// <summary>Times the path changed kind or address.</summary>
+    public int Changes { get; private set; }
+
+    /// <summary>
+    /// The connection moved (to a direct path, back to the relay, or to the peer's new address). Raised on the QUIC
+    /// endpoint's loop thread: keep handlers short and do not block.
+    /// </summary>
+    public event EventHandler<PeerPathChangedEventArgs>? Changed;
+
+    /// <summary>Bytes so far via the relay and direct.</summary>
+    public async Task<PeerPathTraffic> GetTrafficAsync(CancellationToken cancellationToken = default)
+    {
+        Task accounting;
+        lock (_gate)
+        {
+            accounting = _accounting;
+        }
+
+        await accounting.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var kind = Kind;
+        var total = await TotalBytesAsync(cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            var pending = total is { } t ? Math.Max(0, t - _accountedTotal) : 0;
+            return kind == PeerPathKind.Relayed ? new PeerPathTraffic(_viaRelay + pending, _direct) : new PeerPathTraffic(_viaRelay, _direct + pending);
+        }
+    }
+
+    /// <summary>
+    /// The round-trip time on the current path once it has a sample: after a move, the congestion controller starts
+    /// over and reports its initial guess until the first acknowledgement, so this waits (at most 1 s) for one.
+    /// </summary>
+    public async Task<TimeSpan> MeasureRttAsync(CancellationToken cancellationToken = default)
+    {
+        var stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < 50 && stats.LatestRtt == TimeSpan.Zero; i++)
+        {
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return stats.SmoothedRtt; // equal to the first sample once there is one
+    }
+
+    internal PeerPathKind KindOf(IPEndPoint remote) => remote.Equals(_relay) ? PeerPathKind.Relayed : PeerPathKind.Direct;
+
+    private void OnEnginePathChanged(object? sender, QuicPathChangedEventArgs e)
+    {
+        if (e.OldRemoteEndPoint.Equals(e.NewRemoteEndPoint))
+        {
+            return; // a failed probe of another path, or a local port move: where packets go did not change
+        }
+
+        var previousKind = KindOf(e.OldRemoteEndPoint);
+        Changes++;
+
+        // Loop thread: the stats request runs right after this callback, so it splits the bytes at the switch.
+        var stats = TotalBytesAsync(CancellationToken.None);
+        lock (_gate)
+        {
+            _accounting = AccountAsync(_accounting, stats, previousKind);
+        }
+
+        Changed?.Invoke(this, new PeerPathChangedEventArgs(previousKind, e.OldRemoteEndPoint, KindOf(e.NewRemoteEndPoint), e.NewRemoteEndPoint));
+    }
+
+    private async Task AccountAsync(Task previous, Task<long?> stats, PeerPathKind kindBefore)
+    {
+        await previous.ConfigureAwait(false);
+        if (await stats.ConfigureAwait(false) is not { } total)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            var delta = Math.Max(0, total - _accountedTotal);
+            _accountedTotal = total;
+            if (kindBefore == PeerPathKind.Relayed)
+            {
+                _viaRelay += delta;
+            }
+            else
+            {
+                _direct += delta;
+            }
+        }
+    }
+
+    private async Task<long?> TotalBytesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+            return stats.BytesSent + stats.BytesReceived;
+        }
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or InvalidOperationException)
+        {
+            return null; // the connection or its endpoint ended: the last split stands
+        }
+    }
+}
