@@ -71,5 +71,6 @@ internal sealed class ConnectedPair(QuicConnection a, QuicConnection b, params I
         Relay = relay,
         RelayId = relayId,
         LocalEndPoint = new IPEndPoint(relay.Address, 0),
+        DirectPaths = false, // the relayed mode measures the relay: the connection must not move to a direct path
     };
 }

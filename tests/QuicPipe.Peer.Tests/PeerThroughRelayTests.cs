@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic;
 using QuicPipe.Relay;
@@ -9,7 +8,8 @@ namespace QuicPipe.Peer.Tests;
 
 /// <summary>
 /// PeerEndpoints through a real <see cref="RelayServer"/> on loopback: the control service on the relay's own
-/// socket, dials set up by signalling, packets forwarded by CID.
+/// socket, dials set up by signalling, packets forwarded by CID. Direct paths are off here (they would move the
+/// connections off the relay on loopback); <see cref="DirectPathTests"/> covers them.
 /// </summary>
 public sealed class PeerThroughRelayTests : IDisposable
 {
@@ -46,7 +46,7 @@ public sealed class PeerThroughRelayTests : IDisposable
         foreach (var connection in connections)
         {
             var server = accepted.Single(s => s.RemoteNodeId == (connection == connections[0] ? a1.NodeId : a2.NodeId));
-            await AssertEchoAsync(connection, server, 256 * 1024, timeout.Token);
+            await Echo.AssertAsync(connection, server, 256 * 1024, timeout.Token);
         }
 
         Assert.True(_relay.Snapshot().Packets.Forwarded > 0);
@@ -71,7 +71,7 @@ public sealed class PeerThroughRelayTests : IDisposable
         var refused = await Assert.ThrowsAsync<RelayControlException>(() => control.RegisterExplicitAsync([.. stolen.Take(4)], TimeSpan.FromMinutes(1), timeout.Token));
 
         Assert.Equal(RelayErrorCode.CidOwnedByOther, refused.Code);
-        await AssertEchoAsync(connection, accepted, 1024 * 1024, timeout.Token);
+        await Echo.AssertAsync(connection, accepted, 1024 * 1024, timeout.Token);
     }
 
     [Fact]
@@ -88,44 +88,12 @@ public sealed class PeerThroughRelayTests : IDisposable
 
     private Task<PeerEndpoint> StartAsync(NodeIdentity identity, CancellationToken cancellationToken, params NodeId[] allowed)
     {
-        var options = new PeerEndpointOptions { Identity = identity, Relay = _relayAddress, RelayId = _relay.NodeId };
+        var options = new PeerEndpointOptions { Identity = identity, Relay = _relayAddress, RelayId = _relay.NodeId, DirectPaths = false };
         foreach (var id in allowed)
         {
             options.AllowedDialers.Add(id);
         }
 
         return PeerEndpoint.StartAsync(options, cancellationToken);
-    }
-
-    private static async Task AssertEchoAsync(QuicConnection client, QuicConnection server, int size, CancellationToken cancellationToken)
-    {
-        var payload = RandomNumberGenerator.GetBytes(size);
-        var outgoing = await client.OpenBidirectionalStreamAsync(cancellationToken);
-        await outgoing.WriteAsync(payload, endStream: true, cancellationToken);
-        var incoming = await server.AcceptStreamAsync(cancellationToken);
-        var received = await ReadAllAsync(incoming, cancellationToken);
-        await incoming.WriteAsync(received, endStream: true, cancellationToken);
-        var echoed = await ReadAllAsync(outgoing, cancellationToken);
-
-        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(echoed));
-    }
-
-    private static async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                buffer.Write(segment.Span);
-            }
-
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return buffer.ToArray();
-            }
-        }
     }
 }

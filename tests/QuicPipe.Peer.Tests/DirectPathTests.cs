@@ -1,0 +1,134 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using QuicPipe.Dataplane;
+using QuicPipe.Peer.Direct;
+using QuicPipe.Quic;
+using QuicPipe.Relay;
+using Xunit;
+
+namespace QuicPipe.Peer.Tests;
+
+/// <summary>
+/// Direct paths on loopback, through a real relay: a dial starts relayed, the peers' probes meet, and the dialer
+/// moves the live connection onto the direct path. The NAT matrix, rebinding and fallback run in the NAT lab
+/// (tests/QuicPipe.Lab.Tests/PeerTraversalTests.cs).
+/// </summary>
+public sealed class DirectPathTests : IDisposable
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
+    private readonly RelayServer _relay;
+    private readonly IPEndPoint _relayAddress;
+
+    public DirectPathTests()
+    {
+        var options = new RelayOptions { Threads = 1 };
+        options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)));
+        _relay = new RelayServer(options);
+        _relay.Start();
+        _relayAddress = _relay.LocalAddresses[0].ToEndPoint();
+    }
+
+    public void Dispose() => _relay.Dispose();
+
+    [Fact]
+    public async Task A_dial_starts_relayed_then_both_sides_move_to_the_direct_path_without_losing_a_byte()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var a = NodeIdentity.Generate();
+        await using var accepter = await StartAsync(NodeIdentity.Generate(), directPaths: true, timeout.Token, a.NodeId);
+        await using var dialer = await StartAsync(a, directPaths: true, timeout.Token);
+
+        var client = await dialer.DialAsync(accepter.NodeId, timeout.Token);
+        var clientPath = dialer.GetPath(client);
+        var wentDirect = WaitForAsync(clientPath, PeerPathKind.Direct);
+        Assert.Equal(_relayAddress, clientPath.Remote); // every dial starts on the relay
+        var server = await accepter.AcceptAsync(timeout.Token);
+        var serverPath = accepter.GetPath(server);
+        var serverWentDirect = serverPath.Kind == PeerPathKind.Direct ? Task.FromResult(serverPath.Remote) : WaitForAsync(serverPath, PeerPathKind.Direct);
+
+        // 32 MiB both ways while the connection moves: the switch happens mid-transfer.
+        await Echo.AssertAsync(client, server, 32 * 1024 * 1024, timeout.Token);
+
+        Assert.Equal(accepter.PublicEndPoint, await wentDirect.WaitAsync(TimeSpan.FromSeconds(5), timeout.Token));
+        Assert.Equal(dialer.PublicEndPoint, await serverWentDirect.WaitAsync(TimeSpan.FromSeconds(5), timeout.Token));
+        await Echo.AssertAsync(client, server, 1024 * 1024, timeout.Token); // and on the direct path alone
+        var traffic = await clientPath.GetTrafficAsync(timeout.Token);
+        Assert.True(traffic.ViaRelay > 0, $"the handshake crossed the relay: {traffic}");
+        Assert.True(traffic.Direct > 1024 * 1024, $"at least the last echo went direct: {traffic}");
+        Assert.True(dialer.ProbeCounters.PongsReceived > 0);
+    }
+
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task When_either_side_turns_direct_paths_off_the_connection_stays_relayed(bool dialerDirect, bool accepterDirect)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var a = NodeIdentity.Generate();
+        await using var accepter = await StartAsync(NodeIdentity.Generate(), accepterDirect, timeout.Token, a.NodeId);
+        await using var dialer = await StartAsync(a, dialerDirect, timeout.Token);
+
+        var client = await dialer.DialAsync(accepter.NodeId, timeout.Token);
+        var server = await accepter.AcceptAsync(timeout.Token);
+        await Echo.AssertAsync(client, server, 256 * 1024, timeout.Token);
+        await Task.Delay(TimeSpan.FromSeconds(2), timeout.Token); // on loopback a direct path is found within milliseconds
+
+        Assert.Equal(PeerPathKind.Relayed, dialer.GetPath(client).Kind);
+        Assert.Equal(0, dialer.ProbeCounters.PingsSent + accepter.ProbeCounters.PingsSent);
+        Assert.Equal(0, dialer.GetPath(client).Changes);
+    }
+
+    [Fact]
+    public async Task Probes_with_an_unknown_token_and_garbage_are_dropped_unanswered()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var peer = await StartAsync(NodeIdentity.Generate(), directPaths: true, timeout.Token);
+        using var stranger = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        stranger.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        stranger.ReceiveTimeout = 500;
+        var target = new IPEndPoint(IPAddress.Loopback, peer.LocalEndPoint.Port);
+
+        var probe = new byte[PunchProbe.Length];
+        PunchProbe.Write(probe, PunchProbeKind.Ping, RandomNumberGenerator.GetBytes(PunchProbe.TokenLength), 1);
+        stranger.SendTo(probe, target);
+        stranger.SendTo(probe.AsSpan(0, 29).ToArray(), target);
+        stranger.SendTo([0x00, (byte)'Q', (byte)'P'], target);
+        stranger.SendTo(RandomNumberGenerator.GetBytes(1200), target);
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (peer.ProbeCounters.UnknownToken == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        Assert.Equal(1, peer.ProbeCounters.UnknownToken);
+        Assert.Equal(0, peer.ProbeCounters.PingsAnswered);
+        var error = Assert.Throws<SocketException>(() => stranger.Receive(new byte[64]));
+        Assert.Equal(SocketError.TimedOut, error.SocketErrorCode);
+    }
+
+    private static Task<IPEndPoint> WaitForAsync(PeerPath path, PeerPathKind kind)
+    {
+        var reached = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        path.Changed += (_, e) =>
+        {
+            if (e.Kind == kind)
+            {
+                reached.TrySetResult(e.Remote);
+            }
+        };
+        return reached.Task;
+    }
+
+    private Task<PeerEndpoint> StartAsync(NodeIdentity identity, bool directPaths, CancellationToken cancellationToken, params NodeId[] allowed)
+    {
+        var options = new PeerEndpointOptions { Identity = identity, Relay = _relayAddress, RelayId = _relay.NodeId, DirectPaths = directPaths };
+        foreach (var id in allowed)
+        {
+            options.AllowedDialers.Add(id);
+        }
+
+        return PeerEndpoint.StartAsync(options, cancellationToken);
+    }
+}
