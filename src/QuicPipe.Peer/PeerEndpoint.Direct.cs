@@ -39,11 +39,13 @@ public sealed partial class PeerEndpoint
 
     private DirectPathOptions DirectOptions => new(_options.PunchDuration, _options.DirectKeepAliveInterval, _options.DirectPathTimeout, _options.DirectRetryInterval);
 
-    private PeerPath Track(QuicConnection connection)
+    /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
+    private async Task<PeerPath> TrackAsync(QuicConnection connection, CancellationToken cancellationToken)
     {
         var path = new PeerPath(connection, _options.Relay!);
-        path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind, e.Remote);
+        path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
         _paths.AddOrUpdate(connection, path);
+        await path.CaptureInitialRttAsync(cancellationToken).ConfigureAwait(false);
         return path;
     }
 
@@ -190,5 +192,5 @@ public sealed partial class PeerEndpoint
     }
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Path to {Peer}: {Kind} {Remote}")]
-    private static partial void LogPathChanged(ILogger logger, NodeId? peer, PeerPathKind kind, IPEndPoint remote);
+    private static partial void LogPathChanged(ILogger logger, NodeId? peer, string kind, IPEndPoint remote);
 }

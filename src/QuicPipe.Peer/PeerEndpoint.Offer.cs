@@ -22,7 +22,7 @@ public sealed partial class PeerEndpoint
         }
 
         var connection = await ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
-        Track(connection);
+        await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
         return connection;
     }
 

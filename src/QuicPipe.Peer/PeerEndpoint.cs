@@ -145,7 +145,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
             var dcid = new ConnectionId(answer.InitialDcid.Span);
             var connection = await ConnectThroughRelayAsync(peer, dcid, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
-            Track(connection);
+            await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
             StartDirectPath(connection, punch, answer);
             started = true;
             return connection;
@@ -164,7 +164,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     public async ValueTask<QuicConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _quic.AcceptAsync(cancellationToken).ConfigureAwait(false);
-        Track(connection);
+        await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
         return connection;
     }
 

@@ -11,7 +11,9 @@ namespace QuicPipe.Peer;
 public sealed class PeerPath
 {
     private readonly IPEndPoint _relay;
+    private const int HistoryLength = 32;
     private readonly Lock _gate = new();
+    private readonly Queue<PeerPathChangedEventArgs> _history = new();
     private Task _accounting = Task.CompletedTask;
     private long _accountedTotal;
     private long _viaRelay;
@@ -21,6 +23,7 @@ public sealed class PeerPath
     {
         Connection = connection;
         _relay = relay;
+        InitialRemote = connection.RemoteEndPoint;
         connection.PathChanged += OnEnginePathChanged;
     }
 
@@ -34,6 +37,30 @@ public sealed class PeerPath
 
     /// <summary>Times the path changed kind or address.</summary>
     public int Changes { get; private set; }
+
+    /// <summary>Where the connection started: the relay, for every dial.</summary>
+    public IPEndPoint InitialRemote { get; }
+
+    public PeerPathKind InitialKind => KindOf(InitialRemote);
+
+    /// <summary>The round-trip time when the connection was set up (on its initial path).</summary>
+    public TimeSpan InitialRtt { get; private set; }
+
+    /// <summary>
+    /// The last changes (up to 32), oldest first. A change can happen before anyone subscribes to
+    /// <see cref="Changed"/> (on loopback a direct path is found within milliseconds): subscribe first, then read this,
+    /// and skip what <see cref="PeerPathChangedEventArgs.Sequence"/> says was already seen.
+    /// </summary>
+    public IReadOnlyList<PeerPathChangedEventArgs> History
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _history];
+            }
+        }
+    }
 
     /// <summary>
     /// The connection moved (to a direct path, back to the relay, or to the peer's new address). Raised on the QUIC
@@ -76,6 +103,13 @@ public sealed class PeerPath
         return stats.SmoothedRtt; // equal to the first sample once there is one
     }
 
+    /// <summary>Reads the set-up RTT; called once the handshake is done, before the path can change.</summary>
+    internal async Task CaptureInitialRttAsync(CancellationToken cancellationToken)
+    {
+        var stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        InitialRtt = stats.SmoothedRtt;
+    }
+
     internal PeerPathKind KindOf(IPEndPoint remote) => remote.Equals(_relay) ? PeerPathKind.Relayed : PeerPathKind.Direct;
 
     private void OnEnginePathChanged(object? sender, QuicPathChangedEventArgs e)
@@ -86,16 +120,22 @@ public sealed class PeerPath
         }
 
         var previousKind = KindOf(e.OldRemoteEndPoint);
-        Changes++;
+        var change = new PeerPathChangedEventArgs(++Changes, previousKind, e.OldRemoteEndPoint, KindOf(e.NewRemoteEndPoint), e.NewRemoteEndPoint);
 
         // Loop thread: the stats request runs right after this callback, so it splits the bytes at the switch.
         var stats = TotalBytesAsync(CancellationToken.None);
         lock (_gate)
         {
             _accounting = AccountAsync(_accounting, stats, previousKind);
+            if (_history.Count == HistoryLength)
+            {
+                _history.Dequeue();
+            }
+
+            _history.Enqueue(change);
         }
 
-        Changed?.Invoke(this, new PeerPathChangedEventArgs(previousKind, e.OldRemoteEndPoint, KindOf(e.NewRemoteEndPoint), e.NewRemoteEndPoint));
+        Changed?.Invoke(this, change);
     }
 
     private async Task AccountAsync(Task previous, Task<long?> stats, PeerPathKind kindBefore)

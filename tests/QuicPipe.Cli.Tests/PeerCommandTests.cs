@@ -34,7 +34,7 @@ public sealed class PeerCommandTests : IDisposable
         var (bKey, bId) = CliTestKit.Identity(_directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId);
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
-        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, bId);
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--relay-only", bId);
 
         var forward = WriteRandomAsync(dial.Stdin, 100 * 1024 * 1024, seed: 1);
         var backward = WriteRandomAsync(accept.Stdin, 1024 * 1024, seed: 2);
@@ -50,6 +50,36 @@ public sealed class PeerCommandTests : IDisposable
         Assert.Equal(1024L * 1024, dial.StdoutBytes);
         Assert.Equal(sentBackward, dial.StdoutSha256());
         Assert.Contains(dial.Stderr, l => l.StartsWith($"path: relayed {relayAddress}", StringComparison.Ordinal));
+        Assert.DoesNotContain(dial.Stderr, l => l.StartsWith("path: direct", StringComparison.Ordinal));
+        GC.KeepAlive(relay);
+    }
+
+    [Fact]
+    public async Task By_default_the_connection_moves_to_the_direct_path_and_both_sides_say_so()
+    {
+        var (relay, relayId) = StartRelay(out var relayAddress);
+        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--stats-interval", "200ms", bId);
+        using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 3);
+        Assert.True(dial.WaitForStderr(l => l.StartsWith("path: direct 127.0.0.1:", StringComparison.Ordinal), Transfer), dial.AllStderr);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("path: direct 127.0.0.1:", StringComparison.Ordinal), Transfer), accept.AllStderr);
+        await WriteChunkAsync(dial.Stdin, forward, 4 * 1024 * 1024, seed: 4);
+        Assert.True(dial.WaitForStderr(l => StatsDirectBytes(l) > 4 * 1024 * 1024, Transfer), dial.AllStderr);
+        dial.Stdin.Close();
+        accept.Stdin.Close();
+
+        Assert.True(dial.WaitForExit(Transfer), dial.AllStderr);
+        Assert.True(accept.WaitForExit(Transfer), accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.Equal(5L * 1024 * 1024, accept.StdoutBytes);
+        Assert.Equal(forward.GetCurrentHash(), accept.StdoutSha256());
+        var first = dial.Stderr.First(l => l.StartsWith("path: ", StringComparison.Ordinal));
+        Assert.StartsWith($"path: relayed {relayAddress} rtt ", first, StringComparison.Ordinal); // every dial starts relayed
         GC.KeepAlive(relay);
     }
 
@@ -135,7 +165,7 @@ public sealed class PeerCommandTests : IDisposable
         var (bKey, bId) = CliTestKit.Identity(_directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId, "--log-level", "Information");
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
-        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--log-level", "Information", bId);
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--log-level", "Information", "--relay-only", bId);
         using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
         await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 5);
@@ -157,6 +187,14 @@ public sealed class PeerCommandTests : IDisposable
         Assert.Equal(2L * 1024 * 1024, accept.StdoutBytes);
         Assert.Equal(forward.GetCurrentHash(), accept.StdoutSha256());
         GC.KeepAlive(relay);
+    }
+
+    /// <summary>The direct byte count of a <c>stats:</c> line ("... via_relay N direct N rtt ..."), or -1 for other lines.</summary>
+    private static long StatsDirectBytes(string line)
+    {
+        var words = line.Split(' ');
+        var at = Array.IndexOf(words, "direct", 3);
+        return line.StartsWith("stats: ", StringComparison.Ordinal) && at > 0 && long.TryParse(words[at + 1], out var bytes) ? bytes : -1;
     }
 
     private static int Count(PeerProcess process, string text) => process.Stderr.Count(l => l.Contains(text, StringComparison.Ordinal));

@@ -20,16 +20,23 @@ internal sealed class PathReporter : IAsyncDisposable
     private PathReporter(PeerPath path, TimeSpan statsInterval)
     {
         _path = path;
+
+        // Subscribe, then replay what happened before (a direct path can be found before anyone listens); the
+        // sequence numbers drop what both deliver.
         path.Changed += OnChanged;
+        foreach (var change in path.History)
+        {
+            _changes.Writer.TryWrite(change);
+        }
+
         _printing = PrintChangesAsync(_stop.Token);
         _stats = statsInterval > TimeSpan.Zero ? PrintStatsAsync(statsInterval, _stop.Token) : Task.CompletedTask;
     }
 
-    /// <summary>Prints the first path line, then follows the connection until disposed.</summary>
-    public static async Task<PathReporter> StartAsync(PeerPath path, TimeSpan statsInterval, CancellationToken cancellationToken)
+    /// <summary>Prints the line for where the connection started, then follows it until disposed.</summary>
+    public static async Task<PathReporter> StartAsync(PeerPath path, TimeSpan statsInterval)
     {
-        var stats = await path.Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
-        await WriteAsync(PathLine(path.Kind, path.Remote.ToString(), stats.SmoothedRtt, path.Connection.RemoteNodeId)).ConfigureAwait(false);
+        await WriteAsync(PathLine(path.InitialKind, path.InitialRemote.ToString(), path.InitialRtt, path.Connection.RemoteNodeId)).ConfigureAwait(false);
         return new PathReporter(path, statsInterval);
     }
 
@@ -54,8 +61,15 @@ internal sealed class PathReporter : IAsyncDisposable
     {
         try
         {
+            var printed = 0;
             await foreach (var change in _changes.Reader.ReadAllAsync(stop).ConfigureAwait(false))
             {
+                if (change.Sequence <= printed)
+                {
+                    continue;
+                }
+
+                printed = change.Sequence;
                 var rtt = await _path.MeasureRttAsync(stop).ConfigureAwait(false);
                 await WriteAsync(PathLine(change.Kind, change.Remote.ToString(), rtt, _path.Connection.RemoteNodeId)).ConfigureAwait(false);
             }

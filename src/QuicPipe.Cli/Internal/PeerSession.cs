@@ -31,7 +31,7 @@ internal static class PeerSession
         {
             endpoint = await PeerEndpoint.StartAsync(options, interrupted).ConfigureAwait(false);
             var (connection, stream) = await connect(endpoint, interrupted).ConfigureAwait(false);
-            await using var reporter = await PathReporter.StartAsync(endpoint.GetPath(connection), parse.GetValue(netcat.StatsInterval), interrupted).ConfigureAwait(false);
+            await using var reporter = await PathReporter.StartAsync(endpoint.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
             return await new NetcatSession(connection, stream, endpoint.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), interrupted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
