@@ -200,6 +200,10 @@ public sealed partial class PeerEndpoint
                     case PeerSignal.BodyOneofCase.DialAnswer when _dials.TryGetValue(message.DialAnswer.DialId, out var pending) && pending.Peer == signal.From:
                         pending.Answer.TrySetResult(message.DialAnswer);
                         break;
+                    case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From && message.DialRefused.Crossed:
+                        MarkCrossed(refused);
+                        refused.Answer.TrySetCanceled(); // wakes the dial, which then waits for the peer's connection
+                        break;
                     case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From:
                         refused.Answer.TrySetException(new PeerException($"{signal.From} refused the connection: {message.DialRefused.Reason}"));
                         break;
@@ -224,7 +228,11 @@ public sealed partial class PeerEndpoint
     {
         var dialId = request.DialId;
         PeerSignal answer;
-        if (_options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer))
+        if (OursWinsCrossedDial(dialer, request))
+        {
+            answer = new PeerSignal { DialRefused = new DialRefused { DialId = dialId, Crossed = true, Reason = "crossed dials: this node is dialing you and its connection is the one kept" } };
+        }
+        else if (Allows(dialer))
         {
             // A CID of our derived set: the relay already routes it to us, and it pins the connection to the dialer.
             var cid = _issuer.Next();

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
+using System.Threading.Channels;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -107,6 +108,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
 
         peer._maintenance = peer.MaintainAsync();
+        peer._acceptLoop = peer.AcceptLoopAsync(peer._stopping.Token);
         return peer;
     }
 
@@ -121,6 +123,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
         var request = new PeerSignal { DialRequest = PrepareDialRequest(dialId, peer, out var punch) };
+        request.DialRequest.AcceptsReverse = Allows(peer);
         var started = false;
         try
         {
@@ -136,11 +139,21 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             DialAnswer answer;
             try
             {
-                answer = await pending.Answer.Task.WaitAsync(_options.DialTimeout, cancellationToken).ConfigureAwait(false);
+                await Task.WhenAny(pending.Answer.Task, pending.Incoming.Task).WaitAsync(_options.DialTimeout, cancellationToken).ConfigureAwait(false);
+                if (pending.Crossed)
+                {
+                    // The peer is dialing us too and its connection is the one both keep.
+                    started = true;
+                    return await pending.Incoming.Task.WaitAsync(_options.DialTimeout, cancellationToken).ConfigureAwait(false);
+                }
+
+                answer = await pending.Answer.Task.ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                throw new PeerException($"{peer} did not answer the dial request within {_options.DialTimeout.TotalSeconds:0.#} s.");
+                throw new PeerException(pending.Crossed
+                    ? $"{peer} was dialing us at the same time, but its connection did not arrive within {_options.DialTimeout.TotalSeconds:0.#} s."
+                    : $"{peer} did not answer the dial request within {_options.DialTimeout.TotalSeconds:0.#} s.");
             }
 
             var dcid = new ConnectionId(answer.InitialDcid.Span);
@@ -153,7 +166,8 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         finally
         {
             _dials.TryRemove(dialId, out _);
-            if (!started && punch is not null)
+            _crossed.TryRemove(new KeyValuePair<NodeId, PendingDial>(peer, pending));
+            if (punch is not null && (!started || pending.Crossed))
             {
                 _puncher.Close(punch);
             }
@@ -163,9 +177,14 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>Waits for the next peer that dialed us (already authenticated and allowed); see <see cref="GetPath"/> for its path.</summary>
     public async ValueTask<QuicConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        var connection = await _quic.AcceptAsync(cancellationToken).ConfigureAwait(false);
-        await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
-        return connection;
+        try
+        {
+            return await _accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(PeerEndpoint));
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -184,6 +203,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         {
         }
 
+        await _acceptLoop.ConfigureAwait(false);
         await StopDirectPathsAsync().ConfigureAwait(false);
         if (_control is { } control)
         {
@@ -220,5 +240,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         public NodeId Peer { get; } = peer;
 
         public TaskCompletionSource<DialAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The peer's own connection, when the dials crossed and the peer's is the one kept.</summary>
+        public TaskCompletionSource<QuicConnection> Incoming { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public volatile bool Crossed;
     }
 }
