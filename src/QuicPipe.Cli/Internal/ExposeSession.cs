@@ -45,6 +45,7 @@ internal sealed class ExposeSession(PeerEndpoint endpoint, IReadOnlyCollection<i
     private async Task ServeAsync(TcpExposer exposer, QuicConnection connection, CancellationToken interrupted)
     {
         await Task.Yield();
+        await using var path = await PathReporter.StartAsync(endpoint.GetPath(connection), TimeSpan.Zero).ConfigureAwait(false);
         try
         {
             await exposer.ServeAsync(connection, interrupted).ConfigureAwait(false);

@@ -34,6 +34,7 @@ internal sealed class ForwardSession(PeerEndpoint endpoint, IPEndPoint listen, N
     private async Task ServeAsync(QuicConnection connection, CancellationToken interrupted)
     {
         var forwarder = TcpForwarder.Start(connection, listen, new TcpForwarderOptions { TargetPort = port });
+        await using var path = await PathReporter.StartAsync(endpoint.GetPath(connection), TimeSpan.Zero).ConfigureAwait(false);
         try
         {
             await Console.Error.WriteLineAsync($"forwarding {forwarder.LocalEndPoint} -> {peer}:{port}").ConfigureAwait(false);
