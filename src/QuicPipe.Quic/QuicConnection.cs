@@ -286,29 +286,21 @@ public sealed partial class QuicConnection
         static TimeSpan Duration(ulong ns) => ns >= (ulong)TimeSpan.MaxValue.Ticks / 100 * 100 ? TimeSpan.MaxValue : TimeSpan.FromTicks((long)(ns / 100));
     }
 
-    internal Task WriteStreamAsync(QuicStream stream, PendingStreamWrite write)
+    /// <summary>Loop thread: a write submitted to <paramref name="stream"/> joins its queue and drains what fits.</summary>
+    internal void AcceptWrite(QuicStream stream, PendingStreamWrite write)
     {
-        try
+        if (IsTerminated)
         {
-            _endpoint.Post(() =>
-            {
-                if (IsTerminated)
-                {
-                    write.Fail(new QuicConnectionException("The connection has ended."));
-                    return;
-                }
-
-                stream.EnqueueWrite(write);
-                UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
-            });
-        }
-        catch (ObjectDisposedException e)
-        {
-            write.Fail(e);
+            write.Fail(new QuicConnectionException("The connection has ended."));
+            return;
         }
 
-        return write.Completion.Task;
+        stream.EnqueueWrite(write);
+        UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
     }
+
+    /// <summary>The blocks behind this connection's stream pipes: the endpoint's pool.</summary>
+    internal StreamBufferPool StreamBuffers => _endpoint.StreamBuffers;
 
     /// <summary>
     /// After a received packet: opens streams the peer now allows (MAX_STREAMS) and moves waiting writes into send
@@ -373,6 +365,9 @@ public sealed partial class QuicConnection
             QuicShim.ConnExtendMaxStreams(Handle, (streamId & 0x2) == 0 ? 1 : 0, 1);
         }
     }
+
+    /// <summary>Posts work to the loop thread; throws <see cref="ObjectDisposedException"/> if the endpoint is gone.</summary>
+    internal void PostOrThrow(Action work) => _endpoint.Post(work);
 
     internal void Post(Action work)
     {

@@ -58,8 +58,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private long _refused;
     private long _closeRetransmissions;
 
-    // Loop thread writes, any thread reads: what the loop thread has allocated in all (GC's per-thread count) and
-    // the datagrams it has received, so tests and benchmarks can check the steady state allocates nothing per packet.
+    // Loop thread writes, any thread reads: what the loop thread has allocated in all (GC's per-thread count, only
+    // with QuicEndpointOptions.TrackLoopAllocations) and the datagrams it has received, so tests and benchmarks can
+    // check the steady state allocates nothing per packet.
     private long _loopAllocatedBytes;
     private long _loopReceivedDatagrams;
     private long _loopIterations;
@@ -88,7 +89,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// <summary>CONNECTION_CLOSE datagrams re-sent in answer to packets that arrived during a closing period.</summary>
     internal long CloseRetransmissions => Interlocked.Read(ref _closeRetransmissions);
 
-    /// <summary>Bytes the loop thread has allocated since it started, as of its last loop iteration.</summary>
+    /// <summary>Bytes the loop thread has allocated since it started, as of its last loop iteration (0 unless QuicEndpointOptions.TrackLoopAllocations).</summary>
     internal long LoopAllocatedBytes => Interlocked.Read(ref _loopAllocatedBytes);
 
     /// <summary>Datagrams the loop thread has received (wake-ups included), as of its last loop iteration.</summary>
@@ -337,15 +338,20 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             Volatile.Write(ref _loopReceivedDatagrams, _loopReceivedDatagrams + received);
         }
 
-        // Cheap (reads the thread's allocation context); published last so a reader sees this iteration's packets.
-        var allocated = GC.GetAllocatedBytesForCurrentThread();
-        if (allocated != _loopAllocatedBytes)
+        // Only when a test or benchmark asked (QuicEndpointOptions.TrackLoopAllocations); published last so a
+        // reader sees this iteration's packets.
+        if (_options.TrackLoopAllocations)
         {
-            Volatile.Write(ref _loopAllocatingIterations, _loopAllocatingIterations + 1);
+            var allocated = GC.GetAllocatedBytesForCurrentThread();
+            if (allocated != _loopAllocatedBytes)
+            {
+                Volatile.Write(ref _loopAllocatingIterations, _loopAllocatingIterations + 1);
+            }
+
+            Volatile.Write(ref _loopAllocatedBytes, allocated);
         }
 
         Volatile.Write(ref _loopIterations, _loopIterations + 1);
-        Volatile.Write(ref _loopAllocatedBytes, allocated);
     }
 
     /// <summary>The pipeline's terminal step: hand each parsed datagram to its connection.</summary>

@@ -81,6 +81,13 @@ public sealed class QuicEndpointOptions
     /// </summary>
     internal TimeSpan MinimumClosingPeriod { get; set; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// Count what the loop thread allocates, per iteration (QuicEndpoint.LoopAllocatedBytes and
+    /// LoopAllocatingIterations): for the steady-state allocation tests and benchmarks. Off, the loop does not read
+    /// the GC's per-thread counter at all and those stay 0.
+    /// </summary>
+    internal bool TrackLoopAllocations { get; set; }
+
     /// <summary>Accept incoming connections (be a server). Off: only <see cref="QuicEndpoint.ConnectAsync"/> works.</summary>
     public bool AcceptIncoming { get; set; }
 

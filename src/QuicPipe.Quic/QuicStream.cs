@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using QuicPipe.Quic.Internal;
 using QuicPipe.Quic.Interop;
@@ -16,13 +17,19 @@ public sealed class QuicStream
 {
     private readonly QuicConnection _connection;
 
-    // No pause threshold: the peer's flow-control window already bounds what can be buffered here, and the loop
-    // thread must never wait for a reader.
-    private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+    // Blocks from the endpoint's stream pool; no pause threshold (StreamBufferPool.InputPipeOptions).
+    private readonly Pipe _input;
     private readonly CreditReturningPipeReader _reader;
 
     // Loop thread only: writes waiting for room in the send buffer, oldest first.
     private readonly Queue<PendingStreamWrite> _writes = new();
+
+    // Writers' threads to the loop thread: submitted writes, each followed by one post of _acceptSubmittedWrite.
+    private readonly ConcurrentQueue<PendingStreamWrite> _submitted = new();
+    private readonly Action _acceptSubmittedWrite;
+
+    // The write a writer takes for its next WriteAsync (null while one is in use), given back when awaited.
+    private PendingStreamWrite? _spareWrite;
 
     // Loop thread only: whether the input side has been completed (FIN, reset or connection end), and the bytes
     // received into the pipe so far.
@@ -53,8 +60,11 @@ public sealed class QuicStream
     {
         _connection = connection;
         Id = id;
+        _input = new Pipe(connection.StreamBuffers.InputPipeOptions);
         _reader = new CreditReturningPipeReader(_input.Reader, this);
         _returnPendingCredit = ReturnPendingCredit;
+        _acceptSubmittedWrite = AcceptSubmittedWrite;
+        _spareWrite = new PendingStreamWrite(this);
     }
 
     /// <summary>The connection this stream belongs to.</summary>
@@ -83,14 +93,15 @@ public sealed class QuicStream
     /// <summary>
     /// Queues <paramref name="data"/> and, with <paramref name="endStream"/>, the FIN after it. Completes once all
     /// of it is in the stream's send buffer, which waits while the buffer is full; do not change
-    /// <paramref name="data"/> before then. Cancelling may leave a prefix of the data queued.
+    /// <paramref name="data"/> before then. Cancelling may leave a prefix of the data queued. Await the result
+    /// once (it is a <see cref="ValueTask"/>: one write object per stream is reused, so writing allocates nothing).
     /// </summary>
-    public Task WriteAsync(ReadOnlyMemory<byte> data, bool endStream = false, CancellationToken cancellationToken = default) =>
-        _connection.WriteStreamAsync(this, new PendingStreamWrite(data, endStream, cancellationToken));
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, bool endStream = false, CancellationToken cancellationToken = default) =>
+        Submit(data, endStream, cancellationToken);
 
     /// <summary>Sends FIN: the peer reads to the end of the stream.</summary>
-    public Task CompleteWritesAsync(CancellationToken cancellationToken = default) =>
-        _connection.WriteStreamAsync(this, new PendingStreamWrite(ReadOnlyMemory<byte>.Empty, fin: true, cancellationToken));
+    public ValueTask CompleteWritesAsync(CancellationToken cancellationToken = default) =>
+        Submit(ReadOnlyMemory<byte>.Empty, fin: true, cancellationToken);
 
     /// <summary>
     /// Aborts reading (the peer gets STOP_SENDING), sending (the peer gets RESET_STREAM; queued data is dropped) or
@@ -203,7 +214,36 @@ public sealed class QuicStream
 
     private void ReturnPendingCredit() => _connection.ExtendCredit(Id, Interlocked.Exchange(ref _pendingCredit, 0));
 
-    // ---- send side (loop thread) ----
+    // ---- send side ----
+
+    private ValueTask Submit(ReadOnlyMemory<byte> data, bool fin, CancellationToken cancellationToken)
+    {
+        var write = Interlocked.Exchange(ref _spareWrite, null) ?? new PendingStreamWrite(this);
+        var pending = write.Start(data, fin, cancellationToken);
+        _submitted.Enqueue(write);
+        try
+        {
+            _connection.PostOrThrow(_acceptSubmittedWrite);
+        }
+        catch (ObjectDisposedException e)
+        {
+            write.Abandon(e);
+        }
+
+        return pending;
+    }
+
+    /// <summary>A write was awaited after the loop thread completed it: the next one reuses it.</summary>
+    internal void ReturnWrite(PendingStreamWrite write) => Volatile.Write(ref _spareWrite, write);
+
+    /// <summary>Loop thread: takes the oldest submitted write (one per post, so writes keep their order among commands).</summary>
+    private void AcceptSubmittedWrite()
+    {
+        if (_submitted.TryDequeue(out var write))
+        {
+            _connection.AcceptWrite(this, write);
+        }
+    }
 
     internal void EnqueueWrite(PendingStreamWrite write)
     {
@@ -231,7 +271,7 @@ public sealed class QuicStream
     {
         while (_writes.TryPeek(out var write))
         {
-            if (write.Completion.Task.IsCompleted)
+            if (write.IsCompleted)
             {
                 // Cancelled while waiting.
                 _writes.Dequeue();

@@ -73,6 +73,9 @@ public sealed class RelayServer : IDisposable
     /// <summary>The CID registry behind the control service.</summary>
     public CidRegistry Registry => _registry;
 
+    /// <summary>The control service, one for every listener's control endpoint (tests read its maintenance counters).</summary>
+    internal RelayControlService Control => _control;
+
     /// <summary>The XDP offload while it runs (tests reach its program through this).</summary>
     internal XdpOffload? XdpOffload => _xdp;
 

@@ -36,7 +36,10 @@ public class SteadyStateAllocationTests(ITestOutputHelper output)
     public async Task A_bulk_transfer_allocates_next_to_nothing_per_packet_on_the_loop_threads()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await using var pair = new LoopbackPair(IPAddress.Loopback, server: o => (o.StreamReceiveWindow, o.MaxStreamReceiveWindow) = (Window, Window));
+        await using var pair = new LoopbackPair(
+            IPAddress.Loopback,
+            server: o => (o.StreamReceiveWindow, o.MaxStreamReceiveWindow, o.TrackLoopAllocations) = (Window, Window, true),
+            client: o => o.TrackLoopAllocations = true);
         var (client, server) = await pair.ConnectPairAsync(timeout.Token);
         var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
         var buffer = new byte[Chunk];
@@ -85,12 +88,31 @@ public class SteadyStateAllocationTests(ITestOutputHelper output)
         output.WriteLine($"sender loop: {senderEnd.Allocated - senderStart.Allocated} B over {senderEnd.Datagrams - senderStart.Datagrams} datagrams received = {sender:F1} B/datagram, {senderEnd.Iterations - senderStart.Iterations} iterations = {PerIteration(senderStart, senderEnd):F1} B/iteration, {AllocatingShare(senderStart, senderEnd):P1} of them allocating");
         output.WriteLine($"receiver loop: {receiverEnd.Allocated - receiverStart.Allocated} B over {receiverEnd.Datagrams - receiverStart.Datagrams} datagrams received = {receiver:F1} B/datagram, {receiverEnd.Iterations - receiverStart.Iterations} iterations = {PerIteration(receiverStart, receiverEnd):F1} B/iteration, {AllocatingShare(receiverStart, receiverEnd):P1} of them allocating");
 
+        // The counters are live: each loop thread allocated something since it started (its first connection).
+        Assert.True(receiverEnd.Allocated > 0 && senderEnd.Allocated > 0, "the loop threads' allocations are not tracked");
+
         // Enough packets for the ratio to mean something: 24 MiB is ~20k data packets.
         Assert.True(receiverEnd.Datagrams - receiverStart.Datagrams > 10_000, "too few datagrams measured");
         Assert.True(receiver < MaxBytesPerReceivedDatagram, $"the receiver's loop allocated {receiver:F1} B per received datagram (bound {MaxBytesPerReceivedDatagram})");
         Assert.True(sender < MaxBytesPerReceivedDatagram, $"the sender's loop allocated {sender:F1} B per received datagram (bound {MaxBytesPerReceivedDatagram})");
         Assert.True(AllocatingShare(receiverStart, receiverEnd) < MaxAllocatingIterationShare, $"{AllocatingShare(receiverStart, receiverEnd):P1} of the receiver's loop iterations allocated (bound {MaxAllocatingIterationShare:P0})");
         Assert.True(AllocatingShare(senderStart, senderEnd) < MaxAllocatingIterationShare, $"{AllocatingShare(senderStart, senderEnd):P1} of the sender's loop iterations allocated (bound {MaxAllocatingIterationShare:P0})");
+    }
+
+    [Fact]
+    public async Task Without_tracking_the_loop_does_not_read_its_allocation_counter()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
+        await stream.WriteAsync(new byte[256 * 1024], endStream: true, timeout.Token);
+        var incoming = await server.AcceptStreamAsync(timeout.Token);
+        await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token);
+
+        Assert.True(pair.Server.LoopIterations > 0 && pair.Server.LoopReceivedDatagrams > 0, "the server's loop did not run");
+        Assert.Equal((0L, 0L), (pair.Server.LoopAllocatedBytes, pair.Server.LoopAllocatingIterations));
+        Assert.Equal((0L, 0L), (pair.Client.LoopAllocatedBytes, pair.Client.LoopAllocatingIterations));
     }
 
     private static (long Allocated, long Datagrams, long Iterations, long Allocating) Snapshot(QuicEndpoint endpoint) =>

@@ -23,7 +23,7 @@ public class StreamAbortTests
         var reset = await Assert.ThrowsAsync<QuicStreamAbortedException>(async () => await incoming.Input.ReadAsync(timeout.Token));
         Assert.Equal(42, reset.ErrorCode);
         Assert.True(reset.ByPeer);
-        var local = await Assert.ThrowsAsync<QuicStreamAbortedException>(() => stream.WriteAsync("more"u8.ToArray(), cancellationToken: timeout.Token));
+        var local = await Assert.ThrowsAsync<QuicStreamAbortedException>(() => stream.WriteAsync("more"u8.ToArray(), cancellationToken: timeout.Token).AsTask());
         Assert.Equal(42, local.ErrorCode);
         Assert.False(local.ByPeer);
 
@@ -62,7 +62,7 @@ public class StreamAbortTests
         });
         Assert.True(stopped.ByPeer);
         Assert.True(stopped.ErrorCode is null or 77, $"error code {stopped.ErrorCode}");
-        await Assert.ThrowsAsync<QuicStreamAbortedException>(() => stream.WriteAsync(new byte[1], cancellationToken: timeout.Token));
+        await Assert.ThrowsAsync<QuicStreamAbortedException>(() => stream.WriteAsync(new byte[1], cancellationToken: timeout.Token).AsTask());
 
         // The reverse direction is untouched.
         await incoming.WriteAsync("reply"u8.ToArray(), endStream: true, timeout.Token);
@@ -112,7 +112,7 @@ public class StreamAbortTests
         await stream.WriteAsync("request"u8.ToArray(), endStream: true, timeout.Token);
         var incoming = await server.AcceptStreamAsync(timeout.Token);
         Assert.Equal("request", Encoding.ASCII.GetString(await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token)));
-        var afterFin = await Assert.ThrowsAsync<QuicConnectionException>(() => stream.WriteAsync("late"u8.ToArray(), cancellationToken: timeout.Token));
+        var afterFin = await Assert.ThrowsAsync<QuicConnectionException>(() => stream.WriteAsync("late"u8.ToArray(), cancellationToken: timeout.Token).AsTask());
         Assert.Contains("Cannot write", afterFin.Message, StringComparison.Ordinal);
 
         // The server's direction is still open after the client's FIN.

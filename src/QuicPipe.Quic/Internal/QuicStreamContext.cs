@@ -14,13 +14,14 @@ namespace QuicPipe.Quic.Internal;
 internal sealed class QuicStreamContext : ConnectionContext, IStreamIdFeature, IStreamDirectionFeature, IStreamAbortFeature, IProtocolErrorCodeFeature, IConnectionLifetimeFeature
 {
     private readonly QuicStream _stream;
-    private readonly Pipe _output = new(new PipeOptions(useSynchronizationContext: false));
+    private readonly Pipe _output;
     private readonly CancellationTokenSource _closed = new();
     private readonly Task _sending;
 
     public QuicStreamContext(QuicStream stream, string connectionId)
     {
         _stream = stream;
+        _output = new Pipe(stream.Connection.StreamBuffers.OutputPipeOptions);
         ConnectionId = $"{connectionId}:{stream.Id}";
         Transport = new StreamTransport(stream.Input, _output.Writer);
         LocalEndPoint = stream.Connection.LocalEndPoint;

@@ -57,14 +57,27 @@ public sealed partial class RelayControlService
 
     /// <summary>
     /// Serves control connections accepted on <paramref name="endpoint"/> (bound by the caller with
-    /// <c>ServerAlpn = RelayProtocol.Alpn</c> and <c>AllowAnyClient = true</c>) and runs the registry's
-    /// maintenance, until <paramref name="cancellationToken"/> is cancelled; then closes every control
-    /// connection and returns.
+    /// <c>ServerAlpn = RelayProtocol.Alpn</c> and <c>AllowAnyClient = true</c>) until
+    /// <paramref name="cancellationToken"/> is cancelled; then closes every control connection and returns. The
+    /// registry's maintenance runs while any RunAsync of this service does, once however many endpoints it
+    /// serves (a relay has one per listener).
     /// </summary>
     public async Task RunAsync(QuicEndpoint endpoint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        var maintenance = RunMaintenanceAsync(cancellationToken);
+        JoinMaintenance();
+        try
+        {
+            await AcceptAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await LeaveMaintenanceAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptAsync(QuicEndpoint endpoint, CancellationToken cancellationToken)
+    {
         try
         {
             while (true)
@@ -86,7 +99,6 @@ public sealed partial class RelayControlService
         }
 
         await Task.WhenAll(_handlers.Keys).ConfigureAwait(false);
-        await maintenance.ConfigureAwait(false);
     }
 
     public RelayControlStats Snapshot() => new()
@@ -103,29 +115,6 @@ public sealed partial class RelayControlService
         ProtocolErrors = Interlocked.Read(ref _protocolErrors),
         Registry = _registry.Snapshot(),
     };
-
-    private async Task RunMaintenanceAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(_options.RouteUseInterval);
-        var nextSweep = _registry.NowMs;
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                _registry.ProcessRouteUses();
-                var now = _registry.NowMs;
-                if (now >= nextSweep)
-                {
-                    _registry.Sweep(now);
-                    nextSweep = now + (long)_options.SweepInterval.TotalMilliseconds;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Shutting down.
-        }
-    }
 
     /// <summary>One connection, start to end. Catches everything: a client can end its own connection, never the service.</summary>
     private async Task ServeAsync(QuicConnection connection, CancellationToken cancellationToken)
