@@ -21,10 +21,20 @@ public sealed class PeerPath
     {
         Connection = connection;
         _relay = relay;
+        InitialRemote = connection.RemoteEndPoint;
         connection.PathChanged += OnEnginePathChanged;
     }
 
     public QuicConnection Connection { get; }
+
+    /// <summary>
+    /// Where the connection started (the relay). The dialer may move it within milliseconds of connecting, before the
+    /// application subscribes to <see cref="Changed"/>; with this a late subscriber can still tell the whole story.
+    /// </summary>
+    public IPEndPoint InitialRemote { get; }
+
+    /// <summary>The kind of <see cref="InitialRemote"/>: relayed, for every connection a peer endpoint makes.</summary>
+    public PeerPathKind InitialKind => KindOf(InitialRemote);
 
     /// <summary>Relayed or direct, now.</summary>
     public PeerPathKind Kind => KindOf(Connection.RemoteEndPoint);

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Threading.Channels;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
@@ -14,23 +15,43 @@ internal sealed class PathReporter : IAsyncDisposable
     private readonly PeerPath _path;
     private readonly Channel<PeerPathChangedEventArgs> _changes = Channel.CreateUnbounded<PeerPathChangedEventArgs>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _printing;
-    private readonly Task _stats;
+    private Task _printing = Task.CompletedTask;
+    private Task _stats = Task.CompletedTask;
 
-    private PathReporter(PeerPath path, TimeSpan statsInterval)
+    private PathReporter(PeerPath path)
     {
         _path = path;
         path.Changed += OnChanged;
-        _printing = PrintChangesAsync(_stop.Token);
-        _stats = statsInterval > TimeSpan.Zero ? PrintStatsAsync(statsInterval, _stop.Token) : Task.CompletedTask;
     }
 
-    /// <summary>Prints the first path line, then follows the connection until disposed.</summary>
+    /// <summary>
+    /// Prints the first path line (where the connection started), then follows the connection until disposed.
+    /// Subscribes before it reads anything: on a LAN the dialer moves the connection to a direct path within
+    /// milliseconds, often before this runs, and a move between a read and the subscription would never be printed.
+    /// A move that already happened is printed as a change right after the first line.
+    /// </summary>
     public static async Task<PathReporter> StartAsync(PeerPath path, TimeSpan statsInterval, CancellationToken cancellationToken)
     {
-        var stats = await path.Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
-        await WriteAsync(PathLine(path.Kind, path.Remote.ToString(), stats.SmoothedRtt, path.Connection.RemoteNodeId)).ConfigureAwait(false);
-        return new PathReporter(path, statsInterval);
+        var reporter = new PathReporter(path);
+        try
+        {
+            var stats = await path.Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+            await WriteAsync(PathLine(path.InitialKind, path.InitialRemote.ToString(), stats.SmoothedRtt, path.Connection.RemoteNodeId)).ConfigureAwait(false);
+            var now = path.Remote;
+            if (!now.Equals(path.InitialRemote))
+            {
+                reporter._changes.Writer.TryWrite(new PeerPathChangedEventArgs(path.InitialKind, path.InitialRemote, path.Kind, now));
+            }
+
+            reporter._printing = reporter.PrintChangesAsync(path.InitialRemote, reporter._stop.Token);
+            reporter._stats = statsInterval > TimeSpan.Zero ? reporter.PrintStatsAsync(statsInterval, reporter._stop.Token) : Task.CompletedTask;
+            return reporter;
+        }
+        catch
+        {
+            await reporter.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -50,12 +71,18 @@ internal sealed class PathReporter : IAsyncDisposable
     // Loop thread: only queue; the RTT wait and the write happen on the printing task.
     private void OnChanged(object? sender, PeerPathChangedEventArgs e) => _changes.Writer.TryWrite(e);
 
-    private async Task PrintChangesAsync(CancellationToken stop)
+    private async Task PrintChangesAsync(IPEndPoint printed, CancellationToken stop)
     {
         try
         {
             await foreach (var change in _changes.Reader.ReadAllAsync(stop).ConfigureAwait(false))
             {
+                if (change.Remote.Equals(printed))
+                {
+                    continue; // the move StartAsync found already queued, then its own event (or the other way round)
+                }
+
+                printed = change.Remote;
                 var rtt = await _path.MeasureRttAsync(stop).ConfigureAwait(false);
                 await WriteAsync(PathLine(change.Kind, change.Remote.ToString(), rtt, _path.Connection.RemoteNodeId)).ConfigureAwait(false);
             }
