@@ -74,10 +74,17 @@ public sealed class PeerPath
     /// The round-trip time on the current path once it has a sample: after a move, the congestion controller starts
     /// over and reports its initial guess until the first acknowledgement, so this waits (at most 1 s) for one.
     /// </summary>
-    public async Task<TimeSpan> MeasureRttAsync(CancellationToken cancellationToken = default)
+    public Task<TimeSpan> MeasureRttAsync(CancellationToken cancellationToken = default) => MeasureRttAsync(TimeSpan.FromSeconds(1), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="MeasureRttAsync(CancellationToken)"/>, waiting at most <paramref name="maxWait"/> for a sample
+    /// (then the initial guess is returned): for callers that report a change and must not hold it back for long.
+    /// </summary>
+    public async Task<TimeSpan> MeasureRttAsync(TimeSpan maxWait, CancellationToken cancellationToken = default)
     {
+        var deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
         var stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < 50 && stats.LatestRtt == TimeSpan.Zero; i++)
+        while (stats.LatestRtt == TimeSpan.Zero && Environment.TickCount64 < deadline)
         {
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
             stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);

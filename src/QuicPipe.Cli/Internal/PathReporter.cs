@@ -12,6 +12,12 @@ namespace QuicPipe.Cli.Internal;
 /// </summary>
 internal sealed class PathReporter : IAsyncDisposable
 {
+    /// <summary>
+    /// How long a change line waits for the new path's first RTT sample. Short: the line is the news (scripts wait for
+    /// it), and right after a move off a dead path the first acknowledgement can take a second or more to come.
+    /// </summary>
+    private static readonly TimeSpan ChangeRttWait = TimeSpan.FromMilliseconds(250);
+
     private readonly PeerPath _path;
     private readonly Channel<PeerPathChangedEventArgs> _changes = Channel.CreateUnbounded<PeerPathChangedEventArgs>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
@@ -83,7 +89,7 @@ internal sealed class PathReporter : IAsyncDisposable
                 }
 
                 printed = change.Remote;
-                var rtt = await _path.MeasureRttAsync(stop).ConfigureAwait(false);
+                var rtt = await _path.MeasureRttAsync(ChangeRttWait, stop).ConfigureAwait(false);
                 await WriteAsync(PathLine(change.Kind, change.Remote.ToString(), rtt, _path.Connection.RemoteNodeId)).ConfigureAwait(false);
             }
         }
