@@ -7,15 +7,15 @@ internal static class LabNetwork
     /// Cuts the direct path between the two sites at natA: drops forwarded packets to and from natB's public address,
     /// while traffic to and from the relay still passes. natA's forward hook sees outbound packets before SNAT (source
     /// A, destination natB) and inbound ones after conntrack has undone the translation (source natB, destination A),
-    /// so natB's address is on the matching side both ways. Priority -10 runs ahead of the lab's own forward chain.
+    /// so natB's address is on the matching side both ways. Priority -10 runs ahead of the lab's own forward chain. (Not "fwd": that is an nft keyword.)
     /// </summary>
     public static void CutDirectPathAtNatA(NatLab lab)
     {
         var natB = NatLab.AddressOf(LabHost.NatB).ToString();
         Nft(lab, "add", "table", "inet", "cut");
-        Nft(lab, "add", "chain", "inet", "cut", "fwd", "{ type filter hook forward priority -10; }");
-        Nft(lab, "add", "rule", "inet", "cut", "fwd", "ip", "daddr", natB, "drop");
-        Nft(lab, "add", "rule", "inet", "cut", "fwd", "ip", "saddr", natB, "drop");
+        Nft(lab, "add", "chain", "inet", "cut", "drop_natb", "{ type filter hook forward priority -10; }");
+        Nft(lab, "add", "rule", "inet", "cut", "drop_natb", "ip", "daddr", natB, "drop");
+        Nft(lab, "add", "rule", "inet", "cut", "drop_natb", "ip", "saddr", natB, "drop");
     }
 
     private static void Nft(NatLab lab, params string[] args)
