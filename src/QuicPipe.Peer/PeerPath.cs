@@ -29,6 +29,15 @@ public sealed class PeerPath
 
     public QuicConnection Connection { get; }
 
+    /// <summary>
+    /// Where the connection started (the relay). The dialer may move it within milliseconds of connecting, before the
+    /// application subscribes to <see cref="Changed"/>; with this a late subscriber can still tell the whole story.
+    /// </summary>
+    public IPEndPoint InitialRemote { get; }
+
+    /// <summary>The kind of <see cref="InitialRemote"/>: relayed, for every connection a peer endpoint makes.</summary>
+    public PeerPathKind InitialKind => KindOf(InitialRemote);
+
     /// <summary>Relayed or direct, now.</summary>
     public PeerPathKind Kind => KindOf(Connection.RemoteEndPoint);
 
@@ -37,11 +46,6 @@ public sealed class PeerPath
 
     /// <summary>Times the path changed kind or address.</summary>
     public int Changes { get; private set; }
-
-    /// <summary>Where the connection started: the relay, for every dial.</summary>
-    public IPEndPoint InitialRemote { get; }
-
-    public PeerPathKind InitialKind => KindOf(InitialRemote);
 
     /// <summary>The round-trip time when the connection was set up (on its initial path).</summary>
     public TimeSpan InitialRtt { get; private set; }
@@ -91,10 +95,17 @@ public sealed class PeerPath
     /// The round-trip time on the current path once it has a sample: after a move, the congestion controller starts
     /// over and reports its initial guess until the first acknowledgement, so this waits (at most 1 s) for one.
     /// </summary>
-    public async Task<TimeSpan> MeasureRttAsync(CancellationToken cancellationToken = default)
+    public Task<TimeSpan> MeasureRttAsync(CancellationToken cancellationToken = default) => MeasureRttAsync(TimeSpan.FromSeconds(1), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="MeasureRttAsync(CancellationToken)"/>, waiting at most <paramref name="maxWait"/> for a sample
+    /// (then the initial guess is returned): for callers that report a change and must not hold it back for long.
+    /// </summary>
+    public async Task<TimeSpan> MeasureRttAsync(TimeSpan maxWait, CancellationToken cancellationToken = default)
     {
+        var deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
         var stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < 50 && stats.LatestRtt == TimeSpan.Zero; i++)
+        while (stats.LatestRtt == TimeSpan.Zero && Environment.TickCount64 < deadline)
         {
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
             stats = await Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);

@@ -17,6 +17,19 @@ internal static class LabRun
         AssertGone(name);
     }
 
+    /// <inheritdoc cref="With"/>
+    public static async Task WithAsync(NatKind natA, NatKind natB, Func<NatLab, Task> body)
+    {
+        string name;
+        using (var lab = NatLab.Create(natA, natB))
+        {
+            name = lab.Name;
+            await body(lab);
+        }
+
+        AssertGone(name);
+    }
+
     public static void AssertGone(string name) =>
         Assert.DoesNotContain(NatLab.ListNamespaces(), ns => ns.StartsWith(name + "-", StringComparison.Ordinal));
 }

@@ -11,6 +11,10 @@ namespace QuicPipe.Cli.Internal;
 /// </summary>
 internal sealed class PathReporter : IAsyncDisposable
 {
+    // A change line waits this long at most for the new path's first RTT sample: after leaving a dead path the first
+    // acknowledgement can take over a second, and scripts wait for the line itself.
+    private static readonly TimeSpan ChangeRttWait = TimeSpan.FromMilliseconds(250);
+
     private readonly PeerPath _path;
     private readonly Channel<PeerPathChangedEventArgs> _changes = Channel.CreateUnbounded<PeerPathChangedEventArgs>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
@@ -70,7 +74,7 @@ internal sealed class PathReporter : IAsyncDisposable
                 }
 
                 printed = change.Sequence;
-                var rtt = await _path.MeasureRttAsync(stop).ConfigureAwait(false);
+                var rtt = await _path.MeasureRttAsync(ChangeRttWait, stop).ConfigureAwait(false);
                 await WriteAsync(PathLine(change.Kind, change.Remote.ToString(), rtt, _path.Connection.RemoteNodeId)).ConfigureAwait(false);
             }
         }

@@ -20,6 +20,7 @@ internal sealed partial class DirectPathAgent
 {
     private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FallbackRetryGap = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan SilenceCheckInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly HolePuncher _puncher;
     private readonly PunchSession _session;
@@ -116,14 +117,26 @@ internal sealed partial class DirectPathAgent
         }
     }
 
-    /// <summary>Pings the direct address every keep-alive interval; returns once no pong came back for the timeout.</summary>
+    /// <summary>
+    /// Pings the direct address every keep-alive interval; returns once no pong came back for the timeout. Silence is
+    /// checked every <see cref="SilenceCheckInterval"/>, not only at each ping: checked at pings alone, a dead path
+    /// was noticed up to a whole keep-alive interval (1 s) after the timeout.
+    /// </summary>
     private async Task HoldDirectAsync(IPEndPoint direct, CancellationToken token)
     {
         var since = Environment.TickCount64;
+        var nextPing = since;
+        var keepAliveMs = (long)_options.KeepAlive.TotalMilliseconds;
+        var check = _options.KeepAlive < SilenceCheckInterval ? _options.KeepAlive : SilenceCheckInterval;
         while (!token.IsCancellationRequested && _connection.RemoteEndPoint.Equals(direct))
         {
-            _puncher.SendPing(_session, direct);
-            await Task.Delay(_options.KeepAlive, token).ConfigureAwait(false);
+            if (Environment.TickCount64 >= nextPing)
+            {
+                _puncher.SendPing(_session, direct);
+                nextPing = Environment.TickCount64 + keepAliveMs;
+            }
+
+            await Task.Delay(check, token).ConfigureAwait(false);
             var lastPong = _session.LastPong(direct)?.At ?? since;
             var silent = Environment.TickCount64 - Math.Max(lastPong, since);
             if (silent > (long)_options.Timeout.TotalMilliseconds)
