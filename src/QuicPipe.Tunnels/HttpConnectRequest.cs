@@ -48,7 +48,14 @@ public readonly record struct HttpConnectRequest
         if (end < 0)
         {
             // Reject garbage as soon as the request line shows it, not only when the buffer is full.
-            var firstLine = data.IndexOf("\r\n"u8) is var lineEnd and >= 0 ? data[..lineEnd] : data;
+            var lineEnd = data.IndexOf("\r\n"u8);
+            var firstLine = lineEnd >= 0 ? data[..lineEnd] : data;
+            if (lineEnd < 0 && firstLine.EndsWith((byte)'\r'))
+            {
+                // The CR of the line's CRLF, its LF still on the way.
+                firstLine = firstLine[..^1];
+            }
+
             return IsRequestLinePrefix(firstLine) ? ProxyParseResult.Incomplete : ProxyParseResult.Invalid;
         }
 
