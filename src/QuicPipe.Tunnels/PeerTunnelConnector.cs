@@ -27,7 +27,9 @@ public sealed class PeerTunnelConnector : IAsyncDisposable
 
     /// <param name="dial">
     /// Connects to a peer. Throw <see cref="PeerDialException"/> to say why it failed; any other failure counts as
-    /// <see cref="PeerTunnelOutcome.PeerUnreachable"/>. Its token fires when the connector is disposed.
+    /// <see cref="PeerTunnelOutcome.PeerUnreachable"/>. Its token fires when the connector is disposed. It must end
+    /// by itself (its own timeout): requests waiting on a dial give up after <c>ConnectTimeout</c>, but later
+    /// requests for the same peer wait on that same dial until it ends.
     /// </param>
     /// <param name="options">Timeouts.</param>
     public PeerTunnelConnector(Func<NodeId, CancellationToken, Task<QuicConnection>> dial, PeerTunnelConnectorOptions options)
@@ -74,6 +76,9 @@ public sealed class PeerTunnelConnector : IAsyncDisposable
             return (PeerTunnelOutcome.TimedOut, null);
         }
     }
+
+    /// <summary>Peers with a dial in progress or a live connection (failed dials and closed connections are dropped).</summary>
+    public int PeerCount => _connections.Count;
 
     /// <summary>Closes the connections to peers (their tunnels end with them) and fails pending connects.</summary>
     public async ValueTask DisposeAsync()

@@ -31,7 +31,7 @@ public sealed class ProxyCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Curl_through_the_HTTP_CONNECT_and_the_SOCKS5_proxy_gets_the_body_byte_exact_over_one_peer_connection()
+    public async Task Curl_through_the_HTTP_CONNECT_and_the_SOCKS5_proxy_gets_the_body_byte_exact_over_one_peer_connection_and_SIGTERM_exits_0()
     {
         var body = RandomNumberGenerator.GetBytes(256 * 1024);
         await using var server = new FixedHttpServer(body);
@@ -50,6 +50,11 @@ public sealed class ProxyCommandTests : IDisposable
 
         // Both requests rode one dialed connection: expose accepted the proxy once.
         Assert.Single(lab.Expose.Stderr, l => l.StartsWith($"accepted {lab.AId}", StringComparison.Ordinal));
+
+        lab.Proxy.Signal(RelayProcess.SigTerm);
+        Assert.True(lab.Proxy.WaitForExit(TimeSpan.FromSeconds(15)), lab.Proxy.AllStderr);
+        Assert.True(lab.Proxy.ExitCode == 0, lab.Proxy.AllStderr);
+        Assert.False(lab.Expose.HasExited, "a proxy going away must not end expose");
     }
 
     [Fact]

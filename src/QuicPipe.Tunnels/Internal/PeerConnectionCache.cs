@@ -27,7 +27,23 @@ internal sealed class PeerConnectionCache(Func<NodeId, CancellationToken, Task<Q
 
             var dialing = DialAsync(peer);
             _connections[peer] = dialing;
+
+            // Entries go when they can no longer serve, so that asking for many peers (say, random NodeIds that
+            // all fail) does not grow the table.
+            _ = dialing.ContinueWith(ForgetWhenDone, (this, peer), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return dialing;
+        }
+    }
+
+    /// <summary>Peers with a dial in progress or a live connection.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connections.Count;
+            }
         }
     }
 
@@ -37,6 +53,30 @@ internal sealed class PeerConnectionCache(Func<NodeId, CancellationToken, Task<Q
         lock (_lock)
         {
             return [.. _connections.Values.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result)];
+        }
+    }
+
+    private static void ForgetWhenDone(Task<QuicConnection> dialing, object? state)
+    {
+        var (cache, peer) = ((PeerConnectionCache, NodeId))state!;
+        if (!dialing.IsCompletedSuccessfully)
+        {
+            cache.Forget(peer, dialing);
+            return;
+        }
+
+        _ = dialing.Result.Closed.ContinueWith(_ => cache.Forget(peer, dialing), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void Forget(NodeId peer, Task<QuicConnection> entry)
+    {
+        lock (_lock)
+        {
+            // Only this entry: a newer dial for the same peer may have replaced it already.
+            if (_connections.TryGetValue(peer, out var current) && current == entry)
+            {
+                _connections.Remove(peer);
+            }
         }
     }
 

@@ -101,9 +101,10 @@ internal sealed class ProxyListener : IAsyncDisposable
                 {
                     await _handle(client, _stop.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or QuicConnectionException or QuicStreamAbortedException)
+                catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException or QuicConnectionException or QuicStreamAbortedException)
                 {
-                    // Disposed, or the client or peer went away mid-negotiation: this client ends, the proxy goes on.
+                    // Disposed, the client or peer went away mid-negotiation, or (unexpectedly) a stream in a bad state: this
+                    // client ends, the proxy goes on.
                     TcpStreamPump.Reset(client);
                 }
                 finally
