@@ -213,13 +213,16 @@ public sealed class ProxyCommandTests : IDisposable
         Console.WriteLine($"1000 SOCKS5 connections through the proxy process: {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
-    [Fact]
-    public void Without_a_listen_address_proxy_exits_2_with_one_line_naming_the_flags()
+    [Theory]
+    [InlineData("--http", "--relay", "127.0.0.1:1", "--key", "k")]
+    [InlineData("--proxy-user", "--http", "3128", "--proxy-user", "nocolon", "--relay", "127.0.0.1:1", "--key", "k")]
+    [InlineData("--header-timeout", "--socks5", "1080", "--header-timeout", "0", "--relay", "127.0.0.1:1", "--key", "k")]
+    public void Bad_arguments_exit_2_with_one_line_naming_the_flag(string named, params string[] args)
     {
-        var (exitCode, _, stderr) = RelayProcess.Run(Startup, "proxy", "--relay", "127.0.0.1:1", "--key", "k");
+        var (exitCode, _, stderr) = RelayProcess.Run(Startup, ["proxy", .. args]);
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("--http", stderr, StringComparison.Ordinal);
+        Assert.Contains(named, stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 

@@ -68,12 +68,3 @@ internal sealed class ClientPrefixReader(Socket client, int capacity)
         }
     }
 }
-
-/// <summary>How <see cref="ClientPrefixReader.ReadAsync"/> ended.</summary>
-internal enum ClientReadResult
-{
-    Complete,
-    Invalid,
-    TooLarge,
-    Closed,
-}
