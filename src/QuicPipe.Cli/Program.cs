@@ -9,6 +9,7 @@ var root = new RootCommand("quicpipe: point-to-point QUIC across NATs, and the r
     AcceptCommand.Create(),
     ForwardCommand.Create(),
     ExposeCommand.Create(),
+    ProxyCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using QuicPipe.Quic;
@@ -140,17 +139,7 @@ public sealed class TcpForwarder : IAsyncDisposable
                 setup.CancelAfter(_options.ConnectTimeout);
                 try
                 {
-                    stream = await _connection.OpenBidirectionalStreamAsync(setup.Token).ConfigureAwait(false);
-                    await stream.WriteAsync(_header, endStream: false, setup.Token).ConfigureAwait(false);
-                    status = await ReadStatusAsync(stream.Input, setup.Token).ConfigureAwait(false);
-                }
-                catch (QuicStreamAbortedException e)
-                {
-                    status = e.ErrorCode is >= TunnelErrorCodes.Refused and <= TunnelErrorCodes.BadHeader ? (TunnelStatus)e.ErrorCode.Value : TunnelStatus.Unreachable;
-                }
-                catch (QuicConnectionException)
-                {
-                    status = TunnelStatus.Unreachable;
+                    (status, stream) = await TunnelOpener.OpenAsync(_connection, _header, setup.Token, _stop.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
                 {
@@ -162,13 +151,6 @@ public sealed class TcpForwarder : IAsyncDisposable
             {
                 Interlocked.Increment(ref _refused);
                 TcpStreamPump.Reset(client);
-                if (stream is not null)
-                {
-                    var code = Enum.IsDefined(status) ? (long)status : TunnelErrorCodes.BadStatus;
-                    await TcpStreamPump.AbortQuietlyAsync(stream, code).ConfigureAwait(false);
-                    await stream.Input.CompleteAsync().ConfigureAwait(false);
-                }
-
                 return;
             }
 
@@ -184,27 +166,6 @@ public sealed class TcpForwarder : IAsyncDisposable
                 var code = e is OperationCanceledException ? TunnelErrorCodes.TunnelClosing : TunnelErrorCodes.InternalError;
                 await TcpStreamPump.AbortQuietlyAsync(stream, code).ConfigureAwait(false);
                 await stream.Input.CompleteAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>Reads the exposing side's one status byte; an end before it counts as unreachable.</summary>
-    private static async Task<TunnelStatus> ReadStatusAsync(PipeReader input, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
-            if (!result.Buffer.IsEmpty)
-            {
-                var status = result.Buffer.FirstSpan[0];
-                input.AdvanceTo(result.Buffer.GetPosition(1));
-                return (TunnelStatus)status;
-            }
-
-            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return TunnelStatus.Unreachable;
             }
         }
     }

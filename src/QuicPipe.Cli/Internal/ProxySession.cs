@@ -1,0 +1,75 @@
+using System.Net;
+using QuicPipe.Peer;
+using QuicPipe.Quic;
+using QuicPipe.Tunnels;
+
+namespace QuicPipe.Cli.Internal;
+
+/// <summary>
+/// The running part of <c>quicpipe proxy</c>: an HTTP CONNECT and/or SOCKS5 proxy sharing one
+/// <see cref="PeerTunnelConnector"/>, which dials each peer named in a request through the endpoint on first use.
+/// </summary>
+internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEndPoint? socks5, ProxyOptions options, TimeSpan dialTimeout)
+{
+    public async Task RunAsync(CancellationToken interrupted)
+    {
+        // A dial is the signal round trip and then the handshake, each bounded by the endpoint's dial timeout.
+        await using var connector = new PeerTunnelConnector(DialAsync, new PeerTunnelConnectorOptions { ConnectTimeout = dialTimeout * 2 });
+        HttpConnectProxy? httpProxy = null;
+        Socks5Proxy? socksProxy = null;
+        try
+        {
+            if (http is not null)
+            {
+                httpProxy = HttpConnectProxy.Start(connector, http, options);
+                httpProxy.RequestFailed += Log;
+                await Console.Error.WriteLineAsync($"HTTP CONNECT proxy on {httpProxy.LocalEndPoint} as {endpoint.NodeId}").ConfigureAwait(false);
+            }
+
+            if (socks5 is not null)
+            {
+                socksProxy = Socks5Proxy.Start(connector, socks5, options);
+                socksProxy.RequestFailed += Log;
+                await Console.Error.WriteLineAsync($"SOCKS5 proxy on {socksProxy.LocalEndPoint} as {endpoint.NodeId}").ConfigureAwait(false);
+            }
+
+            await Task.Delay(Timeout.Infinite, interrupted).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (httpProxy is not null)
+            {
+                await httpProxy.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (socksProxy is not null)
+            {
+                await socksProxy.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static void Log(object? sender, ProxyRequestEventArgs e) =>
+        Console.Error.WriteLine($"proxy: {e.Client?.ToString() ?? "?"} {e.Target ?? "-"}: {e.Answer}");
+
+    /// <summary>
+    /// Dials through the relay and says why a dial failed. PeerException carries no reason code, only words: the
+    /// two that matter for the answer (the peer refused us; the peer did not answer in time) are told apart by its
+    /// message, so a change of those messages in QuicPipe.Peer turns them into "unreachable" (502), not a crash.
+    /// </summary>
+    private async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await endpoint.DialAsync(peer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PeerException e)
+        {
+            var outcome = e.Message.Contains("refused the connection", StringComparison.Ordinal) ? PeerTunnelOutcome.PeerRefused
+                : e.Message.Contains("did not answer", StringComparison.Ordinal) ? PeerTunnelOutcome.TimedOut
+                : PeerTunnelOutcome.PeerUnreachable;
+            await Console.Error.WriteLineAsync($"proxy: dial {peer} failed: {e.Message}").ConfigureAwait(false);
+            throw new PeerDialException(outcome, e.Message, e);
+        }
+    }
+}

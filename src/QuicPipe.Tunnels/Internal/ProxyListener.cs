@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Tunnels.Internal;
+
+/// <summary>
+/// The TCP side every proxy shares: listens, accepts, and runs one handler per client connection, at most
+/// <c>maxConnections</c> at once. At the limit it stops accepting, so further clients wait in the kernel's backlog
+/// instead of costing us a task and buffers each. Disposing stops accepting, cancels the handlers' token and waits
+/// for them.
+/// </summary>
+internal sealed class ProxyListener : IAsyncDisposable
+{
+    private readonly Socket _listener;
+    private readonly Func<Socket, CancellationToken, Task> _handle;
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<long, Task> _handlers = new();
+    private readonly Task _acceptLoop;
+    private long _nextHandler;
+    private long _accepted;
+
+    public ProxyListener(IPEndPoint listen, int backlog, int maxConnections, Func<Socket, CancellationToken, Task> handle)
+    {
+        _handle = handle;
+        _slots = new SemaphoreSlim(maxConnections, maxConnections);
+        _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            _listener.Bind(listen);
+            _listener.Listen(backlog);
+        }
+        catch
+        {
+            _listener.Dispose();
+            _slots.Dispose();
+            throw;
+        }
+
+        LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Client connections accepted so far.</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    /// <summary>Client connections being served now.</summary>
+    public int Active => _handlers.Count;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        await Task.WhenAll(_handlers.Values).ConfigureAwait(false);
+        _stop.Dispose();
+        _slots.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                await _slots.WaitAsync(_stop.Token).ConfigureAwait(false);
+                try
+                {
+                    client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _slots.Release();
+                    throw;
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // A connection that died in the backlog, or descriptors exhausted: keep listening.
+                continue;
+            }
+
+            Interlocked.Increment(ref _accepted);
+            var id = Interlocked.Increment(ref _nextHandler);
+
+            // The handler removes itself from _handlers when done: it must not start before it is in there.
+            var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _handlers[id] = Task.Run(async () =>
+            {
+                await registered.Task.ConfigureAwait(false);
+                try
+                {
+                    await _handle(client, _stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException or QuicConnectionException or QuicStreamAbortedException)
+                {
+                    // Disposed, the client or peer went away mid-negotiation, or (unexpectedly) a stream in a bad state: this
+                    // client ends, the proxy goes on.
+                    TcpStreamPump.Reset(client);
+                }
+                finally
+                {
+                    client.Dispose();
+                    _handlers.TryRemove(id, out _);
+                    _slots.Release();
+                }
+            });
+            registered.SetResult();
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace QuicPipe.Tunnels;
+
+/// <summary>Settings of an <see cref="HttpConnectProxy"/> or a <see cref="Socks5Proxy"/>.</summary>
+public sealed class ProxyOptions
+{
+    /// <summary>The user name and password clients must give; null: no authentication.</summary>
+    public ProxyCredentials? Credentials { get; set; }
+
+    /// <summary>
+    /// How long a client may take from its connect to a whole request (the HTTP request head; the SOCKS5 greeting,
+    /// authentication and request together). A silent client is closed after it, so it cannot hold a slot forever.
+    /// </summary>
+    public TimeSpan HeaderTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest HTTP request head (request line and headers) accepted; larger is answered 431.</summary>
+    public int MaxHeaderBytes { get; set; } = 8 * 1024;
+
+    /// <summary>
+    /// Client connections served at once, tunnels included. At the limit the proxy stops accepting (new clients wait
+    /// in the listen backlog) until one ends.
+    /// </summary>
+    public int MaxConnections { get; set; } = 512;
+
+    /// <summary>Bytes read from a TCP connection at a time.</summary>
+    public int BufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>Listen backlog.</summary>
+    public int Backlog { get; set; } = 512;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxHeaderBytes, 512, nameof(MaxHeaderBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1, nameof(MaxConnections));
+        ArgumentOutOfRangeException.ThrowIfLessThan(BufferSize, 1, nameof(BufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HeaderTimeout, TimeSpan.Zero, nameof(HeaderTimeout));
+    }
+}
