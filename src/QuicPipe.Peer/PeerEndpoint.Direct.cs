@@ -84,7 +84,7 @@ public sealed partial class PeerEndpoint
             return;
         }
 
-        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), _logger);
+        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), CheckRelayNow, _logger);
         RunInBackground(agent.RunAsync(candidates, _stopping.Token));
     }
 

@@ -13,6 +13,9 @@ public sealed partial class PeerEndpoint
     private const int MaxRegisteredWindow = 256;
     private static readonly TimeSpan LongestLivenessWait = TimeSpan.FromSeconds(2);
 
+    // Completed to run the liveness check (ping, re-register on a new address) now instead of at the next interval.
+    private TaskCompletionSource _relayCheckNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Raised after each successful registration (the first, and every re-registration).</summary>
     public event EventHandler<PeerRegisteredEventArgs>? Registered;
 
@@ -28,11 +31,11 @@ public sealed partial class PeerEndpoint
         }
         catch (QuicConnectionException e)
         {
-            throw new PeerException(e.IsPinMismatch ? $"Relay {relay} is not the pinned relay: {e.Message}" : $"Cannot connect to relay {relay}: {e.Message}", e);
+            throw new PeerException(PeerFailure.RelayUnreachable, e.IsPinMismatch ? $"Relay {relay} is not the pinned relay: {e.Message}" : $"Cannot connect to relay {relay}: {e.Message}", e);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new PeerException($"Relay {relay} did not answer within {_options.DialTimeout.TotalSeconds:0.#} s (is it running, and is UDP to it open?).");
+            throw new PeerException(PeerFailure.RelayUnreachable, $"Relay {relay} did not answer within {_options.DialTimeout.TotalSeconds:0.#} s (is it running, and is UDP to it open?).");
         }
 
         if (_relayId is null)
@@ -51,7 +54,7 @@ public sealed partial class PeerEndpoint
             await control.DisposeAsync().ConfigureAwait(false);
             if (e is RelayControlException refused)
             {
-                throw new PeerException($"Relay {relay} refused the registration: {refused.Message}", refused);
+                throw new PeerException(PeerFailure.RelayRefused, $"Relay {relay} refused the registration: {refused.Message}", refused);
             }
 
             throw;
@@ -113,9 +116,16 @@ public sealed partial class PeerEndpoint
         while (!stopping.IsCancellationRequested)
         {
             var tick = Task.Delay(interval, stopping);
-            if (await Task.WhenAny(control.Closed, tick).ConfigureAwait(false) == control.Closed)
+            var nowSource = Volatile.Read(ref _relayCheckNow);
+            var now = nowSource.Task;
+            if (await Task.WhenAny(control.Closed, tick, now).ConfigureAwait(false) == control.Closed)
             {
                 return "the control connection closed";
+            }
+
+            if (now.IsCompleted)
+            {
+                Interlocked.CompareExchange(ref _relayCheckNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), nowSource);
             }
 
             if (stopping.IsCancellationRequested)
@@ -154,6 +164,8 @@ public sealed partial class PeerEndpoint
 
         return null;
     }
+
+    private void CheckRelayNow() => Volatile.Read(ref _relayCheckNow).TrySetResult();
 
     private async Task ReconnectAsync(CancellationToken stopping)
     {
@@ -205,7 +217,7 @@ public sealed partial class PeerEndpoint
                         refused.Answer.TrySetCanceled(); // wakes the dial, which then waits for the peer's connection
                         break;
                     case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From:
-                        refused.Answer.TrySetException(new PeerException($"{signal.From} refused the connection: {message.DialRefused.Reason}"));
+                        refused.Answer.TrySetException(new PeerException(PeerFailure.PeerRefused, $"{signal.From} refused the connection: {message.DialRefused.Reason}"));
                         break;
                     case PeerSignal.BodyOneofCase.PunchRequest:
                         await AnswerPunchAsync(control, signal.From, message.PunchRequest, stopping).ConfigureAwait(false);

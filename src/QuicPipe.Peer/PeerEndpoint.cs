@@ -118,7 +118,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// </summary>
     public async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default)
     {
-        var control = _control ?? throw new PeerException($"Not connected to relay {_options.Relay}.");
+        var control = _control ?? throw new PeerException(PeerFailure.RelayUnreachable, $"Not connected to relay {_options.Relay}.");
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
@@ -133,7 +133,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             }
             catch (RelayControlException e)
             {
-                throw new PeerException($"Cannot reach {peer} through relay {_options.Relay}: {e.Message}", e);
+                throw new PeerException(PeerFailure.PeerUnreachable, $"Cannot reach {peer} through relay {_options.Relay}: {e.Message}", e);
             }
 
             DialAnswer answer;
@@ -151,7 +151,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             }
             catch (TimeoutException)
             {
-                throw new PeerException(pending.Crossed
+                throw new PeerException(PeerFailure.TimedOut, pending.Crossed
                     ? $"{peer} was dialing us at the same time, but its connection did not arrive within {_options.DialTimeout.TotalSeconds:0.#} s."
                     : $"{peer} did not answer the dial request within {_options.DialTimeout.TotalSeconds:0.#} s.");
             }
@@ -227,11 +227,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
         catch (QuicConnectionException e)
         {
-            throw new PeerException($"The QUIC handshake with {peer} through relay {_options.Relay} failed: {e.Message}", e);
+            throw new PeerException(PeerFailure.HandshakeFailed, $"The QUIC handshake with {peer} through relay {_options.Relay} failed: {e.Message}", e);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new PeerException($"The QUIC handshake with {peer} through relay {_options.Relay} did not complete within {timeout.TotalSeconds:0.#} s.");
+            throw new PeerException(PeerFailure.TimedOut, $"The QUIC handshake with {peer} through relay {_options.Relay} did not complete within {timeout.TotalSeconds:0.#} s.");
         }
     }
 

@@ -1,6 +1,6 @@
 namespace QuicPipe.Peer;
 
-/// <summary>A peer operation failed; the message says why in words a person can act on.</summary>
+/// <summary>A peer operation failed; the message says why in words a person can act on, <see cref="Failure"/> says what kind of failure it was.</summary>
 public sealed class PeerException : Exception
 {
     public PeerException()
@@ -16,4 +16,12 @@ public sealed class PeerException : Exception
         : base(message, innerException)
     {
     }
+
+    public PeerException(PeerFailure failure, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Failure = failure;
+    }
+
+    public PeerFailure Failure { get; }
 }

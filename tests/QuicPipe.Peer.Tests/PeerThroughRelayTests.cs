@@ -84,6 +84,20 @@ public sealed class PeerThroughRelayTests : IDisposable
         var error = await Assert.ThrowsAsync<PeerException>(() => dialer.DialAsync(stranger, timeout.Token));
 
         Assert.Contains(stranger.ToString(), error.Message, StringComparison.Ordinal);
+        Assert.Equal(PeerFailure.PeerUnreachable, error.Failure);
+    }
+
+    [Fact]
+    public async Task A_dialer_not_on_the_allow_list_is_refused_with_the_refused_kind()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var accepter = await StartAsync(NodeIdentity.Generate(), timeout.Token);
+        await using var dialer = await StartAsync(NodeIdentity.Generate(), timeout.Token);
+
+        var error = await Assert.ThrowsAsync<PeerException>(() => dialer.DialAsync(accepter.NodeId, timeout.Token));
+
+        Assert.Equal(PeerFailure.PeerRefused, error.Failure);
+        Assert.Contains("refused", error.Message, StringComparison.Ordinal);
     }
 
     private Task<PeerEndpoint> StartAsync(NodeIdentity identity, CancellationToken cancellationToken, params NodeId[] allowed)

@@ -52,11 +52,7 @@ internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEn
     private static void Log(object? sender, ProxyRequestEventArgs e) =>
         Console.Error.WriteLine($"proxy: {e.Client?.ToString() ?? "?"} {e.Target ?? "-"}: {e.Answer}");
 
-    /// <summary>
-    /// Dials through the relay and says why a dial failed. PeerException carries no reason code, only words: the
-    /// two that matter for the answer (the peer refused us; the peer did not answer in time) are told apart by its
-    /// message, so a change of those messages in QuicPipe.Peer turns them into "unreachable" (502), not a crash.
-    /// </summary>
+    /// <summary>Dials through the relay and says why a dial failed, in the proxies' terms.</summary>
     private async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken)
     {
         try
@@ -65,9 +61,12 @@ internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEn
         }
         catch (PeerException e)
         {
-            var outcome = e.Message.Contains("refused the connection", StringComparison.Ordinal) ? PeerTunnelOutcome.PeerRefused
-                : e.Message.Contains("did not answer", StringComparison.Ordinal) ? PeerTunnelOutcome.TimedOut
-                : PeerTunnelOutcome.PeerUnreachable;
+            var outcome = e.Failure switch
+            {
+                PeerFailure.PeerRefused => PeerTunnelOutcome.PeerRefused,
+                PeerFailure.TimedOut => PeerTunnelOutcome.TimedOut,
+                _ => PeerTunnelOutcome.PeerUnreachable,
+            };
             await Console.Error.WriteLineAsync($"proxy: dial {peer} failed: {e.Message}").ConfigureAwait(false);
             throw new PeerDialException(outcome, e.Message, e);
         }

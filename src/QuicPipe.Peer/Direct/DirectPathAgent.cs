@@ -28,9 +28,13 @@ internal sealed partial class DirectPathAgent
     private readonly IPEndPoint _relay;
     private readonly DirectPathOptions _options;
     private readonly Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> _requestPunch;
+    private readonly Action _checkRelayNow;
     private readonly ILogger _logger;
 
-    /// <summary><paramref name="requestPunch"/> asks the peer through the relay to probe again and returns its current candidates (null: no answer).</summary>
+    /// <summary>
+    /// <paramref name="requestPunch"/> asks the peer through the relay to probe again and returns its current candidates
+    /// (null: no answer); <paramref name="checkRelayNow"/> makes the relay liveness check run at once.
+    /// </summary>
     public DirectPathAgent(
         HolePuncher puncher,
         PunchSession session,
@@ -38,6 +42,7 @@ internal sealed partial class DirectPathAgent
         IPEndPoint relay,
         DirectPathOptions options,
         Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> requestPunch,
+        Action checkRelayNow,
         ILogger logger)
     {
         _puncher = puncher;
@@ -46,6 +51,7 @@ internal sealed partial class DirectPathAgent
         _relay = relay;
         _options = options;
         _requestPunch = requestPunch;
+        _checkRelayNow = checkRelayNow;
         _logger = logger;
     }
 
@@ -142,6 +148,11 @@ internal sealed partial class DirectPathAgent
             if (silent > (long)_options.Timeout.TotalMilliseconds)
             {
                 LogDirectPathLost(_logger, _session.Peer, direct, silent);
+
+                // Our NAT may have rebound (that is one way a direct path dies): ping the relay now rather than at its
+                // next interval, so a new public address is registered, and the relay's path back to us works, before
+                // the connection needs it.
+                _checkRelayNow();
                 return;
             }
         }
