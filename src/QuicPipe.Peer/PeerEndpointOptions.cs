@@ -62,10 +62,10 @@ public sealed class PeerEndpointOptions
     public TimeSpan PunchDuration { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Probe interval on a direct path: it checks the path and keeps both NATs' mappings open.</summary>
-    public TimeSpan DirectKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan DirectKeepAliveInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>A direct path with no probe answered for this long is given up, and the connection goes back to the relay.</summary>
-    public TimeSpan DirectPathTimeout { get; set; } = TimeSpan.FromSeconds(3);
+    public TimeSpan DirectPathTimeout { get; set; } = TimeSpan.FromSeconds(2.5);
 
     /// <summary>While relayed, how often to look for a direct path again.</summary>
     public TimeSpan DirectRetryInterval { get; set; } = TimeSpan.FromSeconds(30);

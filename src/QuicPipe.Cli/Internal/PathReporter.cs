@@ -13,7 +13,7 @@ internal sealed class PathReporter : IAsyncDisposable
 {
     // A change line waits this long at most for the new path's first RTT sample: after leaving a dead path the first
     // acknowledgement can take over a second, and scripts wait for the line itself.
-    private static readonly TimeSpan ChangeRttWait = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan ChangeRttWait = TimeSpan.FromMilliseconds(100);
 
     private readonly PeerPath _path;
     private readonly Channel<PeerPathChangedEventArgs> _changes = Channel.CreateUnbounded<PeerPathChangedEventArgs>(new UnboundedChannelOptions { SingleReader = true });

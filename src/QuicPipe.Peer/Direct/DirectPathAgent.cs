@@ -126,7 +126,7 @@ internal sealed partial class DirectPathAgent
     /// <summary>
     /// Pings the direct address every keep-alive interval; returns once no pong came back for the timeout. Silence is
     /// checked every <see cref="SilenceCheckInterval"/>, not only at each ping: checked at pings alone, a dead path
-    /// was noticed up to a whole keep-alive interval (1 s) after the timeout.
+    /// was noticed up to a whole keep-alive interval after the timeout.
     /// </summary>
     private async Task HoldDirectAsync(IPEndPoint direct, CancellationToken token)
     {
