@@ -65,7 +65,7 @@ public sealed class PeerEndpointOptions
     public TimeSpan DirectKeepAliveInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>A direct path with no probe answered for this long is given up, and the connection goes back to the relay.</summary>
-    public TimeSpan DirectPathTimeout { get; set; } = TimeSpan.FromSeconds(2.5);
+    public TimeSpan DirectPathTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>While relayed, how often to look for a direct path again.</summary>
     public TimeSpan DirectRetryInterval { get; set; } = TimeSpan.FromSeconds(30);

@@ -119,6 +119,7 @@ public sealed class PeerTraversalTests
             var back = dial.WaitForLine(l => PathLines.IsRelayed(l.Text) && l.At > cutAt, Eventually)
                 ?? throw new Xunit.Sdk.XunitException($"no relayed line after the cut at {cutAt.TotalSeconds:0.000} s\n{peers.Describe()}");
             _output.WriteLine($"cut at {cutAt.TotalSeconds:0.000} s, relayed line {(back.At - cutAt).TotalMilliseconds:0} ms later");
+            _output.WriteLine(peers.Describe()); // the agent's timeline, to compare runs
             Assert.True(back.At - cutAt <= FallbackWithin, $"relayed {(back.At - cutAt).TotalMilliseconds:0} ms after the cut\n{peers.Describe()}");
             Finish(peers, payload);
         });
