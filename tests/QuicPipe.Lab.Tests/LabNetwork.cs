@@ -18,6 +18,9 @@ internal static class LabNetwork
         Nft(lab, "add", "rule", "inet", "cut", "drop_natb", "ip", "saddr", natB, "drop");
     }
 
+    /// <summary>Undoes <see cref="CutDirectPathAtNatA"/>.</summary>
+    public static void RestoreDirectPathAtNatA(NatLab lab) => Nft(lab, "delete", "table", "inet", "cut");
+
     private static void Nft(NatLab lab, params string[] args)
     {
         var result = lab.Exec(LabHost.NatA, ["nft", .. args]);

@@ -124,6 +124,31 @@ public sealed class PeerTraversalTests
             Finish(peers, payload);
         });
 
+    [LabFact]
+    public Task After_a_fallback_the_direct_path_is_found_again_at_the_next_retry() =>
+        LabRun.WithAsync(NatKind.PortRestricted, NatKind.PortRestricted, async lab =>
+        {
+            using var peers = LabPeers.Start(lab);
+            var dial = peers.StartDial("--direct-retry", "3s", "--log-level", "Information");
+            ExpectRelayedThenDirect(peers);
+
+            LabNetwork.CutDirectPathAtNatA(lab);
+            var cutAt = peers.Clock.Elapsed;
+            var back = dial.WaitForLine(l => PathLines.IsRelayed(l.Text) && l.At > cutAt, Eventually)
+                ?? throw new Xunit.Sdk.XunitException($"no relayed line after the cut\n{peers.Describe()}");
+            LabNetwork.RestoreDirectPathAtNatA(lab);
+            var restoredAt = peers.Clock.Elapsed;
+
+            // The retry runs 3 s after the fallback and finds the path within its first probes.
+            var again = dial.WaitForLine(l => PathLines.IsDirectTo(NatLab.AddressOf(LabHost.NatB))(l.Text) && l.At > restoredAt, Eventually)
+                ?? throw new Xunit.Sdk.XunitException($"no direct line after the cut was lifted\n{peers.Describe()}");
+            _output.WriteLine($"relayed {(back.At - cutAt).TotalMilliseconds:0} ms after the cut, direct again {(again.At - restoredAt).TotalMilliseconds:0} ms after the restore");
+
+            using var payload = new Payload(seed: 6);
+            await payload.WriteAsync(dial.Stdin, 1024 * 1024, Eventually);
+            Finish(peers, payload);
+        });
+
     /// <summary>The dialer's first path line is relayed, and a direct one to natB's public address follows.</summary>
     private static (TimedLine Relayed, TimedLine Direct) ExpectRelayedThenDirect(LabPeers peers)
     {

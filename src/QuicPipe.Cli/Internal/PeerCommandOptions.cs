@@ -47,6 +47,8 @@ internal sealed class PeerCommandOptions
         Description = "Keep connections on the relay: no hole punching, no direct path (by default a connection starts relayed and moves to a direct path when both NATs allow it).",
     };
 
+    public Option<TimeSpan> DirectRetry { get; } = CliOptions.Duration("--direct-retry", "While a connection is relayed (no direct path found, or it failed), how often to look for one again.", TimeSpan.FromSeconds(30));
+
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {
         Description = "Least severe log messages shown (on stderr).",
@@ -62,6 +64,7 @@ internal sealed class PeerCommandOptions
         command.Options.Add(CidLength);
         command.Options.Add(Timeout);
         command.Options.Add(RelayOnly);
+        command.Options.Add(DirectRetry);
         command.Options.Add(LogLevel);
     }
 
@@ -89,6 +92,7 @@ internal sealed class PeerCommandOptions
             DialTimeout = timeout,
             HandshakeTimeout = timeout,
             DirectPaths = !parse.GetValue(RelayOnly),
+            DirectRetryInterval = parse.GetValue(DirectRetry),
             LoggerFactory = loggers,
         };
     }
