@@ -553,7 +553,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         connection.Attach(handle);
         Admit(connection);
 
-        // Retransmitted Initials (and 0-RTT) still carry the DCID the client chose.
+        // Our CID, and the one the client chose: its retransmitted Initials (and 0-RTT) still carry that.
         if (!TryAddLocalConnectionId(connection, scid) || !TryAddLocalConnectionId(connection, originalDcid))
         {
             Interlocked.Increment(ref _refused);
