@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using QuicPipe.Dataplane;
 using Xunit;
 
 namespace QuicPipe.Quic.Tests;
@@ -46,6 +47,62 @@ public class CidDemultiplexingTests
         Assert.Equal(0, pair.Server.UnroutableDatagrams);
         Assert.Equal(0, pair.Client.UnroutableDatagrams);
         Assert.False(serving.IsFaulted, serving.Exception?.ToString());
+    }
+
+    [Fact]
+    public async Task A_CID_another_connection_took_over_is_removed_only_by_its_new_owner()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var unroutable = new List<byte[]>();
+        await using var pair = new LoopbackPair(
+            IPAddress.Loopback,
+            client: o => o.UnroutableDatagramHandler = (datagram, _) =>
+            {
+                lock (unroutable)
+                {
+                    unroutable.Add(datagram.ToArray());
+                }
+            });
+        var (first, _) = await pair.ConnectPairAsync(timeout.Token);
+        var (second, _) = await pair.ConnectPairAsync(timeout.Token);
+        var cid = new ConnectionId(RandomNumberGenerator.GetBytes(12));
+        var packet = new byte[64];
+        QuicPacketWriter.WriteShortHeader(packet, cid.Span, packet.Length - 13);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        // The last registration wins; the old owner's removal must leave the new owner's route alone.
+        var registered = await pair.Client.InvokeAsync(
+            () =>
+            {
+                var both = pair.Client.TryRegister(cid, first) && pair.Client.TryRegister(cid, second);
+                pair.Client.Unregister(cid, first);
+                return both;
+            },
+            timeout.Token);
+        Assert.True(registered);
+        await SendThenMarkerAsync(sender, packet, pair.Client, marker: 1, unroutable);
+        lock (unroutable)
+        {
+            Assert.DoesNotContain(unroutable, d => d.AsSpan().SequenceEqual(packet));
+        }
+
+        // Its owner's removal does remove it: the same packet is now unroutable.
+        await pair.Client.InvokeAsync(
+            () =>
+            {
+                pair.Client.Unregister(cid, second);
+                return true;
+            },
+            timeout.Token);
+        await SendThenMarkerAsync(sender, packet, pair.Client, marker: 2, unroutable);
+        lock (unroutable)
+        {
+            Assert.Contains(unroutable, d => d.AsSpan().SequenceEqual(packet));
+        }
+
+        Assert.False(first.Closed.IsCompleted, first.CloseReason);
+        Assert.False(second.Closed.IsCompleted, second.CloseReason);
     }
 
     [Fact]
@@ -129,6 +186,31 @@ public class CidDemultiplexingTests
         });
 
         Assert.Contains("connection ID table is full", failure.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="packet"/>, then a marker datagram that is never QUIC, and waits until the hook saw the
+    /// marker: one socket, in order, so by then the endpoint has decided about the packet too.
+    /// </summary>
+    private static async Task SendThenMarkerAsync(Socket sender, byte[] packet, QuicEndpoint endpoint, byte marker, List<byte[]> unroutable)
+    {
+        byte[] markerDatagram = [0x00, marker];
+        await sender.SendToAsync(packet, endpoint.LocalEndPoint);
+        await sender.SendToAsync(markerDatagram, endpoint.LocalEndPoint);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            lock (unroutable)
+            {
+                if (unroutable.Exists(d => d.AsSpan().SequenceEqual(markerDatagram)))
+                {
+                    return;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"marker {marker} never reached the hook");
+            await Task.Delay(10);
+        }
     }
 
     /// <summary>Accepts connections until cancelled or disposed, echoing every stream of each.</summary>
