@@ -161,6 +161,28 @@ public sealed class CidTable
     }
 
     /// <summary>
+    /// Inserts or replaces the route of <paramref name="cid"/> as <see cref="Set"/> does, but never evicts: returns
+    /// false and changes nothing when a new entry would need room the table lacks (every entry in use, or the
+    /// chain at its cap). For owners that size the table to what they register and must hear of an overflow
+    /// instead of silently losing another route.
+    /// </summary>
+    public bool TrySetWithoutEviction(in ConnectionId cid, in CidRoute route)
+    {
+        var hash = cid.GetHash(_seed);
+        lock (_writeLock)
+        {
+            var existing = FindLocked((int)hash & _bucketMask, hash, cid, out var chainLength);
+            if (existing == End && (_freeHead == End || chainLength >= MaxChainLength))
+            {
+                return false;
+            }
+
+            SetLocked(hash, cid, route);
+            return true;
+        }
+    }
+
+    /// <summary>
     /// Inserts or replaces the route of <paramref name="cid"/> unless a live route of another owner holds it:
     /// a stored route is replaced only if it is expired or its owner equals <paramref name="route"/>'s owner
     /// under <paramref name="ownerMask"/> (bits outside the mask are flags, not identity). Returns false and

@@ -26,6 +26,7 @@ public sealed class PacketBatch
     private readonly QuicHeader[] _headers;
     private readonly PacketVerdict[] _verdicts;
     private readonly DropReason[] _dropReasons;
+    private readonly int[] _localSlots;
     private int _count;
 
     public PacketBatch(int capacity = DefaultCapacity, int slotSize = DefaultSlotSize)
@@ -51,6 +52,7 @@ public sealed class PacketBatch
         _headers = new QuicHeader[capacity];
         _verdicts = new PacketVerdict[capacity];
         _dropReasons = new DropReason[capacity];
+        _localSlots = new int[capacity];
     }
 
     public int Capacity { get; }
@@ -88,6 +90,12 @@ public sealed class PacketBatch
 
     /// <summary>Why each dropped datagram was dropped.</summary>
     public Span<DropReason> DropReasons => _dropReasons.AsSpan(0, Capacity);
+
+    /// <summary>
+    /// Which local connection takes each datagram marked by <see cref="MarkLocal(int, int)"/> (the slot its
+    /// <see cref="CidRoute.Local"/> route named); meaningless for any other verdict.
+    /// </summary>
+    public Span<int> LocalSlots => _localSlots.AsSpan(0, Capacity);
 
     /// <summary>The whole slot <paramref name="index"/> (SlotSize bytes), to receive into.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -168,6 +176,7 @@ public sealed class PacketBatch
         target._headers[targetIndex] = _headers[index];
         target._verdicts[targetIndex] = _verdicts[index];
         target._dropReasons[targetIndex] = _dropReasons[index];
+        target._localSlots[targetIndex] = _localSlots[index];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -186,4 +195,12 @@ public sealed class PacketBatch
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MarkLocal(int index) => _verdicts[index] = PacketVerdict.Local;
+
+    /// <summary>Marks the datagram for local connection <paramref name="localSlot"/> (see <see cref="LocalSlots"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void MarkLocal(int index, int localSlot)
+    {
+        _verdicts[index] = PacketVerdict.Local;
+        _localSlots[index] = localSlot;
+    }
 }

@@ -88,6 +88,12 @@ public sealed partial class QuicConnection
 
     internal IReadOnlyList<ConnectionId> LocalConnectionIds => _localCids;
 
+    /// <summary>Its slot in the endpoint's connection table, named by its CID routes; -1 before it has one and once released.</summary>
+    internal int Slot { get; set; } = -1;
+
+    /// <summary>Owner of its CID routes, unique per connection for the endpoint's life, so that a CID another connection took over is never removed by this one.</summary>
+    internal ulong RouteOwner { get; set; }
+
     /// <summary>Once ended: when (loop clock, ns) its closing or draining period ends; 0 if it has none.</summary>
     internal ulong ClosingUntil { get; private set; }
 
@@ -558,10 +564,15 @@ public sealed partial class QuicConnection
     internal void OnNewConnectionId(Span<byte> cid, Span<byte> token)
     {
         var id = _endpoint.IssueConnectionId(cid.Length);
+        if (!_endpoint.TryRegister(id, this))
+        {
+            // Fails the connection (the callback reports it) rather than leave a CID the peer may use unrouted.
+            throw _endpoint.ConnectionIdTableFull();
+        }
+
+        _localCids.Add(id);
         id.Span.CopyTo(cid);
         _endpoint.StatelessResetToken(id, token);
-        _localCids.Add(id);
-        _endpoint.Register(id, this);
     }
 
     internal void OnRemoveConnectionId(ReadOnlySpan<byte> cid)

@@ -17,14 +17,22 @@ namespace QuicPipe.Quic;
 /// and send what the connections produce as a batch (GSO when the socket has it).
 /// </summary>
 /// <remarks>
-/// Routing uses a plain Dictionary owned by the loop thread in this phase; the relay's CidTable (lock-free
-/// readers, CLOCK eviction) replaces it when several receive threads share the endpoint. Work from other
+/// Routing is the dataplane's: our CIDs live in a <see cref="CidTable"/> as local routes naming a connection's
+/// slot, the pipeline's CID lookup stage marks their packets Local, and the terminal step only resolves the slot.
+/// Unknown CIDs stay pending for it: an Initial may start a connection, anything else goes to
+/// <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/>. Only the loop thread writes the table. Work from other
 /// threads (connect, stream writes, close) is queued and wakes the loop (an empty datagram to itself on its own
 /// socket, an event on a shared one).
 /// </remarks>
 public sealed partial class QuicEndpoint : IAsyncDisposable
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// CIDs of ours one connection may have routed at once: ngtcp2 keeps at most 8 in its pool (NGTCP2_MAX_SCID_POOL_SIZE,
+    /// retired ones included until it removes them), and a server adds the DCID the client chose for its Initial.
+    /// </summary>
+    internal const int ConnectionIdsPerConnection = 9;
 
     // Replaced by RebindAsync, on the loop thread (QuicEndpoint.Rebind.cs).
     private IDatagramPort _port;
@@ -40,8 +48,16 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly Channel<QuicConnection> _accepted = Channel.CreateUnbounded<QuicConnection>();
     private readonly Thread _loop;
 
-    // Loop thread only: CID -> connection, and every live connection.
-    private readonly Dictionary<ConnectionId, QuicConnection> _routes = [];
+    // Our CIDs -> local routes naming a connection's slot: the pipeline's lookup stage reads it, only the loop thread
+    // writes it. Sized for every live and closing connection (each limited to MaxConnections) with all their CIDs, so
+    // a full table means a peer or generator misbehaved: registering then fails instead of evicting another's CID.
+    private readonly CidTable _cids;
+
+    // Loop thread only: the connections by the slot their routes name, and the last RouteOwner handed out.
+    private readonly ConnectionSlots _slots = new();
+    private ulong _lastRouteOwner;
+
+    // Loop thread only: every live connection.
     private readonly List<QuicConnection> _connections = [];
 
     // Loop thread only: RunOnce's copy of _connections (a step may end a connection, which removes it), reused so
@@ -73,7 +89,12 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _identity = options.Identity!;
         _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
-        _pipeline = new PipelineBuilder().UseQuicHeaderParsing(options.ConnectionIdLength).Run(Route).Build();
+        _cids = new CidTable(options.ConnectionIdTableCapacity ?? 2 * options.MaxConnections * ConnectionIdsPerConnection);
+        _pipeline = new PipelineBuilder()
+            .UseQuicHeaderParsing(options.ConnectionIdLength)
+            .UseLocalCidLookup(_cids)
+            .Run(Route)
+            .Build();
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
     }
 
@@ -338,6 +359,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             Volatile.Write(ref _loopReceivedDatagrams, _loopReceivedDatagrams + received);
         }
 
+        // No batch is being routed now, so connection slots released during this iteration may be reused.
+        _slots.RecycleReleased();
+
         // Only when a test or benchmark asked (QuicEndpointOptions.TrackLoopAllocations); published last so a
         // reader sees this iteration's packets.
         if (_options.TrackLoopAllocations)
@@ -354,13 +378,34 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         Volatile.Write(ref _loopIterations, _loopIterations + 1);
     }
 
-    /// <summary>The pipeline's terminal step: hand each parsed datagram to its connection.</summary>
+    /// <summary>
+    /// The pipeline's terminal step: hand each datagram the CID lookup marked Local to the connection in its slot, and
+    /// decide for the rest (pending: a parsed header with a CID we do not know).
+    /// </summary>
     private void Route(PacketBatch batch)
     {
         var now = MonotonicClock.NowNanoseconds();
         for (var i = 0; i < batch.Count; i++)
         {
-            if (batch.Verdicts[i] != PacketVerdict.Pending)
+            var verdict = batch.Verdicts[i];
+
+            // An empty slot means the connection was released earlier in this batch: its CIDs are gone, so the
+            // packet is treated as the miss it now is, below.
+            if (verdict == PacketVerdict.Local && _slots[batch.LocalSlots[i]] is { } connection)
+            {
+                if (connection.IsTerminated)
+                {
+                    AnswerClosed(connection, batch.Sources[i]);
+                }
+                else
+                {
+                    Deliver(connection, batch.Payload(i), batch.Sources[i], now);
+                }
+
+                continue;
+            }
+
+            if (verdict is not (PacketVerdict.Pending or PacketVerdict.Local))
             {
                 if (batch.Lengths[i] != 0)
                 {
@@ -371,18 +416,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             }
 
             ref readonly var header = ref batch.Headers[i];
-            if (_routes.TryGetValue(header.Dcid, out var connection))
-            {
-                if (connection.IsTerminated)
-                {
-                    AnswerClosed(connection, batch.Sources[i]);
-                }
-                else
-                {
-                    Deliver(connection, batch.Payload(i), batch.Sources[i], now);
-                }
-            }
-            else if (_options.AcceptIncoming && header.Form == QuicHeaderForm.Long && header.Type == QuicPacketType.Initial && batch.Lengths[i] >= 1200)
+            if (_options.AcceptIncoming && header.Form == QuicHeaderForm.Long && header.Type == QuicPacketType.Initial && batch.Lengths[i] >= 1200)
             {
                 if (_handshaking < _options.MaxHandshakingConnections && _connections.Count < _options.MaxConnections)
                 {
@@ -517,13 +551,16 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         connection.Attach(handle);
-        _connections.Add(connection);
-        connection.AddLocalConnectionId(scid);
-        Register(scid, connection);
+        Admit(connection);
 
-        // Retransmitted Initials (and 0-RTT) still carry the DCID the client chose.
-        connection.AddLocalConnectionId(originalDcid);
-        Register(originalDcid, connection);
+        // Our CID, and the one the client chose: its retransmitted Initials (and 0-RTT) still carry that.
+        if (!TryAddLocalConnectionId(connection, scid) || !TryAddLocalConnectionId(connection, originalDcid))
+        {
+            Interlocked.Increment(ref _refused);
+            connection.Terminate(ConnectionIdTableFull());
+            return;
+        }
+
         Deliver(connection, datagram, source, now);
     }
 
@@ -562,9 +599,14 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         connection.Attach(handle);
-        _connections.Add(connection);
-        connection.AddLocalConnectionId(scid);
-        Register(scid, connection);
+        Admit(connection);
+        if (!TryAddLocalConnectionId(connection, scid))
+        {
+            var full = ConnectionIdTableFull();
+            connection.Terminate(full);
+            throw full;
+        }
+
         Flush(connection, now);
         return connection;
     }
@@ -693,15 +735,36 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         ConnectionFailed?.Invoke(this, new QuicConnectionFailedEventArgs(connection.RemoteEndPoint, error));
     }
 
-    internal void Register(ConnectionId cid, QuicConnection connection) => _routes[cid] = connection;
-
-    internal void Unregister(ConnectionId cid, QuicConnection connection)
+    /// <summary>A new connection becomes live: it gets a slot for its CID routes to name, and an owner for them.</summary>
+    private void Admit(QuicConnection connection)
     {
-        if (_routes.TryGetValue(cid, out var owner) && owner == connection)
-        {
-            _routes.Remove(cid);
-        }
+        _connections.Add(connection);
+        connection.Slot = _slots.Add(connection);
+        connection.RouteOwner = ++_lastRouteOwner;
     }
+
+    private bool TryAddLocalConnectionId(QuicConnection connection, ConnectionId cid)
+    {
+        if (!TryRegister(cid, connection))
+        {
+            return false;
+        }
+
+        connection.AddLocalConnectionId(cid);
+        return true;
+    }
+
+    /// <summary>Routes <paramref name="cid"/> to <paramref name="connection"/> (taking it over from another, as the last registration wins); false if the table is full.</summary>
+    internal bool TryRegister(ConnectionId cid, QuicConnection connection) =>
+        _cids.TrySetWithoutEviction(cid, CidRoute.Local(connection.Slot, connection.RouteOwner, long.MaxValue));
+
+    /// <summary>Stops routing <paramref name="cid"/>, unless another connection took it over since.</summary>
+    internal void Unregister(ConnectionId cid, QuicConnection connection) =>
+        _cids.RemoveIfOwnedBy(cid, connection.RouteOwner, ulong.MaxValue);
+
+    internal QuicConnectionException ConnectionIdTableFull() => new(
+        $"The endpoint's connection ID table is full ({_cids.Count} of {_cids.Capacity}: {ConnectionIdsPerConnection} for each of " +
+        "QuicEndpointOptions.MaxConnections live and as many closing connections); the connection cannot be routed.");
 
     /// <summary>A connection ended: its CIDs route on through its closing or draining period, if it has one.</summary>
     internal void OnTerminated(QuicConnection connection)
@@ -722,6 +785,13 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         foreach (var cid in connection.LocalConnectionIds)
         {
             Unregister(cid, connection);
+        }
+
+        // Last: no route names the slot any more, so it may go to another connection.
+        if (connection.Slot >= 0)
+        {
+            _slots.Release(connection.Slot);
+            connection.Slot = -1;
         }
     }
 

@@ -88,6 +88,12 @@ public sealed class QuicEndpointOptions
     /// </summary>
     internal bool TrackLoopAllocations { get; set; }
 
+    /// <summary>
+    /// For tests: CIDs the endpoint's routing table holds, instead of room for every CID of MaxConnections live and as
+    /// many closing connections; a small table shows what happens when it is full.
+    /// </summary>
+    internal int? ConnectionIdTableCapacity { get; set; }
+
     /// <summary>Accept incoming connections (be a server). Off: only <see cref="QuicEndpoint.ConnectAsync"/> works.</summary>
     public bool AcceptIncoming { get; set; }
 

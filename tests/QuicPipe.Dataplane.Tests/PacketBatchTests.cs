@@ -39,4 +39,19 @@ public class PacketBatchTests
         batch.Add(new byte[64], default);
         Assert.Throws<InvalidOperationException>(() => batch.Add([1], default));
     }
+
+    [Fact]
+    public void A_local_verdict_carries_its_connection_slot_and_copies_with_the_datagram()
+    {
+        var batch = new PacketBatch(4, 64);
+        var slot = batch.Add([1, 2], default);
+        batch.MarkLocal(slot, localSlot: 12);
+
+        batch.CopySlotTo(slot, batch, 3);
+
+        Assert.Equal(PacketVerdict.Local, batch.Verdicts[slot]);
+        Assert.Equal(12, batch.LocalSlots[slot]);
+        Assert.Equal(PacketVerdict.Local, batch.Verdicts[3]);
+        Assert.Equal(12, batch.LocalSlots[3]);
+    }
 }

@@ -52,6 +52,20 @@ public class RelayForwardingStageTests
     }
 
     [Fact]
+    public void A_local_route_is_marked_local_with_its_slot_not_forwarded()
+    {
+        var table = new CidTable(4);
+        table.Set(Cid(4), CidRoute.Local(3, ownerId: 7, long.MaxValue));
+        var batch = new PacketBatch(2);
+        var slot = batch.Add(ShortPacket(Cid(4)), Sender);
+
+        new PipelineBuilder().UseQuicHeaderParsing(12).UseRelayForwarding(table).Build()(batch);
+
+        Assert.Equal(PacketVerdict.Local, batch.Verdicts[slot]);
+        Assert.Equal(3, batch.LocalSlots[slot]);
+    }
+
+    [Fact]
     public void Long_header_packets_route_by_their_DCID_too()
     {
         var table = new CidTable(4);

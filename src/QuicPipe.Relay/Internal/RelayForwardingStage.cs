@@ -9,6 +9,8 @@ namespace QuicPipe.Relay.Internal;
 /// own sender: reflecting it would let anyone bounce traffic off the relay at themselves or loop it.
 /// A forwarded packet whose route carries <see cref="RouteFlags.ReportUse"/> is reported to the sink, so
 /// the registry learns which derived CIDs are in use; routes without the flag cost one bit test.
+/// A local route (<see cref="CidRoute.Local"/>, a connection of this node) is never forwarded: its packet is
+/// marked <see cref="PacketVerdict.Local"/> with the slot, as the local CID lookup stage would mark it.
 /// </summary>
 internal sealed class RelayForwardingStage(PacketDelegate next, CidTable table, IRouteUseSink? sink = null)
 {
@@ -29,6 +31,10 @@ internal sealed class RelayForwardingStage(PacketDelegate next, CidTable table, 
             if (!table.TryGet(headers[i].Dcid, nowMs, out var route))
             {
                 batch.Drop(i, DropReason.UnknownCid);
+            }
+            else if (route.IsLocal)
+            {
+                batch.MarkLocal(i, route.LocalSlot);
             }
             else if (route.Endpoint.Equals(sources[i]))
             {
