@@ -48,6 +48,16 @@ internal sealed class PathReporter : IAsyncDisposable
     {
         _path.Changed -= OnChanged;
         _changes.Writer.TryComplete();
+        try
+        {
+            // A change queued just before the end still gets its line (scripts read them), but a slow RTT wait does
+            // not hold up the exit for long.
+            await _printing.WaitAsync(TimeSpan.FromMilliseconds(300)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_printing, _stats).ConfigureAwait(false);
         _stop.Dispose();
