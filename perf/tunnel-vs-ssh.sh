@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Issue 7: TCP throughput and added round-trip time of quicpipe forward -> expose against plain socat TCP
+# forwarding and against ssh -L (OpenSSH), all on 127.0.0.1, in one run; prints the ratios.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+Usage: perf/tunnel-vs-ssh.sh [options]
+
+Starts on 127.0.0.1 only: an iperf3 server and a TCP echo server (perf/tools/tcp_rtt.py) as targets, then
+four ways to reach them, each with its own local ports:
+  plain    the targets themselves (the reference for added RTT)
+  socat    socat TCP-LISTEN -> TCP forwarding (one user-space copy, no encryption)
+  ssh      ssh -N -L to a throw-away sshd (own host key and client key in a scratch directory)
+  quicpipe quicpipe relay + expose + forward (QUIC through the relay, then the direct path on loopback)
+For each, in rounds: iperf3 -c for --seconds (TCP, one stream, reads received bits/s) and --pings
+one-byte ping-pongs (median RTT). Prints median throughput and RTT per way and the ratios
+quicpipe/ssh and quicpipe/socat (throughput) and the RTT each adds over plain.
+
+Options:
+  --seconds S   iperf3 duration per run            [default 5]
+  --rounds R    rounds over the four ways          [default 3]
+  --pings N     ping-pongs per RTT measurement     [default 500]
+  --no-build    use the existing Release build of src/QuicPipe.Cli
+  -h, --help    this text
+Needs: iperf3, socat, python3 (scripts/setup.sh installs them) and openssh-server + openssh-client
+(apt-get install -y openssh-server; not in setup.sh, so CI machines get no sshd).
+Everything started is stopped and the scratch directory removed on exit or Ctrl-C.
+USAGE
+}
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+# shellcheck source=tools/common.sh
+source "$here/tools/common.sh"
+
+seconds=5
+rounds=3
+pings=500
+build=1
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --seconds) need "$@"; seconds="$2"; shift 2 ;;
+        --rounds) need "$@"; rounds="$2"; shift 2 ;;
+        --pings) need "$@"; pings="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
+        *) fail "unknown option '$1' (try --help)" ;;
+    esac
+done
+for v in seconds rounds pings; do check_int "--$v" "${!v}"; done
+((seconds >= 1 && seconds <= 60)) || fail "--seconds must be 1..60"
+((rounds >= 1 && rounds <= 10)) || fail "--rounds must be 1..10"
+for tool in iperf3 socat ssh ssh-keygen python3; do command -v "$tool" >/dev/null || fail "$tool is needed (bash scripts/setup.sh)"; done
+[[ -x /usr/sbin/sshd ]] || fail "sshd is needed (apt-get install -y openssh-server)"
+
+work="$(mktemp -d /tmp/qp-tunnel-vs-ssh.XXXXXX)"
+trap 'cleanup_started; [[ -n "${QP_KEEP:-}" ]] || rm -rf "$work"' EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+dll="$repo/src/QuicPipe.Cli/bin/Release/net10.0/quicpipe.dll"
+if ((build)); then
+    log "building src/QuicPipe.Cli (Release)"
+    dotnet build "$repo/src/QuicPipe.Cli" -c Release -nologo -v quiet >"$work/build.log" 2>&1 \
+        || { tail -n 30 "$work/build.log" >&2; fail "dotnet build failed"; }
+fi
+
+# Ports: targets 47710 (iperf3) and 47711 (echo); each way adds its own pair.
+iperf_port=47710 echo_port=47711 relay_port=47720 sshd_port=47721
+declare -A ports=([plain]="47710 47711" [socat]="47730 47731" [ssh]="47740 47741" [quicpipe]="47750 47751")
+
+wait_tcp() { # wait_tcp PORT: until something listens on 127.0.0.1:PORT (10 s)
+    local i
+    for ((i = 0; i < 100; i++)); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.1; done
+    fail "nothing listens on 127.0.0.1:$1"
+}
+
+log "targets: iperf3 on $iperf_port, echo on $echo_port"
+start_bg "$work/iperf.out" "$work/iperf.err" iperf3 -s -B 127.0.0.1 -p "$iperf_port"
+start_bg "$work/echo.out" "$work/echo.err" python3 "$here/tools/tcp_rtt.py" serve "$echo_port"
+wait_tcp "$iperf_port"; wait_tcp "$echo_port"
+
+log "socat forwarding"
+for pair in "47730 $iperf_port" "47731 $echo_port"; do
+    set -- $pair
+    start_bg "$work/socat$1.out" "$work/socat$1.err" socat "TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$2"
+done
+
+log "sshd on $sshd_port and ssh -L"
+ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$work/client_key"
+cp "$work/client_key.pub" "$work/authorized_keys"
+chmod 600 "$work/authorized_keys"
+cat >"$work/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $sshd_port
+HostKey $work/host_key
+AuthorizedKeysFile $work/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile $work/sshd.pid
+AllowTcpForwarding local
+CONF
+mkdir -p /run/sshd
+start_bg "$work/sshd.out" "$work/sshd.err" /usr/sbin/sshd -D -e -f "$work/sshd_config"
+wait_tcp "$sshd_port"
+start_bg "$work/ssh.out" "$work/ssh.err" ssh -N -p "$sshd_port" -i "$work/client_key" \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes -o BatchMode=yes \
+    -L "127.0.0.1:47740:127.0.0.1:$iperf_port" -L "127.0.0.1:47741:127.0.0.1:$echo_port" "$(id -un)@127.0.0.1"
+wait_tcp 47740
+
+log "quicpipe relay, expose, forward"
+qp() { dotnet "$dll" "$@"; }
+qp keygen --out "$work/relay.key" >/dev/null 2>&1
+qp keygen --out "$work/a.key" >"$work/a.id" 2>/dev/null
+qp keygen --out "$work/a2.key" >"$work/a2.id" 2>/dev/null
+qp keygen --out "$work/b.key" >"$work/b.id" 2>/dev/null
+a_id="$(grep -o '[a-z2-7]\{52\}' "$work/a.id" | head -1)"
+a2_id="$(grep -o '[a-z2-7]\{52\}' "$work/a2.id" | head -1)"
+b_id="$(grep -o '[a-z2-7]\{52\}' "$work/b.id" | head -1)"
+start_bg "$work/relay.out" "$work/relay.err" dotnet "$dll" relay --listen "127.0.0.1:$relay_port" --key "$work/relay.key" --stats-interval 0
+sleep 2
+start_bg "$work/expose.out" "$work/expose.err" dotnet "$dll" expose "$iperf_port" "$echo_port" --relay "127.0.0.1:$relay_port" --key "$work/b.key" --allow "$a_id" --allow "$a2_id"
+sleep 2
+start_bg "$work/fwd1.out" "$work/fwd1.err" dotnet "$dll" forward 47750 "$b_id:$iperf_port" --relay "127.0.0.1:$relay_port" --key "$work/a.key"
+# Its own identity: one identity is one registration at the relay, so a second process with the same key
+# would take the first one's routes.
+start_bg "$work/fwd2.out" "$work/fwd2.err" dotnet "$dll" forward 47751 "$b_id:$echo_port" --relay "127.0.0.1:$relay_port" --key "$work/a2.key"
+wait_tcp 47750; wait_tcp 47751
+sleep 1 # the forwarders' connections move to the direct path within milliseconds; give them a moment
+
+throughput() { # throughput PORT -> Mbit/s received
+    timeout $((seconds + 20)) iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -J >"$work/iperf.json" \
+        || { cat "$work/iperf.json" >&2; fail "iperf3 through port $1 failed"; }
+    python3 -c 'import json,sys; print("%.0f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$work/iperf.json"
+}
+
+declare -A mbit rtt
+for ((r = 1; r <= rounds; r++)); do
+    for way in plain socat ssh quicpipe; do
+        set -- ${ports[$way]}
+        m="$(throughput "$1")"
+        t="$(timeout 60 python3 "$here/tools/tcp_rtt.py" measure "$2" "$pings")"
+        mbit[$way]+="$m "
+        rtt[$way]+="$t "
+        log "round $r $way: $m Mbit/s, rtt ${t} us"
+    done
+done
+
+median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '\n%-9s %12s %10s %14s\n' way "Mbit/s" "rtt us" "added rtt us"
+base_rtt="$(median "${rtt[plain]}")"
+for way in plain socat ssh quicpipe; do
+    m="$(median "${mbit[$way]}")"; t="$(median "${rtt[$way]}")"
+    printf '%-9s %12s %10s %14s\n' "$way" "$m" "$t" "$((t - base_rtt))"
+done
+qp_m="$(median "${mbit[quicpipe]}")"
+python3 - "$qp_m" "$(median "${mbit[ssh]}")" "$(median "${mbit[socat]}")" <<'PY'
+import sys
+qp, ssh, socat = map(float, sys.argv[1:])
+print(f"\nthroughput quicpipe/ssh -L: {qp / ssh:.2f}x   quicpipe/socat: {qp / socat:.2f}x   (target: >= 1.0x ssh -L)")
+PY
+grep -h "^path:" "$work"/fwd1.err | tail -n 2 >&2 || true
