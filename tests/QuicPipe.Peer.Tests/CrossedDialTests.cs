@@ -1,7 +1,4 @@
-using System.Net;
-using QuicPipe.Dataplane;
 using QuicPipe.Quic;
-using QuicPipe.Relay;
 using Xunit;
 
 namespace QuicPipe.Peer.Tests;
@@ -10,17 +7,7 @@ namespace QuicPipe.Peer.Tests;
 public sealed class CrossedDialTests : IDisposable
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
-    private readonly RelayServer _relay;
-    private readonly IPEndPoint _relayAddress;
-
-    public CrossedDialTests()
-    {
-        var options = new RelayOptions { Threads = 1 };
-        options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)));
-        _relay = new RelayServer(options);
-        _relay.Start();
-        _relayAddress = _relay.LocalAddresses[0].ToEndPoint();
-    }
+    private readonly LoopbackRelay _relay = new();
 
     public void Dispose() => _relay.Dispose();
 
@@ -33,8 +20,8 @@ public sealed class CrossedDialTests : IDisposable
         using var timeout = new CancellationTokenSource(Limit);
         var one = NodeIdentity.Generate();
         var two = NodeIdentity.Generate();
-        await using var peerOne = await StartAsync(one, two.NodeId, timeout.Token);
-        await using var peerTwo = await StartAsync(two, one.NodeId, timeout.Token);
+        await using var peerOne = await _relay.StartPeerAsync(one, directPaths: false, timeout.Token, two.NodeId);
+        await using var peerTwo = await _relay.StartPeerAsync(two, directPaths: false, timeout.Token, one.NodeId);
 
         var dials = await Task.WhenAll(peerOne.DialAsync(two.NodeId, timeout.Token), peerTwo.DialAsync(one.NodeId, timeout.Token));
 
@@ -58,8 +45,8 @@ public sealed class CrossedDialTests : IDisposable
         using var timeout = new CancellationTokenSource(Limit);
         var one = NodeIdentity.Generate();
         var two = NodeIdentity.Generate();
-        await using var peerOne = await StartAsync(one, two.NodeId, timeout.Token);
-        await using var peerTwo = await StartAsync(two, allowed: null, timeout.Token); // lets nobody in
+        await using var peerOne = await _relay.StartPeerAsync(one, directPaths: false, timeout.Token, two.NodeId);
+        await using var peerTwo = await _relay.StartPeerAsync(two, directPaths: false, timeout.Token); // lets nobody in
 
         var fromOne = peerOne.DialAsync(two.NodeId, timeout.Token);
         var fromTwo = peerTwo.DialAsync(one.NodeId, timeout.Token);
@@ -82,16 +69,5 @@ public sealed class CrossedDialTests : IDisposable
             Assert.Contains("refused", refused.Message, StringComparison.Ordinal);
             Assert.Equal(two.NodeId, (await peerOne.AcceptAsync(timeout.Token)).RemoteNodeId);
         }
-    }
-
-    private Task<PeerEndpoint> StartAsync(NodeIdentity identity, NodeId? allowed, CancellationToken cancellationToken)
-    {
-        var options = new PeerEndpointOptions { Identity = identity, Relay = _relayAddress, RelayId = _relay.NodeId, DirectPaths = false };
-        if (allowed is { } id)
-        {
-            options.AllowedDialers.Add(id);
-        }
-
-        return PeerEndpoint.StartAsync(options, cancellationToken);
     }
 }

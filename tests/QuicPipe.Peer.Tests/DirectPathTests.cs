@@ -1,10 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using QuicPipe.Dataplane;
 using QuicPipe.Peer.Direct;
 using QuicPipe.Quic;
-using QuicPipe.Relay;
 using Xunit;
 
 namespace QuicPipe.Peer.Tests;
@@ -17,17 +15,7 @@ namespace QuicPipe.Peer.Tests;
 public sealed class DirectPathTests : IDisposable
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
-    private readonly RelayServer _relay;
-    private readonly IPEndPoint _relayAddress;
-
-    public DirectPathTests()
-    {
-        var options = new RelayOptions { Threads = 1 };
-        options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)));
-        _relay = new RelayServer(options);
-        _relay.Start();
-        _relayAddress = _relay.LocalAddresses[0].ToEndPoint();
-    }
+    private readonly LoopbackRelay _relay = new();
 
     public void Dispose() => _relay.Dispose();
 
@@ -36,13 +24,13 @@ public sealed class DirectPathTests : IDisposable
     {
         using var timeout = new CancellationTokenSource(Limit);
         var a = NodeIdentity.Generate();
-        await using var accepter = await StartAsync(NodeIdentity.Generate(), directPaths: true, timeout.Token, a.NodeId);
-        await using var dialer = await StartAsync(a, directPaths: true, timeout.Token);
+        await using var accepter = await _relay.StartPeerAsync(NodeIdentity.Generate(), directPaths: true, timeout.Token, a.NodeId);
+        await using var dialer = await _relay.StartPeerAsync(a, directPaths: true, timeout.Token);
 
         var client = await dialer.DialAsync(accepter.NodeId, timeout.Token);
         var clientPath = dialer.GetPath(client);
         var wentDirect = WaitForAsync(clientPath, PeerPathKind.Direct);
-        Assert.Equal(_relayAddress, clientPath.Remote); // every dial starts on the relay
+        Assert.Equal(_relay.Address, clientPath.Remote); // every dial starts on the relay
         var server = await accepter.AcceptAsync(timeout.Token);
         var serverPath = accepter.GetPath(server);
         var serverWentDirect = serverPath.Kind == PeerPathKind.Direct ? Task.FromResult(serverPath.Remote) : WaitForAsync(serverPath, PeerPathKind.Direct);
@@ -66,8 +54,8 @@ public sealed class DirectPathTests : IDisposable
     {
         using var timeout = new CancellationTokenSource(Limit);
         var a = NodeIdentity.Generate();
-        await using var accepter = await StartAsync(NodeIdentity.Generate(), accepterDirect, timeout.Token, a.NodeId);
-        await using var dialer = await StartAsync(a, dialerDirect, timeout.Token);
+        await using var accepter = await _relay.StartPeerAsync(NodeIdentity.Generate(), accepterDirect, timeout.Token, a.NodeId);
+        await using var dialer = await _relay.StartPeerAsync(a, dialerDirect, timeout.Token);
 
         var client = await dialer.DialAsync(accepter.NodeId, timeout.Token);
         var server = await accepter.AcceptAsync(timeout.Token);
@@ -83,7 +71,7 @@ public sealed class DirectPathTests : IDisposable
     public async Task Probes_with_an_unknown_token_and_garbage_are_dropped_unanswered()
     {
         using var timeout = new CancellationTokenSource(Limit);
-        await using var peer = await StartAsync(NodeIdentity.Generate(), directPaths: true, timeout.Token);
+        await using var peer = await _relay.StartPeerAsync(NodeIdentity.Generate(), directPaths: true, timeout.Token);
         using var stranger = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         stranger.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         stranger.ReceiveTimeout = 500;
@@ -119,16 +107,5 @@ public sealed class DirectPathTests : IDisposable
             }
         };
         return reached.Task;
-    }
-
-    private Task<PeerEndpoint> StartAsync(NodeIdentity identity, bool directPaths, CancellationToken cancellationToken, params NodeId[] allowed)
-    {
-        var options = new PeerEndpointOptions { Identity = identity, Relay = _relayAddress, RelayId = _relay.NodeId, DirectPaths = directPaths };
-        foreach (var id in allowed)
-        {
-            options.AllowedDialers.Add(id);
-        }
-
-        return PeerEndpoint.StartAsync(options, cancellationToken);
     }
 }
