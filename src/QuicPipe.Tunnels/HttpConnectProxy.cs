@@ -123,19 +123,7 @@ public sealed class HttpConnectProxy : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _tunnelled);
-        try
-        {
-            await client.SendAsync(HttpProxyAnswers.Established, SocketFlags.None, stopping).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            TcpStreamPump.Reset(client);
-            await TcpStreamPump.AbortQuietlyAsync(stream!, TunnelErrorCodes.TcpReset).ConfigureAwait(false);
-            await stream!.Input.CompleteAsync().ConfigureAwait(false);
-            return;
-        }
-
-        await ProxyConnection.TunnelAsync(client, stream!, reader.Remaining, _options.BufferSize, stopping).ConfigureAwait(false);
+        await ProxyConnection.TunnelAsync(client, stream!, HttpProxyAnswers.Established, reader.Remaining, _options.BufferSize, stopping).ConfigureAwait(false);
     }
 
     private static (int Status, string Reason, string Explanation) Describe(PeerTunnelOutcome outcome) => outcome switch

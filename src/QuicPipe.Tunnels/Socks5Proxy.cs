@@ -101,19 +101,7 @@ public sealed class Socks5Proxy : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _tunnelled);
-        try
-        {
-            await client.SendAsync(Reply(Socks5ReplyCode.Succeeded), SocketFlags.None, stopping).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            TcpStreamPump.Reset(client);
-            await TcpStreamPump.AbortQuietlyAsync(stream!, TunnelErrorCodes.TcpReset).ConfigureAwait(false);
-            await stream!.Input.CompleteAsync().ConfigureAwait(false);
-            return;
-        }
-
-        await ProxyConnection.TunnelAsync(client, stream!, reader.Remaining, _options.BufferSize, stopping).ConfigureAwait(false);
+        await ProxyConnection.TunnelAsync(client, stream!, Reply(Socks5ReplyCode.Succeeded), reader.Remaining, _options.BufferSize, stopping).ConfigureAwait(false);
     }
 
     /// <summary>

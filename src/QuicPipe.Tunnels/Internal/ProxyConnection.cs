@@ -10,11 +10,22 @@ internal static class ProxyConnection
     private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Sends what the client sent ahead of our answer (<paramref name="early"/>) into the stream, then copies both
-    /// ways with <see cref="TcpStreamPump"/> (half-close, resets, backpressure) until the tunnel ends.
+    /// Sends the success answer (<paramref name="established"/>), then what the client sent ahead of it
+    /// (<paramref name="early"/>) into the stream, then copies both ways with <see cref="TcpStreamPump"/> (half-close,
+    /// resets, backpressure) until the tunnel ends. A client or stream that fails on the way is reset.
     /// </summary>
-    public static async Task TunnelAsync(Socket client, QuicStream stream, ReadOnlyMemory<byte> early, int bufferSize, CancellationToken cancellationToken)
+    public static async Task TunnelAsync(Socket client, QuicStream stream, ReadOnlyMemory<byte> established, ReadOnlyMemory<byte> early, int bufferSize, CancellationToken cancellationToken)
     {
+        try
+        {
+            await client.SendAsync(established, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            await AbandonAsync(client, stream, TunnelErrorCodes.TcpReset).ConfigureAwait(false);
+            return;
+        }
+
         try
         {
             if (!early.IsEmpty)
@@ -24,9 +35,7 @@ internal static class ProxyConnection
         }
         catch (Exception e) when (e is OperationCanceledException or QuicStreamAbortedException or QuicConnectionException)
         {
-            TcpStreamPump.Reset(client);
-            await TcpStreamPump.AbortQuietlyAsync(stream, e is OperationCanceledException ? TunnelErrorCodes.TunnelClosing : TunnelErrorCodes.TcpReset).ConfigureAwait(false);
-            await stream.Input.CompleteAsync().ConfigureAwait(false);
+            await AbandonAsync(client, stream, e is OperationCanceledException ? TunnelErrorCodes.TunnelClosing : TunnelErrorCodes.TcpReset).ConfigureAwait(false);
             return;
         }
 
@@ -60,6 +69,14 @@ internal static class ProxyConnection
         }
 
         client.Dispose();
+    }
+
+    /// <summary>Resets the client's TCP connection and the stream both ways.</summary>
+    private static async Task AbandonAsync(Socket client, QuicStream stream, long errorCode)
+    {
+        TcpStreamPump.Reset(client);
+        await TcpStreamPump.AbortQuietlyAsync(stream, errorCode).ConfigureAwait(false);
+        await stream.Input.CompleteAsync().ConfigureAwait(false);
     }
 
     /// <summary>The client's address for logs; null once the socket is gone.</summary>
