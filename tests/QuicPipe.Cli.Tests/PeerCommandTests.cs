@@ -13,25 +13,16 @@ public sealed class PeerCommandTests : IDisposable
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Transfer = TimeSpan.FromSeconds(120);
-    private readonly string _directory = Directory.CreateTempSubdirectory("quicpipe-peers-").FullName;
-    private readonly List<IDisposable> _processes = [];
+    private readonly CliScratch _scratch = new("quicpipe-peers-");
 
-    public void Dispose()
-    {
-        foreach (var process in _processes)
-        {
-            process.Dispose();
-        }
-
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _scratch.Dispose();
 
     [Fact]
     public async Task Dial_and_accept_move_100_MB_one_way_and_1_MB_back_byte_exact_through_the_relay()
     {
         var (relay, relayId) = StartRelay(out var relayAddress);
-        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId);
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--relay-only", bId);
@@ -58,8 +49,8 @@ public sealed class PeerCommandTests : IDisposable
     public async Task By_default_the_connection_moves_to_the_direct_path_and_both_sides_say_so()
     {
         var (relay, relayId) = StartRelay(out var relayAddress);
-        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId);
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--stats-interval", "200ms", bId);
@@ -87,7 +78,7 @@ public sealed class PeerCommandTests : IDisposable
     public void Dialing_a_NodeId_the_relay_does_not_know_fails_cleanly_within_the_timeout()
     {
         var (_, relayId) = StartRelay(out var relayAddress);
-        var (aKey, _) = CliTestKit.Identity(_directory, "a");
+        var (aKey, _) = CliTestKit.Identity(_scratch.Directory, "a");
         var stranger = NodeIdentity.Generate().NodeId.ToString();
         var clock = Stopwatch.StartNew();
 
@@ -102,7 +93,7 @@ public sealed class PeerCommandTests : IDisposable
     [Fact]
     public void An_unreachable_relay_is_a_clear_error_within_the_timeout()
     {
-        var (aKey, _) = CliTestKit.Identity(_directory, "a");
+        var (aKey, _) = CliTestKit.Identity(_scratch.Directory, "a");
         var nobody = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
 
         var dial = Peer("dial", "--relay", nobody, "--key", aKey, "--timeout", "2s", NodeIdentity.Generate().NodeId.ToString());
@@ -116,8 +107,8 @@ public sealed class PeerCommandTests : IDisposable
     public void A_peer_that_is_not_allowed_is_refused_and_told_so()
     {
         var (_, relayId) = StartRelay(out var relayAddress);
-        var (aKey, _) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var (aKey, _) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", NodeIdentity.Generate().NodeId.ToString());
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
 
@@ -133,9 +124,9 @@ public sealed class PeerCommandTests : IDisposable
     public async Task Without_signalling_an_offer_carried_by_hand_sets_up_the_dial()
     {
         var (_, relayId) = StartRelay(out var relayAddress);
-        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
-        var offerFile = Path.Combine(_directory, "offer.txt");
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
+        var offerFile = Path.Combine(_scratch.Directory, "offer.txt");
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--offer-out", offerFile, bId);
         Assert.True(SpinWait.SpinUntil(() => File.Exists(offerFile) || dial.HasExited, Startup), dial.AllStderr);
         Assert.StartsWith($"qpo1.{aId}.", await File.ReadAllTextAsync(offerFile), StringComparison.Ordinal);
@@ -159,10 +150,10 @@ public sealed class PeerCommandTests : IDisposable
     {
         var port = CliTestKit.FreeUdpPort();
         var relayAddress = $"127.0.0.1:{port}";
-        var (relayKey, relayId) = CliTestKit.Identity(_directory, "relay");
+        var (relayKey, relayId) = CliTestKit.Identity(_scratch.Directory, "relay");
         var relay = StartRelayProcess(relayAddress, relayKey);
-        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId, "--log-level", "Information");
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--log-level", "Information", "--relay-only", bId);
@@ -202,14 +193,14 @@ public sealed class PeerCommandTests : IDisposable
     private (RelayProcess Relay, string RelayId) StartRelay(out string relayAddress)
     {
         relayAddress = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
-        var (key, id) = CliTestKit.Identity(_directory, "relay");
+        var (key, id) = CliTestKit.Identity(_scratch.Directory, "relay");
         return (StartRelayProcess(relayAddress, key), id);
     }
 
     private RelayProcess StartRelayProcess(string address, string key)
     {
         var relay = RelayProcess.Start("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0");
-        _processes.Add(relay);
+        _scratch.Own(relay);
         Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
         return relay;
     }
@@ -217,7 +208,7 @@ public sealed class PeerCommandTests : IDisposable
     private PeerProcess Peer(params string[] args)
     {
         var process = PeerProcess.Start(args);
-        _processes.Add(process);
+        _scratch.Own(process);
         return process;
     }
 

@@ -17,18 +17,9 @@ public sealed class ProxyCommandTests : IDisposable
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ToolLimit = TimeSpan.FromSeconds(60);
-    private readonly string _directory = Directory.CreateTempSubdirectory("quicpipe-proxy-").FullName;
-    private readonly List<IDisposable> _processes = [];
+    private readonly CliScratch _scratch = new("quicpipe-proxy-");
 
-    public void Dispose()
-    {
-        foreach (var process in _processes)
-        {
-            process.Dispose();
-        }
-
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _scratch.Dispose();
 
     [Fact]
     public async Task Curl_through_the_HTTP_CONNECT_and_the_SOCKS5_proxy_gets_the_body_byte_exact_over_one_peer_connection_and_SIGTERM_exits_0()
@@ -38,12 +29,12 @@ public sealed class ProxyCommandTests : IDisposable
         var lab = StartProxy([server.Port]);
         var url = $"http://{lab.BId}.quicpipe:{server.Port}/file";
 
-        var viaHttp = Path.Combine(_directory, "http");
+        var viaHttp = Path.Combine(_scratch.Directory, "http");
         var http = await CurlAsync("-p", "-x", $"http://127.0.0.1:{lab.HttpPort}", "--output", viaHttp, url);
         Assert.True(http.ExitCode == 0, $"curl exit {http.ExitCode}: {http.Stderr}\n{lab.Logs()}");
         Assert.Equal(SHA256.HashData(body), SHA256.HashData(await File.ReadAllBytesAsync(viaHttp)));
 
-        var viaSocks = Path.Combine(_directory, "socks");
+        var viaSocks = Path.Combine(_scratch.Directory, "socks");
         var socks = await CurlAsync("--socks5-hostname", $"127.0.0.1:{lab.SocksPort}", "--output", viaSocks, url);
         Assert.True(socks.ExitCode == 0, $"curl exit {socks.ExitCode}: {socks.Stderr}\n{lab.Logs()}");
         Assert.Equal(SHA256.HashData(body), SHA256.HashData(await File.ReadAllBytesAsync(viaSocks)));
@@ -66,21 +57,21 @@ public sealed class ProxyCommandTests : IDisposable
         var url = $"http://{lab.BId}.quicpipe:{server.Port}/file";
         var proxy = $"http://127.0.0.1:{lab.HttpPort}";
 
-        var none = await CurlAsync("-p", "-x", proxy, "--output", Path.Combine(_directory, "none"), url);
+        var none = await CurlAsync("-p", "-x", proxy, "--output", Path.Combine(_scratch.Directory, "none"), url);
         Assert.NotEqual(0, none.ExitCode);
         Assert.Contains("407", none.Stderr, StringComparison.Ordinal);
 
-        var output = Path.Combine(_directory, "auth");
+        var output = Path.Combine(_scratch.Directory, "auth");
         var http = await CurlAsync("-p", "-x", proxy, "--proxy-user", "alice:s3cr:et", "--output", output, url);
         Assert.True(http.ExitCode == 0, $"curl exit {http.ExitCode}: {http.Stderr}\n{lab.Logs()}");
         Assert.Equal(body, await File.ReadAllBytesAsync(output));
 
-        var socksOutput = Path.Combine(_directory, "socks-auth");
+        var socksOutput = Path.Combine(_scratch.Directory, "socks-auth");
         var socks = await CurlAsync("--socks5-hostname", $"127.0.0.1:{lab.SocksPort}", "--proxy-user", "alice:s3cr:et", "--output", socksOutput, url);
         Assert.True(socks.ExitCode == 0, $"curl exit {socks.ExitCode}: {socks.Stderr}\n{lab.Logs()}");
         Assert.Equal(body, await File.ReadAllBytesAsync(socksOutput));
 
-        var wrongOutput = Path.Combine(_directory, "socks-wrong");
+        var wrongOutput = Path.Combine(_scratch.Directory, "socks-wrong");
         var wrong = await CurlAsync("--socks5-hostname", $"127.0.0.1:{lab.SocksPort}", "--proxy-user", "alice:nope", "--output", wrongOutput, url);
         Assert.NotEqual(0, wrong.ExitCode);
         Assert.False(File.Exists(wrongOutput) && new FileInfo(wrongOutput).Length > 0, "a wrong SOCKS5 password still got the body");
@@ -94,10 +85,10 @@ public sealed class ProxyCommandTests : IDisposable
         var lab = StartProxy([closed]);
         var url = $"http://{lab.BId}.quicpipe:{closed}/";
 
-        var http = await CurlAsync("-p", "-x", $"http://127.0.0.1:{lab.HttpPort}", "--output", Path.Combine(_directory, "x"), url);
+        var http = await CurlAsync("-p", "-x", $"http://127.0.0.1:{lab.HttpPort}", "--output", Path.Combine(_scratch.Directory, "x"), url);
         Assert.NotEqual(0, http.ExitCode);
         Assert.Contains("502", http.Stderr, StringComparison.Ordinal);
-        var socks = await CurlAsync("--socks5-hostname", $"127.0.0.1:{lab.SocksPort}", "--output", Path.Combine(_directory, "y"), url);
+        var socks = await CurlAsync("--socks5-hostname", $"127.0.0.1:{lab.SocksPort}", "--output", Path.Combine(_scratch.Directory, "y"), url);
         Assert.NotEqual(0, socks.ExitCode);
 
         // curl words the SOCKS5 reply its own way; the code itself, read raw:
@@ -125,7 +116,7 @@ public sealed class ProxyCommandTests : IDisposable
             Assert.True((await SendAndReadAllAsync(lab.SocksPort, bad)).Length <= 2);
         }
 
-        var output = Path.Combine(_directory, "after");
+        var output = Path.Combine(_scratch.Directory, "after");
         var curl = await CurlAsync("-p", "-x", $"http://127.0.0.1:{lab.HttpPort}", "--output", output, $"http://{lab.BId}.quicpipe:{server.Port}/");
         Assert.True(curl.ExitCode == 0, $"curl exit {curl.ExitCode}: {curl.Stderr}\n{lab.Logs()}");
         Assert.Equal(body, await File.ReadAllBytesAsync(output));
@@ -157,8 +148,8 @@ public sealed class ProxyCommandTests : IDisposable
         using var iperfServer = StartTool("iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", serverPort.ToString(CultureInfo.InvariantCulture));
         Assert.True(iperfServer.WaitForStdout(l => l.Contains("Server listening", StringComparison.Ordinal), Startup), "iperf3 -s did not start");
         var (relayId, relayAddress) = StartRelay();
-        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var expose = Quicpipe("expose", serverPort.ToString(CultureInfo.InvariantCulture), "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
         var localPort = FreeTcpPort();
@@ -232,8 +223,8 @@ public sealed class ProxyCommandTests : IDisposable
     private Lab StartProxy(int[] exposedPorts, params string[] proxyFlags)
     {
         var (relayId, relayAddress) = StartRelay();
-        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var expose = Quicpipe(["expose", .. exposedPorts.Select(p => p.ToString(CultureInfo.InvariantCulture)), "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId]);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
 
@@ -247,7 +238,7 @@ public sealed class ProxyCommandTests : IDisposable
     private (string RelayId, string Address) StartRelay()
     {
         var address = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
-        var (key, id) = CliTestKit.Identity(_directory, "relay");
+        var (key, id) = CliTestKit.Identity(_scratch.Directory, "relay");
         var relay = Quicpipe("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0");
         Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
         return (id, address);
@@ -256,7 +247,7 @@ public sealed class ProxyCommandTests : IDisposable
     private RelayProcess Quicpipe(params string[] args)
     {
         var process = RelayProcess.Start(args);
-        _processes.Add(process);
+        _scratch.Own(process);
         return process;
     }
 

@@ -14,18 +14,9 @@ namespace QuicPipe.Cli.Tests;
 public sealed class TunnelCommandTests : IDisposable
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
-    private readonly string _directory = Directory.CreateTempSubdirectory("quicpipe-tunnels-").FullName;
-    private readonly List<IDisposable> _processes = [];
+    private readonly CliScratch _scratch = new("quicpipe-tunnels-");
 
-    public void Dispose()
-    {
-        foreach (var process in _processes)
-        {
-            process.Dispose();
-        }
-
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _scratch.Dispose();
 
     [Fact]
     public async Task Curl_through_forward_and_expose_gets_a_1_MiB_body_byte_exact_and_SIGTERM_ends_forward_with_0()
@@ -37,7 +28,7 @@ public sealed class TunnelCommandTests : IDisposable
         // Two requests: each is its own TCP connection, so its own tunnel stream on the same QUIC connection.
         for (var i = 0; i < 2; i++)
         {
-            var output = Path.Combine(_directory, $"body{i}");
+            var output = Path.Combine(_scratch.Directory, $"body{i}");
             var (exitCode, stderr) = await CurlAsync(localPort, output);
             Assert.True(exitCode == 0, $"curl exit {exitCode}: {stderr}\nforward:\n{forward.AllStderr}\nexpose:\n{expose.AllStderr}");
             Assert.Equal(SHA256.HashData(body), SHA256.HashData(await File.ReadAllBytesAsync(output)));
@@ -58,7 +49,7 @@ public sealed class TunnelCommandTests : IDisposable
         var notExposed = FreeTcpPort();
         var (expose, forward, localPort, aId) = StartTunnel(exposedPort: notExposed, targetPort: server.Port);
 
-        var (exitCode, stderr) = await CurlAsync(localPort, Path.Combine(_directory, "refused"));
+        var (exitCode, stderr) = await CurlAsync(localPort, Path.Combine(_scratch.Directory, "refused"));
 
         // 56: connection reset while receiving; 52: empty reply. Either way, no response from the real server.
         Assert.True(exitCode is 52 or 56, $"curl exit {exitCode}: {stderr}");
@@ -70,7 +61,7 @@ public sealed class TunnelCommandTests : IDisposable
     public void Forwarding_to_a_NodeId_the_relay_does_not_know_exits_1_naming_it()
     {
         var (_, relayId, relayAddress) = StartRelay();
-        var (aKey, _) = CliTestKit.Identity(_directory, "a");
+        var (aKey, _) = CliTestKit.Identity(_scratch.Directory, "a");
         var stranger = NodeIdentity.Generate().NodeId.ToString();
 
         var forward = Quicpipe("forward", FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture), $"{stranger}:80", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--timeout", "3s");
@@ -93,8 +84,8 @@ public sealed class TunnelCommandTests : IDisposable
     private (RelayProcess Expose, RelayProcess Forward, int LocalPort, string AId) StartTunnel(int exposedPort, int targetPort)
     {
         var (_, relayId, relayAddress) = StartRelay();
-        var (aKey, aId) = CliTestKit.Identity(_directory, "a");
-        var (bKey, bId) = CliTestKit.Identity(_directory, "b");
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var port = exposedPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var expose = Quicpipe("expose", port, "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
@@ -129,7 +120,7 @@ public sealed class TunnelCommandTests : IDisposable
     private (RelayProcess Relay, string RelayId, string Address) StartRelay()
     {
         var address = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
-        var (key, id) = CliTestKit.Identity(_directory, "relay");
+        var (key, id) = CliTestKit.Identity(_scratch.Directory, "relay");
         var relay = Quicpipe("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0");
         Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
         return (relay, id, address);
@@ -138,7 +129,7 @@ public sealed class TunnelCommandTests : IDisposable
     private RelayProcess Quicpipe(params string[] args)
     {
         var process = RelayProcess.Start(args);
-        _processes.Add(process);
+        _scratch.Own(process);
         return process;
     }
 
