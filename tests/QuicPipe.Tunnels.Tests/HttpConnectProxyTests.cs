@@ -154,7 +154,7 @@ public class HttpConnectProxyTests
             await AssertEchoesAsync(good, timeout.Token);
         }
 
-        Assert.Equal(0, proxy.Http.ActiveConnections);
+        await TunnelFixture.EventuallyAsync(() => proxy.Http.ActiveConnections == 0, "every connection released", timeout.Token);
     }
 
     [Fact]

@@ -120,7 +120,7 @@ public class Socks5ProxyTests
             await HttpConnectProxyTests.AssertEchoesAsync(good, timeout.Token);
         }
 
-        Assert.Equal(0, proxy.Socks.ActiveConnections);
+        await TunnelFixture.EventuallyAsync(() => proxy.Socks.ActiveConnections == 0, "every connection released", timeout.Token);
     }
 
     private static async Task<Socket> LoginAsync(ProxyFixture proxy, string user, string password, CancellationToken cancellationToken)

@@ -72,6 +72,23 @@ internal sealed class TunnelFixture : IAsyncDisposable
     }
 
     /// <summary>
+    /// Waits until <paramref name="condition"/> holds. A proxy counts a connection as active until both halves of its
+    /// tunnel have finished, which is a moment after the client's socket closes; asserting at once races that.
+    /// </summary>
+    public static async Task EventuallyAsync(Func<bool> condition, string what, CancellationToken cancellationToken)
+    {
+        while (!condition())
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                Assert.Fail($"{what}: still not true when the test's time ran out.");
+            }
+
+            await Task.Delay(20, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
     /// Connects to a forwarder that should refuse the tunnel and returns the reset it answers with. The forwarder
     /// accepts, hears the refusal over QUIC and resets; on a busy machine that can happen before the connecting
     /// thread sees its connect complete, and then the connect itself reports the reset.
