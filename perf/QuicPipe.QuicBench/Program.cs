@@ -106,7 +106,7 @@ var ok = received == total;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"{{\"impl\":\"quicpipe\",\"ok\":{(ok ? "true" : "false")},\"bytes\":{received},\"expected\":{total},\"seconds\":{seconds:F3},\"mib_per_s\":{received / 1048576.0 / seconds:F1}," +
     $"\"gc_gen0\":{collections.Item1},\"gc_gen1\":{collections.Item2},\"gc_gen2\":{collections.Item3},\"allocated_bytes\":{allocated}," +
-    $"\"server_packets_sent\":{serverStats.PacketsSent},\"server_packets_lost\":{serverStats.PacketsLost},\"min_rtt_us\":{stats.MinRtt.TotalMicroseconds:F0},\"server_cwnd\":{serverStats.CongestionWindow}}}"));
+    $"\"server_packets_sent\":{serverStats.PacketsSent},\"client_packets_sent\":{stats.PacketsSent},\"server_packets_lost\":{serverStats.PacketsLost},\"min_rtt_us\":{stats.MinRtt.TotalMicroseconds:F0},\"server_cwnd\":{serverStats.CongestionWindow}}}"));
 if (!ok)
 {
     Console.Error.WriteLine($"byte count mismatch: received {received}, expected {total}");

@@ -86,6 +86,12 @@ public sealed partial class QuicConnection
 
     internal bool IsTerminated { get; private set; }
 
+    /// <summary>Loop thread: read a packet in the batch being routed and not yet answered (QuicEndpoint.ReceivedBatch).</summary>
+    internal bool AnswerPending { get; set; }
+
+    /// <summary>Loop thread: <paramref name="stream"/>'s reader sees its new bytes once the received batch is done.</summary>
+    internal void PublishAfterBatch(QuicStream stream) => _endpoint.PublishAfterBatch(stream);
+
     internal IReadOnlyList<ConnectionId> LocalConnectionIds => _localCids;
 
     /// <summary>Its slot in the endpoint's connection table, named by its CID routes; -1 before it has one and once released.</summary>

@@ -45,6 +45,10 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly DataplaneCounters _counters = new();
     private readonly PacketDelegate _pipeline;
     private readonly ConcurrentQueue<Action> _commands = new();
+
+    // 1 from the first Post after the loop last looked at _commands until it looks again: later Posts need not wake
+    // the loop (one wake-up datagram and one extra loop pass each) because it will drain their work anyway.
+    private int _wakePending;
     private readonly Channel<QuicConnection> _accepted = Channel.CreateUnbounded<QuicConnection>();
     private readonly Thread _loop;
 
@@ -271,7 +275,10 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         _commands.Enqueue(work);
-        _port.Wake();
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        {
+            _port.Wake();
+        }
     }
 
     // ---- the loop ----
@@ -294,6 +301,8 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private void RunOnce()
     {
+        // A full fence before the queue is read: work posted after this point finds the flag clear and wakes us.
+        Interlocked.Exchange(ref _wakePending, 0);
         while (_commands.TryDequeue(out var work))
         {
             work();
@@ -356,6 +365,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         if (received > 0)
         {
             _pipeline(_receiveBatch);
+            FinishReceivedBatch();
             Volatile.Write(ref _loopReceivedDatagrams, _loopReceivedDatagrams + received);
         }
 
@@ -496,9 +506,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
         else
         {
-            // Acknowledgements may have made room in send buffers, MAX_STREAMS room for new streams.
-            connection.ResumeBlockedWork();
-            Flush(connection, now);
+            AnswerAfterBatch(connection);
         }
     }
 

@@ -34,6 +34,9 @@ public sealed class QuicStream
     // Loop thread only: whether the input side has been completed (FIN, reset or connection end), and the bytes
     // received into the pipe so far.
     private bool _inputCompleted;
+
+    // Loop thread only: OnData buffered bytes that PublishInput has not yet flushed to the reader.
+    private bool _publishPending;
     private long _received;
 
     // Reader's thread (Interlocked): bytes the application has consumed; credit not yet handed to the loop.
@@ -150,22 +153,38 @@ public sealed class QuicStream
             _input.Writer.Write(data);
             _received += data.Length;
             MaxBufferedBytes = Math.Max(MaxBufferedBytes, _received - Interlocked.Read(ref _consumed));
-
-            // Never waits (no pause threshold), so the loop thread is never blocked by a slow reader.
-            var flush = _input.Writer.FlushAsync();
-            if (flush.IsCompleted)
+            if (!_publishPending)
             {
-                flush.GetAwaiter().GetResult();
-            }
-            else
-            {
-                _ = flush.AsTask();
+                _publishPending = true;
+                _connection.PublishAfterBatch(this);
             }
         }
 
         if (fin)
         {
             CompleteInput(null);
+        }
+    }
+
+    /// <summary>Loop thread, after the received batch: lets the reader see the bytes OnData buffered.</summary>
+    internal void PublishInput()
+    {
+        _publishPending = false;
+        if (_inputCompleted)
+        {
+            // Completing the writer published them already (or an error discarded them).
+            return;
+        }
+
+        // Never waits (no pause threshold), so the loop thread is never blocked by a slow reader.
+        var flush = _input.Writer.FlushAsync();
+        if (flush.IsCompleted)
+        {
+            flush.GetAwaiter().GetResult();
+        }
+        else
+        {
+            _ = flush.AsTask();
         }
     }
 

@@ -33,8 +33,9 @@ internal sealed class SocketDatagramPort : IDatagramPort
 
     public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
     {
-        // SO_RCVTIMEO has jiffy granularity and 0 means "for ever": never ask for less than a millisecond.
-        wait = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait;
+        // SO_RCVTIMEO has jiffy granularity and 0 means "for ever": ask for whole milliseconds, at least one. Whole
+        // milliseconds also mean the option changes (one more system call) only when the deadline moves by one.
+        wait = TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(wait.TotalMilliseconds)));
         if (wait != _currentWait)
         {
             _socket.SetReceiveTimeout(wait);

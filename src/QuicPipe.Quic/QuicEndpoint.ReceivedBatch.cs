@@ -1,0 +1,63 @@
+using QuicPipe.Quic.Internal;
+
+namespace QuicPipe.Quic;
+
+/// <summary>
+/// What the loop does once per received batch rather than once per packet: each connection that read packets
+/// writes its answer (ACKs, data the ACKs made room for) once, and each stream that got bytes publishes them to its
+/// reader once. Per packet, the first cost a send call and the second a thread-pool wake-up of the reader for a
+/// packet's worth of bytes.
+/// </summary>
+public sealed partial class QuicEndpoint
+{
+    // Loop thread only: connections that read a packet in the batch being routed, and streams given bytes in it.
+    private readonly List<QuicConnection> _readInBatch = [];
+    private readonly List<QuicStream> _inputsToPublish = [];
+
+    /// <summary>Loop thread: <paramref name="connection"/> read a packet; it answers after the whole batch.</summary>
+    private void AnswerAfterBatch(QuicConnection connection)
+    {
+        if (!connection.AnswerPending)
+        {
+            connection.AnswerPending = true;
+            _readInBatch.Add(connection);
+        }
+    }
+
+    /// <summary>Loop thread: <paramref name="stream"/> buffered received bytes; its reader sees them after the batch.</summary>
+    internal void PublishAfterBatch(QuicStream stream) => _inputsToPublish.Add(stream);
+
+    private void FinishReceivedBatch()
+    {
+        try
+        {
+            // Readers first: they start copying out while this thread writes the answers.
+            foreach (var stream in _inputsToPublish)
+            {
+                stream.PublishInput();
+            }
+
+            var now = MonotonicClock.NowNanoseconds();
+            foreach (var connection in _readInBatch)
+            {
+                connection.AnswerPending = false;
+                if (!connection.IsTerminated)
+                {
+                    // Acknowledgements may have made room in send buffers, MAX_STREAMS room for new streams.
+                    connection.ResumeBlockedWork();
+                    Flush(connection, now);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var connection in _readInBatch)
+            {
+                connection.AnswerPending = false;
+            }
+
+            _readInBatch.Clear();
+            _inputsToPublish.Clear();
+        }
+    }
+}
