@@ -123,6 +123,7 @@ internal static class TcpStreamPump
 
     private static async Task<Outcome> QuicToTcpAsync(Socket socket, PipeReader input, CancellationToken cancellationToken)
     {
+        var sender = new SocketSequenceSender();
         while (true)
         {
             ReadResult result;
@@ -142,14 +143,7 @@ internal static class TcpStreamPump
             var buffer = result.Buffer;
             try
             {
-                foreach (var segment in buffer)
-                {
-                    var sent = 0;
-                    while (sent < segment.Length)
-                    {
-                        sent += await socket.SendAsync(segment[sent..], SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                    }
-                }
+                await sender.SendAsync(socket, buffer, cancellationToken).ConfigureAwait(false);
 
                 if (result.IsCompleted)
                 {
