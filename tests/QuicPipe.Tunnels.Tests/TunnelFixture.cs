@@ -64,9 +64,17 @@ internal sealed class TunnelFixture : IAsyncDisposable
     public TcpForwarder Forward(int targetPort, string? host = null) =>
         TcpForwarder.Start(Client, new IPEndPoint(IPAddress.Loopback, 0), new TcpForwarderOptions { TargetPort = targetPort, TargetHost = host, ConnectTimeout = TimeSpan.FromSeconds(20) });
 
-    public static async Task<Socket> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    /// <param name="endPoint">Where to connect.</param>
+    /// <param name="cancellationToken">Gives up the connect.</param>
+    /// <param name="receiveBufferSize">SO_RCVBUF, set before the connect (which also stops the kernel growing it); 0: the kernel's.</param>
+    public static async Task<Socket> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken, int receiveBufferSize = 0)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize > 0)
+        {
+            socket.ReceiveBufferSize = receiveBufferSize;
+        }
+
         await socket.ConnectAsync(endPoint, cancellationToken);
         return socket;
     }
