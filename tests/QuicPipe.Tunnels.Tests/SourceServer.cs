@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace QuicPipe.Tunnels.Tests;
@@ -7,89 +6,32 @@ namespace QuicPipe.Tunnels.Tests;
 /// A loopback TCP server that sends <see cref="Total"/> bytes to each client as fast as its socket takes them, then
 /// half-closes: the fast sender behind a slow consumer. <see cref="Sent"/> counts what the kernel has taken.
 /// </summary>
-internal sealed class SourceServer : IAsyncDisposable
+/// <param name="total">Bytes sent to each client.</param>
+/// <param name="sendBufferSize">SO_SNDBUF of the accepted sockets, so that the kernel's share of the bytes held is known.</param>
+internal sealed class SourceServer(long total, int sendBufferSize) : LoopbackServer(sendBufferSize)
 {
-    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
     private long _sent;
 
-    /// <param name="total">Bytes sent to each client.</param>
-    /// <param name="sendBufferSize">SO_SNDBUF of the accepted sockets (they inherit it from the listener); fixing it also stops the kernel growing it.</param>
-    public SourceServer(long total, int sendBufferSize)
-    {
-        Total = total;
-        _listener.SendBufferSize = sendBufferSize;
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        _listener.Listen(16);
-        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
-        SendBufferSize = _listener.SendBufferSize;
-        _accepting = AcceptAsync();
-    }
-
-    public int Port { get; }
-
-    public long Total { get; }
-
-    /// <summary>The send buffer the kernel actually gave (Linux doubles what is asked for, for its bookkeeping).</summary>
-    public int SendBufferSize { get; }
+    public long Total { get; } = total;
 
     /// <summary>Bytes the accepted sockets have taken so far, all clients together.</summary>
     public long Sent => Interlocked.Read(ref _sent);
 
-    public async ValueTask DisposeAsync()
+    protected override async Task ServeAsync(Socket socket, CancellationToken stopping)
     {
-        await _stop.CancelAsync();
-        _listener.Dispose();
-        await _accepting;
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        var connections = new List<Task>();
-        while (true)
+        var chunk = new byte[64 * 1024];
+        for (var left = Total; left > 0;)
         {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                break;
-            }
-
-            connections.Add(SendAsync(socket));
+            var sent = await socket.SendAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, left)), SocketFlags.None, stopping);
+            Interlocked.Add(ref _sent, sent);
+            left -= sent;
         }
 
-        await Task.WhenAll(connections);
-    }
+        socket.Shutdown(SocketShutdown.Send);
 
-    private async Task SendAsync(Socket socket)
-    {
-        using (socket)
+        // Wait for the client's end, so that closing does not reset what it has still to read.
+        while (await socket.ReceiveAsync(chunk, SocketFlags.None, stopping) > 0)
         {
-            try
-            {
-                var chunk = new byte[64 * 1024];
-                for (long left = Total; left > 0;)
-                {
-                    var sent = await socket.SendAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, left)), SocketFlags.None, _stop.Token);
-                    Interlocked.Add(ref _sent, sent);
-                    left -= sent;
-                }
-
-                socket.Shutdown(SocketShutdown.Send);
-
-                // Wait for the client's end, so that closing does not reset what it has still to read.
-                while (await socket.ReceiveAsync(chunk, SocketFlags.None, _stop.Token) > 0)
-                {
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
         }
     }
 }
