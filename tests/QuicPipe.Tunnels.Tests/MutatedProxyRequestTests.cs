@@ -79,57 +79,81 @@ public class MutatedProxyRequestTests
     }
 
     /// <summary>
-    /// Sends <paramref name="bytes"/> in random pieces, then reads until the proxy ends the connection. A client that
-    /// gets through (<paramref name="success"/> arrives) half-closes so that its tunnel ends too. Returns what it
-    /// received (empty after a reset), or null if the connection was still open after <see cref="EndsWithin"/>.
+    /// Sends <paramref name="bytes"/> in random pieces while reading until the proxy ends the connection (reading from
+    /// the start, so that an answer is in hand before a reset of what we still sent could discard it). A client that
+    /// gets through (<paramref name="success"/> arrives) and has not half-closed does so once it has sent everything, so
+    /// that its tunnel ends too. Returns what it received, or null if the connection was still open after <see cref="EndsWithin"/>.
     /// </summary>
     private static async Task<byte[]?> ExchangeAsync(IPEndPoint endPoint, byte[] bytes, bool halfClose, Random random, byte[] success, CancellationToken cancellationToken)
     {
         using var client = await TunnelFixture.ConnectTcpAsync(endPoint, cancellationToken);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(EndsWithin);
-        var received = new List<byte>();
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var receiving = ReceiveToEndAsync(client, halfClose ? null : success, sent.Task, limit.Token);
         try
         {
-            for (var offset = 0; offset < bytes.Length;)
+            try
             {
-                var piece = Math.Min(bytes.Length - offset, 1 + random.Next(bytes.Length));
-                await client.SendAsync(bytes.AsMemory(offset, piece), SocketFlags.None, limit.Token);
-                offset += piece;
-                await Task.Delay(random.Next(3) * 10, limit.Token);
+                for (var offset = 0; offset < bytes.Length;)
+                {
+                    var piece = Math.Min(bytes.Length - offset, 1 + random.Next(bytes.Length));
+                    await client.SendAsync(bytes.AsMemory(offset, piece), SocketFlags.None, limit.Token);
+                    offset += piece;
+                    await Task.Delay(random.Next(3) * 10, limit.Token);
+                }
+
+                if (halfClose)
+                {
+                    client.Shutdown(SocketShutdown.Send);
+                }
+            }
+            catch (SocketException)
+            {
+                // The proxy closed while we still sent: what it answered before is being read.
+            }
+            finally
+            {
+                sent.TrySetResult();
             }
 
-            var finished = halfClose;
-            if (halfClose)
-            {
-                client.Shutdown(SocketShutdown.Send);
-            }
+            return await receiving;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
 
-            var buffer = new byte[16 * 1024];
+    /// <summary>Reads until the end; half-closes after <paramref name="sent"/> once <paramref name="success"/> (if any) arrives.</summary>
+    private static async Task<byte[]> ReceiveToEndAsync(Socket client, byte[]? success, Task sent, CancellationToken cancellationToken)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[16 * 1024];
+        var finished = false;
+        try
+        {
             while (true)
             {
-                var read = await client.ReceiveAsync(buffer, SocketFlags.None, limit.Token);
+                var read = await client.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
                 if (read == 0)
                 {
                     return [.. received];
                 }
 
                 received.AddRange(buffer.AsSpan(0, read));
-                if (!finished && received.ToArray().AsSpan().IndexOf(success) >= 0)
+                if (!finished && success is not null && received.ToArray().AsSpan().IndexOf(success) >= 0)
                 {
-                    client.Shutdown(SocketShutdown.Send);
+                    await sent;
                     finished = true;
+                    client.Shutdown(SocketShutdown.Send);
                 }
             }
         }
         catch (SocketException)
         {
-            // Reset by the proxy (garbage after its answer, or a SOCKS5 close), or refused while we still sent.
+            // Reset by the proxy: SOCKS5 garbage, or bytes of ours still unread when it closed after its answer.
             return [.. received];
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return null;
         }
     }
 

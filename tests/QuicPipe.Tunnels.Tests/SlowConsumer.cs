@@ -21,8 +21,9 @@ internal static class SlowConsumer
     public const int SourceSendBuffer = 64 * 1024;
 
     /// <summary>
-    /// Offered by the sender: several times <see cref="Bound"/> (about 55 MiB here), so a proxy that reads the stream
-    /// into a buffer of its own instead of waiting for the client lets the sender run far past the bound.
+    /// Offered by the sender: several times <see cref="Bound"/> (53 MiB with a 32 MiB tcp_rmem maximum), so a proxy
+    /// that reads the stream into a buffer of its own instead of waiting for the client lets the sender run far past
+    /// the bound.
     /// </summary>
     public const long Total = 256L * 1024 * 1024;
 
@@ -68,14 +69,15 @@ internal static class SlowConsumer
         while (stalledFor < 4)
         {
             await Task.Delay(250, cancellationToken);
-            Assert.True(Held() <= bound, $"{Held()} bytes held, more than the bound of {bound}, after {clock.Elapsed.TotalSeconds:0.0} s");
+            var held = Held();
+            Assert.True(held <= bound, $"{held} bytes held, more than the bound of {bound}, after {clock.Elapsed.TotalSeconds:0.0} s");
             stalledFor = source.Sent == previous ? stalledFor + 1 : 0;
             previous = source.Sent;
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the sender never stalled: {source.Sent} bytes taken");
         }
 
         Assert.True(source.Sent < source.Total, "the sender got rid of everything although nobody read");
-        output.WriteLine($"stalled at {source.Sent / 1024} KiB held of {source.Total / 1024} KiB offered (bound {bound / 1024} KiB)");
+        output.WriteLine($"stalled with {source.Sent / 1024} KiB held of {source.Total / 1024} KiB offered (bound {bound / 1024} KiB)");
 
         // Reading slowly, about 3 MiB/s: the sender is let through as fast as the client reads, no faster.
         var buffer = new byte[64 * 1024];
@@ -83,7 +85,8 @@ internal static class SlowConsumer
         while (slow.Elapsed < TimeSpan.FromSeconds(2))
         {
             read += await client.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-            Assert.True(Held() <= bound, $"{Held()} bytes held while reading slowly, more than the bound of {bound}");
+            var held = Held();
+            Assert.True(held <= bound, $"{held} bytes held while reading slowly, more than the bound of {bound}");
             await Task.Delay(20, cancellationToken);
         }
 
