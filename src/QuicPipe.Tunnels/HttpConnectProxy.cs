@@ -10,67 +10,34 @@ namespace QuicPipe.Tunnels;
 /// <see cref="PeerTunnelConnector"/>) to PORT on that peer, where a <see cref="TcpExposer"/> connects it to its
 /// loopback. Answers and limits: docs/proxies.md.
 /// </summary>
-public sealed class HttpConnectProxy : IAsyncDisposable
+public sealed class HttpConnectProxy : PeerProxy
 {
     private const string Challenge = "Proxy-Authenticate: Basic realm=\"quicpipe\", charset=\"UTF-8\"";
 
-    private readonly PeerTunnelConnector _connector;
-    private readonly ProxyOptions _options;
-    private readonly ProxyListener _listener;
-    private long _tunnelled;
-    private long _failed;
-
     private HttpConnectProxy(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
+        : base(connector, listen, options)
     {
-        _connector = connector;
-        _options = options;
-        _listener = new ProxyListener(listen, options.Backlog, options.MaxConnections, HandleAsync);
     }
-
-    /// <summary>Raised (on a pool thread) for each request answered with a failure.</summary>
-    public event EventHandler<ProxyRequestEventArgs>? RequestFailed;
-
-    /// <summary>The address the proxy listens on (with the actual port when bound to port 0).</summary>
-    public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
-
-    /// <summary>Requests answered 200 and tunnelled.</summary>
-    public long TunnelledConnections => Interlocked.Read(ref _tunnelled);
-
-    /// <summary>Requests answered with a failure status (or closed without an answer).</summary>
-    public long FailedRequests => Interlocked.Read(ref _failed);
-
-    /// <summary>Client connections being served now.</summary>
-    public int ActiveConnections => _listener.Active;
 
     /// <summary>Starts listening on <paramref name="listen"/>; tunnels go through <paramref name="connector"/>.</summary>
-    public static HttpConnectProxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(connector);
-        ArgumentNullException.ThrowIfNull(listen);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        return new HttpConnectProxy(connector, listen, options);
-    }
+    public static HttpConnectProxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options) => new(connector, listen, options);
 
-    /// <summary>Stops listening and resets every tunnel still open (the connector stays the caller's).</summary>
-    public ValueTask DisposeAsync() => _listener.DisposeAsync();
-
-    private async Task HandleAsync(Socket client, CancellationToken stopping)
+    private protected override async Task HandleAsync(Socket client, CancellationToken stopping)
     {
         client.NoDelay = true;
-        var reader = new ClientPrefixReader(client, _options.MaxHeaderBytes);
+        var reader = new ClientPrefixReader(client, Options.MaxHeaderBytes);
         ClientReadResult read;
         HttpConnectRequest request;
         using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping))
         {
-            deadline.CancelAfter(_options.HeaderTimeout);
+            deadline.CancelAfter(Options.HeaderTimeout);
             try
             {
                 (read, request) = await reader.ReadAsync<HttpConnectRequest>(HttpConnectRequest.TryParse, deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
             {
-                await FailAsync(client, null, 408, "Request Timeout", $"The request head did not arrive within {_options.HeaderTimeout.TotalSeconds:0.#} s.", stopping).ConfigureAwait(false);
+                await FailAsync(client, null, 408, "Request Timeout", $"The request head did not arrive within {Options.HeaderTimeout.TotalSeconds:0.#} s.", stopping).ConfigureAwait(false);
                 return;
             }
             catch (OperationCanceledException)
@@ -82,17 +49,17 @@ public sealed class HttpConnectProxy : IAsyncDisposable
         switch (read)
         {
             case ClientReadResult.Closed:
-                Interlocked.Increment(ref _failed);
+                CountClosed();
                 return;
             case ClientReadResult.TooLarge:
-                await FailAsync(client, null, 431, "Request Header Fields Too Large", $"The request head is larger than {_options.MaxHeaderBytes} bytes.", stopping).ConfigureAwait(false);
+                await FailAsync(client, null, 431, "Request Header Fields Too Large", $"The request head is larger than {Options.MaxHeaderBytes} bytes.", stopping).ConfigureAwait(false);
                 return;
             case ClientReadResult.Invalid:
                 await FailAsync(client, null, 400, "Bad Request", "Not an HTTP/1.x request head (CONNECT host:port HTTP/1.1, CRLF line ends).", stopping).ConfigureAwait(false);
                 return;
         }
 
-        if (_options.Credentials is { } credentials && !credentials.MatchesBasic(request.ProxyAuthorization))
+        if (Options.Credentials is { } credentials && !credentials.MatchesBasic(request.ProxyAuthorization))
         {
             await FailAsync(client, request.Target, 407, "Proxy Authentication Required", "This proxy needs a user name and password (Basic).", stopping, Challenge).ConfigureAwait(false);
             return;
@@ -114,7 +81,7 @@ public sealed class HttpConnectProxy : IAsyncDisposable
                 return;
         }
 
-        var (outcome, stream) = await _connector.ConnectAsync(peer, request.Port, stopping).ConfigureAwait(false);
+        var (outcome, stream) = await Connector.ConnectAsync(peer, request.Port, stopping).ConfigureAwait(false);
         if (outcome != PeerTunnelOutcome.Connected)
         {
             var (status, reason, explanation) = Describe(outcome);
@@ -122,8 +89,7 @@ public sealed class HttpConnectProxy : IAsyncDisposable
             return;
         }
 
-        Interlocked.Increment(ref _tunnelled);
-        await ProxyConnection.TunnelAsync(client, stream!, HttpProxyAnswers.Established, reader.Remaining, _options.BufferSize, stopping).ConfigureAwait(false);
+        await TunnelAsync(client, stream!, HttpProxyAnswers.Established, reader.Remaining, stopping).ConfigureAwait(false);
     }
 
     private static (int Status, string Reason, string Explanation) Describe(PeerTunnelOutcome outcome) => outcome switch
@@ -136,10 +102,6 @@ public sealed class HttpConnectProxy : IAsyncDisposable
         _ => (502, "Bad Gateway", "The peer could not be reached."),
     };
 
-    private async Task FailAsync(Socket client, string? target, int status, string reason, string explanation, CancellationToken stopping, string? extraHeader = null)
-    {
-        Interlocked.Increment(ref _failed);
-        RequestFailed?.Invoke(this, new ProxyRequestEventArgs(ProxyConnection.RemoteEndPointOf(client), target, $"{status} {reason}"));
-        await ProxyConnection.AnswerAndCloseAsync(client, HttpProxyAnswers.Failure(status, reason, explanation, extraHeader), stopping).ConfigureAwait(false);
-    }
+    private Task FailAsync(Socket client, string? target, int status, string reason, string explanation, CancellationToken stopping, string? extraHeader = null) =>
+        FailAsync(client, target, $"{status} {reason}", HttpProxyAnswers.Failure(status, reason, explanation, extraHeader), stopping);
 }

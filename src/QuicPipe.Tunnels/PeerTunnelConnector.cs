@@ -8,7 +8,8 @@ public sealed class PeerTunnelConnectorOptions
 {
     /// <summary>
     /// How long dialing the peer (when there is no connection to it yet), opening the stream and waiting for the
-    /// status byte may take together before the outcome is <see cref="PeerTunnelOutcome.TimedOut"/>.
+    /// status byte may take together before the outcome is <see cref="PeerTunnelOutcome.TimedOut"/>. Not negative and
+    /// at most 2^32 - 2 ms (about 49.7 days, the longest a timer counts).
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }
@@ -36,6 +37,8 @@ public sealed class PeerTunnelConnector : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(dial);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ConnectTimeout, TimeSpan.Zero, nameof(options.ConnectTimeout));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.ConnectTimeout, TimerLimit.Max, nameof(options.ConnectTimeout));
         _options = options;
         _connections = new PeerConnectionCache(dial, _stop.Token);
     }

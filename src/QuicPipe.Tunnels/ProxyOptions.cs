@@ -1,3 +1,5 @@
+using QuicPipe.Tunnels.Internal;
+
 namespace QuicPipe.Tunnels;
 
 /// <summary>Settings of an <see cref="HttpConnectProxy"/> or a <see cref="Socks5Proxy"/>.</summary>
@@ -9,6 +11,7 @@ public sealed class ProxyOptions
     /// <summary>
     /// How long a client may take from its connect to a whole request (the HTTP request head; the SOCKS5 greeting,
     /// authentication and request together). A silent client is closed after it, so it cannot hold a slot forever.
+    /// More than zero and at most 2^32 - 2 ms (about 49.7 days, the longest a timer counts).
     /// </summary>
     public TimeSpan HeaderTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -33,5 +36,6 @@ public sealed class ProxyOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfLessThan(BufferSize, 1, nameof(BufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HeaderTimeout, TimeSpan.Zero, nameof(HeaderTimeout));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(HeaderTimeout, TimerLimit.Max, nameof(HeaderTimeout));
     }
 }

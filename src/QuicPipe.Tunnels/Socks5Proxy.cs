@@ -10,7 +10,7 @@ namespace QuicPipe.Tunnels;
 /// TCP-over-QUIC tunnel (through the <see cref="PeerTunnelConnector"/>) to that port on the peer. Reply codes:
 /// docs/proxies.md.
 /// </summary>
-public sealed class Socks5Proxy : IAsyncDisposable
+public sealed class Socks5Proxy : PeerProxy
 {
     // Largest negotiation message: a password request, 3 + 255 + 255 bytes.
     private const int NegotiationBufferSize = 1024;
@@ -18,55 +18,22 @@ public sealed class Socks5Proxy : IAsyncDisposable
     private static readonly byte[] PasswordAccepted = [Socks5PasswordRequest.Version, 0x00];
     private static readonly byte[] PasswordRejected = [Socks5PasswordRequest.Version, 0x01];
 
-    private readonly PeerTunnelConnector _connector;
-    private readonly ProxyOptions _options;
-    private readonly ProxyListener _listener;
-    private long _tunnelled;
-    private long _failed;
-
     private Socks5Proxy(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
+        : base(connector, listen, options)
     {
-        _connector = connector;
-        _options = options;
-        _listener = new ProxyListener(listen, options.Backlog, options.MaxConnections, HandleAsync);
     }
-
-    /// <summary>Raised (on a pool thread) for each client answered with a failure or closed during negotiation.</summary>
-    public event EventHandler<ProxyRequestEventArgs>? RequestFailed;
-
-    /// <summary>The address the proxy listens on (with the actual port when bound to port 0).</summary>
-    public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
-
-    /// <summary>Requests answered "succeeded" and tunnelled.</summary>
-    public long TunnelledConnections => Interlocked.Read(ref _tunnelled);
-
-    /// <summary>Clients answered with a failure or closed during negotiation.</summary>
-    public long FailedRequests => Interlocked.Read(ref _failed);
-
-    /// <summary>Client connections being served now.</summary>
-    public int ActiveConnections => _listener.Active;
 
     /// <summary>Starts listening on <paramref name="listen"/>; tunnels go through <paramref name="connector"/>.</summary>
-    public static Socks5Proxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(connector);
-        ArgumentNullException.ThrowIfNull(listen);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        return new Socks5Proxy(connector, listen, options);
-    }
+    public static Socks5Proxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options) => new(connector, listen, options);
 
-    /// <summary>Stops listening and resets every tunnel still open (the connector stays the caller's).</summary>
-    public ValueTask DisposeAsync() => _listener.DisposeAsync();
-
-    private async Task HandleAsync(Socket client, CancellationToken stopping)
+    private protected override async Task HandleAsync(Socket client, CancellationToken stopping)
     {
         client.NoDelay = true;
         var reader = new ClientPrefixReader(client, NegotiationBufferSize);
         Socks5Request request;
         using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping))
         {
-            deadline.CancelAfter(_options.HeaderTimeout);
+            deadline.CancelAfter(Options.HeaderTimeout);
             try
             {
                 if (await NegotiateAsync(client, reader, deadline.Token).ConfigureAwait(false) is not { } negotiated)
@@ -79,7 +46,7 @@ public sealed class Socks5Proxy : IAsyncDisposable
             catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
             {
                 // No SOCKS5 message says "too slow": close, as for any other negotiation failure.
-                await FailAsync(client, null, "negotiation timed out", ReadOnlyMemory<byte>.Empty, stopping).ConfigureAwait(false);
+                await FailAsync(client, null, "SOCKS5 negotiation timed out", ReadOnlyMemory<byte>.Empty, stopping).ConfigureAwait(false);
                 return;
             }
         }
@@ -87,21 +54,20 @@ public sealed class Socks5Proxy : IAsyncDisposable
         var target = $"{request.Host}:{request.Port}";
         if (Check(request) is { } refusal)
         {
-            await FailAsync(client, target, $"reply 0x{(byte)refusal:x2}", Reply(refusal), stopping).ConfigureAwait(false);
+            await FailAsync(client, target, $"SOCKS5 reply 0x{(byte)refusal:x2}", Reply(refusal), stopping).ConfigureAwait(false);
             return;
         }
 
         PeerHostName.Parse(request.Host, out var peer);
-        var (outcome, stream) = await _connector.ConnectAsync(peer, request.Port, stopping).ConfigureAwait(false);
+        var (outcome, stream) = await Connector.ConnectAsync(peer, request.Port, stopping).ConfigureAwait(false);
         var code = ToReplyCode(outcome);
         if (code != Socks5ReplyCode.Succeeded)
         {
-            await FailAsync(client, target, $"reply 0x{(byte)code:x2} ({outcome})", Reply(code), stopping).ConfigureAwait(false);
+            await FailAsync(client, target, $"SOCKS5 reply 0x{(byte)code:x2} ({outcome})", Reply(code), stopping).ConfigureAwait(false);
             return;
         }
 
-        Interlocked.Increment(ref _tunnelled);
-        await ProxyConnection.TunnelAsync(client, stream!, Reply(Socks5ReplyCode.Succeeded), reader.Remaining, _options.BufferSize, stopping).ConfigureAwait(false);
+        await TunnelAsync(client, stream!, Reply(Socks5ReplyCode.Succeeded), reader.Remaining, stopping).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -113,16 +79,16 @@ public sealed class Socks5Proxy : IAsyncDisposable
         var (read, greeting) = await reader.ReadAsync<Socks5Greeting>(Socks5Greeting.TryParse, cancellationToken).ConfigureAwait(false);
         if (read != ClientReadResult.Complete)
         {
-            await FailAsync(client, null, $"bad greeting ({read})", ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            await FailAsync(client, null, $"SOCKS5 bad greeting ({read})", ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
-        var method = _options.Credentials is null
+        var method = Options.Credentials is null
             ? (greeting.Offers(Socks5Greeting.NoAuthentication) ? Socks5Greeting.NoAuthentication : Socks5Greeting.NoAcceptableMethods)
             : (greeting.Offers(Socks5Greeting.UserNamePassword) ? Socks5Greeting.UserNamePassword : Socks5Greeting.NoAcceptableMethods);
         if (method == Socks5Greeting.NoAcceptableMethods)
         {
-            await FailAsync(client, null, "no acceptable authentication method", new byte[] { Socks5Greeting.Version, method }, cancellationToken).ConfigureAwait(false);
+            await FailAsync(client, null, "SOCKS5 no acceptable authentication method", new byte[] { Socks5Greeting.Version, method }, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
@@ -132,13 +98,13 @@ public sealed class Socks5Proxy : IAsyncDisposable
             var (readAuth, login) = await reader.ReadAsync<Socks5PasswordRequest>(Socks5PasswordRequest.TryParse, cancellationToken).ConfigureAwait(false);
             if (readAuth == ClientReadResult.Closed)
             {
-                Interlocked.Increment(ref _failed);
+                CountClosed();
                 return null;
             }
 
-            if (readAuth != ClientReadResult.Complete || !_options.Credentials!.Matches(login.User.Span, login.Password.Span))
+            if (readAuth != ClientReadResult.Complete || !Options.Credentials!.Matches(login.User.Span, login.Password.Span))
             {
-                await FailAsync(client, null, "authentication failed", PasswordRejected, cancellationToken).ConfigureAwait(false);
+                await FailAsync(client, null, "SOCKS5 authentication failed", PasswordRejected, cancellationToken).ConfigureAwait(false);
                 return null;
             }
 
@@ -149,7 +115,7 @@ public sealed class Socks5Proxy : IAsyncDisposable
         if (readRequest != ClientReadResult.Complete)
         {
             // A request of another version has no reply we could trust the client to read: close.
-            await FailAsync(client, null, $"bad request ({readRequest})", ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            await FailAsync(client, null, $"SOCKS5 bad request ({readRequest})", ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
@@ -198,11 +164,4 @@ public sealed class Socks5Proxy : IAsyncDisposable
     /// a stream, not a socket of ours), and CONNECT clients ignore it.
     /// </summary>
     private static byte[] Reply(Socks5ReplyCode code) => [Socks5Greeting.Version, (byte)code, 0x00, Socks5Request.AddressIPv4, 0, 0, 0, 0, 0, 0];
-
-    private async Task FailAsync(Socket client, string? target, string answer, ReadOnlyMemory<byte> reply, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _failed);
-        RequestFailed?.Invoke(this, new ProxyRequestEventArgs(ProxyConnection.RemoteEndPointOf(client), target, $"SOCKS5 {answer}"));
-        await ProxyConnection.AnswerAndCloseAsync(client, reply, cancellationToken).ConfigureAwait(false);
-    }
 }

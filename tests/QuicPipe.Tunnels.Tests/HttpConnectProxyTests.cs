@@ -3,10 +3,11 @@ using System.Security.Cryptography;
 using System.Text;
 using QuicPipe.Quic;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace QuicPipe.Tunnels.Tests;
 
-public class HttpConnectProxyTests
+public class HttpConnectProxyTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
@@ -211,6 +212,21 @@ public class HttpConnectProxyTests
 
         Assert.Equal(1000, proxy.Http.TunnelledConnections);
         Assert.Equal(1000, echo.ClientPorts.Count);
+    }
+
+    [Fact]
+    public async Task A_client_that_reads_slowly_or_not_at_all_stalls_the_sender_and_what_is_held_on_the_way_stays_bounded()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await using var source = new SourceServer(SlowConsumer.Total, SlowConsumer.SourceSendBuffer);
+        await using var proxy = await ProxyFixture.StartAsync(o => o.AllowedPorts.Add(source.Port), timeout.Token);
+
+        var (client, head) = await proxy.HttpAsync(proxy.Connect(source.Port), timeout.Token, SlowConsumer.ClientReceiveBuffer);
+        using (client)
+        {
+            Assert.StartsWith("HTTP/1.1 200 ", head, StringComparison.Ordinal);
+            await SlowConsumer.RunAsync(client, source, SlowConsumer.Bound(client, source), output, timeout.Token);
+        }
     }
 
     internal static async Task AssertEchoesAsync(Socket client, CancellationToken cancellationToken)

@@ -47,10 +47,13 @@ internal sealed class ProxyFixture : IAsyncDisposable
         return new ProxyFixture(tunnel, connector, HttpConnectProxy.Start(connector, loopback, options), Socks5Proxy.Start(connector, loopback, options));
     }
 
-    /// <summary>Sends <paramref name="head"/> to the HTTP proxy and reads the response head (up to the empty line, or the end).</summary>
-    public async Task<(Socket Socket, string Head)> HttpAsync(string head, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="head"/> to the HTTP proxy and reads the response head (up to the empty line, or the end).
+    /// <paramref name="receiveBufferSize"/>: as for <see cref="TunnelFixture.ConnectTcpAsync"/>.
+    /// </summary>
+    public async Task<(Socket Socket, string Head)> HttpAsync(string head, CancellationToken cancellationToken, int receiveBufferSize = 0)
     {
-        var socket = await TunnelFixture.ConnectTcpAsync(Http.LocalEndPoint, cancellationToken);
+        var socket = await TunnelFixture.ConnectTcpAsync(Http.LocalEndPoint, cancellationToken, receiveBufferSize);
         await socket.SendAsync(Encoding.Latin1.GetBytes(head), SocketFlags.None, cancellationToken);
         return (socket, await ReadHeadAsync(socket, cancellationToken));
     }
@@ -121,10 +124,13 @@ internal sealed class ProxyFixture : IAsyncDisposable
         return [5, command, 0, 3, (byte)name.Length, .. name, (byte)(port >> 8), (byte)port];
     }
 
-    /// <summary>Greets without authentication, sends <paramref name="request"/>, returns the socket and the 10-byte reply.</summary>
-    public async Task<(Socket Socket, byte[] Reply)> SocksAsync(byte[] request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Greets without authentication, sends <paramref name="request"/>, returns the socket and the 10-byte reply.
+    /// <paramref name="receiveBufferSize"/>: as for <see cref="TunnelFixture.ConnectTcpAsync"/>.
+    /// </summary>
+    public async Task<(Socket Socket, byte[] Reply)> SocksAsync(byte[] request, CancellationToken cancellationToken, int receiveBufferSize = 0)
     {
-        var socket = await TunnelFixture.ConnectTcpAsync(Socks.LocalEndPoint, cancellationToken);
+        var socket = await TunnelFixture.ConnectTcpAsync(Socks.LocalEndPoint, cancellationToken, receiveBufferSize);
         await socket.SendAsync(new byte[] { 5, 1, 0 }, SocketFlags.None, cancellationToken);
         var method = await ReadExactlyAsync(socket, 2, cancellationToken);
         if (method is not [5, 0])

@@ -2,10 +2,11 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace QuicPipe.Tunnels.Tests;
 
-public class Socks5ProxyTests
+public class Socks5ProxyTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
@@ -121,6 +122,21 @@ public class Socks5ProxyTests
         }
 
         await TunnelFixture.EventuallyAsync(() => proxy.Socks.ActiveConnections == 0, "every connection released", timeout.Token);
+    }
+
+    [Fact]
+    public async Task A_client_that_reads_slowly_or_not_at_all_stalls_the_sender_and_what_is_held_on_the_way_stays_bounded()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await using var source = new SourceServer(SlowConsumer.Total, SlowConsumer.SourceSendBuffer);
+        await using var proxy = await ProxyFixture.StartAsync(o => o.AllowedPorts.Add(source.Port), timeout.Token);
+
+        var (client, reply) = await proxy.SocksAsync(ProxyFixture.SocksConnect(proxy.PeerHost, source.Port), timeout.Token, SlowConsumer.ClientReceiveBuffer);
+        using (client)
+        {
+            Assert.Equal(new byte[] { 5, 0, 0, 1, 0, 0, 0, 0, 0, 0 }, reply);
+            await SlowConsumer.RunAsync(client, source, SlowConsumer.Bound(client, source), output, timeout.Token);
+        }
     }
 
     private static async Task<Socket> LoginAsync(ProxyFixture proxy, string user, string password, CancellationToken cancellationToken)

@@ -64,9 +64,17 @@ internal sealed class TunnelFixture : IAsyncDisposable
     public TcpForwarder Forward(int targetPort, string? host = null) =>
         TcpForwarder.Start(Client, new IPEndPoint(IPAddress.Loopback, 0), new TcpForwarderOptions { TargetPort = targetPort, TargetHost = host, ConnectTimeout = TimeSpan.FromSeconds(20) });
 
-    public static async Task<Socket> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    /// <param name="endPoint">Where to connect.</param>
+    /// <param name="cancellationToken">Gives up the connect.</param>
+    /// <param name="receiveBufferSize">SO_RCVBUF, set before the connect (which also stops the kernel growing it); 0: the kernel's.</param>
+    public static async Task<Socket> ConnectTcpAsync(IPEndPoint endPoint, CancellationToken cancellationToken, int receiveBufferSize = 0)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize > 0)
+        {
+            socket.ReceiveBufferSize = receiveBufferSize;
+        }
+
         await socket.ConnectAsync(endPoint, cancellationToken);
         return socket;
     }
@@ -120,27 +128,12 @@ internal sealed class TunnelFixture : IAsyncDisposable
 }
 
 /// <summary>A loopback TCP server: echoes everything, then at the client's FIN writes <see cref="Trailer"/> and closes.</summary>
-internal sealed class EchoServer : IAsyncDisposable
+internal sealed class EchoServer(bool readNothing = false) : LoopbackServer
 {
     public static readonly byte[] Trailer = "<eof>"u8.ToArray();
 
-    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
-
-    public EchoServer(bool readNothing = false)
-    {
-        ReadNothing = readNothing;
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        _listener.Listen(1024);
-        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
-        _accepting = AcceptAsync();
-    }
-
-    public int Port { get; }
-
     /// <summary>When set, accepted connections are not read until <see cref="StartReading"/>.</summary>
-    public bool ReadNothing { get; }
+    public bool ReadNothing { get; } = readNothing;
 
     /// <summary>Client ports of the connections accepted (the exposer's source ports).</summary>
     public ConcurrentQueue<int> ClientPorts { get; } = new();
@@ -149,64 +142,26 @@ internal sealed class EchoServer : IAsyncDisposable
 
     public void StartReading() => Reading.TrySetResult();
 
-    public async ValueTask DisposeAsync()
+    protected override async Task ServeAsync(Socket socket, CancellationToken stopping)
     {
-        await _stop.CancelAsync();
-        _listener.Dispose();
-        await _accepting;
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        var connections = new List<Task>();
-        while (true)
+        ClientPorts.Enqueue(((IPEndPoint)socket.RemoteEndPoint!).Port);
+        if (ReadNothing)
         {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                break;
-            }
-
-            ClientPorts.Enqueue(((IPEndPoint)socket.RemoteEndPoint!).Port);
-            connections.Add(EchoAsync(socket));
+            await Reading.Task.WaitAsync(stopping);
         }
 
-        await Task.WhenAll(connections);
-    }
-
-    private async Task EchoAsync(Socket socket)
-    {
-        using (socket)
+        var buffer = new byte[64 * 1024];
+        while (true)
         {
-            try
+            var read = await socket.ReceiveAsync(buffer, SocketFlags.None, stopping);
+            if (read == 0)
             {
-                if (ReadNothing)
-                {
-                    await Reading.Task.WaitAsync(_stop.Token);
-                }
-
-                var buffer = new byte[64 * 1024];
-                while (true)
-                {
-                    var read = await socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
-                    if (read == 0)
-                    {
-                        await socket.SendAsync(Trailer, SocketFlags.None, _stop.Token);
-                        socket.Shutdown(SocketShutdown.Send);
-                        return;
-                    }
-
-                    await socket.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
-                }
+                await socket.SendAsync(Trailer, SocketFlags.None, stopping);
+                socket.Shutdown(SocketShutdown.Send);
+                return;
             }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
+
+            await socket.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, stopping);
         }
     }
 }
