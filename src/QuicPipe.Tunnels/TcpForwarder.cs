@@ -106,9 +106,10 @@ public sealed class TcpForwarder : IAsyncDisposable
             {
                 return;
             }
-            catch (SocketException)
+            catch (SocketException e)
             {
                 // A connection that died in the backlog, or descriptors exhausted: keep listening.
+                await AcceptFailure.PauseAsync(e, _stop.Token).ConfigureAwait(false);
                 continue;
             }
 

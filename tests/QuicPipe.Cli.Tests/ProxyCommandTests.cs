@@ -204,6 +204,59 @@ public sealed class ProxyCommandTests : IDisposable
         Console.WriteLine($"1000 SOCKS5 connections through the proxy process: {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
+    [Fact]
+    public async Task Out_of_file_descriptors_the_proxy_waits_between_accepts_instead_of_spinning_and_serves_again_once_freed()
+    {
+        var body = RandomNumberGenerator.GetBytes(4096);
+        await using var server = new FixedHttpServer(body);
+        var lab = StartProxy([server.Port]);
+
+        // Leave the proxy a few descriptors, then hold more connections open than it can accept (they wait for a
+        // request head, which never comes): the rest stay in the backlog and every accept fails with EMFILE.
+        var open = Directory.GetFiles($"/proc/{lab.Proxy.Id}/fd").Length;
+        var limit = (open + 4).ToString(CultureInfo.InvariantCulture);
+        var prlimit = await ToolProcess.RunAsync("prlimit", ["--pid", lab.Proxy.Id.ToString(CultureInfo.InvariantCulture), $"--nofile={limit}:{limit}"], ToolLimit);
+        Assert.True(prlimit.ExitCode == 0, prlimit.Stderr);
+        using var deadline = new CancellationTokenSource(ToolLimit);
+        var held = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                held.Add(await ConnectAsync(lab.HttpPort, deadline.Token));
+            }
+
+            // A loop that retries at once burns a whole core; one that pauses 100 ms between tries, almost nothing.
+            await Task.Delay(500, deadline.Token);
+            var before = CpuTicks(lab.Proxy.Id);
+            await Task.Delay(1000, deadline.Token);
+            var used = CpuTicks(lab.Proxy.Id) - before;
+            Assert.True(used < 30, $"the proxy used {used} ticks (1/100 s) of CPU in 1 s while out of descriptors");
+        }
+        finally
+        {
+            foreach (var socket in held)
+            {
+                socket.Dispose();
+            }
+        }
+
+        // Descriptors back (the held clients closed): the proxy serves again.
+        var output = Path.Combine(_scratch.Directory, "after");
+        var url = $"http://{lab.BId}.quicpipe:{server.Port}/file";
+        var curl = await CurlAsync("-p", "-x", $"http://127.0.0.1:{lab.HttpPort}", "--retry", "5", "--retry-all-errors", "--retry-delay", "1", "--output", output, url);
+        Assert.True(curl.ExitCode == 0, $"curl exit {curl.ExitCode}: {curl.Stderr}\n{lab.Logs()}");
+        Assert.Equal(body, await File.ReadAllBytesAsync(output));
+    }
+
+    /// <summary>User plus system CPU time of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).</summary>
+    private static long CpuTicks(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    }
+
     [Theory]
     [InlineData("--http", "--relay", "127.0.0.1:1", "--key", "k")]
     [InlineData("--proxy-user", "--http", "3128", "--proxy-user", "nocolon", "--relay", "127.0.0.1:1", "--key", "k")]

@@ -83,9 +83,10 @@ internal sealed class ProxyListener : IAsyncDisposable
             {
                 return;
             }
-            catch (SocketException)
+            catch (SocketException e)
             {
                 // A connection that died in the backlog, or descriptors exhausted: keep listening.
+                await AcceptFailure.PauseAsync(e, _stop.Token).ConfigureAwait(false);
                 continue;
             }
 
