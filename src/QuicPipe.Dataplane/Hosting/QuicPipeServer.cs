@@ -48,11 +48,18 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
     public IReadOnlyList<ListenerContext> Listeners => _listeners.Select(l => l.Context).ToArray();
 
     /// <summary>Starts every handler, listener by listener, then the host's services.</summary>
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    public Task StartAsync(CancellationToken cancellationToken = default) => StartCoreAsync(alreadyStartedIsFine: false, cancellationToken);
+
+    private async Task StartCoreAsync(bool alreadyStartedIsFine, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_state == ServerState.Started && alreadyStartedIsFine)
+            {
+                return;
+            }
+
             if (_state != ServerState.Built)
             {
                 throw new InvalidOperationException($"The server cannot start: it is {_state.ToString().ToLowerInvariant()} (a server starts once).");
@@ -121,12 +128,13 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts, then runs until <paramref name="cancellationToken"/> fires or the host is told to stop (Ctrl+C,
-    /// SIGTERM), then stops. Disposing stays the caller's (<c>await using</c>).
+    /// Starts (unless <see cref="StartAsync"/> already did: a caller may start first to report a
+    /// failed start its own way), runs until <paramref name="cancellationToken"/> fires or the host is told to stop
+    /// (Ctrl+C, SIGTERM), then stops. Disposing stays the caller's (<c>await using</c>).
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
-        await StartAsync(cancellationToken).ConfigureAwait(false);
+        await StartCoreAsync(alreadyStartedIsFine: true, cancellationToken).ConfigureAwait(false);
         var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var lifetime = _host.Services.GetRequiredService<IHostApplicationLifetime>();
         using (lifetime.ApplicationStopping.Register(() => stopping.TrySetResult()))

@@ -68,11 +68,6 @@ public sealed class QuicPipeServerBuilder
             throw new ArgumentException("A UDP listener needs at least one address.", nameof(endpoints));
         }
 
-        if (list.Distinct().Count() != list.Length)
-        {
-            throw new ArgumentException($"A UDP listener lists an address twice: {string.Join(", ", list.Select(e => e.ToString()))}.", nameof(endpoints));
-        }
-
         var listener = new UdpListenerBuilder(list);
         configure(listener);
         return Add(listener);
