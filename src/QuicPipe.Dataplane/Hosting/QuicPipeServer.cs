@@ -158,13 +158,16 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
                 return;
             }
 
-            await DisposeHandlersAsync().ConfigureAwait(false);
             _state = ServerState.Disposed;
-            _host.Dispose();
+            await DisposeHandlersAsync().ConfigureAwait(false);
         }
         finally
         {
             _gate.Release();
         }
+
+        // Outside the gate: the host's container holds this server (Build registers it) and disposes it, which
+        // calls back here and must find it disposed rather than wait for the gate forever.
+        _host.Dispose();
     }
 }
