@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using QuicPipe.Cli.Internal;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Quic;
 using QuicPipe.Relay;
 using QuicPipe.Xdp;
@@ -103,14 +105,13 @@ internal static class RelayCommand
                     SendBufferBytes = parse.GetValue(sendBuffer),
                 },
             };
-            if (parse.GetValue(xdp) is { } xdpInterface)
-            {
-                options.Xdp = new RelayXdpOptions
+            var xdpOptions = parse.GetValue(xdp) is { } xdpInterface
+                ? new RelayXdpOptions
                 {
                     Interface = xdpInterface,
                     Mode = parse.GetValue(xdpMode) == "generic" ? XdpAttachMode.Generic : XdpAttachMode.Native,
-                };
-            }
+                }
+                : null;
 
             if (parse.GetValue(key) is { } keyFile)
             {
@@ -125,24 +126,24 @@ internal static class RelayCommand
                 }
             }
 
-            foreach (var address in parse.GetValue(listen) ?? [])
-            {
-                options.Listen.Add(address);
-            }
-
-            if (options.Listen.Count == 0 && !Socket.OSSupportsIPv6)
-            {
-                options.Listen.Add(RelayOptions.DefaultListen[0]);
-            }
-
-            return await RunAsync(options, parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<PeerAddress> addresses = parse.GetValue(listen) is { Length: > 0 } given
+                ? given
+                : Socket.OSSupportsIPv6 ? RelayOptions.DefaultListen : [RelayOptions.DefaultListen[0]];
+            return await RunAsync(addresses, options, xdpOptions, parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(RelayOptions options, TimeSpan statsInterval, StatsFormat statsFormat, LogLevel logLevel, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(
+        IReadOnlyList<PeerAddress> addresses,
+        RelayOptions options,
+        RelayXdpOptions? xdpOptions,
+        TimeSpan statsInterval,
+        StatsFormat statsFormat,
+        LogLevel logLevel,
+        CancellationToken cancellationToken)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(logLevel);
 
         // The host's own start-up lines (environment, content root) say nothing useful about a relay.
@@ -157,27 +158,62 @@ internal static class RelayCommand
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
 
-        builder.Services.AddSingleton(sp => new RelayServer(options, sp.GetRequiredService<ILoggerFactory>()));
-        builder.Services.AddHostedService(sp => new RelayHostedService(sp.GetRequiredService<RelayServer>(), sp.GetRequiredService<ILogger<RelayHostedService>>(), options.RoutesFile is not null));
+        builder.Services.AddHostedService(sp => new RelayHostedService(Relay(sp), sp.GetRequiredService<ILogger<RelayHostedService>>(), options.RoutesFile is not null));
         if (statsInterval > TimeSpan.Zero)
         {
-            builder.Services.AddHostedService(sp => new StatsReporter(sp.GetRequiredService<RelayServer>(), statsInterval, statsFormat));
+            builder.Services.AddHostedService(sp => new StatsReporter(RelayStatsSource(sp), statsInterval, statsFormat));
         }
 
-        using var host = builder.Build();
+        QuicPipeServer server;
         try
         {
-            // Bind and load routes before the host starts, so a bad flag or file is one clear line and exit code 2.
-            host.Services.GetRequiredService<RelayServer>().Start();
+            // One listener over every address: one relay, one route table, with the offload beside it.
+            builder.ListenUdp(addresses.Select(a => a.ToEndPoint()), udp =>
+            {
+                udp.UseRelayForwarding(options);
+                if (xdpOptions is not null)
+                {
+                    udp.UseXdpOffload(xdpOptions);
+                }
+            });
+            server = builder.Build();
         }
-        catch (Exception e) when (e is RouteFileException or UdpSocketException or XdpOffloadException or ArgumentException)
+        catch (ArgumentException e)
         {
+            // Options the relay refuses before anything is bound.
             await Console.Error.WriteLineAsync($"quicpipe relay: {e.Message}").ConfigureAwait(false);
             return 2;
         }
 
-        await host.RunAsync(cancellationToken).ConfigureAwait(false);
-        return 0;
+        await using (server)
+        {
+            // The relay binds and loads its routes before the host's services start, so a bad flag or file is
+            // one clear line and exit code 2.
+            try
+            {
+                await server.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RouteFileException or UdpSocketException or XdpOffloadException)
+            {
+                await Console.Error.WriteLineAsync($"quicpipe relay: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            await server.RunAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+    }
+
+    private static RelayServer Relay(IServiceProvider services) =>
+        services.GetRequiredService<QuicPipeServer>().Listeners[0].Features.GetRequiredFeature<RelayServer>();
+
+    /// <summary>The relay's counters, with the XDP offload's when it runs beside the relay.</summary>
+    private static Func<RelayStats> RelayStatsSource(IServiceProvider services)
+    {
+        var features = services.GetRequiredService<QuicPipeServer>().Listeners[0].Features;
+        var relay = features.GetRequiredFeature<RelayServer>();
+        var offload = features.Get<XdpOffloadHandler>();
+        return offload is null ? relay.Snapshot : () => relay.Snapshot() with { Xdp = offload.Snapshot() };
     }
 
     private static Option<string> OnOff(string name, string description)

@@ -33,9 +33,6 @@ public sealed class RelayOptions
 
     public UdpSocketOptions Socket { get; set; } = new();
 
-    /// <summary>Offload forwarding to an XDP program on an interface; null (the default) forwards in userspace only.</summary>
-    public RelayXdpOptions? Xdp { get; set; }
-
     /// <summary>
     /// The relay's identity, which its control service presents and peers pin (<c>--relay-id</c>). Null: a new one
     /// each start, so peers that trusted the old one on first use refuse the restarted relay.
@@ -65,11 +62,6 @@ public sealed class RelayOptions
         if (TableCapacity is < 1 or > 64 * 1024 * 1024)
         {
             throw new ArgumentException($"The table capacity must be 1 to {64 * 1024 * 1024} routes, not {TableCapacity}.");
-        }
-
-        if (Xdp is not null && string.IsNullOrWhiteSpace(Xdp.Interface))
-        {
-            throw new ArgumentException("--xdp needs an interface name.");
         }
 
         var seen = new HashSet<PeerAddress>();

@@ -17,8 +17,8 @@ namespace QuicPipe.Relay;
 /// The userspace relay: one <see cref="UdpListener"/> per listen address, all sharing one CID table,
 /// each loop running <c>parse header -&gt; look up CID -&gt; forward</c>. Static routes come from a
 /// routes file and can be reloaded while packets flow. Route changes are told to every
-/// <see cref="IRouteObserver"/>; with <see cref="RelayOptions.Xdp"/> set, an XDP program attached to an
-/// interface is one of them and forwards routed packets in the driver before they reach the sockets.
+/// <see cref="IRouteObserver"/>: an offload that forwards in front of the sockets (the XDP handler a server
+/// builder puts beside the relay) is one, and the relay knows no more of it than that.
 /// Packets that end at the relay itself (a relay-namespace CID no route claims) go to the control service: a
 /// QUIC endpoint on each listener's own socket, where peers register their CIDs and signal each other.
 /// </summary>
@@ -41,7 +41,6 @@ public sealed class RelayServer : IDisposable
     private readonly CidRegistry _registry;
     private readonly RelayControlService _control;
     private HashSet<ConnectionId> _staticCids = [];
-    private XdpOffload? _xdp;
 
     public RelayServer(RelayOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -57,7 +56,7 @@ public sealed class RelayServer : IDisposable
         options.Registry.CidLength = options.CidLength;
 
         // The registry tells route changes to the same observers as static routes. The set, not a copy of
-        // its members: the XDP offload joins it only in Start, after the registry exists.
+        // its members: an offload joins it after the relay has started, long after the registry exists.
         _registry = new CidRegistry(Table, options.Registry, [_observers]);
         _control = new RelayControlService(_registry, options.Control, _loggerFactory.CreateLogger("QuicPipe.Relay.Control"));
     }
@@ -76,8 +75,8 @@ public sealed class RelayServer : IDisposable
     /// <summary>The control service, one for every listener's control endpoint (tests read its maintenance counters).</summary>
     internal RelayControlService Control => _control;
 
-    /// <summary>The XDP offload while it runs (tests reach its program through this).</summary>
-    internal XdpOffload? XdpOffload => _xdp;
+    /// <summary>Length of the destination CID in short-header packets, as configured.</summary>
+    public int CidLength => _options.CidLength;
 
     /// <summary>The bound addresses, in the order of <see cref="RelayOptions.Listen"/> (ephemeral ports resolved).</summary>
     public IReadOnlyList<PeerAddress> LocalAddresses => _listeners.Select(l => l.LocalAddress).ToArray();
@@ -86,7 +85,10 @@ public sealed class RelayServer : IDisposable
 
     public bool GroActive => _listeners.Count > 0 && _listeners.All(l => l.GroActive);
 
-    /// <summary>Adds something to tell about route changes (before <see cref="Start"/>, so it sees every route).</summary>
+    /// <summary>
+    /// Adds something to tell about route changes. Added before <see cref="Start"/>, it sees every route; added
+    /// later, it must read the routes already in <see cref="Table"/> after adding itself (changes from then on are told).
+    /// </summary>
     public void AddRouteObserver(IRouteObserver observer)
     {
         ArgumentNullException.ThrowIfNull(observer);
@@ -94,9 +96,18 @@ public sealed class RelayServer : IDisposable
     }
 
     /// <summary>
-    /// Checks the routes file, binds every listen address, attaches the XDP offload if configured, then
-    /// installs the routes. Throws <see cref="RouteFileException"/>, <see cref="UdpSocketException"/> or
-    /// <see cref="XdpOffloadException"/>, leaving nothing open or attached.
+    /// Stops telling <paramref name="observer"/> about changes. A notification already under way on another
+    /// thread may still reach it once, so an observer that goes away must ignore calls after its end.
+    /// </summary>
+    public void RemoveRouteObserver(IRouteObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        _observers.Remove(observer);
+    }
+
+    /// <summary>
+    /// Checks the routes file, binds every listen address, installs the routes and starts the control service.
+    /// Throws <see cref="RouteFileException"/> or <see cref="UdpSocketException"/>, leaving nothing open.
     /// </summary>
     public void Start()
     {
@@ -132,14 +143,6 @@ public sealed class RelayServer : IDisposable
                 listener.Start();
             }
 
-            if (_options.Xdp is not null)
-            {
-                // The bound addresses (ports resolved), so the program only touches traffic to them.
-                var listenAddresses = _listeners.Select(l => l.LocalAddress);
-                _xdp = XdpOffload.Start(_options.Xdp, _options.CidLength, Table, listenAddresses, _loggerFactory.CreateLogger("QuicPipe.Relay.Xdp"));
-                AddRouteObserver(_xdp);
-            }
-
             // Checked against the bound addresses: a route to the relay itself would loop.
             if (routes is not null)
             {
@@ -151,7 +154,6 @@ public sealed class RelayServer : IDisposable
         catch
         {
             StopControlService(TimeSpan.FromSeconds(1));
-            DisposeOffload();
             DisposeListeners();
             throw;
         }
@@ -247,7 +249,6 @@ public sealed class RelayServer : IDisposable
             Gen2Collections = GC.CollectionCount(2),
             AllocatedBytes = GC.GetTotalAllocatedBytes(precise: false),
             Control = _control.Snapshot(),
-            Xdp = _xdp?.Snapshot(),
         };
     }
 
@@ -265,11 +266,10 @@ public sealed class RelayServer : IDisposable
         return stopped;
     }
 
-    /// <summary>Stops the control service, detaches the XDP offload (if any) and closes every socket.</summary>
+    /// <summary>Stops the control service and closes every socket.</summary>
     public void Dispose()
     {
         StopControlService(TimeSpan.FromSeconds(1));
-        DisposeOffload();
         DisposeListeners();
         _controlStop.Dispose();
     }
@@ -336,18 +336,6 @@ public sealed class RelayServer : IDisposable
         System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
         bytes[0] |= 0x80;
         return new ConnectionId(bytes);
-    }
-
-    private void DisposeOffload()
-    {
-        if (_xdp is null)
-        {
-            return;
-        }
-
-        _observers.Remove(_xdp);
-        _xdp.Dispose();
-        _xdp = null;
     }
 
     private void DisposeListeners()

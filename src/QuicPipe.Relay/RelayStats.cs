@@ -2,8 +2,11 @@ using QuicPipe.Dataplane;
 
 namespace QuicPipe.Relay;
 
-/// <summary>A point-in-time view of the relay: packet counters summed over every loop, the table, and the runtime.</summary>
-public sealed class RelayStats
+/// <summary>
+/// A point-in-time view of the relay: packet counters summed over every loop, the table, and the runtime. A record,
+/// so that whoever runs an offload beside the relay can add its part: <c>relay.Snapshot() with { Xdp = ... }</c>.
+/// </summary>
+public sealed record RelayStats
 {
     public required DataplaneCounters Packets { get; init; }
 
@@ -26,6 +29,6 @@ public sealed class RelayStats
     /// <summary>The control service's and registry's counters.</summary>
     public Control.RelayControlStats? Control { get; init; }
 
-    /// <summary>The XDP offload's counters; null when the relay runs without one.</summary>
+    /// <summary>The XDP offload's counters; the relay never fills them (it does not know the offload), its runner may.</summary>
     public XdpOffloadStats? Xdp { get; init; }
 }

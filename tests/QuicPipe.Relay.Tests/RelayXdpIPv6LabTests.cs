@@ -45,7 +45,7 @@ public sealed class RelayXdpIPv6LabTests : IDisposable
         Assert.Equal(packet, udp[8..]);
         Assert.True(Checksum.UdpValid(_lab.RelayAddress, _lab.PeerAddress, udp), "the rewritten UDP checksum does not verify");
 
-        var stats = _lab.Relay.Snapshot();
+        var stats = _lab.Snapshot();
         Assert.Equal(1UL, stats.Xdp!.Program.Transmitted);
         Assert.Equal(0, stats.Packets.Received);
         Assert.Equal(0, stats.Packets.Forwarded);

@@ -8,7 +8,7 @@ using QuicPipe.Xdp.Tests;
 namespace QuicPipe.Relay.Tests;
 
 /// <summary>
-/// A relay with <c>--xdp</c> and no routes file on a veth in namespaces made for one test (its routes come
+/// A relay with <c>--xdp</c> (built as the CLI builds it: UseRelayForwarding then UseXdpOffload) and no routes file on a veth in namespaces made for one test (its routes come
 /// from the registry), with a sender and the routed peer on the other side, over IPv4 or IPv6. The control
 /// service's maintenance is parked (hour-long intervals): tests call the registry's ProcessRouteUses
 /// and Sweep themselves, so they can look at the map between a use and the window
@@ -44,19 +44,14 @@ internal sealed class RelayXdpLab : IDisposable
             }
 
             PeerNamespace = lab.PeerNamespace;
+            RelayNamespace = lab.RelayNamespace;
             var options = new RelayOptions
             {
                 Threads = 1,
-                Xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 },
                 Control = new() { RouteUseInterval = TimeSpan.FromHours(1), SweepInterval = TimeSpan.FromHours(1) },
             };
-            options.Listen.Add(Dataplane.PeerAddress.FromEndPoint(RelayEndPoint));
-            Relay = Own(NetworkLab.InNamespace(lab.RelayNamespace, () =>
-            {
-                var relay = new RelayServer(options);
-                relay.Start();
-                return relay;
-            }));
+            var xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 };
+            Built = Own(NetworkLab.InNamespace(lab.RelayNamespace, () => BuiltRelay.Start(options, RelayEndPoint, xdp)));
 
             // veth delivers XDP_TX frames only to a peer running NAPI, which an XDP program there turns on;
             // a program that sees no relay port passes everything.
@@ -78,9 +73,13 @@ internal sealed class RelayXdpLab : IDisposable
 
     public string PeerNamespace { get; } = string.Empty;
 
-    public RelayServer Relay { get; } = null!;
+    public string RelayNamespace { get; } = string.Empty;
 
-    public XdpProgram Program => Relay.XdpOffload!.Program;
+    public BuiltRelay Built { get; } = null!;
+
+    public RelayServer Relay => Built.Relay;
+
+    public XdpProgram Program => Built.Program;
 
     public Socket Peer { get; } = null!;
 
@@ -116,7 +115,7 @@ internal sealed class RelayXdpLab : IDisposable
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
         {
-            throw new TimeoutException($"nothing arrived at the peer within {Timeout}; {Describe(Relay.Snapshot())}", e);
+            throw new TimeoutException($"nothing arrived at the peer within {Timeout}; {Describe(Snapshot())}", e);
         }
 
         if (!buffer.AsSpan(0, n).SequenceEqual(expected) || !RelayEndPoint.Equals(from))
@@ -124,6 +123,8 @@ internal sealed class RelayXdpLab : IDisposable
             throw new InvalidOperationException($"the peer got {n} bytes from {from}, not the {expected.Length} sent, from {RelayEndPoint}");
         }
     }
+
+    public RelayStats Snapshot() => Built.Snapshot();
 
     public static bool WaitUntil(Func<bool> condition)
     {

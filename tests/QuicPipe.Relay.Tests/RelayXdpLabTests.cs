@@ -9,7 +9,7 @@ using Xunit;
 namespace QuicPipe.Relay.Tests;
 
 /// <summary>
-/// The relay with <c>--xdp</c> on a veth in namespaces the test made: the relay in one, a sender and the
+/// The relay with <c>--xdp</c> (through the server builder) on a veth in namespaces the test made: the relay in one, a sender and the
 /// routed peer in the other. Which path forwarded a packet shows in the counters: the program's tx for
 /// the driver, the relay's forwarded for userspace.
 /// </summary>
@@ -25,7 +25,7 @@ public sealed class RelayXdpLabTests : IDisposable
     private readonly string _routesPath = Path.Combine(Path.GetTempPath(), $"quicpipe-xdp-routes-{Guid.NewGuid():N}.txt");
     private readonly List<IDisposable> _owned = [];
     private NetworkLab _lab = null!;
-    private RelayServer _relay = null!;
+    private BuiltRelay _relay = null!;
     private Socket _peer = null!;
     private Socket _sender = null!;
 
@@ -67,8 +67,8 @@ public sealed class RelayXdpLabTests : IDisposable
         StartLab(first);
 
         WriteRoutes(added);
-        Assert.Equal(1, _relay.ReloadRoutes());
-        var program = _relay.XdpOffload!.Program;
+        Assert.Equal(1, _relay.Relay.ReloadRoutes());
+        var program = _relay.Program;
         Assert.True(program.TryGetRoute(added, out var route));
         Assert.Equal(PeerEndPoint, route.Peer.ToEndPoint());
         Assert.False(program.TryGetRoute(first, out _));
@@ -90,7 +90,7 @@ public sealed class RelayXdpLabTests : IDisposable
     {
         var cid = RelayForwardingStageTests.Cid(1);
         StartLab(cid);
-        var program = _relay.XdpOffload!.Program;
+        var program = _relay.Program;
         Assert.True(program.RemoveRoute(cid)); // behind the relay's back, as an LRU eviction would
 
         var first = RelayForwardingStageTests.ShortPacket(cid, 30);
@@ -121,19 +121,10 @@ public sealed class RelayXdpLabTests : IDisposable
     {
         _lab = Own(new NetworkLab());
         WriteRoutes(routed);
-        var options = new RelayOptions
-        {
-            RoutesFile = _routesPath,
-            Threads = 1,
-            Xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 },
-        };
-        options.Listen.Add(PeerAddress.FromEndPoint(RelayEndPoint));
-        _relay = Own(NetworkLab.InNamespace(_lab.RelayNamespace, () =>
-        {
-            var relay = new RelayServer(options);
-            relay.Start();
-            return relay;
-        }));
+        // The routes file is loaded by the relay before the offload attaches: the offload copies them into its map.
+        var options = new RelayOptions { RoutesFile = _routesPath, Threads = 1 };
+        var xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 };
+        _relay = Own(NetworkLab.InNamespace(_lab.RelayNamespace, () => BuiltRelay.Start(options, RelayEndPoint, xdp)));
 
         // veth delivers XDP_TX frames only to a peer running NAPI, which an XDP program there turns on;
         // a program that sees no relay port passes everything.

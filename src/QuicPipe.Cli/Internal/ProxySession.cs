@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.Extensions.Hosting;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels;
@@ -6,8 +8,9 @@ using QuicPipe.Tunnels;
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>
-/// The running part of <c>quicpipe proxy</c>: an HTTP CONNECT and/or SOCKS5 proxy sharing one
-/// <see cref="PeerTunnelConnector"/>, which dials each peer named in a request through the endpoint on first use.
+/// The running part of <c>quicpipe proxy</c>: an HTTP CONNECT and/or SOCKS5 proxy, each a handler on a TCP listener of
+/// one server, sharing one <see cref="PeerTunnelConnector"/>, which dials each peer named in a request through the
+/// endpoint on first use.
 /// </summary>
 internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEndPoint? socks5, ProxyOptions options, TimeSpan dialTimeout)
 {
@@ -15,38 +18,38 @@ internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEn
     {
         // A dial is the signal round trip and then the handshake, each bounded by the endpoint's dial timeout.
         await using var connector = new PeerTunnelConnector(DialAsync, new PeerTunnelConnectorOptions { ConnectTimeout = dialTimeout * 2 });
-        HttpConnectProxy? httpProxy = null;
-        Socks5Proxy? socksProxy = null;
-        try
+
+        // No defaults: the proxy logs nothing but its own lines, and reads no configuration files.
+        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        if (http is not null)
         {
-            if (http is not null)
+            builder.ListenTcp(http, tcp => tcp.UseHttpConnectProxy(connector, options));
+        }
+
+        if (socks5 is not null)
+        {
+            builder.ListenTcp(socks5, tcp => tcp.UseSocks5Proxy(connector, options));
+        }
+
+        // Disposed before the connector (declared after it): the proxies stop using it first.
+        await using var server = builder.Build();
+        await server.StartAsync(interrupted).ConfigureAwait(false);
+        foreach (var listener in server.Listeners)
+        {
+            if (listener.Features.Get<HttpConnectProxy>() is { } httpProxy)
             {
-                httpProxy = HttpConnectProxy.Start(connector, http, options);
                 httpProxy.RequestFailed += Log;
                 await Console.Error.WriteLineAsync($"HTTP CONNECT proxy on {httpProxy.LocalEndPoint} as {endpoint.NodeId}").ConfigureAwait(false);
             }
 
-            if (socks5 is not null)
+            if (listener.Features.Get<Socks5Proxy>() is { } socksProxy)
             {
-                socksProxy = Socks5Proxy.Start(connector, socks5, options);
                 socksProxy.RequestFailed += Log;
                 await Console.Error.WriteLineAsync($"SOCKS5 proxy on {socksProxy.LocalEndPoint} as {endpoint.NodeId}").ConfigureAwait(false);
             }
-
-            await Task.Delay(Timeout.Infinite, interrupted).ConfigureAwait(false);
         }
-        finally
-        {
-            if (httpProxy is not null)
-            {
-                await httpProxy.DisposeAsync().ConfigureAwait(false);
-            }
 
-            if (socksProxy is not null)
-            {
-                await socksProxy.DisposeAsync().ConfigureAwait(false);
-            }
-        }
+        await server.RunAsync(interrupted).ConfigureAwait(false);
     }
 
     private static void Log(object? sender, ProxyRequestEventArgs e) =>

@@ -6,12 +6,11 @@ using QuicPipe.Relay;
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>
-/// Ties an already started relay to the host's lifetime: SIGHUP reloads the routes file, and host
-/// shutdown (SIGINT, SIGTERM) stops the receive loops.
+/// Ties an already started relay to the host's lifetime: SIGHUP reloads the routes file. Host shutdown
+/// (SIGINT, SIGTERM) stops the receive loops through the server that runs the relay.
 /// </summary>
 internal sealed partial class RelayHostedService(RelayServer relay, ILogger<RelayHostedService> logger, bool hasRoutesFile) : IHostedService, IDisposable
 {
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(1);
     private PosixSignalRegistration? _hangup;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -26,15 +25,7 @@ internal sealed partial class RelayHostedService(RelayServer relay, ILogger<Rela
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (!relay.Stop(StopTimeout))
-        {
-            LogSlowStop(logger, StopTimeout.TotalMilliseconds);
-        }
-
-        return Task.CompletedTask;
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose() => _hangup?.Dispose();
 
@@ -64,7 +55,4 @@ internal sealed partial class RelayHostedService(RelayServer relay, ILogger<Rela
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "SIGHUP: routes not reloaded, the old routes stay: {Reason}")]
     private static partial void LogReloadFailed(ILogger logger, string reason);
-
-    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "A receive loop did not stop within {Milliseconds} ms")]
-    private static partial void LogSlowStop(ILogger logger, double milliseconds);
 }

@@ -9,7 +9,7 @@ using QuicPipe.Xdp;
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>Prints the relay's counters to stderr every interval: rates for people, cumulative JSON for scripts.</summary>
-internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsFormat format) : BackgroundService
+internal sealed class StatsReporter(Func<RelayStats> snapshot, TimeSpan interval, StatsFormat format) : BackgroundService
 {
     private readonly bool _live = format == StatsFormat.Text && !Console.IsErrorRedirected;
     private RelayStats? _previous;
@@ -21,7 +21,7 @@ internal sealed class StatsReporter(RelayServer relay, TimeSpan interval, StatsF
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                Print(relay.Snapshot());
+                Print(snapshot());
             }
         }
         catch (OperationCanceledException)

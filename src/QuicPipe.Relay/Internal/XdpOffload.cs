@@ -8,7 +8,8 @@ namespace QuicPipe.Relay.Internal;
 /// The relay's XDP offload: the program attached to one interface, watching the relay's bound listen addresses, its route
 /// map mirroring the relay's routes (<see cref="IRouteObserver"/>), and its misses put back while the
 /// relay still routes their CID, unless the route asks to report its use. The forwarding code does not know it exists: a packet the program does
-/// not bounce reaches the relay's sockets as before.
+/// not bounce reaches the relay's sockets as before. After <see cref="Dispose"/> every call is a no-op: the relay may
+/// tell it of a change that was under way while it was being removed.
 /// </summary>
 internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 {
@@ -20,8 +21,10 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     private readonly string _interface;
 
     // Serialises map writes with the miss path's "is it still routed?" check, so a miss handled while a
-    // reload removes its CID cannot put the route back after the removal.
+    // reload removes its CID cannot put the route back after the removal; and every map write with Dispose,
+    // so none reaches a program being unloaded.
     private readonly Lock _lock = new();
+    private bool _disposed;
     private XdpAttachment? _attachment;
     private XdpMissReader? _missReader;
     private long _reinserted;
@@ -88,6 +91,36 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     /// <summary>The loaded program (tests change its map behind the relay's back through this).</summary>
     internal XdpProgram Program => _program;
 
+    /// <summary>
+    /// Copies the routes already in the table into the map. Called once the offload observes the relay: a
+    /// change after the copy is told, one before it is in the copy, and the lock orders the two, so a removal
+    /// told while copying still wins. Report-use routes stay out, as when the registry tells them.
+    /// </summary>
+    public void MirrorTable()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var entries = new (ConnectionId Cid, CidRoute Route)[_table.Count + 64];
+            int count;
+            while ((count = _table.CopyTo(entries)) == entries.Length)
+            {
+                entries = new (ConnectionId Cid, CidRoute Route)[entries.Length * 2];
+            }
+
+            var now = _table.NowMs;
+            var mirrored = entries.Take(count)
+                .Where(e => (e.Route.OwnerId & RouteFlags.ReportUse) == 0 && e.Route.ExpiresAtMs > now)
+                .Select(e => new XdpRoute(e.Cid, e.Route.Endpoint))
+                .ToArray();
+            SetRoutesLocked(mirrored);
+        }
+    }
+
     public void OnRoutesSet(ReadOnlySpan<(ConnectionId Cid, PeerAddress Endpoint)> routes)
     {
         var mirrored = new XdpRoute[routes.Length];
@@ -98,14 +131,9 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 
         lock (_lock)
         {
-            try
+            if (!_disposed)
             {
-                _program.SetRoutes(mirrored);
-            }
-            catch (XdpException e)
-            {
-                _syncErrors++;
-                LogSyncFailed(_logger, routes.Length, e.Message);
+                SetRoutesLocked(mirrored);
             }
         }
     }
@@ -114,6 +142,11 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             foreach (var cid in cids)
             {
                 try
@@ -129,10 +162,16 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
         }
     }
 
-    public XdpOffloadStats Snapshot()
+    /// <summary>The counters, or null once disposed (the program is gone).</summary>
+    public XdpOffloadStats? Snapshot()
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return null;
+            }
+
             return new XdpOffloadStats
             {
                 Interface = _interface,
@@ -147,6 +186,18 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 
     public void Dispose()
     {
+        // Marked under the lock, so no map write is half way when the program goes; the reader, the link and the
+        // program are released outside it, since the reader's thread may be waiting for the lock in OnMiss.
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
         // The reader first: it writes to the map. Then the link, so the interface stops running the program.
         _missReader?.Dispose();
         _attachment?.Dispose();
@@ -170,6 +221,11 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             // A report-use route (the upper half of a registry window) is routed but kept out of the map on
             // purpose: put back, its next packets would be forwarded in the driver and the registry, which
             // slides the window on their use, might never hear of it (use notices may be dropped).
@@ -189,6 +245,19 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
                 _syncErrors++;
                 LogSyncFailed(_logger, 1, e.Message);
             }
+        }
+    }
+
+    private void SetRoutesLocked(XdpRoute[] routes)
+    {
+        try
+        {
+            _program.SetRoutes(routes);
+        }
+        catch (XdpException e)
+        {
+            _syncErrors++;
+            LogSyncFailed(_logger, routes.Length, e.Message);
         }
     }
 

@@ -1,0 +1,38 @@
+using System.Net;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace QuicPipe.Dataplane.Hosting;
+
+/// <summary>
+/// One listener of a running <see cref="QuicPipeServer"/>, as its handlers and the application see it. Handlers
+/// on the same listener find each other through <see cref="Features"/> (the XDP offload finds the relay whose
+/// routes it mirrors there), and the application finds what a handler made (the relay, a proxy) the same way.
+/// </summary>
+public sealed class ListenerContext
+{
+    internal ListenerContext(ListenerTransport transport, IReadOnlyList<IPEndPoint> endpoints, IServiceProvider services)
+    {
+        Transport = transport;
+        Endpoints = endpoints;
+        Services = services;
+    }
+
+    public ListenerTransport Transport { get; }
+
+    /// <summary>The addresses the listener serves, as configured (a handler may report the bound port in a feature).</summary>
+    public IReadOnlyList<IPEndPoint> Endpoints { get; }
+
+    /// <summary>The server's services (logging, options, whatever the application registered).</summary>
+    public IServiceProvider Services { get; }
+
+    public ILoggerFactory LoggerFactory => Services.GetRequiredService<ILoggerFactory>();
+
+    /// <summary>What the handlers of this listener publish, by type.</summary>
+    public IFeatureCollection Features { get; } = new FeatureCollection();
+
+    /// <summary>For error messages and logs: <c>udp 0.0.0.0:4433, [::]:4433</c>.</summary>
+    public override string ToString() =>
+        $"{(Transport == ListenerTransport.Udp ? "udp" : "tcp")} {string.Join(", ", Endpoints.Select(e => e.ToString()))}";
+}

@@ -1,0 +1,8 @@
+namespace QuicPipe.Dataplane.Hosting;
+
+/// <summary>What a listener binds: it decides which handlers fit it (a relay needs UDP, a proxy TCP).</summary>
+public enum ListenerTransport
+{
+    Udp,
+    Tcp,
+}

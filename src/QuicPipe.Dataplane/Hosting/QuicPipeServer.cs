@@ -1,0 +1,173 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace QuicPipe.Dataplane.Hosting;
+
+/// <summary>
+/// A built dataplane: the listeners and their handlers from <see cref="QuicPipeServerBuilder"/>, run inside a
+/// generic host. Start binds every listener in the order it was added, then starts the host's services; stop and
+/// dispose go in reverse. Start either succeeds whole or throws the failing handler's exception with every
+/// handler stopped and disposed, so a failed start leaves nothing bound. A server starts once.
+/// </summary>
+public sealed partial class QuicPipeServer : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private readonly ListenerHandlers[] _listeners;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private ServerState _state;
+
+    // Set when a failed start has already disposed every handler, so disposing the server does not do it twice.
+    private bool _handlersDisposed;
+
+    private QuicPipeServer(IHost host, ListenerHandlers[] listeners)
+    {
+        _host = host;
+        _listeners = listeners;
+        _logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("QuicPipe.Server");
+    }
+
+    private enum ServerState
+    {
+        Built,
+        Started,
+        Stopped,
+        Disposed,
+    }
+
+    /// <summary>A builder over the generic host's defaults (configuration from <paramref name="args"/>, appsettings and environment; console logging).</summary>
+    public static QuicPipeServerBuilder CreateBuilder(string[]? args = null) => new(Host.CreateApplicationBuilder(args ?? []));
+
+    /// <summary>A builder over a host made with <paramref name="settings"/> (e.g. <c>DisableDefaults</c> for a command that configures its own logging).</summary>
+    public static QuicPipeServerBuilder CreateBuilder(HostApplicationBuilderSettings settings) => new(Host.CreateApplicationBuilder(settings));
+
+    public IServiceProvider Services => _host.Services;
+
+    /// <summary>The listeners in the order they were added; their features hold what the handlers made.</summary>
+    public IReadOnlyList<ListenerContext> Listeners => _listeners.Select(l => l.Context).ToArray();
+
+    /// <summary>Starts every handler, listener by listener, then the host's services.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => StartCoreAsync(alreadyStartedIsFine: false, cancellationToken);
+
+    private async Task StartCoreAsync(bool alreadyStartedIsFine, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_state == ServerState.Started && alreadyStartedIsFine)
+            {
+                return;
+            }
+
+            if (_state != ServerState.Built)
+            {
+                throw new InvalidOperationException($"The server cannot start: it is {_state.ToString().ToLowerInvariant()} (a server starts once).");
+            }
+
+            var started = new List<IListenerHandler>();
+            try
+            {
+                foreach (var listener in _listeners)
+                {
+                    foreach (var handler in listener.Handlers)
+                    {
+                        await handler.StartAsync(cancellationToken).ConfigureAwait(false);
+                        started.Add(handler);
+                    }
+                }
+
+                await _host.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The host may have started some of its services before one threw: stop those too.
+                await StopQuietlyAsync(_host.StopAsync, CancellationToken.None).ConfigureAwait(false);
+                started.Reverse();
+                foreach (var handler in started)
+                {
+                    await StopQuietlyAsync(handler.StopAsync, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                // Every handler, not only those started: the one that threw may hold half of what it bound.
+                await DisposeHandlersAsync().ConfigureAwait(false);
+                _state = ServerState.Stopped;
+                throw;
+            }
+
+            _state = ServerState.Started;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Stops the host's services, then every handler, last started first. A second call does nothing.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_state != ServerState.Started)
+            {
+                return;
+            }
+
+            _state = ServerState.Stopped;
+            await StopQuietlyAsync(_host.StopAsync, cancellationToken).ConfigureAwait(false);
+            foreach (var handler in AllHandlersReversed())
+            {
+                await StopQuietlyAsync(handler.StopAsync, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Starts (unless <see cref="StartAsync"/> already did: a caller may start first to report a
+    /// failed start its own way), runs until <paramref name="cancellationToken"/> fires or the host is told to stop
+    /// (Ctrl+C, SIGTERM), then stops. Disposing stays the caller's (<c>await using</c>).
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        await StartCoreAsync(alreadyStartedIsFine: true, cancellationToken).ConfigureAwait(false);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lifetime = _host.Services.GetRequiredService<IHostApplicationLifetime>();
+        using (lifetime.ApplicationStopping.Register(() => stopping.TrySetResult()))
+        using (cancellationToken.Register(() => stopping.TrySetResult()))
+        {
+            await stopping.Task.ConfigureAwait(false);
+        }
+
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops if running, then disposes every handler (last first) and the host.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_state == ServerState.Disposed)
+            {
+                return;
+            }
+
+            _state = ServerState.Disposed;
+            await DisposeHandlersAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        // Outside the gate: the host's container holds this server (Build registers it) and disposes it, which
+        // calls back here and must find it disposed rather than wait for the gate forever.
+        _host.Dispose();
+    }
+}

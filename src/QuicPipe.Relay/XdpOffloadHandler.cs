@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Relay.Internal;
+
+namespace QuicPipe.Relay;
+
+/// <summary>
+/// The XDP offload as a handler beside the relay on a UDP listener (<see cref="RelayListenerBuilderExtensions.UseXdpOffload(UdpListenerBuilder, RelayXdpOptions)"/>).
+/// Started after the relay, it attaches a program that watches the relay's bound addresses, observes the relay's
+/// route changes and mirrors the routes already there. The relay does not know it exists. Stopping detaches it
+/// (the relay forwards everything in userspace again); it is published in the listener's features for its stats.
+/// </summary>
+public sealed class XdpOffloadHandler : IListenerHandler
+{
+    private readonly RelayXdpOptions _options;
+    private readonly RelayServer _relay;
+    private readonly ILogger _logger;
+    private XdpOffload? _offload;
+
+    internal XdpOffloadHandler(RelayXdpOptions options, RelayServer relay, ILogger logger)
+    {
+        _options = options;
+        _relay = relay;
+        _logger = logger;
+    }
+
+    /// <summary>The interface the program is (to be) attached to.</summary>
+    public string Interface => _options.Interface;
+
+    /// <summary>The running offload (tests reach its program through this); null before start and after stop.</summary>
+    internal XdpOffload? Offload => Volatile.Read(ref _offload);
+
+    /// <summary>The offload's counters; null while it is not attached.</summary>
+    public XdpOffloadStats? Snapshot() => Offload?.Snapshot();
+
+    /// <summary>Throws <see cref="XdpOffloadException"/> with a message for the operator, leaving nothing attached.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Offload is not null)
+        {
+            throw new InvalidOperationException($"The XDP offload on {_options.Interface} is already started.");
+        }
+
+        // The relay's bound addresses (ports resolved): the program touches traffic to them only.
+        var offload = XdpOffload.Start(_options, _relay.CidLength, _relay.Table, _relay.LocalAddresses, _logger);
+
+        // Observe first, then copy what the table already holds: see XdpOffload.MirrorTable for why no change is lost.
+        _relay.AddRouteObserver(offload);
+        offload.MirrorTable();
+        Volatile.Write(ref _offload, offload);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Detach();
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Detach();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Out of the relay's observers first, so new changes stop coming; then unloaded. A change already being told
+    /// may still arrive after that, and the disposed offload ignores it.
+    /// </summary>
+    private void Detach()
+    {
+        if (Interlocked.Exchange(ref _offload, null) is { } offload)
+        {
+            _relay.RemoveRouteObserver(offload);
+            offload.Dispose();
+        }
+    }
+}

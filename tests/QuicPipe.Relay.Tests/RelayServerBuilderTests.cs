@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Http.Features;
+using QuicPipe.Dataplane;
+using Xunit;
+
+namespace QuicPipe.Relay.Tests;
+
+/// <summary>The relay composed through the server builder, on loopback: it forwards, and leaves nothing bound behind.</summary>
+public sealed class RelayServerBuilderTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+    private readonly string _routesPath = Path.Combine(Path.GetTempPath(), $"quicpipe-builder-routes-{Guid.NewGuid():N}.txt");
+
+    public void Dispose() => File.Delete(_routesPath);
+
+    [Fact]
+    public async Task A_relay_built_with_UseRelayForwarding_forwards_both_ways_between_two_UDP_sockets()
+    {
+        using var a = Bound(0);
+        using var b = Bound(0);
+        var toA = RelayForwardingStageTests.Cid(1);
+        var toB = RelayForwardingStageTests.Cid(2);
+        File.WriteAllText(_routesPath, $"{toA} {a.LocalEndPoint}\n{toB} {b.LocalEndPoint}\n");
+
+        var builder = BuiltRelay.Builder();
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseRelayForwarding(new RelayOptions { RoutesFile = _routesPath, Threads = 1 }));
+        await using var server = builder.Build();
+        await server.StartAsync();
+        var relay = server.Listeners[0].Features.GetRequiredFeature<RelayServer>();
+        var relayEndPoint = relay.LocalAddresses[0].ToEndPoint();
+
+        var fromA = RelayForwardingStageTests.ShortPacket(toB, 60);
+        a.SendTo(fromA, relayEndPoint);
+        var (atB, fromRelay) = Receive(b);
+        Assert.Equal(fromA, atB);
+        Assert.Equal(relayEndPoint, fromRelay);
+
+        var fromB = RelayForwardingStageTests.ShortPacket(toA, 80);
+        b.SendTo(fromB, relayEndPoint);
+        var (atA, fromRelayAgain) = Receive(a);
+        Assert.Equal(fromB, atA);
+        Assert.Equal(relayEndPoint, fromRelayAgain);
+        Assert.Equal(2, relay.Snapshot().Packets.Forwarded);
+    }
+
+    [Fact]
+    public async Task Stop_and_dispose_release_the_port_for_the_next_relay()
+    {
+        var port = FreeUdpPort();
+        for (var round = 0; round < 2; round++)
+        {
+            var builder = BuiltRelay.Builder();
+            builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, port), udp => udp.UseRelayForwarding(new RelayOptions { Threads = 2 }));
+            var server = builder.Build();
+            await server.StartAsync();
+            Assert.Equal(port, server.Listeners[0].Features.GetRequiredFeature<RelayServer>().LocalAddresses[0].Port);
+            await server.StopAsync();
+            await server.DisposeAsync();
+
+            // Without SO_REUSEPORT: this bind fails while any of the relay's sockets is still open.
+            using var again = Bound(port);
+        }
+    }
+
+    [Fact]
+    public async Task An_offload_that_cannot_start_fails_Start_and_takes_the_relay_down_with_it()
+    {
+        var port = FreeUdpPort();
+        var builder = BuiltRelay.Builder();
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, port), udp => udp.UseRelayForwarding(new RelayOptions { Threads = 1 }).UseXdpOffload("qpnosuch0"));
+        await using var server = builder.Build();
+
+        // As root: no such interface; otherwise: needs root. Either way the operator's message, from the offload.
+        var error = await Assert.ThrowsAsync<XdpOffloadException>(() => server.StartAsync());
+        Assert.StartsWith("--xdp qpnosuch0: ", error.Message, StringComparison.Ordinal);
+
+        // The relay had bound the port before the offload failed: it was stopped and disposed, so the port is free.
+        using var again = Bound(port);
+        Assert.Empty(server.Listeners[0].Features.GetRequiredFeature<RelayServer>().LocalAddresses);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => server.StartAsync());
+    }
+
+    [Fact]
+    public void UseXdpOffload_without_a_relay_before_it_fails_Build()
+    {
+        var builder = BuiltRelay.Builder();
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseXdpOffload("eth0"));
+        var error = Assert.Throws<InvalidOperationException>(builder.Build);
+        Assert.Contains("UseRelayForwarding before it", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Options_the_relay_refuses_fail_Build_and_addresses_come_from_the_listener_only()
+    {
+        var builder = BuiltRelay.Builder();
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseRelayForwarding(new RelayOptions { CidLength = 0 }));
+        Assert.Contains("CID length", Assert.Throws<ArgumentException>(builder.Build).Message, StringComparison.Ordinal);
+
+        var options = new RelayOptions();
+        options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 4433)));
+        Assert.Throws<ArgumentException>(() => BuiltRelay.Builder().ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseRelayForwarding(options)));
+    }
+
+    private static Socket Bound(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = (int)Timeout.TotalMilliseconds };
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        return socket;
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var probe = Bound(0);
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    private static (byte[] Data, IPEndPoint From) Receive(Socket socket)
+    {
+        var buffer = new byte[2048];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        var n = socket.ReceiveFrom(buffer, ref from);
+        return (buffer[..n], (IPEndPoint)from);
+    }
+}
