@@ -82,14 +82,13 @@ internal static class TcpStreamPump
 
     private static async Task<Outcome> TcpToQuicAsync(Socket socket, QuicStream stream, int bufferSize, CancellationToken cancellationToken)
     {
-        // Not pooled: a cancelled write may still be read by the engine's loop thread.
-        var buffer = new byte[bufferSize];
+        var buffer = new TcpReadBuffer(bufferSize);
         while (true)
         {
             int read;
             try
             {
-                read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                read = await socket.ReceiveAsync(buffer.Memory, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             }
             catch (SocketException)
             {
@@ -108,7 +107,8 @@ internal static class TcpStreamPump
                     return Outcome.Done;
                 }
 
-                await stream.WriteAsync(buffer.AsMemory(0, read), endStream: false, cancellationToken).ConfigureAwait(false);
+                await stream.WriteAsync(buffer.Memory[..read], endStream: false, cancellationToken).ConfigureAwait(false);
+                buffer.Grow(read);
             }
             catch (Exception e) when (e is QuicStreamAbortedException or QuicConnectionException)
             {
