@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The relay with --xdp against the same relay without it, same traffic, same run, in a netns lab.
+# Default load: pkt-loadgen (AF_PACKET TX ring) and xdp-sink (an XDP counter) on the generator's side, which
+# cost far less per packet than the relay path; --gen socket brings back udp-loadgen and udp-sink.
 set -euo pipefail
 
 usage() {
@@ -22,8 +24,9 @@ Load generator and sink (--gen):
   packet  pkt-loadgen: pre-built Ethernet/IPv4/UDP frames written into an AF_PACKET TX ring with qdisc
           bypass (UDP checksum 0, allowed for IPv4), and xdp-sink: an XDP program on the generator's
           veth end that counts and drops the datagrams to the sink's port (read once a second from
-          its per-CPU map). Both cost far less per packet than the relay path, so the relay is the
-          limit (on 2 cores the sockets below are not).
+          its per-CPU map). Both cost far less per packet than the sockets below; what is left on
+          the generator's CPU is mostly the relay side's driver and receive work, which veth runs
+          in the sender's softirq (see the gen CPUs column).
   socket  udp-loadgen (sendmmsg through the UDP stack) and udp-sink (recvmmsg), with xdp-pass on the
           generator's veth end: the tools of the 2026-11-22 figures in perf/RESULTS.md.
 Both send the same datagrams: the same CIDs, sizes and payload layout.
