@@ -5,8 +5,9 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 Usage: perf/build.sh [--help]
-Builds udp-loadgen, udp-sink and ref-forwarder from perf/src/*.c into perf/build/
-with gcc -O2 -Wall -Wextra -Werror. Set CC to use another compiler.
+Builds udp-loadgen, udp-sink, ref-forwarder, pkt-loadgen and xdp-sink (links libbpf) from
+perf/src/*.c into perf/build/ with gcc -O2 -Wall -Wextra -Werror, and xdp-sink's BPF object
+(xdp-sink.bpf.o) with clang -target bpf. Set CC to use another compiler for the tools.
 USAGE
 }
 case "${1:-}" in
@@ -21,10 +22,17 @@ out="$here/build"
 cc="${CC:-gcc}"
 cflags=(-O2 -g -Wall -Wextra -Werror -std=gnu11 -pthread)
 command -v "$cc" >/dev/null || { echo "build.sh: compiler '$cc' not found" >&2; exit 1; }
+command -v clang >/dev/null || { echo "build.sh: clang not found (scripts/setup.sh installs it)" >&2; exit 1; }
 mkdir -p "$out"
 
-for tool in udp-loadgen udp-sink ref-forwarder; do
-    "$cc" "${cflags[@]}" -o "$out/$tool.tmp" "$src/$tool.c" "$src/common.c"
+tools=(udp-loadgen udp-sink ref-forwarder pkt-loadgen xdp-sink)
+for tool in "${tools[@]}"; do
+    libs=()
+    [[ "$tool" == xdp-sink ]] && libs=(-lbpf)
+    "$cc" "${cflags[@]}" -o "$out/$tool.tmp" "$src/$tool.c" "$src/common.c" "${libs[@]}"
     mv -f "$out/$tool.tmp" "$out/$tool"
 done
-echo "build.sh: built $(cd "$out" && echo udp-loadgen udp-sink ref-forwarder) in $out" >&2
+clang -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$(clang -print-multiarch)" \
+    -c "$src/xdp-sink.bpf.c" -o "$out/xdp-sink.bpf.o.tmp"
+mv -f "$out/xdp-sink.bpf.o.tmp" "$out/xdp-sink.bpf.o"
+echo "build.sh: built ${tools[*]} xdp-sink.bpf.o in $out" >&2

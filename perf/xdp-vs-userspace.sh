@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # The relay with --xdp against the same relay without it, same traffic, same run, in a netns lab.
+# Default load: pkt-loadgen (AF_PACKET TX ring) and xdp-sink (an XDP counter) on the generator's side, which
+# cost far less per packet than the relay path; --gen socket brings back udp-loadgen and udp-sink.
 set -euo pipefail
 
 usage() {
     cat <<'USAGE'
 Usage: perf/xdp-vs-userspace.sh [options]        (needs root)
 
-Builds the C tools, a pass-everything XDP program and the relay, then makes a lab of two network
-namespaces it creates itself, joined by one veth pair:
-  gen   (10.201.X.2): udp-loadgen and udp-sink; tx checksum offload off; a pass XDP program attached
+Builds the C tools and the relay, then makes a lab of two network namespaces it creates itself,
+joined by one veth pair:
+  gen   (10.201.X.2): the load generator and the sink; tx checksum offload off
   relay (10.201.X.1): quicpipe relay
 and runs, one after the other with the same load and routes:
   1. quicpipe relay                      (userspace: recvmmsg -> lookup -> sendmmsg)
   2. quicpipe relay --xdp IFACE          (routed packets rewritten and bounced by XDP_TX in the driver)
 Reports forwarded packets/s (what reached the sink in the measured window) for each and the ratio
-xdp/userspace (issue 5's target: >= 3), with the relay process's CPU and the whole machine's busy CPU
-in the window (packets per busy CPU-second: with veth, the driver work runs in the senders' softirq, so
-on a small machine the load generator, not the relay, may bound both runs; the CPU columns show it).
+xdp/userspace (issue 5's target: >= 3), with the relay process's and the generator process's CPU and
+the whole machine's busy CPU in the window (with veth, the driver work, the relay's XDP program
+included, runs in the sender's softirq, so it shows up in the generator's CPU column).
+
+Load generator and sink (--gen):
+  packet  pkt-loadgen: pre-built Ethernet/IPv4/UDP frames written into an AF_PACKET TX ring with qdisc
+          bypass (UDP checksum 0, allowed for IPv4), and xdp-sink: an XDP program on the generator's
+          veth end that counts and drops the datagrams to the sink's port (read once a second from
+          its per-CPU map). Both cost far less per packet than the sockets below; what is left on
+          the generator's CPU is mostly the relay side's driver and receive work, which veth runs
+          in the sender's softirq (see the gen CPUs column).
+  socket  udp-loadgen (sendmmsg through the UDP stack) and udp-sink (recvmmsg), with xdp-pass on the
+          generator's veth end: the tools of the 2026-11-22 figures in perf/RESULTS.md.
+Both send the same datagrams: the same CIDs, sizes and payload layout.
 Results: a table on stdout and JSON in perf/results/.
 Nothing is sent outside the two namespaces; both are deleted on exit, Ctrl-C or failure.
 
@@ -26,7 +39,9 @@ Options (environment variable in brackets):
   --cids N         distinct CIDs / routes               [QP_PERF_CIDS, default 10000]
   --size BYTES     datagram size                        [QP_PERF_SIZE, default 256]
   --rate PPS       loadgen rate, 0 = as fast as possible [QP_PERF_RATE, default 0]
-  --flows F        loadgen source sockets               [QP_PERF_FLOWS, default 4]
+  --flows F        loadgen source ports                 [QP_PERF_FLOWS, default 4]
+  --gen packet|socket  load generator and sink, see above [QP_PERF_GEN, default packet]
+  --gen-threads N  pkt-loadgen sending threads          [QP_PERF_GEN_THREADS, default 1]
   --threads N      relay receive loops                  [QP_PERF_THREADS, default 1]
   --xdp-mode M     native|generic                       [QP_PERF_XDP_MODE, default native]
   --threaded-napi on|off  run both veth ends' NAPI in kernel threads [QP_PERF_THREADED_NAPI, default off]
@@ -55,6 +70,8 @@ flows="${QP_PERF_FLOWS:-4}"
 threads="${QP_PERF_THREADS:-1}"
 xdp_mode="${QP_PERF_XDP_MODE:-native}"
 threaded_napi="${QP_PERF_THREADED_NAPI:-off}"
+gen="${QP_PERF_GEN:-packet}"
+gen_threads="${QP_PERF_GEN_THREADS:-1}"
 relay_dll="${QUICPIPE_DLL:-}"
 build=1
 cid_len=12
@@ -74,12 +91,14 @@ while [[ $# -gt 0 ]]; do
         --threads) need "$@"; threads="$2"; shift 2 ;;
         --xdp-mode) need "$@"; xdp_mode="$2"; shift 2 ;;
         --threaded-napi) need "$@"; threaded_napi="$2"; shift 2 ;;
+        --gen) need "$@"; gen="$2"; shift 2 ;;
+        --gen-threads) need "$@"; gen_threads="$2"; shift 2 ;;
         --relay-dll) need "$@"; relay_dll="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         *) fail "unknown option '$1' (try --help)" ;;
     esac
 done
-for v in duration warmup cids size rate flows threads; do check_int "--$v" "${!v}"; done
+for v in duration warmup cids size rate flows threads gen_threads; do check_int "--$v" "${!v}"; done
 ((duration >= 1 && duration <= 120)) || fail "--duration must be 1..120 s"
 ((warmup <= 30)) || fail "--warmup must be at most 30 s"
 ((threads >= 1 && threads <= 64)) || fail "--threads must be 1..64"
@@ -87,6 +106,9 @@ for v in duration warmup cids size rate flows threads; do check_int "--$v" "${!v
 ((size >= 64 && size <= 1400)) || fail "--size must be 64..1400 (one veth MTU)"
 [[ "$xdp_mode" == native || "$xdp_mode" == generic ]] || fail "--xdp-mode must be native or generic"
 [[ "$threaded_napi" == on || "$threaded_napi" == off ]] || fail "--threaded-napi must be on or off"
+[[ "$gen" == packet || "$gen" == socket ]] || fail "--gen must be packet or socket"
+((gen_threads >= 1 && gen_threads <= 64)) || fail "--gen-threads must be 1..64"
+((flows >= 1 && flows <= 256)) || fail "--flows must be 1..256"
 [[ "$(id -u)" == 0 ]] || fail "needs root: creates network namespaces and loads XDP programs"
 for tool in ip ethtool python3 clang dotnet; do
     command -v "$tool" >/dev/null || fail "$tool is needed (scripts/setup.sh installs it)"
@@ -114,11 +136,11 @@ if ((build)); then
     log "building C tools"
     "$here/build.sh"
 fi
-for t in udp-loadgen udp-sink; do
-    [[ -x "$here/build/$t" ]] || fail "perf/build/$t is missing: run perf/build.sh"
+for t in udp-loadgen udp-sink pkt-loadgen xdp-sink xdp-sink.bpf.o; do
+    [[ -e "$here/build/$t" ]] || fail "perf/build/$t is missing: run perf/build.sh"
 done
 pass_obj="$here/build/xdp-pass.o"
-if ((build)) || [[ ! -f "$pass_obj" ]]; then
+if [[ "$gen" == socket ]] && { ((build)) || [[ ! -f "$pass_obj" ]]; }; then
     mkdir -p "$here/build"
     clang -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$(clang -print-multiarch)" \
         -c "$here/src/xdp-pass.c" -o "$pass_obj"
@@ -143,15 +165,22 @@ for pair in "$ns_relay:$if_relay" "$ns_gen:$if_gen"; do
     ip -n "${pair%%:*}" link set lo up
     ip -n "${pair%%:*}" link set "${pair#*:}" up
 done
-# The sender's frames must carry full UDP checksums (XDP cannot see CHECKSUM_PARTIAL; see bpf/README.md),
-# and XDP_TX frames reach the gen side only while an XDP program runs there.
+# The sender's frames must carry full UDP checksums (XDP cannot see CHECKSUM_PARTIAL; see bpf/README.md):
+# matters for udp-loadgen only (pkt-loadgen's frames carry checksum 0, "none").
 ip netns exec "$ns_gen" ethtool -K "$if_gen" tx off >/dev/null
-ip -n "$ns_gen" link set dev "$if_gen" xdpdrv obj "$pass_obj" sec xdp
+# XDP_TX frames reach the gen side only while an XDP program runs there: xdp-sink (started with each
+# run) in packet mode, xdp-pass for the whole lab in socket mode.
+if [[ "$gen" == socket ]]; then
+    ip -n "$ns_gen" link set dev "$if_gen" xdpdrv obj "$pass_obj" sec xdp
+fi
+relay_mac="$(ip netns exec "$ns_relay" cat "/sys/class/net/$if_relay/address")"
 # The loadgen's CIDs are peer CIDs: the relay's XDP program passes CIDs with the top bit set (the
 # relay's own namespace) to userspace, so random CIDs would leave half the traffic to userspace.
 if [[ "$threaded_napi" == on ]]; then
-    # veth has NAPI only with XDP or GRO on; GRO gives the relay side NAPI in the userspace run too.
+    # veth has NAPI only with XDP or GRO on; GRO gives the relay side NAPI in the userspace run too,
+    # and the gen side NAPI before xdp-sink attaches (packet mode: no program there between runs).
     ip netns exec "$ns_relay" ethtool -K "$if_relay" gro on >/dev/null
+    ip netns exec "$ns_gen" ethtool -K "$if_gen" gro on >/dev/null
     ip netns exec "$ns_relay" sh -c "echo 1 > /sys/class/net/$if_relay/threaded"
     ip netns exec "$ns_gen" sh -c "echo 1 > /sys/class/net/$if_gen/threaded"
 fi
@@ -181,6 +210,47 @@ busy_jiffies() {
     echo $((user + nice + system + irq + softirq + steal))
 }
 
+# sink_attached PID TIMEOUT_S ERRFILE: until xdp-sink says (in ERRFILE) it is attached; 2 if it died first.
+sink_attached() {
+    local pid="$1" timeout="$2" err="$3" i
+    for ((i = 0; i < timeout * 10; i++)); do
+        is_alive "$pid" || return 2
+        grep -q '^xdp-sink: attached' "$err" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_sink DIR: xdp-sink (packet) or udp-sink (socket) in the gen namespace; sets QP_LAST_PID.
+start_sink() {
+    local dir="$1" bound=$((warmup + duration + 30))
+    if [[ "$gen" == packet ]]; then
+        start_bg "$dir/sink.out" "$dir/sink.err" ip netns exec "$ns_gen" "$here/build/xdp-sink" \
+            --dev "$if_gen" --port "$sink_port" --duration "$bound" --obj "$here/build/xdp-sink.bpf.o"
+        sink_attached "$QP_LAST_PID" 5 "$dir/sink.err"
+    else
+        start_bg "$dir/sink.out" "$dir/sink.err" ip netns exec "$ns_gen" "$here/build/udp-sink" \
+            --listen "$gen_ip:$sink_port" --duration "$bound"
+        in_ns_listening "$ns_gen" "$sink_port" "$QP_LAST_PID" 5
+    fi
+}
+
+# start_load DIR SECONDS: the load generator in the gen namespace; sets QP_LAST_PID (its own pid:
+# ip netns exec execs it, so its CPU ticks are the generator's).
+start_load() {
+    local dir="$1" secs="$2"
+    if [[ "$gen" == packet ]]; then
+        start_bg "$dir/loadgen.out" "$dir/loadgen.err" ip netns exec "$ns_gen" "$here/build/pkt-loadgen" \
+            --dev "$if_gen" --dst-mac "$relay_mac" --src "$gen_ip" --target "$relay_ip:$relay_port" \
+            --peer-cids --duration "$secs" --cids "$cids" --cid-length "$cid_len" --seed "$seed" --size "$size" \
+            --rate "$rate" --flows "$flows" --threads "$gen_threads"
+    else
+        start_bg "$dir/loadgen.out" "$dir/loadgen.err" ip netns exec "$ns_gen" "$here/build/udp-loadgen" \
+            --target "$relay_ip:$relay_port" --allow-non-loopback --peer-cids --duration "$secs" --cids "$cids" \
+            --cid-length "$cid_len" --seed "$seed" --size "$size" --rate "$rate" --flows "$flows"
+    fi
+}
+
 # run_one NAME [relay args...]: sink, relay, load; records the sink's and relay's counters at the
 # start and the end of the measured window.
 run_one() {
@@ -188,10 +258,8 @@ run_one() {
     shift
     local dir="$rundir/$name" total=$((warmup + duration))
     mkdir -p "$dir"
-    start_bg "$dir/sink.out" "$dir/sink.err" ip netns exec "$ns_gen" "$here/build/udp-sink" \
-        --listen "$gen_ip:$sink_port" --duration $((total + 30))
+    start_sink "$dir" || { log "$name: the sink did not start:"; tail -n 5 "$dir/sink.err" >&2; return 1; }
     local sink_pid=$QP_LAST_PID
-    in_ns_listening "$ns_gen" "$sink_port" "$sink_pid" 5 || { log "$name: udp-sink did not start"; return 1; }
 
     # Not wrapped in timeout(1), so the pid is the relay's own (CPU ticks); stop_pid and the trap bound it.
     local -a cmd=(ip netns exec "$ns_relay" dotnet "$relay_dll" relay
@@ -209,18 +277,20 @@ run_one() {
     sleep 1 # the XDP attachment follows the bind
 
     log "$name: load for ${warmup}s warm-up + ${duration}s window"
-    start_bg "$dir/loadgen.out" "$dir/loadgen.err" ip netns exec "$ns_gen" "$here/build/udp-loadgen" \
-        --target "$relay_ip:$relay_port" --allow-non-loopback --peer-cids --duration $((total + 1)) --cids "$cids" \
-        --cid-length "$cid_len" --seed "$seed" --size "$size" --rate "$rate" --flows "$flows"
+    start_load "$dir" $((total + 1))
     local gen_pid=$QP_LAST_PID
+    local loadavg
+    read -r loadavg _ </proc/loadavg
     nap "$warmup"
     grep -a '"packets"' "$dir/sink.out" | tail -n 1 >"$dir/sink0.json" || true
     grep -a '"uptime_s"' "$dir/relay.err" | tail -n 1 >"$dir/relay0.json" || true
-    { echo "relay_cpu0=$(cpu_ticks "$relay_pid" || echo)"; echo "sys0=$(busy_jiffies)"; echo "t0=$(date +%s.%N)"; } >"$dir/cpu"
+    { echo "relay_cpu0=$(cpu_ticks "$relay_pid" || echo)"; echo "gen_cpu0=$(cpu_ticks "$gen_pid" || echo)"
+      echo "sys0=$(busy_jiffies)"; echo "t0=$(date +%s.%N)"; echo "loadavg=$loadavg"; } >"$dir/cpu"
     nap "$duration"
     grep -a '"packets"' "$dir/sink.out" | tail -n 1 >"$dir/sink1.json" || true
     grep -a '"uptime_s"' "$dir/relay.err" | tail -n 1 >"$dir/relay1.json" || true
-    { echo "relay_cpu1=$(cpu_ticks "$relay_pid" || echo)"; echo "sys1=$(busy_jiffies)"; echo "t1=$(date +%s.%N)"; } >>"$dir/cpu"
+    { echo "relay_cpu1=$(cpu_ticks "$relay_pid" || echo)"; echo "gen_cpu1=$(cpu_ticks "$gen_pid" || echo)"
+      echo "sys1=$(busy_jiffies)"; echo "t1=$(date +%s.%N)"; } >>"$dir/cpu"
     wait_pid_timeout "$gen_pid" 15 || true
     stop_pid "$relay_pid" 10 || true
     stop_pid "$sink_pid" 5 || true
@@ -233,21 +303,24 @@ sleep 1
 run_one xdp --xdp "$if_relay" --xdp-mode "$xdp_mode" || status=1
 
 out="$here/results/xdp-vs-userspace-$stamp.json"
-python3 - "$rundir" "$out" "$(getconf CLK_TCK)" "$duration" "$warmup" "$cids" "$size" "$rate" "$flows" "$threads" "$xdp_mode" "$threaded_napi" <<'PY' || status=1
+python3 - "$rundir" "$out" "$(getconf CLK_TCK)" "$duration" "$warmup" "$cids" "$size" "$rate" "$flows" "$threads" "$xdp_mode" "$threaded_napi" "$gen" "$gen_threads" <<'PY' || status=1
 import json, sys
 rundir, out, tck = sys.argv[1], sys.argv[2], float(sys.argv[3])
-params = dict(zip(["duration", "warmup", "cids", "size", "rate", "flows", "threads", "xdp_mode", "threaded_napi"], sys.argv[4:]))
+params = dict(zip(["duration", "warmup", "cids", "size", "rate", "flows", "threads", "xdp_mode", "threaded_napi",
+                   "gen", "gen_threads"], sys.argv[4:]))
 
 def cpu(path):
     try:
         with open(path) as f:
             kv = dict(line.strip().split("=", 1) for line in f if "=" in line)
         secs = float(kv["t1"]) - float(kv["t0"])
-        relay = (int(kv["relay_cpu1"]) - int(kv["relay_cpu0"])) / tck / secs if kv.get("relay_cpu0") and kv.get("relay_cpu1") else None
+        def proc(p):
+            a, b = kv.get(f"{p}_cpu0"), kv.get(f"{p}_cpu1")
+            return (int(b) - int(a)) / tck / secs if a and b else None
         busy = (int(kv["sys1"]) - int(kv["sys0"])) / tck / secs
-        return relay, busy
+        return proc("relay"), proc("gen"), busy, kv.get("loadavg")
     except (OSError, KeyError, ValueError):
-        return None, None
+        return None, None, None, None
 
 def last(path):
     try:
@@ -265,7 +338,8 @@ for name in ("userspace", "xdp"):
     run = {"sink_pps": None}
     if s0 and s1 and s1["ts"] > s0["ts"]:
         run["sink_pps"] = (s1["packets"] - s0["packets"]) / (s1["ts"] - s0["ts"])
-    run["relay_process_cpus"], run["machine_busy_cpus"] = cpu(f"{rundir}/{name}/cpu")
+    run["relay_process_cpus"], run["gen_process_cpus"], run["machine_busy_cpus"], run["loadavg_at_start"] = \
+        cpu(f"{rundir}/{name}/cpu")
     if run["sink_pps"] and run["machine_busy_cpus"]:
         run["packets_per_busy_cpu_second"] = run["sink_pps"] / run["machine_busy_cpus"]
     if gen:
@@ -293,11 +367,12 @@ def fmt(v):
 def cpus(v):
     return "-" if v is None else f"{v:.2f}"
 print(f"{'run':<10} {'forwarded pps (sink)':>21} {'loadgen pps':>12} {'userspace fwd pps':>18} {'xdp tx pps':>11}"
-      f" {'relay CPUs':>10} {'busy CPUs':>9} {'pkts/busy CPU-s':>15}")
+      f" {'relay CPUs':>10} {'gen CPUs':>8} {'busy CPUs':>9} {'pkts/busy CPU-s':>15}  load avg at start")
 for name, run in runs.items():
     print(f"{name:<10} {fmt(run['sink_pps']):>21} {fmt(run.get('loadgen_pps')):>12} "
           f"{fmt(run.get('relay_userspace_fwd_pps')):>18} {fmt(run.get('xdp_tx_pps')):>11}"
-          f" {cpus(run['relay_process_cpus']):>10} {cpus(run['machine_busy_cpus']):>9} {fmt(run.get('packets_per_busy_cpu_second')):>15}")
+          f" {cpus(run['relay_process_cpus']):>10} {cpus(run['gen_process_cpus']):>8} {cpus(run['machine_busy_cpus']):>9}"
+          f" {fmt(run.get('packets_per_busy_cpu_second')):>15}  {run['loadavg_at_start'] or '-'}")
 print("ratio xdp/userspace: " + ("-" if ratio is None else f"{ratio:.2f}x") + " forwarded pps (target >= 3x); "
       + ("-" if efficiency is None else f"{efficiency:.2f}x") + " packets per busy CPU-second")
 print(f"json: {out}")
