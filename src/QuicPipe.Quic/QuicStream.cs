@@ -17,7 +17,7 @@ public sealed class QuicStream
 {
     private readonly QuicConnection _connection;
 
-    // Blocks from the endpoint's stream pool; no pause threshold (StreamBufferPool.InputPipeOptions).
+    // Blocks from the endpoint's stream pool; no pause threshold (StreamBufferPool.CreateInputPipeOptions).
     private readonly Pipe _input;
     private readonly CreditReturningPipeReader _reader;
 
@@ -37,6 +37,8 @@ public sealed class QuicStream
 
     // Loop thread only: OnData buffered bytes that PublishInput has not yet flushed to the reader.
     private bool _publishPending;
+
+    private readonly StreamReaderScheduler _readerScheduler = new();
     private long _received;
 
     // Reader's thread (Interlocked): bytes the application has consumed; credit not yet handed to the loop.
@@ -63,7 +65,7 @@ public sealed class QuicStream
     {
         _connection = connection;
         Id = id;
-        _input = new Pipe(connection.StreamBuffers.InputPipeOptions);
+        _input = new Pipe(connection.StreamBuffers.CreateInputPipeOptions(_readerScheduler));
         _reader = new CreditReturningPipeReader(_input.Reader, this);
         _returnPendingCredit = ReturnPendingCredit;
         _acceptSubmittedWrite = AcceptSubmittedWrite;
@@ -78,6 +80,19 @@ public sealed class QuicStream
 
     /// <summary>The bytes the peer sends, in order. Consuming them (AdvanceTo) is what lets the peer send more.</summary>
     public PipeReader Input => _reader;
+
+    /// <summary>
+    /// When true, a read of <see cref="Input"/> that waits for bytes continues on the endpoint's loop thread as soon as
+    /// a received batch brings them, instead of on the thread pool: one thread hand-over less per batch, which in a
+    /// bulk transfer is a good part of the receiving side's work. Unsafe because while that continuation runs, every
+    /// connection of the endpoint waits: only for a reader that never blocks and does little before its next read
+    /// (the tunnels set it: they hand the bytes to a socket's non-blocking send). Default false.
+    /// </summary>
+    public bool UnsafePreferInlineReads
+    {
+        get => _readerScheduler.PreferInline;
+        set => _readerScheduler.PreferInline = value;
+    }
 
     /// <summary>
     /// Completes once the stream is closed in both directions: everything we sent was acknowledged and the peer's
@@ -176,15 +191,24 @@ public sealed class QuicStream
             return;
         }
 
-        // Never waits (no pause threshold), so the loop thread is never blocked by a slow reader.
-        var flush = _input.Writer.FlushAsync();
-        if (flush.IsCompleted)
+        // Never waits (no pause threshold), so the loop thread is never blocked by a slow reader (unless the reader
+        // asked to run inline, see UnsafePreferInlineReads).
+        _readerScheduler.Publishing = true;
+        try
         {
-            flush.GetAwaiter().GetResult();
+            var flush = _input.Writer.FlushAsync();
+            if (flush.IsCompleted)
+            {
+                flush.GetAwaiter().GetResult();
+            }
+            else
+            {
+                _ = flush.AsTask();
+            }
         }
-        else
+        finally
         {
-            _ = flush.AsTask();
+            _readerScheduler.Publishing = false;
         }
     }
 

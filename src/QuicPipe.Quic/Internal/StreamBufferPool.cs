@@ -34,15 +34,15 @@ internal sealed class StreamBufferPool : MemoryPool<byte>
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         _free = new Block[capacity];
-        InputPipeOptions = new(this, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: BlockSize, useSynchronizationContext: false);
         OutputPipeOptions = new(this, minimumSegmentSize: BlockSize, useSynchronizationContext: false);
     }
 
     /// <summary>
     /// A stream's received bytes: no pause threshold, because the peer's flow-control window already bounds what
-    /// can be buffered and the loop thread must never wait for a reader.
+    /// can be buffered and the loop thread must never wait for a reader. One per stream, for its reader scheduler.
     /// </summary>
-    public PipeOptions InputPipeOptions { get; }
+    public PipeOptions CreateInputPipeOptions(PipeScheduler readerScheduler) =>
+        new(this, readerScheduler: readerScheduler, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: BlockSize, useSynchronizationContext: false);
 
     /// <summary>A stream context's Transport.Output: the Pipe's default thresholds, so a writer waits for the send loop.</summary>
     public PipeOptions OutputPipeOptions { get; }

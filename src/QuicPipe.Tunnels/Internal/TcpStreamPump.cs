@@ -22,6 +22,8 @@ internal static class TcpStreamPump
 
     public static async Task RunAsync(Socket socket, QuicStream stream, int bufferSize, CancellationToken cancellationToken)
     {
+        // The reader below only hands bytes to a non-blocking socket send, so it may run on the QUIC loop thread.
+        stream.UnsafePreferInlineReads = true;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var up = TcpToQuicAsync(socket, stream, bufferSize, stop.Token);
         var down = QuicToTcpAsync(socket, stream.Input, stop.Token);
