@@ -14,8 +14,9 @@ four ways to reach them, each with its own local ports:
   ssh      ssh -N -L to a throw-away sshd (own host key and client key in a scratch directory)
   quicpipe quicpipe relay + expose + forward (QUIC through the relay, then the direct path on loopback)
 For each, in rounds: iperf3 -c for --seconds (TCP, one stream, reads received bits/s) and --pings
-one-byte ping-pongs (median RTT). Prints median throughput and RTT per way and the ratios
-quicpipe/ssh and quicpipe/socat (throughput) and the RTT each adds over plain.
+one-byte ping-pongs (median RTT). Prints median throughput, the CPU time the way's own processes spent per GB
+moved (socat with its forks; ssh and sshd with its session processes; quicpipe relay, expose and forward) and
+RTT per way, and the ratios quicpipe/ssh and quicpipe/socat (throughput) and the RTT each adds over plain.
 
 Options:
   --seconds S   iperf3 duration per run            [default 5]
@@ -68,6 +69,8 @@ fi
 # Ports: targets 47710 (iperf3) and 47711 (echo); each way adds its own pair.
 iperf_port=47710 echo_port=47711 relay_port=47720 sshd_port=47721
 declare -A ports=([plain]="47710 47711" [socat]="47730 47731" [ssh]="47740 47741" [quicpipe]="47750 47751")
+# The processes that do each way's forwarding, for CPU per GB moved (their descendants are counted too).
+declare -A way_pids=([plain]="" [socat]="" [ssh]="" [quicpipe]="")
 
 wait_tcp() { # wait_tcp PORT: until something listens on 127.0.0.1:PORT (10 s)
     local i
@@ -84,6 +87,7 @@ log "socat forwarding"
 for pair in "47730 $iperf_port" "47731 $echo_port"; do
     set -- $pair
     start_bg "$work/socat$1.out" "$work/socat$1.err" socat "TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$2"
+    way_pids[socat]+="$QP_LAST_PID "
 done
 
 log "sshd on $sshd_port and ssh -L"
@@ -106,10 +110,12 @@ AllowTcpForwarding local
 CONF
 mkdir -p /run/sshd
 start_bg "$work/sshd.out" "$work/sshd.err" /usr/sbin/sshd -D -e -f "$work/sshd_config"
+way_pids[ssh]+="$QP_LAST_PID "
 wait_tcp "$sshd_port"
 start_bg "$work/ssh.out" "$work/ssh.err" ssh -N -p "$sshd_port" -i "$work/client_key" \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ExitOnForwardFailure=yes -o BatchMode=yes \
     -L "127.0.0.1:47740:127.0.0.1:$iperf_port" -L "127.0.0.1:47741:127.0.0.1:$echo_port" "$(id -un)@127.0.0.1"
+way_pids[ssh]+="$QP_LAST_PID "
 wait_tcp 47740
 
 log "quicpipe relay, expose, forward"
@@ -121,41 +127,73 @@ qp keygen --out "$work/b.key" >"$work/b.id" 2>/dev/null
 a_id="$(grep -o '[a-z2-7]\{52\}' "$work/a.id" | head -1)"
 a2_id="$(grep -o '[a-z2-7]\{52\}' "$work/a2.id" | head -1)"
 b_id="$(grep -o '[a-z2-7]\{52\}' "$work/b.id" | head -1)"
+way_pids[quicpipe]=""
 start_bg "$work/relay.out" "$work/relay.err" dotnet "$dll" relay --listen "127.0.0.1:$relay_port" --key "$work/relay.key" --stats-interval 0
+way_pids[quicpipe]+="$QP_LAST_PID "
 sleep 2
 start_bg "$work/expose.out" "$work/expose.err" dotnet "$dll" expose "$iperf_port" "$echo_port" --relay "127.0.0.1:$relay_port" --key "$work/b.key" --allow "$a_id" --allow "$a2_id"
+way_pids[quicpipe]+="$QP_LAST_PID "
 sleep 2
 start_bg "$work/fwd1.out" "$work/fwd1.err" dotnet "$dll" forward 47750 "$b_id:$iperf_port" --relay "127.0.0.1:$relay_port" --key "$work/a.key"
+way_pids[quicpipe]+="$QP_LAST_PID "
 # Its own identity: one identity is one registration at the relay, so a second process with the same key
 # would take the first one's routes.
 start_bg "$work/fwd2.out" "$work/fwd2.err" dotnet "$dll" forward 47751 "$b_id:$echo_port" --relay "127.0.0.1:$relay_port" --key "$work/a2.key"
 wait_tcp 47750; wait_tcp 47751
 sleep 1 # the forwarders' connections move to the direct path within milliseconds; give them a moment
 
-throughput() { # throughput PORT -> Mbit/s received
-    timeout $((seconds + 20)) iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -J >"$work/iperf.json" \
-        || { cat "$work/iperf.json" >&2; fail "iperf3 through port $1 failed"; }
-    python3 -c 'import json,sys; print("%.0f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$work/iperf.json"
+# tree_ticks PID...: CPU clock ticks (user + system) used by these processes, their live descendants (sshd's
+# session processes) and the children they reaped (socat's per-connection forks).
+tree_ticks() {
+    local total=0 pid fields
+    local -a queue=("$@")
+    while ((${#queue[@]})); do
+        pid="${queue[0]}"
+        queue=("${queue[@]:1}")
+        fields="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null)" || continue
+        total=$((total + $(awk '{print $12 + $13 + $14 + $15}' <<<"$fields")))
+        # shellcheck disable=SC2207
+        queue+=($(pgrep -P "$pid" || true))
+    done
+    echo "$total"
 }
 
-declare -A mbit rtt
+throughput() { # throughput PORT WAY -> "Mbit/s CPU-s-per-GB" (CPU of WAY's forwarding processes; - for plain)
+    local before after
+    # shellcheck disable=SC2086
+    before="$(tree_ticks ${way_pids[$2]:-})"
+    timeout $((seconds + 20)) iperf3 -c 127.0.0.1 -p "$1" -t "$seconds" -J >"$work/iperf.json" \
+        || { cat "$work/iperf.json" >&2; fail "iperf3 through port $1 failed"; }
+    # shellcheck disable=SC2086
+    after="$(tree_ticks ${way_pids[$2]:-})"
+    python3 -c '
+import json, os, sys
+end = json.load(open(sys.argv[1]))["end"]["sum_received"]
+ticks = int(sys.argv[3]) - int(sys.argv[2])
+cpu = "-" if sys.argv[4] == "plain" else "%.2f" % (ticks / os.sysconf("SC_CLK_TCK") / (end["bytes"] / 1e9))
+print("%.0f %s" % (end["bits_per_second"] / 1e6, cpu))' "$work/iperf.json" "$before" "$after" "$2"
+}
+
+declare -A mbit rtt cpu
 for ((r = 1; r <= rounds; r++)); do
     for way in plain socat ssh quicpipe; do
         set -- ${ports[$way]}
-        m="$(throughput "$1")"
+        read -r m c <<<"$(throughput "$1" "$way")"
         t="$(timeout 60 python3 "$here/tools/tcp_rtt.py" measure "$2" "$pings")"
         mbit[$way]+="$m "
         rtt[$way]+="$t "
-        log "round $r $way: $m Mbit/s, rtt ${t} us"
+        cpu[$way]+="$c "
+        log "round $r $way: $m Mbit/s, ${c} CPU-s per GB, rtt ${t} us"
     done
 done
 
 median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '\n%-9s %12s %10s %14s\n' way "Mbit/s" "rtt us" "added rtt us"
+printf '\n%-9s %12s %16s %10s %14s\n' way "Mbit/s" "CPU-s per GB" "rtt us" "added rtt us"
 base_rtt="$(median "${rtt[plain]}")"
 for way in plain socat ssh quicpipe; do
     m="$(median "${mbit[$way]}")"; t="$(median "${rtt[$way]}")"
-    printf '%-9s %12s %10s %14s\n' "$way" "$m" "$t" "$((t - base_rtt))"
+    c="-"; [[ $way == plain ]] || c="$(printf '%s\n' ${cpu[$way]} | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    printf '%-9s %12s %16s %10s %14s\n' "$way" "$m" "$c" "$t" "$((t - base_rtt))"
 done
 qp_m="$(median "${mbit[quicpipe]}")"
 python3 - "$qp_m" "$(median "${mbit[ssh]}")" "$(median "${mbit[socat]}")" <<'PY'
