@@ -159,3 +159,25 @@ void set_sock_buf(int fd, int opt, int force_opt, int bytes)
     if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes) != 0)
         die(errno, "setsockopt(socket buffer %d bytes)", bytes);
 }
+
+uint64_t xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
+void sleep_seconds(double s, volatile sig_atomic_t *stop)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0) {
+        if (errno != EINTR)
+            die(errno, "nanosleep");
+        if (*stop)
+            return;
+    }
+}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <signal.h>
 
 #define QP_MAX_CID_LEN 20
 #define QP_SEQ_LEN 8 /* payload starts with a 64-bit little-endian sequence number */
@@ -24,6 +25,8 @@ double parse_double(const char *opt, const char *value, double min, double max);
 
 /* splitmix64 step. */
 uint64_t splitmix64(uint64_t *state);
+/* A fast per-packet random number (xorshift64); *state must not be 0. */
+uint64_t xorshift64(uint64_t *state);
 /* The CID with index i for seed (deterministic, shared by loadgen and its routes writer). */
 void derive_cid(uint64_t seed, uint64_t index, uint8_t *out, size_t cid_len);
 
@@ -34,6 +37,8 @@ static inline uint8_t pattern_byte(size_t k) { return (uint8_t)(k * 7u + 0x5au);
 /* Monotonic and wall-clock time in seconds. */
 double now_mono(void);
 double now_wall(void);
+/* Sleeps s seconds, ending early once *stop is set (by a signal handler). */
+void sleep_seconds(double s, volatile sig_atomic_t *stop);
 
 /* Raise a socket buffer (SO_RCVBUF/SO_SNDBUF), trying the FORCE variant first when root. */
 void set_sock_buf(int fd, int opt, int force_opt, int bytes);

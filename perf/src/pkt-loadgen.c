@@ -163,28 +163,6 @@ static void build_header(const struct gen_config *c, size_t flow, uint8_t *out)
     memcpy(out + sizeof eth + sizeof ip, &udp, sizeof udp);
 }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0) {
-        if (errno != EINTR)
-            die(errno, "nanosleep");
-        if (g_stop)
-            return;
-    }
-}
-
 static void *gen_run(void *arg)
 {
     struct gen_thread *th = arg;
@@ -262,7 +240,7 @@ static void *gen_run(void *arg)
                 want = 1;
             if (tokens < want) {
                 double wait = (want - tokens) / rate;
-                sleep_seconds(t + wait > deadline ? deadline - t : wait);
+                sleep_seconds(t + wait > deadline ? deadline - t : wait, &g_stop);
                 continue;
             }
             n = (size_t)tokens < c->batch ? (size_t)tokens : c->batch;
@@ -309,7 +287,7 @@ static void *gen_run(void *arg)
         struct tpacket2_hdr *tp = (struct tpacket2_hdr *)(ring + ((head + nframes - 1) % nframes) * FRAME_SIZE);
         if (head == 0 || __atomic_load_n(&tp->tp_status, __ATOMIC_ACQUIRE) == TP_STATUS_AVAILABLE)
             break;
-        sleep_seconds(0.001);
+        sleep_seconds(0.001, &g_stop);
     }
     if (munmap(ring, ring_len) != 0)
         die(errno, "munmap");

@@ -115,28 +115,6 @@ static int routes_main(int argc, char **argv)
     return 0;
 }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0) {
-        if (errno != EINTR)
-            die(errno, "nanosleep");
-        if (g_stop)
-            return;
-    }
-}
-
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "routes"))
@@ -252,7 +230,7 @@ int main(int argc, char **argv)
                 double wait = (want - tokens) / rate;
                 if (t + wait > deadline)
                     wait = deadline - t;
-                sleep_seconds(wait);
+                sleep_seconds(wait, &g_stop);
                 continue;
             }
             n = (size_t)tokens;
