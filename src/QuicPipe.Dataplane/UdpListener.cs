@@ -147,10 +147,17 @@ public sealed class UdpListener : IDisposable
         }
 
         _disposed = true;
-        Stop(TimeSpan.FromSeconds(1));
+        var stopped = Stop(TimeSpan.FromSeconds(1));
         foreach (var loop in _loops)
         {
             loop.Socket.Dispose();
+        }
+
+        // A loop still inside a receive holds its socket's handle, which closes the fd only when the call returns:
+        // wait (bounded) so that the port is free once Dispose returns.
+        if (!stopped)
+        {
+            Stop(TimeSpan.FromSeconds(10));
         }
     }
 }

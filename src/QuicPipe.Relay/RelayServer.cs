@@ -36,6 +36,13 @@ public sealed class RelayServer : IDisposable
     private readonly List<(UdpListener Listener, LocalHandlerSlot Slot)> _controlSlots = [];
     private readonly List<QuicEndpoint> _controlEndpoints = [];
     private readonly List<Task> _controlTasks = [];
+
+    // Control endpoints being disposed (each closes its duplicate of a listener socket): a stop that runs out of time
+    // leaves them here, and Dispose waits for them, so that once it returns the relay's port is free.
+    private readonly List<Task> _controlDisposals = [];
+
+    // How long Dispose waits for those: a loop thread returns within a receive timeout of being told to stop.
+    private static readonly TimeSpan DisposeWait = TimeSpan.FromSeconds(10);
     private readonly CancellationTokenSource _controlStop = new();
     private readonly NodeIdentity _identity;
     private readonly CidRegistry _registry;
@@ -270,6 +277,9 @@ public sealed class RelayServer : IDisposable
     public void Dispose()
     {
         StopControlService(TimeSpan.FromSeconds(1));
+
+        // Whatever a slow stop left: a control endpoint's socket still open would keep the port bound.
+        Task.WhenAll(_controlDisposals).Wait(DisposeWait);
         DisposeListeners();
         _controlStop.Dispose();
     }
@@ -309,7 +319,7 @@ public sealed class RelayServer : IDisposable
     {
         if (_controlEndpoints.Count == 0)
         {
-            return true;
+            return _controlDisposals.All(d => d.IsCompleted);
         }
 
         foreach (var (_, slot) in _controlSlots)
@@ -318,15 +328,17 @@ public sealed class RelayServer : IDisposable
         }
 
         _controlStop.Cancel();
+        var elapsed = Stopwatch.StartNew();
         var stopped = Task.WhenAll(_controlTasks).Wait(timeout);
         foreach (var endpoint in _controlEndpoints)
         {
-            stopped &= endpoint.DisposeAsync().AsTask().Wait(timeout);
+            _controlDisposals.Add(endpoint.DisposeAsync().AsTask());
         }
 
         _controlEndpoints.Clear();
         _controlTasks.Clear();
-        return stopped;
+        var left = timeout - elapsed.Elapsed;
+        return Task.WhenAll(_controlDisposals).Wait(left > TimeSpan.Zero ? left : TimeSpan.Zero) && stopped;
     }
 
     /// <summary>The control endpoint's own CIDs: random, in the relay namespace, so the listeners hand them over.</summary>
