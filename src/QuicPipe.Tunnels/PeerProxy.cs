@@ -12,7 +12,7 @@ namespace QuicPipe.Tunnels;
 /// </summary>
 public abstract class PeerProxy : IAsyncDisposable
 {
-    private readonly ProxyListener _listener;
+    private readonly TcpClientListener _listener;
     private long _tunnelled;
     private long _failed;
 
@@ -29,7 +29,7 @@ public abstract class PeerProxy : IAsyncDisposable
         options.Validate();
         Connector = connector;
         Options = options;
-        _listener = new ProxyListener(listen, options.Backlog, options.MaxConnections, HandleAsync);
+        _listener = new TcpClientListener(listen, options.Backlog, options.MaxConnections, HandleAsync);
     }
 
     /// <summary>

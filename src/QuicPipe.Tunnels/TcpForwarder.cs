@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using QuicPipe.Quic;
@@ -41,11 +40,7 @@ public sealed class TcpForwarder : IAsyncDisposable
     private readonly QuicConnection _connection;
     private readonly TcpForwarderOptions _options;
     private readonly byte[] _header;
-    private readonly Socket _listener;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<long, Task> _handlers = new();
-    private readonly Task _acceptLoop;
-    private long _nextHandler;
+    private readonly TcpClientListener _listener;
     private long _refused;
     private long _tunnelled;
 
@@ -54,24 +49,14 @@ public sealed class TcpForwarder : IAsyncDisposable
         _connection = connection;
         _options = options;
         _header = new TunnelHeader(options.TargetPort, options.TargetHost).ToArray();
-        _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            _listener.Bind(listen);
-            _listener.Listen(options.Backlog);
-        }
-        catch
-        {
-            _listener.Dispose();
-            throw;
-        }
 
-        LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
-        _acceptLoop = AcceptLoopAsync();
+        // No connection limit of its own, as before: past the peer's MAX_STREAMS a connection waits for a stream slot
+        // (at most ConnectTimeout).
+        _listener = new TcpClientListener(listen, options.Backlog, int.MaxValue, HandleAsync);
     }
 
     /// <summary>The address the forwarder listens on (with the actual port when bound to port 0).</summary>
-    public IPEndPoint LocalEndPoint { get; }
+    public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
 
     /// <summary>TCP connections the peer answered with a failure status (or that failed to set up).</summary>
     public long RefusedConnections => Interlocked.Read(ref _refused);
@@ -89,65 +74,23 @@ public sealed class TcpForwarder : IAsyncDisposable
     }
 
     /// <summary>Stops listening and resets every tunnelled connection still open.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        _listener.Dispose();
-        await _acceptLoop.ConfigureAwait(false);
-        await Task.WhenAll(_handlers.Values).ConfigureAwait(false);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _listener.DisposeAsync();
 
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                // A connection that died in the backlog, or descriptors exhausted: keep listening.
-                await AcceptFailure.PauseAsync(e, _stop.Token).ConfigureAwait(false);
-                continue;
-            }
-
-            var id = Interlocked.Increment(ref _nextHandler);
-            _handlers[id] = Task.Run(async () =>
-            {
-                try
-                {
-                    await HandleAsync(client).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _handlers.TryRemove(id, out _);
-                }
-            });
-        }
-    }
-
-    private async Task HandleAsync(Socket client)
+    private async Task HandleAsync(Socket client, CancellationToken stopping)
     {
         QuicStream? stream = null;
         try
         {
             client.NoDelay = true;
             TunnelStatus status;
-            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(stopping))
             {
                 setup.CancelAfter(_options.ConnectTimeout);
                 try
                 {
-                    (status, stream) = await TunnelOpener.OpenAsync(_connection, _header, setup.Token, _stop.Token).ConfigureAwait(false);
+                    (status, stream) = await TunnelOpener.OpenAsync(_connection, _header, setup.Token, stopping).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+                catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
                 {
                     status = TunnelStatus.Unreachable;
                 }
@@ -161,7 +104,7 @@ public sealed class TcpForwarder : IAsyncDisposable
             }
 
             Interlocked.Increment(ref _tunnelled);
-            await TcpStreamPump.RunAsync(client, stream!, _options.BufferSize, _stop.Token).ConfigureAwait(false);
+            await TcpStreamPump.RunAsync(client, stream!, _options.BufferSize, stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
         {

@@ -6,12 +6,12 @@ using QuicPipe.Quic;
 namespace QuicPipe.Tunnels.Internal;
 
 /// <summary>
-/// The TCP side every proxy shares: listens, accepts, and runs one handler per client connection, at most
+/// The TCP side the proxies and the forwarder share: listens, accepts, and runs one handler per client connection, at most
 /// <c>maxConnections</c> at once. At the limit it stops accepting, so further clients wait in the kernel's backlog
 /// instead of costing us a task and buffers each. Disposing stops accepting, cancels the handlers' token and waits
 /// for them.
 /// </summary>
-internal sealed class ProxyListener : IAsyncDisposable
+internal sealed class TcpClientListener : IAsyncDisposable
 {
     private readonly Socket _listener;
     private readonly Func<Socket, CancellationToken, Task> _handle;
@@ -22,7 +22,7 @@ internal sealed class ProxyListener : IAsyncDisposable
     private long _nextHandler;
     private long _accepted;
 
-    public ProxyListener(IPEndPoint listen, int backlog, int maxConnections, Func<Socket, CancellationToken, Task> handle)
+    public TcpClientListener(IPEndPoint listen, int backlog, int maxConnections, Func<Socket, CancellationToken, Task> handle)
     {
         _handle = handle;
         _slots = new SemaphoreSlim(maxConnections, maxConnections);
@@ -105,7 +105,7 @@ internal sealed class ProxyListener : IAsyncDisposable
                 catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException or QuicConnectionException or QuicStreamAbortedException)
                 {
                     // Disposed, the client or peer went away mid-negotiation, or (unexpectedly) a stream in a bad state: this
-                    // client ends, the proxy goes on.
+                    // client ends, the listener goes on.
                     TcpStreamPump.Reset(client);
                 }
                 finally
