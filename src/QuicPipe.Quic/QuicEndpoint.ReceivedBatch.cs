@@ -40,7 +40,6 @@ public sealed partial class QuicEndpoint
             var now = MonotonicClock.NowNanoseconds();
             foreach (var connection in _readInBatch)
             {
-                connection.AnswerPending = false;
                 if (!connection.IsTerminated)
                 {
                     // Acknowledgements may have made room in send buffers, MAX_STREAMS room for new streams.
@@ -51,6 +50,7 @@ public sealed partial class QuicEndpoint
         }
         finally
         {
+            // Also when a step threw: a connection left marked would never be answered after a batch again.
             foreach (var connection in _readInBatch)
             {
                 connection.AnswerPending = false;
