@@ -52,15 +52,33 @@ public sealed partial class QuicConnection
     /// the migration could not start (no spare CID from the peer, handshake not confirmed, the peer disabled active
     /// migration), or the connection ended.
     /// </exception>
-    public Task MigrateAsync(IPEndPoint newRemote, CancellationToken cancellationToken = default)
+    public Task MigrateAsync(IPEndPoint newRemote, CancellationToken cancellationToken = default) =>
+        MigrateAsync(newRemote, QuicMigrationMode.ValidateFirst, cancellationToken);
+
+    /// <summary>
+    /// Client side: moves the connection to <paramref name="newRemote"/> over the same local socket, validating the
+    /// new path first or switching at once (<paramref name="mode"/>). With <see cref="QuicMigrationMode.Immediate"/>
+    /// the traffic moves before this call returns its task, and the task completes (after <see cref="PathChanged"/>
+    /// with <see cref="QuicPathChangeReason.Migrated"/>) once the peer answered on the new path, or fails if it did
+    /// not; the connection stays on the new path either way.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is the server side, or a migration is already in progress.</exception>
+    /// <exception cref="ArgumentException">The address family differs from the endpoint's socket.</exception>
+    /// <exception cref="QuicConnectionException">Validation failed, the migration could not start, or the connection ended.</exception>
+    public Task MigrateAsync(IPEndPoint newRemote, QuicMigrationMode mode, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(newRemote);
+        if (!Enum.IsDefined(mode))
+        {
+            return Task.FromException(new ArgumentOutOfRangeException(nameof(mode), mode, "Not a QuicMigrationMode."));
+        }
+
         if (IsServer)
         {
             return Task.FromException(new InvalidOperationException("Only the client side can migrate a connection (RFC 9000 §9); the server follows its client."));
         }
 
-        var migration = new PendingMigration(local: null, PeerAddress.FromEndPoint(newRemote), validate: true);
+        var migration = new PendingMigration(local: null, PeerAddress.FromEndPoint(newRemote), validate: mode == QuicMigrationMode.ValidateFirst);
         _endpoint.Post(() => BeginMigration(migration));
         RegisterCancellation(migration, cancellationToken);
         return migration.Completion.Task;
@@ -233,8 +251,16 @@ public sealed partial class QuicConnection
 
         if (ours)
         {
+            // Our immediate migration: ngtcp2 keeps a client on the path it moved to (there is no fallback), so the
+            // move did happen; report it, then fail the task.
             _pendingMigration = null;
-            migration!.Fail(new QuicConnectionException($"Path validation of {local.ToEndPoint()} -> {remote.ToEndPoint()} failed: no PATH_RESPONSE arrived in time."));
+            if (migration!.SwitchedFrom is { } from && local == _localPathAddress && remote == RemoteAddress)
+            {
+                RaisePathChanged(from.Local, from.Remote, local, remote, QuicPathChangeReason.Migrated);
+            }
+
+            migration.Fail(new QuicConnectionException($"Path validation of {local.ToEndPoint()} -> {remote.ToEndPoint()} failed: no PATH_RESPONSE arrived in time; the connection stays on it."));
+            return;
         }
 
         // The connection is on the failed path (a server that followed its peer): ngtcp2 goes back to the previous

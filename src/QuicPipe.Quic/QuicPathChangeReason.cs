@@ -4,8 +4,9 @@ namespace QuicPipe.Quic;
 public enum QuicPathChangeReason
 {
     /// <summary>
-    /// We moved the connection (<see cref="QuicConnection.MigrateAsync"/> or <see cref="QuicEndpoint.RebindAsync"/>)
-    /// and the peer answered PATH_CHALLENGE on the new path.
+    /// We moved the connection (<see cref="QuicConnection.MigrateAsync(System.Net.IPEndPoint, CancellationToken)"/> or <see cref="QuicEndpoint.RebindAsync"/>)
+    /// and the peer answered PATH_CHALLENGE on the new path. An <see cref="QuicMigrationMode.Immediate"/> move is
+    /// reported when its validation ends, whatever the outcome: the connection is on the new path either way.
     /// </summary>
     Migrated,
 

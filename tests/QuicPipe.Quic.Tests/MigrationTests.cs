@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -209,6 +210,67 @@ public class MigrationTests
             await completion;
             Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
         }
+    }
+
+    [Fact]
+    public async Task Falling_back_from_a_dead_path_with_an_immediate_migration_does_not_wait_for_the_probe_timer()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
+        using var direct = new UdpForwarder(pair.Server.LocalEndPoint); // the hole-punched path, which can die
+        var (client, server) = await ConnectThroughAsync(pair, relay.FrontEndPoint, timeout.Token);
+        await client.MigrateAsync(direct.FrontEndPoint, timeout.Token);
+        var clientEvents = Record(client);
+
+        var (transfer, completion) = WatchedTransfer.Start(client, server, PayloadSize, timeout.Token);
+        await transfer.ReceivedAtLeastAsync(MigrateAfter, timeout.Token);
+        direct.BlackHole = true;
+
+        // Two seconds of silence: the congestion window is full of packets nobody will acknowledge and the probe
+        // timer has backed off. Right after one of its probes reaches the dead path, the next is at least about as
+        // far away as the silence is long, so a move that waited for it (ngtcp2 0.12 sends a validating
+        // migration's PATH_CHALLENGE only when the window has room or that timer fires) would take over a second.
+        await Task.Delay(TimeSpan.FromSeconds(2), timeout.Token);
+        var probes = direct.ReceivedFromClient;
+        await Eventually.ValueAsync(() => Task.FromResult(direct.ReceivedFromClient), n => n > probes, TimeSpan.FromSeconds(30), "a probe on the dead path");
+
+        var clock = Stopwatch.StartNew();
+        await client.MigrateAsync(relay.FrontEndPoint, QuicMigrationMode.Immediate, timeout.Token);
+        var took = clock.Elapsed;
+
+        await completion;
+        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+        Assert.True(took < TimeSpan.FromSeconds(1), $"the immediate move back to the relay took {took.TotalMilliseconds:0} ms");
+        var moved = Assert.Single(clientEvents);
+        Assert.Equal(QuicPathChangeReason.Migrated, moved.Reason);
+        Assert.Equal(direct.FrontEndPoint, moved.OldRemoteEndPoint);
+        Assert.Equal(relay.FrontEndPoint, moved.NewRemoteEndPoint);
+        Assert.Equal(relay.UpstreamEndPoint, server.RemoteEndPoint);
+    }
+
+    [Fact]
+    public async Task An_immediate_migration_that_nobody_answers_stays_on_the_new_path_and_fails_its_task()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, _) = await pair.ConnectPairAsync(timeout.Token);
+        var clientEvents = Record(client);
+
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var nowhere = (IPEndPoint)silent.LocalEndPoint!;
+
+        var failure = await Assert.ThrowsAsync<QuicConnectionException>(() => client.MigrateAsync(nowhere, QuicMigrationMode.Immediate, timeout.Token));
+        Assert.Contains("stays on it", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(nowhere, client.RemoteEndPoint);
+        var moved = Assert.Single(clientEvents);
+        Assert.Equal(QuicPathChangeReason.Migrated, moved.Reason);
+        Assert.Equal(nowhere, moved.NewRemoteEndPoint);
+
+        // And it can be moved again, to where the server is.
+        await client.MigrateAsync(pair.Server.LocalEndPoint, timeout.Token);
+        Assert.Equal(pair.Server.LocalEndPoint, client.RemoteEndPoint);
     }
 
     [Fact]

@@ -18,6 +18,7 @@ internal sealed class UdpForwarder : IDisposable
     private volatile IPEndPoint? _client;
     private volatile bool _stopped;
     private long _forwarded;
+    private long _fromClient;
 
     public UdpForwarder(IPEndPoint target)
     {
@@ -35,6 +36,9 @@ internal sealed class UdpForwarder : IDisposable
 
     /// <summary>Datagrams forwarded, both directions.</summary>
     public long Forwarded => Interlocked.Read(ref _forwarded);
+
+    /// <summary>Datagrams that arrived from the client at <see cref="FrontEndPoint"/>, forwarded or not.</summary>
+    public long ReceivedFromClient => Interlocked.Read(ref _fromClient);
 
     public bool BlackHole { get; set; }
 
@@ -99,6 +103,7 @@ internal sealed class UdpForwarder : IDisposable
             }
 
             _client = (IPEndPoint)from;
+            Interlocked.Increment(ref _fromClient);
             if (!BlackHole)
             {
                 Send(() => _upstream, buffer.AsSpan(0, length), _target);

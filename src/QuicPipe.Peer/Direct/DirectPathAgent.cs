@@ -158,14 +158,19 @@ internal sealed partial class DirectPathAgent
         }
     }
 
-    /// <summary>Moves the connection back to the relay, trying again until it is there or ends.</summary>
+    /// <summary>
+    /// Moves the connection back to the relay, trying again until it is there or ends. The move is immediate: the
+    /// relay path worked before and the relay answered our liveness pings, while the direct path's congestion window
+    /// is full of packets that will never be acknowledged. A validating move would wait behind them (ngtcp2 0.12
+    /// sends its PATH_CHALLENGE only when that window has room or a backed-off probe timeout fires: 0.2-2 s).
+    /// </summary>
     private async Task FallBackAsync(IPEndPoint direct, CancellationToken token)
     {
         while (!token.IsCancellationRequested && !_connection.RemoteEndPoint.Equals(_relay))
         {
             try
             {
-                await _connection.MigrateAsync(_relay, token).ConfigureAwait(false);
+                await _connection.MigrateAsync(_relay, QuicMigrationMode.Immediate, token).ConfigureAwait(false);
                 return;
             }
             catch (Exception e) when (e is QuicConnectionException or InvalidOperationException)

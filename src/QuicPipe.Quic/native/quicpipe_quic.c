@@ -5,8 +5,12 @@
  */
 #include "quicpipe_quic.h"
 
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -83,12 +87,14 @@ struct qp_conn {
     uint8_t path_local[QP_ADDR_SIZE]; /* the current path as last reported through qp_on_path_changed */
     uint8_t path_remote[QP_ADDR_SIZE];
     /* A migration to a new remote over the same socket (see qp_conn_migrate): while it is validated, the old path's
-       local address carries a stand-in (label) and real_local is the socket's address. */
+       local address carries a stand-in (label), real_local is the socket's address and old_remote the old path's
+       remote. */
     int relabelled;
     int relabel_validated; /* the validation ended (either way); the label goes at the next qp_check_path */
     uint8_t real_local[QP_ADDR_SIZE];
     uint32_t real_local_len;
     uint8_t label[QP_ADDR_SIZE];
+    uint8_t old_remote[QP_ADDR_SIZE];
 };
 
 static struct {
@@ -584,6 +590,51 @@ static uint64_t qp_or(uint64_t value, uint64_t fallback)
     return value ? value : fallback;
 }
 
+/*
+ * ngtcp2's own trace (every frame sent and received, loss detection, path validation), for diagnosis only: it
+ * writes several lines per packet. Off unless the environment variable QUICPIPE_NGTCP2_LOG is set: "-" writes to
+ * stderr, anything else is a path prefix and the trace goes to PREFIX.PID. Each line starts with the connection's
+ * pointer, then ngtcp2's own timestamp (ms since the connection started).
+ */
+static FILE *qp_log_file;
+
+static void qp_log_printf(void *user_data, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    char line[512];
+    vsnprintf(line, sizeof(line), format, ap);
+    va_end(ap);
+    fprintf(qp_log_file, "%p %s\n", user_data, line);
+}
+
+static pthread_once_t qp_log_once = PTHREAD_ONCE_INIT;
+
+static void qp_log_open(void)
+{
+    const char *value = getenv("QUICPIPE_NGTCP2_LOG");
+    if (!value || !value[0]) {
+        return;
+    }
+    if (strcmp(value, "-") == 0) {
+        qp_log_file = stderr;
+        return;
+    }
+    char name[4096];
+    snprintf(name, sizeof(name), "%s.%ld", value, (long)getpid());
+    qp_log_file = fopen(name, "a");
+    if (qp_log_file) {
+        setvbuf(qp_log_file, NULL, _IOLBF, 0); /* whole lines survive a killed process */
+    }
+}
+
+/* Endpoints create connections on their own loop threads: the first one opens the trace for all. */
+static int qp_log_enabled(void)
+{
+    pthread_once(&qp_log_once, qp_log_open);
+    return qp_log_file != NULL;
+}
+
 static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *params, const qp_conn_config *config,
                         uint64_t ts)
 {
@@ -594,6 +645,9 @@ static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *para
     settings->max_window = qp_or(config->max_conn_window, QP_MAX_CONN_WINDOW);
     settings->max_stream_window = qp_or(config->max_stream_window, QP_MAX_STREAM_WINDOW);
     settings->handshake_timeout = config->handshake_timeout_ns ? config->handshake_timeout_ns : UINT64_MAX;
+    if (qp_log_enabled()) {
+        settings->log_printf = qp_log_printf;
+    }
     ngtcp2_transport_params_default(params);
     params->initial_max_stream_data_bidi_local = stream_window;
     params->initial_max_stream_data_bidi_remote = stream_window;
@@ -826,13 +880,12 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
     if (c->relabelled) {
         /* During a same-socket migration, what arrives from the old remote belongs to the labelled old path. */
-        uint8_t in_local[QP_ADDR_SIZE], in_remote[QP_ADDR_SIZE], cur_remote[QP_ADDR_SIZE];
+        uint8_t in_local[QP_ADDR_SIZE], in_remote[QP_ADDR_SIZE];
         ngtcp2_addr a = {.addr = (ngtcp2_sockaddr *)local, .addrlen = locallen};
         ngtcp2_addr b = {.addr = (ngtcp2_sockaddr *)remote, .addrlen = remotelen};
         qp_copy_addr(in_local, &a);
         qp_copy_addr(in_remote, &b);
-        qp_copy_addr(cur_remote, &ngtcp2_conn_get_path(c->conn)->remote);
-        if (qp_addr_same(in_local, c->real_local) && qp_addr_same(in_remote, cur_remote)) {
+        if (qp_addr_same(in_local, c->real_local) && qp_addr_same(in_remote, c->old_remote)) {
             path.local.addr = (ngtcp2_sockaddr *)c->label;
         }
     }
@@ -1049,15 +1102,17 @@ int qp_conn_migrate(qp_conn *c, const uint8_t *local, uint32_t locallen, const u
     if (same_socket && c->relabelled) {
         return NGTCP2_ERR_INVALID_STATE; /* one same-socket migration at a time */
     }
-    if (same_socket && validate) {
+    if (same_socket) {
         /*
          * ngtcp2 0.12 names paths by (local, remote) and refuses a migration that keeps the local address, yet a
          * move from a relay to the peer's direct address keeps the socket and changes only the remote. So the
          * current path's local address is renamed to a label (the same address with another port: a name for the
          * old path while the new one is validated, never sent anywhere), read_pkt files what comes from the old
-         * remote under it, and qp_finish_relabel removes it when the validation has ended.
+         * remote under it, and qp_finish_relabel removes it when the validation has ended. An immediate migration
+         * needs the same: it leaves the old path at once, but ngtcp2's check is the same.
          */
         memcpy(c->real_local, new_local, QP_ADDR_SIZE);
+        qp_copy_addr(c->old_remote, &ngtcp2_conn_get_path(c->conn)->remote);
         c->real_local_len = locallen;
         memcpy(c->label, new_local, QP_ADDR_SIZE);
         c->label[3] ^= 1; /* low bit of the port (network byte order) */

@@ -284,7 +284,9 @@ QP_EXPORT int qp_conn_send_datagram(qp_conn *conn, const uint8_t *data, size_t l
  * which sends PATH_CHALLENGE on the new path with a spare CID of the peer's and switches only when the
  * PATH_RESPONSE arrives (qp_on_path_validation, then qp_on_path_changed); on failure it stays where it is.
  * validate == 0: ngtcp2_conn_initiate_immediate_migration, which switches at once and validates afterwards (for a
- * local socket that is already gone). Returns 0, NGTCP2_ERR_INVALID_STATE (server, handshake not confirmed, peer
+ * local socket that is already gone, or a path known to work); it also restarts congestion control, which matters
+ * because ngtcp2 0.12 sends a PATH_CHALLENGE only when the current path's congestion window has room (or a PTO
+ * fires), so a validating migration away from a dead, full path waits for the backed-off PTO. Returns 0, NGTCP2_ERR_INVALID_STATE (server, handshake not confirmed, peer
  * disabled migration), NGTCP2_ERR_CONN_ID_BLOCKED (no spare peer CID yet) or NGTCP2_ERR_INVALID_ARGUMENT.
  */
 QP_EXPORT int qp_conn_migrate(qp_conn *conn, const uint8_t *local, uint32_t locallen, const uint8_t *remote,
