@@ -93,6 +93,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             KeepAliveInterval = options.KeepAliveInterval,
             IdleTimeout = options.IdleTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
+            MaxConnections = options.MaxConnections,
             UnroutableDatagramHandler = puncher.OnDatagram,
         });
         puncher.Attach(quic);

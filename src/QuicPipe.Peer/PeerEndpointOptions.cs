@@ -37,6 +37,13 @@ public sealed class PeerEndpointOptions
     /// <summary>How many derived CIDs the relay keeps routed ahead of the newest one it has seen in use.</summary>
     public int CidWindow { get; set; } = 64;
 
+    /// <summary>
+    /// QUIC connections held at once: with other peers, either way, plus the relay's control connection. Dials and
+    /// incoming connections beyond it are refused. The endpoint's CID routing table is sized for it up front (about
+    /// 1.8 KiB per connection), which is why a peer's default is a quarter of a bare <c>QuicEndpoint</c>'s 4096.
+    /// </summary>
+    public int MaxConnections { get; set; } = 1024;
+
     /// <summary>Lifetime asked for each registration; refreshed at a third of it.</summary>
     public TimeSpan RegistrationLifetime { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -94,6 +101,11 @@ public sealed class PeerEndpointOptions
         if (CidWindow is < 8 or > 256)
         {
             throw new ArgumentOutOfRangeException(nameof(CidWindow), CidWindow, "The CID window is 8 to 256.");
+        }
+
+        if (MaxConnections < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "A peer needs at least 2 connections: the relay's and one peer's.");
         }
 
         if (RegistrationLifetime < TimeSpan.FromSeconds(10))

@@ -88,4 +88,37 @@ public sealed class PeerThroughRelayTests : IDisposable
         Assert.Equal(PeerFailure.PeerRefused, error.Failure);
         Assert.Contains("refused", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_peer_at_its_connection_limit_refuses_one_more_dialer_and_keeps_the_connection_it_has()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var a1 = NodeIdentity.Generate();
+        var a2 = NodeIdentity.Generate();
+
+        // Two connections: the relay's control connection and one peer's.
+        var options = new PeerEndpointOptions { Identity = NodeIdentity.Generate(), Relay = _relay.Address, RelayId = _relay.Server.NodeId, DirectPaths = false, MaxConnections = 2 };
+        options.AllowedDialers.Add(a1.NodeId);
+        options.AllowedDialers.Add(a2.NodeId);
+        await using var accepter = await PeerEndpoint.StartAsync(options, timeout.Token);
+        await using var dialer1 = await _relay.StartPeerAsync(a1, directPaths: false, timeout.Token);
+        await using var dialer2 = await PeerEndpoint.StartAsync(
+            new PeerEndpointOptions { Identity = a2, Relay = _relay.Address, RelayId = _relay.Server.NodeId, DirectPaths = false, DialTimeout = TimeSpan.FromSeconds(2) },
+            timeout.Token);
+
+        var first = await dialer1.DialAsync(accepter.NodeId, timeout.Token);
+        var accepted = await accepter.AcceptAsync(timeout.Token);
+
+        var error = await Assert.ThrowsAsync<PeerException>(() => dialer2.DialAsync(accepter.NodeId, timeout.Token));
+        Assert.Equal(PeerFailure.TimedOut, error.Failure);
+        await Echo.AssertAsync(first, accepted, 64 * 1024, timeout.Token);
+    }
+
+    [Fact]
+    public void A_connection_limit_below_two_is_refused_with_a_reason()
+    {
+        var options = new PeerEndpointOptions { Identity = NodeIdentity.Generate(), Relay = _relay.Address, MaxConnections = 1 };
+        var error = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
+        Assert.Contains("at least 2 connections", error.Message, StringComparison.Ordinal);
+    }
 }
