@@ -74,7 +74,7 @@ public sealed class PeerEndpointOptions
     /// <summary>A direct path with no probe answered for this long is given up, and the connection goes back to the relay.</summary>
     public TimeSpan DirectPathTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>While relayed, how often to look for a direct path again.</summary>
+    /// <summary>While relayed, how often to look for a direct path again; the first look after a direct path failed comes after 3 s (or this, if shorter), to find a rebound NAT at its new address.</summary>
     public TimeSpan DirectRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often the relay is pinged: it watches the relay's liveness, notices a new public address, and keeps the NAT mapping toward the relay open.</summary>

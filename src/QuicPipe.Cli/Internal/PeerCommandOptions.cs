@@ -47,7 +47,7 @@ internal sealed class PeerCommandOptions
         Description = "Keep connections on the relay: no hole punching, no direct path (by default a connection starts relayed and moves to a direct path when both NATs allow it).",
     };
 
-    public Option<TimeSpan> DirectRetry { get; } = CliOptions.Duration("--direct-retry", "While a connection is relayed (no direct path found, or it failed), how often to look for one again.", TimeSpan.FromSeconds(30));
+    public Option<TimeSpan> DirectRetry { get; } = CliOptions.Duration("--direct-retry", "While a connection is relayed (no direct path found, or it failed), how often to look for one again. The first look after a direct path failed comes sooner, after 3 s (or this, if shorter): a NAT that rebound is found again at its new address.", TimeSpan.FromSeconds(30));
 
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {

@@ -12,8 +12,8 @@ namespace QuicPipe.Peer.Direct;
 /// <item>migrate the connection there (QUIC path validation: nothing is lost, duplicated or reordered);</item>
 /// <item>while direct, ping every keep-alive interval (which also keeps both NATs' mappings open), and when no pong
 /// came back for the timeout, migrate back to the relay;</item>
-/// <item>relayed again, or no direct path found: wait the retry interval, ask the peer through the relay to probe
-/// again (with fresh candidates: addresses change), and start over.</item>
+/// <item>relayed again, or no direct path found: wait the retry interval (3 s after a fallback), ask the peer through
+/// the relay to probe again (with fresh candidates: addresses change), and start over.</item>
 /// </list>
 /// </summary>
 internal sealed partial class DirectPathAgent
@@ -21,6 +21,14 @@ internal sealed partial class DirectPathAgent
     private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FallbackRetryGap = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan SilenceCheckInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The first retry after a fallback, when sooner than the retry interval. A direct path often dies because a NAT
+    /// forgot its mapping (rebinding): both peers are still reachable, at new addresses. By now the side that rebound
+    /// has re-registered with the relay (it pings the relay every RelayKeepAliveInterval, 3 s by default, and we
+    /// pinged at once), so a round with fresh candidates finds the new path in seconds instead of 30.
+    /// </summary>
+    private static readonly TimeSpan RetryAfterFallback = TimeSpan.FromSeconds(3);
 
     private readonly HolePuncher _puncher;
     private readonly PunchSession _session;
@@ -84,18 +92,21 @@ internal sealed partial class DirectPathAgent
                 }
 
                 first = false;
+                var retry = _options.RetryInterval;
                 if (await _puncher.ProbeAsync(_session, candidates, _options.PunchDuration, token).ConfigureAwait(false) is { } direct
                     && await TryMigrateAsync(direct, token).ConfigureAwait(false))
                 {
                     await HoldDirectAsync(direct, token).ConfigureAwait(false);
                     await FallBackAsync(direct, token).ConfigureAwait(false);
+                    retry = RetryAfterFallback < retry ? RetryAfterFallback : retry;
+                    LogRetryingSoon(_logger, _session.Peer, retry.TotalSeconds);
                 }
                 else
                 {
-                    LogNoDirectPath(_logger, _session.Peer, candidates.Count, _options.RetryInterval.TotalSeconds);
+                    LogNoDirectPath(_logger, _session.Peer, candidates.Count, retry.TotalSeconds);
                 }
 
-                await Task.Delay(_options.RetryInterval, token).ConfigureAwait(false);
+                await Task.Delay(retry, token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -184,6 +195,9 @@ internal sealed partial class DirectPathAgent
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "No direct path to {Peer} answered ({Candidates} candidates); staying relayed, trying again in {RetrySeconds} s")]
     private static partial void LogNoDirectPath(ILogger logger, NodeId peer, int candidates, double retrySeconds);
+
+    [LoggerMessage(EventId = 34, Level = LogLevel.Information, Message = "Relayed again to {Peer}; looking for a direct path again in {RetrySeconds} s (a NAT may have given us new addresses)")]
+    private static partial void LogRetryingSoon(ILogger logger, NodeId peer, double retrySeconds);
 
     [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "Could not move the connection to {Peer} onto {Direct}: {Reason}")]
     private static partial void LogMigrationFailed(ILogger logger, NodeId peer, IPEndPoint direct, string reason);
