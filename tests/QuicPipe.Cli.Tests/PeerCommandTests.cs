@@ -75,6 +75,31 @@ public sealed class PeerCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_transfer_shorter_than_the_stats_interval_still_ends_with_a_stats_line_of_its_totals()
+    {
+        var (relay, relayId) = StartRelay(out var relayAddress);
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
+        var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--allow", aId, "--relay-only");
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--relay-only", "--stats-interval", "10m", bId);
+        using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 5);
+        dial.Stdin.Close();
+        accept.Stdin.Close();
+
+        Assert.True(dial.WaitForExit(Transfer), dial.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        var stats = Assert.Single(dial.Stderr, l => l.StartsWith("stats: ", StringComparison.Ordinal));
+        Assert.StartsWith($"stats: path relayed {relayAddress} via_relay ", stats, StringComparison.Ordinal);
+        var viaRelay = long.Parse(stats.Split(' ')[5], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(viaRelay > 1024 * 1024, stats); // sent plus received: the payload and the acknowledgements
+        Assert.Equal(0, StatsDirectBytes(stats));
+        GC.KeepAlive(relay);
+    }
+
+    [Fact]
     public void Dialing_a_NodeId_the_relay_does_not_know_fails_cleanly_within_the_timeout()
     {
         var (_, relayId) = StartRelay(out var relayAddress);

@@ -15,7 +15,7 @@ internal sealed class NetcatOptions
 
     public Option<TimeSpan> StatsInterval { get; } = CliOptions.Duration(
         "--stats-interval",
-        "Every DURATION, a line 'stats: path KIND ADDR via_relay BYTES direct BYTES rtt Nms' on stderr (bytes sent plus received on each kind of path). 0: none.",
+        "Every DURATION, and once more at the end, a line 'stats: path KIND ADDR via_relay BYTES direct BYTES rtt Nms' on stderr (bytes sent plus received on each kind of path). 0: none.",
         TimeSpan.Zero);
 
     public void AddTo(Command command)

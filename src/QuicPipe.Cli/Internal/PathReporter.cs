@@ -7,7 +7,8 @@ namespace QuicPipe.Cli.Internal;
 /// <summary>
 /// Tells the user (stderr) which way a connection goes: a line <c>path: relayed|direct ADDR rtt Nms peer NODEID</c>
 /// at the start and at each change (scripts wait for these), and with a stats interval a line
-/// <c>stats: path KIND ADDR via_relay N direct N rtt Nms</c> (bytes sent plus received on each kind of path).
+/// <c>stats: path KIND ADDR via_relay N direct N rtt Nms</c> (bytes sent plus received on each kind of path), and one
+/// more at the end, so even a transfer shorter than the interval reports its totals.
 /// </summary>
 internal sealed class PathReporter : IAsyncDisposable
 {
@@ -15,15 +16,20 @@ internal sealed class PathReporter : IAsyncDisposable
     // acknowledgement can take over a second, and scripts wait for the line itself.
     private static readonly TimeSpan ChangeRttWait = TimeSpan.FromMilliseconds(100);
 
+    // The last stats line at the end may not hold up the exit for long.
+    private static readonly TimeSpan FinalStatsWait = TimeSpan.FromMilliseconds(500);
+
     private readonly PeerPath _path;
     private readonly Channel<PeerPathChangedEventArgs> _changes = Channel.CreateUnbounded<PeerPathChangedEventArgs>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _printing;
     private readonly Task _stats;
+    private readonly bool _printStats;
 
     private PathReporter(PeerPath path, TimeSpan statsInterval)
     {
         _path = path;
+        _printStats = statsInterval > TimeSpan.Zero;
 
         // Subscribe, then replay what happened before (a direct path can be found before anyone listens); the
         // sequence numbers drop what both deliver.
@@ -34,7 +40,7 @@ internal sealed class PathReporter : IAsyncDisposable
         }
 
         _printing = PrintChangesAsync(_stop.Token);
-        _stats = statsInterval > TimeSpan.Zero ? PrintStatsAsync(statsInterval, _stop.Token) : Task.CompletedTask;
+        _stats = _printStats ? PrintStatsAsync(statsInterval, _stop.Token) : Task.CompletedTask;
     }
 
     /// <summary>Prints the line for where the connection started, then follows it until disposed.</summary>
@@ -61,6 +67,11 @@ internal sealed class PathReporter : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_printing, _stats).ConfigureAwait(false);
         _stop.Dispose();
+        if (_printStats)
+        {
+            using var limit = new CancellationTokenSource(FinalStatsWait);
+            await TryWriteStatsAsync(limit.Token).ConfigureAwait(false);
+        }
     }
 
     private static string PathLine(PeerPathKind kind, string remote, TimeSpan rtt, NodeId? peer) =>
@@ -98,14 +109,26 @@ internal sealed class PathReporter : IAsyncDisposable
     {
         try
         {
-            while (true)
+            while (!stop.IsCancellationRequested)
             {
                 await Task.Delay(interval, stop).ConfigureAwait(false);
-                var traffic = await _path.GetTrafficAsync(stop).ConfigureAwait(false);
-                var stats = await _path.Connection.GetStatsAsync(stop).ConfigureAwait(false);
-                var kind = _path.Kind == PeerPathKind.Direct ? "direct" : "relayed";
-                await WriteAsync($"stats: path {kind} {_path.Remote} via_relay {traffic.ViaRelay} direct {traffic.Direct} rtt {stats.SmoothedRtt.TotalMilliseconds:0.###}ms").ConfigureAwait(false);
+                await TryWriteStatsAsync(stop).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>One stats line; none if the connection is gone or <paramref name="cancellationToken"/> fires first.</summary>
+    private async Task TryWriteStatsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var traffic = await _path.GetTrafficAsync(cancellationToken).ConfigureAwait(false);
+            var stats = await _path.Connection.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+            var kind = _path.Kind == PeerPathKind.Direct ? "direct" : "relayed";
+            await WriteAsync($"stats: path {kind} {_path.Remote} via_relay {traffic.ViaRelay} direct {traffic.Direct} rtt {stats.SmoothedRtt.TotalMilliseconds:0.###}ms").ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or QuicConnectionException or ObjectDisposedException)
         {
