@@ -508,6 +508,7 @@ public sealed partial class QuicConnection
         }
 
         MaxDatagramSize = (int)Math.Min(QuicShim.ConnMaxDatagramPayload(Handle), int.MaxValue);
+        DerivePathProbeKey();
         _endpoint.OnHandshakeCompleted(this);
         _handshake.TrySetResult();
     }

@@ -445,11 +445,17 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     }
 
     /// <summary>
-    /// A datagram for no connection (not QUIC, or a CID we do not know): counted, then offered to
-    /// <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/> (hole-punch probes share this socket).
+    /// A datagram for no connection (not QUIC, or a CID we do not know): a path probe is handled here; anything else
+    /// is counted, then offered to <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/> (hole-punch probes
+    /// share this socket).
     /// </summary>
     private void Unroutable(PacketBatch batch, int index)
     {
+        if (TryHandlePathProbe(batch.Payload(index), batch.Sources[index]))
+        {
+            return;
+        }
+
         Interlocked.Increment(ref _unroutable);
         if (_options.UnroutableDatagramHandler is not { } handler)
         {
@@ -730,6 +736,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     internal void OnHandshakeCompleted(QuicConnection connection)
     {
+        RegisterProbeId(connection);
         if (connection.IsServer)
         {
             _handshaking--;
@@ -778,6 +785,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     internal void OnTerminated(QuicConnection connection)
     {
         _connections.Remove(connection);
+        UnregisterProbeId(connection);
         if (connection.ClosingUntil != 0 && !_stopping && _closing.Count < _options.MaxConnections)
         {
             _closing.Add(connection);

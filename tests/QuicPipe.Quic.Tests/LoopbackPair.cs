@@ -34,10 +34,14 @@ internal sealed class LoopbackPair : IAsyncDisposable
         Client.ConnectAsync(Server.LocalEndPoint, new QuicClientConnectionOptions { ExpectedPeer = expectedServer }, cancellationToken);
 
     /// <summary>Connects and accepts: the client's and the server's side of one connection.</summary>
-    public async Task<(QuicConnection Client, QuicConnection Server)> ConnectPairAsync(CancellationToken cancellationToken)
+    public Task<(QuicConnection Client, QuicConnection Server)> ConnectPairAsync(CancellationToken cancellationToken) =>
+        ConnectThroughAsync(Server.LocalEndPoint, cancellationToken);
+
+    /// <summary>As <see cref="ConnectPairAsync"/>, with the client sending to <paramref name="via"/> (a forwarder standing in for a relay or a NAT).</summary>
+    public async Task<(QuicConnection Client, QuicConnection Server)> ConnectThroughAsync(IPEndPoint via, CancellationToken cancellationToken)
     {
         var accept = Server.AcceptAsync(cancellationToken).AsTask();
-        var client = await ConnectAsync(ServerIdentity.NodeId, cancellationToken);
+        var client = await Client.ConnectAsync(via, new QuicClientConnectionOptions { ExpectedPeer = ServerIdentity.NodeId }, cancellationToken);
         return (client, await accept);
     }
 

@@ -27,7 +27,7 @@ public class MigrationTests
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
         using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
-        var (client, server) = await ConnectThroughAsync(pair, relay.FrontEndPoint, timeout.Token);
+        var (client, server) = await pair.ConnectThroughAsync(relay.FrontEndPoint, timeout.Token);
         var clientEvents = Record(client);
         var serverEvents = Record(server);
         Assert.Equal(relay.UpstreamEndPoint, server.RemoteEndPoint);
@@ -97,7 +97,7 @@ public class MigrationTests
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
         using var nat = new UdpForwarder(pair.Server.LocalEndPoint);
-        var (client, server) = await ConnectThroughAsync(pair, nat.FrontEndPoint, timeout.Token);
+        var (client, server) = await pair.ConnectThroughAsync(nat.FrontEndPoint, timeout.Token);
         var clientEvents = Record(client);
         var serverEvents = Record(server);
         var before = nat.UpstreamEndPoint;
@@ -160,7 +160,7 @@ public class MigrationTests
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
         using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
-        var (client, server) = await ConnectThroughAsync(pair, relay.FrontEndPoint, timeout.Token);
+        var (client, server) = await pair.ConnectThroughAsync(relay.FrontEndPoint, timeout.Token);
 
         // At once: HANDSHAKE_DONE and the server's NEW_CONNECTION_ID may still be on their way.
         await client.MigrateAsync(pair.Server.LocalEndPoint, timeout.Token);
@@ -177,7 +177,7 @@ public class MigrationTests
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
         using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
-        var (client, server) = await ConnectThroughAsync(pair, relay.FrontEndPoint, timeout.Token);
+        var (client, server) = await pair.ConnectThroughAsync(relay.FrontEndPoint, timeout.Token);
         var clientEvents = Record(client);
 
         for (var round = 0; round < 2; round++)
@@ -219,7 +219,7 @@ public class MigrationTests
         await using var pair = new LoopbackPair(IPAddress.Loopback);
         using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
         using var direct = new UdpForwarder(pair.Server.LocalEndPoint); // the hole-punched path, which can die
-        var (client, server) = await ConnectThroughAsync(pair, relay.FrontEndPoint, timeout.Token);
+        var (client, server) = await pair.ConnectThroughAsync(relay.FrontEndPoint, timeout.Token);
         await client.MigrateAsync(direct.FrontEndPoint, timeout.Token);
         var clientEvents = Record(client);
 
@@ -281,13 +281,6 @@ public class MigrationTests
         var (_, server) = await pair.ConnectPairAsync(timeout.Token);
         await Assert.ThrowsAsync<InvalidOperationException>(() => server.MigrateAsync(pair.Client.LocalEndPoint, timeout.Token));
         await Assert.ThrowsAsync<InvalidOperationException>(() => pair.Server.RebindAsync(timeout.Token));
-    }
-
-    private static async Task<(QuicConnection Client, QuicConnection Server)> ConnectThroughAsync(LoopbackPair pair, IPEndPoint via, CancellationToken cancellationToken)
-    {
-        var accept = pair.Server.AcceptAsync(cancellationToken).AsTask();
-        var client = await pair.Client.ConnectAsync(via, new QuicClientConnectionOptions { ExpectedPeer = pair.ServerIdentity.NodeId }, cancellationToken);
-        return (client, await accept);
     }
 
     private static ConcurrentQueue<QuicPathChangedEventArgs> Record(QuicConnection connection)

@@ -1168,6 +1168,14 @@ int qp_conn_get_peer_spki_sha256(qp_conn *c, uint8_t *out)
     return 1;
 }
 
+int qp_conn_export_key(qp_conn *c, const char *label, uint8_t *out, size_t len)
+{
+    if (!c || !label || !out || !ngtcp2_conn_get_handshake_completed(c->conn)) {
+        return GNUTLS_E_INVALID_REQUEST;
+    }
+    return gnutls_prf_rfc5705(c->session, strlen(label), label, 0, NULL, len, (char *)out);
+}
+
 int qp_conn_pin_mismatch(qp_conn *c)
 {
     return c->pin_mismatch;

@@ -219,6 +219,13 @@ QP_EXPORT int qp_conn_is_handshake_completed(qp_conn *conn);
  */
 QP_EXPORT int qp_conn_get_peer_spki_sha256(qp_conn *conn, uint8_t *out);
 
+/*
+ * A keying-material exporter value (RFC 5705 / RFC 8446 section 7.5, gnutls_prf_rfc5705, no context) of len bytes
+ * under label: both ends of a connection compute the same bytes, nobody else can. Valid once the handshake has
+ * completed. Returns 0, or a negative GnuTLS error code.
+ */
+QP_EXPORT int qp_conn_export_key(qp_conn *conn, const char *label, uint8_t *out, size_t len);
+
 /* 1 if the handshake failed because the peer's certificate did not match the pin. */
 QP_EXPORT int qp_conn_pin_mismatch(qp_conn *conn);
 

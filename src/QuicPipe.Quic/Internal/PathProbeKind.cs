@@ -1,0 +1,8 @@
+namespace QuicPipe.Quic.Internal;
+
+/// <summary>The kind byte of a <see cref="PathProbe"/>.</summary>
+internal enum PathProbeKind : byte
+{
+    Challenge = 1,
+    Response = 2,
+}
