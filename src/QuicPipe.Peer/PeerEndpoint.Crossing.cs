@@ -86,6 +86,10 @@ public sealed partial class PeerEndpoint
         catch (OperationCanceledException)
         {
         }
+        catch (ChannelClosedException)
+        {
+            // The endpoint failed (PeerEndpoint.Completion.cs): accepting ended with it.
+        }
         finally
         {
             _accepted.Writer.TryComplete();

@@ -33,7 +33,7 @@ public sealed partial class PeerEndpoint
     public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offer);
-        var control = _control ?? throw new PeerException(PeerFailure.RelayUnreachable, $"Not connected to relay {_options.Relay}.");
+        var control = _control ?? throw NotConnected();
         if (offer.InitialDcid.Length != _options.CidLength)
         {
             throw new PeerException($"The offer's CID has {offer.InitialDcid.Length} bytes; this relay uses {_options.CidLength}.");

@@ -52,6 +52,12 @@ public sealed partial class PeerEndpoint
         catch (Exception e) when (e is RelayControlException or OperationCanceledException)
         {
             await control.DisposeAsync().ConfigureAwait(false);
+            if (WasReplaced(control))
+            {
+                // Our newest connection, replaced before it registered: by another process, as any other time.
+                throw Replaced(control);
+            }
+
             if (e is RelayControlException refused)
             {
                 throw new PeerException(PeerFailure.RelayRefused, $"Relay {relay} refused the registration: {refused.Message}", refused);
@@ -83,7 +89,10 @@ public sealed partial class PeerEndpoint
         Registered?.Invoke(this, new PeerRegisteredEventArgs(registration.ObservedAddress, Registrations));
     }
 
-    /// <summary>Keeps the registration fresh, watches the relay's liveness, and reconnects when it is lost.</summary>
+    /// <summary>
+    /// Keeps the registration fresh, watches the relay's liveness, and reconnects when it is lost; stops for good
+    /// (<see cref="Completion"/>) when another process with our NodeId took the relay over.
+    /// </summary>
     private async Task MaintainAsync()
     {
         var stopping = _stopping.Token;
@@ -97,11 +106,25 @@ public sealed partial class PeerEndpoint
                 break;
             }
 
-            LogRelayLost(_logger, _options.Relay!, reason);
             _control = null;
             await control.DisposeAsync().ConfigureAwait(false);
             await signals.ConfigureAwait(false);
-            await ReconnectAsync(stopping).ConfigureAwait(false);
+            if (WasReplaced(control))
+            {
+                Fail(Replaced(control));
+                return;
+            }
+
+            LogRelayLost(_logger, _options.Relay!, reason);
+            try
+            {
+                await ReconnectAsync(stopping).ConfigureAwait(false);
+            }
+            catch (PeerException e) when (e.Failure == PeerFailure.Replaced)
+            {
+                Fail(e);
+                return;
+            }
         }
     }
 
@@ -177,7 +200,7 @@ public sealed partial class PeerEndpoint
                 await ConnectRelayAsync(stopping).ConfigureAwait(false);
                 return;
             }
-            catch (PeerException e)
+            catch (PeerException e) when (e.Failure != PeerFailure.Replaced)
             {
                 LogReconnectFailed(_logger, e.Message, delay.TotalMilliseconds);
             }

@@ -115,11 +115,12 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     /// <summary>
     /// Connects to <paramref name="peer"/> through the relay. Throws <see cref="PeerException"/> when the peer is
-    /// not connected to the relay, refuses us, does not answer within the dial timeout, or fails the handshake.
+    /// not connected to the relay, refuses us, does not answer within the dial timeout, or fails the handshake; and
+    /// when this endpoint has failed (<see cref="Completion"/>).
     /// </summary>
     public async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default)
     {
-        var control = _control ?? throw new PeerException(PeerFailure.RelayUnreachable, $"Not connected to relay {_options.Relay}.");
+        var control = _control ?? throw NotConnected();
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
@@ -175,7 +176,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for the next peer that dialed us (already authenticated and allowed); see <see cref="GetPath"/> for its path.</summary>
+    /// <summary>
+    /// Waits for the next peer that dialed us (already authenticated and allowed); see <see cref="GetPath"/> for its
+    /// path. Throws the endpoint's <see cref="PeerException"/> once it has failed (<see cref="Completion"/>).
+    /// </summary>
     public async ValueTask<QuicConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
         try
@@ -184,7 +188,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
         catch (ChannelClosedException)
         {
-            throw new ObjectDisposedException(nameof(PeerEndpoint));
+            throw _failure is { } failure ? CopyFailure(failure) : new ObjectDisposedException(nameof(PeerEndpoint));
         }
     }
 
@@ -213,6 +217,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
         await _quic.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        _completion.TrySetResult();
     }
 
     private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, ConnectionId initialDcid, TimeSpan timeout, CancellationToken cancellationToken)

@@ -23,4 +23,10 @@ public enum PeerFailure
 
     /// <summary>The QUIC handshake with the peer failed (wrong key, TLS alert).</summary>
     HandshakeFailed,
+
+    /// <summary>
+    /// Another process with this NodeId (the same key) registered at the relay and took over this endpoint's routes;
+    /// the endpoint has stopped (<see cref="PeerEndpoint.Completion"/>) rather than take them back.
+    /// </summary>
+    Replaced,
 }

@@ -48,6 +48,10 @@ public sealed class RelayControlClient : IAsyncDisposable
     // Set once the read loop ended: why requests fail from now on.
     private volatile string? _endReason;
 
+    // Set by the read loop before _endReason, when the relay closed the connection with an application error code.
+    private long? _closeErrorCode;
+    private string? _closeReasonPhrase;
+
     private RelayControlClient(QuicConnection connection, ConnectionContext stream)
     {
         _connection = connection;
@@ -68,6 +72,15 @@ public sealed class RelayControlClient : IAsyncDisposable
 
     /// <summary>Why the connection ended, once it has.</summary>
     public string? CloseReason => _endReason;
+
+    /// <summary>
+    /// The application error code the relay closed the connection with (a <c>RelayProtocol.Close*</c> code), once
+    /// <see cref="Closed"/> completed; null when the relay did not close it (lost, timed out, or closed by us).
+    /// </summary>
+    public long? CloseErrorCode => _endReason is null ? null : _closeErrorCode;
+
+    /// <summary>The reason phrase the relay closed the connection with (see <see cref="CloseErrorCode"/>); null without one.</summary>
+    public string? CloseReasonPhrase => _endReason is null ? null : _closeReasonPhrase;
 
     /// <summary>
     /// Dials the relay over <paramref name="endpoint"/> (so that control traffic opens our NAT towards the relay),
@@ -295,6 +308,8 @@ public sealed class RelayControlClient : IAsyncDisposable
         catch (QuicConnectionException e)
         {
             reason = $"{reason}; {e.Message}";
+            _closeErrorCode = e.PeerApplicationErrorCode;
+            _closeReasonPhrase = e.PeerReasonPhrase;
         }
         catch (TimeoutException)
         {

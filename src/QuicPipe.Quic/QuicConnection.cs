@@ -627,8 +627,13 @@ public sealed partial class QuicConnection
 
         if (error == QuicShim.ErrorDraining)
         {
-            var (description, applicationCode) = DescribePeerClose();
-            return new QuicConnectionException($"The peer closed the connection: {description}") { NativeError = error, PeerApplicationErrorCode = applicationCode };
+            var (description, applicationCode, reasonPhrase) = DescribePeerClose();
+            return new QuicConnectionException($"The peer closed the connection: {description}")
+            {
+                NativeError = error,
+                PeerApplicationErrorCode = applicationCode,
+                PeerReasonPhrase = reasonPhrase,
+            };
         }
 
         var alert = QuicShim.ConnGetTlsAlert(Handle);
@@ -648,7 +653,7 @@ public sealed partial class QuicConnection
         }
     }
 
-    private (string Description, long? ApplicationCode) DescribePeerClose()
+    private (string Description, long? ApplicationCode, string? ReasonPhrase) DescribePeerClose()
     {
         unsafe
         {
@@ -656,20 +661,21 @@ public sealed partial class QuicConnection
             fixed (byte* r = reason)
             {
                 var length = (int)QuicShim.ConnGetCloseError(Handle, out var type, out var code, r, (nuint)reason.Length);
-                var text = length > 0 ? $", reason \"{Encoding.UTF8.GetString(reason[..length])}\"" : string.Empty;
+                var phrase = length > 0 ? Encoding.UTF8.GetString(reason[..length]) : null;
+                var text = phrase is not null ? $", reason \"{phrase}\"" : string.Empty;
                 if (type == 1)
                 {
-                    return ($"application error {code}{text}", (long)code);
+                    return ($"application error {code}{text}", (long)code, phrase);
                 }
 
                 if (code is >= 0x100 and <= 0x1ff)
                 {
                     var alert = (int)(code - 0x100);
                     var hint = alert is 42 or 116 ? " - it rejected our certificate; does the peer pin our NodeId?" : string.Empty;
-                    return ($"TLS alert {alert} ({TlsAlerts.Name(alert)}){hint}{text}", null);
+                    return ($"TLS alert {alert} ({TlsAlerts.Name(alert)}){hint}{text}", null, phrase);
                 }
 
-                return ($"transport error 0x{code:x}{text}", null);
+                return ($"transport error 0x{code:x}{text}", null, phrase);
             }
         }
     }

@@ -25,4 +25,7 @@ public sealed class QuicConnectionException : Exception
 
     /// <summary>The application error code the peer closed the connection with, if it did (0 is a graceful close).</summary>
     public long? PeerApplicationErrorCode { get; init; }
+
+    /// <summary>The reason phrase of the peer's CONNECTION_CLOSE, if it closed the connection and gave one.</summary>
+    public string? PeerReasonPhrase { get; init; }
 }

@@ -34,6 +34,13 @@ internal static class CliTestKit
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
+    public static int FreeTcpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
     /// <summary>The key file <paramref name="name"/>.key in <paramref name="directory"/> (made on first use) and its NodeId.</summary>
     public static (string KeyFile, string NodeId) Identity(string directory, string name)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using QuicPipe.Quic;
 using Xunit;
@@ -113,6 +114,41 @@ public sealed class PeerCommandTests : IDisposable
         Assert.Equal(1, dial.ExitCode);
         Assert.Contains(stranger, dial.AllStderr, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public void A_process_whose_key_a_newer_one_registered_at_the_relay_exits_1_saying_so_proxy_and_accept_alike()
+    {
+        var (_, relayId) = StartRelay(out var relayAddress);
+        var (key, _) = CliTestKit.Identity(_scratch.Directory, "shared");
+        var allowed = NodeIdentity.Generate().NodeId.ToString();
+        var proxy = Peer("proxy", "--http", CliTestKit.FreeTcpPort().ToString(CultureInfo.InvariantCulture), "--relay", relayAddress, "--key", key, "--relay-id", relayId);
+        Assert.True(proxy.WaitForStderr(l => l.StartsWith("HTTP CONNECT proxy on", StringComparison.Ordinal), Startup), proxy.AllStderr);
+
+        // The same key again: the newer process takes the relay's routes; the older one, a service that would
+        // otherwise run on where nobody can reach it, stops and says why.
+        var accept = Peer("accept", "--relay", relayAddress, "--key", key, "--relay-id", relayId, "--allow", allowed);
+        Assert.True(proxy.WaitForExit(Startup), "proxy did not exit: " + proxy.AllStderr);
+        Assert.Equal(1, proxy.ExitCode);
+        AssertSaysReplaced(proxy, "proxy");
+        Assert.False(accept.HasExited, accept.AllStderr);
+
+        // A netcat command waiting for its peer is no different.
+        var expose = Peer("expose", "9", "--relay", relayAddress, "--key", key, "--relay-id", relayId, "--allow", allowed);
+        Assert.True(accept.WaitForExit(Startup), "accept did not exit: " + accept.AllStderr);
+        Assert.Equal(1, accept.ExitCode);
+        AssertSaysReplaced(accept, "accept");
+        Assert.False(expose.HasExited, expose.AllStderr);
+
+        static void AssertSaysReplaced(PeerProcess process, string command)
+        {
+            var line = process.Stderr.SingleOrDefault(l => l.StartsWith($"quicpipe {command}: ", StringComparison.Ordinal));
+            Assert.True(line is not null, process.AllStderr);
+            Assert.Contains("Another process with this NodeId", line, StringComparison.Ordinal);
+            Assert.Contains("registered at relay 127.0.0.1:", line, StringComparison.Ordinal);
+            Assert.Contains("from 127.0.0.1:", line, StringComparison.Ordinal);
+            Assert.Contains("quicpipe keygen", line, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

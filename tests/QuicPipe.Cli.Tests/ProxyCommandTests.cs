@@ -81,7 +81,7 @@ public sealed class ProxyCommandTests : IDisposable
     [Fact]
     public async Task A_closed_port_on_the_peer_is_502_for_HTTP_and_reply_05_for_SOCKS5()
     {
-        var closed = FreeTcpPort();
+        var closed = CliTestKit.FreeTcpPort();
         var lab = StartProxy([closed]);
         var url = $"http://{lab.BId}.quicpipe:{closed}/";
 
@@ -142,7 +142,7 @@ public sealed class ProxyCommandTests : IDisposable
     [Fact]
     public async Task Iperf3_runs_3_seconds_of_TCP_through_forward_and_expose()
     {
-        var serverPort = FreeTcpPort();
+        var serverPort = CliTestKit.FreeTcpPort();
 
         // --forceflush: iperf3 buffers stdout on a pipe, and the "listening" line is how we know it is ready.
         using var iperfServer = StartTool("iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", serverPort.ToString(CultureInfo.InvariantCulture));
@@ -152,7 +152,7 @@ public sealed class ProxyCommandTests : IDisposable
         var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
         var expose = Quicpipe("expose", serverPort.ToString(CultureInfo.InvariantCulture), "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
-        var localPort = FreeTcpPort();
+        var localPort = CliTestKit.FreeTcpPort();
         var forward = Quicpipe("forward", localPort.ToString(CultureInfo.InvariantCulture), $"{bId}:{serverPort}", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId);
         Assert.True(forward.WaitForStderr(l => l.StartsWith("forwarding ", StringComparison.Ordinal), Startup), forward.AllStderr);
 
@@ -281,8 +281,8 @@ public sealed class ProxyCommandTests : IDisposable
         var expose = Quicpipe(["expose", .. exposedPorts.Select(p => p.ToString(CultureInfo.InvariantCulture)), "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId]);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
 
-        var httpPort = FreeTcpPort();
-        var socksPort = FreeTcpPort();
+        var httpPort = CliTestKit.FreeTcpPort();
+        var socksPort = CliTestKit.FreeTcpPort();
         var proxy = Quicpipe(["proxy", "--http", httpPort.ToString(CultureInfo.InvariantCulture), "--socks5", socksPort.ToString(CultureInfo.InvariantCulture), "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, .. proxyFlags]);
         Assert.True(proxy.WaitForStderr(l => l.StartsWith("SOCKS5 proxy on", StringComparison.Ordinal), Startup), proxy.AllStderr);
         return new Lab(expose, proxy, httpPort, socksPort, aId, bId);
@@ -381,13 +381,6 @@ public sealed class ProxyCommandTests : IDisposable
         }
 
         return all.ToArray();
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private sealed record Lab(RelayProcess Expose, RelayProcess Proxy, int HttpPort, int SocksPort, string AId, string BId)

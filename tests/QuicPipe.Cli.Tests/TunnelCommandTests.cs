@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using QuicPipe.Quic;
 using Xunit;
@@ -46,7 +44,7 @@ public sealed class TunnelCommandTests : IDisposable
     {
         var body = RandomNumberGenerator.GetBytes(1024);
         await using var server = new FixedHttpServer(body);
-        var notExposed = FreeTcpPort();
+        var notExposed = CliTestKit.FreeTcpPort();
         var (expose, forward, localPort, aId) = StartTunnel(exposedPort: notExposed, targetPort: server.Port);
 
         var (exitCode, stderr) = await CurlAsync(localPort, Path.Combine(_scratch.Directory, "refused"));
@@ -64,7 +62,7 @@ public sealed class TunnelCommandTests : IDisposable
         var (aKey, _) = CliTestKit.Identity(_scratch.Directory, "a");
         var stranger = NodeIdentity.Generate().NodeId.ToString();
 
-        var forward = Quicpipe("forward", FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture), $"{stranger}:80", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--timeout", "3s");
+        var forward = Quicpipe("forward", CliTestKit.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture), $"{stranger}:80", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--timeout", "3s");
 
         Assert.True(forward.WaitForExit(TimeSpan.FromSeconds(20)), forward.AllStderr);
         Assert.Equal(1, forward.ExitCode);
@@ -90,7 +88,7 @@ public sealed class TunnelCommandTests : IDisposable
         var expose = Quicpipe("expose", port, "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
 
-        var localPort = FreeTcpPort();
+        var localPort = CliTestKit.FreeTcpPort();
         var forward = Quicpipe("forward", localPort.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{bId}:{targetPort}", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId);
         var expected = $"forwarding 127.0.0.1:{localPort} -> {bId}:{targetPort}";
         Assert.True(forward.WaitForStderr(l => l == expected, Startup), forward.AllStderr + "\nexpose:\n" + expose.AllStderr);
@@ -131,12 +129,5 @@ public sealed class TunnelCommandTests : IDisposable
         var process = RelayProcess.Start(args);
         _scratch.Own(process);
         return process;
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

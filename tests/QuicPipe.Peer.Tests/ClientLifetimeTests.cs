@@ -21,6 +21,7 @@ public class ClientLifetimeTests
         var error = await Assert.ThrowsAsync<RelayControlException>(() => client.PingAsync(RelayControlFixture.Timeout()));
         Assert.Equal(RelayErrorCode.ConnectionLost, error.Code);
         Assert.Contains("shutting down", error.Message, StringComparison.Ordinal);
+        Assert.Equal(RelayProtocol.CloseShuttingDown, client.CloseErrorCode);
         Assert.False(await client.Signals.WaitToReadAsync(RelayControlFixture.Timeout()));
     }
 

@@ -1,4 +1,5 @@
 using QuicPipe.Dataplane;
+using QuicPipe.Protocol;
 using QuicPipe.Quic;
 using QuicPipe.Relay.Control;
 using Xunit;
@@ -85,9 +86,12 @@ public class RegistrationTests
             Assert.True(relay.Routes(CidDerivation.Derive(Key, c), newEndpoint.LocalEndPoint));
         }
 
-        // One control connection per NodeId: the older one is closed, saying why.
+        // One control connection per NodeId: the older one is closed, saying why and naming where the newer one is.
         await old.Closed.WaitAsync(RelayControlFixture.Limit);
         Assert.Contains("newer control connection", old.CloseReason, StringComparison.Ordinal);
+        Assert.Equal(RelayProtocol.CloseReplaced, old.CloseErrorCode);
+        Assert.True(ReplacedCloseReason.TryParse(old.CloseReasonPhrase, out var newer), old.CloseReasonPhrase);
+        Assert.Equal(newEndpoint.LocalEndPoint, newer);
     }
 
     [Fact]

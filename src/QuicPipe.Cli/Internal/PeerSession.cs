@@ -7,7 +7,8 @@ namespace QuicPipe.Cli.Internal;
 /// <summary>
 /// What <c>dial</c> and <c>accept</c> share: start the peer endpoint, get one connection (each its own way), say
 /// which path it took, run the netcat session. Exit codes: 0 done, 1 failed at run time (relay unreachable,
-/// refused, unknown NodeId, connection lost), 2 bad flags or key file, 130 interrupted.
+/// refused, unknown NodeId, connection lost, another process with the same key took over at the relay), 2 bad
+/// flags or key file, 130 interrupted.
 /// </summary>
 internal static class PeerSession
 {
@@ -30,9 +31,13 @@ internal static class PeerSession
         try
         {
             endpoint = await PeerEndpoint.StartAsync(options, interrupted).ConfigureAwait(false);
-            var (connection, stream) = await connect(endpoint, interrupted).ConfigureAwait(false);
-            await using var reporter = await PathReporter.StartAsync(endpoint.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
-            return await new NetcatSession(connection, stream, endpoint.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), interrupted).ConfigureAwait(false);
+            var started = endpoint;
+            return await EndpointLifetime.RunAsync(started, async cancellationToken =>
+            {
+                var (connection, stream) = await connect(started, cancellationToken).ConfigureAwait(false);
+                await using var reporter = await PathReporter.StartAsync(started.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
+                return await new NetcatSession(connection, stream, started.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
+            }, interrupted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
         {

@@ -9,7 +9,8 @@ namespace QuicPipe.Cli.Internal;
 /// <summary>
 /// What <c>forward</c> and <c>expose</c> share: start the peer endpoint and run until interrupted. Unlike the
 /// netcat commands they are services, so an interruption (SIGINT/SIGTERM) is the normal end: exit 0. Exit 1 for
-/// failures at run time (relay unreachable, peer unknown or refusing, local port taken), 2 for bad flags or key.
+/// failures at run time (relay unreachable, peer unknown or refusing, local port taken, another process with the
+/// same key took over at the relay), 2 for bad flags or key.
 /// </summary>
 internal static class TunnelSession
 {
@@ -36,7 +37,8 @@ internal static class TunnelSession
         try
         {
             endpoint = await PeerEndpoint.StartAsync(options, stop.Token).ConfigureAwait(false);
-            await run(endpoint, stop.Token).ConfigureAwait(false);
+            var started = endpoint;
+            await EndpointLifetime.RunAsync(started, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
             return 0;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

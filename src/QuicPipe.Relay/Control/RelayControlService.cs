@@ -205,7 +205,9 @@ public sealed partial class RelayControlService
             {
                 if (_sessions.TryUpdate(session.Node, session, previous))
                 {
-                    _ = CloseQuietlyAsync(previous.Connection, RelayProtocol.CloseReplaced, "quicpipe relay: a newer control connection of this NodeId took over");
+                    // The phrase names where the newer one comes from: if it is another process with the same key, the
+                    // replaced one can tell its user where that process runs rather than take the routes back.
+                    _ = CloseQuietlyAsync(previous.Connection, RelayProtocol.CloseReplaced, ReplacedCloseReason.Format(session.Connection.RemoteEndPoint));
                     return;
                 }
             }
