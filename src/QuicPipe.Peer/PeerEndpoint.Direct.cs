@@ -88,6 +88,19 @@ public sealed partial class PeerEndpoint
         RunInBackground(agent.RunAsync(candidates, _stopping.Token));
     }
 
+    /// <summary>
+    /// Dialer of an offer (no dial signalling, so no candidates yet): the upkeep starts by asking the accepter through
+    /// the relay (PunchRequest), as a retry does; the accepter answers if it accepted our offer.
+    /// </summary>
+    private void StartDirectPathForOffer(QuicConnection connection, NodeId peer)
+    {
+        if (_options.DirectPaths && _puncher.Open(RandomNumberGenerator.GetBytes(PunchProbe.TokenLength), peer) is { } session)
+        {
+            var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), CheckRelayNow, _logger);
+            RunInBackground(agent.RunAsync([], _stopping.Token));
+        }
+    }
+
     /// <summary>Accepter, answering a dial: remember the token, start probing the dialer, return our candidates (none: relay only).</summary>
     private IEnumerable<string> AcceptDirectPath(NodeId dialer, DialRequest request)
     {
@@ -136,7 +149,7 @@ public sealed partial class PeerEndpoint
     /// <summary>Accepter: the dialer asks for another probing round.</summary>
     private async Task AnswerPunchAsync(RelayControlClient control, NodeId from, PunchRequest request, CancellationToken stopping)
     {
-        if (!_options.DirectPaths || !(_options.AllowAnyDialer || _options.AllowedDialers.Contains(from))
+        if (!_options.DirectPaths || !(Allows(from) || _offerDialers.ContainsKey(from))
             || _puncher.Open(request.PunchToken.Memory, from) is not { } session)
         {
             return; // the dialer waits briefly, then probes what it knows; our probes are what it misses

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using QuicPipe.Quic;
 
 namespace QuicPipe.Peer;
@@ -5,13 +6,20 @@ namespace QuicPipe.Peer;
 /// <summary>The out-of-band mode: a dial set up by an offer carried by hand instead of signalling.</summary>
 public sealed partial class PeerEndpoint
 {
+    // Beyond this many, an offer's dialer is not remembered: its connection then stays relayed.
+    private const int MaxOfferDialers = 4096;
+
+    // Dialers of offers we accepted: they may ask us for hole punching as allowed dialers do.
+    private readonly ConcurrentDictionary<NodeId, byte> _offerDialers = new();
+
     /// <summary>An offer for the peer we are about to dial with <see cref="DialOfferAsync"/>.</summary>
     public DialOffer CreateOffer() => DialOffer.Create(NodeId, _options.CidLength);
 
     /// <summary>
     /// Dials <paramref name="peer"/> with the offer's CID. Until the peer has read the offer (and registered the
     /// CID), the relay drops our Initials and QUIC retransmits them: this waits up to <paramref name="timeout"/>.
-    /// An offer carries no candidates: the connection stays on the relay.
+    /// An offer carries no candidates, so once connected we ask the peer for them through the relay (as a retry
+    /// does) and the connection moves to a direct path as a signalled dial's would.
     /// </summary>
     public async Task<QuicConnection> DialOfferAsync(DialOffer offer, NodeId peer, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -23,6 +31,7 @@ public sealed partial class PeerEndpoint
 
         var connection = await ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
         await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
+        StartDirectPathForOffer(connection, peer);
         return connection;
     }
 
@@ -49,5 +58,9 @@ public sealed partial class PeerEndpoint
         }
 
         _incoming.Add(offer.InitialDcid, offer.Dialer, _options.RegistrationLifetime);
+        if (_offerDialers.Count < MaxOfferDialers)
+        {
+            _offerDialers.TryAdd(offer.Dialer, 0);
+        }
     }
 }

@@ -47,6 +47,28 @@ public sealed class DirectPathTests : IDisposable
         Assert.True(dialer.ProbeCounters.PongsReceived > 0);
     }
 
+    [Fact]
+    public async Task An_offer_dial_with_no_signalling_asks_for_candidates_once_connected_and_moves_to_the_direct_path()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var a = NodeIdentity.Generate();
+        await using var accepter = await _relay.StartPeerAsync(NodeIdentity.Generate(), directPaths: true, timeout.Token); // no allow list: the offer allows
+        await using var dialer = await _relay.StartPeerAsync(a, directPaths: true, timeout.Token);
+
+        var offer = dialer.CreateOffer();
+        await accepter.AcceptOfferAsync(offer, timeout.Token);
+        var client = await dialer.DialOfferAsync(offer, accepter.NodeId, TimeSpan.FromSeconds(10), timeout.Token);
+        var clientPath = dialer.GetPath(client);
+        var wentDirect = clientPath.Kind == PeerPathKind.Direct ? Task.FromResult(clientPath.Remote) : WaitForAsync(clientPath, PeerPathKind.Direct);
+        var server = await accepter.AcceptAsync(timeout.Token);
+        Assert.Equal(_relay.Address, clientPath.InitialRemote);
+
+        await Echo.AssertAsync(client, server, 4 * 1024 * 1024, timeout.Token);
+        Assert.Equal(accepter.PublicEndPoint, await wentDirect.WaitAsync(TimeSpan.FromSeconds(10), timeout.Token));
+        await Echo.AssertAsync(client, server, 1024 * 1024, timeout.Token);
+        Assert.True((await clientPath.GetTrafficAsync(timeout.Token)).Direct > 1024 * 1024);
+    }
+
     [Theory]
     [InlineData(false, true)]
     [InlineData(true, false)]

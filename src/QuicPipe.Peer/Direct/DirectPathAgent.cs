@@ -63,7 +63,10 @@ internal sealed partial class DirectPathAgent
         _logger = logger;
     }
 
-    /// <summary>Runs until the connection closes or <paramref name="stopping"/> fires; never throws for either.</summary>
+    /// <summary>
+    /// Runs until the connection closes or <paramref name="stopping"/> fires; never throws for either. With no
+    /// <paramref name="candidates"/> the first round asks the peer for them, as every retry does.
+    /// </summary>
     public async Task RunAsync(IReadOnlyList<IPEndPoint> candidates, CancellationToken stopping)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -86,7 +89,8 @@ internal sealed partial class DirectPathAgent
             var first = true;
             while (!token.IsCancellationRequested)
             {
-                if (!first)
+                // A retry, or a dial that brought no candidates (an offer's): ask the peer for its current ones.
+                if (!first || candidates.Count == 0)
                 {
                     candidates = await _requestPunch(token).ConfigureAwait(false) ?? candidates;
                 }
