@@ -84,8 +84,7 @@ public sealed partial class PeerEndpoint
             return;
         }
 
-        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), CheckRelayNow, _logger);
-        RunInBackground(agent.RunAsync(candidates, _stopping.Token));
+        RunDirectPathAgent(connection, session, candidates);
     }
 
     /// <summary>
@@ -96,9 +95,15 @@ public sealed partial class PeerEndpoint
     {
         if (_options.DirectPaths && _puncher.Open(RandomNumberGenerator.GetBytes(PunchProbe.TokenLength), peer) is { } session)
         {
-            var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), CheckRelayNow, _logger);
-            RunInBackground(agent.RunAsync([], _stopping.Token));
+            RunDirectPathAgent(connection, session, candidates: []);
         }
+    }
+
+    /// <summary>Dialer: the connection's direct-path upkeep, in the background until the connection or this endpoint ends.</summary>
+    private void RunDirectPathAgent(QuicConnection connection, PunchSession session, IReadOnlyList<IPEndPoint> candidates)
+    {
+        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), CheckRelayNow, _logger);
+        RunInBackground(agent.RunAsync(candidates, _stopping.Token));
     }
 
     /// <summary>Accepter, answering a dial: remember the token, start probing the dialer, return our candidates (none: relay only).</summary>
