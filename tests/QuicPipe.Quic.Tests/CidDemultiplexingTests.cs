@@ -68,8 +68,7 @@ public class CidDemultiplexingTests
         var cid = new ConnectionId(RandomNumberGenerator.GetBytes(12));
         var packet = new byte[64];
         QuicPacketWriter.WriteShortHeader(packet, cid.Span, packet.Length - 13);
-        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var sender = LoopbackUdp.Bind();
 
         // The last registration wins; the old owner's removal must leave the new owner's route alone.
         var registered = await pair.Client.InvokeAsync(
@@ -123,8 +122,7 @@ public class CidDemultiplexingTests
                 gate.Release();
             });
         var (client, _) = await pair.ConnectPairAsync(timeout.Token);
-        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var sender = LoopbackUdp.Bind();
 
         // Not QUIC: a first byte of 0 parses as a short header (or is too short to), with a DCID nobody registered.
         byte[] shortProbe = [0x00, 1, 2, 3, 4, 5];

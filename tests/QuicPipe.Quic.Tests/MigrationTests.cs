@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Xunit;
 
 namespace QuicPipe.Quic.Tests;
@@ -69,8 +68,7 @@ public class MigrationTests
         var serverEvents = Record(server);
 
         // Bound and never read: datagrams to it vanish without even an ICMP error.
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var silent = LoopbackUdp.Bind();
         var nowhere = (IPEndPoint)silent.LocalEndPoint!;
 
         var (transfer, completion) = WatchedTransfer.Start(client, server, PayloadSize, timeout.Token);
@@ -257,8 +255,7 @@ public class MigrationTests
         var (client, _) = await pair.ConnectPairAsync(timeout.Token);
         var clientEvents = Record(client);
 
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var silent = LoopbackUdp.Bind();
         var nowhere = (IPEndPoint)silent.LocalEndPoint!;
 
         var failure = await Assert.ThrowsAsync<QuicConnectionException>(() => client.MigrateAsync(nowhere, QuicMigrationMode.Immediate, timeout.Token));

@@ -50,7 +50,7 @@ public class PathProbeTests
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
         var (client, server) = await pair.ConnectPairAsync(timeout.Token);
-        using var silent = Bound();
+        using var silent = LoopbackUdp.Bind();
         var nowhere = (IPEndPoint)silent.LocalEndPoint!;
 
         var error = await Assert.ThrowsAsync<QuicConnectionException>(() => client.ProbePathAsync(nowhere, timeout.Token));
@@ -69,7 +69,7 @@ public class PathProbeTests
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
         var (client, _) = await pair.ConnectPairAsync(timeout.Token);
-        using var stranger = Bound();
+        using var stranger = LoopbackUdp.Bind();
 
         // A real challenge of this connection, sent from elsewhere, is answered (to its sender, as large as itself) ...
         var challenge = new byte[PathProbe.Length];
@@ -95,13 +95,6 @@ public class PathProbeTests
         await Task.Delay(200, timeout.Token);
         Assert.Empty(Drain(stranger));
         Assert.Equal(1, pair.Server.PathProbesAnswered);
-    }
-
-    private static Socket Bound()
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return socket;
     }
 
     private static async Task<List<byte[]>> ReceiveAsync(Socket socket, int count, CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using QuicPipe.Dataplane;
 using Xunit;
 
@@ -31,8 +30,7 @@ public class UnroutableHandlerTests
             },
         };
         await using var endpoint = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options);
-        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var sender = LoopbackUdp.Bind();
 
         var probe = "punch"u8.ToArray();
         var shortHeader = new byte[40];
