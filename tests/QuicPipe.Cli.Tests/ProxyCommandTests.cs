@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using QuicPipe.Tunnels.Tests;
 using Xunit;
 
 namespace QuicPipe.Cli.Tests;
@@ -81,7 +82,8 @@ public sealed class ProxyCommandTests : IDisposable
     [Fact]
     public async Task A_closed_port_on_the_peer_is_502_for_HTTP_and_reply_05_for_SOCKS5()
     {
-        var closed = CliTestKit.FreeTcpPort();
+        using var closedPort = new ClosedTcpPort();
+        var closed = closedPort.Port;
         var lab = StartProxy([closed]);
         var url = $"http://{lab.BId}.quicpipe:{closed}/";
 

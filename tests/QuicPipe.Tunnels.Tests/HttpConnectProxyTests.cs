@@ -71,7 +71,8 @@ public class HttpConnectProxyTests(ITestOutputHelper output)
     public async Task A_closed_port_is_502_a_port_not_exposed_is_403_and_other_hosts_and_methods_are_refused()
     {
         using var timeout = new CancellationTokenSource(Limit);
-        var closed = TcpOverQuicTests.ClosedPort();
+        using var closedPort = new ClosedTcpPort();
+        var closed = closedPort.Port;
         await using var proxy = await ProxyFixture.StartAsync(o => o.AllowedPorts.Add(closed), timeout.Token);
 
         Assert.StartsWith("HTTP/1.1 502 ", await AnswerAsync(proxy, proxy.Connect(closed), timeout.Token), StringComparison.Ordinal);

@@ -63,7 +63,8 @@ public class Socks5ProxyTests(ITestOutputHelper output)
     public async Task Reply_codes_say_why_refused_not_allowed_unsupported_or_unreachable()
     {
         using var timeout = new CancellationTokenSource(Limit);
-        var closed = TcpOverQuicTests.ClosedPort();
+        using var closedPort = new ClosedTcpPort();
+        var closed = closedPort.Port;
         await using var proxy = await ProxyFixture.StartAsync(o => o.AllowedPorts.Add(closed), timeout.Token);
 
         Assert.Equal(0x05, await ReplyCodeAsync(proxy, ProxyFixture.SocksConnect(proxy.PeerHost, closed), timeout.Token));

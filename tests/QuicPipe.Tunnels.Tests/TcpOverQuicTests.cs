@@ -67,7 +67,8 @@ public class TcpOverQuicTests(ITestOutputHelper output)
     public async Task A_closed_target_port_reaches_the_client_as_a_reset_promptly()
     {
         using var timeout = new CancellationTokenSource(Limit);
-        var closedPort = ClosedPort();
+        using var closed = new ClosedTcpPort();
+        var closedPort = closed.Port;
         await using var tunnel = await TunnelFixture.StartAsync(o => o.AllowedPorts.Add(closedPort), timeout.Token);
         await using var forwarder = tunnel.Forward(closedPort);
 
@@ -283,13 +284,6 @@ public class TcpOverQuicTests(ITestOutputHelper output)
                 Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
             }
         }
-    }
-
-    internal static int ClosedPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     internal static async Task<byte[]> ReadToEndAsync(Socket socket, CancellationToken cancellationToken)
