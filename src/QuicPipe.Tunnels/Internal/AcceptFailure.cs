@@ -2,7 +2,7 @@ using System.Net.Sockets;
 
 namespace QuicPipe.Tunnels.Internal;
 
-/// <summary>What an accept loop does after a failed accept before it tries again.</summary>
+/// <summary>What an accept loop does when an accept failed or descriptors run short, before it accepts again.</summary>
 internal static class AcceptFailure
 {
     // Long enough that a process out of descriptors does not spin a core on accept; short enough that service
@@ -11,14 +11,23 @@ internal static class AcceptFailure
 
     /// <summary>
     /// A connection that died in the backlog needs no pause; with descriptors exhausted (EMFILE, ENFILE) the
-    /// pending connection stays queued and the next accept would fail at once, so wait a moment. Ends early, without
-    /// throwing, when <paramref name="stopping"/> is cancelled: the loop's own check then ends it.
+    /// pending connection stays queued and the next accept would fail at once, so wait for descriptors.
     /// </summary>
-    public static async Task PauseAsync(SocketException error, CancellationToken stopping)
+    public static Task PauseAsync(SocketException error, CancellationToken stopping) =>
+        error.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable
+            ? WaitForDescriptorsAsync(stopping)
+            : Task.CompletedTask;
+
+    /// <summary>
+    /// Waits, a moment at a time, until <see cref="DescriptorHeadroom.Spare"/> descriptors are free. Ends early,
+    /// without throwing, when <paramref name="stopping"/> is cancelled: the loop's own check then ends it.
+    /// </summary>
+    public static async Task WaitForDescriptorsAsync(CancellationToken stopping)
     {
-        if (error.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+        do
         {
             await Task.Delay(DescriptorsExhaustedPause, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+        while (!stopping.IsCancellationRequested && !DescriptorHeadroom.IsAvailable());
     }
 }

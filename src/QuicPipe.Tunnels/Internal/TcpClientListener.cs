@@ -9,7 +9,7 @@ namespace QuicPipe.Tunnels.Internal;
 /// The TCP side the proxies and the forwarder share: listens, accepts, and runs one handler per client connection, at most
 /// <c>maxConnections</c> at once. At the limit it stops accepting, so further clients wait in the kernel's backlog
 /// instead of costing us a task and buffers each. Disposing stops accepting, cancels the handlers' token and waits
-/// for them.
+/// for them. It also stops while descriptors run short (<see cref="DescriptorHeadroom"/>), so the runtime keeps some.
 /// </summary>
 internal sealed class TcpClientListener : IAsyncDisposable
 {
@@ -91,6 +91,9 @@ internal sealed class TcpClientListener : IAsyncDisposable
             }
 
             Interlocked.Increment(ref _accepted);
+
+            // Read before the handler can close the client: the accepted descriptor's number bounds what is left.
+            var descriptorsLow = DescriptorHeadroom.IsLowAfter(client);
             var id = Interlocked.Increment(ref _nextHandler);
 
             // The handler removes itself from _handlers when done: it must not start before it is in there.
@@ -116,6 +119,12 @@ internal sealed class TcpClientListener : IAsyncDisposable
                 }
             });
             registered.SetResult();
+
+            if (descriptorsLow)
+            {
+                // Stop before the last descriptors go to clients and the runtime has none left (see DescriptorHeadroom).
+                await AcceptFailure.WaitForDescriptorsAsync(_stop.Token).ConfigureAwait(false);
+            }
         }
     }
 }
