@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Udp;
@@ -20,28 +19,17 @@ public class UdpAllocationTests
 
         var incoming = new PacketBatch(8);
         var counters = new DataplaneCounters();
-        // Warm up past tiered compilation (a 100 ms delay, then 30 calls, then a background tier-1
-        // compile): measured too early, a tier-up inside the window shows as allocation (seen once in CI).
-        var warmUp = Stopwatch.StartNew();
-        do
+        var allocated = SteadyStateAllocation.Measure(() =>
         {
-            RoundTrip(a, b, outgoing, incoming, counters);
-        }
-        while (warmUp.ElapsedMilliseconds < 500);
-
-        counters.Reset();
-
-        // No Assert inside the measured loop: xunit's asserts allocate.
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var round = 0; round < 20; round++)
-        {
-            RoundTrip(a, b, outgoing, incoming, counters);
-        }
-
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            counters.Reset();
+            for (var round = 0; round < 20; round++)
+            {
+                RoundTrip(a, b, outgoing, incoming, counters);
+            }
+        });
 
         Assert.Equal(0, allocated);
-        Assert.Equal(20 * 32, counters.Received);
+        Assert.Equal(20 * 32, counters.Received); // in the last measured round
     }
 
     private static void RoundTrip(UdpBatchSocket a, UdpBatchSocket b, PacketBatch outgoing, PacketBatch incoming, DataplaneCounters counters)
