@@ -68,6 +68,8 @@ internal static partial class DescriptorHeadroom
     }
 
     // int getrlimit(int resource, struct rlimit *rlim); read per call, since prlimit can change it from outside.
-    [LibraryImport("libc", EntryPoint = "getrlimit")]
+    // The library is named as the dataplane's Libc.Name names it (that class is internal to the dataplane), so both
+    // load the same file rather than leaving "libc" to the runtime's probing.
+    [LibraryImport("libc.so.6", EntryPoint = "getrlimit")]
     private static partial int GetRLimit(int resource, out RLimit limit);
 }
