@@ -18,8 +18,14 @@ public sealed class PeerTraversalTests
     /// <summary>How long a pair that cannot go direct is watched for a direct line that must not come.</summary>
     private static readonly TimeSpan StaysRelayedFor = TimeSpan.FromSeconds(4);
 
-    /// <summary>A dead direct path is noticed after 3 s of silence (pings every 1 s); back on the relay within this.</summary>
+    /// <summary>A dead direct path is noticed after 2 s of silence (pings every 500 ms); back on the relay within this.</summary>
     private static readonly TimeSpan FallbackWithin = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The accepter's QUIC follows the dialer's move back to the relay as its packets arrive, well within this; until it
+    /// does, everything it sends goes to the dead direct path.
+    /// </summary>
+    private static readonly TimeSpan AccepterFollowsWithin = TimeSpan.FromSeconds(1);
 
     /// <summary>Waits for lines we expect but whose timing is not under test: generous, so a failure shows the output.</summary>
     private static readonly TimeSpan Eventually = TimeSpan.FromSeconds(15);
@@ -116,6 +122,14 @@ public sealed class PeerTraversalTests
             var again = dial.WaitForLine(l => PathLines.IsDirectTo(NatLab.AddressOf(LabHost.NatB))(l.Text) && l.At > flushedAt, DirectAgainWithin)
                 ?? throw new Xunit.Sdk.XunitException($"no direct line within {DirectAgainWithin.TotalSeconds} s of flushing {nat} at {flushedAt.TotalSeconds:0.000} s\n{peers.Describe()}");
             _output.WriteLine($"{nat} flushed at {flushedAt.TotalSeconds:0.000} s, direct again {(again.At - flushedAt).TotalMilliseconds:0} ms later");
+
+            // Between the two, the dialer fell back to the relay, and the accepter followed it there at once.
+            var fellBack = dial.WaitForLine(l => PathLines.IsRelayed(l.Text) && l.At > flushedAt, TimeSpan.Zero)
+                ?? throw new Xunit.Sdk.XunitException($"direct again without a fallback to the relay after the flush\n{peers.Describe()}");
+            var followed = peers.Accept.WaitForLine(l => PathLines.IsRelayed(l.Text) && l.At > flushedAt, Eventually)
+                ?? throw new Xunit.Sdk.XunitException($"the accepter never followed the dialer back to the relay\n{peers.Describe()}");
+            _output.WriteLine($"the dialer fell back at {fellBack.At.TotalSeconds:0.000} s, the accepter followed {(followed.At - fellBack.At).TotalMilliseconds:0} ms later");
+            Assert.True(followed.At - fellBack.At < AccepterFollowsWithin, $"the accepter followed the dialer back to the relay {(followed.At - fellBack.At).TotalMilliseconds:0} ms after it\n{peers.Describe()}");
             Finish(peers, payload);
         });
 
@@ -188,7 +202,16 @@ public sealed class PeerTraversalTests
                 networkEvent();
             }
 
-            await payload.WriteAsync(dial.Stdin, 256 * 1024, Eventually);
+            try
+            {
+                await payload.WriteAsync(dial.Stdin, 256 * 1024, Eventually);
+            }
+            catch (IOException e)
+            {
+                // The dialer exited mid-transfer: its output says why.
+                throw new Xunit.Sdk.XunitException($"writing chunk {i} to dial failed: {e.Message}\n{peers.Describe()}");
+            }
+
             await Task.Delay(250); // pacing, not a wait for anything
         }
 

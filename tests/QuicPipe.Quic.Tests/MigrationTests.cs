@@ -247,6 +247,35 @@ public class MigrationTests
         Assert.Equal(relay.UpstreamEndPoint, server.RemoteEndPoint);
     }
 
+    /// <summary>
+    /// After following a client to a new path, an ngtcp2 0.12 server checks the path it left, and until that check
+    /// ends it does not follow the client back there. The check arrives from the old remote after the client's own
+    /// validation has finished; if the client ignored it (a path ngtcp2 no longer knows), it would last the check's
+    /// whole backed-off timeout, seconds, while the server sent everything to the path the client had just left:
+    /// the lab's NAT-rebinding test saw the accepter keep sending to a dead direct path for 3 s after a fallback.
+    /// </summary>
+    [Fact]
+    public async Task Right_after_a_move_to_the_direct_path_the_server_follows_the_client_straight_back_to_the_relay()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        using var relay = new UdpForwarder(pair.Server.LocalEndPoint);
+        var (client, server) = await pair.ConnectThroughAsync(relay.FrontEndPoint, timeout.Token);
+        await client.MigrateAsync(pair.Server.LocalEndPoint, timeout.Token);
+        await Eventually.ValueAsync(() => Task.FromResult(server.RemoteEndPoint), e => e.Equals(pair.Client.LocalEndPoint), TimeSpan.FromSeconds(10), "the server following to the direct path");
+        await Task.Delay(TimeSpan.FromMilliseconds(300), timeout.Token); // its check of the relay path has gone out
+
+        await client.MigrateAsync(relay.FrontEndPoint, QuicMigrationMode.Immediate, timeout.Token);
+        var clock = Stopwatch.StartNew();
+        var (transfer, completion) = WatchedTransfer.Start(client, server, 1024 * 1024, timeout.Token);
+        await Eventually.ValueAsync(() => Task.FromResult(server.RemoteEndPoint), e => e.Equals(relay.UpstreamEndPoint), TimeSpan.FromSeconds(30), "the server following back to the relay");
+        var followed = clock.Elapsed;
+        await completion;
+
+        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+        Assert.True(followed < TimeSpan.FromMilliseconds(500), $"the server followed back to the relay after {followed.TotalMilliseconds:0} ms");
+    }
+
     [Fact]
     public async Task An_immediate_migration_that_nobody_answers_stays_on_the_new_path_and_fails_its_task()
     {

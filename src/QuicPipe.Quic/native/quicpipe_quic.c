@@ -95,6 +95,7 @@ struct qp_conn {
     uint32_t real_local_len;
     uint8_t label[QP_ADDR_SIZE];
     uint8_t old_remote[QP_ADDR_SIZE];
+    int left_remote; /* old_remote names the path the last same-socket migration left (see qp_conn_read_pkt) */
 };
 
 static struct {
@@ -878,15 +879,33 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
         return QP_ERR_ARGUMENT;
     }
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);
-    if (c->relabelled) {
-        /* During a same-socket migration, what arrives from the old remote belongs to the labelled old path. */
+    uint8_t current_local[QP_ADDR_SIZE], current_remote[QP_ADDR_SIZE];
+    if (c->left_remote) {
         uint8_t in_local[QP_ADDR_SIZE], in_remote[QP_ADDR_SIZE];
         ngtcp2_addr a = {.addr = (ngtcp2_sockaddr *)local, .addrlen = locallen};
         ngtcp2_addr b = {.addr = (ngtcp2_sockaddr *)remote, .addrlen = remotelen};
         qp_copy_addr(in_local, &a);
         qp_copy_addr(in_remote, &b);
         if (qp_addr_same(in_local, c->real_local) && qp_addr_same(in_remote, c->old_remote)) {
-            path.local.addr = (ngtcp2_sockaddr *)c->label;
+            const ngtcp2_path *current = ngtcp2_conn_get_path(c->conn);
+            qp_copy_addr(current_local, &current->local);
+            qp_copy_addr(current_remote, &current->remote);
+            if (c->relabelled) {
+                /* During a same-socket migration, what arrives from the old remote belongs to the labelled old
+                   path. */
+                path.local.addr = (ngtcp2_sockaddr *)c->label;
+            } else if (!qp_addr_same(current_remote, c->old_remote)) {
+                /*
+                 * After the move, ngtcp2 (a client) ignores packets from the path it left. But the server checks
+                 * that path once it has followed us, and until the check ends it will not follow us back there (a
+                 * fallback to the relay): ignored, the check lasts its whole backed-off timeout, seconds. Filed
+                 * under the current path, its PATH_CHALLENGE is answered there (RFC 9000 8.2.2: a response on any
+                 * path validates the path the challenge went out on), and data still in flight on the old path
+                 * counts instead of being sent again.
+                 */
+                path = qp_path(current_local, qp_addr_len(current_local), current_remote,
+                               qp_addr_len(current_remote));
+            }
         }
     }
     ngtcp2_pkt_info pi;
@@ -1121,6 +1140,7 @@ int qp_conn_migrate(qp_conn *c, const uint8_t *local, uint32_t locallen, const u
         ngtcp2_conn_set_local_addr(c->conn, &label);
         c->relabelled = 1;
         c->relabel_validated = 0;
+        c->left_remote = 1;
     }
     int rv = validate ? ngtcp2_conn_initiate_migration(c->conn, &path, ts)
                       : ngtcp2_conn_initiate_immediate_migration(c->conn, &path, ts);
