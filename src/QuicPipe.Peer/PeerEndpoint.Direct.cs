@@ -102,7 +102,7 @@ public sealed partial class PeerEndpoint
     /// <summary>Dialer: the connection's direct-path upkeep, in the background until the connection or this endpoint ends.</summary>
     private void RunDirectPathAgent(QuicConnection connection, PunchSession session, IReadOnlyList<IPEndPoint> candidates)
     {
-        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), CheckRelayNow, _logger);
+        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), CheckRelayNowAsync, _logger);
         RunInBackground(agent.RunAsync(candidates, _stopping.Token));
     }
 

@@ -16,6 +16,9 @@ public sealed partial class PeerEndpoint
     // Completed to run the liveness check (ping, re-register on a new address) now instead of at the next interval.
     private TaskCompletionSource _relayCheckNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Completed when the next liveness check to start has ended (either way): what CheckRelayNowAsync waits for.
+    private TaskCompletionSource _nextRelayCheckDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Raised after each successful registration (the first, and every re-registration).</summary>
     public event EventHandler<PeerRegisteredEventArgs>? Registered;
 
@@ -156,6 +159,7 @@ public sealed partial class PeerEndpoint
                 return null;
             }
 
+            var done = Interlocked.Exchange(ref _nextRelayCheckDone, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             limit.CancelAfter(wait);
             try
@@ -183,12 +187,25 @@ public sealed partial class PeerEndpoint
                     return $"no answer from the relay for {(interval + wait).TotalSeconds * missed:0} s";
                 }
             }
+            finally
+            {
+                done.TrySetResult();
+            }
         }
 
         return null;
     }
 
-    private void CheckRelayNow() => Volatile.Read(ref _relayCheckNow).TrySetResult();
+    /// <summary>
+    /// Runs the relay liveness check now; the task completes when a check that started after this call has ended (it
+    /// may never, while the relay is being reconnected: callers bound the wait).
+    /// </summary>
+    private Task CheckRelayNowAsync()
+    {
+        var done = Volatile.Read(ref _nextRelayCheckDone).Task;
+        Volatile.Read(ref _relayCheckNow).TrySetResult();
+        return done;
+    }
 
     private async Task ReconnectAsync(CancellationToken stopping)
     {

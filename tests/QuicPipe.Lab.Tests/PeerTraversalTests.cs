@@ -27,6 +27,9 @@ public sealed class PeerTraversalTests
     /// </summary>
     private static readonly TimeSpan AccepterFollowsWithin = TimeSpan.FromSeconds(1);
 
+    /// <summary>From the dialer noticing a dead direct path to its relayed line: a relay round trip and the move's.</summary>
+    private static readonly TimeSpan RelayedAfterLossWithin = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Waits for lines we expect but whose timing is not under test: generous, so a failure shows the output.</summary>
     private static readonly TimeSpan Eventually = TimeSpan.FromSeconds(15);
 
@@ -128,7 +131,13 @@ public sealed class PeerTraversalTests
                 ?? throw new Xunit.Sdk.XunitException($"direct again without a fallback to the relay after the flush\n{peers.Describe()}");
             var followed = peers.Accept.WaitForLine(l => PathLines.IsRelayed(l.Text) && l.At > flushedAt, Eventually)
                 ?? throw new Xunit.Sdk.XunitException($"the accepter never followed the dialer back to the relay\n{peers.Describe()}");
-            _output.WriteLine($"the dialer fell back at {fellBack.At.TotalSeconds:0.000} s, the accepter followed {(followed.At - fellBack.At).TotalMilliseconds:0} ms later");
+            var lost = dial.WaitForLine(l => l.Text.Contains("falling back to the relay", StringComparison.Ordinal) && l.At > flushedAt, TimeSpan.Zero)
+                ?? throw new Xunit.Sdk.XunitException($"no log line for the lost direct path\n{peers.Describe()}");
+            _output.WriteLine($"the dialer noticed the dead path at {lost.At.TotalSeconds:0.000} s, was relayed {(fellBack.At - lost.At).TotalMilliseconds:0} ms later; the accepter followed {(followed.At - fellBack.At).TotalMilliseconds:0} ms after that");
+
+            // The dialer's NAT may have rebound: it has the relay learn its new address before moving, so the move's
+            // check is answered at once (moved first, the answer went to the old address: a second more).
+            Assert.True(fellBack.At - lost.At < RelayedAfterLossWithin, $"relayed {(fellBack.At - lost.At).TotalMilliseconds:0} ms after the dialer noticed the dead path\n{peers.Describe()}");
             Assert.True(followed.At - fellBack.At < AccepterFollowsWithin, $"the accepter followed the dialer back to the relay {(followed.At - fellBack.At).TotalMilliseconds:0} ms after it\n{peers.Describe()}");
             Finish(peers, payload);
         });

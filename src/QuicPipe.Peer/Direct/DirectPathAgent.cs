@@ -22,6 +22,9 @@ internal sealed partial class DirectPathAgent
     private static readonly TimeSpan FallbackRetryGap = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan SilenceCheckInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long a fallback waits for the relay to confirm our address (a round trip to it, normally).</summary>
+    private static readonly TimeSpan RelayCheckWait = TimeSpan.FromMilliseconds(300);
+
     /// <summary>
     /// The first retry after a fallback, when sooner than the retry interval. A direct path often dies because a NAT
     /// forgot its mapping (rebinding): both peers are still reachable, at new addresses. By now the side that rebound
@@ -36,12 +39,13 @@ internal sealed partial class DirectPathAgent
     private readonly IPEndPoint _relay;
     private readonly DirectPathOptions _options;
     private readonly Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> _requestPunch;
-    private readonly Action _checkRelayNow;
+    private readonly Func<Task> _checkRelayNow;
     private readonly ILogger _logger;
 
     /// <summary>
     /// <paramref name="requestPunch"/> asks the peer through the relay to probe again and returns its current candidates
-    /// (null: no answer); <paramref name="checkRelayNow"/> makes the relay liveness check run at once.
+    /// (null: no answer); <paramref name="checkRelayNow"/> makes the relay liveness check run at once, and completes
+    /// when it has (or never, while the relay is unreachable).
     /// </summary>
     public DirectPathAgent(
         HolePuncher puncher,
@@ -50,7 +54,7 @@ internal sealed partial class DirectPathAgent
         IPEndPoint relay,
         DirectPathOptions options,
         Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> requestPunch,
-        Action checkRelayNow,
+        Func<Task> checkRelayNow,
         ILogger logger)
     {
         _puncher = puncher;
@@ -163,11 +167,6 @@ internal sealed partial class DirectPathAgent
             if (silent > (long)_options.Timeout.TotalMilliseconds)
             {
                 LogDirectPathLost(_logger, _session.Peer, direct, silent);
-
-                // Our NAT may have rebound (that is one way a direct path dies): ping the relay now rather than at its
-                // next interval, so a new public address is registered, and the relay's path back to us works, before
-                // the connection needs it.
-                _checkRelayNow();
                 return;
             }
         }
@@ -181,6 +180,11 @@ internal sealed partial class DirectPathAgent
     /// </summary>
     private async Task FallBackAsync(IPEndPoint direct, CancellationToken token)
     {
+        // Our NAT may have rebound (that is one way a direct path dies): ping the relay now rather than at its next
+        // interval, so a new public address is registered, and the relay's path back to us works, before the move.
+        // Moved first, the peer's answer to the move's PATH_CHALLENGE went to our old address and was lost, and the
+        // move completed only when ngtcp2 sent the challenge again, a second later.
+        await Task.WhenAny(_checkRelayNow(), Task.Delay(RelayCheckWait, token)).ConfigureAwait(false);
         while (!token.IsCancellationRequested && !_connection.RemoteEndPoint.Equals(_relay))
         {
             try
