@@ -143,6 +143,7 @@ public sealed class PeerTraversalTests
             {
                 Assert.True(fellBack.At - lost.At < RelayedAfterLossWithin, $"relayed {(fellBack.At - lost.At).TotalMilliseconds:0} ms after the dialer noticed the dead path\n{peers.Describe()}");
             }
+
             Assert.True(followed.At - fellBack.At < AccepterFollowsWithin, $"the accepter followed the dialer back to the relay {(followed.At - fellBack.At).TotalMilliseconds:0} ms after it\n{peers.Describe()}");
             Finish(peers, payload);
         });

@@ -887,24 +887,26 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
         qp_copy_addr(in_local, &a);
         qp_copy_addr(in_remote, &b);
         if (qp_addr_same(in_local, c->real_local) && qp_addr_same(in_remote, c->old_remote)) {
-            const ngtcp2_path *current = ngtcp2_conn_get_path(c->conn);
-            qp_copy_addr(current_local, &current->local);
-            qp_copy_addr(current_remote, &current->remote);
             if (c->relabelled) {
                 /* During a same-socket migration, what arrives from the old remote belongs to the labelled old
                    path. */
                 path.local.addr = (ngtcp2_sockaddr *)c->label;
-            } else if (!qp_addr_same(current_remote, c->old_remote)) {
-                /*
-                 * After the move, ngtcp2 (a client) ignores packets from the path it left. But the server checks
-                 * that path once it has followed us, and until the check ends it will not follow us back there (a
-                 * fallback to the relay): ignored, the check lasts its whole backed-off timeout, seconds. Filed
-                 * under the current path, its PATH_CHALLENGE is answered there (RFC 9000 8.2.2: a response on any
-                 * path validates the path the challenge went out on), and data still in flight on the old path
-                 * counts instead of being sent again.
-                 */
-                path = qp_path(current_local, qp_addr_len(current_local), current_remote,
-                               qp_addr_len(current_remote));
+            } else {
+                const ngtcp2_path *current = ngtcp2_conn_get_path(c->conn);
+                qp_copy_addr(current_local, &current->local);
+                qp_copy_addr(current_remote, &current->remote);
+                if (!qp_addr_same(current_remote, c->old_remote)) {
+                    /*
+                     * After the move, ngtcp2 (a client) ignores packets from the path it left. But the server checks
+                     * that path once it has followed us, and until the check ends it will not follow us back there
+                     * (a fallback to the relay): ignored, the check lasts its whole backed-off timeout, seconds.
+                     * Filed under the current path, its PATH_CHALLENGE is answered there (RFC 9000 8.2.2: a
+                     * response on any path validates the path the challenge went out on), and data still in flight
+                     * on the old path counts instead of being sent again.
+                     */
+                    path = qp_path(current_local, qp_addr_len(current_local), current_remote,
+                                   qp_addr_len(current_remote));
+                }
             }
         }
     }
