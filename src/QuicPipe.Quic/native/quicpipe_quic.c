@@ -95,7 +95,9 @@ struct qp_conn {
     uint32_t real_local_len;
     uint8_t label[QP_ADDR_SIZE];
     uint8_t old_remote[QP_ADDR_SIZE];
-    int left_remote; /* old_remote names the path the last same-socket migration left (see qp_conn_read_pkt) */
+    /* old_remote names the path the last same-socket migration left (see qp_conn_read_pkt). Zeroed addresses would
+       never match either, but the flag keeps the per-packet compares off connections that never moved. */
+    int left_remote;
 };
 
 static struct {
