@@ -1,11 +1,9 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Net.Sockets;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using QuicPipe.Cli.Internal;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Hosting;
@@ -93,18 +91,24 @@ internal static class RelayCommand
             {
                 RoutesFile = parse.GetValue(routes)?.FullName,
                 CidLength = parse.GetValue(cidLength),
-                Threads = parse.GetValue(threads),
-                BatchSize = parse.GetValue(batch),
-                SlotSize = parse.GetValue(maxDatagram),
                 TableCapacity = parse.GetValue(tableCapacity),
-                Socket = new UdpSocketOptions
+            };
+
+            // How the listener's sockets are served: the transport is the server's, not the relay's.
+            void Transport(UdpListenerBuilder udp)
+            {
+                udp.Threads = parse.GetValue(threads);
+                udp.BatchSize = parse.GetValue(batch);
+                udp.SlotSize = parse.GetValue(maxDatagram);
+                udp.Socket = new UdpSocketOptions
                 {
                     EnableGso = parse.GetValue(gso) == "on",
                     EnableGro = parse.GetValue(gro) == "on",
                     ReceiveBufferBytes = parse.GetValue(receiveBuffer),
                     SendBufferBytes = parse.GetValue(sendBuffer),
-                },
-            };
+                };
+            }
+
             var xdpOptions = parse.GetValue(xdp) is { } xdpInterface
                 ? new RelayXdpOptions
                 {
@@ -129,13 +133,14 @@ internal static class RelayCommand
             IReadOnlyList<PeerAddress> addresses = parse.GetValue(listen) is { Length: > 0 } given
                 ? given
                 : Socket.OSSupportsIPv6 ? RelayOptions.DefaultListen : [RelayOptions.DefaultListen[0]];
-            return await RunAsync(addresses, options, xdpOptions, parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+            return await RunAsync(addresses, Transport, options, xdpOptions, parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
     private static async Task<int> RunAsync(
         IReadOnlyList<PeerAddress> addresses,
+        Action<UdpListenerBuilder> transport,
         RelayOptions options,
         RelayXdpOptions? xdpOptions,
         TimeSpan statsInterval,
@@ -143,39 +148,36 @@ internal static class RelayCommand
         LogLevel logLevel,
         CancellationToken cancellationToken)
     {
+        // stdout is for data (later commands pipe it); every log line goes to stderr, as for the peer commands.
+        using var loggers = PeerCommandOptions.CreateLoggers(logLevel);
         var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.SetMinimumLevel(logLevel);
-
-        // The host's own start-up lines (environment, content root) say nothing useful about a relay.
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
-
-        // stdout is for data (later commands pipe it); every log line goes to stderr.
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.AddSingleton(loggers);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
 
-        builder.Services.AddHostedService(sp => new RelayHostedService(Relay(sp), sp.GetRequiredService<ILogger<RelayHostedService>>(), options.RoutesFile is not null));
-        if (statsInterval > TimeSpan.Zero)
-        {
-            builder.Services.AddHostedService(sp => new StatsReporter(RelayStatsSource(sp), statsInterval, statsFormat));
-        }
-
+        RelayRouter relay;
         QuicPipeServer server;
+        XdpOffloadService? offload = null;
         try
         {
-            // One listener over every address: one relay, one route table, with the offload beside it.
+            relay = new RelayRouter(options, loggers);
+
+            // One listener over every address: one relay, one route table, with the offload beside it. UseRelay is
+            // the relay's stages and control handler in the order a packet meets them (RelayListenerBuilderExtensions).
             builder.ListenUdp(addresses.Select(a => a.ToEndPoint()), udp =>
             {
-                udp.UseRelayForwarding(options);
+                transport(udp);
+                udp.UseRelay(relay);
                 if (xdpOptions is not null)
                 {
                     udp.UseXdpOffload(xdpOptions);
                 }
             });
+            builder.Services.AddHostedService(sp => new RelayHostedService(relay, sp.GetRequiredService<ILogger<RelayHostedService>>(), options.RoutesFile is not null));
+            if (statsInterval > TimeSpan.Zero)
+            {
+                builder.Services.AddHostedService(_ => new StatsReporter(() => relay.Snapshot() with { Xdp = offload?.Snapshot() }, statsInterval, statsFormat));
+            }
+
             server = builder.Build();
         }
         catch (ArgumentException e)
@@ -187,6 +189,8 @@ internal static class RelayCommand
 
         await using (server)
         {
+            offload = server.Listeners[0].Features.Get<XdpOffloadService>();
+
             // The relay binds and loads its routes before the host's services start, so a bad flag or file is
             // one clear line and exit code 2.
             try
@@ -202,18 +206,6 @@ internal static class RelayCommand
             await server.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
-    }
-
-    private static RelayServer Relay(IServiceProvider services) =>
-        services.GetRequiredService<QuicPipeServer>().Listeners[0].Features.GetRequiredFeature<RelayServer>();
-
-    /// <summary>The relay's counters, with the XDP offload's when it runs beside the relay.</summary>
-    private static Func<RelayStats> RelayStatsSource(IServiceProvider services)
-    {
-        var features = services.GetRequiredService<QuicPipeServer>().Listeners[0].Features;
-        var relay = features.GetRequiredFeature<RelayServer>();
-        var offload = features.Get<XdpOffloadHandler>();
-        return offload is null ? relay.Snapshot : () => relay.Snapshot() with { Xdp = offload.Snapshot() };
     }
 
     private static Option<string> OnOff(string name, string description)

@@ -12,50 +12,53 @@ namespace QuicPipe.Dataplane;
 /// the caller's <c>configure</c> callback and ended by a transmit step on that loop's socket, so
 /// stages never share mutable state across threads.
 /// </summary>
+/// <remarks>
+/// Binding and starting are two steps so that what lives on the bound sockets (a QUIC endpoint sending through a
+/// duplicate, an XDP program watching the address) can start in between, before the first packet runs the pipeline.
+/// </remarks>
 public sealed class UdpListener : IDisposable
 {
     private readonly UdpListenerOptions _options;
-    private readonly Action<PipelineBuilder> _configure;
     private readonly ILogger _logger;
+    private readonly List<UdpBatchSocket> _sockets = [];
     private readonly List<ReceiveLoop> _loops = [];
     private bool _started;
     private bool _disposed;
 
-    public UdpListener(UdpListenerOptions options, Action<PipelineBuilder> configure, ILogger? logger = null)
+    public UdpListener(UdpListenerOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(configure);
         options.Validate();
         _options = options;
-        _configure = configure;
         _logger = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>The bound address (with the ephemeral port resolved once started).</summary>
+    /// <summary>The bound address (with the ephemeral port resolved once bound).</summary>
     public PeerAddress LocalAddress { get; private set; }
 
-    public bool GsoActive => _loops.Count > 0 && _loops[0].Socket.GsoActive;
+    /// <summary>True once <see cref="Bind"/> has succeeded.</summary>
+    public bool IsBound => _sockets.Count > 0;
 
-    public bool GroActive => _loops.Count > 0 && _loops[0].Socket.GroActive;
+    public bool GsoActive => _sockets.Count > 0 && _sockets[0].GsoActive;
 
-    /// <summary>Binds every socket, then starts the loops. Throws <see cref="UdpSocketException"/> if a bind fails (nothing is left open).</summary>
-    public void Start()
+    public bool GroActive => _sockets.Count > 0 && _sockets[0].GroActive;
+
+    /// <summary>Binds every socket. Throws <see cref="UdpSocketException"/> if a bind fails (nothing is left open).</summary>
+    public void Bind()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_started)
+        if (IsBound)
         {
-            throw new InvalidOperationException("The listener is already started.");
+            throw new InvalidOperationException("The listener is already bound.");
         }
 
-        _started = true;
         var address = _options.Address;
-        var sockets = new List<UdpBatchSocket>();
         try
         {
             for (var i = 0; i < _options.Threads; i++)
             {
                 var socket = UdpBatchSocket.Bind(address, _options.Socket);
-                sockets.Add(socket);
+                _sockets.Add(socket);
 
                 // Later sockets join the port the first one got, so port 0 means one shared ephemeral port.
                 address = socket.LocalAddress;
@@ -63,22 +66,42 @@ public sealed class UdpListener : IDisposable
         }
         catch
         {
-            foreach (var socket in sockets)
+            foreach (var socket in _sockets)
             {
                 socket.Dispose();
             }
 
+            _sockets.Clear();
             throw;
         }
 
         LocalAddress = address;
-        for (var i = 0; i < sockets.Count; i++)
+    }
+
+    /// <summary>
+    /// Builds one pipeline per socket (<paramref name="configure"/> gets the loop's index, 0 to Threads - 1) and
+    /// starts the loops; binds first if <see cref="Bind"/> was not called.
+    /// </summary>
+    public void Start(Action<PipelineBuilder, int> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_started)
         {
-            var socket = sockets[i];
+            throw new InvalidOperationException("The listener is already started.");
+        }
+
+        _started = true;
+        if (!IsBound)
+        {
+            Bind();
+        }
+
+        for (var i = 0; i < _sockets.Count; i++)
+        {
             var builder = new PipelineBuilder();
-            _configure(builder);
-            var loop = new ReceiveLoop(socket, new PacketBatch(_options.BatchSize, _options.SlotSize), builder, _logger);
-            _loops.Add(loop);
+            configure(builder, i);
+            _loops.Add(new ReceiveLoop(_sockets[i], new PacketBatch(_options.BatchSize, _options.SlotSize), builder, _logger));
         }
 
         foreach (var loop in _loops)
@@ -97,17 +120,17 @@ public sealed class UdpListener : IDisposable
 
     /// <summary>
     /// A send-only handle on this listener's (first) socket, so another component can answer from the listener's
-    /// address and port (the relay's control service). The caller owns and disposes it.
+    /// address and port (a QUIC endpoint the listener's pipeline delivers to). The caller owns and disposes it.
     /// </summary>
     public UdpBatchSocket DuplicateSocketForSending()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_loops.Count == 0)
+        if (!IsBound)
         {
-            throw new InvalidOperationException("Start the listener first.");
+            throw new InvalidOperationException("Bind the listener first.");
         }
 
-        return _loops[0].Socket.DuplicateForSending();
+        return _sockets[0].DuplicateForSending();
     }
 
     /// <summary>Adds every loop's counters into <paramref name="total"/>.</summary>
@@ -148,9 +171,9 @@ public sealed class UdpListener : IDisposable
 
         _disposed = true;
         var stopped = Stop(TimeSpan.FromSeconds(1));
-        foreach (var loop in _loops)
+        foreach (var socket in _sockets)
         {
-            loop.Socket.Dispose();
+            socket.Dispose();
         }
 
         // A loop still inside a receive holds its socket's handle, which closes the fd only when the call returns:

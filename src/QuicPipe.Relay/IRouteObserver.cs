@@ -3,7 +3,7 @@ using QuicPipe.Dataplane;
 namespace QuicPipe.Relay;
 
 /// <summary>
-/// Told by <see cref="RelayServer"/> whenever its routes change: a forwarding offload (the XDP program)
+/// Told by <see cref="RelayRouter"/> whenever its routes change: a forwarding offload (the XDP program)
 /// implements it to keep its own table in step with the relay's. The relay calls it after its CID table
 /// already holds the change, one change at a time, on the thread that made it.
 /// </summary>

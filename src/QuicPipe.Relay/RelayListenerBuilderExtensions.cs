@@ -1,38 +1,53 @@
-using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Quic;
 using QuicPipe.Relay.Internal;
 using QuicPipe.Xdp;
 
 namespace QuicPipe.Relay;
 
-/// <summary>The relay's handlers for a server builder's UDP listener: forwarding, and the XDP offload beside it.</summary>
+/// <summary>The relay on a server builder's UDP listener: its stages, its control handler, and the XDP offload beside it.</summary>
 public static class RelayListenerBuilderExtensions
 {
     /// <summary>
-    /// Serves the listener's addresses with a <see cref="RelayServer"/> (one route table for all of them). The
-    /// addresses come from the listener, so <paramref name="options"/>' <see cref="RelayOptions.Listen"/> must be empty;
-    /// they are added to it. The relay is published in the listener's features.
+    /// Serves the listener's addresses as <paramref name="relay"/> (one route table for all of them). The whole
+    /// relay, in the order a packet meets it:
+    /// <list type="number">
+    /// <item><c>UseQuicEndpoint</c>: the control service's QUIC endpoint on the listener's sockets, its connections
+    /// handled by <see cref="Control.RelayControlService.OnConnectedAsync"/>;</item>
+    /// <item>the relay's lifetime (static routes, registry upkeep), published in the listener's features;</item>
+    /// <item><c>UseQuicHeaderParsing</c>: parse the header, drop what is not QUIC;</item>
+    /// <item><see cref="UseRelayControl"/>: hand packets addressed to the relay itself to that endpoint;</item>
+    /// <item><c>UseRelayForwarding</c>: forward the rest by destination CID (and report use to the registry).</item>
+    /// </list>
     /// </summary>
-    public static UdpListenerBuilder UseRelayForwarding(this UdpListenerBuilder listener, RelayOptions? options = null)
+    public static UdpListenerBuilder UseRelay(this UdpListenerBuilder listener, RelayRouter relay)
     {
         ArgumentNullException.ThrowIfNull(listener);
-        options ??= new RelayOptions();
-        if (options.Listen.Count > 0)
-        {
-            throw new ArgumentException("UseRelayForwarding serves the listener's addresses: leave RelayOptions.Listen empty.", nameof(options));
-        }
+        ArgumentNullException.ThrowIfNull(relay);
+        return listener
+            .UseQuicEndpoint(relay.ControlEndpointOptions, connections => connections.Run(relay.Control.OnConnectedAsync))
+            .AddService(context =>
+            {
+                context.Features.Set(relay);
+                return new RelayRouterService(relay, context);
+            })
+            .UseQuicHeaderParsing(relay.CidLength)
+            .UseRelayControl(relay)
+            .UseRelayForwarding(relay.Table, relay.Registry.RouteUseSink);
+    }
 
-        foreach (var endpoint in listener.Endpoints)
-        {
-            options.Listen.Add(PeerAddress.FromEndPoint(endpoint));
-        }
-
-        return listener.Use(context =>
-        {
-            var relay = new RelayServer(options, context.LoggerFactory);
-            context.Features.Set(relay);
-            return new RelayForwardingHandler(relay, context.LoggerFactory.CreateLogger("QuicPipe.Relay"));
-        });
+    /// <summary>
+    /// Hands each parsed packet whose destination CID is in the relay namespace and has no route to the listener's
+    /// QUIC endpoint (<see cref="QuicListenerBuilderExtensions.UseQuicEndpoint"/>, which must be on the same
+    /// listener); drops it, counted, when that endpoint is stopping or its queue is full.
+    /// </summary>
+    public static UdpListenerBuilder UseRelayControl(this UdpListenerBuilder listener, RelayRouter relay)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentNullException.ThrowIfNull(relay);
+        return listener.Use((loop, next) =>
+            new RelayControlDeliveryStage(next, relay.Table, loop.GetQuicEndpoints(nameof(UseRelayControl)), loop.AddressIndex).Invoke);
     }
 
     /// <summary>Offloads the relay's forwarding to an XDP program on <paramref name="interfaceName"/> (needs root).</summary>
@@ -40,8 +55,8 @@ public static class RelayListenerBuilderExtensions
         listener.UseXdpOffload(new RelayXdpOptions { Interface = interfaceName, Mode = mode });
 
     /// <summary>
-    /// Offloads the relay's forwarding to an XDP program: must come after <see cref="UseRelayForwarding"/> on the
-    /// same listener, whose routes it mirrors. The handler is published in the listener's features (its stats).
+    /// Offloads the relay's forwarding to an XDP program: must come after <see cref="UseRelay"/> on the same
+    /// listener, whose routes it mirrors. The service is published in the listener's features (its stats).
     /// </summary>
     public static UdpListenerBuilder UseXdpOffload(this UdpListenerBuilder listener, RelayXdpOptions options)
     {
@@ -52,13 +67,13 @@ public static class RelayListenerBuilderExtensions
             throw new ArgumentException("--xdp needs an interface name.", nameof(options));
         }
 
-        return listener.Use(context =>
+        return listener.AddService(context =>
         {
-            var relay = context.Features.Get<RelayServer>()
-                ?? throw new InvalidOperationException($"{context}: UseXdpOffload needs UseRelayForwarding before it on the same listener (it offloads that relay's routes).");
-            var handler = new XdpOffloadHandler(options, relay, context.LoggerFactory.CreateLogger("QuicPipe.Relay.Xdp"));
-            context.Features.Set(handler);
-            return handler;
+            var relay = context.Features.Get<RelayRouter>()
+                ?? throw new InvalidOperationException($"{context}: UseXdpOffload needs UseRelay before it on the same listener (it offloads that relay's routes).");
+            var service = new XdpOffloadService(options, relay, context, context.LoggerFactory.CreateLogger("QuicPipe.Relay.Xdp"));
+            context.Features.Set(service);
+            return service;
         });
     }
 }

@@ -5,15 +5,16 @@ using QuicPipe.Relay.Control;
 
 namespace QuicPipe.Relay;
 
-/// <summary>Everything the relay needs to start; the CLI fills it from flags.</summary>
-public sealed class RelayOptions
+/// <summary>
+/// What a <see cref="RelayRouter"/> needs: its CID length, table bound, routes file, identity, registry and control
+/// limits. How its listener's sockets are served (addresses, threads, batches) is the server's, set on the
+/// listener (or, for a <see cref="RelayServer"/>, in <see cref="RelayServerOptions"/>).
+/// </summary>
+public class RelayOptions
 {
     public const int DefaultPort = 4433;
     public const int DefaultCidLength = 12;
     public const int DefaultTableCapacity = 262_144;
-
-    /// <summary>Addresses to serve. Default: every IPv4 and IPv6 address, port 4433.</summary>
-    public IList<PeerAddress> Listen { get; } = [];
 
     /// <summary>Static routes file (<c>CIDHEX HOST:PORT</c> per line), or null for none.</summary>
     public string? RoutesFile { get; set; }
@@ -21,17 +22,8 @@ public sealed class RelayOptions
     /// <summary>Length of the destination CID in short-header packets (the relay cannot read it from the packet).</summary>
     public int CidLength { get; set; } = DefaultCidLength;
 
-    /// <summary>Receive loops (and SO_REUSEPORT sockets) per listen address.</summary>
-    public int Threads { get; set; } = Environment.ProcessorCount;
-
-    public int BatchSize { get; set; } = PacketBatch.DefaultCapacity;
-
-    public int SlotSize { get; set; } = PacketBatch.DefaultSlotSize;
-
     /// <summary>Routes the CID table holds at most: this bounds the relay's memory.</summary>
     public int TableCapacity { get; set; } = DefaultTableCapacity;
-
-    public UdpSocketOptions Socket { get; set; } = new();
 
     /// <summary>
     /// The relay's identity, which its control service presents and peers pin (<c>--relay-id</c>). Null: a new one
@@ -52,7 +44,7 @@ public sealed class RelayOptions
     ];
 
     /// <summary>Throws <see cref="ArgumentException"/> with a message a person can act on.</summary>
-    public void Validate()
+    public virtual void Validate()
     {
         if (CidLength is < 1 or > ConnectionId.MaxLength)
         {
@@ -62,15 +54,6 @@ public sealed class RelayOptions
         if (TableCapacity is < 1 or > 64 * 1024 * 1024)
         {
             throw new ArgumentException($"The table capacity must be 1 to {64 * 1024 * 1024} routes, not {TableCapacity}.");
-        }
-
-        var seen = new HashSet<PeerAddress>();
-        foreach (var address in Listen)
-        {
-            if (!seen.Add(address))
-            {
-                throw new ArgumentException($"{address} is listed twice.");
-            }
         }
     }
 }

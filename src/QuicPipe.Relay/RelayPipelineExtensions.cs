@@ -4,11 +4,12 @@ using QuicPipe.Relay.Internal;
 
 namespace QuicPipe.Relay;
 
-/// <summary>Adds the relay's stages to a packet pipeline.</summary>
+/// <summary>Adds the relay's forwarding stage to a packet pipeline or a UDP listener.</summary>
 public static class RelayPipelineExtensions
 {
     /// <summary>Forwards each parsed packet to the endpoint <paramref name="table"/> routes its destination CID to.</summary>
-    public static PipelineBuilder UseRelayForwarding(this PipelineBuilder builder, CidTable table)
+    public static TBuilder UseRelayForwarding<TBuilder>(this TBuilder builder, CidTable table)
+        where TBuilder : IPacketPipelineBuilder<TBuilder>
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(table);
@@ -16,11 +17,12 @@ public static class RelayPipelineExtensions
     }
 
     /// <summary>
-    /// Forwards as <see cref="UseRelayForwarding(PipelineBuilder, CidTable)"/> does, and reports each packet
+    /// Forwards as <c>UseRelayForwarding(table)</c> does, and reports each packet
     /// forwarded on a route flagged <see cref="RouteFlags.ReportUse"/> to <paramref name="sink"/> (the CID
     /// registry's sliding window). A null sink is the plain stage.
     /// </summary>
-    public static PipelineBuilder UseRelayForwarding(this PipelineBuilder builder, CidTable table, IRouteUseSink? sink)
+    public static TBuilder UseRelayForwarding<TBuilder>(this TBuilder builder, CidTable table, IRouteUseSink? sink)
+        where TBuilder : IPacketPipelineBuilder<TBuilder>
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(table);

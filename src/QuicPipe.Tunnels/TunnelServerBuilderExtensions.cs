@@ -5,7 +5,7 @@ using QuicPipe.Tunnels.Internal;
 namespace QuicPipe.Tunnels;
 
 /// <summary>
-/// The tunnels as handlers on a server builder's TCP listener. Each starts the tunnel's own <c>Start</c> on the
+/// The tunnels as services on a server builder's TCP listener. Each starts the tunnel's own <c>Start</c> on the
 /// listener's address when the server starts, publishes the running object (<see cref="TcpForwarder"/>,
 /// <see cref="HttpConnectProxy"/>, <see cref="Socks5Proxy"/>) in the listener's features, and disposes it when the
 /// server stops. Proxy options are checked as the handler is added, before anything is bound.
@@ -22,7 +22,7 @@ public static class TunnelServerBuilderExtensions
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
-        return listener.Use(context => new TcpServiceHandler<TcpForwarder>(context, endpoint => TcpForwarder.Start(connection, endpoint, options)));
+        return listener.AddService(context => new TcpService<TcpForwarder>(context, endpoint => TcpForwarder.Start(connection, endpoint, options)));
     }
 
     /// <summary>An HTTP CONNECT proxy to ports on peers, tunnelling through <paramref name="connector"/> (which stays the caller's).</summary>
@@ -31,7 +31,7 @@ public static class TunnelServerBuilderExtensions
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(connector);
         var checkedOptions = Checked(options);
-        return listener.Use(context => new TcpServiceHandler<HttpConnectProxy>(context, endpoint => HttpConnectProxy.Start(connector, endpoint, checkedOptions)));
+        return listener.AddService(context => new TcpService<HttpConnectProxy>(context, endpoint => HttpConnectProxy.Start(connector, endpoint, checkedOptions)));
     }
 
     /// <summary>A SOCKS5 proxy to ports on peers, tunnelling through <paramref name="connector"/> (which stays the caller's).</summary>
@@ -40,7 +40,7 @@ public static class TunnelServerBuilderExtensions
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(connector);
         var checkedOptions = Checked(options);
-        return listener.Use(context => new TcpServiceHandler<Socks5Proxy>(context, endpoint => Socks5Proxy.Start(connector, endpoint, checkedOptions)));
+        return listener.AddService(context => new TcpService<Socks5Proxy>(context, endpoint => Socks5Proxy.Start(connector, endpoint, checkedOptions)));
     }
 
     private static ProxyOptions Checked(ProxyOptions? options)

@@ -10,7 +10,7 @@ internal sealed class LoopbackRelay : IDisposable
 {
     public LoopbackRelay()
     {
-        var options = new RelayOptions { Threads = 1 };
+        var options = new RelayServerOptions { Threads = 1 };
         options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)));
         Server = new RelayServer(options);
         Server.Start();

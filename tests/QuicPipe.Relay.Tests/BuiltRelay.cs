@@ -7,9 +7,9 @@ using QuicPipe.Xdp;
 namespace QuicPipe.Relay.Tests;
 
 /// <summary>
-/// A relay started through the server builder, the way <c>quicpipe relay</c> starts it: one UDP listener with
-/// UseRelayForwarding, and UseXdpOffload beside it when XDP options are given. Started synchronously on the calling
-/// thread, so that inside NetworkLab.InNamespace the sockets and the program land in that namespace.
+/// A relay started through the server builder, the way <c>quicpipe relay</c> starts it: one UDP listener (one
+/// receive loop) with UseRelay, and UseXdpOffload beside it when XDP options are given. Started synchronously on the
+/// calling thread, so that inside NetworkLab.InNamespace the sockets and the program land in that namespace.
 /// </summary>
 internal sealed class BuiltRelay : IDisposable
 {
@@ -20,9 +20,9 @@ internal sealed class BuiltRelay : IDisposable
 
     public QuicPipeServer Server { get; }
 
-    public RelayServer Relay => Server.Listeners[0].Features.GetRequiredFeature<RelayServer>();
+    public RelayRouter Relay => Server.Listeners[0].Features.GetRequiredFeature<RelayRouter>();
 
-    public XdpOffloadHandler? Xdp => Server.Listeners[0].Features.Get<XdpOffloadHandler>();
+    public XdpOffloadService? Xdp => Server.Listeners[0].Features.Get<XdpOffloadService>();
 
     /// <summary>The offload's loaded program (tests change its map behind the relay's back through this).</summary>
     public XdpProgram Program => Xdp?.Offload?.Program ?? throw new InvalidOperationException("no XDP offload is running");
@@ -33,9 +33,11 @@ internal sealed class BuiltRelay : IDisposable
     public static BuiltRelay Start(RelayOptions options, IPEndPoint listen, RelayXdpOptions? xdp = null)
     {
         var builder = Builder();
+        var relay = new RelayRouter(options);
         builder.ListenUdp(listen, udp =>
         {
-            udp.UseRelayForwarding(options);
+            udp.Threads = 1;
+            udp.UseRelay(relay);
             if (xdp is not null)
             {
                 udp.UseXdpOffload(xdp);

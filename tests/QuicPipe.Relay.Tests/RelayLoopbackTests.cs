@@ -149,7 +149,7 @@ public sealed class RelayLoopbackTests : IDisposable
         var port = ((IPEndPoint)probe.LocalEndPoint!).Port;
         probe.Dispose();
         File.WriteAllLines(_routesPath, [$"{RelayForwardingStageTests.Cid(1)} 127.0.0.1:{port}"]);
-        var options = new RelayOptions { RoutesFile = _routesPath, Threads = 1 };
+        var options = new RelayServerOptions { RoutesFile = _routesPath, Threads = 1 };
         options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Any, port)));
         using var relay = new RelayServer(options);
 
@@ -159,7 +159,7 @@ public sealed class RelayLoopbackTests : IDisposable
 
     private RelayServer StartRelay(IPAddress address, bool gso)
     {
-        var options = new RelayOptions
+        var options = new RelayServerOptions
         {
             RoutesFile = _routesPath,
             Threads = 2,

@@ -15,7 +15,7 @@ public sealed class RelayServerBuilderTests : IDisposable
     public void Dispose() => File.Delete(_routesPath);
 
     [Fact]
-    public async Task A_relay_built_with_UseRelayForwarding_forwards_both_ways_between_two_UDP_sockets()
+    public async Task A_relay_built_with_UseRelay_forwards_both_ways_between_two_UDP_sockets()
     {
         using var a = Bound(0);
         using var b = Bound(0);
@@ -24,10 +24,15 @@ public sealed class RelayServerBuilderTests : IDisposable
         File.WriteAllText(_routesPath, $"{toA} {a.LocalEndPoint}\n{toB} {b.LocalEndPoint}\n");
 
         var builder = BuiltRelay.Builder();
-        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseRelayForwarding(new RelayOptions { RoutesFile = _routesPath, Threads = 1 }));
+        var relay = new RelayRouter(new RelayOptions { RoutesFile = _routesPath });
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp =>
+        {
+            udp.Threads = 1;
+            udp.UseRelay(relay);
+        });
         await using var server = builder.Build();
         await server.StartAsync();
-        var relay = server.Listeners[0].Features.GetRequiredFeature<RelayServer>();
+        Assert.Same(relay, server.Listeners[0].Features.GetRequiredFeature<RelayRouter>());
         var relayEndPoint = relay.LocalAddresses[0].ToEndPoint();
 
         var fromA = RelayForwardingStageTests.ShortPacket(toB, 60);
@@ -51,10 +56,14 @@ public sealed class RelayServerBuilderTests : IDisposable
         for (var round = 0; round < 2; round++)
         {
             var builder = BuiltRelay.Builder();
-            builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, port), udp => udp.UseRelayForwarding(new RelayOptions { Threads = 2 }));
+            builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, port), udp =>
+            {
+                udp.Threads = 2;
+                udp.UseRelay(new RelayRouter(new RelayOptions()));
+            });
             var server = builder.Build();
             await server.StartAsync();
-            Assert.Equal(port, server.Listeners[0].Features.GetRequiredFeature<RelayServer>().LocalAddresses[0].Port);
+            Assert.Equal(port, server.Listeners[0].Features.GetRequiredFeature<RelayRouter>().LocalAddresses[0].Port);
             await server.StopAsync();
             await server.DisposeAsync();
 
@@ -68,7 +77,7 @@ public sealed class RelayServerBuilderTests : IDisposable
     {
         var port = FreeUdpPort();
         var builder = BuiltRelay.Builder();
-        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, port), udp => udp.UseRelayForwarding(new RelayOptions { Threads = 1 }).UseXdpOffload("qpnosuch0"));
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, port), udp => udp.UseRelay(new RelayRouter(new RelayOptions())).UseXdpOffload("qpnosuch0"));
         await using var server = builder.Build();
 
         // As root: no such interface; otherwise: needs root. Either way the operator's message, from the offload.
@@ -77,7 +86,7 @@ public sealed class RelayServerBuilderTests : IDisposable
 
         // The relay had bound the port before the offload failed: it was stopped and disposed, so the port is free.
         using var again = Bound(port);
-        Assert.Empty(server.Listeners[0].Features.GetRequiredFeature<RelayServer>().LocalAddresses);
+        Assert.Empty(server.Listeners[0].Features.GetRequiredFeature<RelayRouter>().LocalAddresses);
         await Assert.ThrowsAsync<InvalidOperationException>(() => server.StartAsync());
     }
 
@@ -87,19 +96,32 @@ public sealed class RelayServerBuilderTests : IDisposable
         var builder = BuiltRelay.Builder();
         builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseXdpOffload("eth0"));
         var error = Assert.Throws<InvalidOperationException>(builder.Build);
-        Assert.Contains("UseRelayForwarding before it", error.Message, StringComparison.Ordinal);
+        Assert.Contains("UseRelay before it", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Options_the_relay_refuses_fail_Build_and_addresses_come_from_the_listener_only()
+    public void Options_the_relay_refuses_fail_where_it_is_made_and_a_relay_serves_one_listener()
     {
-        var builder = BuiltRelay.Builder();
-        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseRelayForwarding(new RelayOptions { CidLength = 0 }));
-        Assert.Contains("CID length", Assert.Throws<ArgumentException>(builder.Build).Message, StringComparison.Ordinal);
-
-        var options = new RelayOptions();
+        Assert.Contains("CID length", Assert.Throws<ArgumentException>(() => new RelayRouter(new RelayOptions { CidLength = 0 })).Message, StringComparison.Ordinal);
+        var options = new RelayServerOptions();
         options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 4433)));
-        Assert.Throws<ArgumentException>(() => BuiltRelay.Builder().ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseRelayForwarding(options)));
+        options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 4433)));
+        Assert.Contains("listed twice", Assert.Throws<ArgumentException>(() => new RelayServer(options)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task One_relay_on_two_listeners_is_refused_at_start_and_nothing_stays_bound()
+    {
+        var port = FreeUdpPort();
+        var relay = new RelayRouter(new RelayOptions());
+        var builder = BuiltRelay.Builder();
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseRelay(relay));
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, port), udp => udp.UseRelay(relay));
+        await using var server = builder.Build();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => server.StartAsync());
+        Assert.Contains("already serves a listener", error.Message, StringComparison.Ordinal);
+        using var again = Bound(port);
     }
 
     private static Socket Bound(int port)

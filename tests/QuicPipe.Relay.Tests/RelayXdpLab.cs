@@ -47,7 +47,6 @@ internal sealed class RelayXdpLab : IDisposable
             RelayNamespace = lab.RelayNamespace;
             var options = new RelayOptions
             {
-                Threads = 1,
                 Control = new() { RouteUseInterval = TimeSpan.FromHours(1), SweepInterval = TimeSpan.FromHours(1) },
             };
             var xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 };
@@ -77,7 +76,7 @@ internal sealed class RelayXdpLab : IDisposable
 
     public BuiltRelay Built { get; } = null!;
 
-    public RelayServer Relay => Built.Relay;
+    public RelayRouter Relay => Built.Relay;
 
     public XdpProgram Program => Built.Program;
 

@@ -122,7 +122,7 @@ public sealed class RelayXdpLabTests : IDisposable
         _lab = Own(new NetworkLab());
         WriteRoutes(routed);
         // The routes file is loaded by the relay before the offload attaches: the offload copies them into its map.
-        var options = new RelayOptions { RoutesFile = _routesPath, Threads = 1 };
+        var options = new RelayOptions { RoutesFile = _routesPath };
         var xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 };
         _relay = Own(NetworkLab.InNamespace(_lab.RelayNamespace, () => BuiltRelay.Start(options, RelayEndPoint, xdp)));
 

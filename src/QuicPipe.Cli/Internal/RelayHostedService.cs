@@ -9,7 +9,7 @@ namespace QuicPipe.Cli.Internal;
 /// Ties an already started relay to the host's lifetime: SIGHUP reloads the routes file. Host shutdown
 /// (SIGINT, SIGTERM) stops the receive loops through the server that runs the relay.
 /// </summary>
-internal sealed partial class RelayHostedService(RelayServer relay, ILogger<RelayHostedService> logger, bool hasRoutesFile) : IHostedService, IDisposable
+internal sealed partial class RelayHostedService(RelayRouter relay, ILogger<RelayHostedService> logger, bool hasRoutesFile) : IHostedService, IDisposable
 {
     private PosixSignalRegistration? _hangup;
 

@@ -5,13 +5,13 @@ namespace QuicPipe.Dataplane.Hosting;
 /// <summary>
 /// What <see cref="QuicPipeServerBuilder.ListenUdp(int, Action{UdpListenerBuilder})"/> and
 /// <see cref="QuicPipeServerBuilder.ListenTcp(int, Action{TcpListenerBuilder})"/> hand to their configure
-/// callback: the listener's addresses and its handlers, in order. Handler packages add themselves with extension
-/// methods on <see cref="UdpListenerBuilder"/> or <see cref="TcpListenerBuilder"/>, so a handler that needs UDP
-/// cannot be put on a TCP listener.
+/// callback: the listener's addresses, and what serves them. Packages add their stages, handlers and services with
+/// extension methods on <see cref="UdpListenerBuilder"/> or <see cref="TcpListenerBuilder"/>, so something that needs
+/// UDP cannot be put on a TCP listener.
 /// </summary>
 public abstract class ListenerBuilder
 {
-    private readonly List<Func<ListenerContext, IListenerHandler>> _handlers = [];
+    private readonly List<Func<ListenerContext, IListenerService>> _services = [];
 
     private protected ListenerBuilder(ListenerTransport transport, IReadOnlyList<IPEndPoint> endpoints)
     {
@@ -23,12 +23,15 @@ public abstract class ListenerBuilder
 
     public IReadOnlyList<IPEndPoint> Endpoints { get; }
 
-    internal IReadOnlyList<Func<ListenerContext, IListenerHandler>> Handlers => _handlers;
+    internal IReadOnlyList<Func<ListenerContext, IListenerService>> Services => _services;
 
-    /// <summary>The handler factories run at Build, in this order; a factory may throw to refuse a bad configuration.</summary>
-    private protected void Add(Func<ListenerContext, IListenerHandler> handler)
+    /// <summary>True when the listener has something to do; a listener with nothing is refused.</summary>
+    internal virtual bool IsEmpty => _services.Count == 0;
+
+    /// <summary>The service factories run at Build, in this order; a factory may throw to refuse a bad configuration.</summary>
+    private protected void AddServiceCore(Func<ListenerContext, IListenerService> service)
     {
-        ArgumentNullException.ThrowIfNull(handler);
-        _handlers.Add(handler);
+        ArgumentNullException.ThrowIfNull(service);
+        _services.Add(service);
     }
 }

@@ -6,9 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace QuicPipe.Dataplane.Hosting;
 
 /// <summary>
-/// One listener of a running <see cref="QuicPipeServer"/>, as its handlers and the application see it. Handlers
-/// on the same listener find each other through <see cref="Features"/> (the XDP offload finds the relay whose
-/// routes it mirrors there), and the application finds what a handler made (the relay, a proxy) the same way.
+/// One listener of a running <see cref="QuicPipeServer"/>, as its stages, handlers, services and the application
+/// see it. They find each other through <see cref="Features"/>: the bound transport (<see cref="UdpTransport"/>),
+/// a QUIC endpoint on it, the relay whose routes the XDP offload mirrors, a proxy's address and counters.
 /// </summary>
 public sealed class ListenerContext
 {
@@ -21,7 +21,7 @@ public sealed class ListenerContext
 
     public ListenerTransport Transport { get; }
 
-    /// <summary>The addresses the listener serves, as configured (a handler may report the bound port in a feature).</summary>
+    /// <summary>The addresses the listener serves, as configured (bound ports are in the transport's feature).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints { get; }
 
     /// <summary>The server's services (logging, options, whatever the application registered).</summary>
@@ -29,7 +29,7 @@ public sealed class ListenerContext
 
     public ILoggerFactory LoggerFactory => Services.GetRequiredService<ILoggerFactory>();
 
-    /// <summary>What the handlers of this listener publish, by type.</summary>
+    /// <summary>What the server and the listener's services publish, by type.</summary>
     public IFeatureCollection Features { get; } = new FeatureCollection();
 
     /// <summary>For error messages and logs: <c>udp 0.0.0.0:4433, [::]:4433</c>.</summary>

@@ -1,66 +1,61 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Hosting.Internal;
 
 namespace QuicPipe.Dataplane.Hosting;
 
-// Creating the handlers at Build, and stopping and disposing them so that one failing does not leave the rest bound.
+// Creating the listeners' services at Build, and disposing them so that one failing does not leave the rest bound.
 public sealed partial class QuicPipeServer
 {
     internal static QuicPipeServer Create(IHost host, IReadOnlyList<ListenerBuilder> builders)
     {
-        var listeners = new List<ListenerHandlers>();
+        var loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
+        var logger = loggerFactory.CreateLogger("QuicPipe.Server");
+        var listeners = new List<ListenerRuntime>();
         try
         {
             foreach (var builder in builders)
             {
                 var context = new ListenerContext(builder.Transport, builder.Endpoints, host.Services);
-                var handlers = new List<IListenerHandler>();
+                var services = new List<IListenerService>();
 
                 // Added before its factories run, so a factory that throws still gets the earlier ones disposed.
-                listeners.Add(new ListenerHandlers(context, handlers));
-                foreach (var factory in builder.Handlers)
+                listeners.Add(builder is UdpListenerBuilder udp
+                    ? new UdpListenerRuntime(udp, context, services, loggerFactory)
+                    : new ListenerRuntime(context, services, logger));
+                foreach (var factory in builder.Services)
                 {
-                    handlers.Add(factory(context) ?? throw new InvalidOperationException($"{context}: a handler factory returned null."));
+                    services.Add(factory(context) ?? throw new InvalidOperationException($"{context}: a service factory returned null."));
                 }
             }
         }
         catch
         {
             // Nothing is bound before start, so disposing here only releases what constructors took.
-            foreach (var handler in listeners.SelectMany(l => l.Handlers).Reverse())
+            for (var i = listeners.Count - 1; i >= 0; i--)
             {
-                handler.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                listeners[i].DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
 
             host.Dispose();
             throw;
         }
 
-        return new QuicPipeServer(host, [.. listeners]);
+        return new QuicPipeServer(host, [.. listeners], logger);
     }
 
-    private IEnumerable<IListenerHandler> AllHandlersReversed() =>
-        _listeners.SelectMany(l => l.Handlers).Reverse();
-
-    private async Task DisposeHandlersAsync()
+    private async Task DisposeListenersAsync()
     {
-        if (_handlersDisposed)
+        if (_listenersDisposed)
         {
             return;
         }
 
-        _handlersDisposed = true;
-        foreach (var handler in AllHandlersReversed())
+        _listenersDisposed = true;
+        for (var i = _listeners.Length - 1; i >= 0; i--)
         {
-            try
-            {
-                await handler.DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                // One handler failing to release must not keep the others bound.
-                LogDisposeFailed(_logger, handler.GetType().Name, e);
-            }
+            await _listeners[i].DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -77,12 +72,6 @@ public sealed partial class QuicPipeServer
         }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "{Handler} did not stop cleanly")]
-    private static partial void LogStopFailed(ILogger logger, string handler, Exception exception);
-
-    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "{Handler} did not dispose cleanly")]
-    private static partial void LogDisposeFailed(ILogger logger, string handler, Exception exception);
-
-    /// <summary>One listener's context and its handlers, in the order they were added.</summary>
-    private sealed record ListenerHandlers(ListenerContext Context, List<IListenerHandler> Handlers);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "{Part} did not stop cleanly")]
+    private static partial void LogStopFailed(ILogger logger, string part, Exception exception);
 }

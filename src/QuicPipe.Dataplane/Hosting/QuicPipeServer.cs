@@ -1,31 +1,33 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Hosting.Internal;
 
 namespace QuicPipe.Dataplane.Hosting;
 
 /// <summary>
-/// A built dataplane: the listeners and their handlers from <see cref="QuicPipeServerBuilder"/>, run inside a
-/// generic host. Start binds every listener in the order it was added, then starts the host's services; stop and
-/// dispose go in reverse. Start either succeeds whole or throws the failing handler's exception with every
-/// handler stopped and disposed, so a failed start leaves nothing bound. A server starts once.
+/// A built dataplane: the listeners from <see cref="QuicPipeServerBuilder"/> with their stages, handlers and
+/// services, run inside a generic host. Start binds every listener in the order it was added (its sockets, then the
+/// services that live on them, then its receive loops), then starts the host's services; stop and dispose go in
+/// reverse. Start either succeeds whole or throws the failing part's exception with everything stopped and
+/// disposed, so a failed start leaves nothing bound. A server starts once.
 /// </summary>
 public sealed partial class QuicPipeServer : IAsyncDisposable
 {
     private readonly IHost _host;
-    private readonly ListenerHandlers[] _listeners;
+    private readonly ListenerRuntime[] _listeners;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ServerState _state;
 
-    // Set when a failed start has already disposed every handler, so disposing the server does not do it twice.
-    private bool _handlersDisposed;
+    // Set when a failed start has already disposed every listener, so disposing the server does not do it twice.
+    private bool _listenersDisposed;
 
-    private QuicPipeServer(IHost host, ListenerHandlers[] listeners)
+    private QuicPipeServer(IHost host, ListenerRuntime[] listeners, ILogger logger)
     {
         _host = host;
         _listeners = listeners;
-        _logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("QuicPipe.Server");
+        _logger = logger;
     }
 
     private enum ServerState
@@ -44,10 +46,10 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
 
     public IServiceProvider Services => _host.Services;
 
-    /// <summary>The listeners in the order they were added; their features hold what the handlers made.</summary>
+    /// <summary>The listeners in the order they were added; their features hold their transports and what their services made.</summary>
     public IReadOnlyList<ListenerContext> Listeners => _listeners.Select(l => l.Context).ToArray();
 
-    /// <summary>Starts every handler, listener by listener, then the host's services.</summary>
+    /// <summary>Starts every listener, in the order added, then the host's services.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default) => StartCoreAsync(alreadyStartedIsFine: false, cancellationToken);
 
     private async Task StartCoreAsync(bool alreadyStartedIsFine, CancellationToken cancellationToken)
@@ -65,16 +67,14 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
                 throw new InvalidOperationException($"The server cannot start: it is {_state.ToString().ToLowerInvariant()} (a server starts once).");
             }
 
-            var started = new List<IListenerHandler>();
+            var started = new List<ListenerRuntime>();
             try
             {
                 foreach (var listener in _listeners)
                 {
-                    foreach (var handler in listener.Handlers)
-                    {
-                        await handler.StartAsync(cancellationToken).ConfigureAwait(false);
-                        started.Add(handler);
-                    }
+                    // A listener that fails to start has already undone its own start.
+                    await listener.StartAsync(cancellationToken).ConfigureAwait(false);
+                    started.Add(listener);
                 }
 
                 await _host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -84,13 +84,13 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
                 // The host may have started some of its services before one threw: stop those too.
                 await StopQuietlyAsync(_host.StopAsync, CancellationToken.None).ConfigureAwait(false);
                 started.Reverse();
-                foreach (var handler in started)
+                foreach (var listener in started)
                 {
-                    await StopQuietlyAsync(handler.StopAsync, CancellationToken.None).ConfigureAwait(false);
+                    await StopQuietlyAsync(listener.StopAsync, CancellationToken.None).ConfigureAwait(false);
                 }
 
-                // Every handler, not only those started: the one that threw may hold half of what it bound.
-                await DisposeHandlersAsync().ConfigureAwait(false);
+                // Every listener, not only those started: the one that threw may hold services it created at Build.
+                await DisposeListenersAsync().ConfigureAwait(false);
                 _state = ServerState.Stopped;
                 throw;
             }
@@ -103,7 +103,7 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the host's services, then every handler, last started first. A second call does nothing.</summary>
+    /// <summary>Stops the host's services, then every listener, last started first. A second call does nothing.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -116,9 +116,9 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
 
             _state = ServerState.Stopped;
             await StopQuietlyAsync(_host.StopAsync, cancellationToken).ConfigureAwait(false);
-            foreach (var handler in AllHandlersReversed())
+            for (var i = _listeners.Length - 1; i >= 0; i--)
             {
-                await StopQuietlyAsync(handler.StopAsync, cancellationToken).ConfigureAwait(false);
+                await StopQuietlyAsync(_listeners[i].StopAsync, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -146,7 +146,7 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>Stops if running, then disposes every handler (last first) and the host.</summary>
+    /// <summary>Stops if running, then disposes every listener (last first) and the host.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
@@ -159,7 +159,7 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
             }
 
             _state = ServerState.Disposed;
-            await DisposeHandlersAsync().ConfigureAwait(false);
+            await DisposeListenersAsync().ConfigureAwait(false);
         }
         finally
         {

@@ -8,12 +8,14 @@ using Microsoft.Extensions.Logging;
 namespace QuicPipe.Dataplane.Hosting;
 
 /// <summary>
-/// Composes a <see cref="QuicPipeServer"/>: listeners, each with its handlers, on top of the generic host's
-/// services, configuration and logging (what Kestrel's <c>WebApplicationBuilder</c> is to ASP.NET Core). Reading
-/// the <c>Listen*</c> calls shows the whole dataplane:
+/// Composes a <see cref="QuicPipeServer"/>: listeners, each with its packet stages, connection handlers and
+/// services, on top of the generic host's services, configuration and logging (what Kestrel's
+/// <c>WebApplicationBuilder</c> is to ASP.NET Core). The server binds every listener's sockets; reading the
+/// <c>Listen*</c> calls shows the whole dataplane (docs/server-builder.md):
 /// <code>
 /// var builder = QuicPipeServer.CreateBuilder(args);
-/// builder.ListenUdp(4433, udp =&gt; udp.UseRelayForwarding().UseXdpOffload("eth0"));
+/// var relay = new RelayRouter(new RelayOptions());
+/// builder.ListenUdp(4433, udp =&gt; udp.UseRelay(relay).UseXdpOffload("eth0"));
 /// builder.ListenTcp(8080, tcp =&gt; tcp.UseHttpConnectProxy(connector));
 /// await using var server = builder.Build();
 /// await server.RunAsync();
@@ -90,9 +92,9 @@ public sealed class QuicPipeServerBuilder
     }
 
     /// <summary>
-    /// Builds the host and creates every handler, in order; nothing is bound until
-    /// <see cref="QuicPipeServer.StartAsync"/>. A handler that refuses its configuration throws here, and the
-    /// handlers created before it are disposed.
+    /// Builds the host and creates every listener's services, in order; nothing is bound until
+    /// <see cref="QuicPipeServer.StartAsync"/>. A service that refuses its configuration throws here, and the
+    /// services created before it are disposed.
     /// </summary>
     public QuicPipeServer Build()
     {
@@ -113,9 +115,9 @@ public sealed class QuicPipeServerBuilder
 
     private QuicPipeServerBuilder Add(ListenerBuilder listener)
     {
-        if (listener.Handlers.Count == 0)
+        if (listener.IsEmpty)
         {
-            throw new ArgumentException($"The listener on {string.Join(", ", listener.Endpoints.Select(e => e.ToString()))} has no handler: it would bind nothing.");
+            throw new ArgumentException($"The listener on {string.Join(", ", listener.Endpoints.Select(e => e.ToString()))} has no stage, handler or service: it would serve nothing.");
         }
 
         _listeners.Add(listener);

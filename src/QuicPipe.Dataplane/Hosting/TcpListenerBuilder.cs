@@ -13,10 +13,10 @@ public sealed class TcpListenerBuilder : ListenerBuilder
     /// <summary>The one address the listener binds.</summary>
     public IPEndPoint Endpoint => Endpoints[0];
 
-    /// <summary>Adds a handler, created at Build from the listener's context and started after those added before it.</summary>
-    public TcpListenerBuilder Use(Func<ListenerContext, IListenerHandler> handler)
+    /// <summary>Adds a service, created at Build from the listener's context and started after those added before it.</summary>
+    public TcpListenerBuilder AddService(Func<ListenerContext, IListenerService> service)
     {
-        Add(handler);
+        AddServiceCore(service);
         return this;
     }
 }

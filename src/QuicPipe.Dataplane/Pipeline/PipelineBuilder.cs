@@ -6,7 +6,7 @@ namespace QuicPipe.Dataplane.Pipeline;
 /// wraps the stages, last added innermost, around the terminal. Building allocates the delegates
 /// once; running them allocates nothing.
 /// </summary>
-public sealed class PipelineBuilder
+public sealed class PipelineBuilder : IPacketPipelineBuilder<PipelineBuilder>
 {
     private readonly List<Func<PacketDelegate, PacketDelegate>> _stages = [];
     private PacketDelegate? _terminal;

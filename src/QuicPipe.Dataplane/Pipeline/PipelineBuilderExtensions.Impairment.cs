@@ -7,7 +7,8 @@ public static partial class PipelineBuilderExtensions
     /// <see cref="ImpairmentOptions"/>), to test what runs over the link; drops count as <see cref="DropReason.Impaired"/>.
     /// Each pipeline built gets its own stage, seeded alike.
     /// </summary>
-    public static PipelineBuilder UseImpairment(this PipelineBuilder builder, ImpairmentOptions options)
+    public static TBuilder UseImpairment<TBuilder>(this TBuilder builder, ImpairmentOptions options)
+        where TBuilder : IPacketPipelineBuilder<TBuilder>
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);

@@ -7,7 +7,8 @@ public static partial class PipelineBuilderExtensions
     /// local connection <see cref="PacketVerdict.Local"/>, with the connection's slot in
     /// <see cref="PacketBatch.LocalSlots"/>. Other packets stay pending for the stages after it.
     /// </summary>
-    public static PipelineBuilder UseLocalCidLookup(this PipelineBuilder builder, CidTable table)
+    public static TBuilder UseLocalCidLookup<TBuilder>(this TBuilder builder, CidTable table)
+        where TBuilder : IPacketPipelineBuilder<TBuilder>
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(table);

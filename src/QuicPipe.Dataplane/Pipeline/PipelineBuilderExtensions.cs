@@ -1,8 +1,8 @@
 namespace QuicPipe.Dataplane.Pipeline;
 
 /// <summary>
-/// The stages of the dataplane, added to a <see cref="PipelineBuilder"/> by name. Partial: each stage
-/// adds its own method in its own file.
+/// The stages of the dataplane, added by name to a <see cref="PipelineBuilder"/> or a server's UDP listener (any
+/// <see cref="IPacketPipelineBuilder{TSelf}"/>). Partial: each stage adds its own method in its own file.
 /// </summary>
 public static partial class PipelineBuilderExtensions
 {
@@ -14,7 +14,8 @@ public static partial class PipelineBuilderExtensions
     /// <paramref name="shortDcidLength"/> is the DCID length peers use in short headers, 0 to 20
     /// (12 for QuicPipe's derived CIDs): short headers do not carry it.
     /// </remarks>
-    public static PipelineBuilder UseQuicHeaderParsing(this PipelineBuilder builder, int shortDcidLength = 12)
+    public static TBuilder UseQuicHeaderParsing<TBuilder>(this TBuilder builder, int shortDcidLength = 12)
+        where TBuilder : IPacketPipelineBuilder<TBuilder>
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentOutOfRangeException.ThrowIfNegative(shortDcidLength);

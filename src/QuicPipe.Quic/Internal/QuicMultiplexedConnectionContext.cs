@@ -6,13 +6,19 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace QuicPipe.Quic.Internal;
 
-/// <summary>A <see cref="QuicConnection"/> as a <see cref="MultiplexedConnectionContext"/>.</summary>
-internal sealed class QuicMultiplexedConnectionContext : MultiplexedConnectionContext, IProtocolErrorCodeFeature, IConnectionLifetimeFeature
+/// <summary>
+/// A <see cref="QuicConnection"/> as a <see cref="MultiplexedConnectionContext"/>. Its features: the connection
+/// itself (<see cref="IQuicConnectionFeature"/>), the error code to close with, its end, and the server's request
+/// that its handler finish (<see cref="IConnectionLifetimeNotificationFeature"/>: the handler closes the connection
+/// its own way, with its own code and reason).
+/// </summary>
+internal sealed class QuicMultiplexedConnectionContext : MultiplexedConnectionContext, IProtocolErrorCodeFeature, IConnectionLifetimeFeature, IConnectionLifetimeNotificationFeature, IQuicConnectionFeature
 {
     private static long s_lastId;
 
     private readonly QuicConnection _connection;
     private readonly CancellationTokenSource _closed = new();
+    private readonly CancellationTokenSource _closeRequested = new();
 
     public QuicMultiplexedConnectionContext(QuicConnection connection)
     {
@@ -22,6 +28,8 @@ internal sealed class QuicMultiplexedConnectionContext : MultiplexedConnectionCo
         RemoteEndPoint = connection.RemoteEndPoint;
         Features.Set<IProtocolErrorCodeFeature>(this);
         Features.Set<IConnectionLifetimeFeature>(this);
+        Features.Set<IConnectionLifetimeNotificationFeature>(this);
+        Features.Set<IQuicConnectionFeature>(this);
         _ = connection.Closed.ContinueWith(static (_, state) => ((CancellationTokenSource)state!).Cancel(), _closed, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -40,6 +48,14 @@ internal sealed class QuicMultiplexedConnectionContext : MultiplexedConnectionCo
     public override EndPoint? LocalEndPoint { get; set; }
 
     public override EndPoint? RemoteEndPoint { get; set; }
+
+    public QuicConnection Connection => _connection;
+
+    public CancellationToken ConnectionClosedRequested
+    {
+        get => _closeRequested.Token;
+        set => throw new NotSupportedException("ConnectionClosedRequested is signalled through RequestClose.");
+    }
 
     /// <summary>The application error code Abort and DisposeAsync close the connection with.</summary>
     public long Error { get; set; }
@@ -66,6 +82,18 @@ internal sealed class QuicMultiplexedConnectionContext : MultiplexedConnectionCo
         return new QuicStreamContext(stream, ConnectionId);
     }
 
+    public void RequestClose()
+    {
+        try
+        {
+            _closeRequested.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The handler has already finished with the context.
+        }
+    }
+
     public override void Abort() => _ = CloseAsync();
 
     public override void Abort(ConnectionAbortedException abortReason) => _ = CloseAsync();
@@ -74,6 +102,7 @@ internal sealed class QuicMultiplexedConnectionContext : MultiplexedConnectionCo
     {
         await CloseAsync().ConfigureAwait(false);
         _closed.Dispose();
+        _closeRequested.Dispose();
     }
 
     private async Task CloseAsync()

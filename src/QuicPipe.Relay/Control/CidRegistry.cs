@@ -52,7 +52,7 @@ public sealed partial class CidRegistry
     /// <summary>The table's clock (ms), the one registrations expire on.</summary>
     public long NowMs => _table.NowMs;
 
-    /// <summary>Give this to the forwarding stage (<see cref="RelayPipelineExtensions.UseRelayForwarding(Dataplane.Pipeline.PipelineBuilder, CidTable, IRouteUseSink?)"/>).</summary>
+    /// <summary>Give this to the forwarding stage (<c>UseRelayForwarding(table, sink)</c>).</summary>
     public IRouteUseSink RouteUseSink => _uses;
 
     /// <summary>

@@ -30,6 +30,9 @@ public sealed class RegistryOptions
     /// <summary>Capacity of the queue of "this CID was used" notices from the forwarding stage (a power of two).</summary>
     public int RouteUseQueueCapacity { get; set; } = 4096;
 
+    /// <summary>A copy, for a component that must change a setting without changing its caller's object.</summary>
+    internal RegistryOptions Clone() => (RegistryOptions)MemberwiseClone();
+
     internal void Validate()
     {
         if (CidLength is < Dataplane.CidDerivation.MinLength or > Dataplane.ConnectionId.MaxLength)

@@ -3,15 +3,15 @@ namespace QuicPipe.Relay.Control;
 /// <summary>
 /// The registry's upkeep: window moves from the forwarding stage's use reports every
 /// <see cref="RelayControlOptions.RouteUseInterval"/>, and a sweep of expired registrations every
-/// <see cref="RelayControlOptions.SweepInterval"/>. One loop per service: the first running RunAsync starts it and
-/// the last one to return stops it, so a relay serving control on several listeners (IPv4 and IPv6) does not
-/// sweep twice.
+/// <see cref="RelayControlOptions.SweepInterval"/>. One loop per service: the first
+/// <see cref="StartMaintenance"/> starts it and the matching last <see cref="StopMaintenanceAsync"/> stops it, so a
+/// service run on several endpoints (IPv4 and IPv6, each a RunAsync) does not sweep twice.
 /// </summary>
 public sealed partial class RelayControlService
 {
     private readonly Lock _maintenanceLock = new();
 
-    // Guarded by _maintenanceLock: the RunAsync calls running, and the loop they share with what stops it.
+    // Guarded by _maintenanceLock: the starts not yet stopped, and the loop they share with what stops it.
     private int _runners;
     private Task _maintenance = Task.CompletedTask;
     private CancellationTokenSource? _maintenanceStop;
@@ -27,26 +27,29 @@ public sealed partial class RelayControlService
     /// <summary>The most maintenance loops that ever ran at once: 1 once the service has run.</summary>
     internal int MaxConcurrentMaintenanceLoops => Volatile.Read(ref _maxMaintenanceLoops);
 
-    private void JoinMaintenance()
+    /// <summary>Starts the maintenance loop unless it runs already; each call needs its <see cref="StopMaintenanceAsync"/>.</summary>
+    internal void StartMaintenance()
     {
         lock (_maintenanceLock)
         {
             if (_runners++ == 0)
             {
-                // A loop stopped by the RunAsync that left last may still be finishing its pass; it does not start another.
+                // A loop stopped by the last stop may still be finishing its pass; it does not start another.
                 _maintenanceStop = new CancellationTokenSource();
                 _maintenance = RunMaintenanceAsync(_maintenanceStop.Token);
             }
         }
     }
 
-    private async Task LeaveMaintenanceAsync()
+    /// <summary>Stops the maintenance loop when this is the last start's stop, and waits for its pass to end.</summary>
+    internal async Task StopMaintenanceAsync()
     {
         Task maintenance;
         CancellationTokenSource stop;
         lock (_maintenanceLock)
         {
-            if (--_runners > 0)
+            // Nothing to stop without a start (a relay whose start failed before its maintenance began).
+            if (_runners == 0 || --_runners > 0)
             {
                 return;
             }

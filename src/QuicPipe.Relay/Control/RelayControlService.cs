@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using Google.Protobuf;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
@@ -33,7 +35,6 @@ public sealed partial class RelayControlService
     private readonly RelayControlOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<NodeId, ControlSession> _sessions = new();
-    private readonly ConcurrentDictionary<Task, bool> _handlers = new();
     private long _nextSessionId;
     private long _connectionsAccepted;
     private long _refusedWithoutCertificate;
@@ -59,46 +60,36 @@ public sealed partial class RelayControlService
     /// Serves control connections accepted on <paramref name="endpoint"/> (bound by the caller with
     /// <c>ServerAlpn = RelayProtocol.Alpn</c> and <c>AllowAnyClient = true</c>) until
     /// <paramref name="cancellationToken"/> is cancelled; then closes every control connection and returns. The
-    /// registry's maintenance runs while any RunAsync of this service does, once however many endpoints it
-    /// serves (a relay has one per listener).
+    /// registry's maintenance runs meanwhile. A relay on a server builder does not call this: its listener's QUIC
+    /// endpoint hands connections to <see cref="OnConnectedAsync"/>, and the relay runs the maintenance.
     /// </summary>
     public async Task RunAsync(QuicEndpoint endpoint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        JoinMaintenance();
+        StartMaintenance();
         try
         {
-            await AcceptAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            await QuicConnectionDispatcher.RunAsync(endpoint, OnConnectedAsync, cancellationToken, _logger).ConfigureAwait(false);
         }
         finally
         {
-            await LeaveMaintenanceAsync().ConfigureAwait(false);
+            await StopMaintenanceAsync().ConfigureAwait(false);
         }
     }
 
-    private async Task AcceptAsync(QuicEndpoint endpoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// The connection handler: serves one control connection, start to end. When the server asks the connection to
+    /// close (<see cref="IConnectionLifetimeNotificationFeature"/>), the session ends and the client is told the relay
+    /// is shutting down.
+    /// </summary>
+    public Task OnConnectedAsync(MultiplexedConnectionContext context)
     {
-        try
-        {
-            while (true)
-            {
-                var connection = await endpoint.AcceptAsync(cancellationToken).ConfigureAwait(false);
-                Interlocked.Increment(ref _connectionsAccepted);
-                var handler = ServeAsync(connection, cancellationToken);
-                _handlers.TryAdd(handler, true);
-                _ = handler.ContinueWith(t => _handlers.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutting down.
-        }
-        catch (System.Threading.Channels.ChannelClosedException)
-        {
-            // The endpoint was disposed under us.
-        }
-
-        await Task.WhenAll(_handlers.Keys).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(context);
+        var connection = context.Features.Get<IQuicConnectionFeature>()?.Connection
+            ?? throw new InvalidOperationException("The relay control service serves QUIC connections only (no IQuicConnectionFeature).");
+        var stopping = context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        Interlocked.Increment(ref _connectionsAccepted);
+        return ServeAsync(connection, stopping);
     }
 
     public RelayControlStats Snapshot() => new()

@@ -1,14 +1,16 @@
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Quic;
 
 namespace QuicPipe.Relay.Internal;
 
 /// <summary>
 /// Picks out the packets that end at the relay: a destination CID in the relay namespace (top bit set) that
-/// no route claims. They go to the control service's endpoint; everything else continues to forwarding.
-/// A route wins over the namespace so that a static route never changes meaning when the service is on.
+/// no route claims. They go to the control service's QUIC endpoint on this loop's address; everything else
+/// continues to forwarding. A route wins over the namespace so that a static route never changes meaning when
+/// the service is on.
 /// </summary>
-internal sealed class RelayControlDeliveryStage(PacketDelegate next, CidTable table, LocalHandlerSlot handler)
+internal sealed class RelayControlDeliveryStage(PacketDelegate next, CidTable table, QuicListenerEndpoints endpoints, int addressIndex)
 {
     public void Invoke(PacketBatch batch)
     {
@@ -24,18 +26,7 @@ internal sealed class RelayControlDeliveryStage(PacketDelegate next, CidTable ta
                 continue;
             }
 
-            if (handler.Socket is not { } socket)
-            {
-                batch.Drop(i, DropReason.NoLocalHandler);
-            }
-            else if (socket.TryDeliver(batch.Payload(i), batch.Sources[i]))
-            {
-                batch.MarkLocal(i);
-            }
-            else
-            {
-                batch.Drop(i, DropReason.LocalQueueFull);
-            }
+            endpoints.Deliver(batch, i, addressIndex);
         }
 
         next(batch);

@@ -4,7 +4,7 @@ namespace QuicPipe.Relay.Internal;
 
 /// <summary>
 /// The relay's route observers as one observer, handed to both the static-route loader and the CID registry.
-/// The registry is built in the constructor, an offload joins after <see cref="RelayServer.Start"/>: the
+/// The registry is built in the constructor, an offload joins once the relay has started: the
 /// registry must see observers added later (a copy taken at construction would leave the offload out, and
 /// registered routes would never reach the XDP map). Copy-on-write, so adding or removing one while the
 /// registry notifies on another thread neither blocks nor breaks its enumeration; the price is that a removed

@@ -13,11 +13,11 @@ public sealed class QuicPipeServerTests
     private readonly List<string> _log = [];
 
     [Fact]
-    public async Task Handlers_start_in_the_order_added_and_stop_and_dispose_in_reverse()
+    public async Task Services_start_in_the_order_added_and_stop_and_dispose_in_reverse()
     {
         var builder = Builder();
-        builder.ListenUdp(Loopback(0), udp => udp.Use(c => Handler("relay", c)).Use(c => Handler("offload", c)));
-        builder.ListenTcp(Loopback(0), tcp => tcp.Use(c => Handler("proxy", c)));
+        builder.ListenUdp(Loopback(0), udp => udp.AddService(c => Handler("relay", c)).AddService(c => Handler("offload", c)));
+        builder.ListenTcp(Loopback(0), tcp => tcp.AddService(c => Handler("proxy", c)));
         var server = builder.Build();
         Assert.Empty(_log);
 
@@ -32,20 +32,20 @@ public sealed class QuicPipeServerTests
     }
 
     [Fact]
-    public async Task A_handler_that_throws_at_start_fails_Start_with_its_error_and_leaves_nothing_bound()
+    public async Task A_service_that_throws_at_start_fails_Start_with_its_error_and_leaves_nothing_bound()
     {
         var udpPort = FreePort(SocketType.Dgram, ProtocolType.Udp);
         var tcpPort = FreePort(SocketType.Stream, ProtocolType.Tcp);
         var builder = Builder();
-        builder.ListenUdp(Loopback(udpPort), udp => udp.Use(c => Handler("relay", c)));
-        builder.ListenTcp(Loopback(tcpPort), tcp => tcp.Use(c => Handler("proxy", c, failStart: true)));
+        builder.ListenUdp(Loopback(udpPort), udp => udp.AddService(c => Handler("relay", c)));
+        builder.ListenTcp(Loopback(tcpPort), tcp => tcp.AddService(c => Handler("proxy", c, failStart: true)));
         await using var server = builder.Build();
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => server.StartAsync());
         Assert.Equal("proxy refuses to start", error.Message);
         Assert.Equal(["start relay", "start proxy", "stop relay", "dispose proxy", "dispose relay"], _log);
 
-        // Both ports free again: the UDP handler that had started was stopped and disposed.
+        // Both ports free again: the server closed the UDP sockets it had bound, and the TCP service released its own.
         using (Bind(udpPort, SocketType.Dgram, ProtocolType.Udp))
         using (Bind(tcpPort, SocketType.Stream, ProtocolType.Tcp))
         {
@@ -61,7 +61,7 @@ public sealed class QuicPipeServerTests
         for (var round = 0; round < 2; round++)
         {
             var builder = Builder();
-            builder.ListenTcp(port, tcp => tcp.Use(c => Handler("proxy", c)));
+            builder.ListenTcp(port, tcp => tcp.AddService(c => Handler("proxy", c)));
             var server = builder.Build();
             await server.StartAsync();
             Assert.Equal(IPAddress.Loopback, server.Listeners[0].Endpoints[0].Address);
@@ -72,23 +72,23 @@ public sealed class QuicPipeServerTests
     }
 
     [Fact]
-    public void A_handler_factory_that_throws_fails_Build_and_the_handlers_made_before_it_are_disposed()
+    public void A_service_factory_that_throws_fails_Build_and_the_services_made_before_it_are_disposed()
     {
         var builder = Builder();
         builder.ListenUdp(Loopback(0), udp => udp
-            .Use(c => Handler("relay", c))
-            .Use(_ => throw new ArgumentException("bad offload options")));
+            .AddService(c => Handler("relay", c))
+            .AddService(_ => throw new ArgumentException("bad offload options")));
         var error = Assert.Throws<ArgumentException>(builder.Build);
         Assert.Equal("bad offload options", error.Message);
         Assert.Equal(["dispose relay"], _log);
     }
 
     [Fact]
-    public async Task A_listener_without_a_handler_is_refused_and_Build_runs_once()
+    public async Task A_listener_with_nothing_to_do_is_refused_and_Build_runs_once()
     {
         var builder = Builder();
         Assert.Throws<ArgumentException>(() => builder.ListenTcp(0, _ => { }));
-        builder.ListenUdp(Loopback(0), udp => udp.Use(c => Handler("relay", c)));
+        builder.ListenUdp(Loopback(0), udp => udp.AddService(c => Handler("relay", c)));
         await using var server = builder.Build();
         Assert.Throws<InvalidOperationException>(builder.Build);
     }
@@ -97,7 +97,7 @@ public sealed class QuicPipeServerTests
     public async Task RunAsync_serves_until_cancelled_then_stops_and_the_server_is_in_its_own_services()
     {
         var builder = Builder();
-        builder.ListenUdp(Loopback(0), udp => udp.Use(c => Handler("relay", c)));
+        builder.ListenUdp(Loopback(0), udp => udp.AddService(c => Handler("relay", c)));
         await using var server = builder.Build();
         Assert.Same(server, server.Services.GetRequiredService<QuicPipeServer>());
 
@@ -132,5 +132,5 @@ public sealed class QuicPipeServerTests
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
-    private RecordingHandler Handler(string name, ListenerContext context, bool failStart = false) => new(name, context, _log, failStart);
+    private RecordingService Handler(string name, ListenerContext context, bool failStart = false) => new(name, context, _log, failStart);
 }

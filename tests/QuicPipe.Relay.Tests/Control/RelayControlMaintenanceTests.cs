@@ -19,7 +19,7 @@ public class RelayControlMaintenanceTests(ITestOutputHelper output)
     [Fact]
     public async Task A_relay_with_an_IPv4_and_an_IPv6_listener_runs_one_maintenance_loop()
     {
-        var options = new RelayOptions
+        var options = new RelayServerOptions
         {
             Threads = 1,
             Control = new RelayControlOptions { RouteUseInterval = Interval, SweepInterval = TimeSpan.FromMilliseconds(100) },

@@ -5,20 +5,22 @@ using QuicPipe.Relay.Internal;
 namespace QuicPipe.Relay;
 
 /// <summary>
-/// The XDP offload as a handler beside the relay on a UDP listener (<see cref="RelayListenerBuilderExtensions.UseXdpOffload(UdpListenerBuilder, RelayXdpOptions)"/>).
-/// Started after the relay, it attaches a program that watches the relay's bound addresses, observes the relay's
+/// The XDP offload as a service beside the relay on a UDP listener (<see cref="RelayListenerBuilderExtensions.UseXdpOffload(UdpListenerBuilder, RelayXdpOptions)"/>).
+/// Started after the relay, it attaches a program that watches the listener's bound addresses, observes the relay's
 /// route changes and mirrors the routes already there. The relay does not know it exists. Stopping detaches it
 /// (the relay forwards everything in userspace again); it is published in the listener's features for its stats.
 /// </summary>
-public sealed class XdpOffloadHandler : IListenerHandler
+public sealed class XdpOffloadService : IListenerService
 {
     private readonly RelayXdpOptions _options;
-    private readonly RelayServer _relay;
+    private readonly RelayRouter _relay;
+    private readonly ListenerContext _context;
     private readonly ILogger _logger;
     private XdpOffload? _offload;
 
-    internal XdpOffloadHandler(RelayXdpOptions options, RelayServer relay, ILogger logger)
+    internal XdpOffloadService(RelayXdpOptions options, RelayRouter relay, ListenerContext context, ILogger logger)
     {
+        _context = context;
         _options = options;
         _relay = relay;
         _logger = logger;
@@ -41,8 +43,10 @@ public sealed class XdpOffloadHandler : IListenerHandler
             throw new InvalidOperationException($"The XDP offload on {_options.Interface} is already started.");
         }
 
-        // The relay's bound addresses (ports resolved): the program touches traffic to them only.
-        var offload = XdpOffload.Start(_options, _relay.CidLength, _relay.Table, _relay.LocalAddresses, _logger);
+        // The listener's bound addresses (ports resolved): the program touches traffic to them only.
+        var transport = _context.Features.Get<UdpTransport>()
+            ?? throw new InvalidOperationException($"{_context}: the XDP offload needs the listener's UDP sockets, and they are not bound.");
+        var offload = XdpOffload.Start(_options, _relay.CidLength, _relay.Table, transport.LocalAddresses, _logger);
 
         // Observe first, then copy what the table already holds: see XdpOffload.MirrorTable for why no change is lost.
         _relay.AddRouteObserver(offload);

@@ -5,10 +5,11 @@ namespace QuicPipe.Tunnels.Internal;
 
 /// <summary>
 /// A tunnel or proxy on a server builder's TCP listener. They bind their own socket when started and have no stop
-/// apart from disposing, so the handler starts one on the listener's address, publishes it in the listener's
-/// features (for its address and counters), and disposes it on stop.
+/// apart from disposing, so the service starts one on the listener's address, publishes it in the listener's
+/// features (for its address and counters), and disposes it on stop. (The UDP side's transports belong to the
+/// server; the TCP side's move there when the tunnels become connection handlers.)
 /// </summary>
-internal sealed class TcpServiceHandler<TService>(ListenerContext context, Func<IPEndPoint, TService> start) : IListenerHandler
+internal sealed class TcpService<TService>(ListenerContext context, Func<IPEndPoint, TService> start) : IListenerService
     where TService : class, IAsyncDisposable
 {
     private TService? _service;

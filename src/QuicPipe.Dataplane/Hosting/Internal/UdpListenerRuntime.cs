@@ -1,0 +1,115 @@
+using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Pipeline;
+
+namespace QuicPipe.Dataplane.Hosting.Internal;
+
+/// <summary>
+/// A UDP listener of a built server: binds a <see cref="UdpListener"/> per address and publishes them
+/// (<see cref="UdpTransport"/>), starts the services that live on them, then builds each loop's pipeline from the
+/// listener's stages and starts the loops. Stopping goes the other way: services, then loops; disposing closes the
+/// sockets last.
+/// </summary>
+internal sealed partial class UdpListenerRuntime : ListenerRuntime
+{
+    // How long stopping waits for a receive loop before it reports a slow stop and goes on.
+    private static readonly TimeSpan LoopStopTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly UdpListenerBuilder _builder;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly List<UdpListener> _listeners = [];
+
+    public UdpListenerRuntime(UdpListenerBuilder builder, ListenerContext context, IReadOnlyList<IListenerService> services, ILoggerFactory loggerFactory)
+        : base(context, services, loggerFactory.CreateLogger("QuicPipe.Server"))
+    {
+        _builder = builder;
+        _loggerFactory = loggerFactory;
+    }
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var endpoint in Context.Endpoints)
+            {
+                var listener = new UdpListener(_builder.OptionsFor(endpoint), _loggerFactory.CreateLogger<UdpListener>());
+                _listeners.Add(listener);
+                listener.Bind();
+            }
+        }
+        catch
+        {
+            DisposeListeners();
+            throw;
+        }
+
+        Context.Features.Set(new UdpTransport(_listeners));
+        try
+        {
+            await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            DisposeListeners();
+            throw;
+        }
+
+        try
+        {
+            for (var i = 0; i < _listeners.Count; i++)
+            {
+                var addressIndex = i;
+                var listener = _listeners[i];
+                listener.Start((pipeline, loop) => Compose(pipeline, new UdpLoopContext(Context, addressIndex, listener.LocalAddress, loop)));
+            }
+        }
+        catch
+        {
+            // A stage that refuses to be built (it needs a service the listener lacks): undo the whole start.
+            await base.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            DisposeListeners();
+            throw;
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        var stopped = true;
+        foreach (var listener in _listeners)
+        {
+            stopped &= listener.Stop(LoopStopTimeout);
+        }
+
+        if (!stopped)
+        {
+            LogSlowStop(Logger, Context.ToString(), LoopStopTimeout.TotalMilliseconds);
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync().ConfigureAwait(false);
+        DisposeListeners();
+    }
+
+    private void Compose(PipelineBuilder pipeline, UdpLoopContext loop)
+    {
+        foreach (var stage in _builder.Stages)
+        {
+            pipeline.Use(next => stage(loop, next));
+        }
+    }
+
+    private void DisposeListeners()
+    {
+        foreach (var listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        _listeners.Clear();
+    }
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Listener}: a receive loop did not stop within {Milliseconds} ms")]
+    private static partial void LogSlowStop(ILogger logger, string listener, double milliseconds);
+}

@@ -1,0 +1,35 @@
+namespace QuicPipe.Dataplane.Hosting;
+
+/// <summary>
+/// A UDP listener's bound sockets, as the server publishes them in the listener's features once bound: services
+/// that live on them (a QUIC endpoint sending from the listener's address, an XDP program watching it) and
+/// applications (stats) find them here.
+/// </summary>
+public sealed class UdpTransport
+{
+    private readonly IReadOnlyList<UdpListener> _listeners;
+
+    internal UdpTransport(IReadOnlyList<UdpListener> listeners)
+    {
+        _listeners = listeners;
+    }
+
+    /// <summary>One listener per address, in the order of <see cref="ListenerContext.Endpoints"/>.</summary>
+    public IReadOnlyList<UdpListener> Listeners => _listeners;
+
+    /// <summary>The bound addresses (ephemeral ports resolved), in the order of <see cref="ListenerContext.Endpoints"/>.</summary>
+    public IReadOnlyList<PeerAddress> LocalAddresses => _listeners.Select(l => l.LocalAddress).ToArray();
+
+    public bool GsoActive => _listeners.Count > 0 && _listeners.All(l => l.GsoActive);
+
+    public bool GroActive => _listeners.Count > 0 && _listeners.All(l => l.GroActive);
+
+    /// <summary>Adds every receive loop's counters into <paramref name="total"/>.</summary>
+    public void CollectCounters(DataplaneCounters total)
+    {
+        foreach (var listener in _listeners)
+        {
+            listener.CollectCounters(total);
+        }
+    }
+}
