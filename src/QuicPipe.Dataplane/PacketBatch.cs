@@ -196,6 +196,10 @@ public sealed class PacketBatch
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MarkLocal(int index) => _verdicts[index] = PacketVerdict.Local;
 
+    /// <summary>Marks the datagram handled by the stage that calls this (see <see cref="PacketVerdict.Consumed"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void MarkConsumed(int index) => _verdicts[index] = PacketVerdict.Consumed;
+
     /// <summary>Marks the datagram for local connection <paramref name="localSlot"/> (see <see cref="LocalSlots"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MarkLocal(int index, int localSlot)

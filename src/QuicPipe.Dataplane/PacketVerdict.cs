@@ -14,4 +14,10 @@ public enum PacketVerdict : byte
 
     /// <summary>Discard; <see cref="PacketBatch.DropReasons"/> says why and the reason is counted.</summary>
     Drop,
+
+    /// <summary>
+    /// For this node, and a stage has already done all there is to do with it (answered a path probe): later stages
+    /// leave it alone. Counted as local.
+    /// </summary>
+    Consumed,
 }

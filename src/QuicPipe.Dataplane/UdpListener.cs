@@ -119,6 +119,26 @@ public sealed class UdpListener : IDisposable
     }
 
     /// <summary>
+    /// Hands each bound socket to <paramref name="run"/> (with its index) instead of starting the listener's own
+    /// loops: for a component that must receive on its own thread. The sockets stay the listener's: it closes them.
+    /// </summary>
+    public void RunOn(Action<UdpBatchSocket, int> run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_started || !IsBound)
+        {
+            throw new InvalidOperationException(_started ? "The listener is already started." : "Bind the listener first.");
+        }
+
+        _started = true;
+        for (var i = 0; i < _sockets.Count; i++)
+        {
+            run(_sockets[i], i);
+        }
+    }
+
+    /// <summary>
     /// A send-only handle on this listener's (first) socket, so another component can answer from the listener's
     /// address and port (a QUIC endpoint the listener's pipeline delivers to). The caller owns and disposes it.
     /// </summary>

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
@@ -15,9 +18,10 @@ namespace QuicPipe.Peer;
 /// </summary>
 public sealed partial class PeerEndpoint
 {
-    private readonly Channel<QuicConnection> _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(64) { SingleWriter = true });
+    // Written by the connection handler of each incoming connection; read by AcceptAsync. Bounded: a handler waits
+    // for room, so unaccepted connections stay few (the QUIC endpoint's handshake limits bound the rest).
+    private readonly Channel<QuicConnection> _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(64));
     private readonly ConcurrentDictionary<NodeId, PendingDial> _crossed = new();
-    private Task _acceptLoop = Task.CompletedTask;
 
     private static bool SortsFirst(NodeId a, NodeId b) => a.Bytes.SequenceCompareTo(b.Bytes) < 0;
 
@@ -58,41 +62,31 @@ public sealed partial class PeerEndpoint
         _crossed[dial.Peer] = dial;
     }
 
-    /// <summary>Hands accepted connections to the crossed dial waiting for them, the rest to <see cref="AcceptAsync"/>.</summary>
-    private async Task AcceptLoopAsync(CancellationToken stopping)
+    /// <summary>
+    /// The handler of the peer's incoming connections (its listener's QUIC endpoint, <see cref="PeerListenerBuilderExtensions.UsePeer"/>):
+    /// tracks the connection's path, hands it to the crossed dial waiting for it or to <see cref="AcceptAsync"/>, and
+    /// then lives as long as the connection (when a handler returns, the server closes its connection), or until the
+    /// server asks it to finish.
+    /// </summary>
+    internal async Task OnConnectedAsync(MultiplexedConnectionContext context)
     {
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        var closing = context.Features.GetRequiredFeature<IConnectionLifetimeNotificationFeature>().ConnectionClosedRequested;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
         try
         {
-            while (true)
+            await TrackAsync(connection, stop.Token).ConfigureAwait(false);
+            if (connection.RemoteNodeId is not { } peer || !_crossed.TryRemove(peer, out var dial) || !dial.Incoming.TrySetResult(connection))
             {
-                var connection = await _quic.AcceptAsync(stopping).ConfigureAwait(false);
-                try
-                {
-                    await TrackAsync(connection, stopping).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException)
-                {
-                    continue; // gone already
-                }
-
-                if (connection.RemoteNodeId is { } peer && _crossed.TryRemove(peer, out var dial) && dial.Incoming.TrySetResult(connection))
-                {
-                    continue;
-                }
-
-                await _accepted.Writer.WriteAsync(connection, stopping).ConfigureAwait(false);
+                await _accepted.Writer.WriteAsync(connection, stop.Token).ConfigureAwait(false);
             }
+
+            await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException or ChannelClosedException)
         {
-        }
-        catch (ChannelClosedException)
-        {
-            // The endpoint failed (PeerEndpoint.Completion.cs): accepting ended with it.
-        }
-        finally
-        {
-            _accepted.Writer.TryComplete();
+            // Gone already, the endpoint failed (PeerEndpoint.Completion.cs), or the server is stopping: either way the
+            // connection ends with this handler.
         }
     }
 

@@ -30,7 +30,7 @@ public sealed partial class PeerEndpoint
         {
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(_options.DialTimeout);
-            control = await RelayControlClient.ConnectAsync(_quic, relay, _relayId, limit.Token).ConfigureAwait(false);
+            control = await RelayControlClient.ConnectAsync(Quic, relay, _relayId, limit.Token).ConfigureAwait(false);
         }
         catch (QuicConnectionException e)
         {

@@ -3,9 +3,12 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer.Direct;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
@@ -29,7 +32,6 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private static readonly TimeSpan IncomingDialLifetime = TimeSpan.FromSeconds(60);
 
     private readonly PeerEndpointOptions _options;
-    private readonly QuicEndpoint _quic;
     private readonly CidIssuer _issuer;
     private readonly IncomingDialTable _incoming;
     private readonly HolePuncher _puncher;
@@ -37,26 +39,66 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
     private readonly TaskCompletionSource _firstRegistration = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ListenerContext? _listener;
+    private QuicEndpoint? _quic;
+    private QuicPipeServer? _ownServer;
     private RelayControlClient? _control;
     private NodeId? _relayId;
     private Task _maintenance = Task.CompletedTask;
 
-    private PeerEndpoint(PeerEndpointOptions options, QuicEndpoint quic, CidIssuer issuer, IncomingDialTable incoming, HolePuncher puncher)
+    /// <summary>
+    /// A peer to compose on a server's UDP listener (<see cref="PeerListenerBuilderExtensions.UsePeer"/>) and start
+    /// once the server has started (<see cref="StartAsync(CancellationToken)"/>). It binds nothing itself.
+    /// </summary>
+    public PeerEndpoint(PeerEndpointOptions options)
     {
-        _puncher = puncher;
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         _options = options;
-        _quic = quic;
-        _issuer = issuer;
-        _incoming = incoming;
+        _issuer = new CidIssuer(options.CidLength);
+        _incoming = new IncomingDialTable(4096, TimeProvider.System);
+
+        // A punch session outlives a few retry rounds without a probe: an accepter learns of a relayed connection's
+        // liveness only through the dialer's punch requests.
+        _puncher = new HolePuncher(4096, (3 * options.DirectRetryInterval) + options.PunchDuration);
         _relayId = options.RelayId;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
+        EndpointOptions = new QuicEndpointOptions
+        {
+            Identity = options.Identity,
+            AcceptIncoming = true,
+            ServerAlpn = options.Alpn,
+            ExpectedClientSelector = _incoming.Take,
+            ConnectionIdLength = options.CidLength,
+            ConnectionIdGenerator = _issuer.Next,
+            KeepAliveInterval = options.KeepAliveInterval,
+            IdleTimeout = options.IdleTimeout,
+            HandshakeTimeout = options.HandshakeTimeout,
+            MaxConnections = options.MaxConnections,
+            UnroutableDatagramHandler = _puncher.OnDatagram,
+        };
     }
 
     /// <summary>This peer's NodeId.</summary>
     public NodeId NodeId => _options.Identity!.NodeId;
 
+    /// <summary>
+    /// Where the peer's UDP listener binds: <see cref="PeerEndpointOptions.LocalEndPoint"/>, or any address of the
+    /// relay's family on a port the kernel picks.
+    /// </summary>
+    public IPEndPoint ListenEndPoint => _options.LocalEndPoint ?? new IPEndPoint(_options.Relay!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+
+    /// <summary>
+    /// The QUIC endpoint's settings: our identity, incoming dials admitted only as signalled (the CID we answered with
+    /// names the dialer to pin), our derived CIDs, and the hole puncher for datagrams no connection claims.
+    /// </summary>
+    public QuicEndpointOptions EndpointOptions { get; }
+
+    /// <summary>The CID length of our connections, which the listener's header stage parses.</summary>
+    public int CidLength => _options.CidLength;
+
     /// <summary>The local address of the peer's one UDP socket.</summary>
-    public IPEndPoint LocalEndPoint => _quic.LocalEndPoint;
+    public IPEndPoint LocalEndPoint => Quic.LocalEndPoint;
 
     /// <summary>Our address as the relay last saw it (our NAT's public mapping).</summary>
     public IPEndPoint? PublicEndPoint { get; private set; }
@@ -67,40 +109,30 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>Times the peer registered with the relay (1 after start; more after reconnects).</summary>
     public int Registrations { get; private set; }
 
+    private QuicEndpoint Quic => _quic ?? throw new InvalidOperationException("The peer has not started: compose it with UsePeer, start the server, then StartAsync.");
+
     /// <summary>
-    /// Binds the socket, connects to the relay and registers. Throws <see cref="PeerException"/> with a clear
-    /// message when the relay is unreachable, is not the pinned one, or refuses the registration.
+    /// A peer on a server of its own: one UDP listener composed with <see cref="PeerListenerBuilderExtensions.UsePeer"/>,
+    /// started, then connected to the relay and registered. Disposing the peer stops and disposes that server. Throws
+    /// <see cref="PeerException"/> with a clear message when the relay is unreachable, is not the pinned one, or
+    /// refuses the registration.
     /// </summary>
     public static async Task<PeerEndpoint> StartAsync(PeerEndpointOptions options, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        var issuer = new CidIssuer(options.CidLength);
-        var incoming = new IncomingDialTable(4096, TimeProvider.System);
-
-        // A punch session outlives a few retry rounds without a probe: an accepter learns of a relayed connection's
-        // liveness only through the dialer's punch requests.
-        var puncher = new HolePuncher(4096, (3 * options.DirectRetryInterval) + options.PunchDuration);
-        var local = options.LocalEndPoint ?? new IPEndPoint(options.Relay!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        var quic = QuicEndpoint.Bind(local, new QuicEndpointOptions
+        var peer = new PeerEndpoint(options);
+        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        if (options.LoggerFactory is { } loggers)
         {
-            Identity = options.Identity,
-            AcceptIncoming = true,
-            ServerAlpn = options.Alpn,
-            ExpectedClientSelector = incoming.Take,
-            ConnectionIdLength = options.CidLength,
-            ConnectionIdGenerator = issuer.Next,
-            KeepAliveInterval = options.KeepAliveInterval,
-            IdleTimeout = options.IdleTimeout,
-            HandshakeTimeout = options.HandshakeTimeout,
-            MaxConnections = options.MaxConnections,
-            UnroutableDatagramHandler = puncher.OnDatagram,
-        });
-        puncher.Attach(quic);
-        var peer = new PeerEndpoint(options, quic, issuer, incoming, puncher);
+            builder.Services.AddSingleton(loggers);
+        }
+
+        builder.ListenUdp(peer.ListenEndPoint, udp => udp.UsePeer(peer));
+        var server = builder.Build();
+        peer._ownServer = server;
         try
         {
-            await peer.ConnectRelayAsync(cancellationToken).ConfigureAwait(false);
+            await server.StartAsync(cancellationToken).ConfigureAwait(false);
+            await peer.StartAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -108,9 +140,36 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             throw;
         }
 
-        peer._maintenance = peer.MaintainAsync();
-        peer._acceptLoop = peer.AcceptLoopAsync(peer._stopping.Token);
         return peer;
+    }
+
+    /// <summary>
+    /// Connects to the relay through the QUIC endpoint of the listener the peer is composed on (the server must have
+    /// started) and registers. Throws <see cref="PeerException"/> with a clear message when the relay is unreachable,
+    /// is not the pinned one, or refuses the registration; the peer is then of no further use.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        var listener = _listener ?? throw new InvalidOperationException("Compose the peer on a UDP listener first (UsePeer).");
+        if (_quic is not null)
+        {
+            throw new InvalidOperationException("The peer is already started.");
+        }
+
+        _quic = listener.Features.Get<QuicListenerEndpoints>()?.Endpoints.FirstOrDefault()
+            ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
+        _puncher.Attach(_quic);
+        await ConnectRelayAsync(cancellationToken).ConfigureAwait(false);
+        _maintenance = MaintainAsync();
+    }
+
+    /// <summary>Called by <see cref="PeerListenerBuilderExtensions.UsePeer"/>: the listener whose endpoint the peer uses.</summary>
+    internal void ComposeOn(ListenerContext listener)
+    {
+        if (Interlocked.CompareExchange(ref _listener, listener, null) is not null)
+        {
+            throw new InvalidOperationException("The peer is already composed on a listener: a peer has one socket.");
+        }
     }
 
     /// <summary>
@@ -192,7 +251,22 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops: ends the direct paths, the relay session and every incoming connection's handler. The QUIC endpoint and
+    /// its socket are the server's: a peer started with <see cref="StartAsync(PeerEndpointOptions, CancellationToken)"/>
+    /// disposes its own server here, otherwise the application stops its server.
+    /// </summary>
     public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _ownServer, null) is { } server)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The peer's part of stopping (also the listener's stop, through the peer's service): idempotent.</summary>
+    internal async Task StopAsync()
     {
         if (_stopping.IsCancellationRequested)
         {
@@ -208,15 +282,13 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         {
         }
 
-        await _acceptLoop.ConfigureAwait(false);
+        _accepted.Writer.TryComplete();
         await StopDirectPathsAsync().ConfigureAwait(false);
         if (_control is { } control)
         {
             await control.DisposeAsync().ConfigureAwait(false);
         }
 
-        await _quic.DisposeAsync().ConfigureAwait(false);
-        _stopping.Dispose();
         _completion.TrySetResult();
     }
 
@@ -226,7 +298,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         limit.CancelAfter(timeout);
         try
         {
-            return await _quic.ConnectAsync(
+            return await Quic.ConnectAsync(
                 _options.Relay!,
                 new QuicClientConnectionOptions { ExpectedPeer = peer, Alpn = _options.Alpn, InitialDestinationConnectionId = initialDcid },
                 limit.Token).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Quic.Internal;
 
 namespace QuicPipe.Quic;
@@ -36,8 +37,20 @@ public sealed partial class QuicEndpoint
         }
     }
 
+    /// <summary>
+    /// The endpoint's own stages, when it receives on a socket of its own or from a hand-over queue: parse headers,
+    /// find our connections by CID, answer path probes; then <paramref name="terminal"/>. A server's UDP listener
+    /// composes the same list where it can be read (<see cref="QuicListenerBuilderExtensions.RunQuicEndpoint"/>).
+    /// </summary>
+    private PacketDelegate DefaultPipeline(PacketDelegate terminal) => new PipelineBuilder()
+        .UseQuicHeaderParsing(_options.ConnectionIdLength)
+        .UseLocalCidLookup(_cids)
+        .Use(next => new PathProbeStage(next, this).Invoke)
+        .Run(terminal)
+        .Build();
+
     /// <summary>Loop thread: handles a path probe; false if the datagram is not one (it goes on to the unroutable path).</summary>
-    private bool TryHandlePathProbe(ReadOnlySpan<byte> datagram, in PeerAddress source)
+    internal bool TryHandlePathProbe(ReadOnlySpan<byte> datagram, in PeerAddress source)
     {
         if (!PathProbe.LooksLikeProbe(datagram))
         {

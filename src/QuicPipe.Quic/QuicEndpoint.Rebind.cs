@@ -27,9 +27,9 @@ public sealed partial class QuicEndpoint
     /// <summary>Loop thread: swaps the socket, then starts each client connection's migration.</summary>
     private Task[] Rebind(CancellationToken cancellationToken)
     {
-        if (_port is not SocketDatagramPort old)
+        if (_port is not SocketDatagramPort { OwnsSocket: true } old)
         {
-            throw new InvalidOperationException("The endpoint runs on a shared socket (QuicEndpoint.Attach), which it cannot replace.");
+            throw new InvalidOperationException("The endpoint runs on a socket it does not own (QuicEndpoint.Attach, or a server's UDP listener), which it cannot replace.");
         }
 
         var servers = _connections.Count(c => c.IsServer);
@@ -41,7 +41,7 @@ public sealed partial class QuicEndpoint
         // Same address and socket options as Bind's socket; the kernel picks the new port.
         var oldLocal = old.LocalAddress;
         var socket = UdpBatchSocket.Bind(PeerAddress.Create(oldLocal.RawFamily, oldLocal.AddressBytes, 0), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
-        _port = new SocketDatagramPort(socket);
+        _port = new SocketDatagramPort(socket, ownsSocket: true);
         old.Dispose();
 
         var migrations = new List<Task>();

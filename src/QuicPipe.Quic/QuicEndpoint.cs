@@ -86,7 +86,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private long _loopIterations;
     private long _loopAllocatingIterations;
 
-    private QuicEndpoint(IDatagramPort port, QuicEndpointOptions options)
+    private QuicEndpoint(IDatagramPort port, QuicEndpointOptions options, Func<QuicEndpoint, PacketDelegate, PacketDelegate>? pipeline)
     {
         _port = port;
         _options = options;
@@ -94,13 +94,14 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
         _cids = new CidTable(options.ConnectionIdTableCapacity ?? 2 * options.MaxConnections * ConnectionIdsPerConnection);
-        _pipeline = new PipelineBuilder()
-            .UseQuicHeaderParsing(options.ConnectionIdLength)
-            .UseLocalCidLookup(_cids)
-            .Run(Route)
-            .Build();
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
+
+        // Last: the composer may publish this endpoint before it builds the stages that look it up.
+        _pipeline = pipeline is null ? DefaultPipeline(Route) : pipeline(this, Route);
     }
+
+    /// <summary>Our CIDs, as local routes naming a connection's slot: what the local CID lookup stage reads.</summary>
+    internal CidTable ConnectionIds => _cids;
 
     /// <summary>The bound address (with the port the kernel chose for port 0).</summary>
     public IPEndPoint LocalEndPoint => _port.LocalAddress.ToEndPoint();
@@ -137,7 +138,20 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         options.Validate();
         NativeCallbacks.EnsureRegistered();
         var socket = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(local), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
-        return Start(new SocketDatagramPort(socket), options);
+        return Start(new SocketDatagramPort(socket, ownsSocket: true), options, pipeline: null);
+    }
+
+    /// <summary>
+    /// Starts an endpoint that receives on <paramref name="socket"/>, which stays its owner's (a server's UDP
+    /// listener: see <see cref="QuicListenerBuilderExtensions.RunQuicEndpoint"/>), with the packet stages
+    /// <paramref name="pipeline"/> composes in front of the endpoint's terminal step (delivery to connections,
+    /// accepting Initials, the unroutable rest). The stages run on the endpoint's loop thread.
+    /// </summary>
+    internal static QuicEndpoint RunOn(UdpBatchSocket socket, QuicEndpointOptions options, Func<QuicEndpoint, PacketDelegate, PacketDelegate> pipeline)
+    {
+        options.Validate();
+        NativeCallbacks.EnsureRegistered();
+        return Start(new SocketDatagramPort(socket, ownsSocket: false), options, pipeline);
     }
 
     /// <summary>
@@ -151,14 +165,14 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         NativeCallbacks.EnsureRegistered();
-        return Start(socket, options);
+        return Start(socket, options, pipeline: null);
     }
 
-    private static QuicEndpoint Start(IDatagramPort port, QuicEndpointOptions options)
+    private static QuicEndpoint Start(IDatagramPort port, QuicEndpointOptions options, Func<QuicEndpoint, PacketDelegate, PacketDelegate>? pipeline)
     {
         try
         {
-            var endpoint = new QuicEndpoint(port, options);
+            var endpoint = new QuicEndpoint(port, options, pipeline);
             endpoint._loop.Start();
             return endpoint;
         }
@@ -415,6 +429,11 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
                 continue;
             }
 
+            if (verdict == PacketVerdict.Consumed)
+            {
+                continue;
+            }
+
             if (verdict is not (PacketVerdict.Pending or PacketVerdict.Local))
             {
                 if (batch.Lengths[i] != 0)
@@ -445,17 +464,11 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     }
 
     /// <summary>
-    /// A datagram for no connection (not QUIC, or a CID we do not know): a path probe is handled here; anything else
-    /// is counted, then offered to <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/> (hole-punch probes
-    /// share this socket).
+    /// A datagram for no connection (not QUIC, or a CID we do not know; path probes were taken by their stage): counted,
+    /// then offered to <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/> (hole-punch probes share this socket).
     /// </summary>
     private void Unroutable(PacketBatch batch, int index)
     {
-        if (TryHandlePathProbe(batch.Payload(index), batch.Sources[index]))
-        {
-            return;
-        }
-
         Interlocked.Increment(ref _unroutable);
         if (_options.UnroutableDatagramHandler is not { } handler)
         {

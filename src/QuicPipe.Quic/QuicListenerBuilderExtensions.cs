@@ -1,33 +1,65 @@
 using Microsoft.AspNetCore.Connections;
 using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Quic.Internal;
 
 namespace QuicPipe.Quic;
 
-/// <summary>QUIC on a server builder's UDP listener: an endpoint on its sockets, and its connections' handler.</summary>
+/// <summary>QUIC on a server builder's UDP listener: endpoints on its sockets, their stages, and their connections' handler.</summary>
 public static class QuicListenerBuilderExtensions
 {
     /// <summary>
-    /// Runs a QUIC endpoint on each address of the listener, on the listener's own sockets (nothing else is bound),
-    /// and serves its incoming connections with the handler <paramref name="connections"/> composes (connection
-    /// middleware, then the handler: Kestrel's <c>ListenOptions.Use</c> shape). The endpoints receive only what a
-    /// stage of the listener hands them through <see cref="QuicListenerEndpoints"/>, published in the listener's
-    /// features once its sockets are bound.
+    /// Runs a QUIC endpoint on each address of the listener beside the listener's receive loops (nothing else is
+    /// bound), and serves its incoming connections with the handler <paramref name="connections"/> composes
+    /// (connection middleware, then the handler: Kestrel's <c>ListenOptions.Use</c> shape). The endpoints receive
+    /// only what a stage of the listener hands them (<see cref="UseQuicEndpointDelivery"/>, the relay's control
+    /// stage) and run their own stages (header, connection lookup, path probes) on their loop thread. For a listener
+    /// that mostly forwards (a relay) and ends a few packets locally.
     /// </summary>
     public static UdpListenerBuilder UseQuicEndpoint(this UdpListenerBuilder listener, QuicEndpointOptions options, Action<IMultiplexedConnectionBuilder> connections)
     {
         ArgumentNullException.ThrowIfNull(listener);
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(connections);
+        var build = Checked(options, connections);
+        return listener.AddService(context => new AttachedQuicEndpointService(context, options, build(context), context.LoggerFactory.CreateLogger("QuicPipe.Quic")));
+    }
 
-        // Checked where the listener is composed, so a bad option fails Build rather than Start.
-        options.Validate();
-        return listener.AddService(context =>
-        {
-            var builder = new MultiplexedConnectionBuilder(context.Services);
-            connections(builder);
-            return new QuicEndpointService(context, options, builder.Build(), context.LoggerFactory.CreateLogger("QuicPipe.Quic"));
-        });
+    /// <summary>
+    /// Makes a QUIC endpoint the listener's receiver: on each address (one socket: set <c>Threads = 1</c>) the
+    /// endpoint's loop thread receives, runs the listener's stages, and ends them with its terminal step: a packet
+    /// the stages marked for a connection of ours goes to that connection; a long-header Initial may start an
+    /// incoming connection (within <see cref="QuicEndpointOptions.MaxHandshakingConnections"/> and
+    /// <see cref="QuicEndpointOptions.MaxConnections"/>); anything else is counted as unroutable and offered to
+    /// <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/>. Incoming connections reach the handler
+    /// <paramref name="connections"/> composes. For a listener whose traffic is all its own (a peer).
+    /// </summary>
+    public static UdpListenerBuilder RunQuicEndpoint(this UdpListenerBuilder listener, QuicEndpointOptions options, Action<IMultiplexedConnectionBuilder> connections)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        var build = Checked(options, connections);
+        return listener.RunLoopsOn(context => new QuicLoopService(context, options, build(context), context.LoggerFactory.CreateLogger("QuicPipe.Quic")));
+    }
+
+    /// <summary>
+    /// Marks each parsed packet whose destination CID is one of our connections' Local, with the connection's slot,
+    /// on the endpoint that runs this listener's loops (<see cref="RunQuicEndpoint"/>). Runs on that endpoint's thread.
+    /// </summary>
+    public static UdpListenerBuilder UseQuicConnectionLookup(this UdpListenerBuilder listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        return listener.Use((loop, next) =>
+            new PipelineBuilder().UseLocalCidLookup(loop.GetQuicEndpoints(nameof(UseQuicConnectionLookup))[loop.AddressIndex].ConnectionIds).Run(next).Build());
+    }
+
+    /// <summary>
+    /// Answers the path probes of our connections' peers and takes the answers to ours
+    /// (<see cref="QuicConnection.ProbePathAsync"/>), among the packets no connection claimed, on the endpoint that
+    /// runs this listener's loops (<see cref="RunQuicEndpoint"/>). Forged probes are dropped and counted.
+    /// </summary>
+    public static UdpListenerBuilder UsePathProbes(this UdpListenerBuilder listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        return listener.Use((loop, next) =>
+            new PathProbeStage(next, loop.GetQuicEndpoints(nameof(UsePathProbes))[loop.AddressIndex]).Invoke);
     }
 
     /// <summary>
@@ -41,11 +73,25 @@ public static class QuicListenerBuilderExtensions
         return listener.Use((loop, next) => new QuicEndpointDeliveryStage(next, loop.GetQuicEndpoints(nameof(UseQuicEndpointDelivery)), loop.AddressIndex).Invoke);
     }
 
-    /// <summary>The listener's QUIC endpoints, for a stage that delivers to them; a clear error if there are none.</summary>
+    /// <summary>The listener's QUIC endpoints, for a stage that needs them; a clear error naming the stage if there are none.</summary>
     public static QuicListenerEndpoints GetQuicEndpoints(this UdpLoopContext loop, string stage)
     {
         ArgumentNullException.ThrowIfNull(loop);
         return loop.Listener.Features.Get<QuicListenerEndpoints>()
-            ?? throw new InvalidOperationException($"{loop.Listener}: {stage} needs UseQuicEndpoint on the same listener (the endpoint it delivers to).");
+            ?? throw new InvalidOperationException($"{loop.Listener}: {stage} needs UseQuicEndpoint or RunQuicEndpoint on the same listener.");
+    }
+
+    /// <summary>Checks the options where the listener is composed (a bad one fails Build, not Start) and returns the handler's composer.</summary>
+    private static Func<ListenerContext, MultiplexedConnectionDelegate> Checked(QuicEndpointOptions options, Action<IMultiplexedConnectionBuilder> connections)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(connections);
+        options.Validate();
+        return context =>
+        {
+            var builder = new MultiplexedConnectionBuilder(context.Services);
+            connections(builder);
+            return builder.Build();
+        };
     }
 }

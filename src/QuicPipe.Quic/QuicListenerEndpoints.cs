@@ -3,24 +3,35 @@ using QuicPipe.Dataplane;
 namespace QuicPipe.Quic;
 
 /// <summary>
-/// The QUIC endpoints a UDP listener runs on its own sockets (<see cref="QuicListenerBuilderExtensions.UseQuicEndpoint"/>),
-/// one per address, published in the listener's features. The listener's receive loops own the sockets; a stage
-/// picks out the datagrams that end here and hands them over with <see cref="TryDeliver"/>; the endpoints send
-/// from the same address and port through a duplicate of the socket.
+/// The QUIC endpoints a UDP listener runs on its own sockets, one per address, published in the listener's features.
+/// Either the listener's receive loops own the sockets and a stage hands over the datagrams that end at the endpoint
+/// (<see cref="QuicListenerBuilderExtensions.UseQuicEndpoint"/>, <see cref="TryDeliver"/>; the endpoints send through a
+/// duplicate of the socket), or the endpoints run the listener's loops themselves
+/// (<see cref="QuicListenerBuilderExtensions.RunQuicEndpoint"/>), and its stages run on their threads.
 /// </summary>
 public sealed class QuicListenerEndpoints
 {
-    private readonly QuicEndpoint[] _endpoints;
+    private readonly QuicEndpoint?[] _endpoints;
     private readonly QuicSharedSocket?[] _inboxes;
 
-    internal QuicListenerEndpoints(QuicEndpoint[] endpoints, QuicSharedSocket[] inboxes)
+    internal QuicListenerEndpoints(int addresses)
     {
-        _endpoints = endpoints;
-        _inboxes = inboxes;
+        _endpoints = new QuicEndpoint?[addresses];
+        _inboxes = new QuicSharedSocket?[addresses];
     }
 
-    /// <summary>One endpoint per address of the listener, in the listener's order.</summary>
-    public IReadOnlyList<QuicEndpoint> Endpoints => _endpoints;
+    /// <summary>The endpoint on address <paramref name="addressIndex"/> (in the listener's order).</summary>
+    public QuicEndpoint this[int addressIndex] =>
+        _endpoints[addressIndex] ?? throw new InvalidOperationException($"No QUIC endpoint runs on address {addressIndex} of the listener (yet).");
+
+    /// <summary>The endpoints, in the listener's order of addresses.</summary>
+    public IEnumerable<QuicEndpoint> Endpoints => _endpoints.OfType<QuicEndpoint>();
+
+    internal void Set(int addressIndex, QuicEndpoint endpoint, QuicSharedSocket? inbox = null)
+    {
+        _endpoints[addressIndex] = endpoint;
+        Volatile.Write(ref _inboxes[addressIndex], inbox);
+    }
 
     /// <summary>
     /// Queues <paramref name="datagram"/> for the endpoint on address <paramref name="addressIndex"/>. Null on

@@ -103,7 +103,66 @@ public sealed class QuicListenerTests
         builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp => udp.UseQuicHeaderParsing().UseQuicEndpointDelivery());
         using var server = new AsyncDisposer(builder.Build());
         var error = Assert.Throws<InvalidOperationException>(() => server.Server.StartAsync().GetAwaiter().GetResult());
-        Assert.Contains("UseQuicEndpointDelivery needs UseQuicEndpoint on the same listener", error.Message, StringComparison.Ordinal);
+        Assert.Contains("UseQuicEndpointDelivery needs UseQuicEndpoint or RunQuicEndpoint on the same listener", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_endpoint_that_runs_the_listener_loop_serves_connections_and_answers_path_probes_through_the_listener_stages()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var serverIdentity = NodeIdentity.Generate();
+        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var options = new QuicEndpointOptions { Identity = serverIdentity, AcceptIncoming = true, AllowAnyClient = true };
+        var accepted = new TaskCompletionSource<QuicConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp =>
+        {
+            udp.Threads = 1;
+            udp.RunQuicEndpoint(options, connections => connections.Run(async context =>
+                {
+                    var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+                    accepted.TrySetResult(connection);
+                    await Task.Delay(Timeout.Infinite, context.ConnectionClosed).ContinueWith(_ => { }, TaskScheduler.Default);
+                }))
+                .UseQuicHeaderParsing(options.ConnectionIdLength)
+                .UseQuicConnectionLookup()
+                .UsePathProbes();
+        });
+        await using var server = builder.Build();
+        await server.StartAsync(timeout.Token);
+        var listener = server.Listeners[0];
+        var listenerAddress = listener.Features.GetRequiredFeature<UdpTransport>().LocalAddresses[0].ToEndPoint();
+        var endpoint = listener.Features.GetRequiredFeature<QuicListenerEndpoints>()[0];
+        Assert.Equal(listenerAddress, endpoint.LocalEndPoint);
+
+        await using var client = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = NodeIdentity.Generate() });
+        var connection = await client.ConnectAsync(listenerAddress, new QuicClientConnectionOptions { ExpectedPeer = serverIdentity.NodeId }, timeout.Token);
+        var serverSide = await accepted.Task.WaitAsync(timeout.Token);
+
+        // Streams flow both ways through the listener's socket.
+        var stream = await connection.OpenBidirectionalStreamAsync(timeout.Token);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("hello"), endStream: true, timeout.Token);
+        var incoming = await serverSide.AcceptStreamAsync(timeout.Token);
+        Assert.Equal("hello", Encoding.ASCII.GetString(await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token)));
+
+        // The client's probe is answered by the listener's UsePathProbes stage; without it the probe would time out.
+        await connection.ProbePathAsync(listenerAddress, timeout.Token);
+        Assert.Equal(1, endpoint.PathProbesAnswered);
+        await connection.CloseAsync();
+    }
+
+    [Fact]
+    public async Task An_endpoint_runs_one_loop_per_address_and_says_so_when_given_more()
+    {
+        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var options = new QuicEndpointOptions { Identity = NodeIdentity.Generate(), AcceptIncoming = true, AllowAnyClient = true };
+        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp =>
+        {
+            udp.Threads = 2;
+            udp.RunQuicEndpoint(options, connections => { }).UseQuicHeaderParsing();
+        });
+        await using var server = builder.Build();
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => server.StartAsync());
+        Assert.Contains("set the listener's Threads to 1", error.Message, StringComparison.Ordinal);
     }
 
     private static QuicPipeServer Build(NodeIdentity identity, Action<IMultiplexedConnectionBuilder> connections)

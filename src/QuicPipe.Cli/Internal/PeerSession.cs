@@ -27,11 +27,11 @@ internal static class PeerSession
             return 2;
         }
 
-        PeerEndpoint? endpoint = null;
+        PeerServer? running = null;
         try
         {
-            endpoint = await PeerEndpoint.StartAsync(options, interrupted).ConfigureAwait(false);
-            var started = endpoint;
+            running = await PeerServer.StartAsync(options, loggers, interrupted).ConfigureAwait(false);
+            var started = running.Peer;
             return await EndpointLifetime.RunAsync(started, async cancellationToken =>
             {
                 var (connection, stream) = await connect(started, cancellationToken).ConfigureAwait(false);
@@ -50,9 +50,9 @@ internal static class PeerSession
         }
         finally
         {
-            if (endpoint is not null)
+            if (running is not null)
             {
-                await endpoint.DisposeAsync().ConfigureAwait(false);
+                await running.DisposeAsync().ConfigureAwait(false);
             }
         }
     }

@@ -33,11 +33,11 @@ internal static class TunnelSession
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        PeerEndpoint? endpoint = null;
+        PeerServer? running = null;
         try
         {
-            endpoint = await PeerEndpoint.StartAsync(options, stop.Token).ConfigureAwait(false);
-            var started = endpoint;
+            running = await PeerServer.StartAsync(options, loggers, stop.Token).ConfigureAwait(false);
+            var started = running.Peer;
             await EndpointLifetime.RunAsync(started, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
             return 0;
         }
@@ -52,9 +52,9 @@ internal static class TunnelSession
         }
         finally
         {
-            if (endpoint is not null)
+            if (running is not null)
             {
-                await endpoint.DisposeAsync().ConfigureAwait(false);
+                await running.DisposeAsync().ConfigureAwait(false);
             }
         }
 

@@ -33,6 +33,8 @@ public sealed class UdpListenerBuilder : ListenerBuilder, IPacketPipelineBuilder
 
     internal IReadOnlyList<Func<UdpLoopContext, PacketDelegate, PacketDelegate>> Stages => _stages;
 
+    private bool _hasLoopOwner;
+
     internal override bool IsEmpty => base.IsEmpty && _stages.Count == 0;
 
     /// <summary>Adds a packet stage (<c>next =&gt; batch =&gt; ...</c>), built once per receive loop, running after those added before it.</summary>
@@ -58,6 +60,24 @@ public sealed class UdpListenerBuilder : ListenerBuilder, IPacketPipelineBuilder
     public UdpListenerBuilder AddService(Func<ListenerContext, IListenerService> service)
     {
         AddServiceCore(service);
+        return this;
+    }
+
+    /// <summary>
+    /// Lets a service receive on the listener's sockets on threads of its own (a QUIC endpoint, whose work must
+    /// share the receiving thread), running the listener's stages ended by its terminal step, instead of the
+    /// server's receive loops. It is one of the listener's services, started where it was added. One owner per listener.
+    /// </summary>
+    public UdpListenerBuilder RunLoopsOn(Func<ListenerContext, IUdpLoopOwner> owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        if (_hasLoopOwner)
+        {
+            throw new InvalidOperationException("The listener's receive loops already have an owner: one per listener.");
+        }
+
+        _hasLoopOwner = true;
+        AddServiceCore(owner);
         return this;
     }
 

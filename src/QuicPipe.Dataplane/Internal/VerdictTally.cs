@@ -14,7 +14,7 @@ internal static class VerdictTally
             {
                 case PacketVerdict.Forward:
                     break; // counted by the socket when the kernel accepts it
-                case PacketVerdict.Local:
+                case PacketVerdict.Local or PacketVerdict.Consumed:
                     counters.Local++;
                     break;
                 case PacketVerdict.Drop:

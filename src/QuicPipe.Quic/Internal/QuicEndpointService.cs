@@ -5,12 +5,13 @@ using QuicPipe.Dataplane.Hosting;
 namespace QuicPipe.Quic.Internal;
 
 /// <summary>
-/// A QUIC endpoint on each address of a UDP listener, living on the listener's sockets: started once they are
-/// bound (each endpoint sends through a duplicate of its address's first socket), with a
-/// <see cref="QuicConnectionDispatcher"/> serving its incoming connections with the listener's connection handler.
-/// Published as <see cref="QuicListenerEndpoints"/> for the stage that delivers to them.
+/// QUIC endpoints on a UDP listener's sockets, one per address, each with a <see cref="QuicConnectionDispatcher"/>
+/// serving its incoming connections with the listener's connection handler, published as
+/// <see cref="QuicListenerEndpoints"/>. How an endpoint gets its datagrams is the derived class's: handed over by the
+/// listener's stages (<see cref="AttachedQuicEndpointService"/>) or received by the endpoint itself
+/// (<see cref="QuicLoopService"/>).
 /// </summary>
-internal sealed partial class QuicEndpointService(ListenerContext context, QuicEndpointOptions options, MultiplexedConnectionDelegate handler, ILogger logger)
+internal abstract partial class QuicEndpointService(ListenerContext context, QuicEndpointOptions options, MultiplexedConnectionDelegate handler, ILogger logger)
     : IListenerService
 {
     // How long stopping waits for the handlers to finish once asked, and then for the endpoints to close.
@@ -19,51 +20,38 @@ internal sealed partial class QuicEndpointService(ListenerContext context, QuicE
 
     private readonly List<QuicEndpoint> _endpoints = [];
     private readonly List<Task> _dispatchers = [];
-    private CancellationTokenSource? _stopping;
-    private QuicListenerEndpoints? _feature;
+    private readonly CancellationTokenSource _stopping = new();
+    private bool _stopped;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    protected ListenerContext Context => context;
+
+    protected QuicEndpointOptions Options => options;
+
+    protected QuicListenerEndpoints Feature { get; private set; } = null!;
+
+    protected UdpTransport Transport { get; private set; } = null!;
+
+    public virtual Task StartAsync(CancellationToken cancellationToken)
     {
-        var transport = context.Features.Get<UdpTransport>()
+        Transport = context.Features.Get<UdpTransport>()
             ?? throw new InvalidOperationException($"{context}: a QUIC endpoint needs the listener's UDP sockets, and they are not bound.");
-        var inboxes = new List<QuicSharedSocket>();
-        try
-        {
-            foreach (var listener in transport.Listeners)
-            {
-                var inbox = new QuicSharedSocket(listener.DuplicateSocketForSending());
-                inboxes.Add(inbox);
-                _endpoints.Add(QuicEndpoint.Attach(inbox, options));
-            }
-        }
-        catch
-        {
-            // Attach disposes the inbox it fails with; the endpoints made before it are disposed here.
-            DisposeEndpointsAsync().GetAwaiter().GetResult();
-            throw;
-        }
-
-        _feature = new QuicListenerEndpoints([.. _endpoints], [.. inboxes]);
-        context.Features.Set(_feature);
-        _stopping = new CancellationTokenSource();
-        foreach (var endpoint in _endpoints)
-        {
-            _dispatchers.Add(QuicConnectionDispatcher.RunAsync(endpoint, handler, _stopping.Token, logger));
-        }
-
+        Feature = new QuicListenerEndpoints(Transport.Listeners.Count);
+        context.Features.Set(Feature);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _stopping, null) is not { } stopping)
+        if (_stopped)
         {
             return;
         }
 
+        _stopped = true;
+
         // Datagrams still arriving for the endpoints are dropped and counted from here on.
-        _feature?.CloseInboxes();
-        await stopping.CancelAsync().ConfigureAwait(false);
+        Feature?.CloseInboxes();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {
             await Task.WhenAll(_dispatchers).WaitAsync(HandlerWait, CancellationToken.None).ConfigureAwait(false);
@@ -73,24 +61,37 @@ internal sealed partial class QuicEndpointService(ListenerContext context, QuicE
             LogSlowHandlers(logger, context.ToString(), HandlerWait.TotalSeconds);
         }
 
-        _dispatchers.Clear();
-        stopping.Dispose();
         await DisposeEndpointsAsync().ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync() => new(StopOrDisposeAsync());
-
-    private async Task StopOrDisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await DisposeEndpointsAsync().ConfigureAwait(false);
+        _stopping.Dispose();
     }
 
-    /// <summary>Each endpoint closes its duplicate of a listener socket: once this returns, only the listener holds the port.</summary>
-    private async Task DisposeEndpointsAsync()
+    /// <summary>Serves <paramref name="endpoint"/>'s connections from now until stop, and disposes it then.</summary>
+    protected void Serve(QuicEndpoint endpoint)
     {
-        var disposals = _endpoints.Select(e => e.DisposeAsync().AsTask()).ToArray();
-        _endpoints.Clear();
+        lock (_endpoints)
+        {
+            _endpoints.Add(endpoint);
+            _dispatchers.Add(QuicConnectionDispatcher.RunAsync(endpoint, handler, _stopping.Token, logger));
+        }
+    }
+
+    /// <summary>
+    /// Each endpoint stops its loop and closes what it owns: once this returns, only the listener holds the port.
+    /// </summary>
+    protected async Task DisposeEndpointsAsync()
+    {
+        Task[] disposals;
+        lock (_endpoints)
+        {
+            disposals = _endpoints.Select(e => e.DisposeAsync().AsTask()).ToArray();
+            _endpoints.Clear();
+        }
+
         try
         {
             await Task.WhenAll(disposals).WaitAsync(DisposeWait, CancellationToken.None).ConfigureAwait(false);

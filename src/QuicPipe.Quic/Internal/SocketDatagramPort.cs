@@ -4,18 +4,21 @@ using QuicPipe.Dataplane;
 namespace QuicPipe.Quic.Internal;
 
 /// <summary>
-/// The endpoint's own UDP socket. Waits with SO_RCVTIMEO; wakes by sending an empty datagram to itself
-/// (an empty datagram parses as nothing and is not counted as unroutable).
+/// A UDP socket the endpoint receives on itself: its own, or a server listener's (which then closes it). Waits with
+/// SO_RCVTIMEO; wakes by sending an empty datagram to itself (an empty datagram parses as nothing and is not
+/// counted as unroutable).
 /// </summary>
 internal sealed class SocketDatagramPort : IDatagramPort
 {
     private readonly UdpBatchSocket _socket;
+    private readonly bool _ownsSocket;
     private readonly PeerAddress _wakeAddress;
     private TimeSpan _currentWait = TimeSpan.Zero;
 
-    public SocketDatagramPort(UdpBatchSocket socket)
+    public SocketDatagramPort(UdpBatchSocket socket, bool ownsSocket)
     {
         _socket = socket;
+        _ownsSocket = ownsSocket;
         var local = socket.LocalAddress.ToEndPoint();
         if (local.Address.Equals(IPAddress.Any))
         {
@@ -30,6 +33,9 @@ internal sealed class SocketDatagramPort : IDatagramPort
     }
 
     public PeerAddress LocalAddress => _socket.LocalAddress;
+
+    /// <summary>False when the socket is a server listener's: the endpoint must not close or replace it.</summary>
+    public bool OwnsSocket => _ownsSocket;
 
     public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
     {
@@ -66,5 +72,11 @@ internal sealed class SocketDatagramPort : IDatagramPort
 
     public void Shutdown() => _socket.Shutdown();
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        if (_ownsSocket)
+        {
+            _socket.Dispose();
+        }
+    }
 }

@@ -6,8 +6,8 @@ namespace QuicPipe.Dataplane.Hosting.Internal;
 /// <summary>
 /// A UDP listener of a built server: binds a <see cref="UdpListener"/> per address and publishes them
 /// (<see cref="UdpTransport"/>), starts the services that live on them, then builds each loop's pipeline from the
-/// listener's stages and starts the loops. Stopping goes the other way: services, then loops; disposing closes the
-/// sockets last.
+/// listener's stages and starts the loops (or hands each socket and its pipeline to the listener's
+/// <see cref="IUdpLoopOwner"/>). Stopping goes the other way: services, then loops; disposing closes the sockets last.
 /// </summary>
 internal sealed partial class UdpListenerRuntime : ListenerRuntime
 {
@@ -59,7 +59,18 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
             {
                 var addressIndex = i;
                 var listener = _listeners[i];
-                listener.Start((pipeline, loop) => Compose(pipeline, new UdpLoopContext(Context, addressIndex, listener.LocalAddress, loop)));
+                if (Services.OfType<IUdpLoopOwner>().FirstOrDefault() is { } owner)
+                {
+                    listener.RunOn((socket, loop) =>
+                    {
+                        var context = new UdpLoopContext(Context, addressIndex, listener.LocalAddress, loop);
+                        owner.Run(context, socket, terminal => Compose(new PipelineBuilder().Run(terminal), context).Build());
+                    });
+                }
+                else
+                {
+                    listener.Start((pipeline, loop) => Compose(pipeline, new UdpLoopContext(Context, addressIndex, listener.LocalAddress, loop)));
+                }
             }
         }
         catch
@@ -92,12 +103,14 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
         DisposeListeners();
     }
 
-    private void Compose(PipelineBuilder pipeline, UdpLoopContext loop)
+    private PipelineBuilder Compose(PipelineBuilder pipeline, UdpLoopContext loop)
     {
         foreach (var stage in _builder.Stages)
         {
             pipeline.Use(next => stage(loop, next));
         }
+
+        return pipeline;
     }
 
     private void DisposeListeners()

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Peer;
+
+namespace QuicPipe.Cli.Internal;
+
+/// <summary>
+/// The dataplane every peer command runs (<c>accept</c>, <c>dial</c>, <c>forward</c>, <c>expose</c>, <c>proxy</c>):
+/// one server with one UDP listener, the peer's socket, composed with <see cref="PeerListenerBuilderExtensions.UsePeer"/>
+/// (the QUIC endpoint receiving on it, header parsing, connection lookup, path probes; see docs/server-builder.md).
+/// Once the server runs, the peer connects to the relay and registers.
+/// </summary>
+internal sealed class PeerServer : IAsyncDisposable
+{
+    private readonly QuicPipeServer _server;
+
+    private PeerServer(QuicPipeServer server, PeerEndpoint peer)
+    {
+        _server = server;
+        Peer = peer;
+    }
+
+    public PeerEndpoint Peer { get; }
+
+    /// <summary>Throws what the peer throws (<see cref="PeerException"/>: no relay, wrong relay, refused) with nothing left bound.</summary>
+    public static async Task<PeerServer> StartAsync(PeerEndpointOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var peer = new PeerEndpoint(options);
+        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton(loggers);
+        builder.ListenUdp(peer.ListenEndPoint, udp => udp.UsePeer(peer));
+        var running = new PeerServer(builder.Build(), peer);
+        try
+        {
+            await running._server.StartAsync(cancellationToken).ConfigureAwait(false);
+            await peer.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await running.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return running;
+    }
+
+    /// <summary>The peer stops first (its relay session and connections), then the server closes the socket.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Peer.DisposeAsync().ConfigureAwait(false);
+        await _server.DisposeAsync().ConfigureAwait(false);
+    }
+}
