@@ -1178,11 +1178,6 @@ uint64_t qp_conn_get_pto(qp_conn *c)
     return ngtcp2_conn_get_pto(c->conn);
 }
 
-int qp_conn_is_handshake_completed(qp_conn *c)
-{
-    return ngtcp2_conn_get_handshake_completed(c->conn) ? 1 : 0;
-}
-
 int qp_conn_get_peer_spki_sha256(qp_conn *c, uint8_t *out)
 {
     if (!c->have_peer_hash) {
@@ -1198,11 +1193,6 @@ int qp_conn_export_key(qp_conn *c, const char *label, uint8_t *out, size_t len)
         return GNUTLS_E_INVALID_REQUEST;
     }
     return gnutls_prf_rfc5705(c->session, strlen(label), label, 0, NULL, len, (char *)out);
-}
-
-int qp_conn_pin_mismatch(qp_conn *c)
-{
-    return c->pin_mismatch;
 }
 
 int qp_conn_get_tls_alert(qp_conn *c)
@@ -1391,11 +1381,6 @@ int qp_conn_get_stats(qp_conn *c, qp_conn_stats *stats)
     }
     stats->pto_count = cs.pto_count;
     return 0;
-}
-
-int qp_conn_is_closing(qp_conn *c)
-{
-    return ngtcp2_conn_is_in_closing_period(c->conn) || ngtcp2_conn_is_in_draining_period(c->conn);
 }
 
 const char *qp_strerror(int error)
