@@ -40,8 +40,6 @@ internal sealed class HolePuncher
     /// <summary>Probes dropped because their token belongs to no session (stale, or someone guessing).</summary>
     public long UnknownTokenProbes => Interlocked.Read(ref _unknownToken);
 
-    public int SessionCount => _sessions.Count;
-
     /// <summary>The socket probes leave from; set once the endpoint is bound (probes before that are not answered).</summary>
     public void Attach(QuicEndpoint endpoint) => _endpoint = endpoint;
 

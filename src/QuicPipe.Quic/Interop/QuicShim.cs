@@ -1,7 +1,7 @@
 namespace QuicPipe.Quic.Interop;
 
 /// <summary>
-/// The native shim (native/quicpipe_quic.c) over ngtcp2 + GnuTLS. One partial class; one file per function,
+/// The native shim (native/, C API in quicpipe_quic.h) over ngtcp2 + GnuTLS. One partial class; one file per function,
 /// each with its C signature. Only scalars, byte pointers and raw sockaddrs cross: no struct is mirrored.
 /// </summary>
 internal static partial class QuicShim

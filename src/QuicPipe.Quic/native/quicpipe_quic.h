@@ -210,9 +210,6 @@ QP_EXPORT int qp_conn_handle_expiry(qp_conn *conn, uint64_t ts);
 /* The current probe timeout (ns): closing and draining periods last three of them (RFC 9000 §10.2). */
 QP_EXPORT uint64_t qp_conn_get_pto(qp_conn *conn);
 
-/* 1 once the QUIC handshake has completed, else 0. */
-QP_EXPORT int qp_conn_is_handshake_completed(qp_conn *conn);
-
 /*
  * The peer certificate's SPKI SHA-256 (32 bytes) into out. Returns 1 if the peer presented a certificate,
  * else 0. Valid after the TLS layer saw the certificate, also when the pin did not match.
@@ -225,9 +222,6 @@ QP_EXPORT int qp_conn_get_peer_spki_sha256(qp_conn *conn, uint8_t *out);
  * completed. Returns 0, or a negative GnuTLS error code.
  */
 QP_EXPORT int qp_conn_export_key(qp_conn *conn, const char *label, uint8_t *out, size_t len);
-
-/* 1 if the handshake failed because the peer's certificate did not match the pin. */
-QP_EXPORT int qp_conn_pin_mismatch(qp_conn *conn);
 
 /* The TLS alert we sent or received (0 if none), and the peer's CONNECTION_CLOSE, if one arrived. */
 QP_EXPORT int qp_conn_get_tls_alert(qp_conn *conn);
@@ -304,9 +298,6 @@ QP_EXPORT int qp_conn_migrate(qp_conn *conn, const uint8_t *local, uint32_t loca
  * Returns 0 or QP_ERR_ARGUMENT.
  */
 QP_EXPORT int qp_conn_get_path(qp_conn *conn, uint8_t *local, uint8_t *remote);
-
-/* 1 while closing or draining: the connection will send nothing more but a close. */
-QP_EXPORT int qp_conn_is_closing(qp_conn *conn);
 
 /* A static description of an error code (ngtcp2's or QP_ERR_*). */
 QP_EXPORT const char *qp_strerror(int error);
