@@ -76,6 +76,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             HandshakeTimeout = options.HandshakeTimeout,
             MaxConnections = options.MaxConnections,
             UnroutableDatagramHandler = _puncher.OnDatagram,
+            LoggerFactory = options.LoggerFactory,
         };
     }
 

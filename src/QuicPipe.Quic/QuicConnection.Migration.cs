@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic.Internal;
 using QuicPipe.Quic.Interop;
@@ -320,7 +321,10 @@ public sealed partial class QuicConnection
         catch (Exception e)
         {
             // A handler's bug must not fail the connection it observes (this runs inside an ngtcp2 callback).
-            Console.Error.WriteLine($"quic connection {RemoteEndPoint}: a PathChanged handler threw: {e}");
+            LogPathChangedHandlerFailed(_endpoint.Logger, RemoteEndPoint, e);
         }
     }
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "QUIC connection {Remote}: a PathChanged handler threw")]
+    private static partial void LogPathChangedHandlerFailed(ILogger logger, IPEndPoint remote, Exception exception);
 }

@@ -3,6 +3,8 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Quic.Internal;
@@ -44,6 +46,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly PacketBatch _sendBatch = new();
     private readonly DataplaneCounters _counters = new();
     private readonly PacketDelegate _pipeline;
+    private readonly ILogger _logger;
     private readonly ConcurrentQueue<Action> _commands = new();
 
     // 1 from the first Post after the loop last looked at _commands until it looks again: later Posts need not wake
@@ -94,6 +97,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
         _cids = new CidTable(options.ConnectionIdTableCapacity ?? 2 * options.MaxConnections * ConnectionIdsPerConnection);
+        _logger = options.LoggerFactory?.CreateLogger("QuicPipe.Quic") ?? NullLogger.Instance;
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
 
         // Last: the composer may publish this endpoint before it builds the stages that look it up.
@@ -308,7 +312,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 // A bug in one step must not kill every connection; the faulty connection was already failed.
-                Console.Error.WriteLine($"quic endpoint {LocalEndPoint}: {e}");
+                LogLoopStepFailed(_logger, LocalEndPoint, e);
             }
         }
     }
@@ -482,7 +486,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // The handler is someone else's code: its bug must not stop the loop that serves every connection.
-            Console.Error.WriteLine($"quic endpoint {LocalEndPoint}: unroutable datagram handler failed: {e.Message}");
+            LogUnroutableHandlerFailed(_logger, LocalEndPoint, e);
         }
     }
 
@@ -880,4 +884,13 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
         return credentials;
     }
+
+    /// <summary>For the endpoint's connections, which report a throwing PathChanged handler here.</summary>
+    internal ILogger Logger => _logger;
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "QUIC endpoint {Local}: a loop step failed; the loop goes on")]
+    private static partial void LogLoopStepFailed(ILogger logger, IPEndPoint local, Exception exception);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "QUIC endpoint {Local}: the unroutable datagram handler failed")]
+    private static partial void LogUnroutableHandlerFailed(ILogger logger, IPEndPoint local, Exception exception);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane;
 
 namespace QuicPipe.Quic;
@@ -126,6 +127,15 @@ public sealed class QuicEndpointOptions
     /// relay's forwarding share the endpoint's socket. The span is valid only during the call; keep it quick.
     /// </summary>
     public UnroutableDatagramHandler? UnroutableDatagramHandler { get; set; }
+
+    /// <summary>
+    /// Where the endpoint reports what it survives: a failed loop step, a throwing unroutable-datagram or
+    /// PathChanged handler. Null: nothing is reported. On a server's listener, the server's loggers fill it.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>A copy, for a component that must fill in a setting without changing its caller's object.</summary>
+    internal QuicEndpointOptions Clone() => (QuicEndpointOptions)MemberwiseClone();
 
     /// <summary>Issues the CIDs for our side (server SCIDs and NEW_CONNECTION_ID); random when not set.</summary>
     public Func<int, ConnectionId>? ConnectionIdGenerator { get; set; }

@@ -20,7 +20,7 @@ public static class QuicListenerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(listener);
         var build = Checked(options, connections);
-        return listener.AddService(context => new AttachedQuicEndpointService(context, options, build(context), context.LoggerFactory.CreateLogger("QuicPipe.Quic")));
+        return listener.AddService(context => new AttachedQuicEndpointService(context, WithLoggers(options, context), build(context), context.LoggerFactory.CreateLogger("QuicPipe.Quic")));
     }
 
     /// <summary>
@@ -36,7 +36,7 @@ public static class QuicListenerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(listener);
         var build = Checked(options, connections);
-        return listener.RunLoopsOn(context => new QuicLoopService(context, options, build(context), context.LoggerFactory.CreateLogger("QuicPipe.Quic")));
+        return listener.RunLoopsOn(context => new QuicLoopService(context, WithLoggers(options, context), build(context), context.LoggerFactory.CreateLogger("QuicPipe.Quic")));
     }
 
     /// <summary>
@@ -79,6 +79,19 @@ public static class QuicListenerBuilderExtensions
         ArgumentNullException.ThrowIfNull(loop);
         return loop.Listener.Features.Get<QuicListenerEndpoints>()
             ?? throw new InvalidOperationException($"{loop.Listener}: {stage} needs UseQuicEndpoint or RunQuicEndpoint on the same listener.");
+    }
+
+    /// <summary>The options as given, or a copy reporting to the server's loggers when they name none.</summary>
+    private static QuicEndpointOptions WithLoggers(QuicEndpointOptions options, ListenerContext context)
+    {
+        if (options.LoggerFactory is not null)
+        {
+            return options;
+        }
+
+        var copy = options.Clone();
+        copy.LoggerFactory = context.LoggerFactory;
+        return copy;
     }
 
     /// <summary>Checks the options where the listener is composed (a bad one fails Build, not Start) and returns the handler's composer.</summary>
