@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using QuicPipe.Tunnels.Tests;
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Cli.Tests;

@@ -1,6 +1,6 @@
 using System.Net;
+using QuicPipe.Lab;
 using QuicPipe.Quic;
-using QuicPipe.Quic.Tests;
 using Xunit;
 
 namespace QuicPipe.Peer.Tests;

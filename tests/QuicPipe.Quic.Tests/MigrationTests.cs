@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Quic.Tests;

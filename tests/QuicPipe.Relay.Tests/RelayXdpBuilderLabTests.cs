@@ -1,7 +1,7 @@
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 using QuicPipe.Quic;
 using QuicPipe.Relay.Tests.Control;
-using QuicPipe.Xdp.Tests;
 using Xunit;
 
 namespace QuicPipe.Relay.Tests;

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using QuicPipe.Lab;
 using QuicPipe.Relay.Control;
 using QuicPipe.Relay.Tests.Control;
-using QuicPipe.Xdp.Tests;
 using Xunit;
 
 namespace QuicPipe.Relay.Tests;

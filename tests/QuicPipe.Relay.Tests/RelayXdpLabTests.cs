@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 using QuicPipe.Xdp;
-using QuicPipe.Xdp.Tests;
 using Xunit;
 
 namespace QuicPipe.Relay.Tests;

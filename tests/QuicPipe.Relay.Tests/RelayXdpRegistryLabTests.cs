@@ -1,8 +1,8 @@
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 using QuicPipe.Quic;
 using QuicPipe.Relay.Control;
 using QuicPipe.Relay.Tests.Control;
-using QuicPipe.Xdp.Tests;
 using Xunit;
 
 namespace QuicPipe.Relay.Tests;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Xdp.Tests;

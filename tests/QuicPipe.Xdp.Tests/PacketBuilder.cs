@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 
 namespace QuicPipe.Xdp.Tests;
 

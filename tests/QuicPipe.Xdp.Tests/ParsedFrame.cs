@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using QuicPipe.Lab;
 
 namespace QuicPipe.Xdp.Tests;
 

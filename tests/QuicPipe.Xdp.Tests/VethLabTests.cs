@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Xdp.Tests;

@@ -1,5 +1,6 @@
 using System.Net;
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 
 namespace QuicPipe.Xdp.Tests;
 

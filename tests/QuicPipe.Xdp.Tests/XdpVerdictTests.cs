@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Threading.Channels;
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Xdp.Tests;

@@ -1,3 +1,4 @@
+using QuicPipe.Lab;
 using Xunit;
 using static QuicPipe.Dataplane.Tests.CidTestData;
 

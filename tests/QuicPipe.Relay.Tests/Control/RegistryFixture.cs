@@ -1,6 +1,6 @@
 using System.Net;
 using QuicPipe.Dataplane;
-using QuicPipe.Dataplane.Tests;
+using QuicPipe.Lab;
 using QuicPipe.Quic;
 using QuicPipe.Relay.Control;
 

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace QuicPipe.Xdp.Tests;
+namespace QuicPipe.Lab;
 
 /// <summary>A fact that needs root (loading BPF programs, network namespaces); skipped, with the reason, otherwise.</summary>
 public sealed class RootFactAttribute : FactAttribute
@@ -26,7 +26,8 @@ public sealed class RootTheoryAttribute : TheoryAttribute
     }
 }
 
-internal static class Root
+/// <summary>Whether this process runs as root, which the root-only facts and fixtures need.</summary>
+public static class Root
 {
     public const string SkipReason = "needs root: loads BPF programs and creates network namespaces (CI runs as root)";
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace QuicPipe.Tunnels.Tests;
+namespace QuicPipe.Lab;
 
 /// <summary>
 /// A loopback TCP port that refuses connections for as long as this object lives. The socket holds the port bound
@@ -9,7 +9,7 @@ namespace QuicPipe.Tunnels.Tests;
 /// in parallel, and the kernel can hand the freed port to another test's server (a CI run once reached an HTTP
 /// server through a "closed" port). A bound port is never given to another bind to port 0 or to an outgoing connect.
 /// </summary>
-internal sealed class ClosedTcpPort : IDisposable
+public sealed class ClosedTcpPort : IDisposable
 {
     private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace QuicPipe.Quic.Tests;
+namespace QuicPipe.Lab;
 
 /// <summary>
 /// A UDP forwarder on loopback, standing in for a relay or a NAT: datagrams from the client to <see cref="FrontEndPoint"/>
@@ -9,7 +9,7 @@ namespace QuicPipe.Quic.Tests;
 /// answers go back to the client. <see cref="RebindUpstream"/> moves the upstream socket to a new port (a NAT
 /// rebinding); <see cref="BlackHole"/> drops everything from then on.
 /// </summary>
-internal sealed class UdpForwarder : IDisposable
+public sealed class UdpForwarder : IDisposable
 {
     private readonly Socket _front;
     private readonly IPEndPoint _target;

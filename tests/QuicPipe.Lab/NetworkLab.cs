@@ -2,14 +2,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
 
-namespace QuicPipe.Xdp.Tests;
+namespace QuicPipe.Lab;
 
 /// <summary>
 /// Two network namespaces made for one test, joined by a veth pair: the relay side (qxr0, 10.200.N.1/24)
 /// and the peer side (qxp0, 10.200.N.2/24). Nothing outside them is touched; Dispose deletes both
 /// namespaces, which destroys the veth pair with them.
 /// </summary>
-internal sealed partial class NetworkLab : IDisposable
+public sealed partial class NetworkLab : IDisposable
 {
     public const string RelayInterface = "qxr0";
     public const string PeerInterface = "qxp0";

@@ -1,7 +1,7 @@
-namespace QuicPipe.Dataplane.Tests;
+namespace QuicPipe.Lab;
 
 /// <summary>A clock tests move by hand. Nanosecond ticks, like Stopwatch on Linux.</summary>
-internal sealed class ManualTimeProvider(long startTimestamp = 0) : TimeProvider
+public sealed class ManualTimeProvider(long startTimestamp = 0) : TimeProvider
 {
     public const long TicksPerMs = 1_000_000;
 

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Net;
 
-namespace QuicPipe.Xdp.Tests;
+namespace QuicPipe.Lab;
 
 /// <summary>RFC 1071 checksums computed from scratch, to check what the program left in a frame.</summary>
-internal static class Checksum
+public static class Checksum
 {
     public static ushort Internet(ReadOnlySpan<byte> data, ulong sum = 0)
     {
