@@ -52,6 +52,7 @@ public sealed partial class QuicEndpoint
     /// <summary>Loop thread: handles a path probe; false if the datagram is not one (it goes on to the unroutable path).</summary>
     internal bool TryHandlePathProbe(ReadOnlySpan<byte> datagram, in PeerAddress source)
     {
+        AssertOnLoopThread();
         if (!PathProbe.LooksLikeProbe(datagram))
         {
             return false;
@@ -69,11 +70,14 @@ public sealed partial class QuicEndpoint
         if (kind == PathProbeKind.Challenge)
         {
             // To where the challenge came from: the path being probed. As large as the challenge, never larger.
+            // Counted before it leaves: the prober may have the answer (and read the count) before this thread
+            // would get past the send; a send the kernel refuses takes the count back.
             Span<byte> answer = stackalloc byte[PathProbe.Length];
             PathProbe.Write(answer, PathProbeKind.Response, probeId, nonce, key);
-            if (TrySendUnconnected(answer, source))
+            Interlocked.Increment(ref _pathProbesAnswered);
+            if (!TrySendUnconnected(answer, source))
             {
-                Interlocked.Increment(ref _pathProbesAnswered);
+                Interlocked.Decrement(ref _pathProbesAnswered);
             }
         }
         else if (!connection.OnPathProbeResponse(nonce, source))
