@@ -130,6 +130,7 @@ public sealed partial class QuicConnection
     /// <summary>Loop thread: an authenticated answer arrived. False if no try of ours has that nonce, or it came from elsewhere.</summary>
     internal bool OnPathProbeResponse(ulong nonce, in PeerAddress source)
     {
+        _endpoint.AssertOnLoopThread();
         if (!_pendingProbes.TryGetValue(nonce, out var pending) || pending.Probe.Destination != source)
         {
             return false;

@@ -301,6 +301,7 @@ public sealed partial class QuicConnection
     /// <summary>Loop thread: a write submitted to <paramref name="stream"/> joins its queue and drains what fits.</summary>
     internal void AcceptWrite(QuicStream stream, PendingStreamWrite write)
     {
+        _endpoint.AssertOnLoopThread();
         if (IsTerminated)
         {
             write.Fail(new QuicConnectionException("The connection has ended."));
@@ -353,6 +354,7 @@ public sealed partial class QuicConnection
     /// <summary>Returns receive credit for consumed (or discarded) bytes (loop thread).</summary>
     internal void ExtendCredit(long streamId, long bytes)
     {
+        _endpoint.AssertOnLoopThread();
         if (IsTerminated || bytes <= 0)
         {
             return;
@@ -372,6 +374,7 @@ public sealed partial class QuicConnection
     /// </summary>
     internal void ReturnStreamSlot(long streamId)
     {
+        _endpoint.AssertOnLoopThread();
         if (!IsTerminated)
         {
             QuicShim.ConnExtendMaxStreams(Handle, (streamId & 0x2) == 0 ? 1 : 0, 1);

@@ -17,6 +17,7 @@ public sealed partial class QuicEndpoint
     /// <summary>Loop thread: <paramref name="connection"/> read a packet; it answers after the whole batch.</summary>
     private void AnswerAfterBatch(QuicConnection connection)
     {
+        AssertOnLoopThread();
         if (!connection.AnswerPending)
         {
             connection.AnswerPending = true;
@@ -29,6 +30,7 @@ public sealed partial class QuicEndpoint
 
     private void FinishReceivedBatch()
     {
+        AssertOnLoopThread();
         try
         {
             // Readers first: they start copying out while this thread writes the answers.

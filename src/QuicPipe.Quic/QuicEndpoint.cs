@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -412,6 +413,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// </summary>
     private void Route(PacketBatch batch)
     {
+        AssertOnLoopThread();
         var now = MonotonicClock.NowNanoseconds();
         for (var i = 0; i < batch.Count; i++)
         {
@@ -516,6 +518,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private unsafe void Deliver(QuicConnection connection, ReadOnlySpan<byte> datagram, PeerAddress source, ulong now)
     {
+        AssertOnLoopThread();
         var local = _port.LocalAddress;
         int rv;
         fixed (byte* packet = datagram)
@@ -535,6 +538,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private unsafe void Accept(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId originalDcid, ulong now)
     {
+        AssertOnLoopThread();
         NodeId? expected;
         if (_options.ExpectedClientSelector is { } select)
         {
@@ -597,6 +601,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private unsafe QuicConnection StartClient(PeerAddress remote, QuicClientConnectionOptions options)
     {
+        AssertOnLoopThread();
         if (_connections.Count >= _options.MaxConnections)
         {
             throw new QuicConnectionException($"The endpoint already has {_connections.Count} connections (QuicEndpointOptions.MaxConnections).");
@@ -644,6 +649,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private unsafe void Flush(QuicConnection connection, ulong now)
     {
+        AssertOnLoopThread();
         var batch = _sendBatch;
         while (!connection.IsTerminated)
         {
@@ -708,6 +714,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// <summary>Closes a live connection at the application's request: CONNECTION_CLOSE, then the closing period.</summary>
     internal void Close(QuicConnection connection, ulong applicationErrorCode, ReadOnlySpan<byte> reason)
     {
+        AssertOnLoopThread();
         var now = MonotonicClock.NowNanoseconds();
         var close = SendClose(connection, applicationErrorCode, now, reason);
         var text = reason.IsEmpty ? string.Empty : $", reason \"{Encoding.UTF8.GetString(reason)}\"";
@@ -753,6 +760,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     internal void OnHandshakeCompleted(QuicConnection connection)
     {
+        AssertOnLoopThread();
         RegisterProbeId(connection);
         if (connection.IsServer)
         {
@@ -770,6 +778,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// <summary>A new connection becomes live: it gets a slot for its CID routes to name, and an owner for them.</summary>
     private void Admit(QuicConnection connection)
     {
+        AssertOnLoopThread();
         _connections.Add(connection);
         connection.Slot = _slots.Add(connection);
         connection.RouteOwner = ++_lastRouteOwner;
@@ -801,6 +810,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// <summary>A connection ended: its CIDs route on through its closing or draining period, if it has one.</summary>
     internal void OnTerminated(QuicConnection connection)
     {
+        AssertOnLoopThread();
         _connections.Remove(connection);
         UnregisterProbeId(connection);
         if (connection.ClosingUntil != 0 && !_stopping && _closing.Count < _options.MaxConnections)
@@ -893,4 +903,12 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "QUIC endpoint {Local}: the unroutable datagram handler failed")]
     private static partial void LogUnroutableHandlerFailed(ILogger logger, IPEndPoint local, Exception exception);
+
+    /// <summary>
+    /// What the "loop thread only" comments say, checked in debug builds: the endpoint's state belongs to its loop
+    /// thread, and to whoever disposes the endpoint once that thread has ended.
+    /// </summary>
+    [Conditional("DEBUG")]
+    internal void AssertOnLoopThread() =>
+        Debug.Assert(Thread.CurrentThread == _loop || !_loop.IsAlive, $"QuicEndpoint {_port.LocalAddress}: loop-thread state touched from thread {Environment.CurrentManagedThreadId}");
 }
