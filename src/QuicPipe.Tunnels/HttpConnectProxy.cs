@@ -14,13 +14,20 @@ public sealed class HttpConnectProxy : PeerProxy
 {
     private const string Challenge = "Proxy-Authenticate: Basic realm=\"quicpipe\", charset=\"UTF-8\"";
 
-    private HttpConnectProxy(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
+    private HttpConnectProxy(PeerTunnelConnector connector, IPEndPoint? listen, ProxyOptions options)
         : base(connector, listen, options)
     {
     }
 
     /// <summary>Starts listening on <paramref name="listen"/>; tunnels go through <paramref name="connector"/>.</summary>
-    public static HttpConnectProxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options) => new(connector, listen, options);
+    public static HttpConnectProxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        return new(connector, listen, options);
+    }
+
+    /// <summary>A proxy without a listener of its own: the handler of a server's TCP listener (<see cref="TunnelServerBuilderExtensions"/>).</summary>
+    internal static HttpConnectProxy CreateHandler(PeerTunnelConnector connector, ProxyOptions options) => new(connector, listen: null, options);
 
     private protected override async Task HandleAsync(Socket client, CancellationToken stopping)
     {

@@ -1,35 +1,45 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels.Internal;
 
 namespace QuicPipe.Tunnels;
 
 /// <summary>
-/// What every proxy to peers shares (<see cref="HttpConnectProxy"/>, <see cref="Socks5Proxy"/>): the listener and its
-/// connection limit, the counters, the failure event, and the two ways a client's request ends, tunnelled or
-/// answered with a failure and closed. A proxy adds only its protocol's negotiation.
+/// What every proxy to peers shares (<see cref="HttpConnectProxy"/>, <see cref="Socks5Proxy"/>): the connection
+/// handler (<see cref="OnConnectedAsync"/>, on a server's TCP listener; or a listener of its own, with <c>Start</c>),
+/// the counters, the failure event, and the two ways a client's request ends, tunnelled or answered with a failure
+/// and closed. A proxy adds only its protocol's negotiation.
 /// </summary>
 public abstract class PeerProxy : IAsyncDisposable
 {
-    private readonly TcpClientListener _listener;
+    // Only when started on its own; on a server's listener the server accepts and this is null.
+    private readonly TcpConnectionListener? _listener;
+    private ListenerContext? _host;
     private long _tunnelled;
     private long _failed;
 
-    /// <summary>Validates the arguments and starts listening.</summary>
+    /// <summary>Validates the arguments and, given <paramref name="listen"/>, starts listening there.</summary>
     /// <remarks>
     /// The listener starts here, so a client may be handled before a derived constructor's body runs: a proxy keeps
     /// its settings in <see cref="Connector"/> and <see cref="Options"/>, not in fields of its own.
     /// </remarks>
-    private protected PeerProxy(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
+    private protected PeerProxy(PeerTunnelConnector connector, IPEndPoint? listen, ProxyOptions options)
     {
         ArgumentNullException.ThrowIfNull(connector);
-        ArgumentNullException.ThrowIfNull(listen);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Connector = connector;
         Options = options;
-        _listener = new TcpClientListener(listen, options.Backlog, options.MaxConnections, HandleAsync);
+        if (listen is not null)
+        {
+            _listener = new TcpConnectionListener(listen, options.Backlog, options.MaxConnections, HandleAsync);
+        }
     }
 
     /// <summary>
@@ -39,7 +49,8 @@ public abstract class PeerProxy : IAsyncDisposable
     public event EventHandler<ProxyRequestEventArgs>? RequestFailed;
 
     /// <summary>The address the proxy listens on (with the actual port when bound to port 0).</summary>
-    public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
+    public IPEndPoint LocalEndPoint => _listener?.LocalEndPoint ?? HostTransport?.LocalEndPoint
+        ?? throw new InvalidOperationException("The proxy's listener is not bound yet (start the server).");
 
     /// <summary>Requests answered with success (HTTP 200, SOCKS5 "succeeded") and tunnelled.</summary>
     public long TunnelledConnections => Interlocked.Read(ref _tunnelled);
@@ -48,14 +59,31 @@ public abstract class PeerProxy : IAsyncDisposable
     public long FailedRequests => Interlocked.Read(ref _failed);
 
     /// <summary>Client connections being served now.</summary>
-    public int ActiveConnections => _listener.Active;
+    public int ActiveConnections => _listener?.Active ?? HostTransport?.Active ?? 0;
 
     private protected PeerTunnelConnector Connector { get; }
 
     private protected ProxyOptions Options { get; }
 
-    /// <summary>Stops listening and resets every tunnel still open (the connector stays the caller's).</summary>
-    public ValueTask DisposeAsync() => _listener.DisposeAsync();
+    private TcpTransport? HostTransport => _host?.Features.Get<TcpTransport>();
+
+    /// <summary>
+    /// The connection handler, for a server's TCP listener (<see cref="TunnelServerBuilderExtensions"/>): serves one
+    /// client from its first byte; the server's stop ends its tunnel.
+    /// </summary>
+    public Task OnConnectedAsync(ConnectionContext connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var client = connection.Features.GetRequiredFeature<IConnectionSocketFeature>().Socket;
+        var stopping = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        return HandleAsync(client, stopping);
+    }
+
+    /// <summary>Started on its own: stops listening and resets every tunnel still open (the connector stays the caller's).</summary>
+    public ValueTask DisposeAsync() => _listener?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    /// <summary>The server listener whose handler the proxy is: its bound address and counters are the proxy's.</summary>
+    internal void HostOn(ListenerContext listener) => _host = listener;
 
     /// <summary>Serves one client from its first byte; the listener disposes the socket afterwards.</summary>
     private protected abstract Task HandleAsync(Socket client, CancellationToken stopping);

@@ -18,13 +18,20 @@ public sealed class Socks5Proxy : PeerProxy
     private static readonly byte[] PasswordAccepted = [Socks5PasswordRequest.Version, 0x00];
     private static readonly byte[] PasswordRejected = [Socks5PasswordRequest.Version, 0x01];
 
-    private Socks5Proxy(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
+    private Socks5Proxy(PeerTunnelConnector connector, IPEndPoint? listen, ProxyOptions options)
         : base(connector, listen, options)
     {
     }
 
     /// <summary>Starts listening on <paramref name="listen"/>; tunnels go through <paramref name="connector"/>.</summary>
-    public static Socks5Proxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options) => new(connector, listen, options);
+    public static Socks5Proxy Start(PeerTunnelConnector connector, IPEndPoint listen, ProxyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        return new(connector, listen, options);
+    }
+
+    /// <summary>A proxy without a listener of its own: the handler of a server's TCP listener (<see cref="TunnelServerBuilderExtensions"/>).</summary>
+    internal static Socks5Proxy CreateHandler(PeerTunnelConnector connector, ProxyOptions options) => new(connector, listen: null, options);
 
     private protected override async Task HandleAsync(Socket client, CancellationToken stopping)
     {

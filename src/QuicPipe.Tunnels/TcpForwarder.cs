@@ -1,5 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels.Internal;
 
@@ -30,9 +35,9 @@ public sealed class TcpForwarderOptions
 }
 
 /// <summary>
-/// The <c>forward</c> side of TCP-over-QUIC: listens on a local TCP address and carries each accepted connection
-/// in its own bidirectional stream of one <see cref="QuicConnection"/>, to a port on the peer's side (served by a
-/// <see cref="TcpExposer"/>). If the peer answers anything but <see cref="TunnelStatus.Ok"/>, the TCP connection is
+/// The <c>forward</c> side of TCP-over-QUIC: carries each local TCP connection in its own bidirectional stream of one
+/// <see cref="QuicConnection"/>, to a port on the peer's side (served by a <see cref="TcpExposer"/>): as the handler
+/// of a server's TCP listener (<see cref="OnConnectedAsync"/>), or on a listener of its own (<see cref="Start"/>). If the peer answers anything but <see cref="TunnelStatus.Ok"/>, the TCP connection is
 /// closed with a reset, so the client sees a refusal.
 /// </summary>
 public sealed class TcpForwarder : IAsyncDisposable
@@ -40,11 +45,13 @@ public sealed class TcpForwarder : IAsyncDisposable
     private readonly QuicConnection _connection;
     private readonly TcpForwarderOptions _options;
     private readonly byte[] _header;
-    private readonly TcpClientListener _listener;
+    // Only when started on its own; on a server's listener the server accepts and this is null.
+    private readonly TcpConnectionListener? _listener;
+    private ListenerContext? _host;
     private long _refused;
     private long _tunnelled;
 
-    private TcpForwarder(QuicConnection connection, IPEndPoint listen, TcpForwarderOptions options)
+    private TcpForwarder(QuicConnection connection, IPEndPoint? listen, TcpForwarderOptions options)
     {
         _connection = connection;
         _options = options;
@@ -52,11 +59,15 @@ public sealed class TcpForwarder : IAsyncDisposable
 
         // No connection limit of its own, as before: past the peer's MAX_STREAMS a connection waits for a stream slot
         // (at most ConnectTimeout).
-        _listener = new TcpClientListener(listen, options.Backlog, int.MaxValue, HandleAsync);
+        if (listen is not null)
+        {
+            _listener = new TcpConnectionListener(listen, options.Backlog, int.MaxValue, HandleAsync);
+        }
     }
 
     /// <summary>The address the forwarder listens on (with the actual port when bound to port 0).</summary>
-    public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
+    public IPEndPoint LocalEndPoint => _listener?.LocalEndPoint ?? _host?.Features.Get<TcpTransport>()?.LocalEndPoint
+        ?? throw new InvalidOperationException("The forwarder's listener is not bound yet (start the server).");
 
     /// <summary>TCP connections the peer answered with a failure status (or that failed to set up).</summary>
     public long RefusedConnections => Interlocked.Read(ref _refused);
@@ -73,8 +84,26 @@ public sealed class TcpForwarder : IAsyncDisposable
         return new TcpForwarder(connection, listen, options);
     }
 
-    /// <summary>Stops listening and resets every tunnelled connection still open.</summary>
-    public ValueTask DisposeAsync() => _listener.DisposeAsync();
+    /// <summary>Started on its own: stops listening and resets every tunnelled connection still open.</summary>
+    public ValueTask DisposeAsync() => _listener?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    /// <summary>
+    /// The connection handler, for a server's TCP listener (<see cref="TunnelServerBuilderExtensions"/>): carries one
+    /// local connection to the peer; the server's stop resets it.
+    /// </summary>
+    public Task OnConnectedAsync(ConnectionContext connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var client = connection.Features.GetRequiredFeature<IConnectionSocketFeature>().Socket;
+        var stopping = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        return HandleAsync(client, stopping);
+    }
+
+    /// <summary>A forwarder without a listener of its own: the handler of a server's TCP listener.</summary>
+    internal static TcpForwarder CreateHandler(QuicConnection connection, TcpForwarderOptions options) => new(connection, listen: null, options);
+
+    /// <summary>The server listener whose handler the forwarder is: its bound address is the forwarder's.</summary>
+    internal void HostOn(ListenerContext listener) => _host = listener;
 
     private async Task HandleAsync(Socket client, CancellationToken stopping)
     {

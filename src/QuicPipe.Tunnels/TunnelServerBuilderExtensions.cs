@@ -1,14 +1,15 @@
+using Microsoft.AspNetCore.Connections;
 using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Quic;
-using QuicPipe.Tunnels.Internal;
 
 namespace QuicPipe.Tunnels;
 
 /// <summary>
-/// The tunnels as services on a server builder's TCP listener. Each starts the tunnel's own <c>Start</c> on the
-/// listener's address when the server starts, publishes the running object (<see cref="TcpForwarder"/>,
-/// <see cref="HttpConnectProxy"/>, <see cref="Socks5Proxy"/>) in the listener's features, and disposes it when the
-/// server stops. Proxy options are checked as the handler is added, before anything is bound.
+/// The tunnels as connection handlers on a server builder's TCP listener: the server binds and accepts, and each
+/// accepted connection reaches the tunnel's <c>OnConnectedAsync</c>. The tunnel object (<see cref="TcpForwarder"/>,
+/// <see cref="HttpConnectProxy"/>, <see cref="Socks5Proxy"/>) is published in the listener's features for its
+/// address and counters. Proxy options are checked as the handler is added, before anything is bound, and set the
+/// listener's connection limit and backlog.
 /// </summary>
 public static class TunnelServerBuilderExtensions
 {
@@ -22,31 +23,39 @@ public static class TunnelServerBuilderExtensions
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
-        return listener.AddService(context => new TcpService<TcpForwarder>(context, endpoint => TcpForwarder.Start(connection, endpoint, options)));
+        listener.Backlog = options.Backlog;
+        return listener.Run(context =>
+        {
+            var forwarder = TcpForwarder.CreateHandler(connection, options);
+            forwarder.HostOn(context);
+            context.Features.Set(forwarder);
+            return forwarder.OnConnectedAsync;
+        });
     }
 
     /// <summary>An HTTP CONNECT proxy to ports on peers, tunnelling through <paramref name="connector"/> (which stays the caller's).</summary>
-    public static TcpListenerBuilder UseHttpConnectProxy(this TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(listener);
-        ArgumentNullException.ThrowIfNull(connector);
-        var checkedOptions = Checked(options);
-        return listener.AddService(context => new TcpService<HttpConnectProxy>(context, endpoint => HttpConnectProxy.Start(connector, endpoint, checkedOptions)));
-    }
+    public static TcpListenerBuilder UseHttpConnectProxy(this TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options = null) =>
+        UseProxy(listener, connector, options, HttpConnectProxy.CreateHandler);
 
     /// <summary>A SOCKS5 proxy to ports on peers, tunnelling through <paramref name="connector"/> (which stays the caller's).</summary>
-    public static TcpListenerBuilder UseSocks5Proxy(this TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options = null)
+    public static TcpListenerBuilder UseSocks5Proxy(this TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options = null) =>
+        UseProxy(listener, connector, options, Socks5Proxy.CreateHandler);
+
+    private static TcpListenerBuilder UseProxy<TProxy>(TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options, Func<PeerTunnelConnector, ProxyOptions, TProxy> create)
+        where TProxy : PeerProxy
     {
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(connector);
-        var checkedOptions = Checked(options);
-        return listener.AddService(context => new TcpService<Socks5Proxy>(context, endpoint => Socks5Proxy.Start(connector, endpoint, checkedOptions)));
-    }
-
-    private static ProxyOptions Checked(ProxyOptions? options)
-    {
         options ??= new ProxyOptions();
         options.Validate();
-        return options;
+        listener.MaxConnections = options.MaxConnections;
+        listener.Backlog = options.Backlog;
+        return listener.Run(context =>
+        {
+            var proxy = create(connector, options);
+            proxy.HostOn(context);
+            context.Features.Set(proxy);
+            return (ConnectionDelegate)proxy.OnConnectedAsync;
+        });
     }
 }

@@ -21,13 +21,20 @@ public sealed partial class QuicPipeServer
                 var services = new List<IListenerService>();
 
                 // Added before its factories run, so a factory that throws still gets the earlier ones disposed.
-                listeners.Add(builder is UdpListenerBuilder udp
-                    ? new UdpListenerRuntime(udp, context, services, loggerFactory)
-                    : new ListenerRuntime(context, services, logger));
+                ListenerRuntime runtime = builder switch
+                {
+                    UdpListenerBuilder udp => new UdpListenerRuntime(udp, context, services, loggerFactory),
+                    TcpListenerBuilder tcp => new TcpListenerRuntime(tcp, context, services, logger),
+                    _ => throw new InvalidOperationException($"{context}: no transport for {builder.GetType().Name}."),
+                };
+                listeners.Add(runtime);
                 foreach (var factory in builder.Services)
                 {
                     services.Add(factory(context) ?? throw new InvalidOperationException($"{context}: a service factory returned null."));
                 }
+
+                // After the services: a handler may find what they published at Build.
+                (runtime as TcpListenerRuntime)?.BuildHandler();
             }
         }
         catch

@@ -55,21 +55,7 @@ internal static class TcpStreamPump
     }
 
     /// <summary>Closes with RST (SO_LINGER 0) so the TCP peer sees a reset, not an orderly end.</summary>
-    public static void Reset(Socket socket)
-    {
-        try
-        {
-            socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        socket.Dispose();
-    }
+    public static void Reset(Socket socket) => QuicPipe.Dataplane.TcpConnectionListener.Reset(socket);
 
     public static async Task AbortQuietlyAsync(QuicStream stream, long code)
     {

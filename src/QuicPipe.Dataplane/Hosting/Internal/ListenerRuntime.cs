@@ -6,11 +6,11 @@ namespace QuicPipe.Dataplane.Hosting.Internal;
 /// One listener of a built server: its context and its services, started in the order added and stopped and
 /// disposed in reverse. A transport that binds (UDP) derives from it and binds before the services start.
 /// </summary>
-internal partial class ListenerRuntime
+internal abstract partial class ListenerRuntime
 {
     private readonly List<IListenerService> _started = [];
 
-    public ListenerRuntime(ListenerContext context, IReadOnlyList<IListenerService> services, ILogger logger)
+    protected ListenerRuntime(ListenerContext context, IReadOnlyList<IListenerService> services, ILogger logger)
     {
         Context = context;
         Services = services;

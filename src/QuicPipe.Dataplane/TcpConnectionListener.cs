@@ -1,17 +1,17 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using QuicPipe.Quic;
+using QuicPipe.Dataplane.Internal;
 
-namespace QuicPipe.Tunnels.Internal;
+namespace QuicPipe.Dataplane;
 
 /// <summary>
-/// The TCP side the proxies and the forwarder share: listens, accepts, and runs one handler per client connection, at most
-/// <c>maxConnections</c> at once. At the limit it stops accepting, so further clients wait in the kernel's backlog
+/// A TCP listen socket and its accept loop, as the server's TCP listeners and the standalone tunnels and proxies use
+/// it: listens, accepts, and runs one handler per client connection, at most <c>maxConnections</c> at once. At the limit it stops accepting, so further clients wait in the kernel's backlog
 /// instead of costing us a task and buffers each. Disposing stops accepting, cancels the handlers' token and waits
 /// for them. It also stops while descriptors run short (<see cref="DescriptorHeadroom"/>), so the runtime keeps some.
 /// </summary>
-internal sealed class TcpClientListener : IAsyncDisposable
+public sealed class TcpConnectionListener : IAsyncDisposable
 {
     private readonly Socket _listener;
     private readonly Func<Socket, CancellationToken, Task> _handle;
@@ -22,7 +22,12 @@ internal sealed class TcpClientListener : IAsyncDisposable
     private long _nextHandler;
     private long _accepted;
 
-    public TcpClientListener(IPEndPoint listen, int backlog, int maxConnections, Func<Socket, CancellationToken, Task> handle)
+    /// <summary>
+    /// Binds and listens on <paramref name="listen"/> and starts accepting; <paramref name="handle"/> serves each
+    /// client (on a pool thread) until it returns, and the socket is disposed after it. Throws
+    /// <see cref="SocketException"/> if the address cannot be bound, leaving nothing open.
+    /// </summary>
+    public TcpConnectionListener(IPEndPoint listen, int backlog, int maxConnections, Func<Socket, CancellationToken, Task> handle)
     {
         _handle = handle;
         _slots = new SemaphoreSlim(maxConnections, maxConnections);
@@ -105,11 +110,11 @@ internal sealed class TcpClientListener : IAsyncDisposable
                 {
                     await _handle(client, _stop.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException or QuicConnectionException or QuicStreamAbortedException)
+#pragma warning disable CA1031 // A handler's failure ends its client (with a reset, so it sees a refusal), never the accept loop.
+                catch (Exception)
+#pragma warning restore CA1031
                 {
-                    // Disposed, the client or peer went away mid-negotiation, or (unexpectedly) a stream in a bad state: this
-                    // client ends, the listener goes on.
-                    TcpStreamPump.Reset(client);
+                    Reset(client);
                 }
                 finally
                 {
@@ -126,5 +131,20 @@ internal sealed class TcpClientListener : IAsyncDisposable
                 await AcceptFailure.WaitForDescriptorsAsync(_stop.Token).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>Closes with RST rather than FIN: the client sees a refusal, not a clean end of data.</summary>
+    public static void Reset(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        socket.Dispose();
     }
 }

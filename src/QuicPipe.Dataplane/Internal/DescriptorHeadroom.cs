@@ -1,8 +1,8 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using QuicPipe.Dataplane.Interop;
 
-namespace QuicPipe.Tunnels.Internal;
+namespace QuicPipe.Dataplane.Internal;
 
 /// <summary>
 /// Whether the process has file descriptors to spare. An accept loop that takes descriptors until the kernel refuses
@@ -12,12 +12,10 @@ namespace QuicPipe.Tunnels.Internal;
 /// would be left, and resume once that many can be opened again. (A limit that leaves fewer than that free even when
 /// idle is too small to serve from: such a process accepts one client at a time at best.)
 /// </summary>
-internal static partial class DescriptorHeadroom
+internal static class DescriptorHeadroom
 {
     /// <summary>Descriptors left to the rest of the process: a few thread starts at once.</summary>
     public const int Spare = 16;
-
-    private const int RlimitNoFile = 7; // RLIMIT_NOFILE on Linux
 
     /// <summary>
     /// Cheap check after an accept: true when fewer than <see cref="Spare"/> descriptors can be free. Linux gives out
@@ -57,19 +55,7 @@ internal static partial class DescriptorHeadroom
         }
     }
 
+    // Read per call, since prlimit can change it from outside.
     private static long SoftLimit() =>
-        GetRLimit(RlimitNoFile, out var limit) == 0 && limit.Current < long.MaxValue ? (long)limit.Current : long.MaxValue;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct RLimit
-    {
-        public ulong Current;
-        public ulong Maximum;
-    }
-
-    // int getrlimit(int resource, struct rlimit *rlim); read per call, since prlimit can change it from outside.
-    // The library is named as the dataplane's Libc.Name names it (that class is internal to the dataplane), so both
-    // load the same file rather than leaving "libc" to the runtime's probing.
-    [LibraryImport("libc.so.6", EntryPoint = "getrlimit")]
-    private static partial int GetRLimit(int resource, out RLimit limit);
+        Libc.GetRLimit(Libc.RlimitNoFile, out var limit) == 0 && limit.Current < long.MaxValue ? (long)limit.Current : long.MaxValue;
 }

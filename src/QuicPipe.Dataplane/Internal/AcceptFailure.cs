@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace QuicPipe.Tunnels.Internal;
+namespace QuicPipe.Dataplane.Internal;
 
 /// <summary>What an accept loop does when an accept failed or descriptors run short, before it accepts again.</summary>
 internal static class AcceptFailure
