@@ -33,6 +33,7 @@ internal static class ExposeCommand
         {
             var allowed = parse.GetRequiredValue(allow);
             var exposed = parse.GetRequiredValue(ports);
+            var session = new ExposeSession(exposed, allowed);
             return TunnelSession.RunAsync(
                 "expose",
                 parse,
@@ -44,8 +45,9 @@ internal static class ExposeCommand
                         options.AllowedDialers.Add(id);
                     }
                 },
-                (endpoint, cancellationToken) => new ExposeSession(endpoint, exposed, allowed).RunAsync(cancellationToken),
-                interrupted);
+                session.RunAsync,
+                interrupted,
+                session.Compose);
         });
         return command;
     }

@@ -63,12 +63,12 @@ public sealed partial class PeerEndpoint
     }
 
     /// <summary>
-    /// The handler of the peer's incoming connections (its listener's QUIC endpoint, <see cref="PeerListenerBuilderExtensions.UsePeer"/>):
-    /// tracks the connection's path, hands it to the crossed dial waiting for it or to <see cref="AcceptAsync"/>, and
-    /// then lives as long as the connection (when a handler returns, the server closes its connection), or until the
-    /// server asks it to finish.
+    /// The middleware in front of the handler of the peer's incoming connections (its listener's QUIC endpoint,
+    /// <see cref="PeerListenerBuilderExtensions.UsePeer"/>): tracks the connection's path, and hands it to the crossed
+    /// dial waiting for it (living as long as the connection: when a handler returns, the server closes its
+    /// connection) or to the application's handler, <paramref name="next"/>.
     /// </summary>
-    internal async Task OnConnectedAsync(MultiplexedConnectionContext context)
+    internal MultiplexedConnectionDelegate Accepting(MultiplexedConnectionDelegate next) => async context =>
     {
         var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
         var closing = context.Features.GetRequiredFeature<IConnectionLifetimeNotificationFeature>().ConnectionClosedRequested;
@@ -76,17 +76,38 @@ public sealed partial class PeerEndpoint
         try
         {
             await TrackAsync(connection, stop.Token).ConfigureAwait(false);
-            if (connection.RemoteNodeId is not { } peer || !_crossed.TryRemove(peer, out var dial) || !dial.Incoming.TrySetResult(connection))
+            if (connection.RemoteNodeId is { } peer && _crossed.TryRemove(peer, out var dial) && dial.Incoming.TrySetResult(connection))
             {
-                await _accepted.Writer.WriteAsync(connection, stop.Token).ConfigureAwait(false);
+                await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
+                return;
             }
+        }
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Gone already, or the server or the peer is stopping: the connection ends with this handler.
+            return;
+        }
 
+        await next(context).ConfigureAwait(false);
+    };
+
+    /// <summary>
+    /// The handler when the application gives none: the connection waits for <see cref="AcceptAsync"/>, and the
+    /// handler lives as long as the connection or until the server or the peer stops.
+    /// </summary>
+    internal async Task QueueForAcceptAsync(MultiplexedConnectionContext context)
+    {
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        var closing = context.Features.GetRequiredFeature<IConnectionLifetimeNotificationFeature>().ConnectionClosedRequested;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
+        try
+        {
+            await _accepted.Writer.WriteAsync(connection, stop.Token).ConfigureAwait(false);
             await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException or ChannelClosedException)
         {
-            // Gone already, the endpoint failed (PeerEndpoint.Completion.cs), or the server is stopping: either way the
-            // connection ends with this handler.
+            // The connection failed, the endpoint failed (PeerEndpoint.Completion.cs), or the server is stopping.
         }
     }
 

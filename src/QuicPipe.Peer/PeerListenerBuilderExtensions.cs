@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Peer.Internal;
@@ -13,7 +14,9 @@ public static class PeerListenerBuilderExtensions
     /// peer-to-peer connection share it. The whole peer, in the order a packet meets it, on the QUIC endpoint's
     /// loop thread:
     /// <list type="number">
-    /// <item><c>RunQuicEndpoint</c>: the endpoint receives on the socket; incoming connections go to the peer's handler;</item>
+    /// <item><c>RunQuicEndpoint</c>: the endpoint receives on the socket; each incoming connection (a signalled, allowed
+    /// dialer's) passes the peer's middleware (path tracking, crossed dials) to <paramref name="connections"/>' handler,
+    /// or, without one, waits for <see cref="PeerEndpoint.AcceptAsync"/>;</item>
     /// <item>the peer's lifetime on the listener (it stops before the endpoint);</item>
     /// <item><c>UseQuicHeaderParsing</c>: parse the header (our CID length);</item>
     /// <item><c>UseQuicConnectionLookup</c>: our CIDs to their connection;</item>
@@ -22,7 +25,7 @@ public static class PeerListenerBuilderExtensions
     /// (hole-punch probes among them) to the peer's hole puncher.</item>
     /// </list>
     /// </summary>
-    public static UdpListenerBuilder UsePeer(this UdpListenerBuilder listener, PeerEndpoint peer)
+    public static UdpListenerBuilder UsePeer(this UdpListenerBuilder listener, PeerEndpoint peer, Action<IMultiplexedConnectionBuilder>? connections = null)
     {
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(peer);
@@ -34,7 +37,18 @@ public static class PeerListenerBuilderExtensions
         // One socket: every packet of a connection must reach the one endpoint loop that holds it.
         listener.Threads = 1;
         return listener
-            .RunQuicEndpoint(peer.EndpointOptions, connections => connections.Run(peer.OnConnectedAsync))
+            .RunQuicEndpoint(peer.EndpointOptions, incoming =>
+            {
+                incoming.Use(peer.Accepting);
+                if (connections is null)
+                {
+                    incoming.Run(peer.QueueForAcceptAsync);
+                }
+                else
+                {
+                    connections(incoming);
+                }
+            })
             .AddService(context =>
             {
                 peer.ComposeOn(context);

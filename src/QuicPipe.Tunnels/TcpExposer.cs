@@ -2,6 +2,9 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels.Internal;
 
@@ -48,7 +51,7 @@ public sealed class TunnelRejectedEventArgs(NodeId? peer, long streamId, TunnelS
 
 /// <summary>
 /// The <c>expose</c> side of TCP-over-QUIC: accepts tunnel streams on one or more <see cref="QuicConnection"/>s
-/// (<see cref="ServeAsync"/>), parses each header, checks the allow-list, connects to the target, answers the
+/// (<see cref="ServeAsync"/>, or as their connection handler, <see cref="OnConnectedAsync"/>), parses each header, checks the allow-list, connects to the target, answers the
 /// status byte and then copies bytes both ways. Malformed headers are answered, never thrown.
 /// </summary>
 public sealed class TcpExposer : IAsyncDisposable
@@ -110,6 +113,19 @@ public sealed class TcpExposer : IAsyncDisposable
                 }
             });
         }
+    }
+
+    /// <summary>
+    /// The connection handler, for the QUIC connections of a server's listener (a peer's incoming connections,
+    /// <c>UsePeer(peer, connections =&gt; connections.Run(exposer.OnConnectedAsync))</c>): serves the connection's
+    /// tunnel streams until it ends or the server asks the handler to finish.
+    /// </summary>
+    public Task OnConnectedAsync(MultiplexedConnectionContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        var stopping = context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        return ServeAsync(connection, stopping);
     }
 
     /// <summary>Stops serving and resets every tunnel still open.</summary>

@@ -1,4 +1,6 @@
-using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels;
@@ -6,65 +8,72 @@ using QuicPipe.Tunnels;
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>
-/// The running part of <c>quicpipe expose</c>: one <see cref="TcpExposer"/> serving every connection the endpoint
-/// accepts. The endpoint already turns away dialers not in --allow; the exposer checks the peer again
-/// (<see cref="TcpExposerOptions.AllowedPeers"/>) so the port allow-list never depends on one layer alone.
+/// <c>quicpipe expose</c>'s handlers on the peer's incoming connections (composed with <c>UsePeer</c>): a line and a
+/// path report for each peer, then one <see cref="TcpExposer"/> serving its tunnel streams. The endpoint already turns
+/// away dialers not in --allow; the exposer checks the peer again (<see cref="TcpExposerOptions.AllowedPeers"/>) so
+/// the port allow-list never depends on one layer alone.
 /// </summary>
-internal sealed class ExposeSession(PeerEndpoint endpoint, IReadOnlyCollection<int> ports, IReadOnlyCollection<NodeId> allowed)
+internal sealed class ExposeSession
 {
-    private readonly ConcurrentDictionary<QuicConnection, Task> _serving = new();
+    private readonly IReadOnlyCollection<int> _ports;
+    private readonly IReadOnlyCollection<NodeId> _allowed;
+    private readonly TcpExposer _exposer;
+    private PeerEndpoint? _endpoint;
+    private volatile bool _stopping;
 
-    public async Task RunAsync(CancellationToken interrupted)
+    public ExposeSession(IReadOnlyCollection<int> ports, IReadOnlyCollection<NodeId> allowed)
     {
+        _ports = ports;
+        _allowed = allowed;
         var options = new TcpExposerOptions { AllowedPeers = new HashSet<NodeId>(allowed) };
         foreach (var port in ports)
         {
             options.AllowedPorts.Add(port);
         }
 
-        var exposer = new TcpExposer(options);
-        exposer.Rejected += (_, e) => Console.Error.WriteLine($"refused a tunnel from {e.Peer?.ToString() ?? "?"}: {e.Status}");
-        try
-        {
-            await Console.Error.WriteLineAsync($"exposing 127.0.0.1 port(s) {string.Join(", ", ports)} as {endpoint.NodeId} to {allowed.Count} peer(s)").ConfigureAwait(false);
-            while (true)
-            {
-                var connection = await endpoint.AcceptAsync(interrupted).ConfigureAwait(false);
-                await Console.Error.WriteLineAsync($"accepted {connection.RemoteNodeId} (via {connection.RemoteEndPoint})").ConfigureAwait(false);
-                _serving[connection] = ServeAsync(exposer, connection, interrupted);
-            }
-        }
-        finally
-        {
-            // Resets the tunnels still open, then lets each connection's serve loop see the cancellation.
-            await exposer.DisposeAsync().ConfigureAwait(false);
-            await Task.WhenAll(_serving.Values).ConfigureAwait(false);
-        }
+        _exposer = new TcpExposer(options);
+        _exposer.Rejected += (_, e) => Console.Error.WriteLine($"refused a tunnel from {e.Peer?.ToString() ?? "?"}: {e.Status}");
     }
 
-    private async Task ServeAsync(TcpExposer exposer, QuicConnection connection, CancellationToken interrupted)
+    /// <summary>The handlers of the peer's incoming connections: the report, then the exposer.</summary>
+    public void Compose(IMultiplexedConnectionBuilder connections) =>
+        connections.Use(Report).Run(_exposer.OnConnectedAsync);
+
+    /// <summary>Runs until interrupted; then resets the tunnels still open, and each connection's handler ends.</summary>
+    public async Task RunAsync(PeerEndpoint endpoint, CancellationToken interrupted)
     {
-        await Task.Yield();
-        await using var path = await PathReporter.StartAsync(endpoint.GetPath(connection), TimeSpan.Zero).ConfigureAwait(false);
+        _endpoint = endpoint;
         try
         {
-            await exposer.ServeAsync(connection, interrupted).ConfigureAwait(false);
-            if (!interrupted.IsCancellationRequested)
-            {
-                await Console.Error.WriteLineAsync($"peer {connection.RemoteNodeId} disconnected").ConfigureAwait(false);
-            }
+            await Console.Error.WriteLineAsync($"exposing 127.0.0.1 port(s) {string.Join(", ", _ports)} as {endpoint.NodeId} to {_allowed.Count} peer(s)").ConfigureAwait(false);
+            await Task.Delay(Timeout.Infinite, interrupted).ConfigureAwait(false);
         }
         finally
         {
-            if (interrupted.IsCancellationRequested)
-            {
-                // Closing tells the forwarder at once (it re-dials) instead of after an idle timeout.
-                await CloseQuietlyAsync(connection).ConfigureAwait(false);
-            }
-
-            _serving.TryRemove(connection, out _);
+            _stopping = true;
+            await _exposer.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    private MultiplexedConnectionDelegate Report(MultiplexedConnectionDelegate next) => async context =>
+    {
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        await Console.Error.WriteLineAsync($"accepted {connection.RemoteNodeId} (via {connection.RemoteEndPoint})").ConfigureAwait(false);
+        await using (await PathReporter.StartAsync(_endpoint!.GetPath(connection), TimeSpan.Zero).ConfigureAwait(false))
+        {
+            await next(context).ConfigureAwait(false);
+        }
+
+        if (_stopping)
+        {
+            // Closing tells the forwarder at once (it re-dials) instead of after an idle timeout.
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        }
+        else
+        {
+            await Console.Error.WriteLineAsync($"peer {connection.RemoteNodeId} disconnected").ConfigureAwait(false);
+        }
+    };
 
     private static async Task CloseQuietlyAsync(QuicConnection connection)
     {

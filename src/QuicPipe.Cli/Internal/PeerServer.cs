@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,13 +25,17 @@ internal sealed class PeerServer : IAsyncDisposable
 
     public PeerEndpoint Peer { get; }
 
-    /// <summary>Throws what the peer throws (<see cref="PeerException"/>: no relay, wrong relay, refused) with nothing left bound.</summary>
-    public static async Task<PeerServer> StartAsync(PeerEndpointOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the server and the peer; <paramref name="connections"/> composes the handler of the peer's incoming
+    /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync"/>). Throws what the peer throws
+    /// (<see cref="PeerException"/>: no relay, wrong relay, refused) with nothing left bound.
+    /// </summary>
+    public static async Task<PeerServer> StartAsync(PeerEndpointOptions options, ILoggerFactory loggers, Action<IMultiplexedConnectionBuilder>? connections, CancellationToken cancellationToken)
     {
         var peer = new PeerEndpoint(options);
         var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton(loggers);
-        builder.ListenUdp(peer.ListenEndPoint, udp => udp.UsePeer(peer));
+        builder.ListenUdp(peer.ListenEndPoint, udp => udp.UsePeer(peer, connections));
         var running = new PeerServer(builder.Build(), peer);
         try
         {

@@ -1,13 +1,15 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Connections;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>
-/// What <c>forward</c> and <c>expose</c> share: start the peer endpoint and run until interrupted. Unlike the
+/// What <c>forward</c>, <c>expose</c> and <c>proxy</c> share: start the peer (with the command's handlers of its
+/// incoming connections, if any) and run until interrupted. Unlike the
 /// netcat commands they are services, so an interruption (SIGINT/SIGTERM) is the normal end: exit 0. Exit 1 for
 /// failures at run time (relay unreachable, peer unknown or refusing, local port taken, another process with the
 /// same key took over at the relay), 2 for bad flags or key.
@@ -20,7 +22,8 @@ internal static class TunnelSession
         PeerCommandOptions flags,
         Action<PeerEndpointOptions> configure,
         Func<PeerEndpoint, CancellationToken, Task> run,
-        CancellationToken interrupted)
+        CancellationToken interrupted,
+        Action<IMultiplexedConnectionBuilder>? peerConnections = null)
     {
         using var loggers = PeerCommandOptions.CreateLoggers(parse.GetValue(flags.LogLevel));
         if (flags.BuildOrReport(command, parse, loggers, configure) is not { } options)
@@ -36,7 +39,7 @@ internal static class TunnelSession
         PeerServer? running = null;
         try
         {
-            running = await PeerServer.StartAsync(options, loggers, stop.Token).ConfigureAwait(false);
+            running = await PeerServer.StartAsync(options, loggers, peerConnections, stop.Token).ConfigureAwait(false);
             var started = running.Peer;
             await EndpointLifetime.RunAsync(started, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
             return 0;
