@@ -2,12 +2,31 @@ using QuicPipe.Dataplane;
 
 namespace QuicPipe.Relay.Control;
 
-// The table and its observers: writing an owned CID's route from the registry's state, and telling the
-// observers (the XDP mirror) what an operation changed once the table holds it.
-public sealed partial class CidRegistry
+/// <summary>
+/// The registry's writes to the relay's <see cref="CidTable"/> and what they tell the route observers (the XDP
+/// mirror): every change is kept, in order, and told by <see cref="NotifyObservers"/> at the end of the registry's
+/// operation, once the table holds it. Flagged routes (report use) are told as removed: the offload would forward
+/// them in the driver and their use would never be reported. Called under the registry's lock.
+/// </summary>
+internal sealed class RouteTableWriter
 {
-    /// <summary>Writes the table entry of an owned CID from the registry's state: address, expiry, report-use flag.</summary>
-    private void WriteRoute(ConnectionId cid, CidOwnership owner)
+    private readonly CidTable _table;
+    private readonly IRouteObserver[] _observers;
+
+    // Changes for the observers, in order (Removed: the CID is no longer routed), told at the end of each operation.
+    private readonly List<(ConnectionId Cid, PeerAddress Endpoint, bool Removed)> _observed = [];
+
+    public RouteTableWriter(CidTable table, IRouteObserver[] observers)
+    {
+        _table = table;
+        _observers = observers;
+    }
+
+    /// <summary>
+    /// Writes the table entry of an owned CID from the registry's state: address, expiry, report-use flag. False if
+    /// a static route holds the CID: static routes win, and the caller lets the CID go.
+    /// </summary>
+    public bool TryWrite(ConnectionId cid, CidOwnership owner)
     {
         var registration = owner.Registration;
         var identity = owner.Identity;
@@ -16,10 +35,9 @@ public sealed partial class CidRegistry
         var expiresAtMs = registration.ExpiresAtMs;
         if (!_table.TrySet(cid, new CidRoute(identity.Address, ownerId, expiresAtMs), RouteFlags.OwnerMask))
         {
-            // A static route was loaded over it meanwhile: static routes win, the registry lets go.
-            ForgetCid(cid, owner);
+            // A static route was loaded over it meanwhile.
             _observed.Add((cid, default, true));
-            return;
+            return false;
         }
 
         if (owner.ReportsUse)
@@ -31,24 +49,19 @@ public sealed partial class CidRegistry
         {
             _observed.Add((cid, identity.Address, false));
         }
+
+        return true;
     }
 
-    private void RewriteRoutes(IdentityRecord identity)
+    /// <summary>Removes the route of <paramref name="cid"/> if <paramref name="ownerId"/> still holds it (a static route loaded over it stays).</summary>
+    public void Remove(ConnectionId cid, ulong ownerId)
     {
-        foreach (var registration in identity.Registrations)
-        {
-            foreach (var cid in registration.Cids)
-            {
-                if (_owners.TryGetValue(cid, out var owner) && owner.Registration == registration)
-                {
-                    WriteRoute(cid, owner);
-                }
-            }
-        }
+        _table.RemoveIfOwnedBy(cid, ownerId, RouteFlags.OwnerMask);
+        _observed.Add((cid, default, true));
     }
 
     /// <summary>Tells the observers what this operation changed, after the table holds it, in order (runs of one kind at a time).</summary>
-    private void NotifyObservers()
+    public void NotifyObservers()
     {
         if (_observers.Length > 0)
         {

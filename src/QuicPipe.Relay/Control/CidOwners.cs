@@ -1,13 +1,60 @@
+using System.Diagnostics.CodeAnalysis;
 using QuicPipe.Dataplane;
+using QuicPipe.Quic;
 
 namespace QuicPipe.Relay.Control;
 
-// Ownership and quotas: which identity owns which CID, the checks that keep a request within its identity's
-// and the relay's quotas before anything changes, and taking CIDs, registrations and identities away.
-public sealed partial class CidRegistry
+/// <summary>
+/// Who owns what: the identities the registry serves, their registrations, and which identity (and registration)
+/// owns each CID; the quotas a request is checked against before anything changes; and taking CIDs, registrations
+/// and identities away. Every route it gives or takes goes through the <see cref="RouteTableWriter"/>.
+/// Called under the registry's lock.
+/// </summary>
+internal sealed class CidOwners
 {
+    private readonly CidTable _table;
+    private readonly RegistryOptions _options;
+    private readonly RouteTableWriter _routes;
+    private readonly Dictionary<NodeId, IdentityRecord> _identities = [];
+    private readonly Dictionary<ConnectionId, CidOwnership> _owners = [];
+    private ulong _nextOwnerId = 1;
+    private int _registrations;
+
+    public CidOwners(CidTable table, RegistryOptions options, RouteTableWriter routes)
+    {
+        _table = table;
+        _options = options;
+        _routes = routes;
+    }
+
+    public int IdentityCount => _identities.Count;
+
+    public int RegistrationCount => _registrations;
+
+    /// <summary>CIDs routed for all identities.</summary>
+    public int CidCount => _owners.Count;
+
+    /// <summary>The identities; removing one while enumerating is not allowed (removing registrations is).</summary>
+    public Dictionary<NodeId, IdentityRecord>.ValueCollection Identities => _identities.Values;
+
+    public bool TryGetIdentity(NodeId node, [NotNullWhen(true)] out IdentityRecord? identity) => _identities.TryGetValue(node, out identity);
+
+    /// <summary>A new identity, its routes leading to <paramref name="address"/>, with an OwnerId no other record has had.</summary>
+    public IdentityRecord AddIdentity(NodeId node, PeerAddress address)
+    {
+        var identity = new IdentityRecord(node, _nextOwnerId++) { Address = address };
+        _identities.Add(node, identity);
+        return identity;
+    }
+
+    public bool TryGetOwner(ConnectionId cid, [NotNullWhen(true)] out CidOwnership? owner) => _owners.TryGetValue(cid, out owner);
+
+    public bool IsOwned(ConnectionId cid) => _owners.ContainsKey(cid);
+
+    public ConnectionId[] CidsOf(NodeId node) => _owners.Where(o => o.Value.Identity.Node == node).Select(o => o.Key).ToArray();
+
     /// <summary>Null if the request may be applied as a whole; else why not. Changes nothing.</summary>
-    private RegistryResult? CheckRegistration(IdentityRecord? identity, ReadOnlySpan<byte> cidKey, ConnectionId[] derivedCids, List<ConnectionId> explicitCids, long nowMs)
+    public RegistryResult? CheckRegistration(IdentityRecord? identity, ReadOnlySpan<byte> cidKey, ConnectionId[] derivedCids, List<ConnectionId> explicitCids, long nowMs)
     {
         if (identity is null && _identities.Count >= _options.MaxIdentities)
         {
@@ -73,7 +120,7 @@ public sealed partial class CidRegistry
     }
 
     /// <summary>The identity registers from <paramref name="address"/> on <paramref name="session"/>: it is connected, and every route it has moves there.</summary>
-    private void Attach(IdentityRecord identity, long session, PeerAddress address)
+    public void Attach(IdentityRecord identity, long session, PeerAddress address)
     {
         identity.Session = session;
         identity.GraceDeadlineMs = null;
@@ -84,14 +131,20 @@ public sealed partial class CidRegistry
         }
     }
 
-    private void ApplyExplicit(IdentityRecord identity, List<ConnectionId> cids, long lifetimeMs, long expiresAtMs)
+    /// <summary>Adds <paramref name="registration"/> to the identity's, before any CID is owned in it.</summary>
+    public void AddRegistration(IdentityRecord identity, Registration registration)
+    {
+        identity.Registrations.Add(registration);
+        _registrations++;
+    }
+
+    public void ApplyExplicit(IdentityRecord identity, List<ConnectionId> cids, long lifetimeMs, long expiresAtMs)
     {
         var registration = identity.FindExplicit();
         if (registration is null)
         {
             registration = Registration.Explicit();
-            identity.Registrations.Add(registration);
-            _registrations++;
+            AddRegistration(identity, registration);
         }
 
         // One explicit registration per identity: it lives as long as the longest request asks.
@@ -118,7 +171,7 @@ public sealed partial class CidRegistry
     }
 
     /// <summary>Makes <paramref name="cid"/> the identity's, in <paramref name="registration"/>, and writes its route.</summary>
-    private void Own(IdentityRecord identity, Registration registration, ConnectionId cid, long counter)
+    public void Own(IdentityRecord identity, Registration registration, ConnectionId cid, long counter)
     {
         if (_owners.TryGetValue(cid, out var owner))
         {
@@ -142,21 +195,59 @@ public sealed partial class CidRegistry
         WriteRoute(cid, owner);
     }
 
-    private void RemoveCid(ConnectionId cid, CidOwnership owner)
+    /// <summary>Writes the route of an owned CID from its owner's state; a static route over it wins, and the CID is let go.</summary>
+    public void WriteRoute(ConnectionId cid, CidOwnership owner)
     {
-        _table.RemoveIfOwnedBy(cid, owner.Identity.OwnerId, RouteFlags.OwnerMask);
+        if (!_routes.TryWrite(cid, owner))
+        {
+            ForgetCid(cid, owner);
+        }
+    }
+
+    /// <summary>Writes every route of the identity again (its address or expiry changed).</summary>
+    public void RewriteRoutes(IdentityRecord identity)
+    {
+        foreach (var registration in identity.Registrations)
+        {
+            foreach (var cid in registration.Cids)
+            {
+                if (_owners.TryGetValue(cid, out var owner) && owner.Registration == registration)
+                {
+                    WriteRoute(cid, owner);
+                }
+            }
+        }
+    }
+
+    /// <summary>Removes those of <paramref name="cids"/> the identity owns (others' are ignored), and registrations left empty.</summary>
+    public void RemoveCids(IdentityRecord identity, IReadOnlyList<ConnectionId> cids)
+    {
+        foreach (var cid in cids)
+        {
+            if (_owners.TryGetValue(cid, out var owner) && owner.Identity == identity)
+            {
+                var registration = owner.Registration;
+                RemoveCid(cid, owner);
+                if (!registration.IsDerived)
+                {
+                    registration.Cids.Remove(cid);
+                }
+
+                if (registration.OwnedCount == 0)
+                {
+                    RemoveRegistration(identity, registration);
+                }
+            }
+        }
+    }
+
+    public void RemoveCid(ConnectionId cid, CidOwnership owner)
+    {
+        _routes.Remove(cid, owner.Identity.OwnerId);
         ForgetCid(cid, owner);
-        _observed.Add((cid, default, true));
     }
 
-    private void ForgetCid(ConnectionId cid, CidOwnership owner)
-    {
-        _owners.Remove(cid);
-        owner.Registration.OwnedCount--;
-        owner.Identity.CidCount--;
-    }
-
-    private void RemoveRegistration(IdentityRecord identity, Registration registration)
+    public void RemoveRegistration(IdentityRecord identity, Registration registration)
     {
         foreach (var cid in registration.Cids)
         {
@@ -171,7 +262,7 @@ public sealed partial class CidRegistry
         _registrations--;
     }
 
-    private void RemoveIdentity(IdentityRecord identity)
+    public void RemoveIdentity(IdentityRecord identity)
     {
         for (var i = identity.Registrations.Count - 1; i >= 0; i--)
         {
@@ -179,5 +270,21 @@ public sealed partial class CidRegistry
         }
 
         _identities.Remove(identity.Node);
+    }
+
+    /// <summary>Forgets the identity if it has no registrations left.</summary>
+    public void RemoveIdentityIfEmpty(IdentityRecord identity)
+    {
+        if (identity.Registrations.Count == 0)
+        {
+            _identities.Remove(identity.Node);
+        }
+    }
+
+    private void ForgetCid(ConnectionId cid, CidOwnership owner)
+    {
+        _owners.Remove(cid);
+        owner.Registration.OwnedCount--;
+        owner.Identity.CidCount--;
     }
 }
