@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic;
@@ -15,16 +16,18 @@ internal sealed class CidOwners
     private readonly CidTable _table;
     private readonly RegistryOptions _options;
     private readonly RouteTableWriter _routes;
+    private readonly Lock _registryLock;
     private readonly Dictionary<NodeId, IdentityRecord> _identities = [];
     private readonly Dictionary<ConnectionId, CidOwnership> _owners = [];
     private ulong _nextOwnerId = 1;
     private int _registrations;
 
-    public CidOwners(CidTable table, RegistryOptions options, RouteTableWriter routes)
+    public CidOwners(CidTable table, RegistryOptions options, RouteTableWriter routes, Lock registryLock)
     {
         _table = table;
         _options = options;
         _routes = routes;
+        _registryLock = registryLock;
     }
 
     public int IdentityCount => _identities.Count;
@@ -42,6 +45,7 @@ internal sealed class CidOwners
     /// <summary>A new identity, its routes leading to <paramref name="address"/>, with an OwnerId no other record has had.</summary>
     public IdentityRecord AddIdentity(NodeId node, PeerAddress address)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var identity = new IdentityRecord(node, _nextOwnerId++) { Address = address };
         _identities.Add(node, identity);
         return identity;
@@ -134,6 +138,7 @@ internal sealed class CidOwners
     /// <summary>Adds <paramref name="registration"/> to the identity's, before any CID is owned in it.</summary>
     public void AddRegistration(IdentityRecord identity, Registration registration)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         identity.Registrations.Add(registration);
         _registrations++;
     }
@@ -173,6 +178,7 @@ internal sealed class CidOwners
     /// <summary>Makes <paramref name="cid"/> the identity's, in <paramref name="registration"/>, and writes its route.</summary>
     public void Own(IdentityRecord identity, Registration registration, ConnectionId cid, long counter)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         if (_owners.TryGetValue(cid, out var owner))
         {
             if (owner.Registration != registration)
@@ -249,6 +255,7 @@ internal sealed class CidOwners
 
     public void RemoveRegistration(IdentityRecord identity, Registration registration)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         foreach (var cid in registration.Cids)
         {
             if (_owners.TryGetValue(cid, out var owner) && owner.Registration == registration)
@@ -264,6 +271,7 @@ internal sealed class CidOwners
 
     public void RemoveIdentity(IdentityRecord identity)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         for (var i = identity.Registrations.Count - 1; i >= 0; i--)
         {
             RemoveRegistration(identity, identity.Registrations[i]);
@@ -275,6 +283,7 @@ internal sealed class CidOwners
     /// <summary>Forgets the identity if it has no registrations left.</summary>
     public void RemoveIdentityIfEmpty(IdentityRecord identity)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         if (identity.Registrations.Count == 0)
         {
             _identities.Remove(identity.Node);
@@ -283,6 +292,7 @@ internal sealed class CidOwners
 
     private void ForgetCid(ConnectionId cid, CidOwnership owner)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         _owners.Remove(cid);
         owner.Registration.OwnedCount--;
         owner.Identity.CidCount--;

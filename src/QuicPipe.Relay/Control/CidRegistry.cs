@@ -40,10 +40,10 @@ public sealed class CidRegistry
         _options = options ?? new RegistryOptions();
         _options.Validate();
         _table = table;
-        _routes = new RouteTableWriter(table, observers?.ToArray() ?? []);
-        _owners = new CidOwners(table, _options, _routes);
-        _windows = new DerivedCidWindows(table, _options, _owners);
-        _expiry = new RegistrationExpiry(table, _options, _owners);
+        _routes = new RouteTableWriter(table, observers?.ToArray() ?? [], _lock);
+        _owners = new CidOwners(table, _options, _routes, _lock);
+        _windows = new DerivedCidWindows(table, _options, _owners, _lock);
+        _expiry = new RegistrationExpiry(table, _options, _owners, _lock);
     }
 
     public RegistryOptions Options => _options;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using QuicPipe.Dataplane;
 
 namespace QuicPipe.Relay.Control;
@@ -14,14 +15,16 @@ internal sealed class DerivedCidWindows
     private readonly CidTable _table;
     private readonly RegistryOptions _options;
     private readonly CidOwners _owners;
+    private readonly Lock _registryLock;
     private readonly RouteUseQueue _uses;
     private long _advances;
 
-    public DerivedCidWindows(CidTable table, RegistryOptions options, CidOwners owners)
+    public DerivedCidWindows(CidTable table, RegistryOptions options, CidOwners owners, Lock registryLock)
     {
         _table = table;
         _options = options;
         _owners = owners;
+        _registryLock = registryLock;
         _uses = new RouteUseQueue(options.RouteUseQueueCapacity);
     }
 
@@ -37,6 +40,7 @@ internal sealed class DerivedCidWindows
     /// <summary>Moves derived windows ahead of the CIDs the forwarding stage reported in use; returns how many windows moved.</summary>
     public int ProcessUses()
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var advanced = 0;
         while (_uses.TryDequeue(out var cid))
         {
@@ -53,6 +57,7 @@ internal sealed class DerivedCidWindows
     /// <summary>Routes the window <paramref name="cids"/> (counters from <paramref name="firstCounter"/>) of the key; a key registered again starts its window afresh.</summary>
     public void Apply(IdentityRecord identity, ReadOnlySpan<byte> cidKey, uint firstCounter, int window, ConnectionId[] cids, long lifetimeMs, long expiresAtMs)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var registration = identity.FindDerived(cidKey);
         if (registration is null)
         {

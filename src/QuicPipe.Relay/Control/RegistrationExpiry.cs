@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using QuicPipe.Dataplane;
 
 namespace QuicPipe.Relay.Control;
@@ -13,13 +14,15 @@ internal sealed class RegistrationExpiry
     private readonly CidTable _table;
     private readonly RegistryOptions _options;
     private readonly CidOwners _owners;
+    private readonly Lock _registryLock;
     private long _expired;
 
-    public RegistrationExpiry(CidTable table, RegistryOptions options, CidOwners owners)
+    public RegistrationExpiry(CidTable table, RegistryOptions options, CidOwners owners, Lock registryLock)
     {
         _table = table;
         _options = options;
         _owners = owners;
+        _registryLock = registryLock;
     }
 
     /// <summary>Registrations removed because they expired or their identity's grace period ran out.</summary>
@@ -31,6 +34,7 @@ internal sealed class RegistrationExpiry
     /// </summary>
     public void StartGrace(IdentityRecord identity, long session)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         if (identity.Session == session && identity.GraceDeadlineMs is null)
         {
             identity.GraceDeadlineMs = _table.NowMs + (long)_options.DisconnectGrace.TotalMilliseconds;
@@ -40,6 +44,7 @@ internal sealed class RegistrationExpiry
     /// <summary>Every registration of the identity expires a lifetime from now; returns the longest lifetime.</summary>
     public long Renew(IdentityRecord identity)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var nowMs = _table.NowMs;
         long longest = 0;
         foreach (var registration in identity.Registrations)
@@ -57,6 +62,7 @@ internal sealed class RegistrationExpiry
     /// </summary>
     public int RemoveExpired(long nowMs)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var removed = 0;
         var emptied = new List<IdentityRecord>();
         foreach (var identity in _owners.Identities)

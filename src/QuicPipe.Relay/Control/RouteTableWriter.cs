@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using QuicPipe.Dataplane;
 
 namespace QuicPipe.Relay.Control;
@@ -12,14 +13,16 @@ internal sealed class RouteTableWriter
 {
     private readonly CidTable _table;
     private readonly IRouteObserver[] _observers;
+    private readonly Lock _registryLock;
 
     // Changes for the observers, in order (Removed: the CID is no longer routed), told at the end of each operation.
     private readonly List<(ConnectionId Cid, PeerAddress Endpoint, bool Removed)> _observed = [];
 
-    public RouteTableWriter(CidTable table, IRouteObserver[] observers)
+    public RouteTableWriter(CidTable table, IRouteObserver[] observers, Lock registryLock)
     {
         _table = table;
         _observers = observers;
+        _registryLock = registryLock;
     }
 
     /// <summary>
@@ -28,6 +31,7 @@ internal sealed class RouteTableWriter
     /// </summary>
     public bool TryWrite(ConnectionId cid, CidOwnership owner)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var registration = owner.Registration;
         var identity = owner.Identity;
         owner.ReportsUse = registration.IsDerived && owner.Counter >= registration.FlagThreshold;
@@ -56,6 +60,7 @@ internal sealed class RouteTableWriter
     /// <summary>Removes the route of <paramref name="cid"/> if <paramref name="ownerId"/> still holds it (a static route loaded over it stays).</summary>
     public void Remove(ConnectionId cid, ulong ownerId)
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         _table.RemoveIfOwnedBy(cid, ownerId, RouteFlags.OwnerMask);
         _observed.Add((cid, default, true));
     }
@@ -63,6 +68,7 @@ internal sealed class RouteTableWriter
     /// <summary>Tells the observers what this operation changed, after the table holds it, in order (runs of one kind at a time).</summary>
     public void NotifyObservers()
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         if (_observers.Length > 0)
         {
             var start = 0;
