@@ -17,25 +17,22 @@ namespace QuicPipe.Relay.Control;
 /// One lock serialises the control plane; the packet path only touches the lock-free use queue.
 /// Route observers (the XDP mirror) hear of removals and of unflagged routes set; flagged routes are not
 /// mirrored, so their use goes through userspace and is reported.
-/// The requests are here; the rest by idea: ownership and quotas (CidRegistry.Ownership.cs), derived windows
-/// (.Windows.cs), expiry and grace (.Expiry.cs), table writes and observers (.Routes.cs).
+/// This class checks requests and holds the lock; under it, each idea has its class: ownership and quotas
+/// (<see cref="CidOwners"/>), derived windows (<see cref="DerivedCidWindows"/>), expiry and grace
+/// (<see cref="RegistrationExpiry"/>), table writes and observers (<see cref="RouteTableWriter"/>).
 /// </remarks>
-public sealed partial class CidRegistry
+public sealed class CidRegistry
 {
     private readonly CidTable _table;
     private readonly RegistryOptions _options;
-    private readonly IRouteObserver[] _observers;
-    private readonly RouteUseQueue _uses;
-    private readonly Lock _lock = new();
-    private readonly Dictionary<NodeId, IdentityRecord> _identities = [];
-    private readonly Dictionary<ConnectionId, CidOwnership> _owners = [];
 
-    // Changes for the observers, in order (Removed: the CID is no longer routed), told at the end of each operation.
-    private readonly List<(ConnectionId Cid, PeerAddress Endpoint, bool Removed)> _observed = [];
-    private ulong _nextOwnerId = 1;
-    private int _registrations;
-    private long _windowAdvances;
-    private long _expired;
+    // Serialises the control plane: the classes below are used only under it and take no lock of their own; the
+    // packet path reaches only the lock-free use queue (RouteUseSink).
+    private readonly Lock _lock = new();
+    private readonly RouteTableWriter _routes;
+    private readonly CidOwners _owners;
+    private readonly DerivedCidWindows _windows;
+    private readonly RegistrationExpiry _expiry;
 
     public CidRegistry(CidTable table, RegistryOptions? options = null, IReadOnlyList<IRouteObserver>? observers = null)
     {
@@ -43,8 +40,10 @@ public sealed partial class CidRegistry
         _options = options ?? new RegistryOptions();
         _options.Validate();
         _table = table;
-        _observers = observers?.ToArray() ?? [];
-        _uses = new RouteUseQueue(_options.RouteUseQueueCapacity);
+        _routes = new RouteTableWriter(table, observers?.ToArray() ?? [], _lock);
+        _owners = new CidOwners(table, _options, _routes, _lock);
+        _windows = new DerivedCidWindows(table, _options, _owners, _lock);
+        _expiry = new RegistrationExpiry(table, _options, _owners, _lock);
     }
 
     public RegistryOptions Options => _options;
@@ -53,7 +52,7 @@ public sealed partial class CidRegistry
     public long NowMs => _table.NowMs;
 
     /// <summary>Give this to the forwarding stage (<c>UseRelayForwarding(table, sink)</c>).</summary>
-    public IRouteUseSink RouteUseSink => _uses;
+    public IRouteUseSink RouteUseSink => _windows.UseSink;
 
     /// <summary>
     /// Routes the CIDs of <paramref name="request"/> to <paramref name="address"/> for <paramref name="node"/>, all
@@ -127,32 +126,27 @@ public sealed partial class CidRegistry
         lock (_lock)
         {
             var nowMs = _table.NowMs;
-            _identities.TryGetValue(node, out var identity);
-            var refusal = CheckRegistration(identity, cidKey, derivedCids, explicitCids, nowMs);
+            _owners.TryGetIdentity(node, out var identity);
+            var refusal = _owners.CheckRegistration(identity, cidKey, derivedCids, explicitCids, nowMs);
             if (refusal is { } refused)
             {
                 return refused;
             }
 
-            if (identity is null)
-            {
-                identity = new IdentityRecord(node, _nextOwnerId++) { Address = address };
-                _identities.Add(node, identity);
-            }
-
-            Attach(identity, session, address);
+            identity ??= _owners.AddIdentity(node, address);
+            _owners.Attach(identity, session, address);
             var expiresAtMs = nowMs + lifetimeMs;
             if (derived)
             {
-                ApplyDerived(identity, cidKey, request.FirstCounter, request.Window, derivedCids, lifetimeMs, expiresAtMs);
+                _windows.Apply(identity, cidKey, request.FirstCounter, request.Window, derivedCids, lifetimeMs, expiresAtMs);
             }
 
             if (explicitCids.Count > 0)
             {
-                ApplyExplicit(identity, explicitCids, lifetimeMs, expiresAtMs);
+                _owners.ApplyExplicit(identity, explicitCids, lifetimeMs, expiresAtMs);
             }
 
-            NotifyObservers();
+            _routes.NotifyObservers();
             return new RegistryResult(RegistryStatus.Ok, null, lifetime, identity.CidCount);
         }
     }
@@ -162,24 +156,17 @@ public sealed partial class CidRegistry
     {
         lock (_lock)
         {
-            if (!_identities.TryGetValue(node, out var identity))
+            if (!_owners.TryGetIdentity(node, out var identity))
             {
                 return RegistryResult.Refused(RegistryStatus.NotRegistered, $"{node} has nothing registered (expired or never registered): register again");
             }
 
-            var nowMs = _table.NowMs;
-            long longest = 0;
-            foreach (var registration in identity.Registrations)
-            {
-                registration.ExpiresAtMs = nowMs + registration.LifetimeMs;
-                longest = Math.Max(longest, registration.LifetimeMs);
-            }
-
+            var longest = _expiry.Renew(identity);
             identity.Address = address;
             identity.Session = session;
             identity.GraceDeadlineMs = null;
-            RewriteRoutes(identity);
-            NotifyObservers();
+            _owners.RewriteRoutes(identity);
+            _routes.NotifyObservers();
             return new RegistryResult(RegistryStatus.Ok, null, TimeSpan.FromMilliseconds(longest), identity.CidCount);
         }
     }
@@ -190,7 +177,7 @@ public sealed partial class CidRegistry
         ArgumentNullException.ThrowIfNull(cids);
         lock (_lock)
         {
-            if (!_identities.TryGetValue(node, out var identity))
+            if (!_owners.TryGetIdentity(node, out var identity))
             {
                 return 0;
             }
@@ -198,35 +185,15 @@ public sealed partial class CidRegistry
             var before = identity.CidCount;
             if (all)
             {
-                RemoveIdentity(identity);
+                _owners.RemoveIdentity(identity);
             }
             else
             {
-                foreach (var cid in cids)
-                {
-                    if (_owners.TryGetValue(cid, out var owner) && owner.Identity == identity)
-                    {
-                        var registration = owner.Registration;
-                        RemoveCid(cid, owner);
-                        if (!registration.IsDerived)
-                        {
-                            registration.Cids.Remove(cid);
-                        }
-
-                        if (registration.OwnedCount == 0)
-                        {
-                            RemoveRegistration(identity, registration);
-                        }
-                    }
-                }
-
-                if (identity.Registrations.Count == 0)
-                {
-                    _identities.Remove(identity.Node);
-                }
+                _owners.RemoveCids(identity, cids);
+                _owners.RemoveIdentityIfEmpty(identity);
             }
 
-            NotifyObservers();
+            _routes.NotifyObservers();
             return before - identity.CidCount;
         }
     }
@@ -237,12 +204,12 @@ public sealed partial class CidRegistry
         {
             return new RegistryCounts
             {
-                Identities = _identities.Count,
-                Registrations = _registrations,
-                Cids = _owners.Count,
-                WindowAdvances = _windowAdvances,
-                RouteUsesDropped = _uses.Dropped,
-                Expired = _expired,
+                Identities = _owners.IdentityCount,
+                Registrations = _owners.RegistrationCount,
+                Cids = _owners.CidCount,
+                WindowAdvances = _windows.Advances,
+                RouteUsesDropped = _windows.UsesDropped,
+                Expired = _expiry.Expired,
             };
         }
     }
@@ -252,7 +219,48 @@ public sealed partial class CidRegistry
     {
         lock (_lock)
         {
-            return _owners.Where(o => o.Value.Identity.Node == node).Select(o => o.Key).ToArray();
+            return _owners.CidsOf(node);
+        }
+    }
+
+    /// <summary>Moves derived windows ahead of the CIDs the forwarding stage reported in use; returns how many windows moved.</summary>
+    public int ProcessRouteUses()
+    {
+        lock (_lock)
+        {
+            var advanced = _windows.ProcessUses();
+            _routes.NotifyObservers();
+            return advanced;
+        }
+    }
+
+    /// <summary>
+    /// The control connection <paramref name="session"/> of <paramref name="node"/> ended: unless a newer one has
+    /// registered or refreshed since, its routes go after <see cref="RegistryOptions.DisconnectGrace"/>.
+    /// </summary>
+    public void Disconnected(NodeId node, long session)
+    {
+        lock (_lock)
+        {
+            if (_owners.TryGetIdentity(node, out var identity))
+            {
+                _expiry.StartGrace(identity, session);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Processes pending use notices, then removes registrations expired at <paramref name="nowMs"/> (table clock)
+    /// and everything of identities whose grace period ran out; returns how many registrations went.
+    /// </summary>
+    public int Sweep(long nowMs)
+    {
+        ProcessRouteUses();
+        lock (_lock)
+        {
+            var removed = _expiry.RemoveExpired(nowMs);
+            _routes.NotifyObservers();
+            return removed;
         }
     }
 }

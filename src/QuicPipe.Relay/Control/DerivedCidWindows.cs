@@ -1,39 +1,68 @@
+using System.Diagnostics;
 using QuicPipe.Dataplane;
 
 namespace QuicPipe.Relay.Control;
 
-// Derived windows: a derived registration routes Window counters of its key; use of a CID in the upper half
-// (reported by the forwarding stage) moves the window past it, dropping counters left behind.
-public sealed partial class CidRegistry
+/// <summary>
+/// Derived registrations as sliding windows: a derived registration routes <c>Window</c> counters of its key and
+/// flags the upper half with <see cref="RouteFlags.ReportUse"/>; the forwarding stage reports their use to
+/// <see cref="UseSink"/>, and <see cref="ProcessUses"/> moves each window past the counter in use (dropping counters
+/// more than a window below it, and the lowest ones first if the quota is reached), so rotation never runs out.
+/// Called under the registry's lock, except <see cref="UseSink"/>: the packet path fills that lock-free queue.
+/// </summary>
+internal sealed class DerivedCidWindows
 {
-    /// <summary>Moves derived windows ahead of the CIDs the forwarding stage reported in use; returns how many windows moved.</summary>
-    public int ProcessRouteUses()
-    {
-        lock (_lock)
-        {
-            var advanced = 0;
-            while (_uses.TryDequeue(out var cid))
-            {
-                if (_owners.TryGetValue(cid, out var owner) && owner.Registration.IsDerived && Advance(owner.Identity, owner.Registration, owner.Counter))
-                {
-                    advanced++;
-                }
-            }
+    private readonly CidTable _table;
+    private readonly RegistryOptions _options;
+    private readonly CidOwners _owners;
+    private readonly Lock _registryLock;
+    private readonly RouteUseQueue _uses;
+    private long _advances;
 
-            _windowAdvances += advanced;
-            NotifyObservers();
-            return advanced;
-        }
+    public DerivedCidWindows(CidTable table, RegistryOptions options, CidOwners owners, Lock registryLock)
+    {
+        _table = table;
+        _options = options;
+        _owners = owners;
+        _registryLock = registryLock;
+        _uses = new RouteUseQueue(options.RouteUseQueueCapacity);
     }
 
-    private void ApplyDerived(IdentityRecord identity, ReadOnlySpan<byte> cidKey, uint firstCounter, int window, ConnectionId[] cids, long lifetimeMs, long expiresAtMs)
+    /// <summary>Where the forwarding stage reports the use of flagged routes; lock-free.</summary>
+    public IRouteUseSink UseSink => _uses;
+
+    /// <summary>Use notices dropped because the queue was full.</summary>
+    public long UsesDropped => _uses.Dropped;
+
+    /// <summary>Windows moved so far.</summary>
+    public long Advances => _advances;
+
+    /// <summary>Moves derived windows ahead of the CIDs the forwarding stage reported in use; returns how many windows moved.</summary>
+    public int ProcessUses()
     {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
+        var advanced = 0;
+        while (_uses.TryDequeue(out var cid))
+        {
+            if (_owners.TryGetOwner(cid, out var owner) && owner.Registration.IsDerived && Advance(owner.Identity, owner.Registration, owner.Counter))
+            {
+                advanced++;
+            }
+        }
+
+        _advances += advanced;
+        return advanced;
+    }
+
+    /// <summary>Routes the window <paramref name="cids"/> (counters from <paramref name="firstCounter"/>) of the key; a key registered again starts its window afresh.</summary>
+    public void Apply(IdentityRecord identity, ReadOnlySpan<byte> cidKey, uint firstCounter, int window, ConnectionId[] cids, long lifetimeMs, long expiresAtMs)
+    {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var registration = identity.FindDerived(cidKey);
         if (registration is null)
         {
             registration = Registration.Derived(cidKey.ToArray(), window);
-            identity.Registrations.Add(registration);
-            _registrations++;
+            _owners.AddRegistration(identity, registration);
         }
         else
         {
@@ -41,9 +70,9 @@ public sealed partial class CidRegistry
             var kept = new HashSet<ConnectionId>(cids);
             foreach (var cid in registration.Cids)
             {
-                if (!kept.Contains(cid) && _owners.TryGetValue(cid, out var owner) && owner.Registration == registration)
+                if (!kept.Contains(cid) && _owners.TryGetOwner(cid, out var owner) && owner.Registration == registration)
                 {
-                    RemoveCid(cid, owner);
+                    _owners.RemoveCid(cid, owner);
                 }
             }
 
@@ -58,7 +87,7 @@ public sealed partial class CidRegistry
         for (var i = 0; i < cids.Length; i++)
         {
             registration.Cids.Add(cids[i]);
-            Own(identity, registration, cids[i], firstCounter + (long)i);
+            _owners.Own(identity, registration, cids[i], firstCounter + (long)i);
         }
     }
 
@@ -94,9 +123,9 @@ public sealed partial class CidRegistry
             registration.High = counter + 1;
 
             // A CID someone else routes (vanishingly rare with 96-bit CIDs) stays theirs: a hole in the window.
-            if (!_owners.ContainsKey(cid) && !_table.TryGet(cid, out _))
+            if (!_owners.IsOwned(cid) && !_table.TryGet(cid, out _))
             {
-                Own(identity, registration, cid, counter);
+                _owners.Own(identity, registration, cid, counter);
             }
         }
 
@@ -105,9 +134,9 @@ public sealed partial class CidRegistry
         for (var counter = Math.Max(oldThreshold, registration.Low); counter < newThreshold; counter++)
         {
             var cid = registration.Cids[(int)(counter - registration.Low)];
-            if (_owners.TryGetValue(cid, out var owner) && owner.Registration == registration && owner.ReportsUse)
+            if (_owners.TryGetOwner(cid, out var owner) && owner.Registration == registration && owner.ReportsUse)
             {
-                WriteRoute(cid, owner);
+                _owners.WriteRoute(cid, owner);
             }
         }
 
@@ -126,9 +155,9 @@ public sealed partial class CidRegistry
         for (var i = 0; i < count; i++)
         {
             var cid = registration.Cids[i];
-            if (_owners.TryGetValue(cid, out var owner) && owner.Registration == registration)
+            if (_owners.TryGetOwner(cid, out var owner) && owner.Registration == registration)
             {
-                RemoveCid(cid, owner);
+                _owners.RemoveCid(cid, owner);
             }
         }
 
