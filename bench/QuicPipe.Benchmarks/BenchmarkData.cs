@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Wire;
 
 namespace QuicPipe.Benchmarks;
 

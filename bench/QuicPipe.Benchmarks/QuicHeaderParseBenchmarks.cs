@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Wire;
 
 namespace QuicPipe.Benchmarks;
 

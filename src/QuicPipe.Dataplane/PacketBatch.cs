@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using QuicPipe.Dataplane.Wire;
 
 namespace QuicPipe.Dataplane;
 

@@ -1,5 +1,6 @@
 using QuicPipe.Dataplane.Internal;
 using QuicPipe.Dataplane.Interop;
+using QuicPipe.Interop;
 using static QuicPipe.Dataplane.Interop.SocketConstants;
 
 namespace QuicPipe.Dataplane;

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Peer.Direct;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;

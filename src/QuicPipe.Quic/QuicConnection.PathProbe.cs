@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic.Internal;
 using QuicPipe.Quic.Interop;
 
@@ -18,6 +19,12 @@ public sealed partial class QuicConnection
         TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400),
         TimeSpan.FromMilliseconds(800), TimeSpan.FromMilliseconds(1600),
     ];
+
+    /// <summary>The TLS exporter label of the path probes' id and key (<see cref="DerivePathProbeKey"/>).</summary>
+    private const string PathProbeExporterLabel = "EXPORTER-quicpipe-path-probe";
+
+    /// <summary>The exporter output: the probe id (8 bytes) then the key.</summary>
+    private const int PathProbeSecretLength = 8 + PathProbe.KeyLength;
 
     /// <summary>Tries of all this connection's probes awaiting an answer; each try has its own nonce.</summary>
     private const int MaxPendingProbeTries = 256;
@@ -113,10 +120,10 @@ public sealed partial class QuicConnection
     /// <summary>Loop thread, at the handshake's end: the probe id and key from the TLS exporter.</summary>
     private unsafe void DerivePathProbeKey()
     {
-        Span<byte> secret = stackalloc byte[PathProbe.SecretLength];
+        Span<byte> secret = stackalloc byte[PathProbeSecretLength];
         fixed (byte* s = secret)
         {
-            if (QuicShim.ConnExportKey(Handle, PathProbe.ExporterLabel, s, (nuint)secret.Length) != 0)
+            if (QuicShim.ConnExportKey(Handle, PathProbeExporterLabel, s, (nuint)secret.Length) != 0)
             {
                 return; // no key: this connection cannot be probed, and ProbePathAsync says so
             }

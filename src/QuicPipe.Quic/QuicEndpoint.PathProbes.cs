@@ -1,5 +1,6 @@
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic.Internal;
 
 namespace QuicPipe.Quic;

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic.Internal;
 using QuicPipe.Quic.Interop;
 

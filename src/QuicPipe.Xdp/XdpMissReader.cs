@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using QuicPipe.Dataplane;
+using QuicPipe.Interop;
 using QuicPipe.Xdp.Internal;
 using QuicPipe.Xdp.Interop;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using QuicPipe.Peer.Direct;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic;
 using Xunit;
 

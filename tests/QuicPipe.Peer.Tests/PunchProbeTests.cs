@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Peer.Direct;
 using Xunit;
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Wire;
 using Xunit;
 
 namespace QuicPipe.Quic.Tests;

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Lab;
-using QuicPipe.Quic.Internal;
 using Xunit;
 
 namespace QuicPipe.Quic.Tests;

@@ -1,6 +1,7 @@
 using System.Net;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Dataplane.Wire;
 using Xunit;
 
 namespace QuicPipe.Relay.Tests;

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Win32.SafeHandles;
-using QuicPipe.Dataplane.Interop;
+using QuicPipe.Interop;
 
 namespace QuicPipe.Dataplane.Internal;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using QuicPipe.Dataplane.Interop;
+using QuicPipe.Interop;
 using static QuicPipe.Dataplane.Interop.SocketConstants;
 
 namespace QuicPipe.Dataplane.Internal;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using QuicPipe.Dataplane.Interop;
+using QuicPipe.Interop;
 using static QuicPipe.Dataplane.Interop.SocketConstants;
 
 namespace QuicPipe.Dataplane.Internal;

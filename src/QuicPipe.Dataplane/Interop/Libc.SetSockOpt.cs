@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using QuicPipe.Dataplane.Interop;
 
-namespace QuicPipe.Dataplane.Interop;
+namespace QuicPipe.Interop;
 
 internal static partial class Libc
 {

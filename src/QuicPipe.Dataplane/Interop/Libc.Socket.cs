@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace QuicPipe.Dataplane.Interop;
+namespace QuicPipe.Interop;
 
 internal static partial class Libc
 {

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using QuicPipe.Interop;
 
 namespace QuicPipe.Dataplane.Interop;
 

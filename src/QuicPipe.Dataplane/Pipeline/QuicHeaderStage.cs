@@ -1,3 +1,5 @@
+using QuicPipe.Dataplane.Wire;
+
 namespace QuicPipe.Dataplane.Pipeline;
 
 /// <summary>

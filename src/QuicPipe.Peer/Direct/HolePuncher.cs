@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic;
 
 namespace QuicPipe.Peer.Direct;

@@ -1,4 +1,5 @@
 using System.Net;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic;
 
 namespace QuicPipe.Peer.Direct;

@@ -1,4 +1,5 @@
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Dataplane.Wire;
 using QuicPipe.Lab;
 using Xunit;
 using static QuicPipe.Dataplane.Tests.CidTestData;

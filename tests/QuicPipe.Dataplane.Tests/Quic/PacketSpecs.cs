@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using QuicPipe.Dataplane.Wire;
 
 namespace QuicPipe.Dataplane.Tests.Quic;
 

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using QuicPipe.Dataplane.Wire;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Quic;

@@ -1,4 +1,5 @@
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Dataplane.Wire;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Quic;

@@ -1,3 +1,4 @@
+using QuicPipe.Dataplane.Wire;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Quic;

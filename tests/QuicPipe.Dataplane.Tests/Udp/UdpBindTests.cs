@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using QuicPipe.Dataplane.Interop;
+using QuicPipe.Interop;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Udp;

@@ -1,4 +1,4 @@
-namespace QuicPipe.Dataplane;
+namespace QuicPipe.Dataplane.Wire;
 
 /// <summary>Long or short header (RFC 8999 §5: the high bit of the first byte).</summary>
 public enum QuicHeaderForm : byte

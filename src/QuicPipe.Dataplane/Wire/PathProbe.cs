@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace QuicPipe.Quic.Internal;
+namespace QuicPipe.Dataplane.Wire;
 
 /// <summary>
-/// The engine's own path probe (see <see cref="QuicConnection.ProbePathAsync"/>): ngtcp2 0.12 sends PATH_CHALLENGE
+/// The QUIC engine's own path probe (QuicPipe.Quic's <c>QuicConnection.ProbePathAsync</c>): ngtcp2 0.12 sends PATH_CHALLENGE
 /// only as part of a migration, so probing a path without moving to it takes a datagram of our own.
 /// <code>
 /// 0      1..3   4        5      6..13      14..21   22..37
@@ -12,17 +12,16 @@ namespace QuicPipe.Quic.Internal;
 /// </code>
 /// The first byte has QUIC's fixed bit clear, so no QUIC packet looks like a probe and the dataplane hands probes
 /// to the endpoint's unroutable path. The probe id names the connection and the key authenticates the probe; both
-/// come from the TLS exporter (<see cref="ExporterLabel"/>), so only the two ends of the connection can make a
-/// probe the other answers: a stranger cannot aim answers at a third party. An answer is as large as its challenge.
+/// come from the TLS exporter (derived by the engine, which keeps the label; this type only lays out, reads and
+/// authenticates a probe given the key), so only the two ends of the connection can make a probe the other
+/// answers: a stranger cannot aim answers at a third party. An answer is as large as its challenge.
 /// </summary>
 internal static class PathProbe
 {
     public const int Length = 38;
-    public const int KeyLength = 32;
-    public const string ExporterLabel = "EXPORTER-quicpipe-path-probe";
 
-    /// <summary>The exporter output: the probe id (8 bytes) then the key.</summary>
-    public const int SecretLength = 8 + KeyLength;
+    /// <summary>The length of the HMAC-SHA256 key that tags a probe.</summary>
+    public const int KeyLength = 32;
 
     private const byte Version = 1;
     private const int TagOffset = 22;

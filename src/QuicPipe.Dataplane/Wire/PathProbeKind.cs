@@ -1,4 +1,4 @@
-namespace QuicPipe.Quic.Internal;
+namespace QuicPipe.Dataplane.Wire;
 
 /// <summary>The kind byte of a <see cref="PathProbe"/>.</summary>
 internal enum PathProbeKind : byte

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
-namespace QuicPipe.Dataplane;
+namespace QuicPipe.Dataplane.Wire;
 
 /// <summary>
 /// Reads the version-independent header fields of a QUIC datagram (RFC 8999): form, version,

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace QuicPipe.Peer.Direct;
+namespace QuicPipe.Dataplane.Wire;
 
 /// <summary>
 /// The hole-punch probe: a small UDP datagram that is not QUIC, sent between two peers' sockets to open their NATs

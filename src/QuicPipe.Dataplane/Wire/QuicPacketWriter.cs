@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace QuicPipe.Dataplane;
+namespace QuicPipe.Dataplane.Wire;
 
 /// <summary>
 /// Builds QUIC-shaped datagrams for tests, benchmarks and load generators: a real header with the

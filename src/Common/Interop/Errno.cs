@@ -1,0 +1,19 @@
+namespace QuicPipe.Interop;
+
+/// <summary>
+/// The Linux errno values the projects branch on: the dataplane's socket layer and the XDP loader. Linked into each
+/// project that needs them (src/Common/Interop), as Libc is.
+/// </summary>
+internal static class Errno
+{
+    internal const int EPERM = 1;
+    internal const int ENOENT = 2;
+    internal const int EINTR = 4;
+    internal const int EIO = 5;
+    internal const int EAGAIN = 11;
+    internal const int EINVAL = 22;
+    internal const int EOPNOTSUPP = 95;
+
+    /// <summary>The kernel-internal ENOTSUPP some BPF commands return.</summary>
+    internal const int ENOTSUPP = 524;
+}
