@@ -7,7 +7,7 @@ namespace QuicPipe.Dataplane.Wire;
 /// and find a direct path. Layout (docs/nat-traversal.md):
 /// <code>
 /// 0      1..3   4        5      6..21          22..29
-/// 0x00   "QPh"  version  kind   token (16 B)   echo (8 B, little-endian)
+/// 0x00   "QPh"  version  kind   token (16 B)   echo (8 B, big-endian)
 /// </code>
 /// The first byte has QUIC's fixed bit clear, so no QUIC stack takes a probe for a packet. The token is the
 /// connection's punch token, exchanged through the relay's authenticated signalling: a probe with an unknown
@@ -34,7 +34,7 @@ internal static class PunchProbe
         destination[4] = Version;
         destination[5] = (byte)kind;
         token.CopyTo(destination[6..]);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[22..], echo);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[22..], echo);
     }
 
     /// <summary>False for anything that is not a probe of our version (it is then someone else's datagram).</summary>
@@ -54,11 +54,15 @@ internal static class PunchProbe
             return false;
         }
 
-        token = BinaryPrimitives.ReadUInt128LittleEndian(datagram[6..]);
-        echo = BinaryPrimitives.ReadUInt64LittleEndian(datagram[22..]);
+        token = TokenKey(datagram.Slice(6, TokenLength));
+        echo = BinaryPrimitives.ReadUInt64BigEndian(datagram[22..]);
         return true;
     }
 
+    /// <summary>
+    /// The token's 16 opaque bytes as a lookup key. Not a number on the wire: any fixed reading would do, and the
+    /// machine's own order costs nothing.
+    /// </summary>
     public static UInt128 TokenKey(ReadOnlySpan<byte> token) => BinaryPrimitives.ReadUInt128LittleEndian(token);
 }
 
