@@ -111,6 +111,9 @@ public sealed class RelayCommandTests : IDisposable
 
         Assert.True(relay.WaitForStderr(l => l.StartsWith('{') && JsonDocument.Parse(l).RootElement.GetProperty("forwarded").GetInt64() == 2, TimeSpan.FromSeconds(10)), relay.AllStderr);
         Assert.False(relay.HasExited, "SIGHUP must not end the relay");
+
+        // The generic host's own start-up lines say nothing about a relay and stay out of its stderr.
+        Assert.DoesNotContain(relay.Stderr, l => l.Contains("Microsoft.Hosting.Lifetime", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -120,6 +120,10 @@ internal sealed class PeerCommandOptions
     public static ILoggerFactory CreateLoggers(LogLevel level) => LoggerFactory.Create(builder =>
     {
         builder.SetMinimumLevel(level);
+
+        // The host's own start-up lines (environment, content root, "press Ctrl+C") say nothing useful about a
+        // relay or a peer: every command runs on a server builder's host.
+        builder.AddFilter("Microsoft.Hosting.Lifetime", Microsoft.Extensions.Logging.LogLevel.Warning);
         builder.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
