@@ -47,6 +47,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly PacketBatch _receiveBatch = new();
     private readonly PacketBatch _sendBatch = new();
     private readonly DataplaneCounters _counters = new();
+
+    // Loop thread only: the connections and streams that owe work once the batch being routed is done.
+    private readonly ReceivedBatchWork _batchWork;
     private readonly PacketDelegate _pipeline;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Action> _commands = new();
@@ -101,6 +104,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _cids = new CidTable(options.ConnectionIdTableCapacity ?? 2 * options.MaxConnections * ConnectionIdsPerConnection);
         _logger = options.LoggerFactory?.CreateLogger("QuicPipe.Quic") ?? NullLogger.Instance;
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
+        _batchWork = new ReceivedBatchWork(this);
 
         // Last: the composer may publish this endpoint before it builds the stages that look it up.
         _pipeline = pipeline is null ? DefaultPipeline(Route) : pipeline(this, Route);
@@ -385,7 +389,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         if (received > 0)
         {
             _pipeline(_receiveBatch);
-            FinishReceivedBatch();
+            _batchWork.Finish();
             Volatile.Write(ref _loopReceivedDatagrams, _loopReceivedDatagrams + received);
         }
 
@@ -533,7 +537,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
         else
         {
-            AnswerAfterBatch(connection);
+            _batchWork.AnswerAfterBatch(connection);
         }
     }
 
@@ -648,7 +652,8 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         return connection;
     }
 
-    private unsafe void Flush(QuicConnection connection, ulong now)
+    /// <summary>Loop thread: sends what <paramref name="connection"/> has to send now, in batches.</summary>
+    internal unsafe void Flush(QuicConnection connection, ulong now)
     {
         AssertOnLoopThread();
         var batch = _sendBatch;
@@ -838,6 +843,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             connection.Slot = -1;
         }
     }
+
+    /// <summary>Loop thread: <paramref name="stream"/> buffered received bytes; its reader sees them after the batch.</summary>
+    internal void PublishAfterBatch(QuicStream stream) => _batchWork.PublishAfterBatch(stream);
 
     internal ConnectionId IssueConnectionId(int length)
     {
