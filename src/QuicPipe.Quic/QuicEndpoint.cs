@@ -50,6 +50,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     // Loop thread only: the connections and streams that owe work once the batch being routed is done.
     private readonly ReceivedBatchWork _batchWork;
+
+    // Loop thread only (its counters: any thread reads): our connections by probe id, and what was answered or dropped.
+    private readonly PathProbeResponder _pathProbes;
     private readonly PacketDelegate _pipeline;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Action> _commands = new();
@@ -105,6 +108,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _logger = options.LoggerFactory?.CreateLogger("QuicPipe.Quic") ?? NullLogger.Instance;
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
         _batchWork = new ReceivedBatchWork(this);
+        _pathProbes = new PathProbeResponder(this);
 
         // Last: the composer may publish this endpoint before it builds the stages that look it up.
         _pipeline = pipeline is null ? DefaultPipeline(Route) : pipeline(this, Route);
@@ -124,6 +128,18 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     /// <summary>CONNECTION_CLOSE datagrams re-sent in answer to packets that arrived during a closing period.</summary>
     internal long CloseRetransmissions => Interlocked.Read(ref _closeRetransmissions);
+
+    /// <summary>Path probes of our connections' peers answered since start.</summary>
+    public long PathProbesAnswered => _pathProbes.Answered;
+
+    /// <summary>
+    /// Datagrams shaped like path probes that were dropped unanswered since start: unknown probe id (no live
+    /// connection of ours), wrong key or version, or an answer to no probe of ours (late, or from another address).
+    /// </summary>
+    public long PathProbesDropped => _pathProbes.Dropped;
+
+    /// <summary>Answers and routes path probes (<see cref="QuicConnection.ProbePathAsync"/>): what the path probe stage calls.</summary>
+    internal PathProbeResponder PathProbes => _pathProbes;
 
     /// <summary>Bytes the loop thread has allocated since it started, as of its last loop iteration (0 unless QuicEndpointOptions.TrackLoopAllocations).</summary>
     internal long LoopAllocatedBytes => Interlocked.Read(ref _loopAllocatedBytes);
@@ -265,6 +281,18 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         // Last: every connection's TLS session borrowed it.
         _credentials.Dispose();
     }
+
+    /// <summary>
+    /// The endpoint's own stages, when it receives on a socket of its own or from a hand-over queue: parse headers,
+    /// find our connections by CID, answer path probes; then <paramref name="terminal"/>. A server's UDP listener
+    /// composes the same list where it can be read (<see cref="QuicListenerBuilderExtensions.RunQuicEndpoint"/>).
+    /// </summary>
+    private PacketDelegate DefaultPipeline(PacketDelegate terminal) => new PipelineBuilder()
+        .UseQuicHeaderParsing(_options.ConnectionIdLength)
+        .UseLocalCidLookup(_cids)
+        .Use(next => new PathProbeStage(next, this).Invoke)
+        .Run(terminal)
+        .Build();
 
     // ---- cross-thread work ----
 
@@ -767,7 +795,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     internal void OnHandshakeCompleted(QuicConnection connection)
     {
         AssertOnLoopThread();
-        RegisterProbeId(connection);
+        _pathProbes.Register(connection);
         if (connection.IsServer)
         {
             _handshaking--;
@@ -818,7 +846,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     {
         AssertOnLoopThread();
         _connections.Remove(connection);
-        UnregisterProbeId(connection);
+        _pathProbes.Unregister(connection);
         if (connection.ClosingUntil != 0 && !_stopping && _closing.Count < _options.MaxConnections)
         {
             _closing.Add(connection);
