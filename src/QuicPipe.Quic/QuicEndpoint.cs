@@ -26,11 +26,15 @@ namespace QuicPipe.Quic;
 /// Unknown CIDs stay pending for it: an Initial may start a connection, anything else goes to
 /// <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/>. Only the loop thread writes the table. Work from other
 /// threads (connect, stream writes, close) is queued and wakes the loop (an empty datagram to itself on its own
-/// socket, an event on a shared one).
+/// socket, an event on a shared one). The class is partial only for the logging source generator.
 /// </remarks>
 public sealed partial class QuicEndpoint : IAsyncDisposable
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
+
+    // 256 blocks of 16 KiB: a 4 MiB backlog of received or queued bytes across the endpoint's streams is served
+    // from reused blocks; beyond it blocks are created and, once returned to a full pool, left to the GC.
+    private const int StreamBufferPoolCapacity = 256;
 
     /// <summary>
     /// CIDs of ours one connection may have routed at once: ngtcp2 keeps at most 8 in its pool (NGTCP2_MAX_SCID_POOL_SIZE,
@@ -38,7 +42,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// </summary>
     internal const int ConnectionIdsPerConnection = 9;
 
-    // Replaced by RebindAsync, on the loop thread (QuicEndpoint.Rebind.cs).
+    // Replaced by RebindAsync, on the loop thread.
     private IDatagramPort _port;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
@@ -113,6 +117,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         // Last: the composer may publish this endpoint before it builds the stages that look it up.
         _pipeline = pipeline is null ? DefaultPipeline(Route) : pipeline(this, Route);
     }
+
+    /// <summary>The blocks behind every stream pipe of this endpoint's connections (see <see cref="StreamBufferPool"/>).</summary>
+    internal StreamBufferPool StreamBuffers { get; } = new(StreamBufferPoolCapacity);
 
     /// <summary>Our CIDs, as local routes naming a connection's slot: what the local CID lookup stage reads.</summary>
     internal CidTable ConnectionIds => _cids;
@@ -224,6 +231,24 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         return connection;
+    }
+
+    /// <summary>
+    /// Replaces the UDP socket with a new one on the same address and a new ephemeral port, and migrates every
+    /// client connection to it (RFC 9000 §9.2): each switches at once, with a fresh CID of its peer's, and validates
+    /// the new path; the peer follows. Streams survive: packets lost in the switch are retransmitted. Completes once
+    /// every connection's peer answered on the new port (<see cref="QuicConnection.PathChanged"/> with
+    /// <see cref="QuicPathChangeReason.Migrated"/> on each). <see cref="LocalEndPoint"/> is the new address.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The endpoint has incoming (server) connections, which a server cannot migrate and would cut off; or it runs
+    /// on a socket it shares (<see cref="Attach"/>) and does not own.
+    /// </exception>
+    /// <exception cref="QuicConnectionException">A connection could not migrate or its new path failed validation.</exception>
+    public async Task RebindAsync(CancellationToken cancellationToken = default)
+    {
+        var migrations = await InvokeAsync(() => Rebind(cancellationToken), cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(migrations).ConfigureAwait(false);
     }
 
     /// <summary>Waits for an incoming connection whose handshake (and client pin) succeeded.</summary>
@@ -678,6 +703,38 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
         Flush(connection, now);
         return connection;
+    }
+
+    /// <summary>Loop thread: swaps the socket, then starts each client connection's migration.</summary>
+    private Task[] Rebind(CancellationToken cancellationToken)
+    {
+        if (_port is not SocketDatagramPort { OwnsSocket: true } old)
+        {
+            throw new InvalidOperationException("The endpoint runs on a socket it does not own (QuicEndpoint.Attach, or a server's UDP listener), which it cannot replace.");
+        }
+
+        var servers = _connections.Count(c => c.IsServer);
+        if (servers > 0)
+        {
+            throw new InvalidOperationException($"The endpoint has {servers} incoming connection(s); only client connections can move to a new local port.");
+        }
+
+        // Same address and socket options as Bind's socket; the kernel picks the new port.
+        var oldLocal = old.LocalAddress;
+        var socket = UdpBatchSocket.Bind(PeerAddress.Create(oldLocal.RawFamily, oldLocal.AddressBytes, 0), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
+        _port = new SocketDatagramPort(socket, ownsSocket: true);
+        old.Dispose();
+
+        var migrations = new List<Task>();
+        foreach (var connection in _connections)
+        {
+            if (!connection.IsTerminated)
+            {
+                migrations.Add(connection.MoveToLocalAddress(socket.LocalAddress, cancellationToken));
+            }
+        }
+
+        return [.. migrations];
     }
 
     /// <summary>Loop thread: sends what <paramref name="connection"/> has to send now, in batches.</summary>
