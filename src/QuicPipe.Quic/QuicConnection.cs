@@ -33,6 +33,9 @@ public sealed partial class QuicConnection
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // This connection's path probes: its probe id and key, and the tries in flight.
+    private readonly PathProber _pathProber;
+
     // The CIDs of ours that route to this connection (loop thread only); removed from the endpoint at the end.
     private readonly List<ConnectionId> _localCids = [];
     private SafeQuicConnectionHandle? _handle;
@@ -50,6 +53,7 @@ public sealed partial class QuicConnection
     internal QuicConnection(QuicEndpoint endpoint, bool isServer, PeerAddress remote, NodeId? expectedPeer)
     {
         _endpoint = endpoint;
+        _pathProber = new PathProber(this, endpoint);
         IsServer = isServer;
         RemoteAddress = remote;
         _remoteEndPoint = remote.ToEndPoint();
@@ -81,6 +85,34 @@ public sealed partial class QuicConnection
     internal Task Handshake => _handshake.Task;
 
     internal nint UserPointer => GCHandle.ToIntPtr(_self);
+
+    /// <summary>Names this connection in path probes (same value at both ends); valid once <see cref="ProbeKey"/> is set.</summary>
+    internal ulong ProbeId => _pathProber.ProbeId;
+
+    /// <summary>Authenticates this connection's path probes; null before the handshake completed.</summary>
+    internal byte[]? ProbeKey => _pathProber.ProbeKey;
+
+    /// <summary>
+    /// Checks that the peer answers at <paramref name="remote"/> without moving the connection there: sends
+    /// authenticated probes from this endpoint's socket (up to 5 tries over 3.1 s) and returns the round-trip time
+    /// of the first one answered. The connection's path, streams and congestion state are untouched, and no
+    /// <see cref="PathChanged"/> is raised. Either side may probe.
+    /// </summary>
+    /// <remarks>
+    /// ngtcp2 0.12 sends PATH_CHALLENGE only as part of a migration, so the probe is QuicPipe's own datagram (not
+    /// QUIC), answered by the peer's <see cref="QuicEndpoint"/> itself: the peer must be a QuicPipe endpoint. The probe
+    /// key comes from the TLS exporter, so nobody else can make or answer one; probes with a wrong key are dropped
+    /// and counted (<see cref="QuicEndpoint.PathProbesDropped"/>). An answer counts only if it comes from
+    /// <paramref name="remote"/> itself.
+    /// </remarks>
+    /// <exception cref="QuicConnectionException">No answer after the last try, or the connection ended.</exception>
+    /// <exception cref="InvalidOperationException">Too many probes in flight on this connection.</exception>
+    /// <exception cref="ArgumentException">The address family differs from the endpoint's socket.</exception>
+    public Task<TimeSpan> ProbePathAsync(IPEndPoint remote, CancellationToken cancellationToken = default) =>
+        _pathProber.ProbeAsync(remote, cancellationToken);
+
+    /// <summary>Loop thread: an authenticated answer arrived. False if no try of ours has that nonce, or it came from elsewhere.</summary>
+    internal bool OnPathProbeResponse(ulong nonce, in PeerAddress source) => _pathProber.OnResponse(nonce, source);
 
     internal SafeQuicConnectionHandle Handle => _handle ?? throw new ObjectDisposedException(nameof(QuicConnection));
 
@@ -511,7 +543,7 @@ public sealed partial class QuicConnection
         }
 
         MaxDatagramSize = (int)Math.Min(QuicShim.ConnMaxDatagramPayload(Handle), int.MaxValue);
-        DerivePathProbeKey();
+        _pathProber.DeriveKey();
         _endpoint.OnHandshakeCompleted(this);
         _handshake.TrySetResult();
     }

@@ -26,11 +26,15 @@ namespace QuicPipe.Quic;
 /// Unknown CIDs stay pending for it: an Initial may start a connection, anything else goes to
 /// <see cref="QuicEndpointOptions.UnroutableDatagramHandler"/>. Only the loop thread writes the table. Work from other
 /// threads (connect, stream writes, close) is queued and wakes the loop (an empty datagram to itself on its own
-/// socket, an event on a shared one).
+/// socket, an event on a shared one). The class is partial only for the logging source generator.
 /// </remarks>
 public sealed partial class QuicEndpoint : IAsyncDisposable
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
+
+    // 256 blocks of 16 KiB: a 4 MiB backlog of received or queued bytes across the endpoint's streams is served
+    // from reused blocks; beyond it blocks are created and, once returned to a full pool, left to the GC.
+    private const int StreamBufferPoolCapacity = 256;
 
     /// <summary>
     /// CIDs of ours one connection may have routed at once: ngtcp2 keeps at most 8 in its pool (NGTCP2_MAX_SCID_POOL_SIZE,
@@ -38,7 +42,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// </summary>
     internal const int ConnectionIdsPerConnection = 9;
 
-    // Replaced by RebindAsync, on the loop thread (QuicEndpoint.Rebind.cs).
+    // Replaced by RebindAsync, on the loop thread.
     private IDatagramPort _port;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
@@ -47,6 +51,12 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly PacketBatch _receiveBatch = new();
     private readonly PacketBatch _sendBatch = new();
     private readonly DataplaneCounters _counters = new();
+
+    // Loop thread only: the connections and streams that owe work once the batch being routed is done.
+    private readonly ReceivedBatchWork _batchWork;
+
+    // Loop thread only (its counters: any thread reads): our connections by probe id, and what was answered or dropped.
+    private readonly PathProbeResponder _pathProbes;
     private readonly PacketDelegate _pipeline;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Action> _commands = new();
@@ -101,10 +111,15 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _cids = new CidTable(options.ConnectionIdTableCapacity ?? 2 * options.MaxConnections * ConnectionIdsPerConnection);
         _logger = options.LoggerFactory?.CreateLogger("QuicPipe.Quic") ?? NullLogger.Instance;
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
+        _batchWork = new ReceivedBatchWork(this);
+        _pathProbes = new PathProbeResponder(this);
 
         // Last: the composer may publish this endpoint before it builds the stages that look it up.
         _pipeline = pipeline is null ? DefaultPipeline(Route) : pipeline(this, Route);
     }
+
+    /// <summary>The blocks behind every stream pipe of this endpoint's connections (see <see cref="StreamBufferPool"/>).</summary>
+    internal StreamBufferPool StreamBuffers { get; } = new(StreamBufferPoolCapacity);
 
     /// <summary>Our CIDs, as local routes naming a connection's slot: what the local CID lookup stage reads.</summary>
     internal CidTable ConnectionIds => _cids;
@@ -120,6 +135,18 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     /// <summary>CONNECTION_CLOSE datagrams re-sent in answer to packets that arrived during a closing period.</summary>
     internal long CloseRetransmissions => Interlocked.Read(ref _closeRetransmissions);
+
+    /// <summary>Path probes of our connections' peers answered since start.</summary>
+    public long PathProbesAnswered => _pathProbes.Answered;
+
+    /// <summary>
+    /// Datagrams shaped like path probes that were dropped unanswered since start: unknown probe id (no live
+    /// connection of ours), wrong key or version, or an answer to no probe of ours (late, or from another address).
+    /// </summary>
+    public long PathProbesDropped => _pathProbes.Dropped;
+
+    /// <summary>Answers and routes path probes (<see cref="QuicConnection.ProbePathAsync"/>): what the path probe stage calls.</summary>
+    internal PathProbeResponder PathProbes => _pathProbes;
 
     /// <summary>Bytes the loop thread has allocated since it started, as of its last loop iteration (0 unless QuicEndpointOptions.TrackLoopAllocations).</summary>
     internal long LoopAllocatedBytes => Interlocked.Read(ref _loopAllocatedBytes);
@@ -206,6 +233,24 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         return connection;
     }
 
+    /// <summary>
+    /// Replaces the UDP socket with a new one on the same address and a new ephemeral port, and migrates every
+    /// client connection to it (RFC 9000 §9.2): each switches at once, with a fresh CID of its peer's, and validates
+    /// the new path; the peer follows. Streams survive: packets lost in the switch are retransmitted. Completes once
+    /// every connection's peer answered on the new port (<see cref="QuicConnection.PathChanged"/> with
+    /// <see cref="QuicPathChangeReason.Migrated"/> on each). <see cref="LocalEndPoint"/> is the new address.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The endpoint has incoming (server) connections, which a server cannot migrate and would cut off; or it runs
+    /// on a socket it shares (<see cref="Attach"/>) and does not own.
+    /// </exception>
+    /// <exception cref="QuicConnectionException">A connection could not migrate or its new path failed validation.</exception>
+    public async Task RebindAsync(CancellationToken cancellationToken = default)
+    {
+        var migrations = await InvokeAsync(() => Rebind(cancellationToken), cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(migrations).ConfigureAwait(false);
+    }
+
     /// <summary>Waits for an incoming connection whose handshake (and client pin) succeeded.</summary>
     public ValueTask<QuicConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
@@ -261,6 +306,18 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         // Last: every connection's TLS session borrowed it.
         _credentials.Dispose();
     }
+
+    /// <summary>
+    /// The endpoint's own stages, when it receives on a socket of its own or from a hand-over queue: parse headers,
+    /// find our connections by CID, answer path probes; then <paramref name="terminal"/>. A server's UDP listener
+    /// composes the same list where it can be read (<see cref="QuicListenerBuilderExtensions.RunQuicEndpoint"/>).
+    /// </summary>
+    private PacketDelegate DefaultPipeline(PacketDelegate terminal) => new PipelineBuilder()
+        .UseQuicHeaderParsing(_options.ConnectionIdLength)
+        .UseLocalCidLookup(_cids)
+        .Use(next => new PathProbeStage(next, this).Invoke)
+        .Run(terminal)
+        .Build();
 
     // ---- cross-thread work ----
 
@@ -385,7 +442,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         if (received > 0)
         {
             _pipeline(_receiveBatch);
-            FinishReceivedBatch();
+            _batchWork.Finish();
             Volatile.Write(ref _loopReceivedDatagrams, _loopReceivedDatagrams + received);
         }
 
@@ -533,7 +590,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
         else
         {
-            AnswerAfterBatch(connection);
+            _batchWork.AnswerAfterBatch(connection);
         }
     }
 
@@ -648,7 +705,40 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         return connection;
     }
 
-    private unsafe void Flush(QuicConnection connection, ulong now)
+    /// <summary>Loop thread: swaps the socket, then starts each client connection's migration.</summary>
+    private Task[] Rebind(CancellationToken cancellationToken)
+    {
+        if (_port is not SocketDatagramPort { OwnsSocket: true } old)
+        {
+            throw new InvalidOperationException("The endpoint runs on a socket it does not own (QuicEndpoint.Attach, or a server's UDP listener), which it cannot replace.");
+        }
+
+        var servers = _connections.Count(c => c.IsServer);
+        if (servers > 0)
+        {
+            throw new InvalidOperationException($"The endpoint has {servers} incoming connection(s); only client connections can move to a new local port.");
+        }
+
+        // Same address and socket options as Bind's socket; the kernel picks the new port.
+        var oldLocal = old.LocalAddress;
+        var socket = UdpBatchSocket.Bind(PeerAddress.Create(oldLocal.RawFamily, oldLocal.AddressBytes, 0), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
+        _port = new SocketDatagramPort(socket, ownsSocket: true);
+        old.Dispose();
+
+        var migrations = new List<Task>();
+        foreach (var connection in _connections)
+        {
+            if (!connection.IsTerminated)
+            {
+                migrations.Add(connection.MoveToLocalAddress(socket.LocalAddress, cancellationToken));
+            }
+        }
+
+        return [.. migrations];
+    }
+
+    /// <summary>Loop thread: sends what <paramref name="connection"/> has to send now, in batches.</summary>
+    internal unsafe void Flush(QuicConnection connection, ulong now)
     {
         AssertOnLoopThread();
         var batch = _sendBatch;
@@ -762,7 +852,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     internal void OnHandshakeCompleted(QuicConnection connection)
     {
         AssertOnLoopThread();
-        RegisterProbeId(connection);
+        _pathProbes.Register(connection);
         if (connection.IsServer)
         {
             _handshaking--;
@@ -813,7 +903,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     {
         AssertOnLoopThread();
         _connections.Remove(connection);
-        UnregisterProbeId(connection);
+        _pathProbes.Unregister(connection);
         if (connection.ClosingUntil != 0 && !_stopping && _closing.Count < _options.MaxConnections)
         {
             _closing.Add(connection);
@@ -838,6 +928,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             connection.Slot = -1;
         }
     }
+
+    /// <summary>Loop thread: <paramref name="stream"/> buffered received bytes; its reader sees them after the batch.</summary>
+    internal void PublishAfterBatch(QuicStream stream) => _batchWork.PublishAfterBatch(stream);
 
     internal ConnectionId IssueConnectionId(int length)
     {

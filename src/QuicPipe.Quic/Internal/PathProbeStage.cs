@@ -5,7 +5,7 @@ namespace QuicPipe.Quic.Internal;
 
 /// <summary>
 /// Answers the path probes of our connections' peers and takes the answers to our own
-/// (<see cref="QuicConnection.ProbePathAsync"/>); forged ones are dropped and counted by the endpoint. Looks only at
+/// (<see cref="QuicConnection.ProbePathAsync"/>); forged ones are dropped and counted by the endpoint's <see cref="PathProbeResponder"/>. Looks only at
 /// datagrams no connection claimed, as a probe is not a QUIC packet. Runs on the endpoint's loop thread.
 /// </summary>
 internal sealed class PathProbeStage(PacketDelegate next, QuicEndpoint endpoint)
@@ -16,7 +16,7 @@ internal sealed class PathProbeStage(PacketDelegate next, QuicEndpoint endpoint)
         for (var i = 0; i < batch.Count; i++)
         {
             if (verdicts[i] is PacketVerdict.Pending or PacketVerdict.Drop
-                && endpoint.TryHandlePathProbe(batch.Payload(i), batch.Sources[i]))
+                && endpoint.PathProbes.TryHandle(batch.Payload(i), batch.Sources[i]))
             {
                 batch.MarkConsumed(i);
             }

@@ -1,23 +1,21 @@
-using QuicPipe.Quic.Internal;
-
-namespace QuicPipe.Quic;
+namespace QuicPipe.Quic.Internal;
 
 /// <summary>
 /// What the loop does once per received batch rather than once per packet: each connection that read packets
 /// writes its answer (ACKs, data the ACKs made room for) once, and each stream that got bytes publishes them to its
 /// reader once. Per packet, the first cost a send call and the second a thread-pool wake-up of the reader for a
-/// packet's worth of bytes.
+/// packet's worth of bytes. Owned by one endpoint and used on its loop thread only.
 /// </summary>
-public sealed partial class QuicEndpoint
+internal sealed class ReceivedBatchWork(QuicEndpoint endpoint)
 {
-    // Loop thread only: connections that read a packet in the batch being routed, and streams given bytes in it.
+    // Connections that read a packet in the batch being routed, and streams given bytes in it.
     private readonly List<QuicConnection> _readInBatch = [];
     private readonly List<QuicStream> _inputsToPublish = [];
 
-    /// <summary>Loop thread: <paramref name="connection"/> read a packet; it answers after the whole batch.</summary>
-    private void AnswerAfterBatch(QuicConnection connection)
+    /// <summary><paramref name="connection"/> read a packet; it answers after the whole batch.</summary>
+    public void AnswerAfterBatch(QuicConnection connection)
     {
-        AssertOnLoopThread();
+        endpoint.AssertOnLoopThread();
         if (!connection.AnswerPending)
         {
             connection.AnswerPending = true;
@@ -25,12 +23,13 @@ public sealed partial class QuicEndpoint
         }
     }
 
-    /// <summary>Loop thread: <paramref name="stream"/> buffered received bytes; its reader sees them after the batch.</summary>
-    internal void PublishAfterBatch(QuicStream stream) => _inputsToPublish.Add(stream);
+    /// <summary><paramref name="stream"/> buffered received bytes; its reader sees them after the batch.</summary>
+    public void PublishAfterBatch(QuicStream stream) => _inputsToPublish.Add(stream);
 
-    private void FinishReceivedBatch()
+    /// <summary>Publishes the batch's stream input, then lets each connection that read a packet answer.</summary>
+    public void Finish()
     {
-        AssertOnLoopThread();
+        endpoint.AssertOnLoopThread();
         try
         {
             // Readers first: they start copying out while this thread writes the answers.
@@ -46,7 +45,7 @@ public sealed partial class QuicEndpoint
                 {
                     // Acknowledgements may have made room in send buffers, MAX_STREAMS room for new streams.
                     connection.ResumeBlockedWork();
-                    Flush(connection, now);
+                    endpoint.Flush(connection, now);
                 }
             }
         }
