@@ -107,7 +107,7 @@ public sealed partial class PeerEndpoint
         }
         catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException or ChannelClosedException)
         {
-            // The connection failed, the endpoint failed (PeerEndpoint.Completion.cs), or the server is stopping.
+            // The connection failed, the endpoint failed (Completion), or the server is stopping.
         }
     }
 
