@@ -253,7 +253,7 @@ public sealed partial class PeerEndpoint
                         pending.Answer.TrySetResult(message.DialAnswer);
                         break;
                     case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From && message.DialRefused.Crossed:
-                        MarkCrossed(refused);
+                        _crossed.Mark(refused);
                         refused.Answer.TrySetCanceled(); // wakes the dial, which then waits for the peer's connection
                         break;
                     case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From:
@@ -280,7 +280,7 @@ public sealed partial class PeerEndpoint
     {
         var dialId = request.DialId;
         PeerSignal answer;
-        if (OursWinsCrossedDial(dialer, request))
+        if (_crossed.OursWins(dialer, request))
         {
             answer = new PeerSignal { DialRefused = new DialRefused { DialId = dialId, Crossed = true, Reason = "crossed dials: this node is dialing you and its connection is the one kept" } };
         }

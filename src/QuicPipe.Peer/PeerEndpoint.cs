@@ -3,6 +3,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Google.Protobuf;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -10,6 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer.Direct;
+using QuicPipe.Peer.Internal;
 using QuicPipe.Protocol;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
@@ -39,6 +43,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
+    private readonly CrossedDials _crossed;
+
+    // Written by the connection handler of each incoming connection; read by AcceptAsync. Bounded: a handler waits
+    // for room, so unaccepted connections stay few (the QUIC endpoint's handshake limits bound the rest).
+    private readonly Channel<QuicConnection> _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(64));
     private readonly TaskCompletionSource _firstRegistration = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -68,6 +77,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _puncher = new HolePuncher(4096, (3 * options.DirectRetryInterval) + options.PunchDuration);
         _relayId = options.RelayId;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
+        _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
         EndpointOptions = new QuicEndpointOptions
         {
             Identity = options.Identity,
@@ -247,7 +257,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         finally
         {
             _dials.TryRemove(dialId, out _);
-            _crossed.TryRemove(new KeyValuePair<NodeId, PendingDial>(peer, pending));
+            _crossed.Forget(pending);
             if (punch is not null && (!started || pending.Crossed))
             {
                 _puncher.Close(punch);
@@ -268,6 +278,55 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         catch (ChannelClosedException)
         {
             throw _failure is { } failure ? CopyFailure(failure) : new ObjectDisposedException(nameof(PeerEndpoint));
+        }
+    }
+
+    /// <summary>
+    /// The middleware in front of the handler of the peer's incoming connections (its listener's QUIC endpoint,
+    /// <see cref="PeerListenerBuilderExtensions.UsePeer"/>): tracks the connection's path, and hands it to the crossed
+    /// dial waiting for it (living as long as the connection: when a handler returns, the server closes its
+    /// connection) or to the application's handler, <paramref name="next"/>.
+    /// </summary>
+    internal MultiplexedConnectionDelegate Accepting(MultiplexedConnectionDelegate next) => async context =>
+    {
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        var closing = context.Features.GetRequiredFeature<IConnectionLifetimeNotificationFeature>().ConnectionClosedRequested;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
+        try
+        {
+            await TrackAsync(connection, stop.Token).ConfigureAwait(false);
+            if (connection.RemoteNodeId is { } peer && _crossed.TryHandOver(peer, connection))
+            {
+                await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
+                return;
+            }
+        }
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Gone already, or the server or the peer is stopping: the connection ends with this handler.
+            return;
+        }
+
+        await next(context).ConfigureAwait(false);
+    };
+
+    /// <summary>
+    /// The handler when the application gives none: the connection waits for <see cref="AcceptAsync"/>, and the
+    /// handler lives as long as the connection or until the server or the peer stops.
+    /// </summary>
+    internal async Task QueueForAcceptAsync(MultiplexedConnectionContext context)
+    {
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        var closing = context.Features.GetRequiredFeature<IConnectionLifetimeNotificationFeature>().ConnectionClosedRequested;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
+        try
+        {
+            await _accepted.Writer.WriteAsync(connection, stop.Token).ConfigureAwait(false);
+            await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException or ChannelClosedException)
+        {
+            // The connection failed, the endpoint failed (Completion), or the server is stopping.
         }
     }
 
@@ -311,6 +370,8 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
         _completion.TrySetResult();
     }
+
+    private bool Allows(NodeId dialer) => _options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer);
 
     private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, ConnectionId initialDcid, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -372,16 +433,4 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "{Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);
-
-    private sealed class PendingDial(NodeId peer)
-    {
-        public NodeId Peer { get; } = peer;
-
-        public TaskCompletionSource<DialAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>The peer's own connection, when the dials crossed and the peer's is the one kept.</summary>
-        public TaskCompletionSource<QuicConnection> Incoming { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public volatile bool Crossed;
-    }
 }
