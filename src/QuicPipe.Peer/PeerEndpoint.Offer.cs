@@ -12,6 +12,9 @@ public sealed partial class PeerEndpoint
     // Dialers of offers we accepted: they may ask us for hole punching as allowed dialers do.
     private readonly ConcurrentDictionary<NodeId, byte> _offerDialers = new();
 
+    /// <summary>Whether a peer may ask us for a probing round: an allowed dialer, or the dialer of an offer we accepted.</summary>
+    private bool MayAskForPunch(NodeId peer) => Allows(peer) || _offerDialers.ContainsKey(peer);
+
     /// <summary>An offer for the peer we are about to dial with <see cref="DialOfferAsync"/>.</summary>
     public DialOffer CreateOffer() => DialOffer.Create(NodeId, _options.CidLength);
 
@@ -31,7 +34,7 @@ public sealed partial class PeerEndpoint
 
         var connection = await ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
         await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
-        StartDirectPathForOffer(connection, peer);
+        _direct.StartForOffer(connection, peer);
         return connection;
     }
 

@@ -260,10 +260,10 @@ public sealed partial class PeerEndpoint
                         refused.Answer.TrySetException(new PeerException(PeerFailure.PeerRefused, $"{signal.From} refused the connection: {message.DialRefused.Reason}"));
                         break;
                     case PeerSignal.BodyOneofCase.PunchRequest:
-                        await AnswerPunchAsync(control, signal.From, message.PunchRequest, stopping).ConfigureAwait(false);
+                        await _direct.AnswerPunchAsync(control, signal.From, message.PunchRequest, stopping).ConfigureAwait(false);
                         break;
                     case PeerSignal.BodyOneofCase.PunchAnswer:
-                        TakePunchAnswer(signal.From, message.PunchAnswer);
+                        _direct.TakePunchAnswer(signal.From, message.PunchAnswer);
                         break;
                     default:
                         LogBadSignal(_logger, signal.From);
@@ -290,7 +290,7 @@ public sealed partial class PeerEndpoint
             var cid = _issuer.Next();
             _incoming.Add(cid, dialer, IncomingDialLifetime);
             var dialAnswer = new DialAnswer { DialId = dialId, InitialDcid = ByteString.CopyFrom(cid.Span) };
-            dialAnswer.Candidates.AddRange(AcceptDirectPath(dialer, request));
+            dialAnswer.Candidates.AddRange(_direct.Accept(dialer, request));
             answer = new PeerSignal { DialAnswer = dialAnswer };
             LogDialAnswered(_logger, dialer);
         }

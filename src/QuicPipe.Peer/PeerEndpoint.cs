@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Google.Protobuf;
@@ -39,7 +40,8 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly PeerEndpointOptions _options;
     private readonly CidIssuer _issuer;
     private readonly IncomingDialTable _incoming;
-    private readonly HolePuncher _puncher;
+    private readonly DirectPaths _direct;
+    private readonly ConditionalWeakTable<QuicConnection, PeerPath> _paths = new();
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
@@ -71,12 +73,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _options = options;
         _issuer = new CidIssuer(options.CidLength);
         _incoming = new IncomingDialTable(4096, TimeProvider.System);
-
-        // A punch session outlives a few retry rounds without a probe: an accepter learns of a relayed connection's
-        // liveness only through the dialer's punch requests.
-        _puncher = new HolePuncher(4096, (3 * options.DirectRetryInterval) + options.PunchDuration);
         _relayId = options.RelayId;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
+        _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _control, CheckRelayNowAsync, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
         EndpointOptions = new QuicEndpointOptions
         {
@@ -90,7 +89,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             IdleTimeout = options.IdleTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
             MaxConnections = options.MaxConnections,
-            UnroutableDatagramHandler = _puncher.OnDatagram,
+            UnroutableDatagramHandler = _direct.OnDatagram,
             LoggerFactory = options.LoggerFactory,
         };
     }
@@ -138,6 +137,19 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// relay's routes forever, and every switch would break the live connections of both.
     /// </remarks>
     public Task Completion => _completion.Task;
+
+    /// <summary>Probes sent and answered, and probes dropped for an unknown token, since start.</summary>
+    public (long PingsSent, long PingsAnswered, long PongsReceived, long UnknownToken) ProbeCounters => _direct.ProbeCounters;
+
+    /// <summary>The path of a connection this endpoint dialed or accepted.</summary>
+    /// <exception cref="ArgumentException">The connection is not one of this endpoint's.</exception>
+    public PeerPath GetPath(QuicConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return _paths.TryGetValue(connection, out var path)
+            ? path
+            : throw new ArgumentException("The connection was not dialed or accepted by this peer endpoint.", nameof(connection));
+    }
 
     private QuicEndpoint Quic => _quic ?? throw new InvalidOperationException("The peer has not started: compose it with UsePeer, start the server, then StartAsync.");
 
@@ -188,7 +200,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
         _quic = listener.Features.Get<QuicListenerEndpoints>()?.Endpoints.FirstOrDefault()
             ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
-        _puncher.Attach(_quic);
+        _direct.Attach(_quic);
         await ConnectRelayAsync(cancellationToken).ConfigureAwait(false);
         _maintenance = MaintainAsync();
     }
@@ -213,7 +225,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
-        var request = new PeerSignal { DialRequest = PrepareDialRequest(dialId, peer, out var punch) };
+        var request = new PeerSignal { DialRequest = _direct.PrepareDialRequest(dialId, peer, out var punch) };
         request.DialRequest.AcceptsReverse = Allows(peer);
         var started = false;
         try
@@ -250,7 +262,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             var dcid = new ConnectionId(answer.InitialDcid.Span);
             var connection = await ConnectThroughRelayAsync(peer, dcid, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
             await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
-            StartDirectPath(connection, punch, answer);
+            _direct.Start(connection, punch, answer);
             started = true;
             return connection;
         }
@@ -260,7 +272,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             _crossed.Forget(pending);
             if (punch is not null && (!started || pending.Crossed))
             {
-                _puncher.Close(punch);
+                _direct.Close(punch);
             }
         }
     }
@@ -362,13 +374,23 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
 
         _accepted.Writer.TryComplete();
-        await StopDirectPathsAsync().ConfigureAwait(false);
+        await _direct.StopAsync().ConfigureAwait(false);
         if (_control is { } control)
         {
             await control.DisposeAsync().ConfigureAwait(false);
         }
 
         _completion.TrySetResult();
+    }
+
+    /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
+    private async Task<PeerPath> TrackAsync(QuicConnection connection, CancellationToken cancellationToken)
+    {
+        var path = new PeerPath(connection, _options.Relay!);
+        path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
+        _paths.AddOrUpdate(connection, path);
+        await path.CaptureInitialRttAsync(cancellationToken).ConfigureAwait(false);
+        return path;
     }
 
     private bool Allows(NodeId dialer) => _options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer);
@@ -430,6 +452,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>Why there is no control connection to use: the endpoint failed, or the relay is being reconnected.</summary>
     private PeerException NotConnected() =>
         _failure is { } failure ? CopyFailure(failure) : new PeerException(PeerFailure.RelayUnreachable, $"Not connected to relay {_options.Relay}.");
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Path to {Peer}: {Kind} {Remote}")]
+    private static partial void LogPathChanged(ILogger logger, NodeId? peer, string kind, IPEndPoint remote);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "{Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);
