@@ -35,7 +35,13 @@ namespace QuicPipe.Peer;
 /// </remarks>
 public sealed partial class PeerEndpoint : IAsyncDisposable
 {
+    // Beyond this many, an offer's dialer is not remembered: its connection then stays relayed.
+    private const int MaxOfferDialers = 4096;
+
     private static readonly TimeSpan IncomingDialLifetime = TimeSpan.FromSeconds(60);
+
+    // Dialers of offers we accepted: they may ask us for hole punching as allowed dialers do.
+    private readonly ConcurrentDictionary<NodeId, byte> _offerDialers = new();
 
     private readonly PeerEndpointOptions _options;
     private readonly CidIssuer _issuer;
@@ -293,6 +299,60 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
     }
 
+    // The out-of-band mode: a dial set up by an offer carried by hand instead of signalling.
+
+    /// <summary>An offer for the peer we are about to dial with <see cref="DialOfferAsync"/>.</summary>
+    public DialOffer CreateOffer() => DialOffer.Create(NodeId, _options.CidLength);
+
+    /// <summary>
+    /// Dials <paramref name="peer"/> with the offer's CID. Until the peer has read the offer (and registered the
+    /// CID), the relay drops our Initials and QUIC retransmits them: this waits up to <paramref name="timeout"/>.
+    /// An offer carries no candidates, so once connected we ask the peer for them through the relay (as a retry
+    /// does) and the connection moves to a direct path as a signalled dial's would.
+    /// </summary>
+    public async Task<QuicConnection> DialOfferAsync(DialOffer offer, NodeId peer, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offer);
+        if (offer.Dialer != NodeId)
+        {
+            throw new ArgumentException("The offer was made by another node.", nameof(offer));
+        }
+
+        var connection = await ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
+        await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
+        _direct.StartForOffer(connection, peer);
+        return connection;
+    }
+
+    /// <summary>
+    /// Accepts the dial an offer announces: registers its CID with the relay as ours and pins the connection that
+    /// arrives on it to the offer's dialer. The connection then comes out of <see cref="AcceptAsync"/>.
+    /// </summary>
+    public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offer);
+        var control = _control ?? throw NotConnected();
+        if (offer.InitialDcid.Length != _options.CidLength)
+        {
+            throw new PeerException($"The offer's CID has {offer.InitialDcid.Length} bytes; this relay uses {_options.CidLength}.");
+        }
+
+        try
+        {
+            await control.RegisterExplicitAsync([offer.InitialDcid], _options.RegistrationLifetime, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RelayControlException e)
+        {
+            throw new PeerException(PeerFailure.RelayRefused, $"Relay {_options.Relay} refused the offer's CID: {e.Message}", e);
+        }
+
+        _incoming.Add(offer.InitialDcid, offer.Dialer, _options.RegistrationLifetime);
+        if (_offerDialers.Count < MaxOfferDialers)
+        {
+            _offerDialers.TryAdd(offer.Dialer, 0);
+        }
+    }
+
     /// <summary>
     /// The middleware in front of the handler of the peer's incoming connections (its listener's QUIC endpoint,
     /// <see cref="PeerListenerBuilderExtensions.UsePeer"/>): tracks the connection's path, and hands it to the crossed
@@ -394,6 +454,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     }
 
     private bool Allows(NodeId dialer) => _options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer);
+
+    /// <summary>Whether a peer may ask us for a probing round: an allowed dialer, or the dialer of an offer we accepted.</summary>
+    private bool MayAskForPunch(NodeId peer) => Allows(peer) || _offerDialers.ContainsKey(peer);
 
     private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, ConnectionId initialDcid, TimeSpan timeout, CancellationToken cancellationToken)
     {
