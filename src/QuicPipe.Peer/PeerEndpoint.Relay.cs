@@ -253,17 +253,17 @@ public sealed partial class PeerEndpoint
                         pending.Answer.TrySetResult(message.DialAnswer);
                         break;
                     case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From && message.DialRefused.Crossed:
-                        MarkCrossed(refused);
+                        _crossed.Mark(refused);
                         refused.Answer.TrySetCanceled(); // wakes the dial, which then waits for the peer's connection
                         break;
                     case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From:
                         refused.Answer.TrySetException(new PeerException(PeerFailure.PeerRefused, $"{signal.From} refused the connection: {message.DialRefused.Reason}"));
                         break;
                     case PeerSignal.BodyOneofCase.PunchRequest:
-                        await AnswerPunchAsync(control, signal.From, message.PunchRequest, stopping).ConfigureAwait(false);
+                        await _direct.AnswerPunchAsync(control, signal.From, message.PunchRequest, stopping).ConfigureAwait(false);
                         break;
                     case PeerSignal.BodyOneofCase.PunchAnswer:
-                        TakePunchAnswer(signal.From, message.PunchAnswer);
+                        _direct.TakePunchAnswer(signal.From, message.PunchAnswer);
                         break;
                     default:
                         LogBadSignal(_logger, signal.From);
@@ -280,7 +280,7 @@ public sealed partial class PeerEndpoint
     {
         var dialId = request.DialId;
         PeerSignal answer;
-        if (OursWinsCrossedDial(dialer, request))
+        if (_crossed.OursWins(dialer, request))
         {
             answer = new PeerSignal { DialRefused = new DialRefused { DialId = dialId, Crossed = true, Reason = "crossed dials: this node is dialing you and its connection is the one kept" } };
         }
@@ -290,7 +290,7 @@ public sealed partial class PeerEndpoint
             var cid = _issuer.Next();
             _incoming.Add(cid, dialer, IncomingDialLifetime);
             var dialAnswer = new DialAnswer { DialId = dialId, InitialDcid = ByteString.CopyFrom(cid.Span) };
-            dialAnswer.Candidates.AddRange(AcceptDirectPath(dialer, request));
+            dialAnswer.Candidates.AddRange(_direct.Accept(dialer, request));
             answer = new PeerSignal { DialAnswer = dialAnswer };
             LogDialAnswered(_logger, dialer);
         }

@@ -1,8 +1,12 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Google.Protobuf;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -10,6 +14,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer.Direct;
+using QuicPipe.Peer.Internal;
+using QuicPipe.Protocol;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
 
@@ -29,16 +35,32 @@ namespace QuicPipe.Peer;
 /// </remarks>
 public sealed partial class PeerEndpoint : IAsyncDisposable
 {
+    // Beyond this many, an offer's dialer is not remembered: its connection then stays relayed.
+    private const int MaxOfferDialers = 4096;
+
     private static readonly TimeSpan IncomingDialLifetime = TimeSpan.FromSeconds(60);
+
+    // Dialers of offers we accepted: they may ask us for hole punching as allowed dialers do.
+    private readonly ConcurrentDictionary<NodeId, byte> _offerDialers = new();
 
     private readonly PeerEndpointOptions _options;
     private readonly CidIssuer _issuer;
     private readonly IncomingDialTable _incoming;
-    private readonly HolePuncher _puncher;
+    private readonly DirectPaths _direct;
+    private readonly ConditionalWeakTable<QuicConnection, PeerPath> _paths = new();
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
+    private readonly CrossedDials _crossed;
+
+    // Written by the connection handler of each incoming connection; read by AcceptAsync. Bounded: a handler waits
+    // for room, so unaccepted connections stay few (the QUIC endpoint's handshake limits bound the rest).
+    private readonly Channel<QuicConnection> _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(64));
     private readonly TaskCompletionSource _firstRegistration = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Why the endpoint can no longer work, once it cannot; dials and accepts then fail with a copy.
+    private volatile PeerException? _failure;
     private ListenerContext? _listener;
     private QuicEndpoint? _quic;
     private QuicPipeServer? _ownServer;
@@ -57,12 +79,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _options = options;
         _issuer = new CidIssuer(options.CidLength);
         _incoming = new IncomingDialTable(4096, TimeProvider.System);
-
-        // A punch session outlives a few retry rounds without a probe: an accepter learns of a relayed connection's
-        // liveness only through the dialer's punch requests.
-        _puncher = new HolePuncher(4096, (3 * options.DirectRetryInterval) + options.PunchDuration);
         _relayId = options.RelayId;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
+        _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _control, CheckRelayNowAsync, MayAskForPunch, _stopping.Token, _logger);
+        _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
         EndpointOptions = new QuicEndpointOptions
         {
             Identity = options.Identity,
@@ -75,7 +95,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             IdleTimeout = options.IdleTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
             MaxConnections = options.MaxConnections,
-            UnroutableDatagramHandler = _puncher.OnDatagram,
+            UnroutableDatagramHandler = _direct.OnDatagram,
             LoggerFactory = options.LoggerFactory,
         };
     }
@@ -109,6 +129,33 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     /// <summary>Times the peer registered with the relay (1 after start; more after reconnects).</summary>
     public int Registrations { get; private set; }
+
+    /// <summary>
+    /// Completes when the endpoint is disposed, and faults with a <see cref="PeerException"/> as soon as the endpoint
+    /// can no longer work: <see cref="PeerFailure.Replaced"/> when another process with this NodeId registered at the
+    /// relay and took over its routes. The endpoint then neither reconnects nor re-registers; <see cref="DialAsync"/>
+    /// and <see cref="AcceptAsync"/> fail with the same kind and message. A program that runs until stopped should
+    /// watch this, to exit with the message instead of running on unreachable.
+    /// </summary>
+    /// <remarks>
+    /// It fails for good when another process with the same NodeId (the same key file) takes over its control
+    /// connection at the relay: taking it back would replace the other process in turn, the two would trade the
+    /// relay's routes forever, and every switch would break the live connections of both.
+    /// </remarks>
+    public Task Completion => _completion.Task;
+
+    /// <summary>Probes sent and answered, and probes dropped for an unknown token, since start.</summary>
+    public (long PingsSent, long PingsAnswered, long PongsReceived, long UnknownToken) ProbeCounters => _direct.ProbeCounters;
+
+    /// <summary>The path of a connection this endpoint dialed or accepted.</summary>
+    /// <exception cref="ArgumentException">The connection is not one of this endpoint's.</exception>
+    public PeerPath GetPath(QuicConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return _paths.TryGetValue(connection, out var path)
+            ? path
+            : throw new ArgumentException("The connection was not dialed or accepted by this peer endpoint.", nameof(connection));
+    }
 
     private QuicEndpoint Quic => _quic ?? throw new InvalidOperationException("The peer has not started: compose it with UsePeer, start the server, then StartAsync.");
 
@@ -159,7 +206,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
         _quic = listener.Features.Get<QuicListenerEndpoints>()?.Endpoints.FirstOrDefault()
             ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
-        _puncher.Attach(_quic);
+        _direct.Attach(_quic);
         await ConnectRelayAsync(cancellationToken).ConfigureAwait(false);
         _maintenance = MaintainAsync();
     }
@@ -184,7 +231,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
-        var request = new PeerSignal { DialRequest = PrepareDialRequest(dialId, peer, out var punch) };
+        var request = new PeerSignal { DialRequest = _direct.PrepareDialRequest(dialId, peer, out var punch) };
         request.DialRequest.AcceptsReverse = Allows(peer);
         var started = false;
         try
@@ -221,17 +268,17 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             var dcid = new ConnectionId(answer.InitialDcid.Span);
             var connection = await ConnectThroughRelayAsync(peer, dcid, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
             await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
-            StartDirectPath(connection, punch, answer);
+            _direct.Start(connection, punch, answer);
             started = true;
             return connection;
         }
         finally
         {
             _dials.TryRemove(dialId, out _);
-            _crossed.TryRemove(new KeyValuePair<NodeId, PendingDial>(peer, pending));
+            _crossed.Forget(pending);
             if (punch is not null && (!started || pending.Crossed))
             {
-                _puncher.Close(punch);
+                _direct.Close(punch);
             }
         }
     }
@@ -249,6 +296,109 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         catch (ChannelClosedException)
         {
             throw _failure is { } failure ? CopyFailure(failure) : new ObjectDisposedException(nameof(PeerEndpoint));
+        }
+    }
+
+    // The out-of-band mode: a dial set up by an offer carried by hand instead of signalling.
+
+    /// <summary>An offer for the peer we are about to dial with <see cref="DialOfferAsync"/>.</summary>
+    public DialOffer CreateOffer() => DialOffer.Create(NodeId, _options.CidLength);
+
+    /// <summary>
+    /// Dials <paramref name="peer"/> with the offer's CID. Until the peer has read the offer (and registered the
+    /// CID), the relay drops our Initials and QUIC retransmits them: this waits up to <paramref name="timeout"/>.
+    /// An offer carries no candidates, so once connected we ask the peer for them through the relay (as a retry
+    /// does) and the connection moves to a direct path as a signalled dial's would.
+    /// </summary>
+    public async Task<QuicConnection> DialOfferAsync(DialOffer offer, NodeId peer, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offer);
+        if (offer.Dialer != NodeId)
+        {
+            throw new ArgumentException("The offer was made by another node.", nameof(offer));
+        }
+
+        var connection = await ConnectThroughRelayAsync(peer, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
+        await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
+        _direct.StartForOffer(connection, peer);
+        return connection;
+    }
+
+    /// <summary>
+    /// Accepts the dial an offer announces: registers its CID with the relay as ours and pins the connection that
+    /// arrives on it to the offer's dialer. The connection then comes out of <see cref="AcceptAsync"/>.
+    /// </summary>
+    public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offer);
+        var control = _control ?? throw NotConnected();
+        if (offer.InitialDcid.Length != _options.CidLength)
+        {
+            throw new PeerException($"The offer's CID has {offer.InitialDcid.Length} bytes; this relay uses {_options.CidLength}.");
+        }
+
+        try
+        {
+            await control.RegisterExplicitAsync([offer.InitialDcid], _options.RegistrationLifetime, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RelayControlException e)
+        {
+            throw new PeerException(PeerFailure.RelayRefused, $"Relay {_options.Relay} refused the offer's CID: {e.Message}", e);
+        }
+
+        _incoming.Add(offer.InitialDcid, offer.Dialer, _options.RegistrationLifetime);
+        if (_offerDialers.Count < MaxOfferDialers)
+        {
+            _offerDialers.TryAdd(offer.Dialer, 0);
+        }
+    }
+
+    /// <summary>
+    /// The middleware in front of the handler of the peer's incoming connections (its listener's QUIC endpoint,
+    /// <see cref="PeerListenerBuilderExtensions.UsePeer"/>): tracks the connection's path, and hands it to the crossed
+    /// dial waiting for it (living as long as the connection: when a handler returns, the server closes its
+    /// connection) or to the application's handler, <paramref name="next"/>.
+    /// </summary>
+    internal MultiplexedConnectionDelegate Accepting(MultiplexedConnectionDelegate next) => async context =>
+    {
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        var closing = context.Features.GetRequiredFeature<IConnectionLifetimeNotificationFeature>().ConnectionClosedRequested;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
+        try
+        {
+            await TrackAsync(connection, stop.Token).ConfigureAwait(false);
+            if (connection.RemoteNodeId is { } peer && _crossed.TryHandOver(peer, connection))
+            {
+                await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
+                return;
+            }
+        }
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Gone already, or the server or the peer is stopping: the connection ends with this handler.
+            return;
+        }
+
+        await next(context).ConfigureAwait(false);
+    };
+
+    /// <summary>
+    /// The handler when the application gives none: the connection waits for <see cref="AcceptAsync"/>, and the
+    /// handler lives as long as the connection or until the server or the peer stops.
+    /// </summary>
+    internal async Task QueueForAcceptAsync(MultiplexedConnectionContext context)
+    {
+        var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
+        var closing = context.Features.GetRequiredFeature<IConnectionLifetimeNotificationFeature>().ConnectionClosedRequested;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
+        try
+        {
+            await _accepted.Writer.WriteAsync(connection, stop.Token).ConfigureAwait(false);
+            await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException or ChannelClosedException)
+        {
+            // The connection failed, the endpoint failed (Completion), or the server is stopping.
         }
     }
 
@@ -284,7 +434,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
 
         _accepted.Writer.TryComplete();
-        await StopDirectPathsAsync().ConfigureAwait(false);
+        await _direct.StopAsync().ConfigureAwait(false);
         if (_control is { } control)
         {
             await control.DisposeAsync().ConfigureAwait(false);
@@ -292,6 +442,21 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
         _completion.TrySetResult();
     }
+
+    /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
+    private async Task<PeerPath> TrackAsync(QuicConnection connection, CancellationToken cancellationToken)
+    {
+        var path = new PeerPath(connection, _options.Relay!);
+        path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
+        _paths.AddOrUpdate(connection, path);
+        await path.CaptureInitialRttAsync(cancellationToken).ConfigureAwait(false);
+        return path;
+    }
+
+    private bool Allows(NodeId dialer) => _options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer);
+
+    /// <summary>Whether a peer may ask us for a probing round: an allowed dialer, or the dialer of an offer we accepted.</summary>
+    private bool MayAskForPunch(NodeId peer) => Allows(peer) || _offerDialers.ContainsKey(peer);
 
     private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, ConnectionId initialDcid, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -314,15 +479,46 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
     }
 
-    private sealed class PendingDial(NodeId peer)
+    /// <summary>
+    /// The relay closed <paramref name="control"/>, our current control connection, because another connection of
+    /// our NodeId took over. Our own reconnects never get here: we make a new connection only after dropping the
+    /// previous one, and the relay's close of a dropped connection is not watched.
+    /// </summary>
+    private static bool WasReplaced(RelayControlClient control) => control.CloseErrorCode == RelayProtocol.CloseReplaced;
+
+    private PeerException Replaced(RelayControlClient control)
     {
-        public NodeId Peer { get; } = peer;
-
-        public TaskCompletionSource<DialAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>The peer's own connection, when the dials crossed and the peer's is the one kept.</summary>
-        public TaskCompletionSource<QuicConnection> Incoming { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public volatile bool Crossed;
+        var from = ReplacedCloseReason.TryParse(control.CloseReasonPhrase, out var newer) ? $"from {newer} " : string.Empty;
+        return new PeerException(
+            PeerFailure.Replaced,
+            $"Another process with this NodeId ({NodeId}, the same key file) registered at relay {_options.Relay} {from}and took over this one's routes. " +
+            "Two processes cannot share one key at one relay: give each its own key ('quicpipe keygen --out FILE'). Not reconnecting.");
     }
+
+    /// <summary>Stops for good: says why once, and ends every dial and accept waiting with <paramref name="failure"/>.</summary>
+    private void Fail(PeerException failure)
+    {
+        _failure = failure;
+        LogFailed(_logger, failure.Message);
+        foreach (var dial in _dials.Values)
+        {
+            dial.Answer.TrySetException(CopyFailure(failure));
+        }
+
+        _accepted.Writer.TryComplete(failure);
+        _completion.TrySetException(failure);
+    }
+
+    /// <summary>The failure for one more caller: an exception of its own, not one shared and rethrown everywhere.</summary>
+    private static PeerException CopyFailure(PeerException failure) => new(failure.Failure, failure.Message);
+
+    /// <summary>Why there is no control connection to use: the endpoint failed, or the relay is being reconnected.</summary>
+    private PeerException NotConnected() =>
+        _failure is { } failure ? CopyFailure(failure) : new PeerException(PeerFailure.RelayUnreachable, $"Not connected to relay {_options.Relay}.");
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Path to {Peer}: {Kind} {Remote}")]
+    private static partial void LogPathChanged(ILogger logger, NodeId? peer, string kind, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "{Reason}")]
+    private static partial void LogFailed(ILogger logger, string reason);
 }

@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Wire;
+using QuicPipe.Protocol.Peer;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Peer.Direct;
+
+/// <summary>
+/// A peer endpoint's direct paths (docs/nat-traversal.md): candidates and a punch token ride along the dial
+/// signalling, both peers probe each other's candidates, and the dialer moves the connection onto the first direct
+/// path that answers and back to the relay when it dies. Owns the hole puncher, the dialer's punch answers awaited,
+/// and the probing and upkeep tasks running in the background until the endpoint stops.
+/// </summary>
+internal sealed partial class DirectPaths
+{
+    private static readonly TimeSpan PunchAnswerTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly PeerEndpointOptions _options;
+    private readonly HolePuncher _puncher;
+    private readonly Func<IPEndPoint> _localEndPoint;
+    private readonly Func<IPEndPoint?> _publicEndPoint;
+    private readonly Func<RelayControlClient?> _control;
+    private readonly Func<Task> _checkRelayNow;
+    private readonly Func<NodeId, bool> _mayAskForPunch;
+    private readonly CancellationToken _stopping;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<UInt128, TaskCompletionSource<IReadOnlyList<IPEndPoint>>> _punchAnswers = new();
+    private readonly List<Task> _directTasks = [];
+
+    /// <param name="options">The endpoint's options.</param>
+    /// <param name="localEndPoint">The local address of the endpoint's socket (once started).</param>
+    /// <param name="publicEndPoint">Our address as the relay last saw it.</param>
+    /// <param name="control">The current control connection to the relay, if any.</param>
+    /// <param name="checkRelayNow">Runs the relay liveness check now (<see cref="DirectPathAgent"/>).</param>
+    /// <param name="mayAskForPunch">Whether a peer may ask us for a probing round (an allowed dialer, or an offer's).</param>
+    /// <param name="stopping">Fires when the endpoint stops: probing and upkeep end.</param>
+    /// <param name="logger">The endpoint's logger.</param>
+    public DirectPaths(
+        PeerEndpointOptions options,
+        Func<IPEndPoint> localEndPoint,
+        Func<IPEndPoint?> publicEndPoint,
+        Func<RelayControlClient?> control,
+        Func<Task> checkRelayNow,
+        Func<NodeId, bool> mayAskForPunch,
+        CancellationToken stopping,
+        ILogger logger)
+    {
+        _options = options;
+
+        // A punch session outlives a few retry rounds without a probe: an accepter learns of a relayed connection's
+        // liveness only through the dialer's punch requests.
+        _puncher = new HolePuncher(4096, (3 * options.DirectRetryInterval) + options.PunchDuration);
+        _localEndPoint = localEndPoint;
+        _publicEndPoint = publicEndPoint;
+        _control = control;
+        _checkRelayNow = checkRelayNow;
+        _mayAskForPunch = mayAskForPunch;
+        _stopping = stopping;
+        _logger = logger;
+    }
+
+    /// <summary>Probes sent and answered, and probes dropped for an unknown token, since start.</summary>
+    public (long PingsSent, long PingsAnswered, long PongsReceived, long UnknownToken) ProbeCounters =>
+        (_puncher.PingsSent, _puncher.PingsAnswered, _puncher.PongsReceived, _puncher.UnknownTokenProbes);
+
+    private DirectPathOptions DirectOptions => new(_options.PunchDuration, _options.DirectKeepAliveInterval, _options.DirectPathTimeout, _options.DirectRetryInterval);
+
+    /// <summary>The QUIC endpoint's handler of datagrams no connection claims: the hole puncher's.</summary>
+    public UnroutableDatagramHandler OnDatagram => _puncher.OnDatagram;
+
+    /// <summary>The QUIC endpoint probes are sent from, once it runs.</summary>
+    public void Attach(QuicEndpoint endpoint) => _puncher.Attach(endpoint);
+
+    /// <summary>Ends a punch session (a dial that ended without a direct path).</summary>
+    public void Close(PunchSession session) => _puncher.Close(session);
+
+    /// <summary>The dial request, with a punch token and our candidates when direct paths are on.</summary>
+    public DialRequest PrepareDialRequest(ulong dialId, NodeId peer, out PunchSession? session)
+    {
+        var request = new DialRequest { DialId = dialId };
+        session = null;
+        if (_options.DirectPaths)
+        {
+            session = _puncher.Open(RandomNumberGenerator.GetBytes(PunchProbe.TokenLength), peer);
+            if (session is not null)
+            {
+                request.PunchToken = ByteString.CopyFrom(session.Token.Span);
+                request.Candidates.AddRange(PathCandidates.Format(OurCandidates()));
+            }
+        }
+
+        return request;
+    }
+
+    /// <summary>Dialer, connected through the relay: start the direct-path upkeep if both sides want it.</summary>
+    public void Start(QuicConnection connection, PunchSession? session, DialAnswer answer)
+    {
+        if (session is null)
+        {
+            return;
+        }
+
+        var candidates = PathCandidates.Parse(answer.Candidates, _localEndPoint().AddressFamily);
+        if (answer.Candidates.Count == 0)
+        {
+            _puncher.Close(session); // the peer wants the relay only
+            return;
+        }
+
+        RunAgent(connection, session, candidates);
+    }
+
+    /// <summary>
+    /// Dialer of an offer (no dial signalling, so no candidates yet): the upkeep starts by asking the accepter through
+    /// the relay (PunchRequest), as a retry does; the accepter answers if it accepted our offer.
+    /// </summary>
+    public void StartForOffer(QuicConnection connection, NodeId peer)
+    {
+        if (_options.DirectPaths && _puncher.Open(RandomNumberGenerator.GetBytes(PunchProbe.TokenLength), peer) is { } session)
+        {
+            RunAgent(connection, session, candidates: []);
+        }
+    }
+
+    /// <summary>Accepter, answering a dial: remember the token, start probing the dialer, return our candidates (none: relay only).</summary>
+    public IEnumerable<string> Accept(NodeId dialer, DialRequest request)
+    {
+        if (!_options.DirectPaths || _puncher.Open(request.PunchToken.Memory, dialer) is not { } session)
+        {
+            return [];
+        }
+
+        StartProbing(session, request.Candidates);
+        return PathCandidates.Format(OurCandidates());
+    }
+
+    /// <summary>Accepter: the dialer asks for another probing round.</summary>
+    public async Task AnswerPunchAsync(RelayControlClient control, NodeId from, PunchRequest request, CancellationToken stopping)
+    {
+        if (!_options.DirectPaths || !_mayAskForPunch(from)
+            || _puncher.Open(request.PunchToken.Memory, from) is not { } session)
+        {
+            return; // the dialer waits briefly, then probes what it knows; our probes are what it misses
+        }
+
+        var answer = new PunchAnswer { PunchToken = request.PunchToken };
+        answer.Candidates.AddRange(PathCandidates.Format(OurCandidates()));
+        try
+        {
+            await control.SignalAsync(from, new PeerSignal { PunchAnswer = answer }.ToByteArray(), stopping).ConfigureAwait(false);
+        }
+        catch (RelayControlException e)
+        {
+            LogAnswerFailed(_logger, from, e.Message);
+        }
+
+        StartProbing(session, request.Candidates);
+    }
+
+    /// <summary>Dialer: the peer's answer to our punch request, for the agent waiting for it.</summary>
+    public void TakePunchAnswer(NodeId from, PunchAnswer answer)
+    {
+        if (_puncher.Find(answer.PunchToken.Span) is { } session && session.Peer == from && _punchAnswers.TryGetValue(session.Key, out var pending))
+        {
+            pending.TrySetResult(PathCandidates.Parse(answer.Candidates, _localEndPoint().AddressFamily));
+        }
+    }
+
+    /// <summary>Waits for probing and upkeep tasks to end (after the endpoint's stopping fired), before the socket closes.</summary>
+    public async Task StopAsync()
+    {
+        Task[] tasks;
+        lock (_directTasks)
+        {
+            tasks = [.. _directTasks];
+        }
+
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private List<IPEndPoint> OurCandidates() => PathCandidates.Gather(_localEndPoint(), _publicEndPoint(), _options.Relay!);
+
+    /// <summary>Dialer: the connection's direct-path upkeep, in the background until the connection or the endpoint ends.</summary>
+    private void RunAgent(QuicConnection connection, PunchSession session, IReadOnlyList<IPEndPoint> candidates)
+    {
+        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), _checkRelayNow, _logger);
+        RunInBackground(agent.RunAsync(candidates, _stopping));
+    }
+
+    private void StartProbing(PunchSession session, IEnumerable<string> candidates)
+    {
+        var targets = PathCandidates.Parse(candidates, _localEndPoint().AddressFamily);
+        RunInBackground(_puncher.ProbeAsync(session, targets, _options.PunchDuration, _stopping));
+    }
+
+    /// <summary>Dialer, relayed, about to try again: asks the peer to probe, and learns its current candidates.</summary>
+    private async Task<IReadOnlyList<IPEndPoint>?> RequestPunchAsync(PunchSession session, CancellationToken cancellationToken)
+    {
+        if (_control() is not { } control)
+        {
+            return null;
+        }
+
+        var answer = new TaskCompletionSource<IReadOnlyList<IPEndPoint>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _punchAnswers[session.Key] = answer;
+        try
+        {
+            var request = new PunchRequest { PunchToken = ByteString.CopyFrom(session.Token.Span) };
+            request.Candidates.AddRange(PathCandidates.Format(OurCandidates()));
+            await control.SignalAsync(session.Peer, new PeerSignal { PunchRequest = request }.ToByteArray(), cancellationToken).ConfigureAwait(false);
+            return await answer.Task.WaitAsync(PunchAnswerTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RelayControlException or TimeoutException)
+        {
+            return null; // probe the candidates we have
+        }
+        finally
+        {
+            _punchAnswers.TryRemove(session.Key, out _);
+        }
+    }
+
+    private void RunInBackground(Task task)
+    {
+        lock (_directTasks)
+        {
+            _directTasks.RemoveAll(t => t.IsCompleted);
+            _directTasks.Add(task);
+        }
+    }
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Could not answer {Dialer}: {Reason}")]
+    private static partial void LogAnswerFailed(ILogger logger, NodeId dialer, string reason);
+}
