@@ -75,7 +75,7 @@ public abstract class PeerProxy : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(connection);
         var client = connection.Features.GetRequiredFeature<IConnectionSocketFeature>().Socket;
-        var stopping = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        var stopping = connection.CloseRequested();
         return HandleAsync(client, stopping);
     }
 

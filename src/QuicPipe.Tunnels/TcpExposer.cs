@@ -3,8 +3,8 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels.Internal;
 
@@ -124,7 +124,7 @@ public sealed class TcpExposer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(context);
         var connection = context.Features.GetRequiredFeature<IQuicConnectionFeature>().Connection;
-        var stopping = context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        var stopping = context.CloseRequested();
         return ServeAsync(connection, stopping);
     }
 

@@ -95,7 +95,7 @@ public sealed class TcpForwarder : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(connection);
         var client = connection.Features.GetRequiredFeature<IConnectionSocketFeature>().Socket;
-        var stopping = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        var stopping = connection.CloseRequested();
         return HandleAsync(client, stopping);
     }
 

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Protocol;
 using QuicPipe.Protocol.Relay;
 using QuicPipe.Quic;
@@ -87,7 +88,7 @@ public sealed partial class RelayControlService
         ArgumentNullException.ThrowIfNull(context);
         var connection = context.Features.Get<IQuicConnectionFeature>()?.Connection
             ?? throw new InvalidOperationException("The relay control service serves QUIC connections only (no IQuicConnectionFeature).");
-        var stopping = context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        var stopping = context.CloseRequested();
         Interlocked.Increment(ref _connectionsAccepted);
         return ServeAsync(connection, stopping);
     }

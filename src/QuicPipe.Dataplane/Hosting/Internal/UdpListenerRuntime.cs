@@ -53,13 +53,14 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
             throw;
         }
 
+        var owner = Services.OfType<IUdpLoopOwner>().FirstOrDefault();
         try
         {
             for (var i = 0; i < _listeners.Count; i++)
             {
                 var addressIndex = i;
                 var listener = _listeners[i];
-                if (Services.OfType<IUdpLoopOwner>().FirstOrDefault() is { } owner)
+                if (owner is not null)
                 {
                     listener.RunOn((socket, loop) =>
                     {
