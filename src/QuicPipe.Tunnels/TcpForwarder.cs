@@ -10,6 +10,12 @@ using QuicPipe.Tunnels.Internal;
 
 namespace QuicPipe.Tunnels;
 
+/// <summary>
+/// The QUIC connection a <see cref="TcpForwarder"/> carries the next TCP connection on. It may wait (for a connection
+/// being re-dialled) until <paramref name="cancellationToken"/> fires: the forwarder then resets the TCP connection.
+/// </summary>
+public delegate ValueTask<QuicConnection> QuicConnectionProvider(CancellationToken cancellationToken);
+
 /// <summary>Settings of a <see cref="TcpForwarder"/>.</summary>
 public sealed class TcpForwarderOptions
 {
@@ -37,12 +43,14 @@ public sealed class TcpForwarderOptions
 /// <summary>
 /// The <c>forward</c> side of TCP-over-QUIC: carries each local TCP connection in its own bidirectional stream of one
 /// <see cref="QuicConnection"/>, to a port on the peer's side (served by a <see cref="TcpExposer"/>): as the handler
-/// of a server's TCP listener (<see cref="OnConnectedAsync"/>), or on a listener of its own (<see cref="Start"/>). If the peer answers anything but <see cref="TunnelStatus.Ok"/>, the TCP connection is
-/// closed with a reset, so the client sees a refusal.
+/// of a server's TCP listener (<see cref="OnConnectedAsync"/>), or on a listener of its own (<see cref="Start"/>). If
+/// the peer answers anything but <see cref="TunnelStatus.Ok"/>, the TCP connection is closed with a reset, so the
+/// client sees a refusal. The QUIC connection is asked for per TCP connection (a <see cref="QuicConnectionProvider"/>),
+/// so a caller can replace a lost one while the port stays open.
 /// </summary>
 public sealed class TcpForwarder : IAsyncDisposable
 {
-    private readonly QuicConnection _connection;
+    private readonly QuicConnectionProvider _connection;
     private readonly TcpForwarderOptions _options;
     private readonly byte[] _header;
     // Only when started on its own; on a server's listener the server accepts and this is null.
@@ -51,7 +59,7 @@ public sealed class TcpForwarder : IAsyncDisposable
     private long _refused;
     private long _tunnelled;
 
-    private TcpForwarder(QuicConnection connection, IPEndPoint? listen, TcpForwarderOptions options)
+    private TcpForwarder(QuicConnectionProvider connection, IPEndPoint? listen, TcpForwarderOptions options)
     {
         _connection = connection;
         _options = options;
@@ -81,7 +89,7 @@ public sealed class TcpForwarder : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(listen);
         ArgumentNullException.ThrowIfNull(options);
-        return new TcpForwarder(connection, listen, options);
+        return new TcpForwarder(_ => ValueTask.FromResult(connection), listen, options);
     }
 
     /// <summary>Started on its own: stops listening and resets every tunnelled connection still open.</summary>
@@ -100,7 +108,7 @@ public sealed class TcpForwarder : IAsyncDisposable
     }
 
     /// <summary>A forwarder without a listener of its own: the handler of a server's TCP listener.</summary>
-    internal static TcpForwarder CreateHandler(QuicConnection connection, TcpForwarderOptions options) => new(connection, listen: null, options);
+    internal static TcpForwarder CreateHandler(QuicConnectionProvider connection, TcpForwarderOptions options) => new(connection, listen: null, options);
 
     /// <summary>The server listener whose handler the forwarder is: its bound address is the forwarder's.</summary>
     internal void HostOn(ListenerContext listener) => _host = listener;
@@ -117,7 +125,9 @@ public sealed class TcpForwarder : IAsyncDisposable
                 setup.CancelAfter(_options.ConnectTimeout);
                 try
                 {
-                    (status, stream) = await TunnelOpener.OpenAsync(_connection, _header, setup.Token, stopping).ConfigureAwait(false);
+                    // Waiting for a connection (one being re-dialled) counts against the same setup time.
+                    var connection = await _connection(setup.Token).ConfigureAwait(false);
+                    (status, stream) = await TunnelOpener.OpenAsync(connection, _header, setup.Token, stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
                 {

@@ -20,6 +20,17 @@ public static class TunnelServerBuilderExtensions
     /// <summary>Each local TCP connection becomes a QUIC stream over <paramref name="connection"/>, as <paramref name="options"/> say.</summary>
     public static TcpListenerBuilder UseTcpOverQuic(this TcpListenerBuilder listener, QuicConnection connection, TcpForwarderOptions options)
     {
+        ArgumentNullException.ThrowIfNull(connection);
+        return listener.UseTcpOverQuic(_ => ValueTask.FromResult(connection), options);
+    }
+
+    /// <summary>
+    /// Each local TCP connection becomes a QUIC stream over the connection <paramref name="connection"/> gives at that
+    /// moment: a caller that re-dials a lost peer keeps the port open, and a TCP connection made meanwhile waits for
+    /// the new QUIC connection (within <see cref="TcpForwarderOptions.ConnectTimeout"/>, else it is reset).
+    /// </summary>
+    public static TcpListenerBuilder UseTcpOverQuic(this TcpListenerBuilder listener, QuicConnectionProvider connection, TcpForwarderOptions options)
+    {
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);

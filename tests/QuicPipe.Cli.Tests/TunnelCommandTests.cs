@@ -56,6 +56,43 @@ public sealed class TunnelCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task When_the_exposer_restarts_forward_keeps_its_port_and_a_curl_made_during_the_redial_gets_the_body()
+    {
+        var body = RandomNumberGenerator.GetBytes(64 * 1024);
+        await using var server = new FixedHttpServer(body);
+        var (_, relayId, relayAddress) = StartRelay();
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
+        var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        RelayProcess Expose()
+        {
+            var expose = Quicpipe("expose", port, "--allow", aId, "--relay", relayAddress, "--key", bKey, "--relay-id", relayId);
+            Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
+            return expose;
+        }
+
+        var first = Expose();
+        var localPort = CliTestKit.FreeTcpPort();
+        var forward = Quicpipe("forward", localPort.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{bId}:{port}", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId);
+        var forwarding = $"forwarding 127.0.0.1:{localPort} -> {bId}:{port}";
+        Assert.True(forward.WaitForStderr(l => l == forwarding, Startup), forward.AllStderr);
+
+        first.Signal(RelayProcess.SigTerm);
+        Assert.True(first.WaitForExit(TimeSpan.FromSeconds(15)), first.AllStderr);
+        Assert.True(forward.WaitForStderr(l => l.StartsWith($"re-dialing {bId}", StringComparison.Ordinal), Startup), forward.AllStderr);
+
+        // Made while nobody serves B: the port is still forward's, and the connection waits for the re-dial.
+        var output = Path.Combine(_scratch.Directory, "after-redial");
+        var curl = CurlAsync(localPort, output);
+        var second = Expose();
+        var (exitCode, stderr) = await curl;
+
+        Assert.True(exitCode == 0, $"curl exit {exitCode}: {stderr}\nforward:\n{forward.AllStderr}\nexpose:\n{second.AllStderr}");
+        Assert.Equal(body, await File.ReadAllBytesAsync(output));
+        Assert.Equal(2, forward.Stderr.Count(l => l == forwarding));
+    }
+
+    [Fact]
     public void Forwarding_to_a_NodeId_the_relay_does_not_know_exits_1_naming_it()
     {
         var (_, relayId, relayAddress) = StartRelay();
