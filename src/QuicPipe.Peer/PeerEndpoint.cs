@@ -15,7 +15,6 @@ using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer.Direct;
 using QuicPipe.Peer.Internal;
-using QuicPipe.Protocol;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
 
@@ -52,6 +51,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
     private readonly CrossedDials _crossed;
+    private readonly RelaySession _relay;
 
     // Written by the connection handler of each incoming connection; read by AcceptAsync. Bounded: a handler waits
     // for room, so unaccepted connections stay few (the QUIC endpoint's handshake limits bound the rest).
@@ -64,9 +64,6 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private ListenerContext? _listener;
     private QuicEndpoint? _quic;
     private QuicPipeServer? _ownServer;
-    private RelayControlClient? _control;
-    private NodeId? _relayId;
-    private Task _maintenance = Task.CompletedTask;
 
     /// <summary>
     /// A peer to compose on a server's UDP listener (<see cref="PeerListenerBuilderExtensions.UsePeer"/>) and start
@@ -79,9 +76,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _options = options;
         _issuer = new CidIssuer(options.CidLength);
         _incoming = new IncomingDialTable(4096, TimeProvider.System);
-        _relayId = options.RelayId;
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
-        _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _control, CheckRelayNowAsync, MayAskForPunch, _stopping.Token, _logger);
+        _relay = new RelaySession(options, _issuer, e => Registered?.Invoke(this, e), Fail, AnswerDial, TakeSignalAsync, _stopping.Token, _logger);
+        _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _relay.Control, _relay.CheckNowAsync, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
         EndpointOptions = new QuicEndpointOptions
         {
@@ -122,13 +119,16 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     public IPEndPoint LocalEndPoint => Quic.LocalEndPoint;
 
     /// <summary>Our address as the relay last saw it (our NAT's public mapping).</summary>
-    public IPEndPoint? PublicEndPoint { get; private set; }
+    public IPEndPoint? PublicEndPoint => _relay.PublicEndPoint;
 
     /// <summary>The relay's NodeId (pinned, or trusted on first use).</summary>
-    public NodeId? RelayId => _relayId;
+    public NodeId? RelayId => _relay.RelayId;
 
     /// <summary>Times the peer registered with the relay (1 after start; more after reconnects).</summary>
-    public int Registrations { get; private set; }
+    public int Registrations => _relay.Registrations;
+
+    /// <summary>Raised after each successful registration (the first, and every re-registration).</summary>
+    public event EventHandler<PeerRegisteredEventArgs>? Registered;
 
     /// <summary>
     /// Completes when the endpoint is disposed, and faults with a <see cref="PeerException"/> as soon as the endpoint
@@ -207,8 +207,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _quic = listener.Features.Get<QuicListenerEndpoints>()?.Endpoints.FirstOrDefault()
             ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
         _direct.Attach(_quic);
-        await ConnectRelayAsync(cancellationToken).ConfigureAwait(false);
-        _maintenance = MaintainAsync();
+        await _relay.StartAsync(_quic, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Called by <see cref="PeerListenerBuilderExtensions.UsePeer"/>: the listener whose endpoint the peer uses.</summary>
@@ -227,7 +226,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// </summary>
     public async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default)
     {
-        var control = _control ?? throw NotConnected();
+        var control = _relay.Control ?? throw NotConnected();
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
@@ -331,7 +330,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offer);
-        var control = _control ?? throw NotConnected();
+        var control = _relay.Control ?? throw NotConnected();
         if (offer.InitialDcid.Length != _options.CidLength)
         {
             throw new PeerException($"The offer's CID has {offer.InitialDcid.Length} bytes; this relay uses {_options.CidLength}.");
@@ -425,21 +424,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _maintenance.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
+        await _relay.StopAsync().ConfigureAwait(false);
         _accepted.Writer.TryComplete();
         await _direct.StopAsync().ConfigureAwait(false);
-        if (_control is { } control)
-        {
-            await control.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await _relay.DisposeAsync().ConfigureAwait(false);
         _completion.TrySetResult();
     }
 
@@ -451,6 +439,63 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _paths.AddOrUpdate(connection, path);
         await path.CaptureInitialRttAsync(cancellationToken).ConfigureAwait(false);
         return path;
+    }
+
+    /// <summary>
+    /// Our answer to <paramref name="dialer"/>'s dial request, for the relay session to send: refused as crossed when
+    /// our own dial to it wins, a CID to dial when it may dial us, refused otherwise.
+    /// </summary>
+    private PeerSignal AnswerDial(NodeId dialer, DialRequest request)
+    {
+        var dialId = request.DialId;
+        if (_crossed.OursWins(dialer, request))
+        {
+            return new PeerSignal { DialRefused = new DialRefused { DialId = dialId, Crossed = true, Reason = "crossed dials: this node is dialing you and its connection is the one kept" } };
+        }
+
+        if (Allows(dialer))
+        {
+            // A CID of our derived set: the relay already routes it to us, and it pins the connection to the dialer.
+            var cid = _issuer.Next();
+            _incoming.Add(cid, dialer, IncomingDialLifetime);
+            var dialAnswer = new DialAnswer { DialId = dialId, InitialDcid = ByteString.CopyFrom(cid.Span) };
+            dialAnswer.Candidates.AddRange(_direct.Accept(dialer, request));
+            LogDialAnswered(_logger, dialer);
+            return new PeerSignal { DialAnswer = dialAnswer };
+        }
+
+        LogDialRefused(_logger, dialer);
+        return new PeerSignal { DialRefused = new DialRefused { DialId = dialId, Reason = "this node is not in the peer's --allow list" } };
+    }
+
+    /// <summary>
+    /// A signal through the relay other than a dial request, with the control connection it arrived on: a peer's
+    /// answer to one of our dials, or a probing round's request or answer for the direct paths. False when it answers
+    /// no dial of ours or is of no kind we know.
+    /// </summary>
+    private async Task<bool> TakeSignalAsync(RelayControlClient control, NodeId from, PeerSignal message, CancellationToken stopping)
+    {
+        switch (message.BodyCase)
+        {
+            case PeerSignal.BodyOneofCase.DialAnswer when _dials.TryGetValue(message.DialAnswer.DialId, out var pending) && pending.Peer == from:
+                pending.Answer.TrySetResult(message.DialAnswer);
+                return true;
+            case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == from && message.DialRefused.Crossed:
+                _crossed.Mark(refused);
+                refused.Answer.TrySetCanceled(); // wakes the dial, which then waits for the peer's connection
+                return true;
+            case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == from:
+                refused.Answer.TrySetException(new PeerException(PeerFailure.PeerRefused, $"{from} refused the connection: {message.DialRefused.Reason}"));
+                return true;
+            case PeerSignal.BodyOneofCase.PunchRequest:
+                await _direct.AnswerPunchAsync(control, from, message.PunchRequest, stopping).ConfigureAwait(false);
+                return true;
+            case PeerSignal.BodyOneofCase.PunchAnswer:
+                _direct.TakePunchAnswer(from, message.PunchAnswer);
+                return true;
+            default:
+                return false;
+        }
     }
 
     private bool Allows(NodeId dialer) => _options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer);
@@ -479,22 +524,6 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// The relay closed <paramref name="control"/>, our current control connection, because another connection of
-    /// our NodeId took over. Our own reconnects never get here: we make a new connection only after dropping the
-    /// previous one, and the relay's close of a dropped connection is not watched.
-    /// </summary>
-    private static bool WasReplaced(RelayControlClient control) => control.CloseErrorCode == RelayProtocol.CloseReplaced;
-
-    private PeerException Replaced(RelayControlClient control)
-    {
-        var from = ReplacedCloseReason.TryParse(control.CloseReasonPhrase, out var newer) ? $"from {newer} " : string.Empty;
-        return new PeerException(
-            PeerFailure.Replaced,
-            $"Another process with this NodeId ({NodeId}, the same key file) registered at relay {_options.Relay} {from}and took over this one's routes. " +
-            "Two processes cannot share one key at one relay: give each its own key ('quicpipe keygen --out FILE'). Not reconnecting.");
-    }
-
     /// <summary>Stops for good: says why once, and ends every dial and accept waiting with <paramref name="failure"/>.</summary>
     private void Fail(PeerException failure)
     {
@@ -518,6 +547,12 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Path to {Peer}: {Kind} {Remote}")]
     private static partial void LogPathChanged(ILogger logger, NodeId? peer, string kind, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Dial request from {Dialer}: answered")]
+    private static partial void LogDialAnswered(ILogger logger, NodeId dialer);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Dial request from {Dialer}: refused (not allowed)")]
+    private static partial void LogDialRefused(ILogger logger, NodeId dialer);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "{Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);

@@ -1,28 +1,148 @@
 using System.Net;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
+using QuicPipe.Protocol;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
 
-namespace QuicPipe.Peer;
+namespace QuicPipe.Peer.Internal;
 
-/// <summary>The peer's side of the relay: connect, register, refresh, notice loss, reconnect, answer signals.</summary>
-public sealed partial class PeerEndpoint
+/// <summary>
+/// A peer endpoint's session with its relay: connects through the endpoint's QUIC endpoint, registers our CID key
+/// (so registration traffic also opens our NAT toward the relay), keeps the registration fresh, checks the relay's
+/// liveness at an interval or when asked, and when the relay is lost reconnects with backoff and registers again. It
+/// reads the signals peers send us through the relay: sends the endpoint's answer to each dial request, and hands
+/// every other signal to the endpoint. It stops for good when another process with our NodeId takes the relay over.
+/// </summary>
+internal sealed partial class RelaySession : IAsyncDisposable
 {
     // The relay keeps at most this many derived CIDs per registration (its RegistryOptions default).
     private const int MaxRegisteredWindow = 256;
     private static readonly TimeSpan LongestLivenessWait = TimeSpan.FromSeconds(2);
 
+    private readonly PeerEndpointOptions _options;
+    private readonly CidIssuer _issuer;
+    private readonly Action<PeerRegisteredEventArgs> _registered;
+    private readonly Action<PeerException> _failed;
+    private readonly Func<NodeId, DialRequest, PeerSignal> _answerDial;
+    private readonly Func<RelayControlClient, NodeId, PeerSignal, CancellationToken, Task<bool>> _takeSignal;
+    private readonly CancellationToken _stopping;
+    private readonly ILogger _logger;
+
     // Completed to run the liveness check (ping, re-register on a new address) now instead of at the next interval.
-    private TaskCompletionSource _relayCheckNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _checkNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Completed when the next liveness check to start has ended (either way): what CheckRelayNowAsync waits for.
-    private TaskCompletionSource _nextRelayCheckDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed when the next liveness check to start has ended (either way): what CheckNowAsync waits for.
+    private TaskCompletionSource _nextCheckDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Raised after each successful registration (the first, and every re-registration).</summary>
-    public event EventHandler<PeerRegisteredEventArgs>? Registered;
+    private NodeId? _relayId;
+    private Task _maintenance = Task.CompletedTask;
 
-    private async Task ConnectRelayAsync(CancellationToken cancellationToken)
+    /// <param name="options">The endpoint's options.</param>
+    /// <param name="issuer">The endpoint's CID issuer, whose key and window we register.</param>
+    /// <param name="registered">Called after each successful registration (the first, and every re-registration).</param>
+    /// <param name="failed">Called once when the session stops for good: another process with our NodeId took over.</param>
+    /// <param name="answerDial">The answer (a DialAnswer or a DialRefused) to a peer's dial request, which we send.</param>
+    /// <param name="takeSignal">
+    /// Takes any other signal, with the control connection it arrived on; false if it concerns nothing of ours.
+    /// </param>
+    /// <param name="stopping">Fires when the endpoint stops: the session's upkeep ends.</param>
+    /// <param name="logger">The endpoint's logger.</param>
+    public RelaySession(
+        PeerEndpointOptions options,
+        CidIssuer issuer,
+        Action<PeerRegisteredEventArgs> registered,
+        Action<PeerException> failed,
+        Func<NodeId, DialRequest, PeerSignal> answerDial,
+        Func<RelayControlClient, NodeId, PeerSignal, CancellationToken, Task<bool>> takeSignal,
+        CancellationToken stopping,
+        ILogger logger)
+    {
+        _options = options;
+        _issuer = issuer;
+        _registered = registered;
+        _failed = failed;
+        _answerDial = answerDial;
+        _takeSignal = takeSignal;
+        _stopping = stopping;
+        _logger = logger;
+        _relayId = options.RelayId;
+    }
+
+    /// <summary>The current control connection to the relay; null before start and while the relay is reconnected.</summary>
+    public RelayControlClient? Control { get; private set; }
+
+    /// <summary>The relay's NodeId (pinned, or trusted on first use).</summary>
+    public NodeId? RelayId => _relayId;
+
+    /// <summary>Our address as the relay last saw it (our NAT's public mapping).</summary>
+    public IPEndPoint? PublicEndPoint { get; private set; }
+
+    /// <summary>Times we registered with the relay (1 after start; more after reconnects).</summary>
+    public int Registrations { get; private set; }
+
+    private NodeId NodeId => _options.Identity!.NodeId;
+
+    /// <summary>
+    /// Connects to the relay through <paramref name="quic"/> and registers, then keeps the session up in the
+    /// background until <c>stopping</c> fires. Throws <see cref="PeerException"/> when the relay is unreachable, is
+    /// not the pinned one, or refuses the registration.
+    /// </summary>
+    public async Task StartAsync(QuicEndpoint quic, CancellationToken cancellationToken)
+    {
+        await ConnectAsync(quic, cancellationToken).ConfigureAwait(false);
+        _maintenance = MaintainAsync(quic);
+    }
+
+    /// <summary>
+    /// Runs the relay liveness check now; the task completes when a check that started after this call has ended (it
+    /// may never, while the relay is being reconnected: callers bound the wait).
+    /// </summary>
+    public Task CheckNowAsync()
+    {
+        var done = Volatile.Read(ref _nextCheckDone).Task;
+        Volatile.Read(ref _checkNow).TrySetResult();
+        return done;
+    }
+
+    /// <summary>Waits for the session's upkeep to end (after <c>stopping</c> fired); the control connection stays open.</summary>
+    public async Task StopAsync()
+    {
+        try
+        {
+            await _maintenance.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Closes the control connection, if any (after <see cref="StopAsync"/>).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Control is { } control)
+        {
+            await control.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The relay closed <paramref name="control"/>, our current control connection, because another connection of
+    /// our NodeId took over. Our own reconnects never get here: we make a new connection only after dropping the
+    /// previous one, and the relay's close of a dropped connection is not watched.
+    /// </summary>
+    private static bool WasReplaced(RelayControlClient control) => control.CloseErrorCode == RelayProtocol.CloseReplaced;
+
+    private PeerException Replaced(RelayControlClient control)
+    {
+        var from = ReplacedCloseReason.TryParse(control.CloseReasonPhrase, out var newer) ? $"from {newer} " : string.Empty;
+        return new PeerException(
+            PeerFailure.Replaced,
+            $"Another process with this NodeId ({NodeId}, the same key file) registered at relay {_options.Relay} {from}and took over this one's routes. " +
+            "Two processes cannot share one key at one relay: give each its own key ('quicpipe keygen --out FILE'). Not reconnecting.");
+    }
+
+    private async Task ConnectAsync(QuicEndpoint quic, CancellationToken cancellationToken)
     {
         var relay = _options.Relay!;
         RelayControlClient control;
@@ -30,7 +150,7 @@ public sealed partial class PeerEndpoint
         {
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(_options.DialTimeout);
-            control = await RelayControlClient.ConnectAsync(Quic, relay, _relayId, limit.Token).ConfigureAwait(false);
+            control = await RelayControlClient.ConnectAsync(quic, relay, _relayId, limit.Token).ConfigureAwait(false);
         }
         catch (QuicConnectionException e)
         {
@@ -50,7 +170,7 @@ public sealed partial class PeerEndpoint
         try
         {
             await RegisterAsync(control, cancellationToken).ConfigureAwait(false);
-            _control = control;
+            Control = control;
         }
         catch (Exception e) when (e is RelayControlException or OperationCanceledException)
         {
@@ -89,19 +209,19 @@ public sealed partial class PeerEndpoint
             LogPublicAddressChanged(_logger, previous, registration.ObservedAddress);
         }
 
-        Registered?.Invoke(this, new PeerRegisteredEventArgs(registration.ObservedAddress, Registrations));
+        _registered(new PeerRegisteredEventArgs(registration.ObservedAddress, Registrations));
     }
 
     /// <summary>
     /// Keeps the registration fresh, watches the relay's liveness, and reconnects when it is lost; stops for good
-    /// (<see cref="Completion"/>) when another process with our NodeId took the relay over.
+    /// (<see cref="PeerEndpoint.Completion"/>) when another process with our NodeId took the relay over.
     /// </summary>
-    private async Task MaintainAsync()
+    private async Task MaintainAsync(QuicEndpoint quic)
     {
-        var stopping = _stopping.Token;
+        var stopping = _stopping;
         while (!stopping.IsCancellationRequested)
         {
-            var control = _control!;
+            var control = Control!;
             var signals = HandleSignalsAsync(control, stopping);
             var reason = await WatchAsync(control, stopping).ConfigureAwait(false);
             if (stopping.IsCancellationRequested)
@@ -109,23 +229,23 @@ public sealed partial class PeerEndpoint
                 break;
             }
 
-            _control = null;
+            Control = null;
             await control.DisposeAsync().ConfigureAwait(false);
             await signals.ConfigureAwait(false);
             if (WasReplaced(control))
             {
-                Fail(Replaced(control));
+                _failed(Replaced(control));
                 return;
             }
 
             LogRelayLost(_logger, _options.Relay!, reason);
             try
             {
-                await ReconnectAsync(stopping).ConfigureAwait(false);
+                await ReconnectAsync(quic, stopping).ConfigureAwait(false);
             }
             catch (PeerException e) when (e.Failure == PeerFailure.Replaced)
             {
-                Fail(e);
+                _failed(e);
                 return;
             }
         }
@@ -142,7 +262,7 @@ public sealed partial class PeerEndpoint
         while (!stopping.IsCancellationRequested)
         {
             var tick = Task.Delay(interval, stopping);
-            var nowSource = Volatile.Read(ref _relayCheckNow);
+            var nowSource = Volatile.Read(ref _checkNow);
             var now = nowSource.Task;
             if (await Task.WhenAny(control.Closed, tick, now).ConfigureAwait(false) == control.Closed)
             {
@@ -151,7 +271,7 @@ public sealed partial class PeerEndpoint
 
             if (now.IsCompleted)
             {
-                Interlocked.CompareExchange(ref _relayCheckNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), nowSource);
+                Interlocked.CompareExchange(ref _checkNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), nowSource);
             }
 
             if (stopping.IsCancellationRequested)
@@ -159,7 +279,7 @@ public sealed partial class PeerEndpoint
                 return null;
             }
 
-            var done = Interlocked.Exchange(ref _nextRelayCheckDone, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            var done = Interlocked.Exchange(ref _nextCheckDone, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             limit.CancelAfter(wait);
             try
@@ -196,25 +316,14 @@ public sealed partial class PeerEndpoint
         return null;
     }
 
-    /// <summary>
-    /// Runs the relay liveness check now; the task completes when a check that started after this call has ended (it
-    /// may never, while the relay is being reconnected: callers bound the wait).
-    /// </summary>
-    private Task CheckRelayNowAsync()
-    {
-        var done = Volatile.Read(ref _nextRelayCheckDone).Task;
-        Volatile.Read(ref _relayCheckNow).TrySetResult();
-        return done;
-    }
-
-    private async Task ReconnectAsync(CancellationToken stopping)
+    private async Task ReconnectAsync(QuicEndpoint quic, CancellationToken stopping)
     {
         var delay = TimeSpan.FromMilliseconds(250);
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await ConnectRelayAsync(stopping).ConfigureAwait(false);
+                await ConnectAsync(quic, stopping).ConfigureAwait(false);
                 return;
             }
             catch (PeerException e) when (e.Failure != PeerFailure.Replaced)
@@ -244,30 +353,13 @@ public sealed partial class PeerEndpoint
                     continue;
                 }
 
-                switch (message.BodyCase)
+                if (message.BodyCase == PeerSignal.BodyOneofCase.DialRequest)
                 {
-                    case PeerSignal.BodyOneofCase.DialRequest:
-                        await AnswerDialAsync(control, signal.From, message.DialRequest, stopping).ConfigureAwait(false);
-                        break;
-                    case PeerSignal.BodyOneofCase.DialAnswer when _dials.TryGetValue(message.DialAnswer.DialId, out var pending) && pending.Peer == signal.From:
-                        pending.Answer.TrySetResult(message.DialAnswer);
-                        break;
-                    case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From && message.DialRefused.Crossed:
-                        _crossed.Mark(refused);
-                        refused.Answer.TrySetCanceled(); // wakes the dial, which then waits for the peer's connection
-                        break;
-                    case PeerSignal.BodyOneofCase.DialRefused when _dials.TryGetValue(message.DialRefused.DialId, out var refused) && refused.Peer == signal.From:
-                        refused.Answer.TrySetException(new PeerException(PeerFailure.PeerRefused, $"{signal.From} refused the connection: {message.DialRefused.Reason}"));
-                        break;
-                    case PeerSignal.BodyOneofCase.PunchRequest:
-                        await _direct.AnswerPunchAsync(control, signal.From, message.PunchRequest, stopping).ConfigureAwait(false);
-                        break;
-                    case PeerSignal.BodyOneofCase.PunchAnswer:
-                        _direct.TakePunchAnswer(signal.From, message.PunchAnswer);
-                        break;
-                    default:
-                        LogBadSignal(_logger, signal.From);
-                        break;
+                    await AnswerDialAsync(control, signal.From, message.DialRequest, stopping).ConfigureAwait(false);
+                }
+                else if (!await _takeSignal(control, signal.From, message, stopping).ConfigureAwait(false))
+                {
+                    LogBadSignal(_logger, signal.From);
                 }
             }
         }
@@ -278,28 +370,7 @@ public sealed partial class PeerEndpoint
 
     private async Task AnswerDialAsync(RelayControlClient control, NodeId dialer, DialRequest request, CancellationToken stopping)
     {
-        var dialId = request.DialId;
-        PeerSignal answer;
-        if (_crossed.OursWins(dialer, request))
-        {
-            answer = new PeerSignal { DialRefused = new DialRefused { DialId = dialId, Crossed = true, Reason = "crossed dials: this node is dialing you and its connection is the one kept" } };
-        }
-        else if (Allows(dialer))
-        {
-            // A CID of our derived set: the relay already routes it to us, and it pins the connection to the dialer.
-            var cid = _issuer.Next();
-            _incoming.Add(cid, dialer, IncomingDialLifetime);
-            var dialAnswer = new DialAnswer { DialId = dialId, InitialDcid = ByteString.CopyFrom(cid.Span) };
-            dialAnswer.Candidates.AddRange(_direct.Accept(dialer, request));
-            answer = new PeerSignal { DialAnswer = dialAnswer };
-            LogDialAnswered(_logger, dialer);
-        }
-        else
-        {
-            answer = new PeerSignal { DialRefused = new DialRefused { DialId = dialId, Reason = "this node is not in the peer's --allow list" } };
-            LogDialRefused(_logger, dialer);
-        }
-
+        var answer = _answerDial(dialer, request);
         try
         {
             await control.SignalAsync(dialer, answer.ToByteArray(), stopping).ConfigureAwait(false);
@@ -327,12 +398,6 @@ public sealed partial class PeerEndpoint
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Ignored a malformed signal from {From}")]
     private static partial void LogBadSignal(ILogger logger, NodeId from);
-
-    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Dial request from {Dialer}: answered")]
-    private static partial void LogDialAnswered(ILogger logger, NodeId dialer);
-
-    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Dial request from {Dialer}: refused (not allowed)")]
-    private static partial void LogDialRefused(ILogger logger, NodeId dialer);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Could not answer {Dialer}: {Reason}")]
     private static partial void LogAnswerFailed(ILogger logger, NodeId dialer, string reason);
