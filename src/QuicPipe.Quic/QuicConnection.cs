@@ -13,7 +13,7 @@ namespace QuicPipe.Quic;
 /// thread; the public methods post work to it. Obtained from <see cref="QuicEndpoint.ConnectAsync"/> or
 /// <see cref="QuicEndpoint.AcceptAsync"/>, so the handshake (and the NodeId pin) has already succeeded.
 /// </summary>
-public sealed partial class QuicConnection
+public sealed class QuicConnection
 {
     private readonly QuicEndpoint _endpoint;
     private readonly NodeId? _expectedPeer;
@@ -36,6 +36,10 @@ public sealed partial class QuicConnection
     // This connection's path probes: its probe id and key, and the tries in flight.
     private readonly PathProber _pathProber;
 
+    // This connection's path and the migrations that move it: our address on it, the peer's, the migration of ours
+    // in progress, and the PathChanged events.
+    private readonly ConnectionMigration _migration;
+
     // The CIDs of ours that route to this connection (loop thread only); removed from the endpoint at the end.
     private readonly List<ConnectionId> _localCids = [];
     private SafeQuicConnectionHandle? _handle;
@@ -54,9 +58,8 @@ public sealed partial class QuicConnection
     {
         _endpoint = endpoint;
         _pathProber = new PathProber(this, endpoint);
+        _migration = new ConnectionMigration(this, endpoint, remote);
         IsServer = isServer;
-        RemoteAddress = remote;
-        _remoteEndPoint = remote.ToEndPoint();
         _expectedPeer = expectedPeer;
         _datagrams = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(endpoint.DatagramReceiveQueue) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
         _self = GCHandle.Alloc(this);
@@ -65,7 +68,7 @@ public sealed partial class QuicConnection
     public bool IsServer { get; }
 
     /// <summary>The peer's address on the current path: it changes with migrations (see <see cref="PathChanged"/>).</summary>
-    public IPEndPoint RemoteEndPoint => _remoteEndPoint;
+    public IPEndPoint RemoteEndPoint => _migration.RemoteEndPoint;
 
     /// <summary>The local address of the endpoint this connection runs on.</summary>
     public IPEndPoint LocalEndPoint => _endpoint.LocalEndPoint;
@@ -80,7 +83,7 @@ public sealed partial class QuicConnection
     public Task Closed => _closed.Task;
 
     /// <summary>The peer's address on the current path (loop thread); <see cref="RemoteEndPoint"/> is its snapshot.</summary>
-    internal PeerAddress RemoteAddress { get; private set; }
+    internal PeerAddress RemoteAddress => _migration.RemoteAddress;
 
     internal Task Handshake => _handshake.Task;
 
@@ -113,6 +116,56 @@ public sealed partial class QuicConnection
 
     /// <summary>Loop thread: an authenticated answer arrived. False if no try of ours has that nonce, or it came from elsewhere.</summary>
     internal bool OnPathProbeResponse(ulong nonce, in PeerAddress source) => _pathProber.OnResponse(nonce, source);
+
+    /// <summary>
+    /// The connection moved to another path, or a new path failed validation (see <see cref="QuicPathChangeReason"/>).
+    /// Raised on the endpoint's loop thread, inside the engine: keep handlers short and do not block; an exception
+    /// thrown by a handler is written to stderr and otherwise ignored.
+    /// </summary>
+    public event EventHandler<QuicPathChangedEventArgs>? PathChanged
+    {
+        add => _migration.PathChanged += value;
+        remove => _migration.PathChanged -= value;
+    }
+
+    /// <summary>
+    /// Client side: moves the connection to <paramref name="newRemote"/> over the same local socket (e.g. from a
+    /// relay to the peer's direct address), keeping its streams. Sends PATH_CHALLENGE to the new address with a
+    /// fresh CID of the peer's and switches when the PATH_RESPONSE arrives; until then, and if validation fails,
+    /// traffic stays on the current path. Completes once switched (after <see cref="PathChanged"/> with
+    /// <see cref="QuicPathChangeReason.Migrated"/>). RTT and congestion state restart on the new path, so
+    /// <see cref="GetStatsAsync"/> reports the current path's.
+    /// </summary>
+    /// <remarks>
+    /// Cancelling stops the wait, not a validation already sent: if it later succeeds, the connection switches and
+    /// <see cref="PathChanged"/> reports it.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">This is the server side, or a migration is already in progress.</exception>
+    /// <exception cref="ArgumentException">The address family differs from the endpoint's socket.</exception>
+    /// <exception cref="QuicConnectionException">
+    /// Validation failed (nobody answered at <paramref name="newRemote"/> in time: the connection stays on its old path),
+    /// the migration could not start (no spare CID from the peer, handshake not confirmed, the peer disabled active
+    /// migration), or the connection ended.
+    /// </exception>
+    public Task MigrateAsync(IPEndPoint newRemote, CancellationToken cancellationToken = default) =>
+        MigrateAsync(newRemote, QuicMigrationMode.ValidateFirst, cancellationToken);
+
+    /// <summary>
+    /// Client side: moves the connection to <paramref name="newRemote"/> over the same local socket, validating the
+    /// new path first or switching at once (<paramref name="mode"/>). With <see cref="QuicMigrationMode.Immediate"/>
+    /// the traffic moves before this call returns its task, and the task completes (after <see cref="PathChanged"/>
+    /// with <see cref="QuicPathChangeReason.Migrated"/>) once the peer answered on the new path, or fails if it did
+    /// not; the connection stays on the new path either way.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is the server side, or a migration is already in progress.</exception>
+    /// <exception cref="ArgumentException">The address family differs from the endpoint's socket.</exception>
+    /// <exception cref="QuicConnectionException">Validation failed, the migration could not start, or the connection ended.</exception>
+    public Task MigrateAsync(IPEndPoint newRemote, QuicMigrationMode mode, CancellationToken cancellationToken = default) =>
+        _migration.MigrateAsync(newRemote, mode, cancellationToken);
+
+    /// <summary>Moves the connection to a new local address at once, validating after (loop thread; see QuicEndpoint.RebindAsync).</summary>
+    internal Task MoveToLocalAddress(PeerAddress local, CancellationToken cancellationToken) =>
+        _migration.MoveToLocalAddress(local, cancellationToken);
 
     internal SafeQuicConnectionHandle Handle => _handle ?? throw new ObjectDisposedException(nameof(QuicConnection));
 
@@ -348,16 +401,12 @@ public sealed partial class QuicConnection
     internal StreamBufferPool StreamBuffers => _endpoint.StreamBuffers;
 
     /// <summary>
-    /// After a received packet: opens streams the peer now allows (MAX_STREAMS) and moves waiting writes into send
-    /// buffers that acknowledgements made room in.
+    /// After a received packet: starts a migration that waited for what the packet may have brought, opens streams
+    /// the peer now allows (MAX_STREAMS) and moves waiting writes into send buffers that acknowledgements made room in.
     /// </summary>
     internal void ResumeBlockedWork()
     {
-        if (_pendingMigration is { Started: false })
-        {
-            // A migration waiting for a spare CID of the peer's or for the handshake's confirmation.
-            TryStartMigration(_pendingMigration);
-        }
+        _migration.RetryStart();
 
         if (_pendingOpens.Count > 0)
         {
@@ -508,7 +557,7 @@ public sealed partial class QuicConnection
     internal void Attach(SafeQuicConnectionHandle handle)
     {
         _handle = handle;
-        InitializePath();
+        _migration.InitializePath();
     }
 
     internal void BeginClosingPeriod(ulong until, byte[]? closeDatagram)
@@ -632,6 +681,11 @@ public sealed partial class QuicConnection
         }
     }
 
+    internal void OnPathValidation(bool succeeded, PeerAddress local, PeerAddress remote) =>
+        _migration.OnPathValidation(succeeded, local, remote);
+
+    internal void OnPathChanged(PeerAddress local, PeerAddress remote) => _migration.OnPathChanged(local, remote);
+
     internal void RecordCallbackFailure(Exception e) => _callbackFailure ??= e;
 
     // ---- failure and end (loop thread) ----
@@ -742,7 +796,7 @@ public sealed partial class QuicConnection
         }
 
         _blockedWriters.Clear();
-        FailPendingMigration(writeError);
+        _migration.FailPending(writeError);
         while (_pendingOpens.TryDequeue(out var open))
         {
             open.TrySetException(error ?? new QuicConnectionException("The connection has ended."));

@@ -1,13 +1,17 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane;
-using QuicPipe.Quic.Internal;
 using QuicPipe.Quic.Interop;
 
-namespace QuicPipe.Quic;
+namespace QuicPipe.Quic.Internal;
 
-/// <summary>Connection migration (RFC 9000 §9): our moves, the peer's, and the path events both raise.</summary>
-public sealed partial class QuicConnection
+/// <summary>
+/// One connection's path and its migrations (RFC 9000 §9): where the connection runs now, our moves
+/// (<see cref="QuicConnection.MigrateAsync(IPEndPoint, QuicMigrationMode, CancellationToken)"/>,
+/// <see cref="QuicEndpoint.RebindAsync"/>), the peer's, and the <see cref="QuicConnection.PathChanged"/> events
+/// they raise. Its state belongs to the endpoint's loop thread, except <see cref="RemoteEndPoint"/>, readable anywhere.
+/// </summary>
+internal sealed partial class ConnectionMigration(QuicConnection connection, QuicEndpoint endpoint, PeerAddress remote)
 {
     /// <summary>
     /// How long a migration may wait to start: ngtcp2 needs a confirmed handshake and a spare CID of the peer's
@@ -16,7 +20,7 @@ public sealed partial class QuicConnection
     private static readonly TimeSpan MigrationStartTimeout = TimeSpan.FromSeconds(5);
 
     // Written on the loop thread, read anywhere: an immutable snapshot of RemoteAddress.
-    private volatile IPEndPoint _remoteEndPoint;
+    private volatile IPEndPoint _remoteEndPoint = remote.ToEndPoint();
 
     // Loop thread only: our address on the current path as ngtcp2 knows it.
     private PeerAddress _localPathAddress;
@@ -27,46 +31,17 @@ public sealed partial class QuicConnection
     // Loop thread only: a path that just failed validation; if the connection leaves it next, that is the fallback.
     private (PeerAddress Local, PeerAddress Remote)? _failedPath;
 
-    /// <summary>
-    /// The connection moved to another path, or a new path failed validation (see <see cref="QuicPathChangeReason"/>).
-    /// Raised on the endpoint's loop thread, inside the engine: keep handlers short and do not block; an exception
-    /// thrown by a handler is written to stderr and otherwise ignored.
-    /// </summary>
+    /// <summary>What <see cref="QuicConnection.PathChanged"/> subscribes to; raised with the connection as sender.</summary>
     public event EventHandler<QuicPathChangedEventArgs>? PathChanged;
 
-    /// <summary>
-    /// Client side: moves the connection to <paramref name="newRemote"/> over the same local socket (e.g. from a
-    /// relay to the peer's direct address), keeping its streams. Sends PATH_CHALLENGE to the new address with a
-    /// fresh CID of the peer's and switches when the PATH_RESPONSE arrives; until then, and if validation fails,
-    /// traffic stays on the current path. Completes once switched (after <see cref="PathChanged"/> with
-    /// <see cref="QuicPathChangeReason.Migrated"/>). RTT and congestion state restart on the new path, so
-    /// <see cref="GetStatsAsync"/> reports the current path's.
-    /// </summary>
-    /// <remarks>
-    /// Cancelling stops the wait, not a validation already sent: if it later succeeds, the connection switches and
-    /// <see cref="PathChanged"/> reports it.
-    /// </remarks>
-    /// <exception cref="InvalidOperationException">This is the server side, or a migration is already in progress.</exception>
-    /// <exception cref="ArgumentException">The address family differs from the endpoint's socket.</exception>
-    /// <exception cref="QuicConnectionException">
-    /// Validation failed (nobody answered at <paramref name="newRemote"/> in time: the connection stays on its old path),
-    /// the migration could not start (no spare CID from the peer, handshake not confirmed, the peer disabled active
-    /// migration), or the connection ended.
-    /// </exception>
-    public Task MigrateAsync(IPEndPoint newRemote, CancellationToken cancellationToken = default) =>
-        MigrateAsync(newRemote, QuicMigrationMode.ValidateFirst, cancellationToken);
+    /// <summary>The peer's address on the current path (loop thread); <see cref="RemoteEndPoint"/> is its snapshot.</summary>
+    public PeerAddress RemoteAddress { get; private set; } = remote;
 
-    /// <summary>
-    /// Client side: moves the connection to <paramref name="newRemote"/> over the same local socket, validating the
-    /// new path first or switching at once (<paramref name="mode"/>). With <see cref="QuicMigrationMode.Immediate"/>
-    /// the traffic moves before this call returns its task, and the task completes (after <see cref="PathChanged"/>
-    /// with <see cref="QuicPathChangeReason.Migrated"/>) once the peer answered on the new path, or fails if it did
-    /// not; the connection stays on the new path either way.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">This is the server side, or a migration is already in progress.</exception>
-    /// <exception cref="ArgumentException">The address family differs from the endpoint's socket.</exception>
-    /// <exception cref="QuicConnectionException">Validation failed, the migration could not start, or the connection ended.</exception>
-    public Task MigrateAsync(IPEndPoint newRemote, QuicMigrationMode mode, CancellationToken cancellationToken = default)
+    /// <summary>The peer's address on the current path, readable from any thread.</summary>
+    public IPEndPoint RemoteEndPoint => _remoteEndPoint;
+
+    /// <summary>What <see cref="QuicConnection.MigrateAsync(IPEndPoint, QuicMigrationMode, CancellationToken)"/> does; see there.</summary>
+    public Task MigrateAsync(IPEndPoint newRemote, QuicMigrationMode mode, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(newRemote);
         if (!Enum.IsDefined(mode))
@@ -74,24 +49,58 @@ public sealed partial class QuicConnection
             return Task.FromException(new ArgumentOutOfRangeException(nameof(mode), mode, "Not a QuicMigrationMode."));
         }
 
-        if (IsServer)
+        if (connection.IsServer)
         {
             return Task.FromException(new InvalidOperationException("Only the client side can migrate a connection (RFC 9000 §9); the server follows its client."));
         }
 
         var migration = new PendingMigration(local: null, PeerAddress.FromEndPoint(newRemote), validate: mode == QuicMigrationMode.ValidateFirst);
-        _endpoint.Post(() => BeginMigration(migration));
+        endpoint.Post(() => Begin(migration));
         RegisterCancellation(migration, cancellationToken);
         return migration.Completion.Task;
     }
 
     /// <summary>Moves the connection to a new local address at once, validating after (loop thread; see QuicEndpoint.RebindAsync).</summary>
-    internal Task MoveToLocalAddress(PeerAddress local, CancellationToken cancellationToken)
+    public Task MoveToLocalAddress(PeerAddress local, CancellationToken cancellationToken)
     {
+        endpoint.AssertOnLoopThread();
         var migration = new PendingMigration(local, RemoteAddress, validate: false);
-        BeginMigration(migration);
+        Begin(migration);
         RegisterCancellation(migration, cancellationToken);
         return migration.Completion.Task;
+    }
+
+    /// <summary>Loop thread, once the connection has its native side: reads our address on the first path.</summary>
+    public unsafe void InitializePath()
+    {
+        endpoint.AssertOnLoopThread();
+        PeerAddress local, remote;
+        if (QuicShim.ConnGetPath(connection.Handle, (byte*)&local, (byte*)&remote) == 0)
+        {
+            _localPathAddress = local;
+        }
+    }
+
+    /// <summary>
+    /// Loop thread, after a received packet: starts a migration that was waiting for a spare CID of the peer's or for
+    /// the handshake's confirmation, which that packet may have brought.
+    /// </summary>
+    public void RetryStart()
+    {
+        endpoint.AssertOnLoopThread();
+        if (_pendingMigration is { Started: false } migration)
+        {
+            TryStart(migration);
+        }
+    }
+
+    /// <summary>Loop thread, as the connection ends: fails the migration in progress, if any.</summary>
+    public void FailPending(Exception error)
+    {
+        endpoint.AssertOnLoopThread();
+        var migration = _pendingMigration;
+        _pendingMigration = null;
+        migration?.Fail(error);
     }
 
     private void RegisterCancellation(PendingMigration migration, CancellationToken cancellationToken)
@@ -106,8 +115,9 @@ public sealed partial class QuicConnection
             migration.Completion.TrySetCanceled(cancellationToken);
 
             // Not started yet: forget it. Started: ngtcp2 validates on, and the outcome is still reported.
-            Post(() =>
+            connection.Post(() =>
             {
+                endpoint.AssertOnLoopThread();
                 if (_pendingMigration == migration && !migration.Started)
                 {
                     _pendingMigration = null;
@@ -117,9 +127,10 @@ public sealed partial class QuicConnection
         });
     }
 
-    private void BeginMigration(PendingMigration migration)
+    private void Begin(PendingMigration migration)
     {
-        if (IsTerminated)
+        endpoint.AssertOnLoopThread();
+        if (connection.IsTerminated)
         {
             migration.Fail(new QuicConnectionException("The connection has ended."));
             return;
@@ -146,21 +157,21 @@ public sealed partial class QuicConnection
 
         _pendingMigration = migration;
         migration.StartDeadline = MonotonicClock.NowNanoseconds() + (ulong)MigrationStartTimeout.Ticks * 100;
-        TryStartMigration(migration);
+        TryStart(migration);
         if (_pendingMigration == migration && !migration.Started)
         {
-            migration.StartTimer = new Timer(_ => Post(() => ExpireMigrationStart(migration)), null, MigrationStartTimeout, Timeout.InfiniteTimeSpan);
+            migration.StartTimer = new Timer(_ => connection.Post(() => ExpireStart(migration)), null, MigrationStartTimeout, Timeout.InfiniteTimeSpan);
         }
     }
 
-    private unsafe void TryStartMigration(PendingMigration migration)
+    private unsafe void TryStart(PendingMigration migration)
     {
         var now = MonotonicClock.NowNanoseconds();
         var local = migration.Local;
         var remote = migration.Remote;
         // Started before the call: an immediate migration switches inside it, and OnPathChanged must know it as ours.
         migration.Started = true;
-        var rv = QuicShim.ConnMigrate(Handle, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, migration.Validate ? 1 : 0, now);
+        var rv = QuicShim.ConnMigrate(connection.Handle, (byte*)&local, (uint)local.SockaddrLength, (byte*)&remote, (uint)remote.SockaddrLength, migration.Validate ? 1 : 0, now);
         if (rv == 0)
         {
             migration.StartTimer?.Dispose();
@@ -176,19 +187,20 @@ public sealed partial class QuicConnection
         }
 
         _pendingMigration = null;
-        migration.Fail(MigrationStartFailure(migration));
+        migration.Fail(StartFailure(migration));
     }
 
-    private void ExpireMigrationStart(PendingMigration migration)
+    private void ExpireStart(PendingMigration migration)
     {
-        if (_pendingMigration == migration && !migration.Started && !IsTerminated)
+        endpoint.AssertOnLoopThread();
+        if (_pendingMigration == migration && !migration.Started && !connection.IsTerminated)
         {
             _pendingMigration = null;
-            migration.Fail(MigrationStartFailure(migration));
+            migration.Fail(StartFailure(migration));
         }
     }
 
-    private static QuicConnectionException MigrationStartFailure(PendingMigration migration)
+    private static QuicConnectionException StartFailure(PendingMigration migration)
     {
         var error = migration.LastStartError;
         var why = error switch
@@ -201,26 +213,11 @@ public sealed partial class QuicConnection
         return new QuicConnectionException($"Cannot migrate to {migration.Remote}: {why}.") { NativeError = error };
     }
 
-    private void FailPendingMigration(Exception error)
-    {
-        var migration = _pendingMigration;
-        _pendingMigration = null;
-        migration?.Fail(error);
-    }
-
-    private unsafe void InitializePath()
-    {
-        PeerAddress local, remote;
-        if (QuicShim.ConnGetPath(Handle, (byte*)&local, (byte*)&remote) == 0)
-        {
-            _localPathAddress = local;
-        }
-    }
-
     // ---- callbacks (loop thread, inside a shim call) ----
 
-    internal void OnPathValidation(bool succeeded, PeerAddress local, PeerAddress remote)
+    public void OnPathValidation(bool succeeded, PeerAddress local, PeerAddress remote)
     {
+        endpoint.AssertOnLoopThread();
         var migration = _pendingMigration;
         var ours = migration is not null && migration.Matches(local, remote);
         if (succeeded)
@@ -273,8 +270,9 @@ public sealed partial class QuicConnection
         }
     }
 
-    internal void OnPathChanged(PeerAddress local, PeerAddress remote)
+    public void OnPathChanged(PeerAddress local, PeerAddress remote)
     {
+        endpoint.AssertOnLoopThread();
         var oldLocal = _localPathAddress;
         var oldRemote = RemoteAddress;
         _localPathAddress = local;
@@ -316,12 +314,12 @@ public sealed partial class QuicConnection
 
         try
         {
-            handler(this, new QuicPathChangedEventArgs(oldLocal.ToEndPoint(), oldRemote.ToEndPoint(), newLocal.ToEndPoint(), newRemote.ToEndPoint(), reason));
+            handler(connection, new QuicPathChangedEventArgs(oldLocal.ToEndPoint(), oldRemote.ToEndPoint(), newLocal.ToEndPoint(), newRemote.ToEndPoint(), reason));
         }
         catch (Exception e)
         {
             // A handler's bug must not fail the connection it observes (this runs inside an ngtcp2 callback).
-            LogPathChangedHandlerFailed(_endpoint.Logger, RemoteEndPoint, e);
+            LogPathChangedHandlerFailed(endpoint.Logger, RemoteEndPoint, e);
         }
     }
 
