@@ -82,9 +82,6 @@ public sealed class QuicConnection
     /// <summary>Completes when the connection ends: normally, or with a <see cref="QuicConnectionException"/>.</summary>
     public Task Closed => _closed.Task;
 
-    /// <summary>The peer's address on the current path (loop thread); <see cref="RemoteEndPoint"/> is its snapshot.</summary>
-    internal PeerAddress RemoteAddress => _migration.RemoteAddress;
-
     internal Task Handshake => _handshake.Task;
 
     internal nint UserPointer => GCHandle.ToIntPtr(_self);
