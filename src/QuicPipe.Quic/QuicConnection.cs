@@ -51,6 +51,16 @@ public sealed class QuicConnection
     private long _datagramsDroppedOnReceive;
     private long _datagramsDroppedOnSend;
 
+    // A TUN reader's batch, and then some, between two turns of the loop.
+    private const int DatagramQueueCapacity = 256;
+
+    // The packet path's DATAGRAMs (TrySendDatagram): made on first use, so connections that never send one do not
+    // carry its slots; drained by _flushDatagrams on the loop thread, posted at most once until it runs.
+    private DatagramSendQueue? _datagramQueue;
+    private readonly Action _flushDatagrams;
+    private int _datagramFlushPosted;
+    private volatile IQuicDatagramReceiver? _datagramReceiver;
+
     // The stats when the connection ended (its native side is freed then).
     private QuicConnectionStats _finalStats;
 
@@ -62,6 +72,7 @@ public sealed class QuicConnection
         IsServer = isServer;
         _expectedPeer = expectedPeer;
         _datagrams = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(endpoint.DatagramReceiveQueue) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        _flushDatagrams = FlushDatagrams;
         _self = GCHandle.Alloc(this);
     }
 
@@ -255,16 +266,62 @@ public sealed class QuicConnection
     }
 
     /// <summary>
-    /// Largest DATAGRAM payload (RFC 9221) <see cref="SendDatagramAsync"/> takes on this connection, fixed at the
-    /// handshake: the peer's max_datagram_frame_size less the frame header, and what fits one packet on the path
-    /// (about 1150 bytes before path MTU discovery). 0 when the peer did not negotiate DATAGRAM frames.
+    /// Largest DATAGRAM payload (RFC 9221) this connection sends: the peer's max_datagram_frame_size less the frame
+    /// header, and what fits one packet on the path (about 1150 bytes until path MTU discovery finds more; read at
+    /// the handshake and again each time <see cref="TrySendDatagram"/>'s queue is drained). 0 when the peer did not
+    /// negotiate DATAGRAM frames, or the connection ended.
     /// </summary>
     public int MaxDatagramSize { get; private set; }
+
+    /// <summary>
+    /// The packet path's send: copies <paramref name="datagram"/> into the connection's queue, from any thread,
+    /// without allocating; the endpoint's loop hands it to the engine on its next turn (sent ahead of stream data,
+    /// batched with whatever else is queued). False, and counted in <see cref="DatagramsDroppedOnSend"/>, when it
+    /// cannot go: larger than <see cref="MaxDatagramSize"/> (check first to tell the sender why), DATAGRAMs not
+    /// negotiated, the queue full, or the connection ended.
+    /// </summary>
+    public bool TrySendDatagram(ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length > MaxDatagramSize || datagram.Length > DatagramSendQueue.SlotSize || IsTerminated)
+        {
+            Interlocked.Increment(ref _datagramsDroppedOnSend);
+            return false;
+        }
+
+        var queue = _datagramQueue ?? CreateDatagramQueue();
+        if (!queue.TryEnqueue(datagram))
+        {
+            Interlocked.Increment(ref _datagramsDroppedOnSend);
+            return false;
+        }
+
+        if (Interlocked.Exchange(ref _datagramFlushPosted, 1) == 0)
+        {
+            try
+            {
+                _endpoint.Post(_flushDatagrams);
+            }
+            catch (ObjectDisposedException)
+            {
+                Interlocked.Increment(ref _datagramsDroppedOnSend);
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Sends this connection's DATAGRAMs to <paramref name="receiver"/> as they arrive, on the loop thread, instead of
+    /// queueing copies for <see cref="ReadDatagramAsync"/>; null goes back to the queue. Any thread; takes effect
+    /// from the next DATAGRAM.
+    /// </summary>
+    public void SetDatagramReceiver(IQuicDatagramReceiver? receiver) => _datagramReceiver = receiver;
 
     /// <summary>Received DATAGRAMs dropped because the receive queue (QuicEndpointOptions.DatagramReceiveQueue) was full.</summary>
     public long DatagramsDroppedOnReceive => Interlocked.Read(ref _datagramsDroppedOnReceive);
 
-    /// <summary>DATAGRAMs dropped before sending because the shim's send queue (4096) was full.</summary>
+    /// <summary>DATAGRAMs dropped before sending: a send queue was full (the shim's holds 4096), or <see cref="TrySendDatagram"/> refused one.</summary>
     public long DatagramsDroppedOnSend => Interlocked.Read(ref _datagramsDroppedOnSend);
 
     /// <summary>
@@ -672,9 +729,53 @@ public sealed class QuicConnection
 
     internal void OnDatagram(ReadOnlySpan<byte> data)
     {
+        if (_datagramReceiver is { } receiver)
+        {
+            receiver.OnDatagram(this, data);
+            return;
+        }
+
         if (!_datagrams.Writer.TryWrite(data.ToArray()))
         {
             Interlocked.Increment(ref _datagramsDroppedOnReceive);
+        }
+    }
+
+    private DatagramSendQueue CreateDatagramQueue()
+    {
+        Interlocked.CompareExchange(ref _datagramQueue, new DatagramSendQueue(DatagramQueueCapacity), null);
+        return _datagramQueue;
+    }
+
+    /// <summary>Loop thread: hands what <see cref="TrySendDatagram"/> queued to the engine; this turn's flush sends it.</summary>
+    private void FlushDatagrams()
+    {
+        _endpoint.AssertOnLoopThread();
+        Volatile.Write(ref _datagramFlushPosted, 0);
+        if (IsTerminated)
+        {
+            _datagramQueue?.Clear();
+            return;
+        }
+
+        _datagramQueue?.Drain(this, static (connection, datagram) => connection.QueueDatagram(datagram));
+
+        // Path MTU discovery raises what fits a packet after the handshake; senders read it before each packet.
+        MaxDatagramSize = (int)Math.Min(QuicShim.ConnMaxDatagramPayload(Handle), int.MaxValue);
+    }
+
+    private unsafe void QueueDatagram(ReadOnlySpan<byte> datagram)
+    {
+        int rv;
+        fixed (byte* d = datagram)
+        {
+            rv = QuicShim.ConnSendDatagram(Handle, d, (nuint)datagram.Length);
+        }
+
+        // Full, or too large for a path that shrank: an unreliable datagram is dropped, not an error.
+        if (rv != 0)
+        {
+            Interlocked.Increment(ref _datagramsDroppedOnSend);
         }
     }
 
@@ -802,6 +903,7 @@ public sealed class QuicConnection
         _streams.Clear();
         _incomingStreams.Writer.TryComplete(error);
         _datagrams.Writer.TryComplete(error);
+        _datagramQueue?.Clear();
         MaxDatagramSize = 0;
         var handshakeError = error ?? new QuicConnectionException("The connection closed before its handshake completed.");
         if (!_handshake.Task.IsCompleted)

@@ -1,0 +1,197 @@
+using System.Buffers.Binary;
+using System.Net;
+using Xunit;
+
+namespace QuicPipe.Quic.Tests;
+
+/// <summary>
+/// The packet path's DATAGRAMs: <see cref="QuicConnection.TrySendDatagram"/> from a thread of the caller's, and an
+/// <see cref="IQuicDatagramReceiver"/> on the loop thread; what a VPN's TUN reader and writer use.
+/// </summary>
+public class PacketPathDatagramTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Datagrams_queued_from_another_thread_reach_the_receiver_intact_and_in_order()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var receiver = new RecordingReceiver();
+        server.SetDatagramReceiver(receiver);
+        const int Count = 2000;
+
+        var refused = 0;
+        var sender = new Thread(() =>
+        {
+            Span<byte> payload = stackalloc byte[1000];
+            for (var i = 0; i < Count; i++)
+            {
+                Fill(payload[..Size(i)], i);
+                while (!client.TrySendDatagram(payload[..Size(i)]))
+                {
+                    // The queue is full: the loop has not had its turn yet. A VPN drops here; the test waits.
+                    refused++;
+                    Thread.Sleep(1);
+                }
+            }
+        });
+        sender.Start();
+        sender.Join();
+
+        await receiver.WaitForAsync(Count, timeout.Token);
+        Assert.Equal(Count, receiver.Indices.Count);
+        Assert.Empty(receiver.Corrupt);
+
+        // Loopback neither loses nor reorders, and the queue keeps its order.
+        Assert.Equal(Enumerable.Range(0, Count), receiver.Indices);
+        Assert.Equal(refused, client.DatagramsDroppedOnSend);
+        Assert.Equal(receiver.Threads.Single(), receiver.Threads.First());
+        Assert.NotEqual(Environment.CurrentManagedThreadId, receiver.Threads.Single());
+    }
+
+    [Fact]
+    public async Task Path_MTU_discovery_raises_the_datagram_limit_past_an_IPv6_minimum_packet()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, _) = await pair.ConnectPairAsync(timeout.Token);
+        var atHandshake = client.MaxDatagramSize;
+
+        // The limit is re-read as the queue drains: keep a trickle going while discovery probes.
+        while (client.MaxDatagramSize < 1400)
+        {
+            client.TrySendDatagram(new byte[16]);
+            await Task.Delay(20, timeout.Token);
+        }
+
+        Assert.InRange(atHandshake, 1000, 1250);
+        Assert.True(client.TrySendDatagram(new byte[1400]));
+    }
+
+    [Fact]
+    public async Task An_oversize_or_late_datagram_is_refused_and_counted_not_thrown()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, _) = await pair.ConnectPairAsync(timeout.Token);
+
+        Assert.False(client.TrySendDatagram(new byte[client.MaxDatagramSize + 1]));
+        Assert.Equal(1, client.DatagramsDroppedOnSend);
+
+        await client.CloseAsync(0, timeout.Token);
+        Assert.False(client.TrySendDatagram(new byte[16]));
+        Assert.Equal(2, client.DatagramsDroppedOnSend);
+    }
+
+    [Fact]
+    public async Task The_receiver_path_allocates_nothing_per_datagram_on_the_loop_thread()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback, server: o => o.TrackLoopAllocations = true, client: o => o.TrackLoopAllocations = true);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var receiver = new CountingReceiver();
+        server.SetDatagramReceiver(receiver);
+        var payload = new byte[1000];
+
+        // Warm up (queues, pools, the slots), then measure both loops over 20k datagrams.
+        await SendAsync(client, payload, 2000, receiver, timeout.Token);
+        var (serverBefore, clientBefore) = (pair.Server.LoopAllocatedBytes, pair.Client.LoopAllocatedBytes);
+        var datagramsBefore = pair.Server.LoopReceivedDatagrams;
+        await SendAsync(client, payload, 20_000, receiver, timeout.Token);
+        var received = pair.Server.LoopReceivedDatagrams - datagramsBefore;
+        var serverBytes = pair.Server.LoopAllocatedBytes - serverBefore;
+        var clientBytes = pair.Client.LoopAllocatedBytes - clientBefore;
+
+        Assert.True(received >= 10_000, $"only {received} datagrams measured");
+
+        // A per-datagram allocation would be at least 24 B each: hundreds of kilobytes here.
+        Assert.True(serverBytes < received, $"the receiving loop allocated {serverBytes} B over {received} datagrams");
+        Assert.True(clientBytes < received, $"the sending loop allocated {clientBytes} B over {received} datagrams");
+    }
+
+    private static async Task SendAsync(QuicConnection client, byte[] payload, int count, CountingReceiver receiver, CancellationToken cancellationToken)
+    {
+        var target = receiver.Count + count;
+        for (var i = 0; i < count; i++)
+        {
+            while (!client.TrySendDatagram(payload))
+            {
+                await Task.Delay(1, cancellationToken);
+            }
+        }
+
+        while (receiver.Count < target)
+        {
+            await Task.Delay(10, cancellationToken);
+        }
+    }
+
+    private static int Size(int index) => 8 + (index * 37 % 990);
+
+    private static void Fill(Span<byte> payload, int index)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(payload, index);
+        for (var i = 4; i < payload.Length; i++)
+        {
+            payload[i] = (byte)(index + i);
+        }
+    }
+
+    private sealed class RecordingReceiver : IQuicDatagramReceiver
+    {
+        private readonly TaskCompletionSource _enough = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _expected = int.MaxValue;
+
+        public List<int> Indices { get; } = [];
+
+        public List<int> Corrupt { get; } = [];
+
+        public HashSet<int> Threads { get; } = [];
+
+        public void OnDatagram(QuicConnection connection, ReadOnlySpan<byte> datagram)
+        {
+            lock (Indices)
+            {
+                var index = BinaryPrimitives.ReadInt32LittleEndian(datagram);
+                Span<byte> expected = stackalloc byte[1000];
+                Fill(expected[..Size(index)], index);
+                if (!datagram.SequenceEqual(expected[..Size(index)]))
+                {
+                    Corrupt.Add(index);
+                }
+
+                Indices.Add(index);
+                Threads.Add(Environment.CurrentManagedThreadId);
+                if (Indices.Count >= _expected)
+                {
+                    _enough.TrySetResult();
+                }
+            }
+        }
+
+        public async Task WaitForAsync(int count, CancellationToken cancellationToken)
+        {
+            lock (Indices)
+            {
+                _expected = count;
+                if (Indices.Count >= count)
+                {
+                    return;
+                }
+            }
+
+            await _enough.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    private sealed class CountingReceiver : IQuicDatagramReceiver
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void OnDatagram(QuicConnection connection, ReadOnlySpan<byte> datagram) => Interlocked.Increment(ref _count);
+    }
+}
