@@ -54,9 +54,12 @@ public sealed class QuicConnection
     // A TUN reader's batch, and then some, between two turns of the loop.
     private const int DatagramQueueCapacity = 256;
 
+    // Above any one packet's payload on a 1500-byte path.
+    private const int DatagramSlotSize = 1536;
+
     // The packet path's DATAGRAMs (TrySendDatagram): made on first use, so connections that never send one do not
     // carry its slots; drained by _flushDatagrams on the loop thread, posted at most once until it runs.
-    private DatagramSendQueue? _datagramQueue;
+    private PacketQueue? _datagramQueue;
     private readonly Action _flushDatagrams;
     private int _datagramFlushPosted;
     private volatile IQuicDatagramReceiver? _datagramReceiver;
@@ -282,7 +285,7 @@ public sealed class QuicConnection
     /// </summary>
     public bool TrySendDatagram(ReadOnlySpan<byte> datagram)
     {
-        if (datagram.Length > MaxDatagramSize || datagram.Length > DatagramSendQueue.SlotSize || IsTerminated)
+        if (datagram.Length > MaxDatagramSize || datagram.Length > DatagramSlotSize || IsTerminated)
         {
             Interlocked.Increment(ref _datagramsDroppedOnSend);
             return false;
@@ -741,9 +744,9 @@ public sealed class QuicConnection
         }
     }
 
-    private DatagramSendQueue CreateDatagramQueue()
+    private PacketQueue CreateDatagramQueue()
     {
-        Interlocked.CompareExchange(ref _datagramQueue, new DatagramSendQueue(DatagramQueueCapacity), null);
+        Interlocked.CompareExchange(ref _datagramQueue, new PacketQueue(DatagramQueueCapacity, DatagramSlotSize), null);
         return _datagramQueue;
     }
 
