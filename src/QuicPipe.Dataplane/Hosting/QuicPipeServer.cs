@@ -38,6 +38,28 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
         Disposed,
     }
 
+    /// <summary>
+    /// The server over <paramref name="host"/> with a listener for each of <paramref name="builders"/>, their services
+    /// created. If creating them fails, the host is disposed too: a failed Build leaves nothing behind.
+    /// </summary>
+    internal static QuicPipeServer Create(IHost host, IReadOnlyList<ListenerBuilder> builders)
+    {
+        var loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
+        var logger = loggerFactory.CreateLogger("QuicPipe.Server");
+        ListenerRuntime[] listeners;
+        try
+        {
+            listeners = new ListenerRuntimeFactory(host.Services, loggerFactory, logger).CreateAll(builders);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+
+        return new QuicPipeServer(host, listeners, logger);
+    }
+
     /// <summary>A builder over the generic host's defaults (configuration from <paramref name="args"/>, appsettings and environment; console logging).</summary>
     public static QuicPipeServerBuilder CreateBuilder(string[]? args = null) => new(Host.CreateApplicationBuilder(args ?? []));
 
@@ -170,4 +192,34 @@ public sealed partial class QuicPipeServer : IAsyncDisposable
         // calls back here and must find it disposed rather than wait for the gate forever.
         _host.Dispose();
     }
+
+    private async Task DisposeListenersAsync()
+    {
+        if (_listenersDisposed)
+        {
+            return;
+        }
+
+        _listenersDisposed = true;
+        for (var i = _listeners.Length - 1; i >= 0; i--)
+        {
+            await _listeners[i].DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs one stop step; a failure is logged, not thrown, so the steps after it still run.</summary>
+    private async Task StopQuietlyAsync(Func<CancellationToken, Task> stop, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await stop(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogStopFailed(_logger, stop.Target?.GetType().Name ?? "?", e);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "{Part} did not stop cleanly")]
+    private static partial void LogStopFailed(ILogger logger, string part, Exception exception);
 }

@@ -35,6 +35,7 @@ public sealed partial class RelayControlService
     private readonly CidRegistry _registry;
     private readonly RelayControlOptions _options;
     private readonly ILogger _logger;
+    private readonly RegistryMaintenance _maintenance;
     private readonly ConcurrentDictionary<NodeId, ControlSession> _sessions = new();
     private long _nextSessionId;
     private long _connectionsAccepted;
@@ -55,7 +56,14 @@ public sealed partial class RelayControlService
         _registry = registry;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
+        _maintenance = new RegistryMaintenance(registry, options);
     }
+
+    /// <summary>Maintenance passes run since the service was made (each: window moves, and a sweep when due).</summary>
+    internal long MaintenancePasses => _maintenance.Passes;
+
+    /// <summary>The most maintenance loops that ever ran at once: 1 once the service has run.</summary>
+    internal int MaxConcurrentMaintenanceLoops => _maintenance.MaxConcurrentLoops;
 
     /// <summary>
     /// Serves control connections accepted on <paramref name="endpoint"/> (bound by the caller with
@@ -77,6 +85,15 @@ public sealed partial class RelayControlService
             await StopMaintenanceAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Starts the registry's maintenance unless it runs already: one loop however many endpoints the service runs on.
+    /// Each call needs its <see cref="StopMaintenanceAsync"/>.
+    /// </summary>
+    internal void StartMaintenance() => _maintenance.Start();
+
+    /// <summary>Stops the registry's maintenance when this is the last start's stop, and waits for its pass to end.</summary>
+    internal Task StopMaintenanceAsync() => _maintenance.StopAsync();
 
     /// <summary>
     /// The connection handler: serves one control connection, start to end. When the server asks the connection to
