@@ -12,7 +12,8 @@ packages=(
     socat            # UDP endpoints inside lab namespaces
     curl             # the real HTTP client of the forward/expose CLI tests
     python3-grpcio   # a real gRPC client and server through the HTTP CONNECT proxy (ProxyCommandTests)
-    iperf3           # real TCP throughput through forward/expose (ProxyCommandTests)
+    iperf3           # real TCP throughput through forward/expose (ProxyCommandTests) and the VPN
+    iputils-ping     # real ping across the VPN (VPN lab tests)
     linux-perf       # perf record for flame graphs
     libb2-1          # BLAKE2b for connection ID derivation
     pkg-config                   # finds ngtcp2/GnuTLS flags for the QUIC shim build

@@ -10,6 +10,7 @@ var root = new RootCommand("quicpipe: point-to-point QUIC across NATs, and the r
     ForwardCommand.Create(),
     ExposeCommand.Create(),
     ProxyCommand.Create(),
+    VpnCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -34,13 +34,19 @@ public enum DropReason : byte
 
     /// <summary>Dropped on purpose by an impairment stage that simulates a lossy link (tests, lab runs).</summary>
     Impaired,
+
+    /// <summary>A frame read from a TUN device that is not an IPv4 or IPv6 packet.</summary>
+    NotIp,
+
+    /// <summary>An IP packet to a destination no route covers (and no ICMP answer was allowed).</summary>
+    NoRoute,
 }
 
 /// <summary>Helpers over <see cref="DropReason"/>.</summary>
 public static class DropReasons
 {
     /// <summary>Number of values, for arrays of counters indexed by reason.</summary>
-    public const int Count = (int)DropReason.Impaired + 1;
+    public const int Count = (int)DropReason.NoRoute + 1;
 
     /// <summary>Short snake_case names used in stats lines and logs.</summary>
     public static string Name(DropReason reason) => reason switch
@@ -56,6 +62,8 @@ public static class DropReasons
         DropReason.NoLocalHandler => "no_local_handler",
         DropReason.LocalQueueFull => "local_queue_full",
         DropReason.Impaired => "impaired",
+        DropReason.NotIp => "not_ip",
+        DropReason.NoRoute => "no_route",
         _ => "unknown",
     };
 }

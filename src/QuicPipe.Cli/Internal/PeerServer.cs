@@ -27,14 +27,21 @@ internal sealed class PeerServer : IAsyncDisposable
 
     /// <summary>
     /// Starts the server and the peer; <paramref name="connections"/> composes the handler of the peer's incoming
-    /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync"/>). Throws what the peer throws
-    /// (<see cref="PeerException"/>: no relay, wrong relay, refused) with nothing left bound.
+    /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync"/>), and <paramref name="listeners"/> adds
+    /// the command's other listeners (a VPN's TUN device), started before the peer's. Throws what the peer throws
+    /// (<see cref="PeerException"/>: no relay, wrong relay, refused) or a listener's start throws, with nothing left bound.
     /// </summary>
-    public static async Task<PeerServer> StartAsync(PeerEndpointOptions options, ILoggerFactory loggers, Action<IMultiplexedConnectionBuilder>? connections, CancellationToken cancellationToken)
+    public static async Task<PeerServer> StartAsync(
+        PeerEndpointOptions options,
+        ILoggerFactory loggers,
+        Action<IMultiplexedConnectionBuilder>? connections,
+        Action<QuicPipeServerBuilder, PeerEndpoint>? listeners,
+        CancellationToken cancellationToken)
     {
         var peer = new PeerEndpoint(options);
         var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton(loggers);
+        listeners?.Invoke(builder, peer);
         builder.ListenUdp(peer.ListenEndPoint, udp => udp.UsePeer(peer, connections));
         var running = new PeerServer(builder.Build(), peer);
         try

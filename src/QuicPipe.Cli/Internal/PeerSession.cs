@@ -30,7 +30,7 @@ internal static class PeerSession
         PeerServer? running = null;
         try
         {
-            running = await PeerServer.StartAsync(options, loggers, connections: null, interrupted).ConfigureAwait(false);
+            running = await PeerServer.StartAsync(options, loggers, connections: null, listeners: null, interrupted).ConfigureAwait(false);
             var started = running.Peer;
             return await EndpointLifetime.RunAsync(started, async cancellationToken =>
             {

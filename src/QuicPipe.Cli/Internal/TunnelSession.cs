@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
+using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Dataplane.Tun;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 
@@ -23,7 +25,8 @@ internal static class TunnelSession
         Action<PeerEndpointOptions> configure,
         Func<PeerEndpoint, CancellationToken, Task> run,
         CancellationToken interrupted,
-        Action<IMultiplexedConnectionBuilder>? peerConnections = null)
+        Action<IMultiplexedConnectionBuilder>? peerConnections = null,
+        Action<QuicPipeServerBuilder, PeerEndpoint>? listeners = null)
     {
         using var loggers = PeerCommandOptions.CreateLoggers(parse.GetValue(flags.LogLevel));
         if (flags.BuildOrReport(command, parse, loggers, configure) is not { } options)
@@ -39,7 +42,7 @@ internal static class TunnelSession
         PeerServer? running = null;
         try
         {
-            running = await PeerServer.StartAsync(options, loggers, peerConnections, stop.Token).ConfigureAwait(false);
+            running = await PeerServer.StartAsync(options, loggers, peerConnections, listeners, stop.Token).ConfigureAwait(false);
             var started = running.Peer;
             await EndpointLifetime.RunAsync(started, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
             return 0;
@@ -48,7 +51,7 @@ internal static class TunnelSession
         {
             return 0;
         }
-        catch (Exception e) when (e is PeerException or QuicConnectionException or SocketException)
+        catch (Exception e) when (e is PeerException or QuicConnectionException or SocketException or TunDeviceException)
         {
             await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
             return 1;

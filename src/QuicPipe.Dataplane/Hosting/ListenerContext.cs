@@ -33,6 +33,10 @@ public sealed class ListenerContext
     public IFeatureCollection Features { get; } = new FeatureCollection();
 
     /// <summary>For error messages and logs: <c>udp 0.0.0.0:4433, [::]:4433</c>.</summary>
-    public override string ToString() =>
-        $"{(Transport == ListenerTransport.Udp ? "udp" : "tcp")} {string.Join(", ", Endpoints.Select(e => e.ToString()))}";
+    public override string ToString() => Transport switch
+    {
+        ListenerTransport.Udp => $"udp {string.Join(", ", Endpoints.Select(e => e.ToString()))}",
+        ListenerTransport.Tcp => $"tcp {string.Join(", ", Endpoints.Select(e => e.ToString()))}",
+        _ => $"tun {Features.Get<Tun.TunDevice>()?.Name ?? "(not created yet)"}",
+    };
 }

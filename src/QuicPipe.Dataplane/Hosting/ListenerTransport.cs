@@ -5,4 +5,7 @@ public enum ListenerTransport
 {
     Udp,
     Tcp,
+
+    /// <summary>A TUN device: IP packets in and out, no addresses to bind (the device's own are its options).</summary>
+    Tun,
 }

@@ -92,6 +92,26 @@ public sealed class QuicPipeServerBuilder
     }
 
     /// <summary>
+    /// A TUN device the server creates when it starts (its addresses, MTU and routes as <paramref name="device"/> says)
+    /// and removes when it stops: IP packets read from it run through the listener's stages in batches, and handlers
+    /// write packets into it (<see cref="TunTransport"/>). Creating one needs root or CAP_NET_ADMIN.
+    /// </summary>
+    public QuicPipeServerBuilder ListenTun(Tun.TunDeviceOptions device, Action<TunListenerBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(configure);
+        device.Validate();
+        var listener = new TunListenerBuilder(device);
+        configure(listener);
+        if (listener.BatchSize is < 1 or > PacketBatch.MaxCapacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(configure), listener.BatchSize, $"A TUN listener's BatchSize is 1 to {PacketBatch.MaxCapacity}.");
+        }
+
+        return Add(listener);
+    }
+
+    /// <summary>
     /// Builds the host and creates every listener's services, in order; nothing is bound until
     /// <see cref="QuicPipeServer.StartAsync"/>. A service that refuses its configuration throws here, and the
     /// services created before it are disposed.
@@ -117,7 +137,8 @@ public sealed class QuicPipeServerBuilder
     {
         if (listener.IsEmpty)
         {
-            throw new ArgumentException($"The listener on {string.Join(", ", listener.Endpoints.Select(e => e.ToString()))} has no stage, handler or service: it would serve nothing.");
+            var where = listener is TunListenerBuilder tun ? $"TUN device {tun.Device.Name}" : string.Join(", ", listener.Endpoints.Select(e => e.ToString()));
+            throw new ArgumentException($"The listener on {where} has no stage, handler or service: it would serve nothing.");
         }
 
         _listeners.Add(listener);

@@ -131,7 +131,15 @@ internal static partial class TunDeviceSetup
         Check(netlink, netlink.SetMtuAndAlias(index, options.Mtu, TunDevice.OwnerAlias), name, $"Setting MTU {options.Mtu} on TUN device {name}");
         foreach (var address in options.Addresses)
         {
-            Check(netlink, netlink.AddAddress(index, address), name, $"Adding address {address} to TUN device {name}");
+            var error = netlink.AddAddress(index, address);
+
+            // The kernel answers EACCES, not a word about IPv6, when IPv6 is switched off: not a missing privilege.
+            if (error == Errno.EACCES && address.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                throw new TunDeviceException($"Adding address {address} to TUN device {name} failed: IPv6 is disabled here (sysctl net.ipv6.conf.all.disable_ipv6 / default.disable_ipv6); enable it or give only IPv4 addresses.", error);
+            }
+
+            Check(netlink, error, name, $"Adding address {address} to TUN device {name}");
         }
 
         Check(netlink, netlink.SetUp(index), name, $"Bringing TUN device {name} up");

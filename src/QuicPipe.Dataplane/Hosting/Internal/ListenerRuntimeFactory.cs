@@ -60,6 +60,7 @@ internal sealed class ListenerRuntimeFactory(IServiceProvider services, ILoggerF
     {
         UdpListenerBuilder udp => new UdpListenerRuntime(udp, context, listenerServices, loggerFactory),
         TcpListenerBuilder tcp => new TcpListenerRuntime(tcp, context, listenerServices, logger),
+        TunListenerBuilder tun => new TunListenerRuntime(tun, context, listenerServices, loggerFactory),
         _ => throw new InvalidOperationException($"{context}: no transport for {builder.GetType().Name}."),
     };
 }

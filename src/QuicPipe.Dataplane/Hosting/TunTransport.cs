@@ -1,0 +1,57 @@
+using QuicPipe.Dataplane.Tun;
+
+namespace QuicPipe.Dataplane.Hosting;
+
+/// <summary>
+/// A TUN listener's device, as the server publishes it in the listener's features once created: handlers write the
+/// packets they receive (from a peer) into it with <see cref="Write"/>, from any thread; the counters say what went
+/// through it both ways.
+/// </summary>
+public sealed class TunTransport
+{
+    private readonly TunDevice _device;
+    private readonly DataplaneCounters _read;
+    private long _written;
+    private long _writtenBytes;
+    private long _writeFailures;
+
+    internal TunTransport(TunDevice device, DataplaneCounters read)
+    {
+        _device = device;
+        _read = read;
+    }
+
+    /// <summary>The interface name (e.g. qp0).</summary>
+    public string Name => _device.Name;
+
+    /// <summary>The device's MTU: the largest IP packet it reads or takes.</summary>
+    public int Mtu => _device.Mtu;
+
+    /// <summary>Packets written into the device (handed to the kernel's stack).</summary>
+    public long PacketsWritten => Interlocked.Read(ref _written);
+
+    public long BytesWritten => Interlocked.Read(ref _writtenBytes);
+
+    /// <summary>Packets the kernel refused (not a valid IP packet, say): counted, never thrown.</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
+
+    /// <summary>
+    /// Hands one IP packet to the kernel as if it arrived on the device. False (and counted) when the kernel refuses
+    /// it; the caller has validated it is an IP packet it may deliver.
+    /// </summary>
+    public bool Write(ReadOnlySpan<byte> packet)
+    {
+        if (_device.Write(packet) > 0)
+        {
+            Interlocked.Increment(ref _written);
+            Interlocked.Add(ref _writtenBytes, packet.Length);
+            return true;
+        }
+
+        Interlocked.Increment(ref _writeFailures);
+        return false;
+    }
+
+    /// <summary>Adds what the reader saw (packets read, written back, dropped by reason) into <paramref name="total"/>.</summary>
+    public void CollectCounters(DataplaneCounters total) => _read.AddTo(total);
+}
