@@ -74,6 +74,12 @@ public sealed class PeerEndpointOptions
     /// <summary>A direct path with no probe answered for this long is given up, and the connection goes back to the relay.</summary>
     public TimeSpan DirectPathTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Addresses never used for a direct path, neither offered to peers nor probed: a VPN's own address space, where a
+    /// peer "reached" directly would be reached through the VPN's connection to it, a tunnel inside itself.
+    /// </summary>
+    public IList<IPNetwork> ExcludedPathNetworks { get; } = [];
+
     /// <summary>While relayed, how often to look for a direct path again; the first look after a direct path failed comes after 3 s (or this, if shorter), to find a rebound NAT at its new address.</summary>
     public TimeSpan DirectRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
 

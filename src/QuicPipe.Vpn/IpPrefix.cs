@@ -123,7 +123,7 @@ public readonly struct IpPrefix : IEquatable<IpPrefix>
     public override string ToString() => _version == 0 ? string.Empty : $"{Network}/{_length}";
 
     /// <summary>The prefix of length <paramref name="prefixLength"/> that holds <paramref name="address"/>: host bits cleared.</summary>
-    internal static IpPrefix Containing(IPAddress address, int prefixLength)
+    public static IpPrefix Containing(IPAddress address, int prefixLength)
     {
         Span<byte> bytes = stackalloc byte[AddressBits.IPv6Length];
         _ = address.TryWriteBytes(bytes, out var written);

@@ -22,30 +22,27 @@ public static class VpnListenerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(tun);
         ArgumentNullException.ThrowIfNull(router);
-        var ourAddresses = tun.Device.Addresses.Select(a => a.Address);
         return tun
             .AddService(context => new VpnTunService(router, context))
-            .UseIpRouting(router, ourAddresses)
-            .UsePeerMtu(router, ourAddresses)
+            .UseIpRouting(router)
+            .UsePeerMtu(router)
             .UsePeerDelivery(router);
     }
 
     /// <summary>Routes each IP packet to a peer by destination (cryptokey routing); ICMP unreachable where none covers it.</summary>
-    public static TBuilder UseIpRouting<TBuilder>(this TBuilder builder, VpnRouter router, IEnumerable<System.Net.IPAddress> ourAddresses)
+    public static TBuilder UseIpRouting<TBuilder>(this TBuilder builder, VpnRouter router)
         where TBuilder : IPacketPipelineBuilder<TBuilder>
     {
         ArgumentNullException.ThrowIfNull(router);
-        var icmp = new IcmpResponder(ourAddresses);
-        return builder.Use(next => new IpRoutingStage(next, router, icmp).Invoke);
+        return builder.Use(next => new IpRoutingStage(next, router).Invoke);
     }
 
     /// <summary>Answers routed packets too large for their peer's path with ICMP "too big".</summary>
-    public static TBuilder UsePeerMtu<TBuilder>(this TBuilder builder, VpnRouter router, IEnumerable<System.Net.IPAddress> ourAddresses)
+    public static TBuilder UsePeerMtu<TBuilder>(this TBuilder builder, VpnRouter router)
         where TBuilder : IPacketPipelineBuilder<TBuilder>
     {
         ArgumentNullException.ThrowIfNull(router);
-        var icmp = new IcmpResponder(ourAddresses);
-        return builder.Use(next => new PeerMtuStage(next, router, icmp).Invoke);
+        return builder.Use(next => new PeerMtuStage(next, router).Invoke);
     }
 
     /// <summary>Hands routed packets to their peers' connections.</summary>

@@ -41,28 +41,32 @@ public sealed class VpnLabTests(ITestOutputHelper output)
     public Task A_64_MiB_file_crosses_byte_exact_over_TCP_while_the_connection_moves_from_relayed_to_direct() =>
         LabRun.WithAsync(NatKind.PortRestricted, NatKind.FullCone, async lab =>
         {
-            using var vpn = LabVpn.Start(lab);
+            // No direct path at first: the connection starts relayed, and goes direct once the path is back, mid-transfer.
+            LabNetwork.CutDirectPathAtNatA(lab);
+            using var vpn = LabVpn.Start(lab, "--direct-retry", "1s");
             var sent = Path.Combine(vpn.Directory, "sent");
             var received = Path.Combine(vpn.Directory, "received");
             await File.WriteAllBytesAsync(sent, RandomNumberGenerator.GetBytes(64 * 1024 * 1024));
 
-            var listening = Task.Run(() => vpn.Exec(LabHost.B, Command, "socat", "-u", $"TCP-LISTEN:9000,bind={LabVpn.AddressB},reuseaddr", $"CREATE:{received}"));
-            await Task.Delay(500);
+            // A receiver paced at 16 MB/s, so the transfer lasts about 4 s and the move happens inside it.
+            var listening = Task.Run(() => vpn.Exec(LabHost.B, Command, "python3", "-c", PacedReceiver, LabVpn.AddressB, "9000", received, "16000000"));
+            await Task.Delay(1000);
             var start = vpn.Clock.Elapsed;
-            var sending = vpn.Exec(LabHost.A, Command, "socat", "-u", $"FILE:{sent}", $"TCP:{LabVpn.AddressB}:9000");
+            var sending = Task.Run(() => vpn.Exec(LabHost.A, Command, "socat", "-u", $"FILE:{sent}", $"TCP:{LabVpn.AddressB}:9000"));
+            await Task.Delay(1000);
+            LabNetwork.RestoreDirectPathAtNatA(lab);
+            var sendResult = await sending;
             var end = vpn.Clock.Elapsed;
             var listened = await listening;
 
-            Assert.True(sending.ExitCode == 0, $"sender: {sending.StandardError}\n{vpn.Describe()}");
+            Assert.True(sendResult.ExitCode == 0, $"sender: {sendResult.StandardError}\n{vpn.Describe()}");
             Assert.True(listened.ExitCode == 0, $"receiver: {listened.StandardError}\n{vpn.Describe()}");
             Assert.Equal(SHA256.HashData(File.ReadAllBytes(sent)), SHA256.HashData(File.ReadAllBytes(received)));
-            output.WriteLine($"64 MiB in {(end - start).TotalSeconds:0.00} s");
 
-            // The transfer's first packet dialled the peer (relayed); the move to direct came while it ran.
             var relayed = vpn.Expect(vpn.VpnA, PathLines.IsRelayed, "vpn A reported no relayed path");
             var direct = vpn.Expect(vpn.VpnA, PathLines.IsDirect, "vpn A did not move to the direct path", Eventually);
             output.WriteLine($"relayed at {relayed.At.TotalSeconds:0.00} s, direct at {direct.At.TotalSeconds:0.00} s, transfer {start.TotalSeconds:0.00}-{end.TotalSeconds:0.00} s");
-            Assert.True(relayed.At >= start && direct.At <= end, $"the path did not change during the transfer\n{vpn.Describe()}");
+            Assert.True(relayed.At < start && direct.At > start && direct.At < end, $"the path did not change during the transfer\n{vpn.Describe()}");
         });
 
     [LabFact]
@@ -139,6 +143,28 @@ public sealed class VpnLabTests(ITestOutputHelper output)
             Assert.True(resumed <= TimeSpan.FromSeconds(5), $"resumed after {resumed.TotalSeconds:0.0} s\n{vpn.Describe()}");
             return Task.CompletedTask;
         });
+
+    // Accepts one TCP connection and writes what it reads to a file, no faster than the given bytes per second.
+    private const string PacedReceiver = """
+        import socket, sys, time
+        host, port, path, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((host, port))
+        server.listen(1)
+        connection, _ = server.accept()
+        start, total = time.monotonic(), 0
+        with open(path, "wb") as out:
+            while True:
+                data = connection.recv(65536)
+                if not data:
+                    break
+                out.write(data)
+                total += len(data)
+                ahead = total / rate - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
+        """;
 
     private static void Ping(LabVpn vpn, LabHost from, string to)
     {

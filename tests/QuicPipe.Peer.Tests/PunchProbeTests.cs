@@ -50,7 +50,7 @@ public sealed class PunchProbeTests
         var texts = new List<string> { "198.18.0.1:4000", "garbage", "198.18.0.1:0", "[2001:db8::1]:4000", "224.0.0.1:4000", "0.0.0.0:4000", "255.255.255.255:4000", "198.18.0.1:4000" };
         texts.AddRange(Enumerable.Range(1, 20).Select(i => $"10.77.1.{i}:5000"));
 
-        var parsed = PathCandidates.Parse(texts, AddressFamily.InterNetwork);
+        var parsed = PathCandidates.Parse(texts, AddressFamily.InterNetwork, []);
 
         Assert.Equal(PathCandidates.MaxCount, parsed.Count);
         Assert.Equal(IPEndPoint.Parse("198.18.0.1:4000"), parsed[0]);
@@ -62,8 +62,20 @@ public sealed class PunchProbeTests
     {
         var observed = IPEndPoint.Parse("127.0.0.1:4001");
 
-        var ours = PathCandidates.Gather(new IPEndPoint(IPAddress.Any, 4001), observed, IPEndPoint.Parse("127.0.0.1:4433"));
+        var ours = PathCandidates.Gather(new IPEndPoint(IPAddress.Any, 4001), observed, IPEndPoint.Parse("127.0.0.1:4433"), []);
 
         Assert.Equal([observed], ours);
+    }
+
+    [Fact]
+    public void Candidates_in_an_excluded_network_are_neither_offered_nor_taken()
+    {
+        IPNetwork[] vpn = [IPNetwork.Parse("100.64.0.0/24"), IPNetwork.Parse("10.9.0.0/16")];
+
+        var theirs = PathCandidates.Parse(["100.64.0.2:4000", "198.18.0.2:4000", "10.9.3.4:4000", "10.10.0.1:4000"], AddressFamily.InterNetwork, vpn);
+        var ours = PathCandidates.Gather(IPEndPoint.Parse("100.64.0.1:4001"), IPEndPoint.Parse("198.18.0.1:20001"), IPEndPoint.Parse("198.18.0.10:4433"), vpn);
+
+        Assert.Equal([IPEndPoint.Parse("198.18.0.2:4000"), IPEndPoint.Parse("10.10.0.1:4000")], theirs);
+        Assert.Equal([IPEndPoint.Parse("198.18.0.1:20001")], ours);
     }
 }

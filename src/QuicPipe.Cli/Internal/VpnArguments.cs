@@ -14,6 +14,10 @@ internal sealed record VpnArguments(TunDeviceOptions Device, VpnOptions Vpn)
     public const string DefaultTunName = "qp0";
     public const int DefaultMtu = 1400;
 
+    /// <summary>The VPN's address space: the device's subnets and every peer prefix.</summary>
+    public IEnumerable<System.Net.IPNetwork> VpnNetworks =>
+        Device.Addresses.Select(a => IpPrefix.Containing(a.Address, a.PrefixLength)).Select(p => new System.Net.IPNetwork(p.Network, p.PrefixLength)).Concat(Device.Routes);
+
     /// <summary>The arguments, or null after one line on stderr saying what is wrong.</summary>
     public static VpnArguments? Parse(IReadOnlyList<string> addresses, IReadOnlyList<string> peers, string tunName, int mtu)
     {

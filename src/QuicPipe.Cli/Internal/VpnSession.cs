@@ -28,6 +28,12 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
             options.AllowedDialers.Add(peer.NodeId);
         }
 
+        // A direct path inside the VPN's own address space would run through the VPN itself.
+        foreach (var network in arguments.VpnNetworks)
+        {
+            options.ExcludedPathNetworks.Add(network);
+        }
+
         _loggers = options.LoggerFactory;
     }
 

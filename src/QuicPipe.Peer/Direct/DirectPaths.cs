@@ -104,7 +104,7 @@ internal sealed partial class DirectPaths
             return;
         }
 
-        var candidates = PathCandidates.Parse(answer.Candidates, _localEndPoint().AddressFamily);
+        var candidates = PathCandidates.Parse(answer.Candidates, _localEndPoint().AddressFamily, _options.ExcludedPathNetworks);
         if (answer.Candidates.Count == 0)
         {
             _puncher.Close(session); // the peer wants the relay only
@@ -166,7 +166,7 @@ internal sealed partial class DirectPaths
     {
         if (_puncher.Find(answer.PunchToken.Span) is { } session && session.Peer == from && _punchAnswers.TryGetValue(session.Key, out var pending))
         {
-            pending.TrySetResult(PathCandidates.Parse(answer.Candidates, _localEndPoint().AddressFamily));
+            pending.TrySetResult(PathCandidates.Parse(answer.Candidates, _localEndPoint().AddressFamily, _options.ExcludedPathNetworks));
         }
     }
 
@@ -188,7 +188,7 @@ internal sealed partial class DirectPaths
         }
     }
 
-    private List<IPEndPoint> OurCandidates() => PathCandidates.Gather(_localEndPoint(), _publicEndPoint(), _options.Relay!);
+    private List<IPEndPoint> OurCandidates() => PathCandidates.Gather(_localEndPoint(), _publicEndPoint(), _options.Relay!, _options.ExcludedPathNetworks);
 
     /// <summary>Dialer: the connection's direct-path upkeep, in the background until the connection or the endpoint ends.</summary>
     private void RunAgent(QuicConnection connection, PunchSession session, IReadOnlyList<IPEndPoint> candidates)
@@ -199,7 +199,7 @@ internal sealed partial class DirectPaths
 
     private void StartProbing(PunchSession session, IEnumerable<string> candidates)
     {
-        var targets = PathCandidates.Parse(candidates, _localEndPoint().AddressFamily);
+        var targets = PathCandidates.Parse(candidates, _localEndPoint().AddressFamily, _options.ExcludedPathNetworks);
         RunInBackground(_puncher.ProbeAsync(session, targets, _options.PunchDuration, _stopping));
     }
 

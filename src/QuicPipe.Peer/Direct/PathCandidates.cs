@@ -15,12 +15,13 @@ internal static class PathCandidates
 
     /// <summary>
     /// Ours. Interface addresses are left out when the relay is a loopback address (the peers are on this machine,
-    /// and the relay's view is already the loopback address that works), and loopback and link-local ones always.
+    /// and the relay's view is already the loopback address that works), and loopback and link-local ones always;
+    /// so is anything in <paramref name="excluded"/>.
     /// </summary>
-    public static List<IPEndPoint> Gather(IPEndPoint local, IPEndPoint? observed, IPEndPoint relay)
+    public static List<IPEndPoint> Gather(IPEndPoint local, IPEndPoint? observed, IPEndPoint relay, IEnumerable<IPNetwork> excluded)
     {
         var result = new List<IPEndPoint>(MaxCount);
-        if (observed is not null)
+        if (observed is not null && !IsExcluded(observed.Address, excluded))
         {
             result.Add(observed);
         }
@@ -32,11 +33,15 @@ internal static class PathCandidates
 
         if (!local.Address.Equals(IPAddress.Any) && !local.Address.Equals(IPAddress.IPv6Any))
         {
-            AddUnique(result, new IPEndPoint(local.Address, local.Port));
+            if (!IsExcluded(local.Address, excluded))
+            {
+                AddUnique(result, new IPEndPoint(local.Address, local.Port));
+            }
+
             return result;
         }
 
-        foreach (var address in InterfaceAddresses(local.AddressFamily))
+        foreach (var address in InterfaceAddresses(local.AddressFamily).Where(a => !IsExcluded(a, excluded)))
         {
             AddUnique(result, new IPEndPoint(address, local.Port));
         }
@@ -46,13 +51,16 @@ internal static class PathCandidates
 
     public static IEnumerable<string> Format(IEnumerable<IPEndPoint> candidates) => candidates.Select(c => c.ToString());
 
-    /// <summary>The other side's: parsable, of our socket's family, unicast, with a port; the rest are ignored.</summary>
-    public static List<IPEndPoint> Parse(IEnumerable<string> texts, AddressFamily family)
+    /// <summary>
+    /// The other side's: parsable, of our socket's family, unicast, with a port, and not in <paramref name="excluded"/>;
+    /// the rest are ignored.
+    /// </summary>
+    public static List<IPEndPoint> Parse(IEnumerable<string> texts, AddressFamily family, IEnumerable<IPNetwork> excluded)
     {
         var result = new List<IPEndPoint>(MaxCount);
         foreach (var text in texts)
         {
-            if (IPEndPoint.TryParse(text, out var candidate) && IsUsable(candidate, family))
+            if (IPEndPoint.TryParse(text, out var candidate) && IsUsable(candidate, family) && !IsExcluded(candidate.Address, excluded))
             {
                 AddUnique(result, candidate);
             }
@@ -76,6 +84,9 @@ internal static class PathCandidates
 
         return !(address.IsIPv6Multicast || (family == AddressFamily.InterNetwork && (address.GetAddressBytes()[0] & 0xF0) == 0xE0));
     }
+
+    private static bool IsExcluded(IPAddress address, IEnumerable<IPNetwork> excluded) =>
+        excluded.Any(network => network.Contains(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address));
 
     private static void AddUnique(List<IPEndPoint> list, IPEndPoint candidate)
     {

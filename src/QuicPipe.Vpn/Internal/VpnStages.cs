@@ -8,7 +8,7 @@ namespace QuicPipe.Vpn.Internal;
 /// (the slot's <see cref="PacketBatch.LocalSlots"/> is its index, verdict Local). Not an IP packet: dropped. No peer
 /// covers it: answered with ICMP unreachable.
 /// </summary>
-internal sealed class IpRoutingStage(PacketDelegate next, VpnRouter router, IcmpResponder icmp)
+internal sealed class IpRoutingStage(PacketDelegate next, VpnRouter router)
 {
     public void Invoke(PacketBatch batch)
     {
@@ -35,7 +35,7 @@ internal sealed class IpRoutingStage(PacketDelegate next, VpnRouter router, Icmp
             }
 
             Interlocked.Increment(ref counters.NoRoute);
-            icmp.Unreachable(batch, i, packet);
+            IcmpResponder.Unreachable(batch, i, packet);
         }
 
         next(batch);
@@ -47,7 +47,7 @@ internal sealed class IpRoutingStage(PacketDelegate next, VpnRouter router, Icmp
 /// with ICMP fragmentation-needed / packet-too-big naming the size that fits, so the sender's path MTU discovery
 /// adapts; a packet for a peer not yet connected passes (it is held until the connection is up).
 /// </summary>
-internal sealed class PeerMtuStage(PacketDelegate next, VpnRouter router, IcmpResponder icmp)
+internal sealed class PeerMtuStage(PacketDelegate next, VpnRouter router)
 {
     public void Invoke(PacketBatch batch)
     {
@@ -67,7 +67,7 @@ internal sealed class PeerMtuStage(PacketDelegate next, VpnRouter router, IcmpRe
 
             Interlocked.Increment(ref counters.TooBig);
             IpPacket.TryParse(batch.Payload(i), out var packet);
-            icmp.TooBig(batch, i, packet, limit);
+            IcmpResponder.TooBig(batch, i, packet, limit);
         }
 
         next(batch);
