@@ -1,9 +1,10 @@
+using QuicPipe.Dataplane;
 using Xunit;
 using static QuicPipe.Vpn.Tests.TestPackets;
 
 namespace QuicPipe.Vpn.Tests;
 
-/// <summary>The per-packet functions of the VPN's stages allocate nothing: 10,000 calls each, 0 bytes.</summary>
+/// <summary>The per-packet functions of the VPN's stages, and the stages themselves, allocate nothing: 10,000 calls each, 0 bytes.</summary>
 public class AllocationTests
 {
     private const int Calls = 10_000;
@@ -83,5 +84,55 @@ public class AllocationTests
             }
         }));
         Assert.True(written > 0);
+    }
+
+    [Fact]
+    public async Task The_three_stages_allocate_nothing_per_packet()
+    {
+        // A's dial fails at once (no relay) on the first packet, in the warm-up; within the redial delay its
+        // packets are then dropped and counted. The rest: ICMP answers written in place (IPv4, IPv6), an ICMP
+        // error dropped unanswered, and a frame that is not IP.
+        await using var vpn = TestVpn.Create([(TestVpn.NewPeer(), ["10.9.0.0/16", "fd00:64::/64"])], o => o.RedialDelay = TimeSpan.FromHours(1));
+        var pipeline = vpn.Pipeline();
+        byte[][] packets =
+        [
+            Udp4("100.64.0.1", "10.9.0.7", payloadLength: 1200),
+            Udp6("fd00:64::1", "fd00:64::7", payloadLength: 1200),
+            Udp4("100.64.0.1", "192.0.2.7", payloadLength: 1200),
+            Udp6("fd00:64::1", "2001:db8::7", payloadLength: 1200),
+            IPv4("100.64.0.1", "192.0.2.7", Icmp, IcmpMessage(type: 3, code: 1)),
+            [0x00, 0x01, 0x02, 0x03],
+        ];
+        const int BatchSize = 50;
+        var batch = new PacketBatch(BatchSize);
+        long forwarded = 0;
+        long consumed = 0;
+        var allocated = SteadyStateAllocation.Measure(() =>
+        {
+            for (var sent = 0; sent < Calls; sent += BatchSize)
+            {
+                batch.Clear();
+                for (var i = 0; i < BatchSize; i++)
+                {
+                    batch.Add(packets[(sent + i) % packets.Length], default);
+                }
+
+                pipeline(batch);
+                for (var i = 0; i < BatchSize; i++)
+                {
+                    forwarded += batch.Verdicts[i] == PacketVerdict.Forward ? 1 : 0;
+                    consumed += batch.Verdicts[i] == PacketVerdict.Consumed ? 1 : 0;
+                }
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.True(forwarded > 0 && consumed > 0, $"forwarded {forwarded}, consumed {consumed}");
+        Assert.True(vpn.Counters.NoRoutePackets > Calls && vpn.Counters.NotIpPackets > Calls / 10, $"no route {vpn.Counters.NoRoutePackets}, not IP {vpn.Counters.NotIpPackets}");
+
+        // Every packet for A, in every round, was dropped waiting for a connection: none sent, none lost uncounted.
+        Assert.Equal(consumed, vpn.Counters.PendingDroppedPackets);
+        Assert.Equal(0, vpn.Counters.Sent);
+        Assert.Single(vpn.DialFailures);
     }
 }
