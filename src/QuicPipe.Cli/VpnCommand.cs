@@ -42,9 +42,9 @@ internal static class VpnCommand
         flags.AddTo(command);
         command.SetAction((parse, interrupted) =>
         {
-            if (VpnArguments.Parse(parse.GetRequiredValue(addresses), parse.GetRequiredValue(peers), parse.GetValue(tun)!, parse.GetValue(mtu)) is not { } arguments)
+            if (VpnArguments.Parse(parse.GetRequiredValue(addresses), parse.GetRequiredValue(peers), parse.GetValue(tun)!, parse.GetValue(mtu), out var exitCode) is not { } arguments)
             {
-                return Task.FromResult(1);
+                return Task.FromResult(exitCode);
             }
 
             var session = new VpnSession(arguments, parse.GetValue(stats));

@@ -35,6 +35,7 @@ public sealed class VpnOptions
         }
 
         var seen = new HashSet<NodeId>();
+        var owners = new Dictionary<IpPrefix, NodeId>();
         foreach (var peer in Peers)
         {
             if (!seen.Add(peer.NodeId))
@@ -45,6 +46,16 @@ public sealed class VpnOptions
             if (peer.AllowedPrefixes.Count == 0)
             {
                 throw new ArgumentException($"Peer {peer.NodeId} has no allowed prefix.");
+            }
+
+            foreach (var prefix in peer.AllowedPrefixes)
+            {
+                if (owners.TryGetValue(prefix, out var owner) && owner != peer.NodeId)
+                {
+                    throw new ArgumentException($"The prefix {prefix} is given to both {owner} and {peer.NodeId}: a prefix routes to one peer only.");
+                }
+
+                owners[prefix] = peer.NodeId;
             }
         }
 
