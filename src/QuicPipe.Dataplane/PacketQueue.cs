@@ -27,6 +27,9 @@ public sealed class PacketQueue
 
     public int Capacity => _lengths.Length;
 
+    /// <summary>Packets queued now; a snapshot, for a producer deciding whether to wait.</summary>
+    public int Count => Volatile.Read(ref _count);
+
     /// <summary>Largest packet the queue holds.</summary>
     public int SlotSize { get; }
 

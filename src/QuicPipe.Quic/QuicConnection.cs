@@ -285,16 +285,53 @@ public sealed class QuicConnection
     /// </summary>
     public bool TrySendDatagram(ReadOnlySpan<byte> datagram)
     {
+        if (TryQueueDatagram(datagram))
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref _datagramsDroppedOnSend);
+        return false;
+    }
+
+    /// <summary>
+    /// <see cref="TrySendDatagram"/> for a sender that would rather wait than drop: while the queue is full (the loop
+    /// has not had its turn to drain it), spins up to <paramref name="wait"/> for room,
+    /// so a TUN reader slows down and the kernel's queue in front of it pushes back on the local TCP senders instead
+    /// of their packets being lost. False (counted as dropped) when it cannot go even so.
+    /// </summary>
+    public bool SendDatagram(ReadOnlySpan<byte> datagram, TimeSpan wait)
+    {
+        if (TryQueueDatagram(datagram))
+        {
+            return true;
+        }
+
+        var deadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
+        var spin = default(SpinWait);
+        while (_datagramQueue is { } queue && queue.Count == queue.Capacity && !IsTerminated && Environment.TickCount64 <= deadline)
+        {
+            spin.SpinOnce();
+            if (queue.Count < queue.Capacity && TryQueueDatagram(datagram))
+            {
+                return true;
+            }
+        }
+
+        Interlocked.Increment(ref _datagramsDroppedOnSend);
+        return false;
+    }
+
+    private bool TryQueueDatagram(ReadOnlySpan<byte> datagram)
+    {
         if (datagram.Length > MaxDatagramSize || datagram.Length > DatagramSlotSize || IsTerminated)
         {
-            Interlocked.Increment(ref _datagramsDroppedOnSend);
             return false;
         }
 
         var queue = _datagramQueue ?? CreateDatagramQueue();
         if (!queue.TryEnqueue(datagram))
         {
-            Interlocked.Increment(ref _datagramsDroppedOnSend);
             return false;
         }
 
@@ -306,7 +343,6 @@ public sealed class QuicConnection
             }
             catch (ObjectDisposedException)
             {
-                Interlocked.Increment(ref _datagramsDroppedOnSend);
                 return false;
             }
         }

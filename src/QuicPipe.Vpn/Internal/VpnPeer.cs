@@ -11,6 +11,10 @@ namespace QuicPipe.Vpn.Internal;
 /// </summary>
 internal sealed partial class VpnPeer : IQuicDatagramReceiver
 {
+    // How long the TUN reader waits for room in a full connection queue before dropping: long enough for the QUIC
+    // loop's turn, short enough that one slow peer barely delays packets for the others.
+    private static readonly TimeSpan SendWait = TimeSpan.FromMilliseconds(2);
+
     private readonly VpnRouter _router;
     private readonly PacketQueue _pending;
     private readonly Lock _lock = new();
@@ -41,7 +45,7 @@ internal sealed partial class VpnPeer : IQuicDatagramReceiver
         var counters = _router.Counters;
         if (_connection is { Closed.IsCompleted: false } connection)
         {
-            if (connection.TrySendDatagram(packet))
+            if (connection.SendDatagram(packet, SendWait))
             {
                 Interlocked.Increment(ref counters.PacketsSent);
                 Interlocked.Add(ref counters.BytesSent, packet.Length);
