@@ -52,13 +52,16 @@ public sealed class PacketQueue
     }
 
     /// <summary>Hands every queued packet to <paramref name="consume"/>, oldest first, emptying the queue; returns how many.</summary>
-    public int Drain<TState>(TState state, PacketConsumer<TState> consume)
+    public int Drain<TState>(TState state, PacketConsumer<TState> consume) => Drain(state, consume, int.MaxValue);
+
+    /// <summary>Hands the oldest <paramref name="max"/> queued packets (or all, if fewer) to <paramref name="consume"/>; returns how many.</summary>
+    public int Drain<TState>(TState state, PacketConsumer<TState> consume, int max)
     {
         ArgumentNullException.ThrowIfNull(consume);
         lock (_lock)
         {
-            var drained = _count;
-            for (; _count > 0; _count--)
+            var drained = Math.Min(_count, Math.Max(max, 0));
+            for (var i = 0; i < drained; i++, _count--)
             {
                 consume(state, _slots.AsSpan(_head * SlotSize, _lengths[_head]));
                 _head = (_head + 1) % _lengths.Length;

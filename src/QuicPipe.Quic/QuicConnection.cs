@@ -57,6 +57,9 @@ public sealed class QuicConnection
     // Above any one packet's payload on a 1500-byte path.
     private const int DatagramSlotSize = 1536;
 
+    // Two send batches' worth: a write that fills a batch finds the next one ready, and no more waits in the engine.
+    private const int EngineDatagramBacklog = 128;
+
     // The packet path's DATAGRAMs (TrySendDatagram): made on first use, so connections that never send one do not
     // carry its slots; drained by _flushDatagrams on the loop thread, posted at most once until it runs.
     private PacketQueue? _datagramQueue;
@@ -786,7 +789,7 @@ public sealed class QuicConnection
         return _datagramQueue;
     }
 
-    /// <summary>Loop thread: hands what <see cref="TrySendDatagram"/> queued to the engine; this turn's flush sends it.</summary>
+    /// <summary>Loop thread, posted by <see cref="TrySendDatagram"/>: the turn runs; its flush moves the datagrams.</summary>
     private void FlushDatagrams()
     {
         _endpoint.AssertOnLoopThread();
@@ -794,10 +797,24 @@ public sealed class QuicConnection
         if (IsTerminated)
         {
             _datagramQueue?.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Loop thread, before each packet write: moves queued datagrams into the engine, no more than
+    /// <see cref="EngineDatagramBacklog"/> waiting there. The rest stay in the slot queue, so when the congestion window
+    /// holds packets back the queue fills and a waiting sender (<see cref="SendDatagram"/>) slows down, instead of
+    /// the engine's queue growing into seconds of delay.
+    /// </summary>
+    internal void MoveQueuedDatagrams()
+    {
+        if (_datagramQueue is not { Count: > 0 } queue)
+        {
             return;
         }
 
-        _datagramQueue?.Drain(this, static (connection, datagram) => connection.QueueDatagram(datagram));
+        var room = EngineDatagramBacklog - (int)QuicShim.ConnDatagramsQueued(Handle);
+        queue.Drain(this, static (connection, datagram) => connection.QueueDatagram(datagram), room);
 
         // Path MTU discovery raises what fits a packet after the handshake; senders read it before each packet.
         MaxDatagramSize = (int)Math.Min(QuicShim.ConnMaxDatagramPayload(Handle), int.MaxValue);

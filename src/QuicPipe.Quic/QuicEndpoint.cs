@@ -744,6 +744,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         var batch = _sendBatch;
         while (!connection.IsTerminated)
         {
+            connection.MoveQueuedDatagrams();
             batch.Clear();
             int written;
             fixed (int* lengths = batch.Lengths)

@@ -52,6 +52,43 @@ public class PacketPathDatagramTests
     }
 
     [Fact]
+    public async Task A_sender_that_waits_for_room_loses_nothing_where_one_that_does_not_drops()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var receiver = new CountingReceiver();
+        server.SetDatagramReceiver(receiver);
+        var payload = new byte[1000];
+        const int Count = 20_000;
+
+        // As fast as one thread can: far faster than the loop drains, so the queue fills again and again.
+        var sent = 0;
+        for (var i = 0; i < Count; i++)
+        {
+            sent += client.SendDatagram(payload, TimeSpan.FromSeconds(1)) ? 1 : 0;
+        }
+
+        while (receiver.Count < Count && !timeout.IsCancellationRequested)
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+
+        Assert.Equal(Count, sent);
+        Assert.Equal(0, client.DatagramsDroppedOnSend);
+        Assert.Equal(Count, receiver.Count);
+
+        var dropped = 0;
+        for (var i = 0; i < Count; i++)
+        {
+            dropped += client.TrySendDatagram(payload) ? 0 : 1;
+        }
+
+        Assert.True(dropped > 0, "the queue never filled: the test does not show what waiting saves");
+        Assert.Equal(dropped, client.DatagramsDroppedOnSend);
+    }
+
+    [Fact]
     public async Task Path_MTU_discovery_raises_the_datagram_limit_past_an_IPv6_minimum_packet()
     {
         using var timeout = new CancellationTokenSource(Limit);

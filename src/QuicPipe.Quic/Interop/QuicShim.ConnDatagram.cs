@@ -17,4 +17,8 @@ internal static partial class QuicShim
     // int qp_conn_send_datagram(qp_conn *conn, const uint8_t *data, size_t len);
     [LibraryImport(Name, EntryPoint = "qp_conn_send_datagram")]
     internal static unsafe partial int ConnSendDatagram(SafeQuicConnectionHandle connection, byte* data, nuint length);
+
+    // size_t qp_conn_datagrams_queued(qp_conn *conn);
+    [LibraryImport(Name, EntryPoint = "qp_conn_datagrams_queued")]
+    internal static partial nuint ConnDatagramsQueued(SafeQuicConnectionHandle connection);
 }

@@ -280,6 +280,9 @@ QP_EXPORT size_t qp_conn_max_datagram_payload(qp_conn *conn);
  */
 QP_EXPORT int qp_conn_send_datagram(qp_conn *conn, const uint8_t *data, size_t len);
 
+/* DATAGRAMs queued by qp_conn_send_datagram and not yet written into a packet. */
+QP_EXPORT size_t qp_conn_datagrams_queued(qp_conn *conn);
+
 /*
  * Client only: moves the connection to the path (local, remote). validate != 0: ngtcp2_conn_initiate_migration,
  * which sends PATH_CHALLENGE on the new path with a spare CID of the peer's and switches only when the

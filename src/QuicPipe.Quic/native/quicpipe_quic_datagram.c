@@ -53,3 +53,8 @@ int qp_conn_send_datagram(qp_conn *c, const uint8_t *data, size_t len)
     c->dgram_count++;
     return 0;
 }
+
+size_t qp_conn_datagrams_queued(qp_conn *c)
+{
+    return c ? c->dgram_count : 0;
+}
