@@ -1,4 +1,5 @@
 using QuicPipe.Dataplane;
+using QuicPipe.Lab;
 using Xunit;
 using static QuicPipe.Vpn.Tests.TestPackets;
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using QuicPipe.Dataplane.Internal;
+using QuicPipe.Lab;
 using Xunit;
 using static QuicPipe.Dataplane.Tests.CidTestData;
 

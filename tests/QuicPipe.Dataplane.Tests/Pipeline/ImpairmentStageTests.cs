@@ -1,4 +1,5 @@
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Pipeline;

@@ -1,5 +1,6 @@
 using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Dataplane.Wire;
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Quic;

@@ -1,3 +1,4 @@
+using QuicPipe.Lab;
 using Xunit;
 
 namespace QuicPipe.Dataplane.Tests.Udp;

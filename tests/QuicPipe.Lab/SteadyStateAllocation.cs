@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace QuicPipe.Vpn.Tests;
+namespace QuicPipe.Lab;
 
 /// <summary>
 /// Bytes the current thread allocates in a warm steady state. The runtime allocates on the calling thread now and
@@ -9,7 +9,7 @@ namespace QuicPipe.Vpn.Tests;
 /// the code runs for half a second first, and the answer is the least of three measured rounds: an allocation the
 /// code itself makes shows in every round.
 /// </summary>
-internal static class SteadyStateAllocation
+public static class SteadyStateAllocation
 {
     private static readonly TimeSpan WarmUp = TimeSpan.FromMilliseconds(500);
 
