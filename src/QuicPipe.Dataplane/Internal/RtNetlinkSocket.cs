@@ -70,11 +70,12 @@ internal sealed unsafe class RtNetlinkSocket : IDisposable
     }
 
     /// <summary>RTM_SETLINK: the MTU and the alias that marks the device as ours.</summary>
-    public int SetMtuAndAlias(int index, int mtu, string alias)
+    public int SetMtuAndAlias(int index, int mtu, int transmitQueueLength, string alias)
     {
         var writer = Begin(RtmSetLink, NlmFRequest | NlmFAck);
         writer.WriteIfInfo(index, 0, 0);
         writer.AddUInt32(IflaMtu, (uint)mtu);
+        writer.AddUInt32(IflaTxQLen, (uint)transmitQueueLength);
         writer.AddString(IflaIfAlias, alias);
         return Transact(writer.Message, out _);
     }

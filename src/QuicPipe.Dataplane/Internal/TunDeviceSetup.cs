@@ -128,7 +128,7 @@ internal static partial class TunDeviceSetup
     public static void Configure(RtNetlinkSocket netlink, int index, TunDeviceOptions options)
     {
         var name = options.Name;
-        Check(netlink, netlink.SetMtuAndAlias(index, options.Mtu, TunDevice.OwnerAlias), name, $"Setting MTU {options.Mtu} on TUN device {name}");
+        Check(netlink, netlink.SetMtuAndAlias(index, options.Mtu, options.TransmitQueueLength, TunDevice.OwnerAlias), name, $"Setting MTU {options.Mtu} on TUN device {name}");
         foreach (var address in options.Addresses)
         {
             var error = netlink.AddAddress(index, address);

@@ -57,6 +57,8 @@ internal static class NetlinkConstants
     internal const ushort IflaLinkInfo = 18;
     internal const ushort IflaIfAlias = 20;
 
+    internal const ushort IflaTxQLen = 13;
+
     internal const ushort IflaInfoKind = 1;
     internal const ushort IflaInfoData = 2;
 

@@ -28,6 +28,13 @@ public sealed class TunDeviceOptions
     /// <summary>The device's MTU: 576..65535, and at least 1280 when any address or route is IPv6.</summary>
     public int Mtu { get; set; } = 1400;
 
+    /// <summary>
+    /// Packets the kernel holds for the reader (txqueuelen; 16..65536). The TUN driver drops what does not fit rather
+    /// than pushing back on the sender, so a queue that holds what a few TCP senders keep in flight (the kernel limits
+    /// each to about 1 MB queued) avoids losses whenever the reader falls behind for a moment. The kernel's 500 does not.
+    /// </summary>
+    public int TransmitQueueLength { get; set; } = 4096;
+
     /// <summary>The addresses the device holds; each also gives the kernel a route to its network.</summary>
     public IReadOnlyList<InterfaceAddress> Addresses { get; set; } = [];
 
@@ -75,6 +82,11 @@ public sealed class TunDeviceOptions
         if (Mtu < MinimumMtu || Mtu > MaximumMtu)
         {
             throw new ArgumentException($"The MTU of TUN device {Name} must be between {MinimumMtu} and {MaximumMtu}; it is {Mtu}.", nameof(Mtu));
+        }
+
+        if (TransmitQueueLength is < 16 or > 65536)
+        {
+            throw new ArgumentException($"The transmit queue of TUN device {Name} holds 16 to 65536 packets; it is {TransmitQueueLength}.", nameof(TransmitQueueLength));
         }
 
         if (firstIPv6 is not null && Mtu < MinimumIPv6Mtu)

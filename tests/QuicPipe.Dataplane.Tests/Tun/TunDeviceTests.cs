@@ -29,6 +29,7 @@ public class TunDeviceTests
         var link = ns.IpJson("link", "show", "dev", "qp0")[0];
         Assert.Equal(device.InterfaceIndex, link.GetProperty("ifindex").GetInt32());
         Assert.Equal(1400, link.GetProperty("mtu").GetInt32());
+        Assert.Equal(4096, link.GetProperty("txqlen").GetInt32());
         Assert.Equal(1400, device.Mtu);
         Assert.Equal("qp0", device.Name);
         Assert.Contains("UP", link.GetProperty("flags").EnumerateArray().Select(flag => flag.GetString()));
