@@ -17,6 +17,9 @@ namespace QuicPipe.Cli.Internal;
 internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
 {
     private readonly ConcurrentDictionary<QuicConnection, Task> _reporters = new();
+
+    // Ends the path reports: the VPN stops. Not the run's token, which exists only once the peer has started.
+    private readonly CancellationTokenSource _stopping = new();
     private ILoggerFactory? _loggers;
     private VpnRouter? _router;
 
@@ -40,6 +43,9 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
     public void ComposeListeners(QuicPipeServerBuilder builder, PeerEndpoint peer)
     {
         _router = new VpnRouter(peer, arguments.Vpn, _loggers);
+
+        // From the start: a peer may dial us before RunAsync begins, and its connection needs its path lines too.
+        _router.PeerConnected += (_, e) => _reporters[e.Connection] = ReportAsync(peer, e.Connection, _stopping.Token);
         builder.ListenTun(arguments.Device, tun => tun.UseVpn(_router));
     }
 
@@ -49,7 +55,7 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
     public async Task RunAsync(PeerEndpoint endpoint, CancellationToken interrupted)
     {
         var router = _router!;
-        router.PeerConnected += (_, e) => _reporters[e.Connection] = ReportAsync(endpoint, e.Connection, interrupted);
+        using var stop = interrupted.Register(_stopping.Cancel);
         try
         {
             var device = arguments.Device;
@@ -70,6 +76,7 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
         }
         finally
         {
+            await _stopping.CancelAsync().ConfigureAwait(false);
             await router.DisposeAsync().ConfigureAwait(false);
             await Task.WhenAll(_reporters.Values).ConfigureAwait(false);
         }
