@@ -61,10 +61,11 @@ public sealed class QuicConnection
     private const int EngineDatagramBacklog = 128;
 
     // The packet path's DATAGRAMs (TrySendDatagram): made on first use, so connections that never send one do not
-    // carry its slots; drained by _flushDatagrams on the loop thread, posted at most once until it runs.
+    // carry its slots; moved into the engine by MoveQueuedDatagrams before each of the loop's packet writes. A
+    // sender that finds the loop asleep posts _wakeForDatagrams (at most once until it runs) so that write comes.
     private PacketQueue? _datagramQueue;
-    private readonly Action _flushDatagrams;
-    private int _datagramFlushPosted;
+    private readonly Action _wakeForDatagrams;
+    private int _wakeForDatagramsPosted;
     private volatile IQuicDatagramReceiver? _datagramReceiver;
 
     // The stats when the connection ended (its native side is freed then).
@@ -78,7 +79,7 @@ public sealed class QuicConnection
         IsServer = isServer;
         _expectedPeer = expectedPeer;
         _datagrams = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(endpoint.DatagramReceiveQueue) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
-        _flushDatagrams = FlushDatagrams;
+        _wakeForDatagrams = OnWokenForDatagrams;
         _self = GCHandle.Alloc(this);
     }
 
@@ -338,11 +339,11 @@ public sealed class QuicConnection
             return false;
         }
 
-        if (Interlocked.Exchange(ref _datagramFlushPosted, 1) == 0)
+        if (Interlocked.Exchange(ref _wakeForDatagramsPosted, 1) == 0)
         {
             try
             {
-                _endpoint.Post(_flushDatagrams);
+                _endpoint.Post(_wakeForDatagrams);
             }
             catch (ObjectDisposedException)
             {
@@ -789,15 +790,14 @@ public sealed class QuicConnection
         return _datagramQueue;
     }
 
-    /// <summary>Loop thread, posted by <see cref="TrySendDatagram"/>: the turn runs; its flush moves the datagrams.</summary>
-    private void FlushDatagrams()
+    /// <summary>
+    /// Loop thread, posted by a sender: nothing to do but let the next sender post again; the turn this wake-up
+    /// runs ends with the packet write that moves the datagrams (<see cref="MoveQueuedDatagrams"/>).
+    /// </summary>
+    private void OnWokenForDatagrams()
     {
         _endpoint.AssertOnLoopThread();
-        Volatile.Write(ref _datagramFlushPosted, 0);
-        if (IsTerminated)
-        {
-            _datagramQueue?.Clear();
-        }
+        Volatile.Write(ref _wakeForDatagramsPosted, 0);
     }
 
     /// <summary>

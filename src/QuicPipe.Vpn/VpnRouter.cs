@@ -72,9 +72,6 @@ public sealed partial class VpnRouter : IAsyncDisposable
     /// <summary>The TUN device packets from peers are written into: set when its listener starts.</summary>
     internal TunTransport? Tun => Volatile.Read(ref _tun);
 
-    /// <summary>The connection to the peer at <paramref name="index"/> in <see cref="VpnOptions.Peers"/>, if one is up.</summary>
-    public QuicConnection? ConnectionOf(int index) => _peers[index].Connection;
-
     /// <summary>
     /// The handler of the peer endpoint's incoming connections (<c>udp.UsePeer(peer, c =&gt; c.Run(vpn.OnConnectedAsync))</c>):
     /// a listed peer's connection carries its packets until it ends or the server stops; anyone else's is closed.

@@ -37,6 +37,6 @@ public sealed class ListenerContext
     {
         ListenerTransport.Udp => $"udp {string.Join(", ", Endpoints.Select(e => e.ToString()))}",
         ListenerTransport.Tcp => $"tcp {string.Join(", ", Endpoints.Select(e => e.ToString()))}",
-        _ => $"tun {Features.Get<Tun.TunDevice>()?.Name ?? "(not created yet)"}",
+        _ => $"tun {Features.Get<TunTransport>()?.Name ?? "(not created yet)"}",
     };
 }

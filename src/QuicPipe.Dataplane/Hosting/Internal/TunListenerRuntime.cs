@@ -33,7 +33,6 @@ internal sealed partial class TunListenerRuntime : ListenerRuntime
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         _device = TunDevice.Create(_builder.Device, _loggerFactory.CreateLogger<TunDevice>());
-        Context.Features.Set(_device);
         Context.Features.Set(new TunTransport(_device, _counters));
         try
         {
