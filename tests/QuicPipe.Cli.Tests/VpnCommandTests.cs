@@ -143,7 +143,7 @@ public sealed partial class VpnCommandTests : IDisposable
     [RootFact]
     public async Task A_TUN_name_taken_by_a_device_of_another_kind_exits_1_naming_it_and_leaves_that_device_alone()
     {
-        using var ns = new VpnNamespace();
+        using var ns = new TestNamespace("qpvpn");
         ns.Ip("link", "add", "qp0", "type", "veth", "peer", "name", "qp0peer");
 
         var run = await RunVpnAsync(["--address", "100.64.0.1/24", "--peer", $"{_peer}=100.64.0.2/32"], ns);
@@ -157,7 +157,7 @@ public sealed partial class VpnCommandTests : IDisposable
     [RootFact]
     public async Task Without_root_or_CAP_NET_ADMIN_it_exits_1_saying_so()
     {
-        using var ns = new VpnNamespace();
+        using var ns = new TestNamespace("qpvpn");
         using var nobody = NobodyRun.Prepare(_scratch.Directory);
 
         var run = await RunVpnAsync(["--address", "100.64.0.1/24", "--peer", $"{_peer}=100.64.0.2/32"], ns, nobody);
@@ -170,7 +170,7 @@ public sealed partial class VpnCommandTests : IDisposable
     [RootFact]
     public async Task An_unreachable_relay_exits_1_saying_so_and_the_TUN_device_it_created_first_is_removed()
     {
-        using var ns = new VpnNamespace();
+        using var ns = new TestNamespace("qpvpn");
 
         // The TUN listener starts before the peer reaches for the relay: the device exists while the relay is tried.
         var sawDevice = false;
@@ -201,9 +201,9 @@ public sealed partial class VpnCommandTests : IDisposable
     /// line of stderr as it comes, while the process waits stopped (SIGSTOP), so what the line says is checked
     /// against the state the process is in when it says it, before it goes on to exit.
     /// </summary>
-    private async Task<VpnRun> RunVpnAsync(string[] args, VpnNamespace? ns = null, NobodyRun? nobody = null, Action? whileRunning = null, Action<string>? onStderrLine = null)
+    private async Task<VpnRun> RunVpnAsync(string[] args, TestNamespace? ns = null, NobodyRun? nobody = null, Action? whileRunning = null, Action<string>? onStderrLine = null)
     {
-        using var own = ns is null && Root.IsRoot ? new VpnNamespace() : null;
+        using var own = ns is null && Root.IsRoot ? new TestNamespace("qpvpn") : null;
         var inside = ns ?? own;
         var quicpipe = nobody?.Quicpipe ?? Path.Combine(AppContext.BaseDirectory, "quicpipe.dll");
         string[] command = [
@@ -309,7 +309,7 @@ public sealed partial class VpnCommandTests : IDisposable
     {
         private readonly IReadOnlyList<string>? _links;
 
-        public VpnRun(int exitCode, string stdout, string stderr, VpnNamespace? ownNamespace)
+        public VpnRun(int exitCode, string stdout, string stderr, TestNamespace? ownNamespace)
         {
             ExitCode = exitCode;
             Stdout = stdout;
@@ -331,56 +331,6 @@ public sealed partial class VpnCommandTests : IDisposable
             if (_links is not null)
             {
                 Assert.Equal(["lo"], _links);
-            }
-        }
-    }
-
-    /// <summary>A network namespace of one test, with its loopback up; deleted, with whatever is in it, on dispose.</summary>
-    private sealed class VpnNamespace : IDisposable
-    {
-        public VpnNamespace()
-        {
-            Name = $"qpvpn-{Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))}";
-            NetworkLab.Ip("netns", "add", Name);
-            try
-            {
-                Ip("link", "set", "lo", "up");
-            }
-            catch
-            {
-                Dispose();
-                throw;
-            }
-        }
-
-        public string Name { get; }
-
-        public string Ip(params string[] args) => NetworkLab.Ip(["-n", Name, .. args]);
-
-        public (bool Success, string Output) TryIp(params string[] args)
-        {
-            try
-            {
-                return (true, Ip(args));
-            }
-            catch (InvalidOperationException e)
-            {
-                return (false, e.Message);
-            }
-        }
-
-        public IReadOnlyList<string> LinkNames() =>
-            [.. Ip("-o", "link", "show").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[1].Trim().Split('@')[0])];
-
-        public void Dispose()
-        {
-            try
-            {
-                NetworkLab.Ip("netns", "del", Name);
-            }
-            catch (InvalidOperationException)
-            {
-                // never created, or already gone
             }
         }
     }

@@ -1,18 +1,19 @@
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
-using QuicPipe.Lab;
 
-namespace QuicPipe.Dataplane.Tests.Tun;
+namespace QuicPipe.Lab;
 
 /// <summary>
-/// A network namespace made for one test: the TUN device is created inside it (from a thread that joined it), so
-/// the host's links, addresses and routes are never touched. Dispose deletes the namespace and whatever is left in it.
+/// A network namespace made for one test, its loopback up: what the test creates in it (a TUN device, made from a
+/// thread that joined it; a process run with <c>ip netns exec</c>) never touches the host's links, addresses and
+/// routes. Dispose deletes the namespace and whatever is left in it.
 /// </summary>
-internal sealed class TunNamespace : IDisposable
+public sealed class TestNamespace : IDisposable
 {
-    public TunNamespace()
+    /// <param name="prefix">Starts the name, so a leftover says which tests made it.</param>
+    public TestNamespace(string prefix)
     {
-        Name = $"qptun-{Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))}";
+        Name = $"{prefix}-{Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))}";
         NetworkLab.Ip("netns", "add", Name);
         try
         {
@@ -49,6 +50,19 @@ internal sealed class TunNamespace : IDisposable
 
     /// <summary><c>ip -n NAMESPACE ARGS</c>; throws when ip fails.</summary>
     public string Ip(params string[] args) => NetworkLab.Ip(["-n", Name, .. args]);
+
+    /// <summary><see cref="Ip"/>, with failure as a result: (false, ip's message).</summary>
+    public (bool Success, string Output) TryIp(params string[] args)
+    {
+        try
+        {
+            return (true, Ip(args));
+        }
+        catch (InvalidOperationException e)
+        {
+            return (false, e.Message);
+        }
+    }
 
     /// <summary><c>ip -j -n NAMESPACE ARGS</c>, parsed.</summary>
     public JsonElement IpJson(params string[] args)

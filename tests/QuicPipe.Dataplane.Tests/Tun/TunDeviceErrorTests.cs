@@ -16,7 +16,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void A_device_of_another_kind_with_the_name_is_named_and_left_alone()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         ns.Ip("link", "add", "qp0", "type", "veth", "peer", "name", "qp0peer");
 
         var error = Assert.Throws<TunDeviceException>(() => ns.Run(() => TunDevice.Create(new TunDeviceOptions())));
@@ -28,7 +28,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void A_persistent_tun_device_quicpipe_did_not_make_is_refused_and_left_alone()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         ns.Ip("tuntap", "add", "mode", "tun", "name", "qp0");
 
         var error = Assert.Throws<TunDeviceException>(() => ns.Run(() => TunDevice.Create(new TunDeviceOptions())));
@@ -44,7 +44,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void A_tap_device_with_the_name_is_refused()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         ns.Ip("tuntap", "add", "mode", "tap", "name", "qp0");
 
         var error = Assert.Throws<TunDeviceException>(() => ns.Run(() => TunDevice.Create(new TunDeviceOptions())));
@@ -56,7 +56,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void A_device_a_running_quicpipe_holds_is_refused_and_keeps_working()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var options = new TunDeviceOptions { Addresses = [InterfaceAddress.Parse("198.18.0.1/24")] };
         using var first = ns.Run(() => TunDevice.Create(options));
 
@@ -71,7 +71,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void A_leftover_of_an_earlier_quicpipe_is_replaced_and_logged()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         ns.Ip("tuntap", "add", "mode", "tun", "name", "qp0");
         ns.Ip("link", "set", "dev", "qp0", "alias", TunDevice.OwnerAlias);
         var leftoverIndex = ns.IpJson("link", "show", "dev", "qp0")[0].GetProperty("ifindex").GetInt32();
@@ -90,7 +90,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void A_route_the_kernel_has_already_is_named_and_the_device_removed()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         ns.Ip("link", "add", "qpv0", "type", "veth", "peer", "name", "qpv1");
         ns.Ip("link", "set", "dev", "qpv0", "up");
         ns.Ip("route", "add", "198.18.5.0/24", "dev", "qpv0");
@@ -111,7 +111,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void An_address_the_kernel_refuses_is_named_and_the_device_removed()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var options = new TunDeviceOptions
         {
             Addresses = [InterfaceAddress.Parse("198.18.0.1/24"), InterfaceAddress.Parse("198.18.0.1/24")],
@@ -127,7 +127,7 @@ public class TunDeviceErrorTests
     [RootFact]
     public void Without_cap_net_admin_the_message_says_root_is_needed()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
 
         var error = Assert.Throws<TunDeviceException>(() => ns.Run(() =>
         {

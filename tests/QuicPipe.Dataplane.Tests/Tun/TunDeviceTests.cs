@@ -23,7 +23,7 @@ public class TunDeviceTests
     [RootFact]
     public void Create_sets_the_mtu_alias_and_up_flag()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         using var device = ns.Run(() => TunDevice.Create(Options));
 
         var link = ns.IpJson("link", "show", "dev", "qp0")[0];
@@ -45,7 +45,7 @@ public class TunDeviceTests
     [RootFact]
     public void Create_adds_every_address()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         using var device = ns.Run(() => TunDevice.Create(Options));
 
         var addresses = ns.IpJson("addr", "show", "dev", "qp0")[0].GetProperty("addr_info").EnumerateArray()
@@ -58,7 +58,7 @@ public class TunDeviceTests
     [RootFact]
     public void Create_routes_every_prefix_via_the_device()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         using var device = ns.Run(() => TunDevice.Create(Options));
 
         var v4 = ns.IpJson("-4", "route", "show", "dev", "qp0").EnumerateArray().ToList();
@@ -79,7 +79,7 @@ public class TunDeviceTests
     [RootFact]
     public void Read_returns_an_ipv4_packet_the_kernel_routed_into_the_device()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var packet = ns.Run(() =>
         {
             using var device = TunDevice.Create(Options);
@@ -99,7 +99,7 @@ public class TunDeviceTests
     [RootFact]
     public void Read_returns_an_ipv6_packet_the_kernel_routed_into_the_device()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var packet = ns.Run(() =>
         {
             using var device = TunDevice.Create(Options);
@@ -118,7 +118,7 @@ public class TunDeviceTests
     [RootFact]
     public void Read_returns_zero_and_wait_says_false_when_nothing_is_queued()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
 
         // No IPv6 on the link, so the kernel sends nothing of its own through it.
         NetworkLab.Run("ip", "netns", "exec", ns.Name, "sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1");
@@ -135,7 +135,7 @@ public class TunDeviceTests
     [RootFact]
     public void Read_refuses_a_buffer_smaller_than_the_mtu()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         using var device = ns.Run(() => TunDevice.Create(Options));
 
         var error = Assert.Throws<ArgumentException>(() => device.Read(new byte[1399]));
@@ -145,7 +145,7 @@ public class TunDeviceTests
     [RootFact]
     public void Write_delivers_a_packet_to_a_socket_on_the_device_address()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var (written, received, from) = ns.Run(() =>
         {
             using var device = TunDevice.Create(Options);
@@ -170,7 +170,7 @@ public class TunDeviceTests
     [RootFact]
     public void Write_of_a_malformed_packet_returns_zero_with_einval()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         using var device = ns.Run(() => TunDevice.Create(Options));
 
         // Version nibble 0: neither IPv4 nor IPv6.
@@ -182,7 +182,7 @@ public class TunDeviceTests
     [RootFact]
     public void Read_write_and_wait_allocate_nothing()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var allocated = ns.Run(() =>
         {
             using var device = TunDevice.Create(Options);
@@ -205,7 +205,7 @@ public class TunDeviceTests
     [RootFact]
     public void Dispose_deletes_the_device_with_its_routes_and_is_idempotent()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var device = ns.Run(() => TunDevice.Create(Options));
         Assert.Contains("qp0", ns.LinkNames());
 
@@ -220,7 +220,7 @@ public class TunDeviceTests
     [RootFact]
     public void Dispose_from_a_thread_outside_the_namespace_deletes_the_device()
     {
-        using var ns = new TunNamespace();
+        using var ns = new TestNamespace("qptun");
         var device = ns.Run(() => TunDevice.Create(Options));
 
         // This thread is in the host namespace: the device is deleted where it lives, never here.
