@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using BenchmarkDotNet.Attributes;
+using QuicPipe.Dataplane;
 using QuicPipe.Vpn;
 
 namespace QuicPipe.Benchmarks;

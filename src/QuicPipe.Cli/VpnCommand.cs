@@ -34,15 +34,19 @@ internal static class VpnCommand
             DefaultValueFactory = _ => VpnArguments.DefaultTunName,
         };
         var mtu = CliOptions.Int("--mtu", "The TUN device's MTU: an IP packet must fit one QUIC DATAGRAM on the path (1400 fits a 1500-byte path; IPv6 inside needs at least 1280).", VpnArguments.DefaultMtu, 576, 9000);
+        var noOffload = new Option<bool>("--no-offload")
+        {
+            Description = "Turn off the TUN device's offloads (64 KiB TCP/UDP super-packets cut in user space, received TCP segments joined before the kernel takes them): one MTU-sized packet per read and write instead. For comparison, or a kernel that refuses them.",
+        };
         var stats = CliOptions.Duration("--stats-interval", "Every DURATION, a line 'stats: vpn ...' on stderr (packets and bytes each way, drops by reason) and the peers' path stats. 0: none.", TimeSpan.Zero);
         var command = new Command("vpn", "Create a TUN device and carry its IP packets to the listed peers as QUIC DATAGRAMs, each peer reached through the relay (dialled on its first packet, or accepted from it) and moved to a direct path when the NATs allow. Needs root or CAP_NET_ADMIN. Runs until interrupted; removes the device at exit.")
         {
-            addresses, peers, tun, mtu, stats,
+            addresses, peers, tun, mtu, noOffload, stats,
         };
         flags.AddTo(command);
         command.SetAction((parse, interrupted) =>
         {
-            if (VpnArguments.Parse(parse.GetRequiredValue(addresses), parse.GetRequiredValue(peers), parse.GetValue(tun)!, parse.GetValue(mtu), out var exitCode) is not { } arguments)
+            if (VpnArguments.Parse(parse.GetRequiredValue(addresses), parse.GetRequiredValue(peers), parse.GetValue(tun)!, parse.GetValue(mtu), !parse.GetValue(noOffload), out var exitCode) is not { } arguments)
             {
                 return Task.FromResult(exitCode);
             }

@@ -33,7 +33,7 @@ public sealed class DataplaneCounters
     /// <summary>Datagrams sent inside GSO sends.</summary>
     public long GsoSegments;
 
-    /// <summary>Received buffers that the kernel had coalesced (UDP GRO).</summary>
+    /// <summary>Received buffers that held several packets: coalesced by UDP GRO, or a TUN super-packet.</summary>
     public long GroBuffers;
 
     /// <summary>Datagrams dropped, indexed by <see cref="DropReason"/>.</summary>

@@ -40,13 +40,16 @@ public enum DropReason : byte
 
     /// <summary>An IP packet to a destination no route covers (and no ICMP answer was allowed).</summary>
     NoRoute,
+
+    /// <summary>A TUN frame whose offload header cannot be followed (unknown GSO type, headers past the end).</summary>
+    BadOffload,
 }
 
 /// <summary>Helpers over <see cref="DropReason"/>.</summary>
 public static class DropReasons
 {
     /// <summary>Number of values, for arrays of counters indexed by reason.</summary>
-    public const int Count = (int)DropReason.NoRoute + 1;
+    public const int Count = (int)DropReason.BadOffload + 1;
 
     /// <summary>Short snake_case names used in stats lines and logs.</summary>
     public static string Name(DropReason reason) => reason switch
@@ -64,6 +67,7 @@ public static class DropReasons
         DropReason.Impaired => "impaired",
         DropReason.NotIp => "not_ip",
         DropReason.NoRoute => "no_route",
+        DropReason.BadOffload => "bad_offload",
         _ => "unknown",
     };
 }

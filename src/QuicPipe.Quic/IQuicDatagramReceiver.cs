@@ -12,4 +12,13 @@ public interface IQuicDatagramReceiver
     /// do not throw (an exception fails the connection).
     /// </summary>
     void OnDatagram(QuicConnection connection, ReadOnlySpan<byte> datagram);
+
+    /// <summary>
+    /// The end of a batch of received packets for <paramref name="connection"/>, after its DATAGRAMs in that batch
+    /// (if any) and before the connection answers: a receiver that holds DATAGRAMs to hand them on together (a TUN
+    /// writer joining TCP segments) lets them go here. Same thread and rules as <see cref="OnDatagram"/>.
+    /// </summary>
+    void OnDatagramBatchEnd(QuicConnection connection)
+    {
+    }
 }

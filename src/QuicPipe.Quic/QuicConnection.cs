@@ -361,6 +361,9 @@ public sealed class QuicConnection
     /// </summary>
     public void SetDatagramReceiver(IQuicDatagramReceiver? receiver) => _datagramReceiver = receiver;
 
+    /// <summary>Loop thread, after each received batch: the receiver hands on what it held from the batch.</summary>
+    internal void EndDatagramBatch() => _datagramReceiver?.OnDatagramBatchEnd(this);
+
     /// <summary>Received DATAGRAMs dropped because the receive queue (QuicEndpointOptions.DatagramReceiveQueue) was full.</summary>
     public long DatagramsDroppedOnReceive => Interlocked.Read(ref _datagramsDroppedOnReceive);
 

@@ -40,6 +40,26 @@ public static class Checksum
     public static bool UdpValid(IPAddress source, IPAddress destination, ReadOnlySpan<byte> udp) =>
         BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0 && Internet(udp, PseudoHeaderSum(source, destination, udp.Length)) == 0;
 
+    /// <summary>
+    /// True when the TCP or UDP checksum of <paramref name="ipPacket"/> (IPv4 without options is fine, or IPv6 with
+    /// the transport header right after the fixed header) verifies over its pseudo-header.
+    /// </summary>
+    public static bool TransportValid(ReadOnlySpan<byte> ipPacket)
+    {
+        var isIPv4 = ipPacket[0] >> 4 == 4;
+        var headerLength = isIPv4 ? (ipPacket[0] & 0x0F) * 4 : 40;
+        var protocol = isIPv4 ? ipPacket[9] : ipPacket[6];
+        var addresses = isIPv4 ? ipPacket[12..20] : ipPacket[8..40];
+        ulong sum = protocol;
+        for (var i = 0; i < addresses.Length; i += 2)
+        {
+            sum += BinaryPrimitives.ReadUInt16BigEndian(addresses[i..]);
+        }
+
+        var transport = ipPacket[headerLength..];
+        return Internet(transport, sum + (ulong)transport.Length) == 0;
+    }
+
     private static ulong PseudoHeaderSum(IPAddress source, IPAddress destination, int udpLength)
     {
         ulong sum = 0;

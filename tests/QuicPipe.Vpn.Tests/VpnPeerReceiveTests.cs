@@ -1,3 +1,4 @@
+using QuicPipe.Vpn.Internal;
 using QuicPipe.Quic;
 using Xunit;
 using static QuicPipe.Vpn.Tests.TestPackets;
@@ -5,7 +6,7 @@ using static QuicPipe.Vpn.Tests.TestPackets;
 namespace QuicPipe.Vpn.Tests;
 
 /// <summary>
-/// What a peer's DATAGRAMs go through before the TUN device (<c>VpnPeer.OnDatagram</c>): not an IP packet, or from
+/// What a peer's DATAGRAMs go through before the TUN device (<c>PeerDatagramInput</c>, <c>VpnPeer.TryAccept</c>): not an IP packet, or from
 /// a source outside the sending peer's own prefixes (WireGuard's source filter), is dropped and counted; the rest
 /// goes to the device, which in these tests is absent, so it counts as a failed TUN write.
 /// </summary>
@@ -18,7 +19,7 @@ public class VpnPeerReceiveTests
     public async Task A_datagram_that_is_not_an_IP_packet_is_counted_as_bad()
     {
         await using var vpn = Create();
-        var fromA = vpn.Router.Peers[0];
+        var fromA = InputOf(vpn, 0);
         var truncated = Udp4("100.64.0.2", "100.64.0.1").AsSpan(0, 30).ToArray();
 
         fromA.OnDatagram(null!, [0xDE, 0xAD, 0xBE, 0xEF]);
@@ -35,7 +36,7 @@ public class VpnPeerReceiveTests
     public async Task A_packet_from_another_peers_prefix_or_from_no_peers_is_counted_as_spoofed()
     {
         await using var vpn = Create();
-        var fromA = vpn.Router.Peers[0];
+        var fromA = InputOf(vpn, 0);
 
         fromA.OnDatagram(null!, Udp4("100.64.0.3", "100.64.0.1")); // B's address
         fromA.OnDatagram(null!, Udp4("10.9.1.1", "100.64.0.1")); // B's longer prefix inside A's 10.9.0.0/16
@@ -53,8 +54,8 @@ public class VpnPeerReceiveTests
     public async Task A_packet_from_the_peers_own_prefix_passes_the_checks_and_reaches_for_the_TUN_device()
     {
         await using var vpn = Create();
-        var fromA = vpn.Router.Peers[0];
-        var fromB = vpn.Router.Peers[1];
+        var fromA = InputOf(vpn, 0);
+        var fromB = InputOf(vpn, 1);
 
         // No TUN device is attached here: a packet that passes the checks fails its write, and is counted so.
         fromA.OnDatagram(null!, Udp4("100.64.0.2", "100.64.0.1"));
@@ -68,6 +69,8 @@ public class VpnPeerReceiveTests
         Assert.Equal(0, vpn.Counters.BadDatagramPackets);
         Assert.Equal(0, vpn.Counters.Received);
     }
+
+    private static PeerDatagramInput InputOf(TestVpn vpn, int peer) => new(vpn.Router.Peers[peer], vpn.Router);
 
     private static TestVpn Create() => TestVpn.Create(
     [

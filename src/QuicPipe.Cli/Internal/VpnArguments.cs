@@ -22,12 +22,12 @@ internal sealed record VpnArguments(TunDeviceOptions Device, VpnOptions Vpn)
     /// The arguments; or null after one line on stderr saying what is wrong, with the exit code: 2 for a flag that is
     /// malformed (a --peer without NODEID=, a bad NodeId), 1 for a prefix, address or device setting that is refused.
     /// </summary>
-    public static VpnArguments? Parse(IReadOnlyList<string> addresses, IReadOnlyList<string> peers, string tunName, int mtu, out int exitCode)
+    public static VpnArguments? Parse(IReadOnlyList<string> addresses, IReadOnlyList<string> peers, string tunName, int mtu, bool offload, out int exitCode)
     {
         exitCode = 0;
         try
         {
-            var device = new TunDeviceOptions { Name = tunName, Mtu = mtu };
+            var device = new TunDeviceOptions { Name = tunName, Mtu = mtu, Offload = offload };
             var own = new List<InterfaceAddress>();
             foreach (var address in addresses)
             {

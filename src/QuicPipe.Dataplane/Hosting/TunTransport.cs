@@ -43,14 +43,27 @@ public sealed class TunTransport
     {
         if (_device.Write(packet) > 0)
         {
-            Interlocked.Increment(ref _written);
-            Interlocked.Add(ref _writtenBytes, packet.Length);
+            CountWritten(1, packet.Length);
             return true;
         }
 
-        Interlocked.Increment(ref _writeFailures);
+        CountWriteFailures(1);
         return false;
     }
+
+    /// <summary>
+    /// A writer for one thread that, on a device with offloads, joins a flow's TCP segments into super-packets until
+    /// its <see cref="TunPacketWriter.Flush"/>: for handlers that deliver packets in batches.
+    /// </summary>
+    public TunPacketWriter CreateWriter() => new(this, _device);
+
+    internal void CountWritten(int packets, int bytes)
+    {
+        Interlocked.Add(ref _written, packets);
+        Interlocked.Add(ref _writtenBytes, bytes);
+    }
+
+    internal void CountWriteFailures(int packets) => Interlocked.Add(ref _writeFailures, packets);
 
     /// <summary>Adds what the reader saw (packets read, written back, dropped by reason) into <paramref name="total"/>.</summary>
     public void CollectCounters(DataplaneCounters total) => _read.AddTo(total);

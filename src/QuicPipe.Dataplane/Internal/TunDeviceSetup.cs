@@ -15,9 +15,14 @@ namespace QuicPipe.Dataplane.Internal;
 /// </summary>
 internal static partial class TunDeviceSetup
 {
-    // IFF_NO_PI: packets are bare IP, the version nibble says the family. IFF_VNET_HDR (a virtio-net header
-    // before each packet, for GSO/GRO batches) would be added here and nowhere else.
+    // IFF_NO_PI: packets are bare IP, the version nibble says the family. IFF_VNET_HDR (with Offload) puts a
+    // virtio-net header before each packet, which is what lets super-packets through.
     private const short RequestFlags = IffTun | IffNoPi;
+
+    private const uint TcpOffloads = TunFCsum | TunFTso4 | TunFTso6;
+
+    // UDP segmentation offload came with Linux 6.2; older kernels refuse the whole set with EINVAL.
+    private const uint TcpAndUdpOffloads = TcpOffloads | TunFUso4 | TunFUso6;
 
     private const string TunKind = "tun";
 
@@ -89,7 +94,7 @@ internal static partial class TunDeviceSetup
         var handle = new SafeFdHandle(fd);
         var request = default(IfReq);
         Encoding.ASCII.GetBytes(name, new Span<byte>(request.Name, IfReq.NameSize - 1));
-        request.Flags = RequestFlags;
+        request.Flags = options.Offload ? (short)(RequestFlags | IffVnetHdr) : RequestFlags;
         if (Libc.Ioctl(handle, TunSetIff, &request) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -103,6 +108,11 @@ internal static partial class TunDeviceSetup
                 Errno.EINVAL => NotTun(name, kind: null),
                 _ => new TunDeviceException($"Creating TUN device {name} failed: TUNSETIFF: {TunDeviceException.Describe(errno)}.", errno),
             };
+        }
+
+        if (options.Offload)
+        {
+            EnableOffloads(handle, name);
         }
 
         return handle;
@@ -122,6 +132,18 @@ internal static partial class TunDeviceSetup
         }
 
         return link.Index;
+    }
+
+    private static unsafe void EnableOffloads(SafeFdHandle handle, string name)
+    {
+        if (Libc.Ioctl(handle, TunSetOffload, (void*)TcpAndUdpOffloads) == 0 || Libc.Ioctl(handle, TunSetOffload, (void*)TcpOffloads) == 0)
+        {
+            return;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        handle.Dispose();
+        throw new TunDeviceException($"Creating TUN device {name} failed: TUNSETOFFLOAD: {TunDeviceException.Describe(errno)}; run without offloads.", errno);
     }
 
     /// <summary>MTU and alias, addresses, up, routes: routes need the link up ("Nexthop device is not up").</summary>

@@ -15,4 +15,15 @@ internal static class TunConstants
     internal const short IffTun = 0x0001;
     internal const short IffTap = 0x0002;
     internal const short IffNoPi = 0x1000;
+    internal const short IffVnetHdr = 0x4000;
+
+    // _IOW('T', 208, unsigned int): the argument is the flag word itself, not a pointer to it.
+    internal const nuint TunSetOffload = 0x400454D0;
+
+    // What the reader can take unfinished: partial checksums, TCP and UDP segmentation offload.
+    internal const uint TunFCsum = 0x01;
+    internal const uint TunFTso4 = 0x02;
+    internal const uint TunFTso6 = 0x04;
+    internal const uint TunFUso4 = 0x20;
+    internal const uint TunFUso6 = 0x40;
 }

@@ -13,6 +13,11 @@ namespace QuicPipe.Dataplane.Tun;
 /// its addresses and routes.
 /// </summary>
 /// <remarks>
+/// Made with <see cref="TunDeviceOptions.Offload"/>, the device also hands over TCP and UDP super-packets of up to
+/// 64 KiB and packets with unfinished checksums, each read starting with a <c>struct virtio_net_hdr</c> that says
+/// so; <see cref="Write(ReadOnlySpan{byte})"/> still takes plain IP packets (it writes the header for them).
+/// </remarks>
+/// <remarks>
 /// The device is made in the network namespace of the thread that calls <see cref="Create"/>; after that any thread
 /// may use it. One reader and one writer at a time; <see cref="Dispose"/> from any thread.
 /// </remarks>
@@ -33,8 +38,9 @@ public sealed class TunDevice : IDisposable
     // 1 once Dispose has begun.
     private int _disposed;
 
-    private TunDevice(SafeFdHandle fd, RtNetlinkSocket netlink, ILogger logger, string name, int interfaceIndex, int mtu)
+    private TunDevice(SafeFdHandle fd, RtNetlinkSocket netlink, ILogger logger, string name, int interfaceIndex, int mtu, bool offload)
     {
+        Offload = offload;
         _fd = fd;
         _netlink = netlink;
         _logger = logger;
@@ -51,6 +57,15 @@ public sealed class TunDevice : IDisposable
 
     /// <summary>The MTU set at creation: the largest packet <see cref="Read"/> returns and <see cref="Write(ReadOnlySpan{byte})"/> should get.</summary>
     public int Mtu { get; }
+
+    /// <summary>
+    /// The device was made with IFF_VNET_HDR and segmentation offloads: <see cref="Read"/> returns frames (a
+    /// <c>virtio_net_hdr</c>, then a packet or a super-packet) and needs a buffer of 64 KiB and more.
+    /// </summary>
+    public bool Offload { get; }
+
+    /// <summary>The smallest buffer <see cref="Read"/> takes: the MTU, or with <see cref="Offload"/> a whole frame.</summary>
+    public int ReadBufferSize => Offload ? TunFrameSplitter.FrameBufferSize : Mtu;
 
     /// <summary>The device's descriptor (non-blocking), for a reader that waits with its own poll or epoll.</summary>
     public SafeHandle Handle => _fd;
@@ -87,7 +102,7 @@ public sealed class TunDevice : IDisposable
             fd = TunDeviceSetup.Open(options);
             index = TunDeviceSetup.FindCreated(netlink, name);
             TunDeviceSetup.Configure(netlink, index, options);
-            return new TunDevice(fd, netlink, logger, name, index, options.Mtu);
+            return new TunDevice(fd, netlink, logger, name, index, options.Mtu, options.Offload);
         }
         catch
         {
@@ -106,13 +121,14 @@ public sealed class TunDevice : IDisposable
 
     /// <summary>
     /// Reads one packet into <paramref name="packet"/> and returns its length, or 0 when none is queued. The buffer
-    /// must hold <see cref="Mtu"/> bytes. Allocates nothing.
+    /// must hold <see cref="ReadBufferSize"/> bytes. With <see cref="Offload"/> what is read is a frame (see
+    /// there). Allocates nothing.
     /// </summary>
     /// <exception cref="TunDeviceException">The device failed or was deleted under us.</exception>
     public unsafe int Read(Span<byte> packet)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (packet.Length < Mtu)
+        if (packet.Length < ReadBufferSize)
         {
             ThrowShortBuffer(packet.Length);
         }
@@ -182,13 +198,46 @@ public sealed class TunDevice : IDisposable
     /// </summary>
     public unsafe int Write(ReadOnlySpan<byte> packet, out int errorNumber)
     {
+        if (!Offload)
+        {
+            return WriteFrame(packet, out errorNumber);
+        }
+
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+
+        // A zeroed header: a whole packet with its checksums done. Gathered, so the packet is not copied behind it.
+        var header = default(VirtioNetHeader);
         nint written;
         fixed (byte* buffer = packet)
         {
-            written = Libc.Write(_fd, buffer, (nuint)packet.Length);
+            var vectors = stackalloc IoVec[2];
+            vectors[0] = new IoVec { Base = (byte*)&header, Length = VirtioNetHeader.Size };
+            vectors[1] = new IoVec { Base = buffer, Length = (nuint)packet.Length };
+            written = Libc.Writev(_fd, vectors, 2);
         }
 
+        var length = Written(written, out errorNumber);
+        return length > 0 ? length - VirtioNetHeader.Size : 0;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="frame"/> as it is: with <see cref="Offload"/>, a <c>virtio_net_hdr</c> then the packet
+    /// or super-packet it describes. Returns the bytes written, or 0 when the kernel refused the frame.
+    /// </summary>
+    internal unsafe int WriteFrame(ReadOnlySpan<byte> frame, out int errorNumber)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        nint written;
+        fixed (byte* buffer = frame)
+        {
+            written = Libc.Write(_fd, buffer, (nuint)frame.Length);
+        }
+
+        return Written(written, out errorNumber);
+    }
+
+    private int Written(nint written, out int errorNumber)
+    {
         if (written >= 0)
         {
             errorNumber = 0;
@@ -230,5 +279,5 @@ public sealed class TunDevice : IDisposable
         new($"{operation} TUN device {Name} failed: {TunDeviceException.Describe(errno)}.", errno);
 
     private void ThrowShortBuffer(int length) =>
-        throw new ArgumentException($"A packet buffer of {length} bytes cannot hold a packet of TUN device {Name}; it needs {Mtu} (the MTU).", "packet");
+        throw new ArgumentException($"A packet buffer of {length} bytes cannot hold a packet of TUN device {Name}; it needs {ReadBufferSize}{(Offload ? " (a whole offloaded frame)" : " (the MTU)")}.", "packet");
 }

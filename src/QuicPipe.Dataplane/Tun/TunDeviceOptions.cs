@@ -35,6 +35,15 @@ public sealed class TunDeviceOptions
     /// </summary>
     public int TransmitQueueLength { get; set; } = 4096;
 
+    /// <summary>
+    /// Segmentation and checksum offloads (IFF_VNET_HDR with TSO4/6, USO4/6 where the kernel has them, and partial
+    /// checksums): the kernel hands over whole TCP and UDP super-packets of up to 64 KiB instead of cutting them into
+    /// MTU-sized packets first, and takes joined TCP segments back in one write. Much less kernel work per byte;
+    /// readers then get frames, not packets (see <see cref="TunDevice.Offload"/>). Off by default for plain readers;
+    /// the server's TUN listener cuts and joins for its stages and handlers either way.
+    /// </summary>
+    public bool Offload { get; set; }
+
     /// <summary>The addresses the device holds; each also gives the kernel a route to its network.</summary>
     public IReadOnlyList<InterfaceAddress> Addresses { get; set; } = [];
 

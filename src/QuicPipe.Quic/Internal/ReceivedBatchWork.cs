@@ -41,6 +41,7 @@ internal sealed class ReceivedBatchWork(QuicEndpoint endpoint)
             var now = MonotonicClock.NowNanoseconds();
             foreach (var connection in _readInBatch)
             {
+                connection.EndDatagramBatch();
                 if (!connection.IsTerminated)
                 {
                     // Acknowledgements may have made room in send buffers, MAX_STREAMS room for new streams.

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using QuicPipe.Dataplane;
 
 namespace QuicPipe.Vpn.Internal;
 

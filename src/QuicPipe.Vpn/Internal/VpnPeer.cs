@@ -7,9 +7,10 @@ namespace QuicPipe.Vpn.Internal;
 /// <summary>
 /// One peer of the VPN: its connection (dialled on the first packet for it, or accepted from it; the newest wins),
 /// the packets held while it is being dialled, and the DATAGRAMs it sends, checked against its prefixes before they
-/// reach the TUN device. The TUN reader calls <see cref="Send"/>; the peer's QUIC loop calls <see cref="OnDatagram"/>.
+/// reach the TUN device. The TUN reader calls <see cref="Send"/>; each connection's <see cref="PeerDatagramInput"/>
+/// asks <see cref="TryAccept"/> on its QUIC loop.
 /// </summary>
-internal sealed partial class VpnPeer : IQuicDatagramReceiver
+internal sealed partial class VpnPeer
 {
     // How long the TUN reader waits for room in a full connection queue before dropping: long enough for the QUIC
     // loop's turn, short enough that one slow peer barely delays packets for the others.
@@ -104,7 +105,7 @@ internal sealed partial class VpnPeer : IQuicDatagramReceiver
     /// <summary>A connection to this peer, ours or theirs: it carries the traffic from now on; an older one is closed.</summary>
     public void Attach(QuicConnection connection)
     {
-        connection.SetDatagramReceiver(this);
+        connection.SetDatagramReceiver(new PeerDatagramInput(this, _router));
         QuicConnection? previous;
         lock (_lock)
         {
@@ -127,31 +128,28 @@ internal sealed partial class VpnPeer : IQuicDatagramReceiver
         _router.OnPeerConnected(this, connection);
     }
 
-    /// <summary>The peer's QUIC loop: a packet from the peer, delivered if it is IP and its source is the peer's.</summary>
-    public void OnDatagram(QuicConnection connection, ReadOnlySpan<byte> datagram)
+    /// <summary>
+    /// A connection's QUIC loop: whether a DATAGRAM from the peer may go into the TUN device: an IP packet whose source
+    /// is the peer's. <paramref name="length"/> is the packet's, without trailing bytes. What fails is counted.
+    /// </summary>
+    public bool TryAccept(ReadOnlySpan<byte> datagram, out int length)
     {
+        length = 0;
         var counters = _router.Counters;
         if (!IpPacket.TryParse(datagram, out var packet))
         {
             Interlocked.Increment(ref counters.BadDatagrams);
-            return;
+            return false;
         }
 
         if (!_router.Routes.TryLookup(packet.Source(datagram), out var owner) || owner != Index)
         {
             Interlocked.Increment(ref counters.Spoofed);
-            return;
+            return false;
         }
 
-        if (_router.Tun is { } tun && tun.Write(datagram[..packet.TotalLength]))
-        {
-            Interlocked.Increment(ref counters.PacketsReceived);
-            Interlocked.Add(ref counters.BytesReceived, packet.TotalLength);
-        }
-        else
-        {
-            Interlocked.Increment(ref counters.TunWriteFailed);
-        }
+        length = packet.TotalLength;
+        return true;
     }
 
     /// <summary>Closes the connection (the VPN stops).</summary>

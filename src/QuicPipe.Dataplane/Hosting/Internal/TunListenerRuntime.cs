@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Internal;
 using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Dataplane.Tun;
 
@@ -96,38 +97,23 @@ internal sealed partial class TunListenerRuntime : ListenerRuntime
 
     private void Read(TunDevice device, PacketBatch batch, PacketDelegate pipeline)
     {
+        var reader = new TunBatchReader(device, _counters);
         while (!_stopping)
         {
             try
             {
-                if (!device.WaitReadable(PollMilliseconds))
+                if (!reader.HasPending && !device.WaitReadable(PollMilliseconds))
                 {
                     continue;
                 }
 
                 batch.Clear();
-                while (batch.Count < batch.Capacity)
-                {
-                    var index = batch.Count;
-                    var length = device.Read(batch.Slot(index));
-                    if (length == 0)
-                    {
-                        break;
-                    }
-
-                    batch.Lengths[index] = length;
-                    batch.Sources[index] = default;
-                    batch.ResetSlot(index);
-                    batch.Count = index + 1;
-                    _counters.ReceivedBytes += length;
-                }
-
+                reader.Fill(batch);
                 if (batch.Count == 0)
                 {
                     continue;
                 }
 
-                _counters.Received += batch.Count;
                 _counters.Batches++;
                 pipeline(batch);
             }

@@ -3,7 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace QuicPipe.Vpn;
+namespace QuicPipe.Dataplane;
 
 /// <summary>The Internet checksum (RFC 1071) of IPv4 headers, ICMP, ICMPv6, UDP and TCP.</summary>
 /// <remarks>
@@ -26,7 +26,7 @@ public static class InternetChecksum
     /// Adds <paramref name="data"/> to a running sum (machine byte order, unfolded). Every chunk but the last must
     /// have an even length, or the words of the chunks after it pair up wrongly.
     /// </summary>
-    internal static ulong Sum(ReadOnlySpan<byte> data, ulong sum)
+    public static ulong Sum(ReadOnlySpan<byte> data, ulong sum)
     {
         ref var start = ref MemoryMarshal.GetReference(data);
         var length = data.Length;
@@ -71,8 +71,23 @@ public static class InternetChecksum
         return sum;
     }
 
+    /// <summary>
+    /// The running sum of the pseudo-header that TCP and UDP checksums cover (RFC 9293 §3.1, RFC 8200 §8.1): the
+    /// source and destination addresses of the IPv4 or IPv6 packet <paramref name="ipPacket"/> starts with, the
+    /// protocol and the transport length. Add the transport header and payload to it with <see cref="Sum"/>.
+    /// </summary>
+    public static ulong PseudoHeaderSum(ReadOnlySpan<byte> ipPacket, byte protocol, int transportLength)
+    {
+        var addresses = ipPacket[0] >> 4 == 4 ? ipPacket[12..20] : ipPacket[8..40];
+        var sum = Sum(addresses, 0);
+
+        // Both are big-endian words of the pseudo-header; the running sum holds words in machine order.
+        sum += MachineWord((ushort)protocol) + MachineWord((ushort)transportLength);
+        return sum;
+    }
+
     /// <summary>Folds a running sum to 16 bits in network order and complements it: the value for the field.</summary>
-    internal static ushort Finish(ulong sum)
+    public static ushort Finish(ulong sum)
     {
         while (sum > 0xFFFF)
         {
@@ -82,4 +97,7 @@ public static class InternetChecksum
         var folded = (ushort)sum;
         return (ushort)~(BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(folded) : folded);
     }
+
+    private static ulong MachineWord(ushort networkValue) =>
+        BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(networkValue) : networkValue;
 }
