@@ -39,6 +39,7 @@ Options:
   --rounds R    rounds over the three ways                   [default 3]
   --pings N     pings per RTT measurement (0.01 s apart)     [default 50]
   --qp-mtu N    pass --mtu N to quicpipe vpn                 [default: quicpipe's own, 1400]
+  --qp-no-offload  pass --no-offload to quicpipe vpn (one packet per TUN read and write), to measure the offloads
   --no-build    use the existing Release build of src/QuicPipe.Cli
   -h, --help    this text
 Needs root, ip, iperf3, ping, python3, dotnet, and wireguard-go + wg: if wireguard-go or wg is missing the
@@ -58,6 +59,7 @@ seconds=5
 rounds=3
 pings=50
 qp_mtu=""
+qp_offload_args=()
 build=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -66,6 +68,7 @@ while [[ $# -gt 0 ]]; do
         --rounds) need "$@"; rounds="$2"; shift 2 ;;
         --pings) need "$@"; pings="$2"; shift 2 ;;
         --qp-mtu) need "$@"; qp_mtu="$2"; shift 2 ;;
+        --qp-no-offload) qp_offload_args=(--no-offload); shift ;;
         --no-build) build=0; shift ;;
         *) fail "unknown option '$1' (try --help)" ;;
     esac
@@ -217,7 +220,7 @@ mtu_args=()
 start_vpn() { # start_vpn SIDE NS KEY ADDRESS PEER_ID PEER_ADDRESS
     start_bg "$results/vpn-$1.out" "$results/vpn-$1.err" \
         ip netns exec "$2" dotnet "$dll" vpn --relay "$link_b:$relay_port" --relay-id "$relay_id" --key "$3" \
-        --address "$4/24" --peer "$5=$6/32" --tun qp0 --stats-interval 1s "${mtu_args[@]}"
+        --address "$4/24" --peer "$5=$6/32" --tun qp0 --stats-interval 1s "${mtu_args[@]}" "${qp_offload_args[@]}"
     way_pids[quicpipe]+="$QP_LAST_PID "
 }
 start_vpn a "$ns_a" "$work/a.key" "$qp_ip_a" "$b_id" "$qp_ip_b"
@@ -413,9 +416,9 @@ for side in a b; do
 done
 ((path_ok)) || log "WARNING: quicpipe's path changed during the measurement (lines above); its figures are suspect"
 
-python3 - "$runs" "$results" "$rounds" "$seconds" "$pings" "$path_ok" <<'PY'
+python3 - "$runs" "$results" "$rounds" "$seconds" "$pings" "$path_ok" "${#qp_offload_args[@]}" <<'PY'
 import json, os, statistics, sys
-runs_path, results, rounds, seconds, pings, path_ok = sys.argv[1:]
+runs_path, results, rounds, seconds, pings, path_ok, no_offload = sys.argv[1:]
 tck = os.sysconf("SC_CLK_TCK")
 ways = ["veth", "wireguard-go", "quicpipe"]
 rows = [l.rstrip("\n").split("\t") for l in open(runs_path)][1:]
@@ -484,7 +487,7 @@ if path_ok != "1":
     print("  WARNING: quicpipe's path left the direct veth path during the run (see the log)")
 
 versions = dict(l.rstrip("\n").split(": ", 1) for l in open(os.path.join(results, "versions.txt")) if ": " in l)
-doc = {"params": {"rounds": int(rounds), "seconds": int(seconds), "pings": int(pings)}, "versions": versions,
+doc = {"params": {"rounds": int(rounds), "seconds": int(seconds), "pings": int(pings), "quicpipe_offload": no_offload == "0"}, "versions": versions,
        "host": {"nproc": os.cpu_count(), "loadavg": open("/proc/loadavg").read().split()[:3], "kernel": os.uname().release},
        "quicpipe_path_stayed_direct": path_ok == "1", "summary": summary, "ratios_quicpipe_over_wireguard_go": ratios,
        "runs": [dict(zip(["round", "way", "kind", "value", "cpu_ticks", "bytes", "retransmits", "extra"], r)) for r in rows]}

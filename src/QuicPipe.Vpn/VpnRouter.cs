@@ -69,8 +69,8 @@ public sealed partial class VpnRouter : IAsyncDisposable
 
     internal IReadOnlyList<VpnPeer> Peers => _peers;
 
-    /// <summary>The TUN device packets from peers are written into: set when its listener starts.</summary>
-    internal TunTransport? Tun => Volatile.Read(ref _tun);
+    /// <summary>The TUN device packets from peers are written into, with its counters: set while its listener runs.</summary>
+    public TunTransport? Tun => Volatile.Read(ref _tun);
 
     /// <summary>
     /// The handler of the peer endpoint's incoming connections (<c>udp.UsePeer(peer, c =&gt; c.Run(vpn.OnConnectedAsync))</c>):

@@ -12,6 +12,13 @@ namespace QuicPipe.Lab.Tests;
 /// </summary>
 public sealed class VpnLabTests(ITestOutputHelper output)
 {
+    // A number from the stats line's offload part: -1 when the line has none.
+    private static long OffloadCount(string line, string name)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(line, $@"^stats: vpn .* offload .*\b{name} (\d+)");
+        return match.Success ? long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : -1;
+    }
+
     private static readonly TimeSpan Command = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Eventually = TimeSpan.FromSeconds(15);
 
@@ -69,11 +76,13 @@ public sealed class VpnLabTests(ITestOutputHelper output)
             Assert.True(relayed.At < start && direct.At > start && direct.At < end, $"the path did not change during the transfer\n{vpn.Describe()}");
         });
 
-    [LabFact]
-    public Task Iperf3_TCP_and_UDP_run_across_the_VPN() =>
+    [LabTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public Task Iperf3_TCP_and_UDP_run_across_the_VPN_with_and_without_TUN_offloads(bool offload) =>
         LabRun.WithAsync(NatKind.FullCone, NatKind.FullCone, async lab =>
         {
-            using var vpn = LabVpn.Start(lab);
+            using var vpn = offload ? LabVpn.Start(lab, "--stats-interval", "1s") : LabVpn.Start(lab, "--stats-interval", "1s", "--no-offload");
             Ping(vpn, LabHost.A, LabVpn.AddressB);
             vpn.Expect(vpn.VpnA, PathLines.IsDirect, "vpn A did not move to the direct path", Eventually);
 
@@ -81,6 +90,17 @@ public sealed class VpnLabTests(ITestOutputHelper output)
             var tcpBits = tcp.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
             output.WriteLine($"iperf3 TCP: {tcpBits / 1e6:0} Mbit/s");
             Assert.True(tcpBits > 10e6, $"TCP at {tcpBits / 1e6:0.0} Mbit/s\n{vpn.Describe()}");
+
+            // The sender's kernel hands A whole TCP super-packets to cut; B joins the segments back before its kernel.
+            if (offload)
+            {
+                vpn.Expect(vpn.VpnA, l => OffloadCount(l, "super_read") > 0, "vpn A read no super-packet from its TUN device", Eventually);
+                vpn.Expect(vpn.VpnB, l => OffloadCount(l, "super_written") > 0, "vpn B joined no TCP segments", Eventually);
+            }
+            else
+            {
+                vpn.Expect(vpn.VpnA, l => l.StartsWith("stats: vpn ", StringComparison.Ordinal) && l.EndsWith(" offload off", StringComparison.Ordinal), "vpn A's stats do not say the offloads are off", Eventually);
+            }
 
             var udp = await Iperf3Async(vpn, "-u", "-b", "50M", "-l", "1200", "-t", "3");
             var sum = udp.GetProperty("end").GetProperty("sum");

@@ -41,23 +41,35 @@ public static class Checksum
         BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0 && Internet(udp, PseudoHeaderSum(source, destination, udp.Length)) == 0;
 
     /// <summary>
-    /// True when the TCP or UDP checksum of <paramref name="ipPacket"/> (IPv4 without options is fine, or IPv6 with
-    /// the transport header right after the fixed header) verifies over its pseudo-header.
+    /// True when the TCP or UDP checksum of <paramref name="ipPacket"/> (IPv4, or IPv6 with the transport header
+    /// right after the fixed header) verifies over its pseudo-header.
     /// </summary>
-    public static bool TransportValid(ReadOnlySpan<byte> ipPacket)
+    public static bool TransportValid(ReadOnlySpan<byte> ipPacket) => Internet(Transport(ipPacket, out var sum), sum) == 0;
+
+    /// <summary>The TCP or UDP checksum <paramref name="ipPacket"/> should carry, taking its checksum field as zero.</summary>
+    public static ushort TransportChecksum(ReadOnlySpan<byte> ipPacket)
+    {
+        var transport = Transport(ipPacket, out var sum).ToArray();
+        var isUdp = (ipPacket[0] >> 4 == 4 ? ipPacket[9] : ipPacket[6]) == 17;
+        transport[isUdp ? 6 : 16] = transport[isUdp ? 7 : 17] = 0;
+        var result = Internet(transport, sum);
+        return isUdp && result == 0 ? (ushort)0xFFFF : result;
+    }
+
+    // The transport part of the packet, and the sum of its pseudo-header.
+    private static ReadOnlySpan<byte> Transport(ReadOnlySpan<byte> ipPacket, out ulong pseudoHeaderSum)
     {
         var isIPv4 = ipPacket[0] >> 4 == 4;
         var headerLength = isIPv4 ? (ipPacket[0] & 0x0F) * 4 : 40;
-        var protocol = isIPv4 ? ipPacket[9] : ipPacket[6];
         var addresses = isIPv4 ? ipPacket[12..20] : ipPacket[8..40];
-        ulong sum = protocol;
+        var transport = ipPacket[headerLength..];
+        pseudoHeaderSum = (ulong)(isIPv4 ? ipPacket[9] : ipPacket[6]) + (ulong)transport.Length;
         for (var i = 0; i < addresses.Length; i += 2)
         {
-            sum += BinaryPrimitives.ReadUInt16BigEndian(addresses[i..]);
+            pseudoHeaderSum += BinaryPrimitives.ReadUInt16BigEndian(addresses[i..]);
         }
 
-        var transport = ipPacket[headerLength..];
-        return Internet(transport, sum + (ulong)transport.Length) == 0;
+        return transport;
     }
 
     private static ulong PseudoHeaderSum(IPAddress source, IPAddress destination, int udpLength)

@@ -1,5 +1,5 @@
-using QuicPipe.Vpn.Internal;
 using QuicPipe.Quic;
+using QuicPipe.Vpn.Internal;
 using Xunit;
 using static QuicPipe.Vpn.Tests.TestPackets;
 

@@ -87,7 +87,8 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
         var c = router.Counters;
         return $"stats: vpn peers {router.ConnectedPeers} sent {c.Sent} pkts {c.SentBytes} B received {c.Received} pkts {c.ReceivedBytes} B "
             + $"drops not_ip {c.NotIpPackets} no_route {c.NoRoutePackets} too_big {c.TooBigPackets} spoofed {c.SpoofedPackets} "
-            + $"bad_datagram {c.BadDatagramPackets} pending {c.PendingDroppedPackets} send {c.SendDroppedPackets} tun_write {c.TunWriteFailures}";
+            + $"bad_datagram {c.BadDatagramPackets} pending {c.PendingDroppedPackets} send {c.SendDroppedPackets} tun_write {c.TunWriteFailures}"
+            + (router.Tun is { Offload: true } tun ? $" offload super_read {tun.SuperPacketsRead} super_written {tun.SuperPacketsWritten}" : " offload off");
     }
 
     /// <summary>The connection's <c>path:</c> lines until it ends or the VPN stops.</summary>

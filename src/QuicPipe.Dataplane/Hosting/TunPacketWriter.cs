@@ -57,6 +57,7 @@ public sealed class TunPacketWriter : ITunFrameOutput
         if (TryWrite(frame, isFrame: true))
         {
             SuperPacketsWritten++;
+            _transport.CountSuperPacketWritten();
             Counted(segments, packetBytes);
         }
         else

@@ -14,6 +14,7 @@ public sealed class TunTransport
     private long _written;
     private long _writtenBytes;
     private long _writeFailures;
+    private long _superPacketsWritten;
 
     internal TunTransport(TunDevice device, DataplaneCounters read)
     {
@@ -34,6 +35,15 @@ public sealed class TunTransport
 
     /// <summary>Packets the kernel refused (not a valid IP packet, say): counted, never thrown.</summary>
     public long WriteFailures => Interlocked.Read(ref _writeFailures);
+
+    /// <summary>Whether the device was made with segmentation offloads (<see cref="TunDeviceOptions.Offload"/>).</summary>
+    public bool Offload => _device.Offload;
+
+    /// <summary>TCP and UDP super-packets the kernel handed over whole, cut into packets by the listener.</summary>
+    public long SuperPacketsRead => Volatile.Read(ref _read.GroBuffers);
+
+    /// <summary>Writes of TCP segments joined by a <see cref="TunPacketWriter"/>.</summary>
+    public long SuperPacketsWritten => Interlocked.Read(ref _superPacketsWritten);
 
     /// <summary>
     /// Hands one IP packet to the kernel as if it arrived on the device. False (and counted) when the kernel refuses
@@ -62,6 +72,8 @@ public sealed class TunTransport
         Interlocked.Add(ref _written, packets);
         Interlocked.Add(ref _writtenBytes, bytes);
     }
+
+    internal void CountSuperPacketWritten() => Interlocked.Increment(ref _superPacketsWritten);
 
     internal void CountWriteFailures(int packets) => Interlocked.Add(ref _writeFailures, packets);
 
