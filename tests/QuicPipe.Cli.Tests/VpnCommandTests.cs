@@ -34,7 +34,7 @@ public sealed partial class VpnCommandTests : IDisposable
         var (code, stdout, _) = RelayProcess.Run(Limit, "vpn", "--help");
 
         Assert.Equal(0, code);
-        foreach (var option in new[] { "--address", "--peer", "--tun", "--mtu", "--relay-only", "--stats-interval", "--relay", "--key", "--timeout" })
+        foreach (var option in new[] { "--address", "--peer", "--tun", "--mtu", "--no-offload", "--relay-only", "--stats-interval", "--relay", "--key", "--timeout" })
         {
             Assert.Contains(option, stdout, StringComparison.Ordinal);
         }
@@ -192,6 +192,31 @@ public sealed partial class VpnCommandTests : IDisposable
         Assert.False(gone, "qp0 is still there after exit");
         Assert.Equal(["lo"], ns.LinkNames());
         Assert.DoesNotContain("10.9.0.0/16", ns.Ip("route", "show"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_device_has_segmentation_offloads_unless_no_offload_is_given(bool offload)
+    {
+        using var ns = new TestNamespace("qpvpn");
+        bool? vnetHeader = null;
+        string[] flags = ["--address", "100.64.0.1/24", "--peer", $"{_peer}=100.64.0.2/32"];
+
+        // The relay is unreachable: the device lives for the 2 s the relay is tried, long enough to look at it.
+        var run = await RunVpnAsync(
+            offload ? flags : [.. flags, "--no-offload"],
+            ns,
+            whileRunning: () =>
+            {
+                if (vnetHeader is null && ns.TryIp("link", "show", "dev", "qp0").Success)
+                {
+                    vnetHeader = ns.IpJson("-d", "link", "show", "dev", "qp0")[0].GetProperty("linkinfo").GetProperty("info_data").GetProperty("vnet_hdr").GetBoolean();
+                }
+            });
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(offload, vnetHeader);
     }
 
     /// <summary>
