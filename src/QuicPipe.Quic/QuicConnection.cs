@@ -356,10 +356,37 @@ public sealed class QuicConnection
 
     /// <summary>
     /// Sends this connection's DATAGRAMs to <paramref name="receiver"/> as they arrive, on the loop thread, instead of
-    /// queueing copies for <see cref="ReadDatagramAsync"/>; null goes back to the queue. Any thread; takes effect
-    /// from the next DATAGRAM.
+    /// queueing copies for <see cref="ReadDatagramAsync"/>; null goes back to the queue. Any thread. The receiver
+    /// first gets, in order, what was queued before it was set (a peer may send as soon as the handshake is done,
+    /// before whoever accepted the connection has set a receiver); the loop thread makes the switch, so none of it
+    /// is lost or reordered.
     /// </summary>
-    public void SetDatagramReceiver(IQuicDatagramReceiver? receiver) => _datagramReceiver = receiver;
+    public void SetDatagramReceiver(IQuicDatagramReceiver? receiver)
+    {
+        if (receiver is null)
+        {
+            _datagramReceiver = null;
+            return;
+        }
+
+        try
+        {
+            _endpoint.Post(() =>
+            {
+                while (_datagrams.Reader.TryRead(out var queued))
+                {
+                    receiver.OnDatagram(this, queued.Span);
+                }
+
+                _datagramReceiver = receiver;
+                receiver.OnDatagramBatchEnd(this);
+            });
+        }
+        catch (ObjectDisposedException)
+        {
+            // The endpoint is stopping: the connection ends with it, and nothing more arrives.
+        }
+    }
 
     /// <summary>Loop thread, after each received batch: the receiver hands on what it held from the batch.</summary>
     internal void EndDatagramBatch() => _datagramReceiver?.OnDatagramBatchEnd(this);

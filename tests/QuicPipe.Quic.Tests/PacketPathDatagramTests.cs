@@ -52,6 +52,40 @@ public class PacketPathDatagramTests
     }
 
     [Fact]
+    public async Task Datagrams_that_arrived_before_the_receiver_was_set_reach_it_first_in_order()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var payload = new byte[1000];
+        var before = (await server.GetStatsAsync(timeout.Token)).BytesReceived;
+        for (var i = 0; i < 10; i++)
+        {
+            Fill(payload.AsSpan(0, Size(i)), i);
+            Assert.True(client.TrySendDatagram(payload.AsSpan(0, Size(i))));
+        }
+
+        // Queued for ReadDatagramAsync meanwhile (as on a connection accepted before its handler set a receiver).
+        var sent = Enumerable.Range(0, 10).Sum(Size);
+        while ((await server.GetStatsAsync(timeout.Token)).BytesReceived - before < sent)
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+
+        var receiver = new RecordingReceiver();
+        server.SetDatagramReceiver(receiver);
+        for (var i = 10; i < 20; i++)
+        {
+            Fill(payload.AsSpan(0, Size(i)), i);
+            Assert.True(client.TrySendDatagram(payload.AsSpan(0, Size(i))));
+        }
+
+        await receiver.WaitForAsync(20, timeout.Token);
+        Assert.Equal(Enumerable.Range(0, 20), receiver.Indices);
+        Assert.Empty(receiver.Corrupt);
+    }
+
+    [Fact]
     public async Task A_sender_that_waits_for_room_drops_nothing_before_the_wire_where_one_that_does_not_drops_some()
     {
         using var timeout = new CancellationTokenSource(Limit);

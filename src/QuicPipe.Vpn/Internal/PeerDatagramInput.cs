@@ -35,7 +35,9 @@ internal sealed class PeerDatagramInput(VpnPeer peer, VpnRouter router) : IQuicD
         writer.Write(datagram[..length]);
     }
 
-    public void OnDatagramBatchEnd(QuicConnection connection)
+    public void OnDatagramBatchEnd(QuicConnection connection) => FlushAndCount();
+
+    private void FlushAndCount()
     {
         if (_writer is not { } writer)
         {
@@ -64,7 +66,7 @@ internal sealed class PeerDatagramInput(VpnPeer peer, VpnRouter router) : IQuicD
     {
         if (!ReferenceEquals(tun, _writerTun))
         {
-            OnDatagramBatchEnd(null!);
+            FlushAndCount();
             _writer = tun?.CreateWriter();
             _writerTun = tun;
             _countedPackets = _countedBytes = _countedFailures = 0;
