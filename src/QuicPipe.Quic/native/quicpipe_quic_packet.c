@@ -93,6 +93,10 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
 
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
+    /* One packet info for every call, zeroed: a packet that a DATAGRAM call leaves open (WRITE_MORE) is finished
+       by a stream call, and ngtcp2 reads the ECN mark of the packet so far from the info it is given. A second,
+       uninitialised one made its ECN validation count packets it never started, and abort on an assertion. */
+    ngtcp2_pkt_info pi = {0};
     size_t count = 0;
     while (count < max_pkts) {
         uint8_t *dest = slots + count * slot_size;
@@ -101,8 +105,7 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
             qp_dgram *d = c->dgram_head;
             ngtcp2_vec v = {d->data, d->len};
             int accepted = 0;
-            ngtcp2_pkt_info dpi;
-            ngtcp2_ssize n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &dpi, dest, slot_size, &accepted,
+            ngtcp2_ssize n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, dest, slot_size, &accepted,
                                                          NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1, ts);
             if (accepted || n == NGTCP2_ERR_INVALID_ARGUMENT || n == NGTCP2_ERR_INVALID_STATE) {
                 /* Sent, or can never be (too large for the peer, or it does not take DATAGRAMs): off the queue. */
@@ -146,7 +149,6 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
             }
         }
         ngtcp2_ssize written = -1;
-        ngtcp2_pkt_info pi;
         ngtcp2_ssize n = ngtcp2_conn_write_stream(c->conn, &ps.path, &pi, dest, slot_size, &written, flags,
                                                   stream_id, data, datalen, ts);
         if (n == NGTCP2_ERR_WRITE_MORE && s) {
