@@ -17,7 +17,7 @@ so perf can name JIT-compiled frames), loads it with udp-loadgen -> forwarder ->
 
   perf          whole-process stacks, kernel, native and JIT-compiled frames alike:
                   perf record -e cpu-clock -F 999 -g -p PID   (-a with --system)
-                exported with `perf script` -> OUT.perf.txt
+                exported with `perf script` -> OUT.linux-perf.txt (the name tells speedscope the format)
   dotnet-trace  managed stacks of every .NET thread (relay only), from the runtime itself:
                   dotnet-trace collect --profile dotnet-sampled-thread-time --format Speedscope
                 -> OUT.speedscope.json (and dotnet-trace's raw OUT.nettrace)
@@ -245,9 +245,9 @@ forwarded="$(grep '"t"' "$work/sink.out" | tail -n 1 | sed -n 's/.*"packets":\([
 if ((use_perf)); then
     log "perf script"
     # perf script names JIT frames from /tmp/perf-PID.map, which outlives the relay; removed once read.
-    perf script -i "$work/perf.data" >"$out.perf.txt" 2>"$work/script.err" || { cat "$work/script.err" >&2; fail "perf script failed"; }
+    perf script -i "$work/perf.data" >"$out.linux-perf.txt" 2>"$work/script.err" || { cat "$work/script.err" >&2; fail "perf script failed"; }
     rm -f "/tmp/perf-$fwd_pid.map" "/tmp/perfinfo-$fwd_pid.map"
-    written=("$out.perf.txt" "${written[@]}")
+    written=("$out.linux-perf.txt" "${written[@]}")
 fi
 
 log "$label: batch $batch, threads $threads, ${size} B, $cids CIDs, rate $rate pps (0 = max); sink got ${forwarded:-0} packets in the run"

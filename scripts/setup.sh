@@ -28,6 +28,7 @@ packages=(
     linux-libc-dev               # linux/bpf.h and the other uapi headers the XDP program includes
     bpftool                      # inspecting loaded programs and maps when debugging the XDP path
     ethtool                      # XDP lab tests: veth offload settings
+    chromium                     # headless: renders profiles in the speedscope viewer (ProfilingTests)
 )
 
 missing=()
