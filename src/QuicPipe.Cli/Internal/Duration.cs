@@ -29,8 +29,6 @@ internal readonly partial record struct Duration(TimeSpan Value)
         return parsed;
     }
 
-    public TimeSpan ToTimeSpan() => Value;
-
     /// <summary>Hours, minutes, seconds and milliseconds, zero parts left out: <c>10s</c>, <c>500ms</c>, <c>1h30m</c>, <c>0</c>.</summary>
     public override string ToString() => Format(Value);
 
@@ -39,11 +37,6 @@ internal readonly partial record struct Duration(TimeSpan Value)
         if (duration == TimeSpan.Zero)
         {
             return "0";
-        }
-
-        if (duration < TimeSpan.Zero)
-        {
-            return "-" + Format(duration.Negate());
         }
 
         var text = new StringBuilder();
