@@ -21,6 +21,9 @@ internal static class CliHelp
 
     private sealed class HelpWithExample(HelpAction help, IReadOnlyDictionary<Command, string> examples) : SynchronousCommandLineAction
     {
+        // As the help action it wraps: --help is an answer even when required options are missing (exit 0, not 2).
+        public override bool ClearsParseErrors => help.ClearsParseErrors;
+
         public override int Invoke(ParseResult parseResult)
         {
             var exitCode = help.Invoke(parseResult);

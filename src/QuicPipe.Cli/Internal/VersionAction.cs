@@ -13,6 +13,9 @@ namespace QuicPipe.Cli.Internal;
 /// </summary>
 internal sealed class VersionAction : SynchronousCommandLineAction
 {
+    // As System.CommandLine's own version action: --version answers whatever else the command line lacks.
+    public override bool ClearsParseErrors => true;
+
     public override int Invoke(ParseResult parseResult)
     {
         var output = parseResult.InvocationConfiguration.Output;
