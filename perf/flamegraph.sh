@@ -182,9 +182,9 @@ if [[ "$target" == relay ]]; then
     # PerfMapEnabled=1: the JIT writes /tmp/perf-PID.map so perf can name JIT-compiled frames.
     # EnableWriteXorExecute=0: with W^X (default since .NET 7) JIT code runs from a double-mapped
     # memfd, which perf attributes to "memfd:doublemapper" instead of the perf map: frames stay unnamed.
-    # dotnet-trace needs neither: the runtime names its own frames.
-    export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
-    start_bg "$work/fwd.out" "$work/fwd.err" "${relay_prefix[@]}" relay --listen "127.0.0.1:$fport" \
+    # Set for the relay alone: dotnet-trace, itself a .NET program, needs neither (the runtime names its
+    # own frames) and would leave a perf map of its own behind.
+    start_bg "$work/fwd.out" "$work/fwd.err" env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${relay_prefix[@]}" relay --listen "127.0.0.1:$fport" \
         --routes "$work/routes.txt" --cid-length "$cid_len" --threads "$threads" --batch "$batch" \
         --gso "$gso" --gro "$gro" --stats-interval 1s --stats-format json
     ready_timeout=30
