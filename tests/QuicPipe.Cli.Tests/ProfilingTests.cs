@@ -35,7 +35,7 @@ public sealed partial class ProfilingTests : IDisposable
             "bash",
             Path.Combine(repo, "perf", "flamegraph.sh"),
             "--relay-dll", Path.Combine(AppContext.BaseDirectory, "quicpipe.dll"),
-            "--seconds", "3", "--warmup", "2", "--cids", "1000", "--rate", "50000",
+            "--seconds", "2", "--warmup", "1", "--cids", "1000", "--rate", "50000",
             "--port-base", FreePortPair().ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--out", output);
         Assert.True(code == 0, $"flamegraph.sh exited {code}:\n{log}");
