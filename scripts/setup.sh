@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     build-essential  # gcc for perf/'s C reference tools
-    python3          # CI result summary, flame graph renderer
+    python3          # CI result summary, perf/ summarizers
     iproute2         # network namespaces for lab tests
     nftables         # NAT routers in the lab (tests/lab/natlab.sh)
     conntrack        # NAT rebinding in the lab: flush a router's conntrack table
@@ -14,7 +14,7 @@ packages=(
     python3-grpcio   # a real gRPC client and server through the HTTP CONNECT proxy (ProxyCommandTests)
     iperf3           # real TCP throughput through forward/expose (ProxyCommandTests) and the VPN
     iputils-ping     # real ping across the VPN (VPN lab tests)
-    linux-perf       # perf record for flame graphs
+    linux-perf       # perf record for CPU profiles (perf/flamegraph.sh)
     libb2-1          # BLAKE2b for connection ID derivation
     pkg-config                   # finds ngtcp2/GnuTLS flags for the QUIC shim build
     libngtcp2-dev                # QUIC engine (QuicPipe.Quic native shim)
@@ -28,6 +28,7 @@ packages=(
     linux-libc-dev               # linux/bpf.h and the other uapi headers the XDP program includes
     bpftool                      # inspecting loaded programs and maps when debugging the XDP path
     ethtool                      # XDP lab tests: veth offload settings
+    chromium                     # headless: renders profiles in the speedscope viewer (ProfilingTests)
 )
 
 missing=()
@@ -43,6 +44,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}"
+fi
+
+# npm installs the speedscope viewer for perf/flamegraph.sh (and its test). Checked by command, not by package:
+# the machine image may bring Node.js with its own npm, which Debian's npm package would conflict with.
+if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: npm is missing; run as root to install it (nodejs npm)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nodejs npm
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

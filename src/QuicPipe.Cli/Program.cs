@@ -1,19 +1,6 @@
-using System.CommandLine;
 using QuicPipe.Cli;
 
-var root = new RootCommand("quicpipe: point-to-point QUIC across NATs, and the relay that forwards it by connection ID.")
-{
-    RelayCommand.Create(),
-    KeygenCommand.Create(),
-    DialCommand.Create(),
-    AcceptCommand.Create(),
-    ForwardCommand.Create(),
-    ExposeCommand.Create(),
-    ProxyCommand.Create(),
-    VpnCommand.Create(),
-};
-
-var parse = root.Parse(args);
+var parse = QuicpipeCommand.Create().Parse(args);
 var exitCode = await parse.InvokeAsync().ConfigureAwait(false);
 
 // A usage error is exit 2 (the usual convention, and what the peer commands document), so scripts can tell

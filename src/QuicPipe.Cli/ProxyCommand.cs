@@ -34,7 +34,7 @@ internal static class ProxyCommand
         var headerTimeout = CliOptions.Duration("--header-timeout", "How long a client may take to send its whole request before it is closed.", TimeSpan.FromSeconds(10));
         headerTimeout.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<TimeSpan>() <= TimeSpan.Zero)
+            if (result.GetValueOrDefault<Duration>().Value <= TimeSpan.Zero)
             {
                 result.AddError("--header-timeout must be more than 0.");
             }

@@ -464,7 +464,7 @@ public sealed class QuicConnection
     public const int MaxCloseReasonBytes = 256;
 
     /// <summary>
-    /// Why the connection ended, once it has (null while it lives): e.g. "idle timeout: no packet for 00:00:01
+    /// Why the connection ended, once it has (null while it lives): e.g. "idle timeout: no packet for 1s
     /// (QuicEndpointOptions.IdleTimeout)", "closed locally with application error 7, reason \"bye\"", or the
     /// message of the exception <see cref="Closed"/> failed with.
     /// </summary>

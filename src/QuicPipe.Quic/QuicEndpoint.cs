@@ -789,7 +789,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
                 break;
             case QuicShim.ErrorIdleClose:
                 // An idle timeout after a completed handshake is an ordinary end, not an error; CloseReason says why.
-                var idle = $"idle timeout: no packet for {_options.IdleTimeout} (QuicEndpointOptions.IdleTimeout; the peer's max_idle_timeout may be shorter)";
+                var idle = $"idle timeout: no packet for {_options.IdleTimeout.TotalSeconds:0.###}s (QuicEndpointOptions.IdleTimeout; the peer's max_idle_timeout may be shorter)";
                 End(connection, connection.Handshake.IsCompletedSuccessfully ? null : exception, closingUntil: 0, closeDatagram: null, idle);
                 break;
             case QuicShim.ErrorDropConnection or QuicShim.ErrorHandshakeTimeout:

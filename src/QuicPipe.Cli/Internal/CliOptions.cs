@@ -26,33 +26,33 @@ internal static class CliOptions
         return option;
     }
 
-    /// <summary>A duration option (<c>500ms</c>, <c>2s</c>, <c>1m</c>) with a default used when it is absent.</summary>
-    public static Option<TimeSpan> Duration(string name, string description, TimeSpan defaultValue)
+    /// <summary>A duration option (<c>500ms</c>, <c>2s</c>, <c>1m</c>, <c>1h30m</c>) with a default used when it is absent.</summary>
+    public static Option<Duration> Duration(string name, string description, TimeSpan defaultValue)
     {
-        return new Option<TimeSpan>(name)
+        return new Option<Duration>(name)
         {
-            // The help shows the default itself (as hh:mm:ss) from the factory.
+            // The help shows the default from the factory, through Duration.ToString: 10s, not 00:00:10.
             Description = description,
             HelpName = "DURATION",
             CustomParser = result => Parse(result, defaultValue),
-            DefaultValueFactory = _ => defaultValue,
+            DefaultValueFactory = _ => new Duration(defaultValue),
         };
     }
 
-    private static TimeSpan Parse(ArgumentResult result, TimeSpan defaultValue)
+    private static Duration Parse(ArgumentResult result, TimeSpan defaultValue)
     {
         if (result.Tokens.Count == 0)
         {
-            return defaultValue;
+            return new Duration(defaultValue);
         }
 
         var text = result.Tokens[0].Value;
-        if (Durations.TryParse(text, out var duration))
+        if (Internal.Duration.TryParse(text, out var duration))
         {
             return duration;
         }
 
         result.AddError($"'{text}' is not a duration (examples: 1s, 500ms, 2m, 0 for off).");
-        return TimeSpan.Zero;
+        return default;
     }
 }

@@ -13,7 +13,7 @@ internal sealed class NetcatOptions
         Description = "Instead of stdin, send a hello line every second until interrupted (a connectivity check).",
     };
 
-    public Option<TimeSpan> StatsInterval { get; } = CliOptions.Duration(
+    public Option<Duration> StatsInterval { get; } = CliOptions.Duration(
         "--stats-interval",
         "Every DURATION, and once more at the end, a line 'stats: path KIND ADDR via_relay BYTES direct BYTES rtt Nms' on stderr (bytes sent plus received on each kind of path). 0: none.",
         TimeSpan.Zero);

@@ -40,14 +40,14 @@ internal sealed class PeerCommandOptions
 
     public Option<int> CidLength { get; } = CliOptions.Int("--cid-length", "CID length; must match the relay's --cid-length.", 12, 8, ConnectionId.MaxLength, "BYTES");
 
-    public Option<TimeSpan> Timeout { get; } = CliOptions.Duration("--timeout", "How long reaching the relay, and then the peer, may take before giving up.", TimeSpan.FromSeconds(10));
+    public Option<Duration> Timeout { get; } = CliOptions.Duration("--timeout", "How long reaching the relay, and then the peer, may take before giving up.", TimeSpan.FromSeconds(10));
 
     public Option<bool> RelayOnly { get; } = new("--relay-only")
     {
         Description = "Keep connections on the relay: no hole punching, no direct path (by default a connection starts relayed and moves to a direct path when both NATs allow it).",
     };
 
-    public Option<TimeSpan> DirectRetry { get; } = CliOptions.Duration("--direct-retry", "While a connection is relayed (no direct path found, or it failed), how often to look for one again. The first look after a direct path failed comes sooner, after 3 s (or this, if shorter): a NAT that rebound is found again at its new address.", TimeSpan.FromSeconds(30));
+    public Option<Duration> DirectRetry { get; } = CliOptions.Duration("--direct-retry", "While a connection is relayed (no direct path found, or it failed), how often to look for one again. The first look after a direct path failed comes sooner, after 3 s (or this, if shorter): a NAT that rebound is found again at its new address.", TimeSpan.FromSeconds(30));
 
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {

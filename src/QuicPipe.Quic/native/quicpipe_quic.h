@@ -305,6 +305,13 @@ QP_EXPORT int qp_conn_get_path(qp_conn *conn, uint8_t *local, uint8_t *remote);
 /* A static description of an error code (ngtcp2's or QP_ERR_*). */
 QP_EXPORT const char *qp_strerror(int error);
 
+/*
+ * The versions of ngtcp2 and GnuTLS this process loaded (not the headers the shim was compiled with), as the
+ * libraries report them: "0.12.1", "3.7.9". Static strings; NULL if a library does not say.
+ */
+QP_EXPORT const char *qp_ngtcp2_version(void);
+QP_EXPORT const char *qp_gnutls_version(void);
+
 #ifdef __cplusplus
 }
 #endif
