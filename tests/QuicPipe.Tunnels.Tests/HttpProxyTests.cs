@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace QuicPipe.Tunnels.Tests;
 
-public class HttpConnectProxyTests(ITestOutputHelper output)
+public class HttpProxyTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
