@@ -22,15 +22,18 @@ public class ProxyParserTests
     }
 
     [Fact]
-    public void An_IPv6_authority_loses_its_brackets_and_other_methods_parse_without_a_host()
+    public void An_IPv6_authority_loses_its_brackets_and_an_origin_form_request_has_no_host()
     {
         Assert.Equal(ProxyParseResult.Complete, HttpProxyRequest.TryParse("CONNECT [::1]:443 HTTP/1.0\r\n\r\n"u8, out var v6, out _));
         Assert.Equal("::1", v6.Host);
         Assert.Equal(443, v6.Port);
+        Assert.Equal(HttpTargetForm.Authority, v6.Form);
 
-        Assert.Equal(ProxyParseResult.Complete, HttpProxyRequest.TryParse("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n"u8, out var get, out _));
+        Assert.Equal(ProxyParseResult.Complete, HttpProxyRequest.TryParse("GET /proxy.pac HTTP/1.1\r\nHost: x\r\n\r\n"u8, out var get, out _));
         Assert.False(get.IsConnect);
+        Assert.Equal(HttpTargetForm.Origin, get.Form);
         Assert.Null(get.Host);
+        Assert.Equal("/proxy.pac", get.Path);
     }
 
     [Fact]
