@@ -215,13 +215,16 @@ public sealed class HttpProxy : PeerProxy
             return false;
         }
 
-        if (request.Method is not ("GET" or "HEAD") || !HttpBodyFraming.TryForRequest(request.Headers, out var framing) || framing.Kind != HttpBodyKind.None)
+        if (request.Method is not ("GET" or "HEAD"))
         {
             await FailAsync(client, request.Target, 405, "Method Not Allowed", "The auto-config file is read with GET.", stopping, "Allow: GET, HEAD").ConfigureAwait(false);
             return false;
         }
 
-        var keepAlive = request.IsHttp11 && !HttpHeadWriter.HasConnectionOption(request.Headers, "close");
+        // A GET with a body (unusual, but allowed) is answered and closed: the body is not read, so it must not be
+        // taken for the next request.
+        var hasBody = !HttpBodyFraming.TryForRequest(request.Headers, out var framing) || framing.Kind != HttpBodyKind.None;
+        var keepAlive = request.IsHttp11 && !hasBody && !HttpHeadWriter.HasConnectionOption(request.Headers, "close");
         try
         {
             var proxyAddress = client.LocalEndPoint ?? LocalEndPoint;

@@ -62,12 +62,12 @@ internal static class HttpHeadWriter
     /// <summary>Whether a field is hop-by-hop for a head whose <c>Connection</c> values are <paramref name="headers"/>'.</summary>
     public static bool IsHopByHop(string name, IReadOnlyList<HttpHeaderField> headers)
     {
-        if (Framing.Any(f => name.Equals(f, StringComparison.OrdinalIgnoreCase)))
+        if (IsOneOf(name, Framing))
         {
             return false;
         }
 
-        if (HopByHop.Any(h => name.Equals(h, StringComparison.OrdinalIgnoreCase)))
+        if (IsOneOf(name, HopByHop))
         {
             return true;
         }
@@ -89,6 +89,19 @@ internal static class HttpHeadWriter
         foreach (var field in headers)
         {
             if (field.Is("Connection") && HttpSyntax.ListContains(field.Value, option))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsOneOf(string name, string[] names)
+    {
+        foreach (var candidate in names)
+        {
+            if (name.Equals(candidate, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

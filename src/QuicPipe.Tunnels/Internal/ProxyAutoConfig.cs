@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace QuicPipe.Tunnels.Internal;
@@ -17,9 +16,10 @@ internal static class ProxyAutoConfig
 
     public static string Script(EndPoint proxy)
     {
-        var address = proxy is IPEndPoint { Address.AddressFamily: AddressFamily.InterNetworkV6 } v6 && !v6.Address.IsIPv4MappedToIPv6
-            ? $"[{v6.Address}]:{v6.Port}"
-            : proxy is IPEndPoint ip ? $"{(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address)}:{ip.Port}" : proxy.ToString();
+        // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d; the browser knows it as a.b.c.d.
+        var address = proxy is IPEndPoint { Address.IsIPv4MappedToIPv6: true } mapped
+            ? new IPEndPoint(mapped.Address.MapToIPv4(), mapped.Port).ToString()
+            : proxy.ToString();
         return new StringBuilder()
             .Append("// quicpipe proxy: peers (<nodeid>.quicpipe) through this proxy, everything else direct.\n")
             .Append("function FindProxyForURL(url, host) {\n")
