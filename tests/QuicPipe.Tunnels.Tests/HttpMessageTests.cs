@@ -107,6 +107,18 @@ public class HttpMessageTests
         Assert.Equal("HTTP/1.1 203 Non-Authoritative\r\nContent-Length: 0\r\nX-A: b\r\nVia: 1.1 quicpipe\r\nConnection: close\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan));
     }
 
+    [Fact]
+    public void A_response_with_Transfer_Encoding_loses_its_conflicting_Content_Length()
+    {
+        var bytes = "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"u8;
+        Assert.Equal(ProxyParseResult.Complete, HttpResponseHead.TryParse(bytes, out var response, out _));
+        var output = new ArrayBufferWriter<byte>();
+
+        HttpHeadWriter.WriteResponse(response, close: false, output);
+
+        Assert.Equal("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1.1 quicpipe\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
     [Theory]
     [InlineData("HTTP/1.1 200 OK\r\n\r\n", 200, "OK")]
     [InlineData("HTTP/1.1 204 \r\n\r\n", 204, "")]

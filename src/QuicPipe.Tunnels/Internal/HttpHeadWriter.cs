@@ -40,7 +40,8 @@ internal static class HttpHeadWriter
 
     /// <summary>
     /// <c>HTTP/1.1 NNN reason</c>, the end-to-end fields, <c>Via</c>, and <c>Connection: close</c> when the proxy will
-    /// close the client's connection after this response.
+    /// close the client's connection after this response. Beside a Transfer-Encoding, a Content-Length is dropped: the
+    /// body is framed by the coding, and a proxy must not pass on the conflicting length (RFC 9112 section 6.3).
     /// </summary>
     public static void WriteResponse(HttpResponseHead response, bool close, IBufferWriter<byte> output)
     {
@@ -49,7 +50,8 @@ internal static class HttpHeadWriter
         Append(output, " ");
         Append(output, response.Reason);
         Append(output, "\r\n");
-        WriteEndToEndFields(response.Headers, output, skip: null);
+        var coded = response.Headers.Any(f => f.Is("Transfer-Encoding"));
+        WriteEndToEndFields(response.Headers, output, skip: coded ? "Content-Length" : null);
         Append(output, "Via: " + Via + "\r\n");
         if (close)
         {
