@@ -11,7 +11,7 @@ internal enum HttpBodyCopy
     /// <summary>The whole body was passed on; bytes after it stay in the source.</summary>
     Done,
 
-    /// <summary>The chunked framing was broken; the bytes before the fault were passed on.</summary>
+    /// <summary>The chunked framing was broken; nothing of the read that showed it was passed on.</summary>
     Invalid,
 
     /// <summary>The source ended before the body did.</summary>
@@ -48,6 +48,13 @@ internal static class HttpBodyCopier
             var read = await source.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = read.Buffer;
             var scan = framer.Scan(buffer, out var bodyBytes);
+            if (scan == HttpBodyScan.Invalid)
+            {
+                // Not even the good bytes before the fault: the next hop would only answer a message already refused.
+                source.AdvanceTo(buffer.Start);
+                return HttpBodyCopy.Invalid;
+            }
+
             var body = buffer.Slice(0, bodyBytes);
             if (!body.IsEmpty)
             {
@@ -55,17 +62,12 @@ internal static class HttpBodyCopier
                 await sink.WriteAsync(body, cancellationToken).ConfigureAwait(false);
             }
 
-            switch (scan)
+            source.AdvanceTo(body.End);
+            if (scan == HttpBodyScan.Done)
             {
-                case HttpBodyScan.Done:
-                    source.AdvanceTo(body.End);
-                    return HttpBodyCopy.Done;
-                case HttpBodyScan.Invalid:
-                    source.AdvanceTo(body.End);
-                    return HttpBodyCopy.Invalid;
+                return HttpBodyCopy.Done;
             }
 
-            source.AdvanceTo(body.End);
             if (read.IsCompleted)
             {
                 return framer.EndsAtClose ? HttpBodyCopy.Done : HttpBodyCopy.Truncated;

@@ -70,8 +70,10 @@ internal sealed class HttpRequestForwarder(PeerTunnelConnector connector, Socket
         var body = CopyRequestBodyAsync(upstream, bodyStop.Token);
         var head = ReadFinalResponseHeadAsync(upstream.Stream, request, headStop.Token, stopping);
 
-        // A request body the client breaks off or frames badly ends the exchange before any response is relayed.
-        if (await Task.WhenAny(body, head).ConfigureAwait(false) == body && body.Result != RequestBodyEnd.Done)
+        // A request body the client breaks off or frames badly ends the exchange before any response is relayed, also
+        // when the origin's answer to the part it got arrived at the same moment.
+        await Task.WhenAny(body, head).ConfigureAwait(false);
+        if (body.IsCompleted && body.Result != RequestBodyEnd.Done)
         {
             await headStop.CancelAsync().ConfigureAwait(false);
             await head.ConfigureAwait(false);
