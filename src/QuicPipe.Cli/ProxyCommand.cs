@@ -14,7 +14,7 @@ internal static class ProxyCommand
         var flags = new PeerCommandOptions();
         var http = new Option<IPEndPoint?>("--http")
         {
-            Description = "Serve an HTTP CONNECT proxy here ([BIND:]PORT, BIND defaults to 127.0.0.1). Clients ask for CONNECT <nodeid>.quicpipe:PORT, e.g. curl -p -x http://127.0.0.1:PORT http://<nodeid>.quicpipe:8080/.",
+            Description = "Serve an HTTP proxy here ([BIND:]PORT, BIND defaults to 127.0.0.1): CONNECT <nodeid>.quicpipe:PORT and plain http://<nodeid>.quicpipe:PORT/ requests, e.g. curl -x http://127.0.0.1:PORT http://<nodeid>.quicpipe:8080/; browsers can use its auto-config file http://127.0.0.1:PORT/proxy.pac.",
             HelpName = "[BIND:]PORT",
             CustomParser = TunnelArguments.ParseListen,
         };
@@ -39,7 +39,7 @@ internal static class ProxyCommand
                 result.AddError("--header-timeout must be more than 0.");
             }
         });
-        var command = new Command("proxy", "Serve an HTTP CONNECT and/or SOCKS5 proxy whose destinations are peers: a request for <nodeid>.quicpipe:PORT dials that peer through the relay (once; later requests share the connection) and tunnels to PORT on its 127.0.0.1, where the peer runs 'quicpipe expose PORT --allow <our NodeId>'. Runs until interrupted.")
+        var command = new Command("proxy", "Serve an HTTP and/or SOCKS5 proxy whose destinations are peers: a request for <nodeid>.quicpipe:PORT dials that peer through the relay (once; later requests share the connection) and tunnels to PORT on its 127.0.0.1, where the peer runs 'quicpipe expose PORT --allow <our NodeId>'. Runs until interrupted.")
         {
             http, socks5, user, maxConnections, headerTimeout,
         };

@@ -11,7 +11,7 @@ using QuicPipe.Tunnels.Internal;
 namespace QuicPipe.Tunnels;
 
 /// <summary>
-/// What every proxy to peers shares (<see cref="HttpConnectProxy"/>, <see cref="Socks5Proxy"/>): the connection
+/// What every proxy to peers shares (<see cref="HttpProxy"/>, <see cref="Socks5Proxy"/>): the connection
 /// handler (<see cref="OnConnectedAsync"/>, on a server's TCP listener; or a listener of its own, with <c>Start</c>),
 /// the counters, the failure event, and the two ways a client's request ends, tunnelled or answered with a failure
 /// and closed. A proxy adds only its protocol's negotiation.

@@ -2,7 +2,7 @@ using QuicPipe.Tunnels.Internal;
 
 namespace QuicPipe.Tunnels;
 
-/// <summary>Settings of an <see cref="HttpConnectProxy"/> or a <see cref="Socks5Proxy"/>.</summary>
+/// <summary>Settings of an <see cref="HttpProxy"/> or a <see cref="Socks5Proxy"/>.</summary>
 public sealed class ProxyOptions
 {
     /// <summary>The user name and password clients must give; null: no authentication.</summary>
@@ -14,6 +14,13 @@ public sealed class ProxyOptions
     /// More than zero and at most 2^32 - 2 ms (about 49.7 days, the longest a timer counts).
     /// </summary>
     public TimeSpan HeaderTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long a forwarded plain-HTTP request may wait for the response head of the server behind the peer, counted
+    /// from sending the request head (its body included); longer is answered 504. Bounds a request, not a
+    /// connection: a response that is slow to stream its body is not cut. Same range as <see cref="HeaderTimeout"/>.
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Largest HTTP request head (request line and headers) accepted; larger is answered 431.</summary>
     public int MaxHeaderBytes { get; set; } = 8 * 1024;
@@ -41,5 +48,7 @@ public sealed class ProxyOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(BufferSize, 1, nameof(BufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HeaderTimeout, TimeSpan.Zero, nameof(HeaderTimeout));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(HeaderTimeout, TimerLimit.Max, nameof(HeaderTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ResponseTimeout, TimeSpan.Zero, nameof(ResponseTimeout));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ResponseTimeout, TimerLimit.Max, nameof(ResponseTimeout));
     }
 }

@@ -1,6 +1,6 @@
 namespace QuicPipe.Tunnels;
 
-/// <summary>What a proxy protocol parser (<see cref="HttpConnectRequest"/>, <see cref="Socks5Greeting"/>, ...) found.</summary>
+/// <summary>What a proxy protocol parser (<see cref="HttpProxyRequest"/>, <see cref="Socks5Greeting"/>, ...) found.</summary>
 public enum ProxyParseResult
 {
     /// <summary>A whole message; <c>consumed</c> says where it ends.</summary>

@@ -7,7 +7,7 @@ namespace QuicPipe.Tunnels;
 /// <summary>
 /// The tunnels as connection handlers on a server builder's TCP listener: the server binds and accepts, and each
 /// accepted connection reaches the tunnel's <c>OnConnectedAsync</c>. The tunnel object (<see cref="TcpForwarder"/>,
-/// <see cref="HttpConnectProxy"/>, <see cref="Socks5Proxy"/>) is published in the listener's features for its
+/// <see cref="HttpProxy"/>, <see cref="Socks5Proxy"/>) is published in the listener's features for its
 /// address and counters. Proxy options are checked as the handler is added, before anything is bound, and set the
 /// listener's connection limit and backlog.
 /// </summary>
@@ -45,8 +45,8 @@ public static class TunnelServerBuilderExtensions
     }
 
     /// <summary>An HTTP CONNECT proxy to ports on peers, tunnelling through <paramref name="connector"/> (which stays the caller's).</summary>
-    public static TcpListenerBuilder UseHttpConnectProxy(this TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options = null) =>
-        UseProxy(listener, connector, options, HttpConnectProxy.CreateHandler);
+    public static TcpListenerBuilder UseHttpProxy(this TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options = null) =>
+        UseProxy(listener, connector, options, HttpProxy.CreateHandler);
 
     /// <summary>A SOCKS5 proxy to ports on peers, tunnelling through <paramref name="connector"/> (which stays the caller's).</summary>
     public static TcpListenerBuilder UseSocks5Proxy(this TcpListenerBuilder listener, PeerTunnelConnector connector, ProxyOptions? options = null) =>

@@ -123,7 +123,7 @@ public sealed class PeerCommandTests : IDisposable
         var (key, _) = CliTestKit.Identity(_scratch.Directory, "shared");
         var allowed = NodeIdentity.Generate().NodeId.ToString();
         var proxy = Peer("proxy", "--http", CliTestKit.FreeTcpPort().ToString(CultureInfo.InvariantCulture), "--relay", relayAddress, "--key", key, "--relay-id", relayId);
-        Assert.True(proxy.WaitForStderr(l => l.StartsWith("HTTP CONNECT proxy on", StringComparison.Ordinal), Startup), proxy.AllStderr);
+        Assert.True(proxy.WaitForStderr(l => l.StartsWith("HTTP proxy on", StringComparison.Ordinal), Startup), proxy.AllStderr);
 
         // The same key again: the newer process takes the relay's routes; the older one, a service that would
         // otherwise run on where nobody can reach it, stops and says why.

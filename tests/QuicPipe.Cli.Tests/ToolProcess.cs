@@ -5,7 +5,8 @@ namespace QuicPipe.Cli.Tests;
 /// <summary>Runs a real tool (curl, iperf3, python3) to completion, bounded in time, and returns what it said.</summary>
 internal static class ToolProcess
 {
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args, TimeSpan limit)
+    // environment: variables set for the tool after the proxy variables are cleared (e.g. a test's own http_proxy).
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args, TimeSpan limit, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -22,6 +23,11 @@ internal static class ToolProcess
         foreach (var name in new[] { "http_proxy", "https_proxy", "all_proxy", "grpc_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY" })
         {
             start.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start (is it installed? scripts/setup.sh installs it)");

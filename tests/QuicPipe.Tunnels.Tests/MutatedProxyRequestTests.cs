@@ -74,7 +74,7 @@ public class MutatedProxyRequestTests
         using (good)
         {
             Assert.StartsWith("HTTP/1.1 200 ", head, StringComparison.Ordinal);
-            await HttpConnectProxyTests.AssertEchoesAsync(good, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(good, timeout.Token);
         }
     }
 

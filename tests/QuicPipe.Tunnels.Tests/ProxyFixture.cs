@@ -11,7 +11,7 @@ namespace QuicPipe.Tunnels.Tests;
 /// </summary>
 internal sealed class ProxyFixture : IAsyncDisposable
 {
-    private ProxyFixture(TunnelFixture tunnel, PeerTunnelConnector connector, HttpConnectProxy http, Socks5Proxy socks)
+    private ProxyFixture(TunnelFixture tunnel, PeerTunnelConnector connector, HttpProxy http, Socks5Proxy socks)
     {
         Tunnel = tunnel;
         Connector = connector;
@@ -23,7 +23,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     public PeerTunnelConnector Connector { get; }
 
-    public HttpConnectProxy Http { get; }
+    public HttpProxy Http { get; }
 
     public Socks5Proxy Socks { get; }
 
@@ -44,7 +44,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             dial ?? ((_, _) => Task.FromResult(tunnel.Client)),
             new PeerTunnelConnectorOptions { ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(20) });
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
-        return new ProxyFixture(tunnel, connector, HttpConnectProxy.Start(connector, loopback, options), Socks5Proxy.Start(connector, loopback, options));
+        return new ProxyFixture(tunnel, connector, HttpProxy.Start(connector, loopback, options), Socks5Proxy.Start(connector, loopback, options));
     }
 
     /// <summary>

@@ -22,21 +22,21 @@ public class ProxyOptionsTests
         using (http)
         {
             Assert.StartsWith("HTTP/1.1 200 ", head, StringComparison.Ordinal);
-            await HttpConnectProxyTests.AssertEchoesAsync(http, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(http, timeout.Token);
         }
 
         var (socks, reply) = await proxy.SocksAsync(ProxyFixture.SocksConnect(proxy.PeerHost, echo.Port), timeout.Token);
         using (socks)
         {
             Assert.Equal(new byte[] { 5, 0, 0, 1, 0, 0, 0, 0, 0, 0 }, reply);
-            await HttpConnectProxyTests.AssertEchoesAsync(socks, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(socks, timeout.Token);
         }
 
         // One millisecond more made every client's timer throw: each was closed without an answer.
         var beyond = TimerLimit.Max + TimeSpan.FromMilliseconds(1);
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
         var options = new ProxyOptions { HeaderTimeout = beyond };
-        Assert.Equal(nameof(ProxyOptions.HeaderTimeout), Assert.Throws<ArgumentOutOfRangeException>(() => HttpConnectProxy.Start(proxy.Connector, loopback, options)).ParamName);
+        Assert.Equal(nameof(ProxyOptions.HeaderTimeout), Assert.Throws<ArgumentOutOfRangeException>(() => HttpProxy.Start(proxy.Connector, loopback, options)).ParamName);
         Assert.Equal(nameof(ProxyOptions.HeaderTimeout), Assert.Throws<ArgumentOutOfRangeException>(() => Socks5Proxy.Start(proxy.Connector, loopback, options)).ParamName);
         foreach (var connectTimeout in new[] { beyond, TimeSpan.FromMilliseconds(-2) })
         {

@@ -13,7 +13,7 @@ public class ProxyParserTests
     {
         var bytes = Encoding.ASCII.GetBytes($"CONNECT {Peer}.quicpipe:8080 HTTP/1.1\r\nHost: {Peer}.quicpipe:8080\r\nProxy-Authorization: Basic dTpw\r\n\r\nEARLY");
 
-        Assert.Equal(ProxyParseResult.Complete, HttpConnectRequest.TryParse(bytes, out var request, out var consumed));
+        Assert.Equal(ProxyParseResult.Complete, HttpProxyRequest.TryParse(bytes, out var request, out var consumed));
         Assert.True(request.IsConnect);
         Assert.Equal($"{Peer}.quicpipe", request.Host);
         Assert.Equal(8080, request.Port);
@@ -22,15 +22,18 @@ public class ProxyParserTests
     }
 
     [Fact]
-    public void An_IPv6_authority_loses_its_brackets_and_other_methods_parse_without_a_host()
+    public void An_IPv6_authority_loses_its_brackets_and_an_origin_form_request_has_no_host()
     {
-        Assert.Equal(ProxyParseResult.Complete, HttpConnectRequest.TryParse("CONNECT [::1]:443 HTTP/1.0\r\n\r\n"u8, out var v6, out _));
+        Assert.Equal(ProxyParseResult.Complete, HttpProxyRequest.TryParse("CONNECT [::1]:443 HTTP/1.0\r\n\r\n"u8, out var v6, out _));
         Assert.Equal("::1", v6.Host);
         Assert.Equal(443, v6.Port);
+        Assert.Equal(HttpTargetForm.Authority, v6.Form);
 
-        Assert.Equal(ProxyParseResult.Complete, HttpConnectRequest.TryParse("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n"u8, out var get, out _));
+        Assert.Equal(ProxyParseResult.Complete, HttpProxyRequest.TryParse("GET /proxy.pac HTTP/1.1\r\nHost: x\r\n\r\n"u8, out var get, out _));
         Assert.False(get.IsConnect);
+        Assert.Equal(HttpTargetForm.Origin, get.Form);
         Assert.Null(get.Host);
+        Assert.Equal("/proxy.pac", get.Path);
     }
 
     [Fact]
@@ -39,7 +42,7 @@ public class ProxyParserTests
         var bytes = Encoding.ASCII.GetBytes($"CONNECT {Peer}.quicpipe:80 HTTP/1.1\r\nHost: a\r\n\r\n");
         for (var length = 0; length < bytes.Length; length++)
         {
-            Assert.Equal(ProxyParseResult.Incomplete, HttpConnectRequest.TryParse(bytes.AsSpan(0, length), out _, out _));
+            Assert.Equal(ProxyParseResult.Incomplete, HttpProxyRequest.TryParse(bytes.AsSpan(0, length), out _, out _));
         }
     }
 
@@ -61,7 +64,7 @@ public class ProxyParserTests
     [InlineData("CONNECT host:80 HTTP/1.1\r\nX: a\nY: b\r\n\r\n")]
     public void Malformed_heads_are_invalid(string text)
     {
-        Assert.Equal(ProxyParseResult.Invalid, HttpConnectRequest.TryParse(Encoding.Latin1.GetBytes(text), out _, out _));
+        Assert.Equal(ProxyParseResult.Invalid, HttpProxyRequest.TryParse(Encoding.Latin1.GetBytes(text), out _, out _));
     }
 
     [Theory]
@@ -70,7 +73,7 @@ public class ProxyParserTests
     [InlineData(new byte[] { (byte)' ', (byte)'G' })]
     public void Garbage_is_invalid_before_the_head_is_complete(byte[] bytes)
     {
-        Assert.Equal(ProxyParseResult.Invalid, HttpConnectRequest.TryParse(bytes, out _, out _));
+        Assert.Equal(ProxyParseResult.Invalid, HttpProxyRequest.TryParse(bytes, out _, out _));
     }
 
     [Fact]

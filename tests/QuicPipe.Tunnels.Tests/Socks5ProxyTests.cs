@@ -22,7 +22,7 @@ public class Socks5ProxyTests(ITestOutputHelper output)
         using (client)
         {
             Assert.Equal(new byte[] { 5, 0, 0, 1, 0, 0, 0, 0, 0, 0 }, reply);
-            await HttpConnectProxyTests.AssertEchoesAsync(client, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(client, timeout.Token);
         }
 
         Assert.Equal(1, proxy.Socks.TunnelledConnections);
@@ -54,7 +54,7 @@ public class Socks5ProxyTests(ITestOutputHelper output)
             Assert.Equal(new byte[] { 1, 0 }, await ProxyFixture.ReadExactlyAsync(right, 2, timeout.Token));
             await right.SendAsync(ProxyFixture.SocksConnect(proxy.PeerHost, echo.Port), SocketFlags.None, timeout.Token);
             Assert.Equal(new byte[] { 5, 0, 0, 1, 0, 0, 0, 0, 0, 0 }, await ProxyFixture.ReadExactlyAsync(right, 10, timeout.Token));
-            await HttpConnectProxyTests.AssertEchoesAsync(right, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(right, timeout.Token);
         }
 
         Assert.Single(echo.ClientPorts);
@@ -120,7 +120,7 @@ public class Socks5ProxyTests(ITestOutputHelper output)
         using (good)
         {
             Assert.Equal(0, reply[1]);
-            await HttpConnectProxyTests.AssertEchoesAsync(good, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(good, timeout.Token);
         }
 
         await TunnelFixture.EventuallyAsync(() => proxy.Socks.ActiveConnections == 0, "every connection released", timeout.Token);

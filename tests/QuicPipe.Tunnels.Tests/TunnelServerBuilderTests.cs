@@ -26,18 +26,18 @@ public sealed class TunnelServerBuilderTests
         var peerHost = PeerHostName.Format(tunnel.Client.RemoteNodeId!.Value);
 
         var builder = Builder();
-        builder.ListenTcp(0, tcp => tcp.UseHttpConnectProxy(connector));
+        builder.ListenTcp(0, tcp => tcp.UseHttpProxy(connector));
         builder.ListenTcp(0, tcp => tcp.UseSocks5Proxy(connector));
         var server = builder.Build();
         await server.StartAsync(timeout.Token);
-        var http = server.Listeners[0].Features.GetRequiredFeature<HttpConnectProxy>();
+        var http = server.Listeners[0].Features.GetRequiredFeature<HttpProxy>();
         var socks = server.Listeners[1].Features.GetRequiredFeature<Socks5Proxy>();
 
         using (var client = await TunnelFixture.ConnectTcpAsync(http.LocalEndPoint, timeout.Token))
         {
             await client.SendAsync(Encoding.ASCII.GetBytes($"CONNECT {peerHost}:{echo.Port} HTTP/1.1\r\nHost: {peerHost}:{echo.Port}\r\n\r\n"), SocketFlags.None, timeout.Token);
             Assert.StartsWith("HTTP/1.1 200 ", await ProxyFixture.ReadHeadAsync(client, timeout.Token), StringComparison.Ordinal);
-            await HttpConnectProxyTests.AssertEchoesAsync(client, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(client, timeout.Token);
         }
 
         using (var client = await TunnelFixture.ConnectTcpAsync(socks.LocalEndPoint, timeout.Token))
@@ -46,7 +46,7 @@ public sealed class TunnelServerBuilderTests
             Assert.Equal(new byte[] { 5, 0 }, await ProxyFixture.ReadExactlyAsync(client, 2, timeout.Token));
             await client.SendAsync(ProxyFixture.SocksConnect(peerHost, echo.Port), SocketFlags.None, timeout.Token);
             Assert.Equal(0, (await ProxyFixture.ReadExactlyAsync(client, 10, timeout.Token))[1]);
-            await HttpConnectProxyTests.AssertEchoesAsync(client, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(client, timeout.Token);
         }
 
         Assert.Equal(1, http.TunnelledConnections);
@@ -75,7 +75,7 @@ public sealed class TunnelServerBuilderTests
         for (var i = 0; i < 3; i++)
         {
             using var client = await TunnelFixture.ConnectTcpAsync(forwarder.LocalEndPoint, timeout.Token);
-            await HttpConnectProxyTests.AssertEchoesAsync(client, timeout.Token);
+            await HttpProxyTests.AssertEchoesAsync(client, timeout.Token);
         }
 
         Assert.Equal(3, forwarder.TunnelledConnections);
@@ -91,7 +91,7 @@ public sealed class TunnelServerBuilderTests
         var free = FreePort();
 
         var builder = Builder();
-        builder.ListenTcp(free, tcp => tcp.UseHttpConnectProxy(connector));
+        builder.ListenTcp(free, tcp => tcp.UseHttpProxy(connector));
         builder.ListenTcp((IPEndPoint)taken.LocalEndPoint!, tcp => tcp.UseSocks5Proxy(connector));
         await using var server = builder.Build();
         await Assert.ThrowsAsync<SocketException>(() => server.StartAsync(timeout.Token));

@@ -8,7 +8,7 @@ using QuicPipe.Tunnels;
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>
-/// The running part of <c>quicpipe proxy</c>: an HTTP CONNECT and/or SOCKS5 proxy, each a handler on a TCP listener of
+/// The running part of <c>quicpipe proxy</c>: an HTTP (CONNECT and plain requests) and/or SOCKS5 proxy, each a handler on a TCP listener of
 /// one server, sharing one <see cref="PeerTunnelConnector"/>, which dials each peer named in a request through the
 /// endpoint on first use.
 /// </summary>
@@ -23,7 +23,7 @@ internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEn
         var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         if (http is not null)
         {
-            builder.ListenTcp(http, tcp => tcp.UseHttpConnectProxy(connector, options));
+            builder.ListenTcp(http, tcp => tcp.UseHttpProxy(connector, options));
         }
 
         if (socks5 is not null)
@@ -36,10 +36,10 @@ internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEn
         await server.StartAsync(interrupted).ConfigureAwait(false);
         foreach (var listener in server.Listeners)
         {
-            if (listener.Features.Get<HttpConnectProxy>() is { } httpProxy)
+            if (listener.Features.Get<HttpProxy>() is { } httpProxy)
             {
                 httpProxy.RequestFailed += Log;
-                await Console.Error.WriteLineAsync($"HTTP CONNECT proxy on {httpProxy.LocalEndPoint} as {endpoint.NodeId}").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"HTTP proxy on {httpProxy.LocalEndPoint} as {endpoint.NodeId} (auto-config: http://{httpProxy.LocalEndPoint}/proxy.pac)").ConfigureAwait(false);
             }
 
             if (listener.Features.Get<Socks5Proxy>() is { } socksProxy)

@@ -16,7 +16,7 @@ namespace QuicPipe.Dataplane.Hosting;
 /// var builder = QuicPipeServer.CreateBuilder(args);
 /// var relay = new RelayRouter(new RelayOptions());
 /// builder.ListenUdp(4433, udp =&gt; udp.UseRelay(relay).UseXdpOffload("eth0"));
-/// builder.ListenTcp(8080, tcp =&gt; tcp.UseHttpConnectProxy(connector));
+/// builder.ListenTcp(8080, tcp =&gt; tcp.UseHttpProxy(connector));
 /// await using var server = builder.Build();
 /// await server.RunAsync();
 /// </code>
