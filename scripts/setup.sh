@@ -28,13 +28,12 @@ packages=(
     linux-libc-dev               # linux/bpf.h and the other uapi headers the XDP program includes
     bpftool                      # inspecting loaded programs and maps when debugging the XDP path
     ethtool                      # XDP lab tests: veth offload settings
-    chromium                     # headless: renders profiles in the speedscope viewer (ProfilingTests)
 )
 
 # Installed without their recommended packages: a headless browser needs none of them (upower, notification
 # daemons, extra fonts), and leaving them out keeps a fresh machine's setup shorter.
 lean_packages=(
-    chromium         # headless Chromium through the HTTP proxy, its PAC file and SOCKS5 (ProxyCommandTests)
+    chromium         # headless Chromium through the HTTP proxy, its PAC file and SOCKS5 (ProxyCommandTests); renders profiles in the speedscope viewer (ProfilingTests)
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
