@@ -30,6 +30,11 @@ packages=(
     ethtool                      # XDP lab tests: veth offload settings
 )
 
+# Installed without its recommendations (node exporter, IPMI tools): only the server itself is needed.
+lean_packages=(
+    prometheus                   # a real Prometheus scraping `--metrics` in the CLI tests (MetricsCommandTests)
+)
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -43,6 +48,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}"
+fi
+
+lean_missing=()
+for p in "${lean_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || lean_missing+=("$p")
+done
+
+if [ "${#lean_missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing packages (${lean_missing[*]}); run as root to install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    [ "${#missing[@]}" -gt 0 ] || apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${lean_missing[@]}"
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then
