@@ -59,7 +59,7 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
 
             // Kestrel wraps the socket's refusal in its own IOException; say what the operator can act on.
             var reason = e.InnerException is AddressInUseException ? "the port is in use" : (e.InnerException ?? e).Message;
-            throw new MetricsEndpointException($"--metrics {Format(address)}: {reason}", e);
+            throw new MetricsEndpointException($"--metrics {address}: {reason}", e);
         }
 
         return new MetricsEndpoint(app, address);
@@ -83,8 +83,6 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         return context.Response.WriteAsync(string.Join('\n', dead) + "\n");
     }
-
-    private static string Format(IPEndPoint address) => address.ToString();
 }
 
 /// <summary>The metrics endpoint could not be started; the message is one line for the operator.</summary>
