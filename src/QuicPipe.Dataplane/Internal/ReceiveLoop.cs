@@ -31,7 +31,7 @@ internal sealed class ReceiveLoop
 
     public DataplaneCounters Counters { get; }
 
-    /// <summary>Set when the loop's thread ended without a stop request (see <see cref="LoopLiveness"/>).</summary>
+    /// <summary>Whether the loop still runs (<see cref="LoopLiveness"/>); null until it starts.</summary>
     public LoopLiveness? Liveness { get; private set; }
 
     public void Start(string name)
