@@ -31,9 +31,11 @@ packages=(
 )
 
 # Installed without their recommended packages: a headless browser needs none of them (upower, notification
-# daemons, extra fonts), and leaving them out keeps a fresh machine's setup shorter.
+# daemons, extra fonts), nor Prometheus its node exporter and IPMI tools; leaving them out keeps a fresh
+# machine's setup shorter.
 lean_packages=(
     chromium         # headless Chromium through the HTTP proxy, its PAC file and SOCKS5 (ProxyCommandTests); renders profiles in the speedscope viewer (ProfilingTests)
+    prometheus       # a real Prometheus scraping `--metrics` in the CLI tests (MetricsCommandTests)
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -72,6 +74,21 @@ if ! command -v npm >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq nodejs npm
+fi
+
+lean_missing=()
+for p in "${lean_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || lean_missing+=("$p")
+done
+
+if [ "${#lean_missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing packages (${lean_missing[*]}); run as root to install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    [ "${#missing[@]}" -gt 0 ] || apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${lean_missing[@]}"
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

@@ -29,7 +29,7 @@ internal static class DialCommand
         {
             peer, offerOut,
         };
-        flags.AddTo(command);
+        flags.AddTo(command, metrics: false);
         netcat.AddTo(command);
         command.SetAction((parse, interrupted) =>
         {

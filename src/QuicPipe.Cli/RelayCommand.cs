@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -71,11 +72,12 @@ internal static class RelayCommand
             HelpName = "LEVEL",
             DefaultValueFactory = _ => LogLevel.Information,
         };
+        var metrics = MetricsOption.Create();
 
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
             listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
-            receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel,
+            receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel, metrics,
         };
         command.Validators.Add(result =>
         {
@@ -133,7 +135,8 @@ internal static class RelayCommand
             IReadOnlyList<PeerAddress> addresses = parse.GetValue(listen) is { Length: > 0 } given
                 ? given
                 : Socket.OSSupportsIPv6 ? RelayOptions.DefaultListen : [RelayOptions.DefaultListen[0]];
-            return await RunAsync(addresses, Transport, options, xdpOptions, parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+            var reporting = new RelayReporting(parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(metrics));
+            return await RunAsync(addresses, Transport, options, xdpOptions, reporting, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -143,9 +146,40 @@ internal static class RelayCommand
         Action<UdpListenerBuilder> transport,
         RelayOptions options,
         RelayXdpOptions? xdpOptions,
-        TimeSpan statsInterval,
-        StatsFormat statsFormat,
+        RelayReporting reporting,
         LogLevel logLevel,
+        CancellationToken cancellationToken)
+    {
+        // Bound first: a taken metrics port is the operator's to fix before the relay takes its own ports.
+        var liveness = new LivenessChecks();
+        MetricsEndpoint? metrics = null;
+        if (reporting.Metrics is { } metricsAddress)
+        {
+            try
+            {
+                metrics = await MetricsEndpoint.StartAsync(metricsAddress, "relay", liveness, cancellationToken).ConfigureAwait(false);
+            }
+            catch (MetricsEndpointException e)
+            {
+                await Console.Error.WriteLineAsync($"quicpipe relay: {e.Message}").ConfigureAwait(false);
+                return 1;
+            }
+        }
+
+        await using (metrics)
+        {
+            return await RunRelayAsync(addresses, transport, options, xdpOptions, reporting, logLevel, liveness, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<int> RunRelayAsync(
+        IReadOnlyList<PeerAddress> addresses,
+        Action<UdpListenerBuilder> transport,
+        RelayOptions options,
+        RelayXdpOptions? xdpOptions,
+        RelayReporting reporting,
+        LogLevel logLevel,
+        LivenessChecks liveness,
         CancellationToken cancellationToken)
     {
         // stdout is for data (later commands pipe it); every log line goes to stderr, as for the peer commands.
@@ -173,9 +207,9 @@ internal static class RelayCommand
                 }
             });
             builder.Services.AddHostedService(sp => new RelayHostedService(relay, sp.GetRequiredService<ILogger<RelayHostedService>>(), options.RoutesFile is not null));
-            if (statsInterval > TimeSpan.Zero)
+            if (reporting.StatsInterval > TimeSpan.Zero)
             {
-                builder.Services.AddHostedService(_ => new StatsReporter(() => relay.Snapshot() with { Xdp = offload?.Snapshot() }, statsInterval, statsFormat));
+                builder.Services.AddHostedService(_ => new StatsReporter(() => relay.Snapshot() with { Xdp = offload?.Snapshot() }, reporting.StatsInterval, reporting.StatsFormat));
             }
 
             server = builder.Build();
@@ -203,10 +237,14 @@ internal static class RelayCommand
                 return 2;
             }
 
+            liveness.Add(server);
             await server.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
     }
+
+    /// <summary>How the relay reports on itself: the stats line on stderr, and the metrics endpoint if asked for.</summary>
+    private sealed record RelayReporting(TimeSpan StatsInterval, StatsFormat StatsFormat, IPEndPoint? Metrics);
 
     private static Option<string> OnOff(string name, string description)
     {

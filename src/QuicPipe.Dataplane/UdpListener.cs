@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using QuicPipe.Dataplane.Diagnostics;
 using QuicPipe.Dataplane.Internal;
 using QuicPipe.Dataplane.Pipeline;
 
@@ -161,6 +162,9 @@ public sealed class UdpListener : IDisposable
             loop.Counters.AddTo(total);
         }
     }
+
+    /// <summary>Whether each of the listener's receive loops still runs (empty until started, or when another owner runs the sockets).</summary>
+    public IReadOnlyList<LoopLiveness> Liveness => _loops.Select(l => l.Liveness).OfType<LoopLiveness>().ToArray();
 
     /// <summary>Wakes and joins every loop; returns false if one did not stop within <paramref name="timeout"/>.</summary>
     public bool Stop(TimeSpan timeout)

@@ -13,6 +13,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Peer.Diagnostics;
 using QuicPipe.Peer.Direct;
 using QuicPipe.Peer.Internal;
 using QuicPipe.Protocol.Peer;
@@ -53,6 +54,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly CrossedDials _crossed;
     private readonly RelaySession _relay;
 
+    // The peer's instruments (meter QuicPipe.Peer.Paths), from construction to stop.
+    private readonly PeerPathMetrics _metrics;
+
     // Written by the connection handler of each incoming connection; read by AcceptAsync. Bounded: a handler waits
     // for room, so unaccepted connections stay few (the QUIC endpoint's handshake limits bound the rest).
     private readonly Channel<QuicConnection> _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(64));
@@ -80,6 +84,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _relay = new RelaySession(options, _issuer, e => Registered?.Invoke(this, e), Fail, AnswerDial, TakeSignalAsync, _stopping.Token, _logger);
         _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _relay.Control, _relay.CheckNowAsync, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
+        _metrics = new PeerPathMetrics(this);
         EndpointOptions = new QuicEndpointOptions
         {
             Identity = options.Identity,
@@ -146,6 +151,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     /// <summary>Probes sent and answered, and probes dropped for an unknown token, since start.</summary>
     public (long PingsSent, long PingsAnswered, long PongsReceived, long UnknownToken) ProbeCounters => _direct.ProbeCounters;
+
+    /// <summary>The peer's instruments (meter QuicPipe.Peer.Paths).</summary>
+    public PeerPathMetrics Metrics => _metrics;
 
     /// <summary>The path of a connection this endpoint dialed or accepted.</summary>
     /// <exception cref="ArgumentException">The connection is not one of this endpoint's.</exception>
@@ -428,13 +436,39 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _accepted.Writer.TryComplete();
         await _direct.StopAsync().ConfigureAwait(false);
         await _relay.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
         _completion.TrySetResult();
+    }
+
+    /// <summary>Connections not yet closed, by the kind of path they are on now (read when metrics are collected).</summary>
+    internal (int Relayed, int Direct) CountOpenPaths()
+    {
+        int relayed = 0, direct = 0;
+        foreach (var (connection, path) in _paths)
+        {
+            if (connection.Closed.IsCompleted)
+            {
+                continue;
+            }
+
+            if (path.Kind == PeerPathKind.Direct)
+            {
+                direct++;
+            }
+            else
+            {
+                relayed++;
+            }
+        }
+
+        return (relayed, direct);
     }
 
     /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
     private async Task<PeerPath> TrackAsync(QuicConnection connection, CancellationToken cancellationToken)
     {
         var path = new PeerPath(connection, _options.Relay!);
+        path.Changed += (_, e) => _metrics.CountMove(e.Kind);
         path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
         _paths.AddOrUpdate(connection, path);
         await path.CaptureInitialRttAsync(cancellationToken).ConfigureAwait(false);

@@ -7,6 +7,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
+using QuicPipe.Dataplane.Diagnostics;
 using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic.Internal;
@@ -67,6 +68,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly Channel<QuicConnection> _accepted = Channel.CreateUnbounded<QuicConnection>();
     private readonly Thread _loop;
 
+    // The endpoint's instruments (meter QuicPipe.Quic.Endpoint), from its start to its disposal.
+    private readonly QuicEndpointMetrics _metrics;
+
     // Our CIDs -> local routes naming a connection's slot: the pipeline's lookup stage reads it, only the loop thread
     // writes it. Sized for every live and closing connection (each limited to MaxConnections) with all their CIDs, so
     // a full table means a peer or generator misbehaved: registering then fails instead of evicting another's CID.
@@ -88,6 +92,10 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     // Loop thread only: incoming connections created and neither past their handshake nor ended.
     private int _handshaking;
+
+    // Loop thread writes, any thread reads (the metrics): live connections now, and connections admitted since start.
+    private int _liveConnections;
+    private long _admittedConnections;
     private volatile bool _stopping;
     private long _unroutable;
     private long _refused;
@@ -113,6 +121,8 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
         _batchWork = new ReceivedBatchWork(this);
         _pathProbes = new PathProbeResponder(this);
+        Liveness = new LoopLiveness(_loop.Name!);
+        _metrics = new QuicEndpointMetrics(this);
 
         // Last: the composer may publish this endpoint before it builds the stages that look it up.
         _pipeline = pipeline is null ? DefaultPipeline(Route) : pipeline(this, Route);
@@ -135,6 +145,26 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     /// <summary>CONNECTION_CLOSE datagrams re-sent in answer to packets that arrived during a closing period.</summary>
     internal long CloseRetransmissions => Interlocked.Read(ref _closeRetransmissions);
+
+    /// <summary>Connections live now (handshaking or established), as of the loop's last change.</summary>
+    public int LiveConnections => Volatile.Read(ref _liveConnections);
+
+    /// <summary>Connections admitted (dialed, or accepted past the handshake limits) since start.</summary>
+    public long AdmittedConnections => Volatile.Read(ref _admittedConnections);
+
+    /// <summary>The endpoint's instruments (tests listen to its meter alone).</summary>
+    internal QuicEndpointMetrics Metrics => _metrics;
+
+    /// <summary>Whether the engine loop still runs: what a liveness check (<c>/healthz</c>) reads.</summary>
+    public LoopLiveness Liveness { get; }
+
+    /// <summary>Datagrams received and sent by the engine loop, and those it dropped, summed now.</summary>
+    internal DataplaneCounters ReadPacketCounters()
+    {
+        var total = new DataplaneCounters();
+        _counters.AddTo(total);
+        return total;
+    }
 
     /// <summary>Path probes of our connections' peers answered since start.</summary>
     public long PathProbesAnswered => _pathProbes.Answered;
@@ -305,6 +335,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
         // Last: every connection's TLS session borrowed it.
         _credentials.Dispose();
+        _metrics.Dispose();
     }
 
     /// <summary>
@@ -362,17 +393,27 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     private void Run()
     {
-        while (!_stopping)
+        try
         {
-            try
+            while (!_stopping)
             {
-                RunOnce();
+                try
+                {
+                    RunOnce();
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // A bug in one step must not kill every connection; the faulty connection was already failed.
+                    LogLoopStepFailed(_logger, LocalEndPoint, e);
+                }
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                // A bug in one step must not kill every connection; the faulty connection was already failed.
-                LogLoopStepFailed(_logger, LocalEndPoint, e);
-            }
+        }
+        catch (Exception e) when (!_stopping)
+        {
+            // Out of memory: no connection can be trusted to make progress. Say so where a liveness check reads it and
+            // end the thread, rather than end the process with an unhandled exception.
+            Liveness.MarkDead(e);
+            LogLoopDied(_logger, LocalEndPoint, e);
         }
     }
 
@@ -872,6 +913,8 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     {
         AssertOnLoopThread();
         _connections.Add(connection);
+        Volatile.Write(ref _liveConnections, _connections.Count);
+        Volatile.Write(ref _admittedConnections, _admittedConnections + 1);
         connection.Slot = _slots.Add(connection);
         connection.RouteOwner = ++_lastRouteOwner;
     }
@@ -904,6 +947,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     {
         AssertOnLoopThread();
         _connections.Remove(connection);
+        Volatile.Write(ref _liveConnections, _connections.Count);
         _pathProbes.Unregister(connection);
         if (connection.ClosingUntil != 0 && !_stopping && _closing.Count < _options.MaxConnections)
         {
@@ -998,6 +1042,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "QUIC endpoint {Local}: the unroutable datagram handler failed")]
     private static partial void LogUnroutableHandlerFailed(ILogger logger, IPEndPoint local, Exception exception);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "QUIC endpoint {Local}: the engine loop died; its connections no longer make progress")]
+    private static partial void LogLoopDied(ILogger logger, IPEndPoint local, Exception exception);
 
     /// <summary>
     /// What the "loop thread only" comments say, checked in debug builds: the endpoint's state belongs to its loop

@@ -9,6 +9,7 @@ using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Protocol;
 using QuicPipe.Quic;
 using QuicPipe.Relay.Control;
+using QuicPipe.Relay.Diagnostics;
 using QuicPipe.Relay.Internal;
 
 namespace QuicPipe.Relay;
@@ -33,6 +34,10 @@ public sealed class RelayRouter
     private readonly NodeIdentity _identity;
     private HashSet<ConnectionId> _staticCids = [];
     private UdpTransport? _transport;
+
+    // The relay's instruments, from its start on a listener to its stop.
+    private RelayForwardingMetrics? _forwardingMetrics;
+    private RelayControlMetrics? _controlMetrics;
 
     public RelayRouter(RelayOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -121,21 +126,39 @@ public sealed class RelayRouter
         return routes.Count;
     }
 
-    public RelayStats Snapshot()
+    /// <summary>The forwarding instruments (meter QuicPipe.Relay.Forwarding) while the relay runs; null before and after.</summary>
+    public RelayForwardingMetrics? ForwardingMetrics => Volatile.Read(ref _forwardingMetrics);
+
+    /// <summary>The control and registry instruments (meter QuicPipe.Relay.Control) while the relay runs; null before and after.</summary>
+    public RelayControlMetrics? ControlMetrics => Volatile.Read(ref _controlMetrics);
+
+    /// <summary>Routes from the routes file now.</summary>
+    public int StaticRouteCount
+    {
+        get
+        {
+            lock (_routesLock)
+            {
+                return _staticCids.Count;
+            }
+        }
+    }
+
+    /// <summary>Every receive loop's packet counters, summed now (zero before the listener is bound).</summary>
+    public DataplaneCounters ReadPacketCounters()
     {
         var packets = new DataplaneCounters();
         _transport?.CollectCounters(packets);
-        int staticRoutes;
-        lock (_routesLock)
-        {
-            staticRoutes = _staticCids.Count;
-        }
+        return packets;
+    }
 
+    public RelayStats Snapshot()
+    {
         return new RelayStats
         {
-            Packets = packets,
+            Packets = ReadPacketCounters(),
             Routes = Table.Count,
-            StaticRoutes = staticRoutes,
+            StaticRoutes = StaticRouteCount,
             Evictions = Table.Evictions,
             Uptime = _uptime.Elapsed,
             Gen0Collections = GC.CollectionCount(0),
@@ -173,6 +196,8 @@ public sealed class RelayRouter
 
         Control.StartMaintenance();
         _uptime.Start();
+        Volatile.Write(ref _forwardingMetrics, new RelayForwardingMetrics(this));
+        Volatile.Write(ref _controlMetrics, new RelayControlMetrics(Control));
         _logger.LogInformation(
             "Control service on every listener address (ALPN {Alpn}); relay NodeId {NodeId}{Ephemeral}",
             RelayProtocol.Alpn,
@@ -180,7 +205,12 @@ public sealed class RelayRouter
             IdentityIsEphemeral ? " (generated for this run: give --key FILE to keep it across restarts)" : string.Empty);
     }
 
-    internal Task StopAsync() => Control.StopMaintenanceAsync();
+    internal Task StopAsync()
+    {
+        Interlocked.Exchange(ref _forwardingMetrics, null)?.Dispose();
+        Interlocked.Exchange(ref _controlMetrics, null)?.Dispose();
+        return Control.StopMaintenanceAsync();
+    }
 
     private void ApplyRoutes(IReadOnlyList<StaticRoute> routes, string path)
     {

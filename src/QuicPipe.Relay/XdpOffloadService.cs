@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Relay.Diagnostics;
 using QuicPipe.Relay.Internal;
 
 namespace QuicPipe.Relay;
@@ -18,6 +19,9 @@ public sealed class XdpOffloadService : IListenerService
     private readonly ILogger _logger;
     private XdpOffload? _offload;
 
+    // The offload's instruments while it is attached.
+    private XdpOffloadMetrics? _metrics;
+
     internal XdpOffloadService(RelayXdpOptions options, RelayRouter relay, ListenerContext context, ILogger logger)
     {
         _context = context;
@@ -31,6 +35,9 @@ public sealed class XdpOffloadService : IListenerService
 
     /// <summary>The running offload (tests reach its program through this); null before start and after stop.</summary>
     internal XdpOffload? Offload => Volatile.Read(ref _offload);
+
+    /// <summary>The offload's instruments (meter QuicPipe.Xdp) while it is attached; null otherwise.</summary>
+    public XdpOffloadMetrics? Metrics => Volatile.Read(ref _metrics);
 
     /// <summary>The offload's counters; null while it is not attached.</summary>
     public XdpOffloadStats? Snapshot() => Offload?.Snapshot();
@@ -52,6 +59,7 @@ public sealed class XdpOffloadService : IListenerService
         _relay.AddRouteObserver(offload);
         offload.MirrorTable();
         Volatile.Write(ref _offload, offload);
+        Volatile.Write(ref _metrics, new XdpOffloadMetrics(Snapshot));
         return Task.CompletedTask;
     }
 
@@ -73,6 +81,7 @@ public sealed class XdpOffloadService : IListenerService
     /// </summary>
     private void Detach()
     {
+        Interlocked.Exchange(ref _metrics, null)?.Dispose();
         if (Interlocked.Exchange(ref _offload, null) is { } offload)
         {
             _relay.RemoveRouteObserver(offload);

@@ -63,12 +63,22 @@ public sealed class TcpExposer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Task> _handlers = new();
     private readonly ConcurrentDictionary<int, NodeId> _peersBySourcePort = new();
     private long _nextHandler;
+    private long _rejected;
 
     public TcpExposer(TcpExposerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
     }
+
+    /// <summary>Tunnel streams taken from peers since start (each a tunnel, or a refusal).</summary>
+    public long TunnelStreams => Interlocked.Read(ref _nextHandler);
+
+    /// <summary>Tunnel streams answered with a failure status (port not allowed, peer not allowed, target refused).</summary>
+    public long RejectedTunnels => Interlocked.Read(ref _rejected);
+
+    /// <summary>Tunnel streams being handled now.</summary>
+    public int ActiveTunnels => _handlers.Count;
 
     /// <summary>Raised (on a pool thread) for each stream answered with a failure status.</summary>
     public event EventHandler<TunnelRejectedEventArgs>? Rejected;
@@ -157,6 +167,7 @@ public sealed class TcpExposer : IAsyncDisposable
             if (status != TunnelStatus.Ok)
             {
                 // Raised before answering, so whoever sees the answer can already see the event.
+                Interlocked.Increment(ref _rejected);
                 Rejected?.Invoke(this, new TunnelRejectedEventArgs(peer, stream.Id, status));
                 await RejectAsync(stream, status).ConfigureAwait(false);
                 return;

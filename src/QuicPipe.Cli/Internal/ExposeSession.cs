@@ -4,6 +4,7 @@ using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels;
+using QuicPipe.Tunnels.Diagnostics;
 
 namespace QuicPipe.Cli.Internal;
 
@@ -18,6 +19,7 @@ internal sealed class ExposeSession
     private readonly IReadOnlyCollection<int> _ports;
     private readonly IReadOnlyCollection<NodeId> _allowed;
     private readonly TcpExposer _exposer;
+    private readonly TunnelMetrics _metrics = new();
     private PeerEndpoint? _endpoint;
     private volatile bool _stopping;
 
@@ -33,6 +35,7 @@ internal sealed class ExposeSession
 
         _exposer = new TcpExposer(options);
         _exposer.Rejected += (_, e) => Console.Error.WriteLine($"refused a tunnel from {e.Peer?.ToString() ?? "?"}: {e.Status}");
+        _metrics.Add(_exposer);
     }
 
     /// <summary>The handlers of the peer's incoming connections: the report, then the exposer.</summary>
@@ -52,6 +55,7 @@ internal sealed class ExposeSession
         {
             _stopping = true;
             await _exposer.DisposeAsync().ConfigureAwait(false);
+            _metrics.Dispose();
         }
     }
 

@@ -5,6 +5,7 @@ using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels;
+using QuicPipe.Tunnels.Diagnostics;
 
 namespace QuicPipe.Cli.Internal;
 
@@ -47,6 +48,8 @@ internal sealed class ForwardSession(PeerEndpoint endpoint, IPEndPoint listen, N
         }
 
         var forwarder = server.Listeners.Single().Features.GetRequiredFeature<TcpForwarder>();
+        using var metrics = new TunnelMetrics();
+        metrics.Add(forwarder);
         while (true)
         {
             await Console.Error.WriteLineAsync($"forwarding {forwarder.LocalEndPoint} -> {peer}:{port}").ConfigureAwait(false);

@@ -56,7 +56,10 @@ internal sealed class PeerCommandOptions
         DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Warning,
     };
 
-    public void AddTo(Command command)
+    /// <summary><c>--metrics [BIND:]PORT</c>, for the commands that run until stopped (not <c>dial</c>).</summary>
+    public Option<IPEndPoint?> Metrics { get; } = MetricsOption.Create();
+
+    public void AddTo(Command command, bool metrics = true)
     {
         command.Options.Add(Relay);
         command.Options.Add(Key);
@@ -66,6 +69,10 @@ internal sealed class PeerCommandOptions
         command.Options.Add(RelayOnly);
         command.Options.Add(DirectRetry);
         command.Options.Add(LogLevel);
+        if (metrics)
+        {
+            command.Options.Add(Metrics);
+        }
     }
 
     /// <summary>Builds the endpoint options; an unreadable key file is a <see cref="PeerException"/> naming it.</summary>

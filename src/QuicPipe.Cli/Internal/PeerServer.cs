@@ -25,6 +25,9 @@ internal sealed class PeerServer : IAsyncDisposable
 
     public PeerEndpoint Peer { get; }
 
+    /// <summary>The server under the peer: its loops are what <c>/healthz</c> watches.</summary>
+    public QuicPipeServer Server => _server;
+
     /// <summary>
     /// Starts the server and the peer; <paramref name="connections"/> composes the handler of the peer's incoming
     /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync"/>), and <paramref name="listeners"/> adds

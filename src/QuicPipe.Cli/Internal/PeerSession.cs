@@ -28,9 +28,18 @@ internal static class PeerSession
         }
 
         PeerServer? running = null;
+        var liveness = new LivenessChecks();
+        MetricsEndpoint? metrics = null;
         try
         {
+            // Bound before the peer starts: a taken metrics port fails the command before it reaches the relay.
+            if (parse.GetValue(flags.Metrics) is { } metricsAddress)
+            {
+                metrics = await MetricsEndpoint.StartAsync(metricsAddress, command, liveness, interrupted).ConfigureAwait(false);
+            }
+
             running = await PeerServer.StartAsync(options, loggers, connections: null, listeners: null, interrupted).ConfigureAwait(false);
+            liveness.Add(running.Server);
             var started = running.Peer;
             return await EndpointLifetime.RunAsync(started, async cancellationToken =>
             {
@@ -39,7 +48,7 @@ internal static class PeerSession
                 return await new NetcatSession(connection, stream, started.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
             }, interrupted).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
+        catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
         {
             await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
             return 1;
@@ -53,6 +62,11 @@ internal static class PeerSession
             if (running is not null)
             {
                 await running.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (metrics is not null)
+            {
+                await metrics.DisposeAsync().ConfigureAwait(false);
             }
         }
     }

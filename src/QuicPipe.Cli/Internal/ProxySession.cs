@@ -4,6 +4,7 @@ using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels;
+using QuicPipe.Tunnels.Diagnostics;
 
 namespace QuicPipe.Cli.Internal;
 
@@ -34,16 +35,19 @@ internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEn
         // Disposed before the connector (declared after it): the proxies stop using it first.
         await using var server = builder.Build();
         await server.StartAsync(interrupted).ConfigureAwait(false);
+        using var metrics = new TunnelMetrics();
         foreach (var listener in server.Listeners)
         {
             if (listener.Features.Get<HttpProxy>() is { } httpProxy)
             {
+                metrics.Add(httpProxy);
                 httpProxy.RequestFailed += Log;
                 await Console.Error.WriteLineAsync($"HTTP proxy on {httpProxy.LocalEndPoint} as {endpoint.NodeId} (auto-config: http://{httpProxy.LocalEndPoint}/proxy.pac)").ConfigureAwait(false);
             }
 
             if (listener.Features.Get<Socks5Proxy>() is { } socksProxy)
             {
+                metrics.Add(socksProxy);
                 socksProxy.RequestFailed += Log;
                 await Console.Error.WriteLineAsync($"SOCKS5 proxy on {socksProxy.LocalEndPoint} as {endpoint.NodeId}").ConfigureAwait(false);
             }

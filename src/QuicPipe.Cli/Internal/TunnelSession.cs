@@ -40,9 +40,18 @@ internal static class TunnelSession
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         PeerServer? running = null;
+        var liveness = new LivenessChecks();
+        MetricsEndpoint? metrics = null;
         try
         {
+            // Bound before the peer starts: a taken metrics port fails the command before it reaches the relay.
+            if (parse.GetValue(flags.Metrics) is { } metricsAddress)
+            {
+                metrics = await MetricsEndpoint.StartAsync(metricsAddress, command, liveness, stop.Token).ConfigureAwait(false);
+            }
+
             running = await PeerServer.StartAsync(options, loggers, peerConnections, listeners, stop.Token).ConfigureAwait(false);
+            liveness.Add(running.Server);
             var started = running.Peer;
             await EndpointLifetime.RunAsync(started, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
             return 0;
@@ -51,7 +60,7 @@ internal static class TunnelSession
         {
             return 0;
         }
-        catch (Exception e) when (e is PeerException or QuicConnectionException or SocketException or TunDeviceException)
+        catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or SocketException or TunDeviceException)
         {
             await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
             return 1;
@@ -61,6 +70,11 @@ internal static class TunnelSession
             if (running is not null)
             {
                 await running.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (metrics is not null)
+            {
+                await metrics.DisposeAsync().ConfigureAwait(false);
             }
         }
 

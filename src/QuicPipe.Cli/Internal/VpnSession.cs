@@ -5,6 +5,7 @@ using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 using QuicPipe.Vpn;
+using QuicPipe.Vpn.Diagnostics;
 
 namespace QuicPipe.Cli.Internal;
 
@@ -22,6 +23,7 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
     private readonly CancellationTokenSource _stopping = new();
     private ILoggerFactory? _loggers;
     private VpnRouter? _router;
+    private VpnMetrics? _metrics;
 
     /// <summary>Only the listed peers may dial us.</summary>
     public void Configure(PeerEndpointOptions options)
@@ -43,6 +45,7 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
     public void ComposeListeners(QuicPipeServerBuilder builder, PeerEndpoint peer)
     {
         _router = new VpnRouter(peer, arguments.Vpn, _loggers);
+        _metrics = new VpnMetrics(_router);
 
         // From the start: a peer may dial us before RunAsync begins, and its connection needs its path lines too.
         _router.PeerConnected += (_, e) => _reporters[e.Connection] = ReportAsync(peer, e.Connection, _stopping.Token);
@@ -78,6 +81,7 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval)
         {
             await _stopping.CancelAsync().ConfigureAwait(false);
             await router.DisposeAsync().ConfigureAwait(false);
+            _metrics?.Dispose();
             await Task.WhenAll(_reporters.Values).ConfigureAwait(false);
         }
     }

@@ -1,3 +1,5 @@
+using QuicPipe.Dataplane.Diagnostics;
+
 namespace QuicPipe.Dataplane.Hosting;
 
 /// <summary>
@@ -23,6 +25,9 @@ public sealed class UdpTransport
     public bool GsoActive => _listeners.Count > 0 && _listeners.All(l => l.GsoActive);
 
     public bool GroActive => _listeners.Count > 0 && _listeners.All(l => l.GroActive);
+
+    /// <summary>Whether each receive loop of every socket still runs (see <see cref="LoopLiveness"/>).</summary>
+    public IReadOnlyList<LoopLiveness> Liveness => _listeners.SelectMany(l => l.Liveness).ToArray();
 
     /// <summary>Adds every receive loop's counters into <paramref name="total"/>.</summary>
     public void CollectCounters(DataplaneCounters total)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using QuicPipe.Dataplane.Diagnostics;
 using QuicPipe.Dataplane.Pipeline;
 
 namespace QuicPipe.Dataplane.Internal;
@@ -30,8 +31,12 @@ internal sealed class ReceiveLoop
 
     public DataplaneCounters Counters { get; }
 
+    /// <summary>Whether the loop still runs (<see cref="LoopLiveness"/>); null until it starts.</summary>
+    public LoopLiveness? Liveness { get; private set; }
+
     public void Start(string name)
     {
+        Liveness = new LoopLiveness(name);
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
@@ -46,6 +51,21 @@ internal sealed class ReceiveLoop
 
     private void Run()
     {
+        try
+        {
+            RunUntilStopped();
+        }
+        catch (Exception e) when (!_stopping)
+        {
+            // Out of memory (or a failure while handling a failure): this loop cannot go on. Say so where a liveness
+            // check reads it and end the thread, rather than end the process with an unhandled exception.
+            Liveness!.MarkDead(e);
+            _logger.LogCritical(e, "Receive loop on {Address} died; the socket is no longer read", Socket.LocalAddress);
+        }
+    }
+
+    private void RunUntilStopped()
+    {
         while (!_stopping)
         {
             try
@@ -58,7 +78,7 @@ internal sealed class ReceiveLoop
                 _pipeline(_batch);
                 VerdictTally.Count(_batch, Counters);
             }
-            catch (Exception e) when (!_stopping)
+            catch (Exception e) when (!_stopping && e is not OutOfMemoryException)
             {
                 // A bug in a stage must not take the relay down: the batch is lost (and counted), the loop goes on.
                 VerdictTally.CountFailedBatch(_batch, Counters);
