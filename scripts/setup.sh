@@ -76,21 +76,6 @@ if ! command -v npm >/dev/null 2>&1; then
     apt-get install -y -qq nodejs npm
 fi
 
-lean_missing=()
-for p in "${lean_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || lean_missing+=("$p")
-done
-
-if [ "${#lean_missing[@]}" -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "setup: missing packages (${lean_missing[*]}); run as root to install them" >&2
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    [ "${#missing[@]}" -gt 0 ] || apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${lean_missing[@]}"
-fi
-
 if ! command -v dotnet >/dev/null 2>&1; then
     echo "setup: the .NET SDK 10 (dotnet) is not on PATH; it is part of this machine image" >&2
     exit 1
