@@ -69,9 +69,6 @@ public sealed partial class VpnRouter : IAsyncDisposable
 
     internal IReadOnlyList<VpnPeer> Peers => _peers;
 
-    /// <summary>This node's identity, which decides between two connections both sides opened at once.</summary>
-    internal NodeId LocalNodeId => _peer.NodeId;
-
     /// <summary>The TUN device packets from peers are written into, with its counters: set while its listener runs.</summary>
     public TunTransport? Tun => Volatile.Read(ref _tun);
 

@@ -16,17 +16,12 @@ internal sealed partial class VpnPeer
     // loop's turn, short enough that one slow peer barely delays packets for the others.
     private static readonly TimeSpan SendWait = TimeSpan.FromMilliseconds(2);
 
-    // Two connections that both sides opened at once (each announces itself at start, or each has a first packet
-    // for the other) complete within a few round trips of each other, in either order on either side.
-    private static readonly TimeSpan SimultaneousOpenWindow = TimeSpan.FromSeconds(2);
-
     private readonly VpnRouter _router;
     private readonly PacketQueue _pending;
     private readonly Lock _lock = new();
     private volatile QuicConnection? _connection;
     private bool _dialing;
     private long _noDialBeforeTicks;
-    private long _attachedAtTicks;
 
     public VpnPeer(VpnRouter router, int index, VpnPeerOptions options, int pendingPackets, int packetSize)
     {
@@ -107,26 +102,15 @@ internal sealed partial class VpnPeer
         }
     }
 
-    /// <summary>
-    /// A connection to this peer, ours or theirs: it carries the traffic from now on and an older one is closed;
-    /// except when both sides opened one at once, where both sides keep the one the lower NodeId dialled.
-    /// </summary>
+    /// <summary>A connection to this peer, ours or theirs: it carries the traffic from now on; an older one is closed.</summary>
     public void Attach(QuicConnection connection)
     {
-        // Before the decision: whatever the peer sends on it until it decides too reaches the device either way.
         connection.SetDatagramReceiver(new PeerDatagramInput(this, _router));
         QuicConnection? previous;
         lock (_lock)
         {
-            if (_connection is { Closed.IsCompleted: false } current && current != connection && KeepsOver(current, connection))
-            {
-                _ = connection.CloseAsync(0, "opened at the same time as another; the one the lower NodeId dialled is kept");
-                return;
-            }
-
             // Under the lock, so a packet that found no connection is either held before this drain or sent after.
             previous = Interlocked.Exchange(ref _connection, connection);
-            _attachedAtTicks = Environment.TickCount64;
             FlushPending(connection);
         }
 
@@ -208,20 +192,6 @@ internal sealed partial class VpnPeer
         }
 
         Attach(connection);
-    }
-
-    // A simultaneous open: the current connection is just attached, one side dialled each, and the lower NodeId
-    // dialled the current one. Otherwise the newer one wins (a peer that restarted dials a fresh connection).
-    private bool KeepsOver(QuicConnection current, QuicConnection arriving)
-    {
-        if (Environment.TickCount64 - _attachedAtTicks > SimultaneousOpenWindow.TotalMilliseconds || current.IsServer == arriving.IsServer)
-        {
-            return false;
-        }
-
-        var weAreLower = _router.LocalNodeId.Bytes.SequenceCompareTo(Options.NodeId.Bytes) < 0;
-        var weDialledCurrent = !current.IsServer;
-        return weDialledCurrent == weAreLower;
     }
 
     private void FlushPending(QuicConnection connection) =>
