@@ -69,6 +69,9 @@ public sealed partial class VpnRouter : IAsyncDisposable
 
     internal IReadOnlyList<VpnPeer> Peers => _peers;
 
+    /// <summary>This node's identity, which orders the announcements of two peers started together.</summary>
+    internal NodeId LocalNodeId => _peer.NodeId;
+
     /// <summary>The TUN device packets from peers are written into, with its counters: set while its listener runs.</summary>
     public TunTransport? Tun => Volatile.Read(ref _tun);
 
@@ -101,13 +104,23 @@ public sealed partial class VpnRouter : IAsyncDisposable
 
     /// <summary>
     /// Dials every peer now rather than on its first packet: after a restart the peers' old connections to us are
-    /// dead, and a fresh one from us replaces them at once instead of when they time out. Failures are logged.
+    /// dead, and a fresh one from us replaces them at once instead of when they time out. A peer whose NodeId is
+    /// lower than ours is dialled only after <see cref="AnnounceStagger"/>, and not at all if it has dialled us by
+    /// then: two processes started together would otherwise open a connection each, and each side could keep a
+    /// different one and close the other's. Failures are logged.
     /// </summary>
     public void AnnounceToPeers()
     {
         foreach (var peer in _peers)
         {
-            peer.Announce();
+            if (LocalNodeId.Bytes.SequenceCompareTo(peer.Options.NodeId.Bytes) < 0)
+            {
+                peer.Announce();
+            }
+            else
+            {
+                _ = AnnounceLaterAsync(peer);
+            }
         }
     }
 
@@ -122,7 +135,23 @@ public sealed partial class VpnRouter : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    /// <summary>How long the higher NodeId of two peers waits before dialling the other at start.</summary>
+    internal static readonly TimeSpan AnnounceStagger = TimeSpan.FromSeconds(1);
+
     internal void AttachTun(TunTransport? tun) => Volatile.Write(ref _tun, tun);
+
+    private async Task AnnounceLaterAsync(VpnPeer peer)
+    {
+        try
+        {
+            await Task.Delay(AnnounceStagger, _stopping.Token).ConfigureAwait(false);
+            peer.Announce();
+        }
+        catch (OperationCanceledException)
+        {
+            // The VPN stopped first.
+        }
+    }
 
     /// <summary>The peer endpoint bounds each step of a dial (its DialTimeout); the VPN stopping ends it early.</summary>
     internal Task<QuicConnection> DialAsync(NodeId peer) => _peer.DialAsync(peer, _stopping.Token);
