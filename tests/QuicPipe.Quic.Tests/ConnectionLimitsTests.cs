@@ -19,9 +19,12 @@ public class ConnectionLimitsTests
             server: o =>
             {
                 o.MaxHandshakingConnections = 4;
-                o.HandshakeTimeout = TimeSpan.FromMilliseconds(600);
+
+                // Long enough that no slot frees before all twelve dials' Initials arrived, even on a loaded
+                // machine (at 600 ms a slow start let late dials in instead of being refused).
+                o.HandshakeTimeout = TimeSpan.FromSeconds(2);
             },
-            client: o => o.HandshakeTimeout = TimeSpan.FromMilliseconds(600));
+            client: o => o.HandshakeTimeout = TimeSpan.FromSeconds(2));
 
         // Real client Initials reach the server through a one-way relay, so no handshake can complete: each
         // one the server takes stays half-open, as with a forged Initial from a spoofed address.
