@@ -257,7 +257,15 @@ internal static class RelayCommand
             using var hostStopping = server.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(stop.Cancel);
             using var stopping = notifier.StoppingOn(cancellationToken);
             notifier.Ready();
-            await server.RunAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await server.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopped before RunAsync got going (a signal right after start): the server still stops on dispose.
+            }
+
             return 0;
         }
     }
