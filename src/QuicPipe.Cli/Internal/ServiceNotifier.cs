@@ -11,13 +11,9 @@ namespace QuicPipe.Cli.Internal;
 /// </summary>
 internal sealed class ServiceNotifier
 {
-    private readonly ISystemdNotifier _notifier;
+    // Reads NOTIFY_SOCKET once; without it every Notify is a no-op.
+    private readonly SystemdNotifier _notifier = new();
     private int _stopping;
-
-    public ServiceNotifier(ISystemdNotifier? notifier = null)
-    {
-        _notifier = notifier ?? new SystemdNotifier();
-    }
 
     /// <summary>READY=1: the relay's sockets are bound, or the peer is registered with its relay (and a VPN's device is up).</summary>
     public void Ready() => _notifier.Notify(ServiceState.Ready);
