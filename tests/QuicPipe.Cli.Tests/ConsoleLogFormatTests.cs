@@ -11,7 +11,8 @@ namespace QuicPipe.Cli.Tests;
 /// <summary>
 /// Log lines fit for journald and line-based readers: one line per event (a multi-line exception included), no
 /// colour codes when stderr is redirected, systemd's priority prefix only when stderr is the journal's own stream.
-/// The formatter the command configures is run directly on a writer: the console itself is the test runner's.
+/// The formatter the command configures is run directly on a writer (the console itself is the test runner's), and a
+/// real relay runs once with its stderr connected the way systemd connects a service's to the journal.
 /// </summary>
 public sealed class ConsoleLogFormatTests
 {
@@ -58,6 +59,21 @@ public sealed class ConsoleLogFormatTests
     [InlineData("8:12345", null, false)]
     public void The_journal_format_is_used_only_when_stderr_is_the_journal_stream(string? journalStream, string? stderrTarget, bool journal) =>
         Assert.Equal(journal, ConsoleLogFormat.IsJournal(journalStream, stderrTarget));
+
+    [Fact]
+    public async Task A_relay_whose_stderr_is_the_journal_stream_writes_priority_prefixed_lines()
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "journal_stream.py");
+        var port = CliTestKit.FreeUdpPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var quicpipe = Path.Combine(AppContext.BaseDirectory, "quicpipe.dll");
+
+        var (code, stdout, stderr) = await ToolProcess.RunAsync("python3", [script, "Relay running", "dotnet", quicpipe, "relay", "--listen", $"127.0.0.1:{port}", "--threads", "1", "--stats-interval", "0"], TimeSpan.FromSeconds(60));
+
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("<6>QuicPipe.Cli.Internal.RelayHostedService[1] Relay running", StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.Matches(@"^<\d>", l));
+    }
 
     private static Exception Thrown()
     {
