@@ -28,6 +28,7 @@ packages=(
     linux-libc-dev               # linux/bpf.h and the other uapi headers the XDP program includes
     bpftool                      # inspecting loaded programs and maps when debugging the XDP path
     ethtool                      # XDP lab tests: veth offload settings
+    systemd                      # systemd-analyze verify on the unit files in deploy/systemd (SystemdUnitTests)
 )
 
 # Installed without their recommended packages: a headless browser needs none of them (upower, notification

@@ -168,7 +168,12 @@ internal static class RelayCommand
 
         await using (metrics)
         {
-            return await RunRelayAsync(addresses, transport, options, xdpOptions, reporting, logLevel, liveness, cancellationToken).ConfigureAwait(false);
+            // The relay stops on SIGINT (this token), SIGTERM (the host's lifetime) or a loop that died (the watcher);
+            // the watcher goes before the metrics endpoint, whose /healthz says 503 until then.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await using var watcher = new LoopWatcher("relay", liveness, stop);
+            var exitCode = await RunRelayAsync(addresses, transport, options, xdpOptions, reporting, logLevel, liveness, stop, new ServiceNotifier()).ConfigureAwait(false);
+            return watcher.ExitCode(exitCode);
         }
     }
 
@@ -180,8 +185,11 @@ internal static class RelayCommand
         RelayReporting reporting,
         LogLevel logLevel,
         LivenessChecks liveness,
-        CancellationToken cancellationToken)
+        CancellationTokenSource stop,
+        ServiceNotifier notifier)
     {
+        var cancellationToken = stop.Token;
+
         // stdout is for data (later commands pipe it); every log line goes to stderr, as for the peer commands.
         using var loggers = PeerCommandOptions.CreateLoggers(logLevel);
         var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -206,7 +214,12 @@ internal static class RelayCommand
                     udp.UseXdpOffload(xdpOptions);
                 }
             });
-            builder.Services.AddHostedService(sp => new RelayHostedService(relay, sp.GetRequiredService<ILogger<RelayHostedService>>(), options.RoutesFile is not null));
+            if (options.RoutesFile is { } routesFile)
+            {
+                builder.Services.AddSingleton<IReloadable>(new RoutesFileReload(relay, routesFile));
+            }
+
+            builder.Services.AddHostedService<RelayHostedService>(sp => ActivatorUtilities.CreateInstance<RelayHostedService>(sp, relay));
             if (reporting.StatsInterval > TimeSpan.Zero)
             {
                 builder.Services.AddHostedService(_ => new StatsReporter(() => relay.Snapshot() with { Xdp = offload?.Snapshot() }, reporting.StatsInterval, reporting.StatsFormat));
@@ -238,7 +251,21 @@ internal static class RelayCommand
             }
 
             liveness.Add(server);
-            await server.RunAsync(cancellationToken).ConfigureAwait(false);
+
+            // Serving now: the sockets are bound, the routes loaded and "Relay running" logged. SIGTERM reaches the
+            // host's lifetime, SIGINT and the loop watcher the stop token: each is the start of the shutdown.
+            using var hostStopping = server.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(stop.Cancel);
+            using var stopping = notifier.StoppingOn(cancellationToken);
+            notifier.Ready();
+            try
+            {
+                await server.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopped before RunAsync got going (a signal right after start): the server still stops on dispose.
+            }
+
             return 0;
         }
     }

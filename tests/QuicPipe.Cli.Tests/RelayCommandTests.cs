@@ -106,6 +106,7 @@ public sealed class RelayCommandTests : IDisposable
         File.WriteAllLines(_routes, [$"{cid} {second.LocalEndPoint}"]);
         relay.Signal(RelayProcess.SigHup);
         Assert.True(SpinWait.SpinUntil(() => relay.Stderr.Count(l => l.Contains("Loaded 1 static route", StringComparison.Ordinal)) == 2, TimeSpan.FromSeconds(10)), relay.AllStderr);
+        Assert.True(relay.WaitForStderr(l => l.EndsWith($"SIGHUP: reloaded routes file {_routes} (1 route)", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), relay.AllStderr);
         sender.SendTo(packet, relayEndPoint);
         Assert.Equal(packet, Receive(second));
 

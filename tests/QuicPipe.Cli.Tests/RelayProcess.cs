@@ -35,9 +35,17 @@ internal sealed partial class RelayProcess : IDisposable
 
     public string AllStderr => string.Join('\n', Stderr);
 
-    public static RelayProcess Start(params string[] args)
+    public static RelayProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts quicpipe with <paramref name="environment"/> added to the test's own.</summary>
+    public static RelayProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = CliTestKit.QuicpipeStartInfo(args);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         return new RelayProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
     }
 

@@ -23,11 +23,14 @@ internal sealed class LivenessChecks
     }
 
     /// <summary>The loops that died, one line each; empty while everything runs.</summary>
-    public IReadOnlyList<string> DeadLoops()
+    public IReadOnlyList<string> DeadLoops() => [.. Dead().Select(l => l.ToString())];
+
+    /// <summary>The loops that died; empty while everything runs (what <see cref="LoopWatcher"/> acts on).</summary>
+    public IReadOnlyList<LoopLiveness> Dead()
     {
         lock (_lock)
         {
-            return [.. _servers.SelectMany(Loops).Where(l => l.IsDead).Select(l => l.ToString())];
+            return [.. _servers.SelectMany(Loops).Where(l => l.IsDead)];
         }
     }
 

@@ -1,9 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Net;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using QuicPipe.Dataplane;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
@@ -131,14 +129,7 @@ internal sealed class PeerCommandOptions
         // The host's own start-up lines (environment, content root, "press Ctrl+C") say nothing useful about a
         // relay or a peer: every command runs on a server builder's host.
         builder.AddFilter("Microsoft.Hosting.Lifetime", Microsoft.Extensions.Logging.LogLevel.Warning);
-        builder.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
-
-        // stdout carries the peer's data: every log line goes to stderr.
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
+        ConsoleLogFormat.AddTo(builder);
     });
 
     public static NodeId? ParseNodeId(ArgumentResult result, string name) =>

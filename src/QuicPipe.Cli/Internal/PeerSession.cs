@@ -7,8 +7,8 @@ namespace QuicPipe.Cli.Internal;
 /// <summary>
 /// What <c>dial</c> and <c>accept</c> share: start the peer endpoint, get one connection (each its own way), say
 /// which path it took, run the netcat session. Exit codes: 0 done, 1 failed at run time (relay unreachable,
-/// refused, unknown NodeId, connection lost, another process with the same key took over at the relay), 2 bad
-/// flags or key file, 130 interrupted.
+/// refused, unknown NodeId, connection lost, another process with the same key took over at the relay, a loop that died), 2 bad
+/// flags or key file, 130 interrupted. READY=1 to a service manager once registered with the relay.
 /// </summary>
 internal static class PeerSession
 {
@@ -30,32 +30,39 @@ internal static class PeerSession
         PeerServer? running = null;
         var liveness = new LivenessChecks();
         MetricsEndpoint? metrics = null;
+
+        // Interrupted (SIGINT), or a loop died (the watcher, which makes the exit code 1).
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
+        var notifier = new ServiceNotifier();
+        using var stopping = notifier.StoppingOn(stop.Token);
+        await using var watcher = new LoopWatcher(command, liveness, stop);
         try
         {
             // Bound before the peer starts: a taken metrics port fails the command before it reaches the relay.
             if (parse.GetValue(flags.Metrics) is { } metricsAddress)
             {
-                metrics = await MetricsEndpoint.StartAsync(metricsAddress, command, liveness, interrupted).ConfigureAwait(false);
+                metrics = await MetricsEndpoint.StartAsync(metricsAddress, command, liveness, stop.Token).ConfigureAwait(false);
             }
 
-            running = await PeerServer.StartAsync(options, loggers, connections: null, listeners: null, interrupted).ConfigureAwait(false);
+            running = await PeerServer.StartAsync(options, loggers, connections: null, listeners: null, stop.Token).ConfigureAwait(false);
             liveness.Add(running.Server);
+            notifier.Ready();
             var started = running.Peer;
             return await EndpointLifetime.RunAsync(started, async cancellationToken =>
             {
                 var (connection, stream) = await connect(started, cancellationToken).ConfigureAwait(false);
                 await using var reporter = await PathReporter.StartAsync(started.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
                 return await new NetcatSession(connection, stream, started.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
-            }, interrupted).ConfigureAwait(false);
+            }, stop.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
         {
             await Console.Error.WriteLineAsync($"quicpipe {command}: {e.Message}").ConfigureAwait(false);
             return 1;
         }
-        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            return 130;
+            return watcher.ExitCode(130);
         }
         finally
         {

@@ -6,11 +6,13 @@ using QuicPipe.Relay;
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>
-/// Ties an already started relay to the host's lifetime: SIGHUP reloads the routes file. Host shutdown
-/// (SIGINT, SIGTERM) stops the receive loops through the server that runs the relay.
+/// Ties an already started relay to the host's lifetime: SIGHUP re-reads every <see cref="IReloadable"/> the host
+/// holds (the routes file today) and logs one line saying what. Host shutdown (SIGINT, SIGTERM) stops the receive
+/// loops through the server that runs the relay.
 /// </summary>
-internal sealed partial class RelayHostedService(RelayRouter relay, ILogger<RelayHostedService> logger, bool hasRoutesFile) : IHostedService, IDisposable
+internal sealed partial class RelayHostedService(RelayRouter relay, IEnumerable<IReloadable> reloadables, ILogger<RelayHostedService> logger) : IHostedService, IDisposable
 {
+    private readonly IReloadable[] _reloadables = [.. reloadables];
     private PosixSignalRegistration? _hangup;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -31,28 +33,46 @@ internal sealed partial class RelayHostedService(RelayRouter relay, ILogger<Rela
 
     private void Reload()
     {
-        if (!hasRoutesFile)
+        if (_reloadables.Length == 0)
         {
-            LogNoRoutesFile(logger);
+            LogNothingToReload(logger);
             return;
         }
 
-        try
+        // Each part is applied or refused whole by itself; the line names every part and how it went.
+        var reloaded = new List<string>();
+        var refused = new List<string>();
+        foreach (var reloadable in _reloadables)
         {
-            relay.ReloadRoutes();
+            try
+            {
+                reloaded.Add($"{reloadable.What} ({reloadable.Reload()})");
+            }
+            catch (ReloadException e)
+            {
+                refused.Add($"{reloadable.What}: {e.Message}");
+            }
         }
-        catch (RouteFileException e)
+
+        if (refused.Count == 0)
         {
-            LogReloadFailed(logger, e.Message);
+            LogReloaded(logger, string.Join("; ", reloaded));
+        }
+        else
+        {
+            LogReloadFailed(logger, string.Join("; ", refused), reloaded.Count == 0 ? "nothing" : string.Join("; ", reloaded));
         }
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Relay running (pid {Pid}, {Routes} route(s)): Ctrl+C or SIGTERM stops it, SIGHUP reloads the routes file")]
     private static partial void LogRunning(ILogger logger, int pid, int routes);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "SIGHUP: no routes file to reload (start with --routes FILE)")]
-    private static partial void LogNoRoutesFile(ILogger logger);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "SIGHUP: nothing to reload (start with --routes FILE)")]
+    private static partial void LogNothingToReload(ILogger logger);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "SIGHUP: routes not reloaded, the old routes stay: {Reason}")]
-    private static partial void LogReloadFailed(ILogger logger, string reason);
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "SIGHUP: not reloaded: {Refused}; reloaded: {Reloaded}")]
+    private static partial void LogReloadFailed(ILogger logger, string refused, string reloaded);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "SIGHUP: reloaded {Reloaded}")]
+    private static partial void LogReloaded(ILogger logger, string reloaded);
 }

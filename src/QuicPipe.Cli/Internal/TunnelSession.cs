@@ -14,7 +14,8 @@ namespace QuicPipe.Cli.Internal;
 /// incoming connections, if any) and run until interrupted. Unlike the
 /// netcat commands they are services, so an interruption (SIGINT/SIGTERM) is the normal end: exit 0. Exit 1 for
 /// failures at run time (relay unreachable, peer unknown or refusing, local port taken, another process with the
-/// same key took over at the relay), 2 for bad flags or key.
+/// same key took over at the relay, a loop that died: <see cref="LoopWatcher"/>), 2 for bad flags or key. A service
+/// manager hears READY=1 once the peer serves and STOPPING=1 when it begins to stop (<see cref="ServiceNotifier"/>).
 /// </summary>
 internal static class TunnelSession
 {
@@ -42,6 +43,11 @@ internal static class TunnelSession
         PeerServer? running = null;
         var liveness = new LivenessChecks();
         MetricsEndpoint? metrics = null;
+        var notifier = new ServiceNotifier();
+        using var stopping = notifier.StoppingOn(stop.Token);
+
+        // Disposed after the finally below: /healthz answers 503 until the metrics endpoint is gone.
+        await using var watcher = new LoopWatcher(command, liveness, stop);
         try
         {
             // Bound before the peer starts: a taken metrics port fails the command before it reaches the relay.
@@ -52,13 +58,16 @@ internal static class TunnelSession
 
             running = await PeerServer.StartAsync(options, loggers, peerConnections, listeners, stop.Token).ConfigureAwait(false);
             liveness.Add(running.Server);
+
+            // Serving now: registered with the relay, the command's listeners (a VPN's device, a TCP port) bound.
+            notifier.Ready();
             var started = running.Peer;
             await EndpointLifetime.RunAsync(started, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
-            return 0;
+            return watcher.ExitCode(0);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            return 0;
+            return watcher.ExitCode(0);
         }
         catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or SocketException or TunDeviceException)
         {
