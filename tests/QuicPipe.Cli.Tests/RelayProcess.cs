@@ -35,16 +35,28 @@ internal sealed partial class RelayProcess : IDisposable
 
     public string AllStderr => string.Join('\n', Stderr);
 
-    public static RelayProcess Start(params string[] args)
+    public static RelayProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts quicpipe with <paramref name="environment"/> added to this process's environment.</summary>
+    public static RelayProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = CliTestKit.QuicpipeStartInfo(args);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         return new RelayProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
     }
 
     /// <summary>Runs quicpipe to completion (bounded) and returns its exit code.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan timeout, params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan timeout, params string[] args) =>
+        Run(timeout, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs quicpipe with <paramref name="environment"/> added, to completion (bounded).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(environment, args);
         if (!process.WaitForExit(timeout))
         {
             throw new TimeoutException($"quicpipe {string.Join(' ', args)} did not exit within {timeout}");
