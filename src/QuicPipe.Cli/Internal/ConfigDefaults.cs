@@ -22,6 +22,8 @@ internal static class ConfigDefaults
 {
     public const string EnvironmentPrefix = "QUICPIPE_";
 
+    private const string ConfigOptionName = "--config";
+
     /// <summary>Adds <c>--config FILE</c> to <paramref name="command"/>: every command takes it.</summary>
     public static void AddTo(Command command) => command.Options.Add(new Option<FileInfo?>(ConfigOptionName)
     {
@@ -108,8 +110,6 @@ internal static class ConfigDefaults
 
         return parse;
     }
-
-    private const string ConfigOptionName = "--config";
 
     private static bool TryReadFile(RootCommand root, Command command, Dictionary<string, Option> options, string path, Dictionary<Option, Setting> values, out string? error)
     {
