@@ -1,6 +1,15 @@
 using QuicPipe.Cli;
+using QuicPipe.Cli.Internal;
 
-var parse = QuicpipeCommand.Create().Parse(args);
+// --config FILE and QUICPIPE_<COMMAND>__<KEY> variables become flags before the parse (ConfigDefaults); a bad one is
+// one line and exit 2, as a bad flag.
+var parse = ConfigDefaults.Parse(QuicpipeCommand.Create(), args, out var configError);
+if (parse is null)
+{
+    await Console.Error.WriteLineAsync(configError).ConfigureAwait(false);
+    return 2;
+}
+
 var exitCode = await parse.InvokeAsync().ConfigureAwait(false);
 
 // A usage error is exit 2 (the usual convention, and what the peer commands document), so scripts can tell

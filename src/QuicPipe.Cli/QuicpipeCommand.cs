@@ -21,6 +21,7 @@ internal static class QuicpipeCommand
 
         void Add(Command command, string example)
         {
+            ConfigDefaults.AddTo(command);
             root.Add(command);
             examples[command] = example;
         }

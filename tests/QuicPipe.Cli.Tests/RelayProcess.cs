@@ -50,9 +50,13 @@ internal sealed partial class RelayProcess : IDisposable
     }
 
     /// <summary>Runs quicpipe to completion (bounded) and returns its exit code.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan timeout, params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan timeout, params string[] args) =>
+        Run(timeout, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs quicpipe with <paramref name="environment"/> added, to completion (bounded).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(environment, args);
         if (!process.WaitForExit(timeout))
         {
             throw new TimeoutException($"quicpipe {string.Join(' ', args)} did not exit within {timeout}");
