@@ -136,7 +136,11 @@ internal static class RelayCommand
                 ? given
                 : Socket.OSSupportsIPv6 ? RelayOptions.DefaultListen : [RelayOptions.DefaultListen[0]];
             var reporting = new RelayReporting(parse.GetValue(statsInterval), parse.GetValue(statsFormat), parse.GetValue(metrics));
-            return await RunAsync(addresses, Transport, options, xdpOptions, reporting, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+            // The arguments as given: a SIGHUP re-reads the file and the environment with them, as a start would.
+            var configReload = ConfigDefaults.ConfigFileOf(parse) is { } configFile
+                ? new ConfigFileReload(parse, Environment.GetCommandLineArgs()[1..], configFile)
+                : null;
+            return await RunAsync(addresses, Transport, options, xdpOptions, reporting, configReload, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -147,6 +151,7 @@ internal static class RelayCommand
         RelayOptions options,
         RelayXdpOptions? xdpOptions,
         RelayReporting reporting,
+        IReloadable? configReload,
         LogLevel logLevel,
         CancellationToken cancellationToken)
     {
@@ -172,7 +177,7 @@ internal static class RelayCommand
             // the watcher goes before the metrics endpoint, whose /healthz says 503 until then.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             await using var watcher = new LoopWatcher("relay", liveness, stop);
-            var exitCode = await RunRelayAsync(addresses, transport, options, xdpOptions, reporting, logLevel, liveness, stop, new ServiceNotifier()).ConfigureAwait(false);
+            var exitCode = await RunRelayAsync(addresses, transport, options, xdpOptions, reporting, configReload, logLevel, liveness, stop, new ServiceNotifier()).ConfigureAwait(false);
             return watcher.ExitCode(exitCode);
         }
     }
@@ -183,6 +188,7 @@ internal static class RelayCommand
         RelayOptions options,
         RelayXdpOptions? xdpOptions,
         RelayReporting reporting,
+        IReloadable? configReload,
         LogLevel logLevel,
         LivenessChecks liveness,
         CancellationTokenSource stop,
@@ -217,6 +223,11 @@ internal static class RelayCommand
             if (options.RoutesFile is { } routesFile)
             {
                 builder.Services.AddSingleton<IReloadable>(new RoutesFileReload(relay, routesFile));
+            }
+
+            if (configReload is not null)
+            {
+                builder.Services.AddSingleton(configReload);
             }
 
             builder.Services.AddHostedService<RelayHostedService>(sp => ActivatorUtilities.CreateInstance<RelayHostedService>(sp, relay));

@@ -37,6 +37,35 @@ public sealed class ConfigFileTests : IDisposable
     }
 
     [Fact]
+    public void SIGHUP_checks_the_file_again_and_names_what_changed_as_needing_a_restart_or_refuses_a_bad_file()
+    {
+        var port = CliTestKit.FreeUdpPort();
+        string Settings(string interval) =>
+            $$"""{ "relay": { "listen": ["127.0.0.1:{{port}}"], "statsInterval": "{{interval}}", "threads": 1 } }""";
+        var config = Write("relay.json", Settings("10m"));
+        using var relay = _scratch.Own(RelayProcess.Start("relay", "--config", config));
+
+        // "Relay running" is logged once the SIGHUP handler is in place; signalling earlier would end the process.
+        Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
+
+        relay.Signal(RelayProcess.SigHup);
+        Assert.True(relay.WaitForStderr(l => l.EndsWith($"SIGHUP: reloaded config file {config} (no setting changed)", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), relay.AllStderr);
+
+        File.WriteAllText(config, Settings("5s"));
+        relay.Signal(RelayProcess.SigHup);
+        Assert.True(relay.WaitForStderr(l => l.Contains($"SIGHUP: not reloaded: config file {config}: changed, each needs a restart to take effect: relay.statsInterval (10m -> 5s)", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), relay.AllStderr);
+
+        File.WriteAllText(config, """{ "relay": { "statsInterval": "soon" } }""");
+        relay.Signal(RelayProcess.SigHup);
+        Assert.True(relay.WaitForStderr(l => l.Contains($"config file {config}: not taken: quicpipe relay: {config}: relay.statsInterval: 'soon' is not a duration", StringComparison.Ordinal), TimeSpan.FromSeconds(10)), relay.AllStderr);
+
+        // The relay runs on with what it started with: its port still taken, never restarted by a signal.
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        Assert.Throws<SocketException>(() => probe.Bind(new IPEndPoint(IPAddress.Loopback, port)));
+        Assert.False(relay.HasExited, "SIGHUP must not end the relay");
+    }
+
+    [Fact]
     public void A_flag_overrides_the_file()
     {
         var port = CliTestKit.FreeUdpPort();

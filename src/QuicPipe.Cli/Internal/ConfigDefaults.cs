@@ -31,6 +31,11 @@ internal static class ConfigDefaults
         HelpName = "FILE",
     });
 
+    /// <summary>The <c>--config</c> file <paramref name="parse"/> was given, or null.</summary>
+    public static string? ConfigFileOf(ParseResult parse) =>
+        parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == ConfigOptionName) is { } option
+        && parse.GetResult(option) is { Tokens: [var file] } ? file.Value : null;
+
     /// <summary>The configuration key of <paramref name="option"/>: its flag without the dashes, in camelCase.</summary>
     public static string KeyOf(Option option)
     {
