@@ -1,8 +1,5 @@
 using System.Net;
-using System.Net.Sockets;
-using Microsoft.Extensions.Hosting;
 using QuicPipe.Cli.Internal;
-using QuicPipe.Dataplane.Hosting;
 using Xunit;
 
 namespace QuicPipe.Cli.Tests;
@@ -17,14 +14,7 @@ public sealed class LoopWatcherTests
     [Fact]
     public async Task A_dead_loop_is_one_line_a_stop_and_exit_code_1_while_healthz_says_503()
     {
-        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp =>
-        {
-            udp.Threads = 1;
-            udp.Use(next => batch => throw new OutOfMemoryException("simulated"));
-        });
-        await using var server = builder.Build();
-        await server.StartAsync();
+        await using var server = await FatalStageServer.StartAsync();
         var liveness = new LivenessChecks();
         liveness.Add(server);
         var address = new IPEndPoint(IPAddress.Loopback, CliTestKit.FreeTcpPort());
@@ -44,18 +34,14 @@ public sealed class LoopWatcherTests
             Assert.False(stop.IsCancellationRequested);
             Assert.Equal(0, watcher.ExitCode(0));
 
-            var loopAddress = server.Listeners[0].Features.Get<UdpTransport>()!.LocalAddresses[0].ToEndPoint();
-            using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-            {
-                client.SendTo("x"u8.ToArray(), loopAddress);
-            }
+            FatalStageServer.KillLoop(server);
 
             Assert.True(SpinWait.SpinUntil(() => stop.IsCancellationRequested, TimeSpan.FromSeconds(5)), "the watcher did not stop the command");
             Assert.True(watcher.LoopDied);
             Assert.Equal(1, watcher.ExitCode(0));
             Assert.Equal(1, watcher.ExitCode(130));
             var line = Assert.Single(output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
-            Assert.Equal($"quicpipe test: udp-rx {loopAddress} died: OutOfMemoryException: simulated; exiting", line);
+            Assert.Equal($"quicpipe test: udp-rx {FatalStageServer.LoopAddress(server)} died: OutOfMemoryException: simulated; exiting", line);
 
             // The command is stopping but not gone: whoever polls /healthz meanwhile hears 503.
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -71,23 +57,13 @@ public sealed class LoopWatcherTests
     [Fact]
     public async Task A_command_that_stops_in_time_is_not_ended_by_the_watcher()
     {
-        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp =>
-        {
-            udp.Threads = 1;
-            udp.Use(next => batch => throw new OutOfMemoryException("simulated"));
-        });
-        await using var server = builder.Build();
-        await server.StartAsync();
+        await using var server = await FatalStageServer.StartAsync();
         var liveness = new LivenessChecks();
         liveness.Add(server);
         using var stop = new CancellationTokenSource();
         var exits = new List<int>();
         var watcher = new LoopWatcher("test", liveness, stop, TextWriter.Null, TimeSpan.FromMilliseconds(100), exits.Add, TimeSpan.FromSeconds(2));
-        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-        {
-            client.SendTo("x"u8.ToArray(), server.Listeners[0].Features.Get<UdpTransport>()!.LocalAddresses[0].ToEndPoint());
-        }
+        FatalStageServer.KillLoop(server);
 
         Assert.True(SpinWait.SpinUntil(() => stop.IsCancellationRequested, TimeSpan.FromSeconds(5)));
 

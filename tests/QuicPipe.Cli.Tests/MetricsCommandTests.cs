@@ -1,9 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Hosting;
 using QuicPipe.Cli.Internal;
-using QuicPipe.Dataplane.Hosting;
 using Xunit;
 
 namespace QuicPipe.Cli.Tests;
@@ -82,14 +80,7 @@ public sealed class MetricsCommandTests : IDisposable
     [Fact]
     public async Task Healthz_answers_503_naming_the_loop_that_died()
     {
-        var builder = QuicPipeServer.CreateBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.ListenUdp(new IPEndPoint(IPAddress.Loopback, 0), udp =>
-        {
-            udp.Threads = 1;
-            udp.Use(next => batch => throw new OutOfMemoryException("simulated"));
-        });
-        await using var server = builder.Build();
-        await server.StartAsync();
+        await using var server = await FatalStageServer.StartAsync();
         var liveness = new LivenessChecks();
         liveness.Add(server);
         var address = new IPEndPoint(IPAddress.Loopback, CliTestKit.FreeTcpPort());
@@ -100,10 +91,7 @@ public sealed class MetricsCommandTests : IDisposable
             Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
         }
 
-        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-        {
-            client.SendTo("x"u8.ToArray(), server.Listeners[0].Features.Get<UdpTransport>()!.LocalAddresses[0].ToEndPoint());
-        }
+        FatalStageServer.KillLoop(server);
 
         Assert.True(SpinWait.SpinUntil(() => liveness.DeadLoops().Count == 1, TimeSpan.FromSeconds(5)));
         using var dead = await _http.GetAsync(healthz);
