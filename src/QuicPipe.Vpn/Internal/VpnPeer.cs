@@ -82,7 +82,7 @@ internal sealed partial class VpnPeer
             if (!_dialing)
             {
                 _dialing = true;
-                _ = DialAsync();
+                _ = DialAsync(announcing: false);
             }
         }
     }
@@ -98,7 +98,7 @@ internal sealed partial class VpnPeer
             }
 
             _dialing = true;
-            _ = DialAsync();
+            _ = DialAsync(announcing: true);
         }
     }
 
@@ -167,7 +167,9 @@ internal sealed partial class VpnPeer
         }
     }
 
-    private async Task DialAsync()
+    // A failed announcement (the peer is not at the relay yet, say at a joint start) is no reason to hold off the
+    // dial a packet for the peer makes: only a dial that packets waited for imposes the redial delay.
+    private async Task DialAsync(bool announcing)
     {
         QuicConnection? connection = null;
         try
@@ -185,8 +187,13 @@ internal sealed partial class VpnPeer
             _dialing = false;
             if (connection is null)
             {
-                _noDialBeforeTicks = Environment.TickCount64 + (long)_router.Options.RedialDelay.TotalMilliseconds;
-                Interlocked.Add(ref _router.Counters.PendingDropped, _pending.Clear());
+                var held = _pending.Clear();
+                if (!announcing || held > 0)
+                {
+                    _noDialBeforeTicks = Environment.TickCount64 + (long)_router.Options.RedialDelay.TotalMilliseconds;
+                }
+
+                Interlocked.Add(ref _router.Counters.PendingDropped, held);
                 return;
             }
         }
