@@ -72,6 +72,16 @@ public static class InternetChecksum
     }
 
     /// <summary>
+    /// Stores the header checksum of the IPv4 header <paramref name="header"/> (exactly the header, options
+    /// included), whatever its checksum field held before.
+    /// </summary>
+    public static void WriteIPv4HeaderChecksum(Span<byte> header)
+    {
+        header[10] = header[11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(header[10..], Compute(header));
+    }
+
+    /// <summary>
     /// The running sum of the pseudo-header that TCP and UDP checksums cover (RFC 9293 §3.1, RFC 8200 §8.1): the
     /// source and destination addresses of the IPv4 or IPv6 packet <paramref name="ipPacket"/> starts with, the
     /// protocol and the transport length. Add the transport header and payload to it with <see cref="Sum"/>.

@@ -283,8 +283,7 @@ internal sealed class TcpSegmentCoalescer(ITunFrameOutput output)
             if (isIPv4)
             {
                 BinaryPrimitives.WriteUInt16BigEndian(packet[2..], (ushort)_length);
-                packet[10] = packet[11] = 0;
-                BinaryPrimitives.WriteUInt16BigEndian(packet[10..], InternetChecksum.Compute(packet[..20]));
+                InternetChecksum.WriteIPv4HeaderChecksum(packet[..20]);
             }
             else
             {

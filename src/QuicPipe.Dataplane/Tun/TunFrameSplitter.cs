@@ -223,8 +223,7 @@ internal sealed class TunFrameSplitter
             BinaryPrimitives.WriteUInt16BigEndian(segment[2..], (ushort)segment.Length);
             var identification = BinaryPrimitives.ReadUInt16BigEndian(segment[4..]);
             BinaryPrimitives.WriteUInt16BigEndian(segment[4..], (ushort)(identification + index));
-            segment[10] = segment[11] = 0;
-            BinaryPrimitives.WriteUInt16BigEndian(segment[10..], InternetChecksum.Compute(segment[..transportOffset]));
+            InternetChecksum.WriteIPv4HeaderChecksum(segment[..transportOffset]);
         }
         else
         {

@@ -51,11 +51,10 @@ internal static class IcmpV4ErrorWriter
         BinaryPrimitives.WriteUInt16BigEndian(ip[IPv4Header.FlagsOffset..], IPv4Header.DontFragment);
         ip[IPv4Header.TtlOffset] = Ttl;
         ip[IPv4Header.ProtocolOffset] = IPv4Header.ProtocolIcmp;
-        BinaryPrimitives.WriteUInt16BigEndian(ip[IPv4Header.ChecksumOffset..], 0);
 
         // Ours as the source, the offending packet's source as the destination.
         addresses.CopyTo(ip[IPv4Header.SourceOffset..]);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[IPv4Header.ChecksumOffset..], InternetChecksum.Compute(ip));
+        InternetChecksum.WriteIPv4HeaderChecksum(ip);
         return length;
     }
 }
