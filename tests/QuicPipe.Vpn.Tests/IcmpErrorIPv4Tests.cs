@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using QuicPipe.Lab;
 using Xunit;
 using static QuicPipe.Vpn.Tests.TestPackets;
 
@@ -176,12 +177,12 @@ public class IcmpErrorIPv4Tests
         var header = reply[..20].ToArray();
         var stored = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(10));
         header[10] = header[11] = 0;
-        Assert.Equal(ReferenceChecksum.Compute(header), stored);
+        Assert.Equal(Checksum.Internet(header), stored);
 
         var icmp = reply[20..].ToArray();
         stored = BinaryPrimitives.ReadUInt16BigEndian(icmp.AsSpan(2));
         icmp[2] = icmp[3] = 0;
-        Assert.Equal(ReferenceChecksum.Compute(icmp), stored);
+        Assert.Equal(Checksum.Internet(icmp), stored);
         return reply[20..];
     }
 }

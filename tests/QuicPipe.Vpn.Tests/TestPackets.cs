@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using QuicPipe.Lab;
 
 namespace QuicPipe.Vpn.Tests;
 
@@ -50,7 +51,7 @@ internal static class TestPackets
         Address(source).CopyTo(packet, 12);
         Address(destination).CopyTo(packet, 16);
         packet.AsSpan(20, optionWords * 4).Fill(1); // NOP options
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(10), ReferenceChecksum.Compute(packet.AsSpan(0, headerLength)));
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(10), Checksum.Internet(packet.AsSpan(0, headerLength)));
         payload.CopyTo(packet, headerLength);
         packet.AsSpan(totalLength).Fill(0xEE);
         return packet;

@@ -1,5 +1,6 @@
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Pipeline;
+using QuicPipe.Lab;
 using QuicPipe.Quic;
 using Xunit;
 using static QuicPipe.Vpn.Tests.TestPackets;
@@ -108,13 +109,13 @@ public class VpnStageTests
         Assert.Equal(Icmp, info.Protocol);
         Assert.True(info.IsIcmpError);
         Assert.Equal(reply.Length, info.TotalLength);
-        Assert.Equal(0, ReferenceChecksum.Compute(reply[..20]));
+        Assert.Equal(0, Checksum.Internet(reply[..20]));
         Assert.Equal(Address("192.0.2.7"), info.Source(reply).ToArray());
         Assert.Equal(Address("100.64.0.1"), info.Destination(reply).ToArray());
         var icmp = reply[20..];
         Assert.Equal(3, icmp[0]); // destination unreachable
         Assert.Equal(0, icmp[1]); // net unreachable
-        Assert.Equal(0, ReferenceChecksum.Compute(icmp));
+        Assert.Equal(0, Checksum.Internet(icmp));
         Assert.Equal(packet, icmp[8..].ToArray());
     }
 
