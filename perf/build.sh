@@ -5,7 +5,7 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 Usage: perf/build.sh [--help]
-Builds udp-loadgen, udp-sink, ref-forwarder, pkt-loadgen and xdp-sink (links libbpf) from
+Builds udp-loadgen (with its TURN client, turn.c), udp-sink, ref-forwarder, pkt-loadgen and xdp-sink (links libbpf) from
 perf/src/*.c into perf/build/ with gcc -O2 -Wall -Wextra -Werror, and xdp-sink's BPF object
 (xdp-sink.bpf.o) with clang -target bpf. Set CC to use another compiler for the tools.
 USAGE
@@ -26,13 +26,17 @@ command -v clang >/dev/null || { echo "build.sh: clang not found (scripts/setup.
 mkdir -p "$out"
 
 tools=(udp-loadgen udp-sink ref-forwarder pkt-loadgen xdp-sink)
+# Each tool is written under a name of this process's own and renamed into place: scripts that build at the same
+# time (tests run them side by side) never execute a half-written tool.
 for tool in "${tools[@]}"; do
     libs=()
     [[ "$tool" == xdp-sink ]] && libs=(-lbpf)
-    "$cc" "${cflags[@]}" -o "$out/$tool.tmp" "$src/$tool.c" "$src/common.c" "${libs[@]}"
-    mv -f "$out/$tool.tmp" "$out/$tool"
+    extra=()
+    [[ "$tool" == udp-loadgen ]] && extra=("$src/turn.c")
+    "$cc" "${cflags[@]}" -o "$out/$tool.tmp.$$" "$src/$tool.c" "$src/common.c" "${extra[@]}" "${libs[@]}"
+    mv -f "$out/$tool.tmp.$$" "$out/$tool"
 done
 clang -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$(clang -print-multiarch)" \
-    -c "$src/xdp-sink.bpf.c" -o "$out/xdp-sink.bpf.o.tmp"
-mv -f "$out/xdp-sink.bpf.o.tmp" "$out/xdp-sink.bpf.o"
+    -c "$src/xdp-sink.bpf.c" -o "$out/xdp-sink.bpf.o.tmp.$$"
+mv -f "$out/xdp-sink.bpf.o.tmp.$$" "$out/xdp-sink.bpf.o"
 echo "build.sh: built ${tools[*]} xdp-sink.bpf.o in $out" >&2

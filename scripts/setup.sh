@@ -37,6 +37,7 @@ packages=(
 lean_packages=(
     chromium         # headless Chromium through the HTTP proxy, its PAC file and SOCKS5 (ProxyCommandTests); renders profiles in the speedscope viewer (ProfilingTests)
     prometheus       # a real Prometheus scraping `--metrics` in the CLI tests (MetricsCommandTests)
+    coturn           # turnserver, the TURN relay perf/relay-vs-coturn.sh measures the relay against (RelayVsCoturnTests)
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }

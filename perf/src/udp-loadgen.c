@@ -4,6 +4,7 @@
  *   udp-loadgen --target HOST:PORT --duration S [--cids N] [--cid-length L] [--seed S]
  *               [--size BYTES] [--rate PPS] [--batch B] [--flows F]
  *   udp-loadgen routes --cids N [--cid-length L] [--seed S] --sink HOST:PORT
+ *   udp-loadgen --target TURNSERVER:PORT --turn-peer SINK:PORT --duration S [options]
  *
  * Datagram layout: byte 0 = 0x40 | random 6 bits (short header, fixed bit set), then the DCID,
  * then an 8-byte little-endian sequence number, then pattern_byte(k) for every later payload
@@ -11,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "turn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 
 #define MAX_BATCH 1024
 #define MAX_FLOWS 256
+#define TURN_CHANNEL 0x4000 /* channel numbers are per allocation: every flow can use the first */
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
@@ -49,6 +52,10 @@ static void usage(FILE *f)
           "  --allow-non-loopback send to a non-loopback address (refused by default)\n"
           "  --peer-cids          clear the top bit of every CID's first byte (the relay reserves CIDs with\n"
           "                       it set for itself; its XDP program passes those to userspace); also in routes\n"
+          "  --turn-peer HOST:PORT --target is a TURN server (anonymous, e.g. coturn --no-auth): every flow\n"
+          "                       allocates a relayed address and binds a channel to HOST:PORT, then sends each\n"
+          "                       datagram as ChannelData (a 4-byte header before the same --size bytes), so\n"
+          "                       HOST:PORT receives exactly what it would receive from a QuicPipe relay\n"
           "\n"
           "routes mode prints 'CIDHEX HOST:PORT' lines for the same CIDs, for a forwarder's routes file.\n",
           f);
@@ -120,7 +127,7 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "routes"))
         return routes_main(argc - 1, argv + 1);
 
-    const char *target = NULL;
+    const char *target = NULL, *turn_peer = NULL;
     double duration = -1, rate = 0;
     uint64_t cids = 1000, seed = 1;
     size_t cid_len = 12, size = 1200, batch = 64, flows = 4;
@@ -140,6 +147,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--flows")) { flows = parse_u64(a, v, 1, MAX_FLOWS); i++; }
         else if (!strcmp(a, "--allow-non-loopback")) { allow_remote = 1; }
         else if (!strcmp(a, "--peer-cids")) { peer_cids = 1; }
+        else if (!strcmp(a, "--turn-peer")) { if (!v) die(0, "--turn-peer needs a value"); turn_peer = v; i++; }
         else die(0, "udp-loadgen: unknown option '%s' (try --help)", a);
     }
     if (target == NULL)
@@ -155,6 +163,16 @@ int main(int argc, char **argv)
         die(0, "udp-loadgen: bad --target '%s' (want A.B.C.D:PORT or [v6]:PORT)", target);
     if (!is_loopback(&dst) && !allow_remote)
         die(0, "udp-loadgen: refusing to send to non-loopback %s", target);
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    if (turn_peer != NULL) {
+        if (parse_hostport(turn_peer, &peer, &peerlen) != 0)
+            die(0, "udp-loadgen: bad --turn-peer '%s' (want A.B.C.D:PORT or [v6]:PORT)", turn_peer);
+        if (!is_loopback(&peer) && !allow_remote)
+            die(0, "udp-loadgen: refusing to relay toward non-loopback %s", turn_peer);
+        if (size > 65000 - TURN_CHANNEL_HEADER_LEN)
+            die(0, "udp-loadgen: --size %zu leaves no room for the ChannelData header", size);
+    }
 
     /* All CIDs, derived once. */
     uint8_t *cid_table = malloc(cids * cid_len);
@@ -175,13 +193,24 @@ int main(int argc, char **argv)
         set_sock_buf(fds[f], SO_SNDBUF, SO_SNDBUFFORCE, 4 << 20);
         if (connect(fds[f], (struct sockaddr *)&dst, dstlen) != 0)
             die(errno, "connect %s", target);
+        if (turn_peer != NULL) {
+            struct sockaddr_storage relayed;
+            char relayed_text[80];
+            turn_bind_channel(fds[f], &peer, TURN_CHANNEL, &relayed);
+            format_hostport(&relayed, relayed_text, sizeof relayed_text);
+            fprintf(stderr, "udp-loadgen: flow %zu relayed by %s from %s to %s\n", f, target, relayed_text, turn_peer);
+        }
     }
+    /* Over TURN every datagram starts with the same ChannelData header: one buffer, first iovec. */
+    uint8_t channel_header[TURN_CHANNEL_HEADER_LEN];
+    turn_channel_header(channel_header, TURN_CHANNEL, (uint16_t)size);
+    size_t iov_per_msg = turn_peer != NULL ? 2 : 1;
 
     /* Batch buffers pre-filled with the payload pattern; per packet only the first byte, DCID and
      * sequence change. */
     uint8_t *bufs = malloc(batch * size);
     struct mmsghdr *msgs = calloc(batch, sizeof *msgs);
-    struct iovec *iovs = calloc(batch, sizeof *iovs);
+    struct iovec *iovs = calloc(batch * iov_per_msg, sizeof *iovs);
     if (bufs == NULL || msgs == NULL || iovs == NULL)
         die(errno, "malloc buffers");
     size_t payload_off = 1 + cid_len;
@@ -190,10 +219,16 @@ int main(int argc, char **argv)
         memset(p, 0, size);
         for (size_t k = QP_SEQ_LEN; k < size - payload_off; k++)
             p[payload_off + k] = pattern_byte(k);
-        iovs[b].iov_base = p;
-        iovs[b].iov_len = size;
-        msgs[b].msg_hdr.msg_iov = &iovs[b];
-        msgs[b].msg_hdr.msg_iovlen = 1;
+        struct iovec *iov = &iovs[b * iov_per_msg];
+        if (turn_peer != NULL) {
+            iov->iov_base = channel_header;
+            iov->iov_len = sizeof channel_header;
+            iov++;
+        }
+        iov->iov_base = p;
+        iov->iov_len = size;
+        msgs[b].msg_hdr.msg_iov = &iovs[b * iov_per_msg];
+        msgs[b].msg_hdr.msg_iovlen = iov_per_msg;
     }
 
     struct sigaction sa;

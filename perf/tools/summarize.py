@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Turn one relay-vs-reference run directory into a table (stdout) and a JSON file.
+"""Turn one forwarder-comparison run directory (relay-vs-reference, relay-vs-coturn) into a table
+(stdout) and a JSON file.
 
-Per forwarder directory (ref, relay-gso-off, relay-gso-on):
+Per forwarder directory (--forwarders, the reference first: ref, relay-gso-off, relay-gso-on by default):
   meta          key=value lines: kind, t0/t1 (wall clock of the window), cpu0/cpu1 (ticks), error=...
   sink.out      udp-sink per-second lines {"t","ts","packets","bytes"} + summary
   fwd.out/.err  forwarder output; the relay's JSON stats lines are on stderr
@@ -14,7 +15,7 @@ import os
 import platform
 import sys
 
-ORDER = ["ref", "relay-gso-off", "relay-gso-on"]
+DEFAULT_FORWARDERS = "ref,relay-gso-off,relay-gso-on"
 
 
 def read_meta(path):
@@ -174,16 +175,16 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
-def round_ratios(by):
+def round_ratios(by, order):
     out = {}
-    ref = by.get("ref")
-    for n in ("relay-gso-off", "relay-gso-on"):
+    ref = by.get(order[0])
+    for n in order[1:]:
         r = by.get(n)
         if ref and r and ref["ok"] and r["ok"] and ref["forwarded_pps"] > 0:
             q = {"pps": round(r["forwarded_pps"] / ref["forwarded_pps"], 3)}
             if r.get("cpu_us_per_packet") and ref.get("cpu_us_per_packet"):
                 q["cpu_per_packet"] = round(r["cpu_us_per_packet"] / ref["cpu_us_per_packet"], 3)
-            out[n + "/ref"] = q
+            out[n + "/" + order[0]] = q
     return out
 
 
@@ -204,18 +205,22 @@ def main():
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--params", default="{}", help="JSON object of the run's parameters")
     ap.add_argument("--out", required=True, help="JSON file to write")
+    ap.add_argument("--forwarders", default=DEFAULT_FORWARDERS,
+                    help="comma-separated forwarder directory names, the reference first")
+    ap.add_argument("--tool", default="perf/relay-vs-reference.sh", help="the script that made the run")
     args = ap.parse_args()
+    order = args.forwarders.split(",")
 
     round_dirs = sorted((d for d in os.listdir(args.run_dir) if d.startswith("round-")),
                         key=lambda d: int(d.split("-", 1)[1]))
     rounds = []
     for rd in round_dirs:
         base = os.path.join(args.run_dir, rd)
-        results = [analyse(os.path.join(base, n)) for n in ORDER if os.path.isdir(os.path.join(base, n))]
+        results = [analyse(os.path.join(base, n)) for n in order if os.path.isdir(os.path.join(base, n))]
         by = {r["name"]: r for r in results}
-        rounds.append({"round": int(rd.split("-", 1)[1]), "results": results, "ratios": round_ratios(by)})
+        rounds.append({"round": int(rd.split("-", 1)[1]), "results": results, "ratios": round_ratios(by, order)})
 
-    names = [n for n in ORDER if any(n == r["name"] for rd in rounds for r in rd["results"])]
+    names = [n for n in order if any(n == r["name"] for rd in rounds for r in rd["results"])]
     summary = []
     for n in names:
         rs = [r for rd in rounds for r in rd["results"] if r["name"] == n]
@@ -229,15 +234,19 @@ def main():
             m["errors"] = sorted({e for r in rs for e in r["errors"]})
         summary.append(m)
     ratios = {}
-    for key in ("relay-gso-off/ref", "relay-gso-on/ref"):
+    for key in (n + "/" + order[0] for n in order[1:]):
         per = [rd["ratios"][key] for rd in rounds if key in rd["ratios"]]
         if per:
+            cpu = [q.get("cpu_per_packet") for q in per if q.get("cpu_per_packet") is not None]
             ratios[key] = {"pps": median([q["pps"] for q in per]),
-                           "cpu_per_packet": median([q.get("cpu_per_packet") for q in per]),
+                           "pps_min": min(q["pps"] for q in per), "pps_max": max(q["pps"] for q in per),
+                           "cpu_per_packet": median(cpu),
+                           "cpu_per_packet_min": min(cpu) if cpu else None,
+                           "cpu_per_packet_max": max(cpu) if cpu else None,
                            "rounds": len(per)}
 
     doc = {
-        "tool": "perf/relay-vs-reference.sh",
+        "tool": args.tool,
         "run_dir": args.run_dir,
         "params": json.loads(args.params),
         "host": {"cpus": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine(),
@@ -267,10 +276,12 @@ def main():
     print()
     if ratios:
         for k, q in ratios.items():
-            print("ratio %-18s pps %.3f   cpu/packet %s   (same-round ratios, median of %d; pps > 1 and "
-                  "cpu/packet < 1 mean ours is better)" % (k, q["pps"], fmt(q.get("cpu_per_packet"), ".3f"), q["rounds"]))
-    elif not any(n.startswith("relay") for n in names):
-        print("no ratios: the relay was not run (--skip-relay)")
+            print("ratio %-18s pps %.3f (%.3f-%.3f)   cpu/packet %s (%s-%s)   (same-round ratios, median (min-max) "
+                  "of %d; pps > 1 and cpu/packet < 1 mean ours is better)" % (
+                      k, q["pps"], q["pps_min"], q["pps_max"], fmt(q.get("cpu_per_packet"), ".3f"),
+                      fmt(q.get("cpu_per_packet_min"), ".3f"), fmt(q.get("cpu_per_packet_max"), ".3f"), q["rounds"]))
+    elif names == order[:1]:
+        print("no ratios: only the reference ran")
     else:
         print("no ratios: no round had both the reference and a relay run succeed (see status above)")
     print("json: %s" % args.out)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -27,16 +26,17 @@ public sealed partial class ProfilingTests : IDisposable
     [RootFact]
     public void A_short_relay_profile_shows_the_forwarding_stage_in_the_viewer()
     {
-        var repo = RepositoryRoot();
+        var script = PerfScript.PathOf("flamegraph.sh");
+        var repo = Path.GetDirectoryName(Path.GetDirectoryName(script))!;
         var output = Path.Combine(_directory, "relay");
 
-        var (code, log) = Run(
+        var (code, log) = PerfScript.Run(
             ScriptLimit,
             "bash",
-            Path.Combine(repo, "perf", "flamegraph.sh"),
+            script,
             "--relay-dll", Path.Combine(AppContext.BaseDirectory, "quicpipe.dll"),
             "--seconds", "2", "--warmup", "1", "--cids", "1000", "--rate", "50000",
-            "--port-base", FreePortPair().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--port-base", PerfScript.FreePortPair().ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--out", output);
         Assert.True(code == 0, $"flamegraph.sh exited {code}:\n{log}");
 
@@ -87,7 +87,7 @@ public sealed partial class ProfilingTests : IDisposable
         var base64 = Convert.ToBase64String(Encoding.UTF8.GetBytes(content));
         File.WriteAllText(script, $"speedscope.loadFileFromBase64(\"{name}\", \"{base64}\")");
 
-        var (code, dom) = Run(
+        var (code, dom) = PerfScript.Run(
             RenderLimit,
             "chromium",
             "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files", "--window-size=1400,2000",
@@ -95,74 +95,6 @@ public sealed partial class ProfilingTests : IDisposable
             $"file://{viewer}#localProfilePath={script}&view=sandwich");
         Assert.True(code == 0, $"chromium exited {code}:\n{dom}");
         return dom;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "perf", "flamegraph.sh")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no perf/flamegraph.sh above {AppContext.BaseDirectory}");
-    }
-
-    /// <summary>A UDP port P with P+1 free too: the script's forwarder and sink.</summary>
-    private static int FreePortPair()
-    {
-        while (true)
-        {
-            var port = CliTestKit.FreeUdpPort();
-            if (port < 65535 && IsFreeUdp(port + 1))
-            {
-                return port;
-            }
-        }
-    }
-
-    private static bool IsFreeUdp(int port)
-    {
-        try
-        {
-            using var socket = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>Runs a program to its end (killed past <paramref name="limit"/>); its exit code and stdout then stderr.</summary>
-    private static (int ExitCode, string Output) Run(TimeSpan limit, string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(limit))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            return (-1, $"killed after {limit.TotalSeconds} s\n{stdout.Result}\n{stderr.Result}");
-        }
-
-        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
     [GeneratedRegex(@"RelayForwardingStage(::|\.)Invoke")]
