@@ -22,6 +22,13 @@
 #define QP_LISTEN_MAX_ENTRIES 64
 #endif
 
+/* qp_listen_ports: one entry per UDP port, and its bits. */
+#define QP_PORTS 65536
+#define QP_LISTEN_ANY4 0x01  /* 0.0.0.0 listens on the port */
+#define QP_LISTEN_ANY6 0x02  /* [::] listens on the port */
+#define QP_LISTEN_ADDR4 0x04 /* some IPv4 address listens on the port: look in qp_listen */
+#define QP_LISTEN_ADDR6 0x08 /* some IPv6 address listens on the port: look in qp_listen */
+
 /* Miss ring buffer in bytes: a power of two and a multiple of the page size. */
 #ifndef QP_EVENTS_BYTES
 #define QP_EVENTS_BYTES (256 * 1024)

@@ -83,18 +83,24 @@ static __always_inline int qp_is_zero16(const __u8 *a)
 
 /*
  * True when the relay listens on `daddr` (16 bytes, IPv4 zero past byte 3) port `dport` of `family`:
- * the exact address first, then the family's wildcard (all-zero address).
+ * the port's bits say whether the family's wildcard listens there (the common case, decided by one array
+ * read) and whether an exact address might (then qp_listen holds it).
  */
 static __always_inline int qp_is_listened(__u8 family, const __u8 *daddr, __be16 dport)
 {
 	struct qp_listen_key lk = {};
+	__u32 port = bpf_ntohs(dport);
+	__u8 *bits = bpf_map_lookup_elem(&qp_listen_ports, &port);
 
+	if (!bits)
+		return 0;
+	if (*bits & (family == QP_AF_INET ? QP_LISTEN_ANY4 : QP_LISTEN_ANY6))
+		return 1;
+	if (!(*bits & (family == QP_AF_INET ? QP_LISTEN_ADDR4 : QP_LISTEN_ADDR6)))
+		return 0;
 	lk.family = family;
 	lk.port = dport;
 	__builtin_memcpy(lk.addr, daddr, sizeof(lk.addr));
-	if (bpf_map_lookup_elem(&qp_listen, &lk))
-		return 1;
-	__builtin_memset(lk.addr, 0, sizeof(lk.addr));
 	return bpf_map_lookup_elem(&qp_listen, &lk) != 0;
 }
 

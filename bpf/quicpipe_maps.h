@@ -26,6 +26,19 @@ struct {
 	__type(value, __u8);
 } qp_listen SEC(".maps");
 
+/*
+ * UDP port (host order) -> the QP_LISTEN_* bits of the listeners on it. The program reads this first:
+ * with a wildcard listener (the relay's default) one array read, which the verifier inlines, decides,
+ * where two qp_listen hash lookups (exact address, then wildcard) cost about half the program's time.
+ * qp_listen is consulted only for ports with address-specific listeners.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QP_PORTS);
+	__type(key, __u32);
+	__type(value, __u8);
+} qp_listen_ports SEC(".maps");
+
 /* Miss events (struct qp_miss_event) for userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -5,7 +5,7 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 Usage: perf/build.sh [--help]
-Builds udp-loadgen (with its TURN client, turn.c), udp-sink, ref-forwarder, pkt-loadgen and xdp-sink (links libbpf) from
+Builds udp-loadgen (with its TURN client, turn.c), udp-sink, ref-forwarder, pkt-loadgen, xdp-sink and xdp-prog-bench (these two link libbpf) from
 perf/src/*.c into perf/build/ with gcc -O2 -Wall -Wextra -Werror, and xdp-sink's BPF object
 (xdp-sink.bpf.o) with clang -target bpf. Set CC to use another compiler for the tools.
 USAGE
@@ -25,12 +25,12 @@ command -v "$cc" >/dev/null || { echo "build.sh: compiler '$cc' not found" >&2; 
 command -v clang >/dev/null || { echo "build.sh: clang not found (scripts/setup.sh installs it)" >&2; exit 1; }
 mkdir -p "$out"
 
-tools=(udp-loadgen udp-sink ref-forwarder pkt-loadgen xdp-sink)
+tools=(udp-loadgen udp-sink ref-forwarder pkt-loadgen xdp-sink xdp-prog-bench)
 # Each tool is written under a name of this process's own and renamed into place: scripts that build at the same
 # time (tests run them side by side) never execute a half-written tool.
 for tool in "${tools[@]}"; do
     libs=()
-    [[ "$tool" == xdp-sink ]] && libs=(-lbpf)
+    [[ "$tool" == xdp-sink || "$tool" == xdp-prog-bench ]] && libs=(-lbpf)
     extra=()
     [[ "$tool" == udp-loadgen ]] && extra=("$src/turn.c")
     "$cc" "${cflags[@]}" -o "$out/$tool.tmp.$$" "$src/$tool.c" "$src/common.c" "${extra[@]}" "${libs[@]}"

@@ -21,4 +21,10 @@ public sealed class XdpOffloadStats
 
     /// <summary>Map updates that failed; the packets concerned go through userspace instead.</summary>
     public required long SyncErrors { get; init; }
+
+    /// <summary>
+    /// Bounced frames the interface's driver failed to send since the program was attached (<see cref="XdpAttachment.ReadTransmitErrors"/>):
+    /// counted as transmitted by the program, yet lost. On veth, every XDP_TX frame while the other end runs no XDP program.
+    /// </summary>
+    public required long TransmitErrors { get; init; }
 }

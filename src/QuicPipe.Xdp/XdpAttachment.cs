@@ -1,3 +1,4 @@
+using QuicPipe.Xdp.Internal;
 using QuicPipe.Xdp.Interop;
 
 namespace QuicPipe.Xdp;
@@ -9,19 +10,35 @@ namespace QuicPipe.Xdp;
 /// </summary>
 public sealed class XdpAttachment : IDisposable
 {
+    /// <summary>The driver of virtual Ethernet pairs, where XDP_TX has conditions a NIC does not have.</summary>
+    public const string VethDriver = "veth";
+
     private readonly XdpProgram _program;
     private readonly SafeBpfLinkHandle _link;
+    private readonly EthtoolReader? _ethtool;
 
-    internal XdpAttachment(XdpProgram program, SafeBpfLinkHandle link, int interfaceIndex, XdpAttachMode mode, string? fallbackReason)
+    internal XdpAttachment(XdpProgram program, SafeBpfLinkHandle link, int interfaceIndex, string? interfaceName, XdpAttachMode mode, string? fallbackReason)
     {
         _program = program;
         _link = link;
         InterfaceIndex = interfaceIndex;
+        InterfaceName = interfaceName;
         Mode = mode;
         FallbackReason = fallbackReason;
+        if (interfaceName is not null)
+        {
+            _ethtool = new EthtoolReader(interfaceName);
+            Driver = _ethtool.Driver();
+        }
     }
 
     public int InterfaceIndex { get; }
+
+    /// <summary>The interface's name when attached, or null if it could not be resolved.</summary>
+    public string? InterfaceName { get; }
+
+    /// <summary>The interface's driver (<see cref="VethDriver"/>, <c>mlx5_core</c>...), or null if it does not say.</summary>
+    public string? Driver { get; }
 
     /// <summary>The mode the program actually runs in.</summary>
     public XdpAttachMode Mode { get; }
@@ -29,9 +46,30 @@ public sealed class XdpAttachment : IDisposable
     /// <summary>Why native was refused, when the attachment fell back to generic; null otherwise.</summary>
     public string? FallbackReason { get; }
 
+    /// <summary>
+    /// Frames the driver failed to transmit for XDP, as it counts them: the sum of its ethtool statistics whose name
+    /// mentions both "xdp" and an error (veth: <c>rx_queue_N_xdp_tx_errors</c> and <c>tx_queue_N_xdp_xmit_errors</c>;
+    /// mlx5: <c>rx_xdp_tx_err</c>...). The program counts a bounced frame when it returns XDP_TX, before the driver
+    /// tries to send it, so this is how a frame lost after the verdict shows. Zero if the driver exports none.
+    /// </summary>
+    public ulong ReadTransmitErrors()
+    {
+        ulong sum = 0;
+        foreach (var (name, value) in _ethtool?.Statistics() ?? [])
+        {
+            if (name.Contains("xdp", StringComparison.OrdinalIgnoreCase) && name.Contains("err", StringComparison.OrdinalIgnoreCase))
+            {
+                sum += value;
+            }
+        }
+
+        return sum;
+    }
+
     public void Dispose()
     {
         _link.Dispose();
+        _ethtool?.Dispose();
         _program.Forget(this);
     }
 }

@@ -18,10 +18,17 @@ public sealed class XdpProgram : IDisposable
 {
     private const string ProgramName = "quicpipe_xdp";
 
+    // qp_listen_ports bits, as bpf/quicpipe_consts.h defines them.
+    private const byte ListenAny4 = 0x01;
+    private const byte ListenAny6 = 0x02;
+    private const byte ListenAddress4 = 0x04;
+    private const byte ListenAddress6 = 0x08;
+
     private readonly SafeBpfObjectHandle _object;
     private readonly int _programFd;
     private readonly int _routesFd;
     private readonly int _listenFd;
+    private readonly int _listenPortsFd;
     private readonly int _eventsFd;
     private readonly int _statsFd;
     private readonly int _possibleCpus;
@@ -38,6 +45,7 @@ public sealed class XdpProgram : IDisposable
         _programFd = LibBpf.ProgramFd(FindProgram(obj));
         _routesFd = LibBpf.MapFd(FindMap(obj, "qp_routes"));
         _listenFd = LibBpf.MapFd(FindMap(obj, "qp_listen"));
+        _listenPortsFd = LibBpf.MapFd(FindMap(obj, "qp_listen_ports"));
         _eventsFd = LibBpf.MapFd(FindMap(obj, "qp_events"));
         _statsFd = LibBpf.MapFd(FindMap(obj, "qp_stats"));
         _possibleCpus = LibBpf.NumPossibleCpus();
@@ -123,7 +131,30 @@ public sealed class XdpProgram : IDisposable
         key.PortBigEndian = BinaryPrimitives.ReverseEndianness((ushort)address.Port); // network order in memory
         AddressCodec.WriteAddress(address, key.Address);
         byte value = 1;
-        Check(LibBpf.MapUpdateElem(_listenFd, &key, &value, LibBpf.UpdateAny), $"add listen address {address}");
+        lock (_lock)
+        {
+            Check(LibBpf.MapUpdateElem(_listenFd, &key, &value, LibBpf.UpdateAny), $"add listen address {address}");
+
+            // The port's bits are what the program reads first; the exact entry above matters only when no wildcard covers it.
+            var port = (uint)address.Port;
+            byte bits;
+            Check(LibBpf.MapLookupElem(_listenPortsFd, &port, &bits), $"read listen bits of port {port}");
+            bits |= ListenBits(address);
+            Check(LibBpf.MapUpdateElem(_listenPortsFd, &port, &bits, LibBpf.UpdateAny), $"set listen bits of port {port}");
+        }
+    }
+
+    /// <summary>The <c>QP_LISTEN_*</c> bit (bpf/quicpipe_consts.h) a listener on <paramref name="address"/> sets on its port.</summary>
+    private static byte ListenBits(PeerAddress address)
+    {
+        var wildcard = !address.AddressBytes.ContainsAnyExcept((byte)0);
+        return (address.IsIPv4, wildcard) switch
+        {
+            (true, true) => ListenAny4,
+            (false, true) => ListenAny6,
+            (true, false) => ListenAddress4,
+            (false, false) => ListenAddress6,
+        };
     }
 
     /// <summary>Adds or replaces one route.</summary>
@@ -265,13 +296,20 @@ public sealed class XdpProgram : IDisposable
             throw new XdpException($"bpf_link_create(XDP, ifindex {interfaceIndex}, {mode})", -fd);
         }
 
-        var attachment = new XdpAttachment(this, new SafeBpfLinkHandle(fd), interfaceIndex, mode, fallbackReason);
+        var attachment = new XdpAttachment(this, new SafeBpfLinkHandle(fd), interfaceIndex, InterfaceName(interfaceIndex), mode, fallbackReason);
         lock (_lock)
         {
             _dependents.Add(attachment);
         }
 
         return attachment;
+    }
+
+    /// <summary>The name of interface <paramref name="index"/> in the calling thread's namespace, or null.</summary>
+    private static unsafe string? InterfaceName(int index)
+    {
+        var name = stackalloc byte[EthtoolIfReq.NameSize];
+        return Libc.IfIndexToName((uint)index, name) is null ? null : Marshal.PtrToStringUTF8((nint)name);
     }
 
     /// <summary>Starts a thread that drains the miss ring buffer and calls <paramref name="onMiss"/> per event.</summary>

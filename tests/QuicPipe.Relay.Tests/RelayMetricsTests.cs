@@ -76,6 +76,7 @@ public sealed class RelayMetricsTests : IDisposable
             MissesReinserted = 2,
             MissesIgnored = 1,
             SyncErrors = 0,
+            TransmitErrors = 9,
         };
         using var metrics = new XdpOffloadMetrics(() => stats);
         using var reader = new MeterReader(metrics.Meter);
@@ -93,5 +94,6 @@ public sealed class RelayMetricsTests : IDisposable
         Assert.Equal(2, reader.Read("quicpipe.xdp.misses.reinserted"));
         Assert.Equal(1, reader.Read("quicpipe.xdp.misses.ignored"));
         Assert.Equal(0, reader.Read("quicpipe.xdp.sync_errors"));
+        Assert.Equal(9, reader.Read("quicpipe.xdp.transmit_errors"));
     }
 }

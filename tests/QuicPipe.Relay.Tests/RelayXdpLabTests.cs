@@ -55,8 +55,29 @@ public sealed class RelayXdpLabTests : IDisposable
         Assert.NotNull(stats.Xdp);
         Assert.Equal(XdpAttachMode.Native, stats.Xdp.Mode);
         Assert.Equal(1UL, stats.Xdp.Program.Transmitted);
+        Assert.Equal(0, stats.Xdp.TransmitErrors);
         Assert.Equal(0, stats.Packets.Received);
         Assert.Equal(0, stats.Packets.Forwarded);
+    }
+
+    [RootFact]
+    public void Frames_veth_drops_because_the_other_end_runs_no_XDP_program_count_as_transmit_errors()
+    {
+        var cid = RelayForwardingStageTests.Cid(4);
+        StartLab(cid, peerRunsXdp: false);
+        _peer.ReceiveTimeout = 500;
+
+        const int Sent = 5;
+        for (var i = 0; i < Sent; i++)
+        {
+            _sender.SendTo(RelayForwardingStageTests.ShortPacket(cid, 60), RelayEndPoint);
+        }
+
+        // The program bounced every frame and counts them as transmitted; veth dropped them all, and only its
+        // statistics say so.
+        Assert.True(WaitUntil(() => _relay.Snapshot().Xdp!.TransmitErrors == Sent), $"transmit errors {_relay.Snapshot().Xdp!.TransmitErrors}; {Describe(_relay.Snapshot())}");
+        Assert.Equal((ulong)Sent, _relay.Snapshot().Xdp!.Program.Transmitted);
+        Assert.Throws<SocketException>(() => _peer.Receive(new byte[2048]));
     }
 
     [RootFact]
@@ -117,7 +138,7 @@ public sealed class RelayXdpLabTests : IDisposable
 
     private IPEndPoint PeerEndPoint => new(_lab.PeerAddress, PeerPort);
 
-    private void StartLab(ConnectionId routed)
+    private void StartLab(ConnectionId routed, bool peerRunsXdp = true)
     {
         _lab = Own(new NetworkLab());
         WriteRoutes(routed);
@@ -128,8 +149,12 @@ public sealed class RelayXdpLabTests : IDisposable
 
         // veth delivers XDP_TX frames only to a peer running NAPI, which an XDP program there turns on;
         // a program that sees no relay port passes everything.
-        var passProgram = Own(XdpProgram.Load(new XdpProgramOptions { RouteCapacity = 16, MissBufferBytes = 4096 }));
-        Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => passProgram.Attach(NetworkLab.PeerInterface, XdpAttachMode.Native, allowGenericFallback: false)));
+        if (peerRunsXdp)
+        {
+            var passProgram = Own(XdpProgram.Load(new XdpProgramOptions { RouteCapacity = 16, MissBufferBytes = 4096 }));
+            Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => passProgram.Attach(NetworkLab.PeerInterface, XdpAttachMode.Native, allowGenericFallback: false)));
+        }
+
         _peer = Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => Bound(_lab.PeerAddress, PeerPort)));
         _sender = Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => Bound(_lab.PeerAddress, SenderPort)));
     }

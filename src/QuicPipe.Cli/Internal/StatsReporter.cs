@@ -100,7 +100,7 @@ internal sealed class StatsReporter(Func<RelayStats> snapshot, TimeSpan interval
             var passed = x.Program.PassedToUserspace - (bx is { } pb ? pb.PassedToUserspace : 0);
             text.Append(CultureInfo.InvariantCulture, $" | xdp tx {Si(Rate((long)x.Program.Transmitted, (long)(bx?.Transmitted ?? 0)))}pps");
             text.Append(CultureInfo.InvariantCulture, $" miss {Si(Rate((long)x.Program.Missed, (long)(bx?.Missed ?? 0)))}pps");
-            text.Append(CultureInfo.InvariantCulture, $" pass {Si(passed / seconds)}pps reinserted {x.MissesReinserted}");
+            text.Append(CultureInfo.InvariantCulture, $" pass {Si(passed / seconds)}pps reinserted {x.MissesReinserted} tx_errors {x.TransmitErrors}");
         }
 
         return text.ToString();
@@ -176,6 +176,7 @@ internal sealed class StatsReporter(Func<RelayStats> snapshot, TimeSpan interval
                 json.WriteNumber("misses_reinserted", x.MissesReinserted);
                 json.WriteNumber("misses_ignored", x.MissesIgnored);
                 json.WriteNumber("sync_errors", x.SyncErrors);
+                json.WriteNumber("tx_errors", x.TransmitErrors);
                 json.WriteEndObject();
             }
 

@@ -26,6 +26,7 @@ public sealed class XdpOffloadMetrics : IDisposable
         _meter.CreateObservableCounter("quicpipe.xdp.non_quic", () => (long)(read()?.Program.NonQuic ?? 0), "{packet}", "Packets to the relay's ports that are not QUIC.");
         _meter.CreateObservableCounter("quicpipe.xdp.misses.reinserted", () => read()?.MissesReinserted ?? 0, "{miss}", "Misses whose CID the relay still routes: the route went back into the program's map.");
         _meter.CreateObservableCounter("quicpipe.xdp.misses.ignored", () => read()?.MissesIgnored ?? 0, "{miss}", "Misses not put back (CIDs the relay does not route, or routes that report their use).");
+        _meter.CreateObservableCounter("quicpipe.xdp.transmit_errors", () => read()?.TransmitErrors ?? 0, "{packet}", "Bounced frames the interface's driver failed to send (counted as transmitted by the program, yet lost).");
         _meter.CreateObservableCounter("quicpipe.xdp.sync_errors", () => read()?.SyncErrors ?? 0, "{error}", "Route map updates that failed; those packets go through userspace.");
     }
 

@@ -15,6 +15,10 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 {
     private const int NoSuchDevice = 19; // ENODEV, from if_nametoindex
 
+    // How often the driver's XDP transmit errors are checked, so the first lost frames are reported within seconds
+    // even when no one reads the stats.
+    private static readonly TimeSpan TransmitErrorCheckInterval = TimeSpan.FromSeconds(2);
+
     private readonly XdpProgram _program;
     private readonly CidTable _table;
     private readonly ILogger _logger;
@@ -30,6 +34,9 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     private long _reinserted;
     private long _ignored;
     private long _syncErrors;
+    private ulong _transmitErrorsAtAttach;
+    private bool _transmitErrorsReported;
+    private Timer? _transmitErrorCheck;
 
     private XdpOffload(XdpProgram program, CidTable table, string interfaceName, ILogger logger)
     {
@@ -55,7 +62,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
         XdpProgram? program = null;
         try
         {
-            var programOptions = new XdpProgramOptions { CidLength = cidLength, RouteCapacity = options.RouteCapacity };
+            var programOptions = new XdpProgramOptions { CidLength = cidLength, RouteCapacity = options.RouteCapacity ?? (uint)table.Capacity };
             if (options.ObjectPath is not null)
             {
                 programOptions.ObjectPath = options.ObjectPath;
@@ -180,6 +187,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
                 MissesReinserted = _reinserted,
                 MissesIgnored = _ignored,
                 SyncErrors = _syncErrors,
+                TransmitErrors = TransmitErrorsLocked(),
             };
         }
     }
@@ -199,6 +207,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
         }
 
         // The reader first: it writes to the map. Then the link, so the interface stops running the program.
+        _transmitErrorCheck?.Dispose();
         _missReader?.Dispose();
         _attachment?.Dispose();
         _program.Dispose();
@@ -214,7 +223,42 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 
         _missReader = _program.StartMissReader(OnMiss);
         LogAttached(_logger, options.Interface, _attachment.Mode, _attachment.InterfaceIndex);
+        if (_attachment.Driver == XdpAttachment.VethDriver)
+        {
+            LogVeth(_logger, options.Interface);
+        }
+
+        _transmitErrorsAtAttach = _attachment.ReadTransmitErrors();
+        _transmitErrorCheck = new Timer(static state => ((XdpOffload)state!).CheckTransmitErrors(), this, TransmitErrorCheckInterval, TransmitErrorCheckInterval);
     }
+
+    // On a timer thread: the first transmit errors are worth a warning that says what to do; the stats count the rest.
+    private void CheckTransmitErrors()
+    {
+        lock (_lock)
+        {
+            if (_disposed || _transmitErrorsReported)
+            {
+                return;
+            }
+
+            var errors = TransmitErrorsLocked();
+            if (errors > 0)
+            {
+                _transmitErrorsReported = true;
+                LogTransmitErrors(_logger, _interface, errors, _attachment?.Driver == XdpAttachment.VethDriver ? VethTransmitAdvice : "the driver's ethtool -S statistics say which queue");
+            }
+        }
+    }
+
+    private long TransmitErrorsLocked()
+    {
+        var now = _attachment?.ReadTransmitErrors() ?? 0;
+        return now > _transmitErrorsAtAttach ? (long)(now - _transmitErrorsAtAttach) : 0;
+    }
+
+    private const string VethTransmitAdvice =
+        "veth drops XDP_TX frames when the other end of the pair runs no XDP program: attach one there (any program that passes everything turns its receive path on), or run the relay without --xdp";
 
     // On the reader's thread, once per missed packet.
     private void OnMiss(XdpMissEvent miss)
@@ -266,6 +310,12 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "XDP on {Interface} runs in generic mode: {Reason}")]
     private static partial void LogFallback(ILogger logger, string @interface, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "XDP on {Interface}, a veth: bounced frames reach the other end only if it runs an XDP program, and frames from a sender with checksum offload carry partial checksums the program cannot complete (receivers drop them). If nothing arrives: attach an XDP program to the other end and turn its checksum offload off (ethtool -K PEER tx off); the stats line's tx_errors counts what veth dropped")]
+    private static partial void LogVeth(ILogger logger, string @interface);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "XDP on {Interface}: {Errors} bounced frame(s) were not sent by the driver (the program counted them as forwarded): {Advice}")]
+    private static partial void LogTransmitErrors(ILogger logger, string @interface, long errors, string advice);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "XDP route map not updated for {Count} route(s), userspace forwards them instead: {Reason}")]
     private static partial void LogSyncFailed(ILogger logger, int count, string reason);
