@@ -15,7 +15,10 @@ joined by one veth pair:
 and runs, one after the other with the same load and routes:
   1. quicpipe relay                      (userspace: recvmmsg -> lookup -> sendmmsg)
   2. quicpipe relay --xdp IFACE          (routed packets rewritten and bounced by XDP_TX in the driver)
-Reports forwarded packets/s (what reached the sink in the measured window) for each and the ratio
+Reports, per packet, the XDP program's own run time (kernel.bpf_stats_enabled is on for the run:
+run_time_ns / run_cnt of the attached program) against the userspace relay's CPU-ns per forwarded
+packet (issue 16's targets: the program <= 100 ns at 100k routes, userspace/program >= 5x); and
+forwarded packets/s (what reached the sink in the measured window) for each and the ratio
 xdp/userspace (issue 5's target: >= 3), with the relay process's and the generator process's CPU and
 the whole machine's busy CPU in the window (with veth, the driver work, the relay's XDP program
 included, runs in the sender's softirq, so it shows up in the generator's CPU column).
@@ -36,7 +39,7 @@ Nothing is sent outside the two namespaces; both are deleted on exit, Ctrl-C or 
 Options (environment variable in brackets):
   --duration S     measured window, seconds             [QP_PERF_DURATION, default 8]
   --warmup S       warm-up before the window, seconds   [QP_PERF_WARMUP, default 2]
-  --cids N         distinct CIDs / routes               [QP_PERF_CIDS, default 10000]
+  --cids N         distinct CIDs / routes (issue 16 measures 10000, 100000, 1000000) [QP_PERF_CIDS, default 10000]
   --size BYTES     datagram size                        [QP_PERF_SIZE, default 256]
   --rate PPS       loadgen rate, 0 = as fast as possible [QP_PERF_RATE, default 0]
   --flows F        loadgen source ports                 [QP_PERF_FLOWS, default 4]
@@ -110,9 +113,12 @@ for v in duration warmup cids size rate flows threads gen_threads; do check_int 
 ((gen_threads >= 1 && gen_threads <= 64)) || fail "--gen-threads must be 1..64"
 ((flows >= 1 && flows <= 256)) || fail "--flows must be 1..256"
 [[ "$(id -u)" == 0 ]] || fail "needs root: creates network namespaces and loads XDP programs"
-for tool in ip ethtool python3 clang dotnet; do
+for tool in ip ethtool python3 clang dotnet bpftool sysctl; do
     command -v "$tool" >/dev/null || fail "$tool is needed (scripts/setup.sh installs it)"
 done
+
+# The relay holds every route of the run (its default table is 262,144); the XDP map is sized to the table.
+table_capacity=$((cids > 262144 ? cids : 262144))
 
 # The lab: names and a subnet of our own, so concurrent runs and other labs do not collide.
 tag="$$"
@@ -124,12 +130,17 @@ subnet=$((RANDOM % 250 + 1))
 relay_ip="10.201.$subnet.1"
 gen_ip="10.201.$subnet.2"
 
+# The kernel times every BPF program run while kernel.bpf_stats_enabled is 1 (a few ns each): on for the run, so the
+# relay's program reports its own run_time_ns / run_cnt, and back to what it was afterwards.
+bpf_stats_before="$(sysctl -n kernel.bpf_stats_enabled)"
 cleanup() {
     cleanup_started
     ip netns del "$ns_gen" 2>/dev/null || true
     ip netns del "$ns_relay" 2>/dev/null || true
+    sysctl -qw "kernel.bpf_stats_enabled=$bpf_stats_before" || true
 }
 trap cleanup EXIT
+sysctl -qw kernel.bpf_stats_enabled=1
 trap 'log "interrupted"; exit 130' INT TERM
 
 if ((build)); then
@@ -251,6 +262,20 @@ start_load() {
     fi
 }
 
+# xdp_prog_stats: "run_time_ns run_cnt" of the XDP program attached to the relay's interface (nothing if none).
+xdp_prog_stats() {
+    local id
+    id="$(ip netns exec "$ns_relay" bpftool -j net show dev "$if_relay" 2>/dev/null | python3 -c '
+import json, sys
+ids = [p["id"] for entry in json.load(sys.stdin) for p in entry.get("xdp", [])]
+print(ids[0] if ids else "")')" || return 0
+    [[ -n "$id" ]] || return 0
+    bpftool -j prog show id "$id" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+print(p.get("run_time_ns", 0), p.get("run_cnt", 0))'
+}
+
 # run_one NAME [relay args...]: sink, relay, load; records the sink's and relay's counters at the
 # start and the end of the measured window.
 run_one() {
@@ -264,7 +289,7 @@ run_one() {
     # Not wrapped in timeout(1), so the pid is the relay's own (CPU ticks); stop_pid and the trap bound it.
     local -a cmd=(ip netns exec "$ns_relay" dotnet "$relay_dll" relay
         --listen "$relay_ip:$relay_port" --routes "$rundir/routes.txt" --cid-length "$cid_len"
-        --threads "$threads" --stats-interval 1s --stats-format json "$@")
+        --threads "$threads" --stats-interval 1s --stats-format json --table-capacity "$table_capacity" "$@")
     printf '%q ' "${cmd[@]}" >"$dir/command"
     start_bg "$dir/relay.out" "$dir/relay.err" "${cmd[@]}"
     local relay_pid=$QP_LAST_PID
@@ -286,11 +311,13 @@ run_one() {
     grep -a '"uptime_s"' "$dir/relay.err" | tail -n 1 >"$dir/relay0.json" || true
     { echo "relay_cpu0=$(cpu_ticks "$relay_pid" || echo)"; echo "gen_cpu0=$(cpu_ticks "$gen_pid" || echo)"
       echo "sys0=$(busy_jiffies)"; echo "t0=$(date +%s.%N)"; echo "loadavg=$loadavg"; } >"$dir/cpu"
+    xdp_prog_stats >"$dir/bpf0"
     nap "$duration"
     grep -a '"packets"' "$dir/sink.out" | tail -n 1 >"$dir/sink1.json" || true
     grep -a '"uptime_s"' "$dir/relay.err" | tail -n 1 >"$dir/relay1.json" || true
     { echo "relay_cpu1=$(cpu_ticks "$relay_pid" || echo)"; echo "gen_cpu1=$(cpu_ticks "$gen_pid" || echo)"
       echo "sys1=$(busy_jiffies)"; echo "t1=$(date +%s.%N)"; } >>"$dir/cpu"
+    xdp_prog_stats >"$dir/bpf1"
     wait_pid_timeout "$gen_pid" 15 || true
     stop_pid "$relay_pid" 10 || true
     stop_pid "$sink_pid" 5 || true
@@ -342,6 +369,16 @@ for name in ("userspace", "xdp"):
         cpu(f"{rundir}/{name}/cpu")
     if run["sink_pps"] and run["machine_busy_cpus"]:
         run["packets_per_busy_cpu_second"] = run["sink_pps"] / run["machine_busy_cpus"]
+    if run["sink_pps"] and run["relay_process_cpus"] is not None:
+        run["relay_process_cpu_ns_per_packet"] = run["relay_process_cpus"] / run["sink_pps"] * 1e9
+    try:
+        with open(f"{rundir}/{name}/bpf0") as f0, open(f"{rundir}/{name}/bpf1") as f1:
+            (t0, c0), (t1, c1) = (map(int, f0.read().split())), (map(int, f1.read().split()))
+        if c1 > c0:
+            run["xdp_program_ns_per_packet"] = (t1 - t0) / (c1 - c0)
+            run["xdp_program_runs"] = c1 - c0
+    except (OSError, ValueError):
+        pass
     if gen:
         run["loadgen_pps"] = gen.get("pps")
     if r0 and r1:
@@ -357,7 +394,12 @@ u, x = runs["userspace"]["sink_pps"], runs["xdp"]["sink_pps"]
 ratio = x / u if u and x else None
 eu, ex = runs["userspace"].get("packets_per_busy_cpu_second"), runs["xdp"].get("packets_per_busy_cpu_second")
 efficiency = ex / eu if eu and ex else None
+# What the offload saves per packet: the userspace relay's CPU for one forwarded packet against the program's run time.
+cpu_ratio = None
+if runs["userspace"].get("relay_process_cpu_ns_per_packet") and runs["xdp"].get("xdp_program_ns_per_packet"):
+    cpu_ratio = runs["userspace"]["relay_process_cpu_ns_per_packet"] / runs["xdp"]["xdp_program_ns_per_packet"]
 result = {"params": params, "runs": runs, "ratio_xdp_over_userspace": ratio,
+          "userspace_cpu_per_packet_over_xdp_program": cpu_ratio,
           "efficiency_ratio_xdp_over_userspace": efficiency, "target_ratio": 3.0}
 with open(out, "w") as f:
     json.dump(result, f, indent=2)
@@ -375,6 +417,10 @@ for name, run in runs.items():
           f" {fmt(run.get('packets_per_busy_cpu_second')):>15}  {run['loadavg_at_start'] or '-'}")
 print("ratio xdp/userspace: " + ("-" if ratio is None else f"{ratio:.2f}x") + " forwarded pps (target >= 3x); "
       + ("-" if efficiency is None else f"{efficiency:.2f}x") + " packets per busy CPU-second")
+us_ns, xdp_ns = runs["userspace"].get("relay_process_cpu_ns_per_packet"), runs["xdp"].get("xdp_program_ns_per_packet")
+print(f"per packet: userspace relay {'-' if us_ns is None else f'{us_ns:.0f}'} CPU-ns; XDP program "
+      f"{'-' if xdp_ns is None else f'{xdp_ns:.0f}'} ns (kernel.bpf_stats_enabled run_time_ns / run_cnt, "
+      f"{params['cids']} routes); userspace/XDP " + ("-" if cpu_ratio is None else f"{cpu_ratio:.1f}x") + " (target >= 5x)")
 print(f"json: {out}")
 sys.exit(0 if u and x else 1)
 PY
