@@ -133,9 +133,9 @@ internal static class ConfigDefaults
             var json = SmallFile.Read(fullPath, MaxFileBytes, "a configuration file");
             file = new ConfigurationBuilder().AddJsonStream(new MemoryStream(json)).Build();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or JsonException)
         {
-            // Malformed JSON arrives wrapped (InvalidDataException, FormatException) around the JsonException that says where.
+            // Malformed JSON arrives as the JsonException that says where, or wrapped in InvalidDataException or FormatException.
             error = JsonErrorIn(e) is { } json
                 ? $"--config {path}: not valid JSON: {json.Message}"
                 : e is FileNotFoundException ? $"--config {path}: no such file"
