@@ -126,6 +126,12 @@ internal static class ConfigDefaults
     private static bool TryReadFile(RootCommand root, Command command, Dictionary<string, Option> options, string path, Dictionary<Option, Setting> values, out string? error)
     {
         IConfigurationRoot file;
+        if (path.Length == 0)
+        {
+            error = "--config: '' is not a file name (give the path of a JSON file).";
+            return false;
+        }
+
         var fullPath = Path.GetFullPath(path);
         try
         {

@@ -50,7 +50,9 @@ internal static class UsageError
             return $"{option.Name}: '{value}' is not {Allowed(option)}.";
         }
 
-        return text;
+        // Messages of System.CommandLine's own checks ("Argument 'x' not recognized. Must be one of: ...") do not say
+        // which flag they are about.
+        return text.Contains(option.Name, StringComparison.Ordinal) ? text : $"{option.Name}: {text}";
     }
 
     /// <summary>What <paramref name="option"/> takes, in words: an enum's names, true or false, or its help name.</summary>
