@@ -26,6 +26,12 @@ internal static class UsageError
         // whose value is bad then also lacks a value another check needs, a stray word leaves a command unnamed).
         var first = parse.Errors.OrderBy(error => Rank(parse, error)).First();
         var text = OptionOf(first.SymbolResult) is { } option ? Explain(option, first.Message) : OneLine(first.Message);
+        if (command is RootCommand)
+        {
+            // No command, or not one of ours: the line lists them, as the help would.
+            return $"{prefix}{text} The commands: {string.Join(", ", command.Subcommands.Select(c => c.Name))} ('quicpipe --help' says more).";
+        }
+
         var more = parse.Errors.Count - 1;
         return more > 0 ? $"{prefix}{text} (and {more} more: see --help)" : prefix + text;
     }
