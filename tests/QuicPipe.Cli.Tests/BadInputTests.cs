@@ -146,6 +146,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Two_listen_addresses_that_overlap_are_named_as_a_bad_flag_not_another_process()
+    {
+        var port = CliTestKit.FreeUdpPort();
+
+        var (code, _, stderr) = RelayProcess.Run(Startup, "relay", "--listen", $"0.0.0.0:{port}", "--listen", $"127.0.0.1:{port}", "--stats-interval", "0");
+
+        Assert.Equal(2, code);
+        Assert.Equal($"quicpipe relay: UDP 127.0.0.1:{port} overlaps UDP 0.0.0.0:{port}, which this server listens on too: give one of them", Assert.Single(Lines(stderr)));
+    }
+
+    [Fact]
     public void A_proxy_port_another_process_holds_is_named()
     {
         var relayAddress = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
