@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Text;
 using QuicPipe.Cli.Internal;
+using QuicPipe.Dataplane;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 
@@ -8,6 +10,9 @@ namespace QuicPipe.Cli;
 /// <summary><c>quicpipe accept --allow NODEID</c>: wait for a peer's dial through the relay; netcat-like.</summary>
 internal static class AcceptCommand
 {
+    // An offer is one line of about 200 characters.
+    private const int MaxOfferFileBytes = 64 * 1024;
+
     public static Command Create()
     {
         var flags = new PeerCommandOptions();
@@ -30,7 +35,7 @@ internal static class AcceptCommand
         };
         flags.AddTo(command);
         netcat.AddTo(command);
-        command.Validators.Add(result =>
+        CliOptions.AddValidator(command, result =>
         {
             if (result.GetValue(allow) is not { Length: > 0 } && result.GetValue(offerIn) is null)
             {
@@ -82,13 +87,15 @@ internal static class AcceptCommand
         offer = null;
         if (text.StartsWith('@'))
         {
+            var path = text[1..];
             try
             {
-                text = File.ReadAllText(text[1..]);
+                text = Encoding.UTF8.GetString(SmallFile.Read(path, MaxOfferFileBytes, "an offer file"));
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
-                error = $"cannot read {text[1..]}: {e.Message}";
+                // SmallFile's messages name the file (and say what it is instead: a directory, too large).
+                error = e is InvalidDataException or FileNotFoundException ? e.Message : $"cannot read {path}: {e.Message}";
                 return false;
             }
         }

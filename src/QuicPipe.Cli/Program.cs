@@ -10,6 +10,13 @@ if (parse is null)
     return 2;
 }
 
+// One line naming the flag, its value and what it takes, instead of every error and then the whole help.
+if (UsageError.LineOf(parse) is { } usage)
+{
+    await Console.Error.WriteLineAsync(usage).ConfigureAwait(false);
+    return 2;
+}
+
 var exitCode = await parse.InvokeAsync().ConfigureAwait(false);
 
 // A usage error is exit 2 (the usual convention, and what the peer commands document), so scripts can tell

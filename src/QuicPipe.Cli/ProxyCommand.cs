@@ -31,20 +31,13 @@ internal static class ProxyCommand
             CustomParser = ParseCredentials,
         };
         var maxConnections = CliOptions.Int("--max-connections", "Client connections each proxy serves at once; more wait in the listen backlog.", 512, 1, 65536, "N");
-        var headerTimeout = CliOptions.Duration("--header-timeout", "How long a client may take to send its whole request before it is closed.", TimeSpan.FromSeconds(10));
-        headerTimeout.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<Duration>().Value <= TimeSpan.Zero)
-            {
-                result.AddError("--header-timeout must be more than 0.");
-            }
-        });
+        var headerTimeout = CliOptions.Duration("--header-timeout", "How long a client may take to send its whole request before it is closed.", TimeSpan.FromSeconds(10), positive: true);
         var command = new Command("proxy", "Serve an HTTP and/or SOCKS5 proxy whose destinations are peers: a request for <nodeid>.quicpipe:PORT dials that peer through the relay (once; later requests share the connection) and tunnels to PORT on its 127.0.0.1, where the peer runs 'quicpipe expose PORT --allow <our NodeId>'. Runs until interrupted.")
         {
             http, socks5, user, maxConnections, headerTimeout,
         };
         flags.AddTo(command);
-        command.Validators.Add(result =>
+        CliOptions.AddValidator(command, result =>
         {
             if (result.GetResult(http) is null && result.GetResult(socks5) is null)
             {

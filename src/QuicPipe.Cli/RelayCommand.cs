@@ -79,7 +79,7 @@ internal static class RelayCommand
             listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
             receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel, metrics,
         };
-        command.Validators.Add(result =>
+        CliOptions.AddValidator(command, result =>
         {
             if (result.GetResult(xdpMode) is { Implicit: false } && result.GetValue(xdp) is null)
             {
@@ -257,8 +257,10 @@ internal static class RelayCommand
             }
             catch (Exception e) when (e is RouteFileException or UdpSocketException or XdpOffloadException)
             {
+                // A port another process holds is a conflict at run time, as for a TCP server (exit 1); the rest are
+                // flags or files to fix (exit 2).
                 await Console.Error.WriteLineAsync($"quicpipe relay: {e.Message}").ConfigureAwait(false);
-                return 2;
+                return e is UdpSocketException { AddressInUse: true } ? 1 : 2;
             }
 
             liveness.Add(server);

@@ -37,6 +37,16 @@ public sealed class TcpConnectionListener : IAsyncDisposable
             _listener.Bind(listen);
             _listener.Listen(backlog);
         }
+        catch (SocketException e)
+        {
+            _listener.Dispose();
+            _slots.Dispose();
+
+            // The runtime's message is the bare error text ("Address already in use"): name the address.
+            throw new SocketException((int)e.SocketErrorCode, e.SocketErrorCode == SocketError.AddressAlreadyInUse
+                ? $"TCP {listen} is already in use (another process holds it)"
+                : $"cannot listen on TCP {listen}: {e.Message}");
+        }
         catch
         {
             _listener.Dispose();

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using QuicPipe.Dataplane.Internal;
 using QuicPipe.Dataplane.Interop;
 using QuicPipe.Interop;
@@ -83,6 +84,11 @@ public sealed class UdpBatchSocket : IDisposable
             SocketConfiguration.Apply(handle, address, options, out var gro, out var gso);
             if (Libc.Bind(handle, (byte*)&address, (uint)address.SockaddrLength) != 0)
             {
+                if (Marshal.GetLastPInvokeError() == Errno.EADDRINUSE)
+                {
+                    throw UdpSocketException.InUse(address);
+                }
+
                 ThrowHelper.ThrowLastError("bind", address);
             }
 

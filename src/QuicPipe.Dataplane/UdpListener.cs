@@ -56,6 +56,11 @@ public sealed class UdpListener : IDisposable
         var address = _options.Address;
         try
         {
+            if (_options.Socket.ReusePort)
+            {
+                address = ClaimPort(address);
+            }
+
             for (var i = 0; i < _options.Threads; i++)
             {
                 var socket = UdpBatchSocket.Bind(address, _options.Socket);
@@ -77,6 +82,20 @@ public sealed class UdpListener : IDisposable
         }
 
         LocalAddress = address;
+    }
+
+    /// <summary>
+    /// SO_REUSEPORT lets any socket of the same user join the group on a port, so a second relay on our port would
+    /// bind without error and take half the traffic; and for port 0 the kernel may hand a reuseport socket a port
+    /// that such a group already holds. A socket without SO_REUSEPORT is refused any port a socket holds: one is bound
+    /// first, and the group is bound on the port it got once it is closed (a window of microseconds, against
+    /// another process that binds the same port in that very instant with SO_REUSEPORT).
+    /// </summary>
+    private static PeerAddress ClaimPort(PeerAddress address)
+    {
+        var probe = new UdpSocketOptions { ReusePort = false, EnableGro = false, EnableGso = false, ReceiveBufferBytes = 4096, SendBufferBytes = 4096 };
+        using var claim = UdpBatchSocket.Bind(address, probe);
+        return claim.LocalAddress;
     }
 
     /// <summary>

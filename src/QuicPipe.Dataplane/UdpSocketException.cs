@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using QuicPipe.Interop;
 
 namespace QuicPipe.Dataplane;
 
@@ -30,5 +31,12 @@ public sealed class UdpSocketException : IOException
     }
 
     /// <summary>The Linux errno value, or 0 when the failure did not come from a system call.</summary>
-    public int ErrorNumber { get; }
+    public int ErrorNumber { get; private init; }
+
+    /// <summary>The address was taken by another socket (EADDRINUSE): a run-time conflict, not a bad flag.</summary>
+    public bool AddressInUse => ErrorNumber == Errno.EADDRINUSE;
+
+    /// <summary>"UDP ADDRESS is already in use (another process holds it)", as a TCP server would say.</summary>
+    internal static UdpSocketException InUse(in PeerAddress address) =>
+        new($"UDP {address} is already in use (another process holds it)") { ErrorNumber = Errno.EADDRINUSE };
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using QuicPipe.Dataplane;
 
 namespace QuicPipe.Quic;
 
@@ -79,12 +80,21 @@ public sealed class NodeIdentity
         file.Write(CertificatePem.TrimEnd() + "\n");
     }
 
-    /// <summary>Loads a key file written by <see cref="SaveKeyFile"/> (or any file holding the key and its certificate in PEM).</summary>
-    /// <exception cref="InvalidDataException">The file lacks the key or the certificate, or they do not belong together.</exception>
+    /// <summary>Key files larger than this are refused unread: a real one (a P-256 key and its certificate) is under 1 KiB.</summary>
+    public const int MaxKeyFileBytes = 64 * 1024;
+
+    /// <summary>
+    /// Loads a key file written by <see cref="SaveKeyFile"/> (or any file holding the key and its certificate in PEM).
+    /// As ssh does with a private key, a file others may read (or its group, when it is ours) is refused, with the
+    /// chmod that fixes it; so are directories, devices and files over <see cref="MaxKeyFileBytes"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">
+    /// The file lacks the key or the certificate, they do not belong together, it is too open, too large or not a file.
+    /// </exception>
     public static NodeIdentity LoadKeyFile(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var text = File.ReadAllText(path);
+        var text = System.Text.Encoding.UTF8.GetString(SmallFile.ReadSecret(path, MaxKeyFileBytes, "a key file"));
         var certificate = PemBlock(text, "CERTIFICATE");
         var key = PemBlock(text, "PRIVATE KEY") ?? PemBlock(text, "EC PRIVATE KEY");
         if (certificate is null || key is null)
@@ -96,9 +106,15 @@ public sealed class NodeIdentity
         {
             return FromPem(certificate, key);
         }
-        catch (CryptographicException e)
+        catch (ArgumentException e) when (e.ParamName == "privateKey")
         {
-            throw new InvalidDataException($"{path}: the key and the certificate cannot be used together: {e.Message}", e);
+            // X509Certificate2.CreateFromPem's way of saying the key is not the certificate's ("(Parameter 'privateKey')").
+            throw new InvalidDataException($"{path}: its private key does not belong to its certificate (the two PEM blocks come from different identities; make a new one with 'quicpipe keygen --out FILE').", e);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            var why = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : e.Message;
+            throw new InvalidDataException($"{path}: the key and the certificate cannot be used together: {why}", e);
         }
     }
 

@@ -18,18 +18,17 @@ public static class RouteFile
         string[] lines;
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                throw new RouteFileException($"{path}: no such file");
-            }
-
-            if (info.Length > MaxFileBytes)
-            {
-                throw new RouteFileException($"{path}: {info.Length} bytes is larger than the {MaxFileBytes}-byte limit for a routes file");
-            }
-
-            lines = File.ReadAllLines(path);
+            // Bounded whatever the path is: a directory or a device (/dev/zero never ends) is refused by name.
+            var text = System.Text.Encoding.UTF8.GetString(SmallFile.Read(path, (int)MaxFileBytes, "a routes file"));
+            lines = text.Split('\n');
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new RouteFileException($"{path}: no such file", e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new RouteFileException(e.Message, e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -45,6 +45,10 @@ public sealed class KeygenCommandTests : IDisposable
     {
         var file = Path.Combine(_directory, "bad.key");
         File.WriteAllText(file, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
 
         var error = Assert.Throws<InvalidDataException>(() => NodeIdentity.LoadKeyFile(file));
 

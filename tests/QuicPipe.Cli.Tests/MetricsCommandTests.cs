@@ -134,7 +134,7 @@ public sealed class MetricsCommandTests : IDisposable
 
         Assert.Equal(2, code);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal($"--metrics: '{value}' is not [BIND:]PORT (a port 1-65535, e.g. 9100, 0.0.0.0:9100 or [::1]:9100).", line);
+        Assert.Equal($"quicpipe relay: --metrics: '{value}' is not [BIND:]PORT (a port 1-65535, e.g. 9100, 0.0.0.0:9100 or [::1]:9100).", line);
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public sealed class ServiceNotifyTests : IDisposable
         var relay = _scratch.Own(RelayProcess.Start(notify.Environment, "relay", "--listen", holder.LocalEndPoint!.ToString()!, "--stats-interval", "0"));
 
         Assert.True(relay.WaitForExit(Startup), "the relay did not exit");
-        Assert.Equal(2, relay.ExitCode);
+        Assert.Equal(1, relay.ExitCode); // the port is taken: a conflict at run time
         Assert.DoesNotContain("READY=1", notify.Messages);
     }
 

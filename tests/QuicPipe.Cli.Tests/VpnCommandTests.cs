@@ -401,6 +401,10 @@ public sealed partial class VpnCommandTests : IDisposable
             File.Copy(CliTestKit.Identity(scratch, "nobody").KeyFile, run.Key);
             NetworkLab.Run("chmod", "-R", "a+rX", directory);
             NetworkLab.Run("chmod", "a+w", run.Home);
+
+            // A key file is nobody's own and for nobody alone, or quicpipe refuses it as too open (as ssh would).
+            NetworkLab.Run("chown", "65534:65534", run.Key);
+            NetworkLab.Run("chmod", "600", run.Key);
             return run;
         }
 

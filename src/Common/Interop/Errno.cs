@@ -19,6 +19,7 @@ internal static class Errno
     internal const int EINVAL = 22;
     internal const int EBADFD = 77;
     internal const int EOPNOTSUPP = 95;
+    internal const int EADDRINUSE = 98;
 
     /// <summary>The kernel-internal ENOTSUPP some BPF commands return.</summary>
     internal const int ENOTSUPP = 524;

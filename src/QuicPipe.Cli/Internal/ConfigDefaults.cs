@@ -4,6 +4,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using QuicPipe.Dataplane;
 
 namespace QuicPipe.Cli.Internal;
 
@@ -23,6 +24,12 @@ internal static class ConfigDefaults
     public const string EnvironmentPrefix = "QUICPIPE_";
 
     private const string ConfigOptionName = "--config";
+
+    // A configuration is a few hundred bytes; a file past this is not one.
+    private const int MaxFileBytes = 1024 * 1024;
+
+    // No response files: '@FILE' is a value some flags take (accept --offer-in @FILE), not a file of more arguments.
+    private static readonly ParserConfiguration Parser = new() { ResponseFileTokenReplacer = null };
 
     /// <summary>Adds <c>--config FILE</c> to <paramref name="command"/>: every command takes it.</summary>
     public static void AddTo(Command command) => command.Options.Add(new Option<FileInfo?>(ConfigOptionName)
@@ -57,7 +64,7 @@ internal static class ConfigDefaults
 
         // A first parse finds the command, its --config and the flags given; its errors (a required flag the file
         // gives, say) are the final parse's to report.
-        var first = root.Parse(args);
+        var first = root.Parse(args, Parser);
         var command = first.CommandResult.Command;
         if (command == root || first.CommandResult.IdentifierToken is not { } commandToken)
         {
@@ -101,12 +108,12 @@ internal static class ConfigDefaults
         // Right after the command's name, and so before any "--" that ends the options.
         var insertAt = kept.IndexOf(commandToken.Value) + 1;
         kept.InsertRange(insertAt, values.SelectMany(pair => Tokens(pair.Key, pair.Value.Values)));
-        var parse = root.Parse(kept);
+        var parse = root.Parse(kept, Parser);
 
         // An error in a value that came from the file or the environment names where it came from, not a flag.
         foreach (var parseError in parse.Errors)
         {
-            if (OptionOf(parseError.SymbolResult) is { } option && values.TryGetValue(option, out var setting))
+            if (UsageError.OptionOf(parseError.SymbolResult) is { } option && values.TryGetValue(option, out var setting))
             {
                 error = $"{prefix}{setting.Source}: {command.Name}.{KeyOf(option)}: {Explain(option, parseError.Message)}";
                 return null;
@@ -119,17 +126,27 @@ internal static class ConfigDefaults
     private static bool TryReadFile(RootCommand root, Command command, Dictionary<string, Option> options, string path, Dictionary<Option, Setting> values, out string? error)
     {
         IConfigurationRoot file;
+        if (path.Length == 0)
+        {
+            error = "--config: '' is not a file name (give the path of a JSON file).";
+            return false;
+        }
+
         var fullPath = Path.GetFullPath(path);
         try
         {
-            file = new ConfigurationBuilder().AddJsonFile(fullPath, optional: false, reloadOnChange: false).Build();
+            // Read within a bound first: a --config of /dev/zero or a huge file is refused, not read until memory runs out.
+            var json = SmallFile.Read(fullPath, MaxFileBytes, "a configuration file");
+            file = new ConfigurationBuilder().AddJsonStream(new MemoryStream(json)).Build();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or JsonException)
         {
-            // Malformed JSON arrives wrapped (InvalidDataException, FormatException) around the JsonException that says where.
+            // Malformed JSON arrives as the JsonException that says where, or wrapped in InvalidDataException or FormatException.
             error = JsonErrorIn(e) is { } json
                 ? $"--config {path}: not valid JSON: {json.Message}"
-                : e is FileNotFoundException ? $"--config {path}: no such file" : $"--config {path}: cannot read it: {e.Message}";
+                : e is FileNotFoundException ? $"--config {path}: no such file"
+                : e is InvalidDataException && e.Message.StartsWith(fullPath + ": ", StringComparison.Ordinal) ? $"--config {path}: {e.Message[(fullPath.Length + 2)..]}"
+                : $"--config {path}: cannot read it: {e.Message}";
             error = OneLine(error);
             return false;
         }
@@ -288,44 +305,16 @@ internal static class ConfigDefaults
         return null;
     }
 
-    private static Option? OptionOf(SymbolResult? result)
-    {
-        for (; result is not null; result = result.Parent)
-        {
-            if (result is OptionResult option)
-            {
-                return option.Option;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The parser's message, on one line, with what the option allows when the message does not say.</summary>
+    /// <summary>The parser's message for a value from a file or the environment: the key names the flag already.</summary>
     private static string Explain(Option option, string message)
     {
-        var text = OneLine(message);
-        if (text.StartsWith(option.Name + ": ", StringComparison.Ordinal))
-        {
-            text = text[(option.Name.Length + 2)..];
-        }
-
-        // System.CommandLine's conversion error names a .NET type; say what a person may write instead, unless it did.
-        return text.StartsWith("Cannot parse argument", StringComparison.Ordinal) && !text.Contains("Did you mean", StringComparison.Ordinal)
-            ? $"{text} Allowed: {Allowed(option)}."
-            : text;
+        var text = UsageError.Explain(option, message);
+        return text.StartsWith(option.Name + ": ", StringComparison.Ordinal) ? text[(option.Name.Length + 2)..] : text;
     }
 
-    private static string Allowed(Option option)
-    {
-        var type = Nullable.GetUnderlyingType(option.ValueType) ?? option.ValueType;
-        return type.IsEnum ? string.Join(", ", Enum.GetNames(type))
-            : type == typeof(bool) ? "true or false"
-            : option.HelpName ?? type.Name;
-    }
+    private static string Allowed(Option option) => UsageError.Allowed(option);
 
-    private static string OneLine(string text) =>
-        string.Join(' ', text.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    private static string OneLine(string text) => UsageError.OneLine(text);
 
     /// <summary>The values a file or the environment gives an option, and where they came from (for error lines).</summary>
     private sealed record Setting(List<string> Values, string Source, bool FromEnvironment);

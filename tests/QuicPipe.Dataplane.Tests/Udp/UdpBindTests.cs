@@ -29,8 +29,44 @@ public class UdpBindTests
 
         var error = Assert.Throws<UdpSocketException>(() => UdpBatchSocket.Bind(first.LocalAddress, options));
 
-        Assert.Equal($"bind 127.0.0.1:{first.LocalAddress.Port}: Address already in use", error.Message);
+        Assert.Equal($"UDP 127.0.0.1:{first.LocalAddress.Port} is already in use (another process holds it)", error.Message);
         Assert.Equal(98, error.ErrorNumber); // EADDRINUSE
+        Assert.True(error.AddressInUse);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_listener_refuses_a_port_held_by_a_reuseport_socket_of_the_same_user(int threads)
+    {
+        // What a second relay meets: the first one's SO_REUSEPORT socket, of the same uid, which the kernel lets any
+        // reuseport socket join (With_ReusePort_on_both_two_sockets_share_a_port), splitting the traffic between them.
+        using var other = UdpBatchSocket.Bind(Loopback.Any(), Loopback.Options());
+        using var listener = new UdpListener(new UdpListenerOptions { Address = other.LocalAddress, Threads = threads, Socket = Loopback.Options() });
+
+        var error = Assert.Throws<UdpSocketException>(listener.Bind);
+
+        Assert.True(error.AddressInUse);
+        Assert.Equal($"UDP 127.0.0.1:{other.LocalAddress.Port} is already in use (another process holds it)", error.Message);
+        Assert.False(listener.IsBound);
+    }
+
+    [Fact]
+    public void A_listener_on_a_free_port_binds_every_socket_of_its_group_there()
+    {
+        var port = new UdpListener(new UdpListenerOptions { Address = Loopback.Any(), Threads = 1, Socket = Loopback.Options() });
+        port.Bind();
+        var free = port.LocalAddress;
+        port.Dispose();
+
+        using var listener = new UdpListener(new UdpListenerOptions { Address = free, Threads = 3, Socket = Loopback.Options() });
+        listener.Bind();
+
+        // The claim (a socket without SO_REUSEPORT) is gone once bound: the group alone holds the port, and another
+        // listener's claim on it is refused.
+        Assert.Equal(free, listener.LocalAddress);
+        using var second = new UdpListener(new UdpListenerOptions { Address = free, Threads = 3, Socket = Loopback.Options() });
+        Assert.True(Assert.Throws<UdpSocketException>(second.Bind).AddressInUse);
     }
 
     [Fact]

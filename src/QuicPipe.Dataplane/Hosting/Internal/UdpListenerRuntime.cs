@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane.Pipeline;
 
@@ -25,6 +26,13 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
         _loggerFactory = loggerFactory;
     }
 
+    /// <summary>Whether a socket bound to <paramref name="bound"/> holds the port <paramref name="wanted"/> asks for.</summary>
+    private static bool Overlap(IPEndPoint bound, IPEndPoint wanted) =>
+        bound.AddressFamily == wanted.AddressFamily && bound.Port == wanted.Port
+        && (bound.Address.Equals(wanted.Address) || IsAny(bound.Address) || IsAny(wanted.Address));
+
+    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         try
@@ -33,7 +41,15 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
             {
                 var listener = new UdpListener(_builder.OptionsFor(endpoint), _loggerFactory.CreateLogger<UdpListener>());
                 _listeners.Add(listener);
-                listener.Bind();
+                try
+                {
+                    listener.Bind();
+                }
+                catch (UdpSocketException e) when (e.AddressInUse && _listeners.FirstOrDefault(l => l.IsBound && Overlap(l.LocalAddress.ToEndPoint(), endpoint)) is { } ours)
+                {
+                    // Not another process: two of our own addresses cover the same port (0.0.0.0:4433 and 127.0.0.1:4433).
+                    throw new UdpSocketException($"UDP {endpoint} overlaps UDP {ours.LocalAddress}, which this server listens on too: give one of them", e);
+                }
             }
         }
         catch
