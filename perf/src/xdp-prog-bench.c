@@ -42,7 +42,8 @@ static void usage(FILE *f)
           "  --object PATH      the compiled program (src/QuicPipe.Xdp/obj/bpf/quicpipe_xdp.o after a build)\n"
           "  --routes N         routes in the map (1..16777216)\n"
           "  --capacity C       the route map's max_entries (default: the program's own, 2097152)\n"
-          "  --map TYPE         route map type: lru (the program's), hash, or lru-percpu (default lru)\n"
+          "  --map TYPE         route map type: lru (the program's), hash, hash-noprealloc or lru-percpu\n"
+          "                     (default lru)\n"
           "  --frames M         distinct frames, each with a random routed CID (default min(N, 262144))\n"
           "  --runs R           program runs, one test run each (default 2000000)\n"
           "  --size BYTES       frame size, Ethernet header included (default 256)\n"
@@ -143,12 +144,17 @@ int main(int argc, char **argv)
     if (!strcmp(map_type, "hash")) {
         if (bpf_map__set_type(route_map, BPF_MAP_TYPE_HASH) != 0)
             die(errno, "set qp_routes type");
+    } else if (!strcmp(map_type, "hash-noprealloc")) {
+        /* Elements from the slab allocator as they are inserted, not one preallocated vmalloc area. */
+        if (bpf_map__set_type(route_map, BPF_MAP_TYPE_HASH) != 0 ||
+            bpf_map__set_map_flags(route_map, bpf_map__map_flags(route_map) | BPF_F_NO_PREALLOC) != 0)
+            die(errno, "set qp_routes type and flags");
     } else if (!strcmp(map_type, "lru-percpu")) {
         /* One LRU list per CPU: no shared list lock on insert; lookups are the same hash walk. */
         if (bpf_map__set_map_flags(route_map, bpf_map__map_flags(route_map) | BPF_F_NO_COMMON_LRU) != 0)
             die(errno, "set qp_routes flags");
     } else if (strcmp(map_type, "lru") != 0) {
-        die(0, "xdp-prog-bench: --map must be lru, hash or lru-percpu");
+        die(0, "xdp-prog-bench: --map must be lru, hash, hash-noprealloc or lru-percpu");
     }
     size_t config_size;
     /* libbpf 1.1 returns the initial value as const, but it is the buffer load copies: writable until then. */
