@@ -9,7 +9,7 @@ namespace QuicPipe.Cli.Tests;
 
 /// <summary>
 /// <c>quicpipe vpn</c> as a user runs it, up to the point where it would need a peer: its help, the flags it
-/// refuses (exit 2) and the arguments it refuses (exit 1, one line, nothing created), and, as root, how creating
+/// refuses, malformed or refused by the VPN (exit 2, one line, nothing created), and, as root, how creating
 /// the TUN device fails and that a failure after it was created removes it. As root every run is inside a
 /// network namespace made for it, so a run that went further than it should touches nothing of the host.
 /// </summary>
@@ -72,11 +72,11 @@ public sealed partial class VpnCommandTests : IDisposable
     [InlineData("10.9.0.1/16", "'10.9.0.1/16' has host bits set beyond /16: the network is 10.9.0.0/16.")]
     [InlineData("garbage", "'garbage' is not an IPv4 or IPv6 address")]
     [InlineData("10.9.0.0/33", "10.9.0.0/33")]
-    public async Task A_bad_prefix_exits_1_with_one_line_naming_it_and_creates_nothing(string prefix, string why)
+    public async Task A_bad_prefix_exits_2_with_one_line_naming_it_and_creates_nothing(string prefix, string why)
     {
         var run = await RunVpnAsync(["--address", "100.64.0.1/24", "--peer", $"{_peer}=100.64.0.2/32,{prefix}"]);
 
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         var line = Assert.Single(run.StderrLines);
         Assert.StartsWith($"{Prefix}bad prefix '{prefix}' for peer {_peer}: ", line, StringComparison.Ordinal);
         Assert.Contains(why, line, StringComparison.Ordinal);
@@ -84,11 +84,11 @@ public sealed partial class VpnCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task A_prefix_given_to_two_peers_exits_1_with_one_line_naming_it_and_both_peers_and_creates_nothing()
+    public async Task A_prefix_given_to_two_peers_exits_2_with_one_line_naming_it_and_both_peers_and_creates_nothing()
     {
         var run = await RunVpnAsync(["--address", "100.64.0.1/24", "--peer", $"{_peer}=100.64.0.2/32,10.9.0.0/16", "--peer", $"{_otherPeer}=100.64.0.3/32,10.9.0.0/16"]);
 
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         var line = Assert.Single(run.StderrLines);
         Assert.StartsWith($"{Prefix}The prefix 10.9.0.0/16 is given to both", line, StringComparison.Ordinal);
         run.AssertNothingCreated();
@@ -104,22 +104,22 @@ public sealed partial class VpnCommandTests : IDisposable
     [InlineData("100.64.0.300/24")]
     [InlineData("100.64.0.1/33")]
     [InlineData("fd00:64::1")]
-    public async Task A_bad_address_exits_1_with_one_line_naming_it_and_creates_nothing(string address)
+    public async Task A_bad_address_exits_2_with_one_line_naming_it_and_creates_nothing(string address)
     {
         var run = await RunVpnAsync(["--address", address, "--peer", $"{_peer}=100.64.0.2/32"]);
 
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         var line = Assert.Single(run.StderrLines);
         Assert.Equal($"{Prefix}bad --address '{address}': expected ADDRESS/LENGTH, e.g. 100.64.0.1/24 or fd00:64::1/64.", line);
         run.AssertNothingCreated();
     }
 
     [Fact]
-    public async Task A_peer_listed_twice_exits_1_with_one_line_naming_it_and_creates_nothing()
+    public async Task A_peer_listed_twice_exits_2_with_one_line_naming_it_and_creates_nothing()
     {
         var run = await RunVpnAsync(["--address", "100.64.0.1/24", "--peer", $"{_peer}=10.9.0.0/16", "--peer", $"{_peer}=10.8.0.0/16"]);
 
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         Assert.Equal($"{Prefix}Peer {_peer} is listed twice; give all its prefixes in one entry.", Assert.Single(run.StderrLines));
         run.AssertNothingCreated();
     }
@@ -127,11 +127,11 @@ public sealed partial class VpnCommandTests : IDisposable
     [Theory]
     [InlineData("--tun", "abcdefghijklmnopq", "The TUN device name 'abcdefghijklmnopq' is not valid")]
     [InlineData("--mtu", "1000", "The MTU of TUN device qp0 is 1000, but the IPv6 address fd00:64::1/64 needs at least 1280.")]
-    public async Task Device_settings_the_device_refuses_exit_1_with_one_line_for_a_user_and_create_nothing(string flag, string value, string why)
+    public async Task Device_settings_the_device_refuses_exit_2_with_one_line_for_a_user_and_create_nothing(string flag, string value, string why)
     {
         var run = await RunVpnAsync(["--address", "100.64.0.1/24", "--address", "fd00:64::1/64", "--peer", $"{_peer}=100.64.0.2/32", flag, value]);
 
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         var line = Assert.Single(run.StderrLines);
         Assert.StartsWith($"{Prefix}{why}", line, StringComparison.Ordinal);
         run.AssertNothingCreated();

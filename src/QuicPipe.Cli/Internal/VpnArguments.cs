@@ -19,8 +19,9 @@ internal sealed record VpnArguments(TunDeviceOptions Device, VpnOptions Vpn)
         Device.Addresses.Select(a => IpPrefix.Containing(a.Address, a.PrefixLength)).Select(p => new System.Net.IPNetwork(p.Network, p.PrefixLength)).Concat(Device.Routes);
 
     /// <summary>
-    /// The arguments; or null after one line on stderr saying what is wrong, with the exit code: 2 for a flag that is
-    /// malformed (a --peer without NODEID=, a bad NodeId), 1 for a prefix, address or device setting that is refused.
+    /// The arguments; or null after one line on stderr saying what is wrong, with exit code 2: a malformed flag (a
+    /// --peer without NODEID=, a bad NodeId) and a prefix, address or device setting the VPN refuses are all bad flags,
+    /// found before anything is created.
     /// </summary>
     public static VpnArguments? Parse(IReadOnlyList<string> addresses, IReadOnlyList<string> peers, string tunName, int mtu, bool offload, out int exitCode)
     {
@@ -47,18 +48,12 @@ internal sealed record VpnArguments(TunDeviceOptions Device, VpnOptions Vpn)
             device.Validate();
             return new VpnArguments(device, vpn);
         }
-        catch (MalformedFlagException e)
-        {
-            Console.Error.WriteLine($"quicpipe vpn: {e.Message}");
-            exitCode = 2;
-            return null;
-        }
         catch (ArgumentException e)
         {
             // The line is for a user: without the " (Parameter 'X')" .NET appends for a developer.
             var message = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : e.Message;
             Console.Error.WriteLine($"quicpipe vpn: {message}");
-            exitCode = 1;
+            exitCode = 2;
             return null;
         }
     }
@@ -68,13 +63,13 @@ internal sealed record VpnArguments(TunDeviceOptions Device, VpnOptions Vpn)
         var equals = text.IndexOf('=', StringComparison.Ordinal);
         if (equals <= 0 || equals == text.Length - 1)
         {
-            throw new MalformedFlagException($"bad --peer '{text}': expected NODEID=PREFIX[,PREFIX...], e.g. NODEID=100.64.0.2/32.");
+            throw new ArgumentException($"bad --peer '{text}': expected NODEID=PREFIX[,PREFIX...], e.g. NODEID=100.64.0.2/32.");
         }
 
         var idText = text[..equals];
         if (!NodeId.TryParse(idText, out var id))
         {
-            throw new MalformedFlagException($"bad --peer '{text}': '{idText}' is not a NodeId.");
+            throw new ArgumentException($"bad --peer '{text}': '{idText}' is not a NodeId.");
         }
 
         var prefixes = new List<IpPrefix>();
@@ -93,6 +88,3 @@ internal sealed record VpnArguments(TunDeviceOptions Device, VpnOptions Vpn)
         return new VpnPeerOptions(id, prefixes);
     }
 }
-
-/// <summary>A flag whose shape is wrong (exit 2), as opposed to a value that is refused (exit 1).</summary>
-internal sealed class MalformedFlagException(string message) : Exception(message);
