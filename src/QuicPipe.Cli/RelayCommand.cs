@@ -73,11 +73,19 @@ internal static class RelayCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
         var metrics = MetricsOption.Create();
+        var retry = new Option<string>("--retry")
+        {
+            Description = "Validate a peer's address with a QUIC Retry before its control handshake: auto (once 32 handshakes are open, as under a flood), always, or never.",
+            DefaultValueFactory = _ => "auto",
+            HelpName = "auto|always|never",
+        };
+        retry.AcceptOnlyFromAmong("auto", "always", "never");
 
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
             listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
             receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel, metrics,
+            retry,
         };
         command.Validators.Add(result =>
         {
@@ -95,6 +103,7 @@ internal static class RelayCommand
                 CidLength = parse.GetValue(cidLength),
                 TableCapacity = parse.GetValue(tableCapacity),
             };
+            options.Control.Retry = Enum.Parse<QuicRetryMode>(parse.GetValue(retry)!, ignoreCase: true);
 
             // How the listener's sockets are served: the transport is the server's, not the relay's.
             void Transport(UdpListenerBuilder udp)

@@ -12,49 +12,80 @@ namespace QuicPipe.Quic;
 /// address and port. Pass it to <see cref="QuicEndpoint.Attach"/>.
 /// </summary>
 /// <remarks>
-/// The hand-over queue is bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and the
-/// caller counts the drop (QUIC retransmits). Any number of threads may deliver; one endpoint loop consumes.
+/// The hand-over queues are bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and the
+/// caller counts the drop (QUIC retransmits). Initials that would start a new connection wait in a queue of their
+/// own, which the endpoint reads only after everything else: a flood of them (forged ones cost the sender nothing)
+/// then fills only that queue, and the packets of established connections keep their way in.
+/// Any number of threads may deliver; one endpoint loop consumes.
 /// </remarks>
 public sealed class QuicSharedSocket : IDatagramPort
 {
     /// <summary>Default bound of the hand-over queue.</summary>
     public const int DefaultQueueCapacity = 4096;
 
+    /// <summary>Default bound of the queue of Initials for new connections.</summary>
+    public const int DefaultInitialQueueCapacity = 1024;
+
     private readonly UdpBatchSocket _sender;
     private readonly ConcurrentQueue<Datagram> _queue = new();
+    private readonly ConcurrentQueue<Datagram> _initials = new();
     private readonly ManualResetEventSlim _signal = new(false);
     private readonly int _capacity;
+    private readonly int _initialCapacity;
     private int _queued;
+    private int _initialsQueued;
     private long _refused;
+    private long _refusedInitials;
+
+    // Set by the endpoint once it runs: its CIDs, so that an Initial for a handshake under way (a client's
+    // retransmission, or its ACK with the Handshake packets behind) goes with the established traffic.
+    private CidTable? _knownConnectionIds;
     private volatile bool _shutdown;
 
     /// <param name="sender">
     /// A handle this object owns and sends through: <see cref="UdpBatchSocket.DuplicateForSending"/> of the socket
     /// another thread receives from.
     /// </param>
-    /// <param name="queueCapacity">How many datagrams may wait for the endpoint.</param>
-    public QuicSharedSocket(UdpBatchSocket sender, int queueCapacity = DefaultQueueCapacity)
+    /// <param name="queueCapacity">How many datagrams of established connections may wait for the endpoint.</param>
+    /// <param name="initialQueueCapacity">How many Initials for new connections may wait for the endpoint.</param>
+    public QuicSharedSocket(UdpBatchSocket sender, int queueCapacity = DefaultQueueCapacity, int initialQueueCapacity = DefaultInitialQueueCapacity)
     {
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(initialQueueCapacity, 1);
         _capacity = queueCapacity;
+        _initialCapacity = initialQueueCapacity;
         _sender = sender;
     }
 
     /// <summary>The shared socket's local address.</summary>
     public PeerAddress LocalAddress => _sender.LocalAddress;
 
-    /// <summary>Datagrams refused because the queue was full or the endpoint was gone.</summary>
+    /// <summary>Datagrams refused because their queue was full or the endpoint was gone (Initials included).</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Of <see cref="Refused"/>, the Initials for new connections refused because their queue was full.</summary>
+    public long RefusedInitials => Interlocked.Read(ref _refusedInitials);
+
+    internal CidTable? KnownConnectionIds
+    {
+        set => Volatile.Write(ref _knownConnectionIds, value);
+    }
 
     /// <summary>Queues a copy of <paramref name="datagram"/> for the endpoint; false (and counted) when full or shut down.</summary>
     public bool TryDeliver(ReadOnlySpan<byte> datagram, in PeerAddress source)
     {
-        if (_shutdown || Interlocked.Increment(ref _queued) > _capacity)
+        var initial = StartsConnection(datagram);
+        ref var queued = ref initial ? ref _initialsQueued : ref _queued;
+        if (_shutdown || Interlocked.Increment(ref queued) > (initial ? _initialCapacity : _capacity))
         {
             if (!_shutdown)
             {
-                Interlocked.Decrement(ref _queued);
+                Interlocked.Decrement(ref queued);
+                if (initial)
+                {
+                    Interlocked.Increment(ref _refusedInitials);
+                }
             }
 
             Interlocked.Increment(ref _refused);
@@ -63,9 +94,26 @@ public sealed class QuicSharedSocket : IDatagramPort
 
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(datagram.Length, 1));
         datagram.CopyTo(buffer);
-        _queue.Enqueue(new Datagram(buffer, datagram.Length, source));
+        (initial ? _initials : _queue).Enqueue(new Datagram(buffer, datagram.Length, source));
         _signal.Set();
         return true;
+    }
+
+    /// <summary>A v1 Initial (long header, type 0) whose DCID is none of the endpoint's: it would start a connection.</summary>
+    private bool StartsConnection(ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length < 7 || (datagram[0] & 0xF0) != 0xC0)
+        {
+            return false;
+        }
+
+        int dcidLength = datagram[5];
+        if (dcidLength > ConnectionId.MaxLength || datagram.Length < 6 + dcidLength)
+        {
+            return true;
+        }
+
+        return Volatile.Read(ref _knownConnectionIds) is not { } known || !known.TryGet(new ConnectionId(datagram.Slice(6, dcidLength)), out _);
     }
 
     int IDatagramPort.Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
@@ -78,14 +126,22 @@ public sealed class QuicSharedSocket : IDatagramPort
 
         // Reset before looking, so a delivery between the look and the wait still wakes us.
         _signal.Reset();
-        if (_queue.IsEmpty)
+        if (_queue.IsEmpty && _initials.IsEmpty)
         {
             _signal.Wait(wait);
         }
 
-        while (batch.Count < batch.Capacity && _queue.TryDequeue(out var datagram))
+        // Established connections first; new ones get what room the batch has left.
+        Drain(_queue, ref _queued, batch, counters);
+        Drain(_initials, ref _initialsQueued, batch, counters);
+        return batch.Count;
+    }
+
+    private static void Drain(ConcurrentQueue<Datagram> queue, ref int queued, PacketBatch batch, DataplaneCounters counters)
+    {
+        while (batch.Count < batch.Capacity && queue.TryDequeue(out var datagram))
         {
-            Interlocked.Decrement(ref _queued);
+            Interlocked.Decrement(ref queued);
             if (datagram.Length > 0 && datagram.Length <= batch.SlotSize)
             {
                 batch.Add(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Source);
@@ -95,8 +151,6 @@ public sealed class QuicSharedSocket : IDatagramPort
 
             ArrayPool<byte>.Shared.Return(datagram.Buffer);
         }
-
-        return batch.Count;
     }
 
     void IDatagramPort.Send(PacketBatch batch, DataplaneCounters counters) => _sender.Send(batch, counters);
@@ -116,7 +170,7 @@ public sealed class QuicSharedSocket : IDatagramPort
     {
         _shutdown = true;
         _signal.Set();
-        while (_queue.TryDequeue(out var datagram))
+        while (_queue.TryDequeue(out var datagram) || _initials.TryDequeue(out datagram))
         {
             ArrayPool<byte>.Shared.Return(datagram.Buffer);
         }

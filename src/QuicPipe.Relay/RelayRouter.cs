@@ -92,6 +92,9 @@ public sealed class RelayRouter
         ServerAlpn = RelayProtocol.Alpn,
         ConnectionIdLength = _options.CidLength,
         ConnectionIdGenerator = RelayConnectionId,
+
+        // Retry is safe here: its CID is in the relay namespace, so the client's next Initial comes back to us.
+        Retry = _options.Control.Retry,
     };
 
     /// <summary>

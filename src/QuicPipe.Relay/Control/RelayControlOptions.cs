@@ -1,3 +1,5 @@
+using QuicPipe.Quic;
+
 namespace QuicPipe.Relay.Control;
 
 /// <summary>Settings of a <see cref="RelayControlService"/>.</summary>
@@ -23,6 +25,12 @@ public sealed class RelayControlOptions
 
     /// <summary>Messages queued for one connection (answers and signal deliveries) before deliveries to it are refused.</summary>
     public int OutboundQueue { get; set; } = 256;
+
+    /// <summary>
+    /// When the control endpoint validates a peer's address with a Retry before its handshake (default
+    /// <see cref="QuicRetryMode.Auto"/>: once handshakes pile up, as under a flood of Initials).
+    /// </summary>
+    public QuicRetryMode Retry { get; set; } = QuicRetryMode.Auto;
 
     internal void Validate()
     {
