@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using QuicPipe.Dataplane;
 
 namespace QuicPipe.Quic;
@@ -6,13 +5,13 @@ namespace QuicPipe.Quic;
 /// <summary>
 /// Counts what each source address, and each source prefix (a /24 for IPv4, a /64 for IPv6), holds against a limit
 /// for each: so that one host, or one small network, cannot take what a shared limit leaves for everybody.
-/// Ports do not count (a host has 65,535 of them); IPv4-mapped IPv6 addresses count as the IPv4 address.
+/// Keyed by <see cref="SourceAddressKey"/>: ports do not count, IPv4-mapped IPv6 addresses count as the IPv4 address.
 /// Not thread-safe: its owner serializes the calls.
 /// </summary>
 public sealed class SourceAddressLimiter
 {
-    private readonly Dictionary<SourceKey, int> _byAddress = [];
-    private readonly Dictionary<SourceKey, int> _byPrefix = [];
+    private readonly Dictionary<SourceAddressKey, int> _byAddress = [];
+    private readonly Dictionary<SourceAddressKey, int> _byPrefix = [];
 
     /// <param name="perAddress">Most held at once by one address (at least 1).</param>
     /// <param name="perPrefix">Most held at once by one /24 or /64 (at least <paramref name="perAddress"/>).</param>
@@ -68,7 +67,7 @@ public sealed class SourceAddressLimiter
     /// <summary>What <paramref name="source"/>'s /24 or /64 holds now.</summary>
     public int HeldByPrefix(in PeerAddress source) => _byPrefix.GetValueOrDefault(Keys(source).Prefix);
 
-    private static void Decrement(Dictionary<SourceKey, int> counts, SourceKey key)
+    private static void Decrement(Dictionary<SourceAddressKey, int> counts, SourceAddressKey key)
     {
         if (!counts.TryGetValue(key, out var count))
         {
@@ -86,24 +85,7 @@ public sealed class SourceAddressLimiter
         }
     }
 
-    private static (SourceKey Address, SourceKey Prefix) Keys(in PeerAddress source)
-    {
-        var bytes = source.AddressBytes;
-        if (source.IsIPv6 && !IsIPv4Mapped(bytes))
-        {
-            var high = BinaryPrimitives.ReadUInt64BigEndian(bytes);
-            var low = BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]);
-            return (new SourceKey(6, high, low), new SourceKey(6, high, 0));
-        }
-
-        var v4 = source.IsIPv6 ? BinaryPrimitives.ReadUInt32BigEndian(bytes[12..]) : bytes.Length == 4 ? BinaryPrimitives.ReadUInt32BigEndian(bytes) : 0u;
-        return (new SourceKey(4, 0, v4), new SourceKey(4, 0, v4 & 0xFFFFFF00u));
-    }
-
-    private static bool IsIPv4Mapped(ReadOnlySpan<byte> v6) =>
-        v6[..10].IndexOfAnyExcept((byte)0) < 0 && v6[10] == 0xFF && v6[11] == 0xFF;
-
-    private readonly record struct SourceKey(byte Family, ulong High, ulong Low);
+    private static (SourceAddressKey Address, SourceAddressKey Prefix) Keys(in PeerAddress source) => SourceAddressKey.Of(source);
 }
 
 /// <summary>What <see cref="SourceAddressLimiter.TryAcquire"/> decided.</summary>

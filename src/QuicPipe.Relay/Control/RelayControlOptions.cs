@@ -32,11 +32,25 @@ public sealed class RelayControlOptions
     /// </summary>
     public QuicRetryMode Retry { get; set; } = QuicRetryMode.Auto;
 
+    /// <summary>
+    /// Most control connections from one source address at once (default 64, as many as the registry serves
+    /// identities from one address); beyond it a new one is closed with <c>RelayProtocol.CloseSourceQuota</c>.
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>Most control connections from one /24 (IPv4) or /64 (IPv6) at once (default 256).</summary>
+    public int MaxConnectionsPerPrefix { get; set; } = 256;
+
     internal void Validate()
     {
         if (RouteUseInterval <= TimeSpan.Zero || SweepInterval <= TimeSpan.Zero || FirstStreamTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(SweepInterval), "Intervals and timeouts are positive.");
+        }
+
+        if (MaxConnectionsPerAddress < 1 || MaxConnectionsPerPrefix < MaxConnectionsPerAddress)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsPerAddress), "Per-source connection quotas are at least 1, and a prefix's at least an address's.");
         }
 
         if (SignalsPerSecond <= 0 || SignalBurst < 1 || MaxProtocolErrors < 1 || OutboundQueue < 1)
