@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic.Internal;
@@ -15,7 +16,9 @@ namespace QuicPipe.Quic;
 /// The hand-over queues are bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and the
 /// caller counts the drop (QUIC retransmits). Initials that would start a new connection wait in a queue of their
 /// own, which the endpoint reads only after everything else: a flood of them (forged ones cost the sender nothing)
-/// then fills only that queue, and the packets of established connections keep their way in.
+/// then fills only that queue, and the packets of established connections keep their way in. Within that queue each
+/// source address has a share (<see cref="DefaultInitialsPerSourcePerSecond"/>), so that a flood from a few
+/// addresses does not crowd out the Initials of everybody else either.
 /// Any number of threads may deliver; one endpoint loop consumes.
 /// </remarks>
 public sealed class QuicSharedSocket : IDatagramPort
@@ -25,6 +28,19 @@ public sealed class QuicSharedSocket : IDatagramPort
 
     /// <summary>Default bound of the queue of Initials for new connections.</summary>
     public const int DefaultInitialQueueCapacity = 1024;
+
+    /// <summary>
+    /// Default of how many Initials for new connections one source address may queue per second: far more than the
+    /// clients behind one address start, far less than a flood.
+    /// </summary>
+    public const int DefaultInitialsPerSourcePerSecond = 1000;
+
+    // The shares are counted per 100 ms window, in slots picked by a hash of the source address (two addresses may
+    // share a slot: then they share a share). Each slot: the window's number << 20 | Initials queued in it.
+    private const int ShareWindowMs = 100;
+    private const int ShareSlots = 4096;
+    private readonly long[] _shares = new long[ShareSlots];
+    private readonly int _initialsPerWindow;
 
     private readonly UdpBatchSocket _sender;
     private readonly ConcurrentQueue<Datagram> _queue = new();
@@ -48,13 +64,17 @@ public sealed class QuicSharedSocket : IDatagramPort
     /// </param>
     /// <param name="queueCapacity">How many datagrams of established connections may wait for the endpoint.</param>
     /// <param name="initialQueueCapacity">How many Initials for new connections may wait for the endpoint.</param>
-    public QuicSharedSocket(UdpBatchSocket sender, int queueCapacity = DefaultQueueCapacity, int initialQueueCapacity = DefaultInitialQueueCapacity)
+    /// <param name="initialsPerSourcePerSecond">How many of those one source address may queue per second (counted per 100 ms).</param>
+    public QuicSharedSocket(UdpBatchSocket sender, int queueCapacity = DefaultQueueCapacity, int initialQueueCapacity = DefaultInitialQueueCapacity, int initialsPerSourcePerSecond = DefaultInitialsPerSourcePerSecond)
     {
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(initialQueueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(initialsPerSourcePerSecond, 10);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(initialsPerSourcePerSecond, 10_000_000);
         _capacity = queueCapacity;
         _initialCapacity = initialQueueCapacity;
+        _initialsPerWindow = initialsPerSourcePerSecond * ShareWindowMs / 1000;
         _sender = sender;
     }
 
@@ -64,7 +84,10 @@ public sealed class QuicSharedSocket : IDatagramPort
     /// <summary>Datagrams refused because their queue was full or the endpoint was gone (Initials included).</summary>
     public long Refused => Interlocked.Read(ref _refused);
 
-    /// <summary>Of <see cref="Refused"/>, the Initials for new connections refused because their queue was full.</summary>
+    /// <summary>
+    /// Of <see cref="Refused"/>, the Initials for new connections refused because their queue was full or their source
+    /// address had queued its share.
+    /// </summary>
     public long RefusedInitials => Interlocked.Read(ref _refusedInitials);
 
     internal CidTable? KnownConnectionIds
@@ -76,6 +99,13 @@ public sealed class QuicSharedSocket : IDatagramPort
     public bool TryDeliver(ReadOnlySpan<byte> datagram, in PeerAddress source)
     {
         var initial = StartsConnection(datagram);
+        if (initial && !_shutdown && !TakeShare(source))
+        {
+            Interlocked.Increment(ref _refusedInitials);
+            Interlocked.Increment(ref _refused);
+            return false;
+        }
+
         ref var queued = ref initial ? ref _initialsQueued : ref _queued;
         if (_shutdown || Interlocked.Increment(ref queued) > (initial ? _initialCapacity : _capacity))
         {
@@ -97,6 +127,48 @@ public sealed class QuicSharedSocket : IDatagramPort
         (initial ? _initials : _queue).Enqueue(new Datagram(buffer, datagram.Length, source));
         _signal.Set();
         return true;
+    }
+
+    /// <summary>Counts one Initial against its source address's share of this window; false when the share is used up.</summary>
+    private bool TakeShare(in PeerAddress source)
+    {
+        ref var slot = ref _shares[ShareSlot(source)];
+        var window = Environment.TickCount64 / ShareWindowMs;
+        while (true)
+        {
+            var current = Volatile.Read(ref slot);
+            long next;
+            if (current >> 20 != window)
+            {
+                next = (window << 20) | 1;
+            }
+            else if ((current & 0xFFFFF) >= _initialsPerWindow)
+            {
+                return false;
+            }
+            else
+            {
+                next = current + 1;
+            }
+
+            if (Interlocked.CompareExchange(ref slot, next, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    private static int ShareSlot(in PeerAddress source)
+    {
+        var bytes = source.AddressBytes;
+        var folded = 0u;
+        for (var i = 0; i + 4 <= bytes.Length; i += 4)
+        {
+            folded ^= BinaryPrimitives.ReadUInt32BigEndian(bytes[i..]);
+        }
+
+        // Fibonacci hashing: the top 12 bits of the product spread neighbouring addresses apart.
+        return (int)((folded * 2654435769u) >> 20);
     }
 
     /// <summary>A v1 Initial (long header, type 0) whose DCID is none of the endpoint's: it would start a connection.</summary>

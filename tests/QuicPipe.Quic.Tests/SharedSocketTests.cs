@@ -95,6 +95,23 @@ public class SharedSocketTests
         Assert.Equal(2, port.Receive(batch));
     }
 
+    [Fact]
+    public void A_source_address_queues_its_share_of_Initials_and_another_address_still_gets_in()
+    {
+        using var host = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), new UdpSocketOptions());
+        using var shared = new QuicSharedSocket(host.DuplicateForSending(), initialQueueCapacity: 100, initialsPerSourcePerSecond: 100);
+        var flooder = PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 9));
+        var other = PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Parse("127.0.0.1"), 9));
+        var initial = ConnectionLimitsTests.JunkInitial(new Random(5));
+
+        // 10 per 100 ms window; the flood below takes well under one (a window change mid-way lets at most 10 more in).
+        var flooded = Enumerable.Range(0, 1000).Count(_ => shared.TryDeliver(initial, flooder));
+
+        Assert.InRange(flooded, 10, 20);
+        Assert.True(shared.TryDeliver(initial, other));
+        Assert.Equal(1000 - flooded, shared.RefusedInitials);
+    }
+
     /// <summary>The endpoint's side of a shared socket (an internal interface), as its loop reads it.</summary>
     private readonly struct DatagramPortView(QuicSharedSocket socket)
     {
