@@ -86,7 +86,7 @@ metrics_port=$((port + 1))
 relay_id=$(keygen "$work/relay.key")
 head -c $((1024 * 1024)) /dev/urandom >"$work/payload"
 
-start_bg "$work/relay.stats" "$work/relay.log" dotnet "$dll" relay --listen "$relay" --key "$work/relay.key" \
+start_bg /dev/null "$work/relay.log" dotnet "$dll" relay --listen "$relay" --key "$work/relay.key" \
     --stats-interval 1s --stats-format json --metrics "$metrics_port"
 relay_pid=$QP_LAST_PID
 wait_for "$work/relay.log" "Relay running" 30 || fail "relay did not start: $(tail -3 "$work/relay.log")"
@@ -186,10 +186,10 @@ if [[ $flood -eq 1 ]]; then
     echo "generators:"
     cat "$work"/garbage-*.json "$work/replay.json" 2>/dev/null | sed 's/^/  /'
 fi
-echo "relay, last stats line (dropped_by_reason, control):"
-grep '^{' "$work/relay.stats" | tail -1 | python3 -c 'import json, sys
+echo "relay, last stats line (JSON on stderr; dropped_by_reason, control):"
+grep '"uptime_s"' "$work/relay.log" | tail -1 | python3 -c 'import json, sys
 s = json.loads(sys.stdin.read())
-print("  received", s["received"], "forwarded", s["forwarded"], "dropped", {k: v for k, v in s["dropped_by_reason"].items() if v})
+print("  uptime", s["uptime_s"], "s, received", s["received"], "forwarded", s["forwarded"], "dropped", {k: v for k, v in s["dropped_by_reason"].items() if v})
 print("  control", {k: v for k, v in s.get("control", {}).items() if v})' || true
 echo "relay's QUIC endpoint (metrics):"
 curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^quicpipe_quic_(connections_refused|initials|retries|connections_admitted|unroutable)' | sed 's/^/  /' || true
