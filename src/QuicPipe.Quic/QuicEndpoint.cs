@@ -661,12 +661,19 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     /// <summary>
     /// An Initial for no connection of ours: what may start one, cheapest refusals first, so that a flood of forged
-    /// Initials costs a key derivation and an AEAD open each, never a connection. The Initial must decrypt with the
-    /// keys of its DCID; then either carry a valid Retry token of ours, or get a Retry when <see cref="QuicEndpointOptions.Retry"/>
-    /// asks for one; then fit the handshake limits of its source address, its /24 or /64, and the endpoint.
+    /// Initials costs a key derivation and an AEAD open each, never a connection. A source address (or /24, /64) that
+    /// has its handshakes open already is refused before anything else (a replayer of valid Initials costs a lookup);
+    /// then the Initial must decrypt with the keys of its DCID; then either carry a valid Retry token of ours, or get
+    /// a Retry when <see cref="QuicEndpointOptions.Retry"/> asks for one; then fit the endpoint's handshake limits.
     /// </summary>
     private unsafe void AdmitInitial(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId dcid, ulong now)
     {
+        if (_halfOpen.Peek(source) != SourceLimitResult.Acquired)
+        {
+            Interlocked.Increment(ref _refusedPerSource);
+            return;
+        }
+
         int check;
         nuint tokenLength;
         fixed (byte* packet = datagram)

@@ -30,10 +30,10 @@ public sealed class QuicSharedSocket : IDatagramPort
     public const int DefaultInitialQueueCapacity = 1024;
 
     /// <summary>
-    /// Default of how many Initials for new connections one source address may queue per second: far more than the
-    /// clients behind one address start, far less than a flood.
+    /// Default of how many Initials for new connections one source address may queue per second: more than the
+    /// clients behind one address start (a client sends one to three per connection), far less than a flood.
     /// </summary>
-    public const int DefaultInitialsPerSourcePerSecond = 1000;
+    public const int DefaultInitialsPerSourcePerSecond = 200;
 
     // The shares are counted per 100 ms window, in slots picked by a hash of the source address (two addresses may
     // share a slot: then they share a share). Each slot: the window's number << 20 | Initials queued in it.

@@ -36,22 +36,27 @@ public sealed class SourceAddressLimiter
     public SourceLimitResult TryAcquire(in PeerAddress source)
     {
         var (address, prefix) = Keys(source);
-        var byAddress = _byAddress.GetValueOrDefault(address);
-        if (byAddress >= PerAddress)
+        var result = Check(address, prefix);
+        if (result == SourceLimitResult.Acquired)
         {
-            return SourceLimitResult.AddressFull;
+            _byAddress[address] = _byAddress.GetValueOrDefault(address) + 1;
+            _byPrefix[prefix] = _byPrefix.GetValueOrDefault(prefix) + 1;
         }
 
-        var byPrefix = _byPrefix.GetValueOrDefault(prefix);
-        if (byPrefix >= PerPrefix)
-        {
-            return SourceLimitResult.PrefixFull;
-        }
-
-        _byAddress[address] = byAddress + 1;
-        _byPrefix[prefix] = byPrefix + 1;
-        return SourceLimitResult.Acquired;
+        return result;
     }
+
+    /// <summary>What <see cref="TryAcquire"/> would answer now, taking nothing: a cheap refusal before costlier checks.</summary>
+    public SourceLimitResult Peek(in PeerAddress source)
+    {
+        var (address, prefix) = Keys(source);
+        return Check(address, prefix);
+    }
+
+    private SourceLimitResult Check(SourceAddressKey address, SourceAddressKey prefix) =>
+        _byAddress.GetValueOrDefault(address) >= PerAddress ? SourceLimitResult.AddressFull
+        : _byPrefix.GetValueOrDefault(prefix) >= PerPrefix ? SourceLimitResult.PrefixFull
+        : SourceLimitResult.Acquired;
 
     /// <summary>Gives back one unit <see cref="TryAcquire"/> took for <paramref name="source"/>.</summary>
     public void Release(in PeerAddress source)

@@ -24,6 +24,20 @@ public class SourceAddressLimiterTests
     }
 
     [Fact]
+    public void Peek_answers_as_TryAcquire_would_and_takes_nothing()
+    {
+        var limiter = new SourceAddressLimiter(perAddress: 1, perPrefix: 2);
+
+        Assert.Equal(SourceLimitResult.Acquired, limiter.Peek(At("10.0.0.1")));
+        Assert.Equal(0, limiter.HeldBy(At("10.0.0.1")));
+        limiter.TryAcquire(At("10.0.0.1"));
+        Assert.Equal(SourceLimitResult.AddressFull, limiter.Peek(At("10.0.0.1")));
+        limiter.TryAcquire(At("10.0.0.2"));
+        Assert.Equal(SourceLimitResult.PrefixFull, limiter.Peek(At("10.0.0.3")));
+        Assert.Equal(2, limiter.HeldByPrefix(At("10.0.0.3")));
+    }
+
+    [Fact]
     public void A_24_and_a_64_share_their_prefix_limit()
     {
         var limiter = new SourceAddressLimiter(perAddress: 2, perPrefix: 3);
