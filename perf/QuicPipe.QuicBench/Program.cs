@@ -6,6 +6,8 @@ using QuicPipe.Quic;
 // Single-connection bulk download over loopback with our QUIC engine (perf/quic-vs-ngtcp2.sh runs it).
 //   QuicPipe.QuicBench [--mib N] [--chunk BYTES] [--timeout SECONDS]
 //   QuicPipe.QuicBench identity CERT_PEM KEY_PEM      (writes a generated identity, e.g. for gtlsserver)
+//   QuicPipe.QuicBench initials N FILE                (writes N real client Initials to a relay's control service,
+//                                                      each with its own DCID, for perf/control-flood.sh's replayer)
 // One process, two endpoints (each with its own loop thread): the client opens one stream and sends a 1-byte
 // request; the server answers with N MiB from one reused buffer and ends the stream; the client counts the
 // bytes. Prints one JSON line: bytes, seconds, MiB/s, and GC collections and bytes allocated during the transfer.
@@ -13,6 +15,12 @@ using QuicPipe.Quic;
 if (args.Length == 3 && args[0] == "identity")
 {
     NodeIdentity.Generate().Save(args[1], args[2]);
+    return 0;
+}
+
+if (args.Length == 3 && args[0] == "initials" && int.TryParse(args[1], CultureInfo.InvariantCulture, out var initialCount) && initialCount > 0)
+{
+    await WriteInitialsAsync(initialCount, args[2]);
     return 0;
 }
 
@@ -113,3 +121,33 @@ if (!ok)
 }
 
 return ok ? 0 : 1;
+
+
+// N first Initials of our client dialing a relay's control service (ALPN quicpipe-relay/1, a DCID in the relay's
+// namespace), caught by a socket that never answers; each record a 2-byte big-endian length and the datagram.
+static async Task WriteInitialsAsync(int count, string path)
+{
+    using var catcher = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+    await using var client = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = NodeIdentity.Generate() });
+    await using var file = File.Create(path);
+    for (var i = 0; i < count; i++)
+    {
+        var dcid = System.Security.Cryptography.RandomNumberGenerator.GetBytes(12);
+        dcid[0] |= 0x80;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var dial = client.ConnectAsync((IPEndPoint)catcher.Client.LocalEndPoint!, new QuicClientConnectionOptions { AllowAnyPeer = true, Alpn = "quicpipe-relay/1", InitialDestinationConnectionId = new QuicPipe.Dataplane.ConnectionId(dcid) }, stop.Token);
+        var initial = await catcher.ReceiveAsync(stop.Token);
+        await stop.CancelAsync();
+        try
+        {
+            await dial;
+        }
+        catch (Exception e) when (e is OperationCanceledException or QuicConnectionException)
+        {
+            // Abandoned on purpose: only its first datagram was wanted.
+        }
+
+        file.Write([(byte)(initial.Buffer.Length >> 8), (byte)initial.Buffer.Length]);
+        file.Write(initial.Buffer);
+    }
+}

@@ -73,11 +73,24 @@ internal static class RelayCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
         var metrics = MetricsOption.Create();
+        var retry = new Option<string>("--retry")
+        {
+            Description = "Validate a peer's address with a QUIC Retry before its control handshake: auto (once 32 handshakes are open, as under a flood), always, or never.",
+            DefaultValueFactory = _ => "auto",
+            HelpName = "auto|always|never",
+        };
+        retry.AcceptOnlyFromAmong("auto", "always", "never");
+        var peers = new Option<FileInfo?>("--peers")
+        {
+            Description = "Only the NodeIds listed in this file (one per line, # comments) may register with the relay; others are refused with NOT_ALLOWED. Re-read on SIGHUP.",
+            HelpName = "FILE",
+        };
 
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
             listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
             receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel, metrics,
+            retry, peers,
         };
         CliOptions.AddValidator(command, result =>
         {
@@ -95,6 +108,19 @@ internal static class RelayCommand
                 CidLength = parse.GetValue(cidLength),
                 TableCapacity = parse.GetValue(tableCapacity),
             };
+            options.Control.Retry = Enum.Parse<QuicRetryMode>(parse.GetValue(retry)!, ignoreCase: true);
+            if (parse.GetValue(peers) is { } peersFile)
+            {
+                try
+                {
+                    options.AllowList = PeerAllowList.Load(peersFile.FullName);
+                }
+                catch (PeerAllowListException e)
+                {
+                    await Console.Error.WriteLineAsync($"quicpipe relay: --peers: {e.Message}").ConfigureAwait(false);
+                    return 2;
+                }
+            }
 
             // How the listener's sockets are served: the transport is the server's, not the relay's.
             void Transport(UdpListenerBuilder udp)
@@ -223,6 +249,11 @@ internal static class RelayCommand
             if (options.RoutesFile is { } routesFile)
             {
                 builder.Services.AddSingleton<IReloadable>(new RoutesFileReload(relay, routesFile));
+            }
+
+            if (options.AllowList is not null)
+            {
+                builder.Services.AddSingleton<IReloadable>(new AllowListReload(relay));
             }
 
             if (configReload is not null)

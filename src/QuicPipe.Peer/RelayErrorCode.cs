@@ -11,6 +11,9 @@ public enum RelayErrorCode
     RateLimited = 5,
     NotRegistered = 6,
 
+    /// <summary>Our NodeId is not on the relay's allow-list (its operator runs it with --peers).</summary>
+    NotAllowed = 7,
+
     /// <summary>The control connection ended (or could not be used) before the answer came.</summary>
     ConnectionLost = 1000,
 

@@ -29,4 +29,10 @@ public static class RelayProtocol
 
     /// <summary>Connection close code: the relay is shutting down.</summary>
     public const long CloseShuttingDown = 0x104;
+
+    /// <summary>Connection close code: the client's NodeId is not on the relay's allow-list (<c>relay --peers</c>).</summary>
+    public const long CloseNotAllowed = 0x105;
+
+    /// <summary>Connection close code: the client's source address (or its /24 or /64) has as many control connections as the relay takes from one.</summary>
+    public const long CloseSourceQuota = 0x106;
 }

@@ -85,6 +85,9 @@ public sealed class QuicConnection
 
     public bool IsServer { get; }
 
+    /// <summary>Loop thread: the address an incoming connection's handshake counts against, until it ends (then null).</summary>
+    internal PeerAddress? HandshakeSource { get; set; }
+
     /// <summary>The peer's address on the current path: it changes with migrations (see <see cref="PathChanged"/>).</summary>
     public IPEndPoint RemoteEndPoint => _migration.RemoteEndPoint;
 

@@ -93,6 +93,16 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     // Loop thread only: incoming connections created and neither past their handshake nor ended.
     private int _handshaking;
 
+    // Loop thread only: open incoming handshakes by source address and /24 or /64 (the same ones _handshaking counts).
+    private readonly SourceAddressLimiter _halfOpen;
+
+    // Keys the Retry tokens this endpoint hands out and checks.
+    private readonly byte[] _retrySecret = RandomNumberGenerator.GetBytes(32);
+    private long _initialsUndecryptable;
+    private long _refusedPerSource;
+    private long _retriesSent;
+    private long _retryTokensRejected;
+
     // Loop thread writes, any thread reads (the metrics): live connections now, and connections admitted since start.
     private int _liveConnections;
     private long _admittedConnections;
@@ -117,6 +127,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
         _cids = new CidTable(options.ConnectionIdTableCapacity ?? 2 * options.MaxConnections * ConnectionIdsPerConnection);
+        _halfOpen = new SourceAddressLimiter(options.MaxHandshakingPerAddress, options.MaxHandshakingPerPrefix);
         _logger = options.LoggerFactory?.CreateLogger("QuicPipe.Quic") ?? NullLogger.Instance;
         _loop = new Thread(Run) { IsBackground = true, Name = $"quic {port.LocalAddress}" };
         _batchWork = new ReceivedBatchWork(this);
@@ -142,6 +153,24 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     /// <summary>Incoming Initials dropped because <see cref="QuicEndpointOptions.MaxHandshakingConnections"/> or <see cref="QuicEndpointOptions.MaxConnections"/> was reached.</summary>
     public long RefusedConnections => Interlocked.Read(ref _refused);
+
+    /// <summary>
+    /// Client Initials dropped before anything was created for them: not a QUIC v1 Initial, or its first packet does not
+    /// decrypt with the keys of its DCID (garbage shaped like an Initial).
+    /// </summary>
+    public long InitialsUndecryptable => Interlocked.Read(ref _initialsUndecryptable);
+
+    /// <summary>
+    /// Incoming Initials dropped because their source address or its /24 or /64 had its
+    /// <see cref="QuicEndpointOptions.MaxHandshakingPerAddress"/> or <see cref="QuicEndpointOptions.MaxHandshakingPerPrefix"/> handshakes open.
+    /// </summary>
+    public long HandshakesRefusedPerSource => Interlocked.Read(ref _refusedPerSource);
+
+    /// <summary>Retry packets sent (<see cref="QuicEndpointOptions.Retry"/>).</summary>
+    public long RetriesSent => Interlocked.Read(ref _retriesSent);
+
+    /// <summary>Initials dropped because their token was not a valid Retry token of ours (forged, expired, another address).</summary>
+    public long RetryTokensRejected => Interlocked.Read(ref _retryTokensRejected);
 
     /// <summary>CONNECTION_CLOSE datagrams re-sent in answer to packets that arrived during a closing period.</summary>
     internal long CloseRetransmissions => Interlocked.Read(ref _closeRetransmissions);
@@ -228,7 +257,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         NativeCallbacks.EnsureRegistered();
-        return Start(socket, options, pipeline: null);
+        var endpoint = Start(socket, options, pipeline: null);
+        socket.KnownConnectionIds = endpoint._cids;
+        return endpoint;
     }
 
     private static QuicEndpoint Start(IDatagramPort port, QuicEndpointOptions options, Func<QuicEndpoint, PacketDelegate, PacketDelegate>? pipeline)
@@ -552,14 +583,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             ref readonly var header = ref batch.Headers[i];
             if (_options.AcceptIncoming && header.Form == QuicHeaderForm.Long && header.Type == QuicPacketType.Initial && batch.Lengths[i] >= 1200)
             {
-                if (_handshaking < _options.MaxHandshakingConnections && _connections.Count < _options.MaxConnections)
-                {
-                    Accept(batch.Payload(i), batch.Sources[i], header.Dcid, now);
-                }
-                else
-                {
-                    Interlocked.Increment(ref _refused);
-                }
+                AdmitInitial(batch.Payload(i), batch.Sources[i], header.Dcid, now);
             }
             else
             {
@@ -635,15 +659,126 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
     }
 
-    private unsafe void Accept(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId originalDcid, ulong now)
+    /// <summary>
+    /// An Initial for no connection of ours: what may start one, cheapest refusals first, so that a flood of forged
+    /// Initials costs a key derivation and an AEAD open each, never a connection. A source address (or /24, /64) that
+    /// has its handshakes open already is refused before anything else (a replayer of valid Initials costs a lookup);
+    /// then the Initial must decrypt with the keys of its DCID; then either carry a valid Retry token of ours, or get
+    /// a Retry when <see cref="QuicEndpointOptions.Retry"/> asks for one; then fit the endpoint's handshake limits.
+    /// </summary>
+    private unsafe void AdmitInitial(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId dcid, ulong now)
+    {
+        if (_halfOpen.Peek(source) != SourceLimitResult.Acquired)
+        {
+            Interlocked.Increment(ref _refusedPerSource);
+            return;
+        }
+
+        int check;
+        nuint tokenLength;
+        fixed (byte* packet = datagram)
+        {
+            check = QuicShim.InitialCheck(packet, (nuint)datagram.Length, out _, out tokenLength);
+        }
+
+        if (check != 0)
+        {
+            Interlocked.Increment(ref _initialsUndecryptable);
+            return;
+        }
+
+        ConnectionId? originalDcid = null;
+        if (tokenLength > 0)
+        {
+            if (VerifyRetryToken(datagram, source, now) is not { } verified)
+            {
+                Interlocked.Increment(ref _retryTokensRejected);
+                return;
+            }
+
+            originalDcid = verified;
+        }
+        else if (_options.Retry == QuicRetryMode.Always || (_options.Retry == QuicRetryMode.Auto && _handshaking >= _options.RetryThreshold))
+        {
+            SendRetry(datagram, source, now);
+            return;
+        }
+
+        if (_handshaking >= _options.MaxHandshakingConnections || _connections.Count >= _options.MaxConnections)
+        {
+            Interlocked.Increment(ref _refused);
+            return;
+        }
+
+        if (_halfOpen.TryAcquire(source) != SourceLimitResult.Acquired)
+        {
+            Interlocked.Increment(ref _refusedPerSource);
+            return;
+        }
+
+        Accept(datagram, source, dcid, originalDcid, now);
+    }
+
+    /// <summary>The original DCID from the valid Retry token of <paramref name="datagram"/>, or null.</summary>
+    private unsafe ConnectionId? VerifyRetryToken(ReadOnlySpan<byte> datagram, PeerAddress source, ulong now)
+    {
+        Span<byte> original = stackalloc byte[QuicShim.MaxConnectionIdLength];
+        int rv;
+        nuint length;
+        fixed (byte* packet = datagram)
+        fixed (byte* secret = _retrySecret)
+        fixed (byte* o = original)
+        {
+            rv = QuicShim.RetryTokenVerify(packet, (nuint)datagram.Length, secret, (nuint)_retrySecret.Length, (byte*)&source, (uint)source.SockaddrLength, (ulong)_options.RetryTokenLifetime.Ticks * 100, now, o, out length);
+        }
+
+        return rv == 0 ? new ConnectionId(original[..(int)length]) : null;
+    }
+
+    /// <summary>
+    /// Answers <paramref name="datagram"/> with a Retry whose token binds the source address: stateless, smaller than
+    /// the Initial (no amplification), and only a client that receives at that address can come back with it.
+    /// </summary>
+    private unsafe void SendRetry(ReadOnlySpan<byte> datagram, PeerAddress source, ulong now)
+    {
+        var retryScid = IssueConnectionId(_options.ConnectionIdLength);
+        Span<byte> packet = stackalloc byte[256];
+        int written;
+        fixed (byte* buffer = packet)
+        fixed (byte* initial = datagram)
+        fixed (byte* s = retryScid.Span)
+        fixed (byte* secret = _retrySecret)
+        {
+            written = QuicShim.RetryWrite(buffer, (nuint)packet.Length, initial, (nuint)datagram.Length, s, (nuint)retryScid.Length, secret, (nuint)_retrySecret.Length, (byte*)&source, (uint)source.SockaddrLength, now);
+        }
+
+        if (written <= 0)
+        {
+            Interlocked.Increment(ref _initialsUndecryptable);
+            return;
+        }
+
+        try
+        {
+            _port.SendTo(packet[..written], source);
+            Interlocked.Increment(ref _retriesSent);
+        }
+        catch (UdpSocketException)
+        {
+            // Best effort: the client sends its Initial again.
+        }
+    }
+
+    private unsafe void Accept(ReadOnlySpan<byte> datagram, PeerAddress source, ConnectionId dcid, ConnectionId? originalDcid, ulong now)
     {
         AssertOnLoopThread();
         NodeId? expected;
         if (_options.ExpectedClientSelector is { } select)
         {
-            expected = select(originalDcid);
+            expected = select(originalDcid ?? dcid);
             if (expected is null)
             {
+                _halfOpen.Release(source);
                 Interlocked.Increment(ref _refused);
                 return;
             }
@@ -653,9 +788,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             expected = _options.AllowAnyClient ? null : _options.ExpectedClient;
         }
 
-        var connection = new QuicConnection(this, isServer: true, source, expected);
+        var connection = new QuicConnection(this, isServer: true, source, expected) { HandshakeSource = source };
 
-        // Counted until its handshake completes or it ends (OnHandshakeCompleted / OnIncomingFailed).
+        // Counted, here and in _halfOpen, until its handshake completes or it ends (OnHandshakeCompleted / OnIncomingFailed).
         _handshaking++;
         var scid = IssueConnectionId(_options.ConnectionIdLength);
         Span<byte> token = stackalloc byte[QuicShim.StatelessResetTokenSize];
@@ -667,13 +802,15 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         var config = ConnectionConfig();
         SafeQuicConnectionHandle handle;
         int error;
+        var original = originalDcid ?? default;
         fixed (byte* packet = datagram)
+        fixed (byte* o = original.Span)
         fixed (byte* s = scid.Span)
         fixed (byte* t = token)
         fixed (byte* a = alpn)
         fixed (byte* p = pin)
         {
-            handle = QuicShim.ConnServerNew(packet, (nuint)datagram.Length, s, (nuint)scid.Length, t, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, _credentials, a, (nuint)alpn.Length, expected is null ? null : p, &config, now, connection.UserPointer, out error);
+            handle = QuicShim.ConnServerNew(packet, (nuint)datagram.Length, originalDcid is null ? null : o, (nuint)original.Length, s, (nuint)scid.Length, t, (byte*)&local, (uint)local.SockaddrLength, (byte*)&source, (uint)source.SockaddrLength, _credentials, a, (nuint)alpn.Length, expected is null ? null : p, &config, now, connection.UserPointer, out error);
         }
 
         if (handle.IsInvalid)
@@ -687,8 +824,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         connection.Attach(handle);
         Admit(connection);
 
-        // Our CID, and the one the client chose: its retransmitted Initials (and 0-RTT) still carry that.
-        if (!TryAddLocalConnectionId(connection, scid) || !TryAddLocalConnectionId(connection, originalDcid))
+        // Our CID, and the one the client's Initial carried (its own choice, or our Retry's): its retransmitted
+        // Initials (and 0-RTT) still carry that.
+        if (!TryAddLocalConnectionId(connection, scid) || !TryAddLocalConnectionId(connection, dcid))
         {
             Interlocked.Increment(ref _refused);
             connection.Terminate(ConnectionIdTableFull());
@@ -897,15 +1035,25 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _pathProbes.Register(connection);
         if (connection.IsServer)
         {
-            _handshaking--;
+            EndHandshake(connection);
             _accepted.Writer.TryWrite(connection);
         }
     }
 
     internal void OnIncomingFailed(QuicConnection connection, QuicConnectionException error)
     {
-        _handshaking--;
+        EndHandshake(connection);
         ConnectionFailed?.Invoke(this, new QuicConnectionFailedEventArgs(connection.RemoteEndPoint, error));
+    }
+
+    private void EndHandshake(QuicConnection connection)
+    {
+        _handshaking--;
+        if (connection.HandshakeSource is { } source)
+        {
+            _halfOpen.Release(source);
+            connection.HandshakeSource = null;
+        }
     }
 
     /// <summary>A new connection becomes live: it gets a slot for its CID routes to name, and an owner for them.</summary>

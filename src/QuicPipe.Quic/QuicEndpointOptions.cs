@@ -49,6 +49,35 @@ public sealed class QuicEndpointOptions
     public int MaxHandshakingConnections { get; set; } = 256;
 
     /// <summary>
+    /// Most incoming handshakes one source address may have open at once (default 16), within
+    /// <see cref="MaxHandshakingConnections"/>: so that one host replaying Initials cannot take every slot. Initials
+    /// beyond it are dropped and counted in <see cref="QuicEndpoint.HandshakesRefusedPerSource"/>.
+    /// </summary>
+    public int MaxHandshakingPerAddress { get; set; } = 16;
+
+    /// <summary>
+    /// Most incoming handshakes one /24 (IPv4) or /64 (IPv6) may have open at once (default 64), counted like
+    /// <see cref="MaxHandshakingPerAddress"/>; at least that.
+    /// </summary>
+    public int MaxHandshakingPerPrefix { get; set; } = 64;
+
+    /// <summary>
+    /// When to validate a client's address with a Retry before creating its connection (default
+    /// <see cref="QuicRetryMode.Never"/>: the CIDs of a Retry must route back to this endpoint, which a relay's control
+    /// endpoint ensures and a peer behind a relay cannot).
+    /// </summary>
+    public QuicRetryMode Retry { get; set; } = QuicRetryMode.Never;
+
+    /// <summary>
+    /// With <see cref="QuicRetryMode.Auto"/>: the open handshakes from which an Initial without a valid token gets a
+    /// Retry instead of a connection (default 32).
+    /// </summary>
+    public int RetryThreshold { get; set; } = 32;
+
+    /// <summary>How long a Retry token stays valid (default 10 s): the client uses it within a round trip.</summary>
+    public TimeSpan RetryTokenLifetime { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Most live connections (both directions, handshaking or not; default 4096). Beyond it incoming Initials are
     /// refused (counted) and <see cref="QuicEndpoint.ConnectAsync"/> throws. Connections in their closing or
     /// draining period count against a separate limit of the same size.
@@ -175,6 +204,16 @@ public sealed class QuicEndpointOptions
         if (MaxHandshakingConnections < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxHandshakingConnections), MaxHandshakingConnections, "At least one handshake must be allowed.");
+        }
+
+        if (MaxHandshakingPerAddress < 1 || MaxHandshakingPerPrefix < MaxHandshakingPerAddress)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxHandshakingPerAddress), "MaxHandshakingPerAddress is at least 1 and at most MaxHandshakingPerPrefix.");
+        }
+
+        if (RetryThreshold < 0 || RetryTokenLifetime <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetryThreshold), "RetryThreshold is at least 0 and RetryTokenLifetime positive.");
         }
 
         if (MaxConnections < 1)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic.Internal;
@@ -12,49 +13,109 @@ namespace QuicPipe.Quic;
 /// address and port. Pass it to <see cref="QuicEndpoint.Attach"/>.
 /// </summary>
 /// <remarks>
-/// The hand-over queue is bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and the
-/// caller counts the drop (QUIC retransmits). Any number of threads may deliver; one endpoint loop consumes.
+/// The hand-over queues are bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and the
+/// caller counts the drop (QUIC retransmits). Initials that would start a new connection wait in a queue of their
+/// own, which the endpoint reads only after everything else: a flood of them (forged ones cost the sender nothing)
+/// then fills only that queue, and the packets of established connections keep their way in. Within that queue each
+/// source address has a share (<see cref="DefaultInitialsPerSourcePerSecond"/>), so that a flood from a few
+/// addresses does not crowd out the Initials of everybody else either.
+/// Any number of threads may deliver; one endpoint loop consumes.
 /// </remarks>
 public sealed class QuicSharedSocket : IDatagramPort
 {
     /// <summary>Default bound of the hand-over queue.</summary>
     public const int DefaultQueueCapacity = 4096;
 
+    /// <summary>Default bound of the queue of Initials for new connections.</summary>
+    public const int DefaultInitialQueueCapacity = 1024;
+
+    /// <summary>
+    /// Default of how many Initials for new connections one source address may queue per second: more than the
+    /// clients behind one address start (a client sends one to three per connection), far less than a flood.
+    /// </summary>
+    public const int DefaultInitialsPerSourcePerSecond = 200;
+
+    // The shares are counted per 100 ms window, in slots picked by a hash of the source address (two addresses may
+    // share a slot: then they share a share). Each slot: the window's number << 20 | Initials queued in it.
+    private const int ShareWindowMs = 100;
+    private const int ShareSlots = 4096;
+    private readonly long[] _shares = new long[ShareSlots];
+    private readonly int _initialsPerWindow;
+
     private readonly UdpBatchSocket _sender;
     private readonly ConcurrentQueue<Datagram> _queue = new();
+    private readonly ConcurrentQueue<Datagram> _initials = new();
     private readonly ManualResetEventSlim _signal = new(false);
     private readonly int _capacity;
+    private readonly int _initialCapacity;
     private int _queued;
+    private int _initialsQueued;
     private long _refused;
+    private long _refusedInitials;
+
+    // Set by the endpoint once it runs: its CIDs, so that an Initial for a handshake under way (a client's
+    // retransmission, or its ACK with the Handshake packets behind) goes with the established traffic.
+    private CidTable? _knownConnectionIds;
     private volatile bool _shutdown;
 
     /// <param name="sender">
     /// A handle this object owns and sends through: <see cref="UdpBatchSocket.DuplicateForSending"/> of the socket
     /// another thread receives from.
     /// </param>
-    /// <param name="queueCapacity">How many datagrams may wait for the endpoint.</param>
-    public QuicSharedSocket(UdpBatchSocket sender, int queueCapacity = DefaultQueueCapacity)
+    /// <param name="queueCapacity">How many datagrams of established connections may wait for the endpoint.</param>
+    /// <param name="initialQueueCapacity">How many Initials for new connections may wait for the endpoint.</param>
+    /// <param name="initialsPerSourcePerSecond">How many of those one source address may queue per second (counted per 100 ms).</param>
+    public QuicSharedSocket(UdpBatchSocket sender, int queueCapacity = DefaultQueueCapacity, int initialQueueCapacity = DefaultInitialQueueCapacity, int initialsPerSourcePerSecond = DefaultInitialsPerSourcePerSecond)
     {
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(initialQueueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(initialsPerSourcePerSecond, 10);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(initialsPerSourcePerSecond, 10_000_000);
         _capacity = queueCapacity;
+        _initialCapacity = initialQueueCapacity;
+        _initialsPerWindow = initialsPerSourcePerSecond * ShareWindowMs / 1000;
         _sender = sender;
     }
 
     /// <summary>The shared socket's local address.</summary>
     public PeerAddress LocalAddress => _sender.LocalAddress;
 
-    /// <summary>Datagrams refused because the queue was full or the endpoint was gone.</summary>
+    /// <summary>Datagrams refused because their queue was full or the endpoint was gone (Initials included).</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>
+    /// Of <see cref="Refused"/>, the Initials for new connections refused because their queue was full or their source
+    /// address had queued its share.
+    /// </summary>
+    public long RefusedInitials => Interlocked.Read(ref _refusedInitials);
+
+    internal CidTable? KnownConnectionIds
+    {
+        set => Volatile.Write(ref _knownConnectionIds, value);
+    }
 
     /// <summary>Queues a copy of <paramref name="datagram"/> for the endpoint; false (and counted) when full or shut down.</summary>
     public bool TryDeliver(ReadOnlySpan<byte> datagram, in PeerAddress source)
     {
-        if (_shutdown || Interlocked.Increment(ref _queued) > _capacity)
+        var initial = StartsConnection(datagram);
+        if (initial && !_shutdown && !TakeShare(source))
+        {
+            Interlocked.Increment(ref _refusedInitials);
+            Interlocked.Increment(ref _refused);
+            return false;
+        }
+
+        ref var queued = ref initial ? ref _initialsQueued : ref _queued;
+        if (_shutdown || Interlocked.Increment(ref queued) > (initial ? _initialCapacity : _capacity))
         {
             if (!_shutdown)
             {
-                Interlocked.Decrement(ref _queued);
+                Interlocked.Decrement(ref queued);
+                if (initial)
+                {
+                    Interlocked.Increment(ref _refusedInitials);
+                }
             }
 
             Interlocked.Increment(ref _refused);
@@ -63,9 +124,68 @@ public sealed class QuicSharedSocket : IDatagramPort
 
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(datagram.Length, 1));
         datagram.CopyTo(buffer);
-        _queue.Enqueue(new Datagram(buffer, datagram.Length, source));
+        (initial ? _initials : _queue).Enqueue(new Datagram(buffer, datagram.Length, source));
         _signal.Set();
         return true;
+    }
+
+    /// <summary>Counts one Initial against its source address's share of this window; false when the share is used up.</summary>
+    private bool TakeShare(in PeerAddress source)
+    {
+        ref var slot = ref _shares[ShareSlot(source)];
+        var window = Environment.TickCount64 / ShareWindowMs;
+        while (true)
+        {
+            var current = Volatile.Read(ref slot);
+            long next;
+            if (current >> 20 != window)
+            {
+                next = (window << 20) | 1;
+            }
+            else if ((current & 0xFFFFF) >= _initialsPerWindow)
+            {
+                return false;
+            }
+            else
+            {
+                next = current + 1;
+            }
+
+            if (Interlocked.CompareExchange(ref slot, next, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    private static int ShareSlot(in PeerAddress source)
+    {
+        var bytes = source.AddressBytes;
+        var folded = 0u;
+        for (var i = 0; i + 4 <= bytes.Length; i += 4)
+        {
+            folded ^= BinaryPrimitives.ReadUInt32BigEndian(bytes[i..]);
+        }
+
+        // Fibonacci hashing: the top 12 bits of the product spread neighbouring addresses apart.
+        return (int)((folded * 2654435769u) >> 20);
+    }
+
+    /// <summary>A v1 Initial (long header, type 0) whose DCID is none of the endpoint's: it would start a connection.</summary>
+    private bool StartsConnection(ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length < 7 || (datagram[0] & 0xF0) != 0xC0)
+        {
+            return false;
+        }
+
+        int dcidLength = datagram[5];
+        if (dcidLength > ConnectionId.MaxLength || datagram.Length < 6 + dcidLength)
+        {
+            return true;
+        }
+
+        return Volatile.Read(ref _knownConnectionIds) is not { } known || !known.TryGet(new ConnectionId(datagram.Slice(6, dcidLength)), out _);
     }
 
     int IDatagramPort.Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
@@ -78,14 +198,22 @@ public sealed class QuicSharedSocket : IDatagramPort
 
         // Reset before looking, so a delivery between the look and the wait still wakes us.
         _signal.Reset();
-        if (_queue.IsEmpty)
+        if (_queue.IsEmpty && _initials.IsEmpty)
         {
             _signal.Wait(wait);
         }
 
-        while (batch.Count < batch.Capacity && _queue.TryDequeue(out var datagram))
+        // Established connections first; new ones get what room the batch has left.
+        Drain(_queue, ref _queued, batch, counters);
+        Drain(_initials, ref _initialsQueued, batch, counters);
+        return batch.Count;
+    }
+
+    private static void Drain(ConcurrentQueue<Datagram> queue, ref int queued, PacketBatch batch, DataplaneCounters counters)
+    {
+        while (batch.Count < batch.Capacity && queue.TryDequeue(out var datagram))
         {
-            Interlocked.Decrement(ref _queued);
+            Interlocked.Decrement(ref queued);
             if (datagram.Length > 0 && datagram.Length <= batch.SlotSize)
             {
                 batch.Add(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Source);
@@ -95,8 +223,6 @@ public sealed class QuicSharedSocket : IDatagramPort
 
             ArrayPool<byte>.Shared.Return(datagram.Buffer);
         }
-
-        return batch.Count;
     }
 
     void IDatagramPort.Send(PacketBatch batch, DataplaneCounters counters) => _sender.Send(batch, counters);
@@ -116,7 +242,7 @@ public sealed class QuicSharedSocket : IDatagramPort
     {
         _shutdown = true;
         _signal.Set();
-        while (_queue.TryDequeue(out var datagram))
+        while (_queue.TryDequeue(out var datagram) || _initials.TryDequeue(out datagram))
         {
             ArrayPool<byte>.Shared.Return(datagram.Buffer);
         }

@@ -31,6 +31,12 @@ public class RelayOptions
     /// </summary>
     public NodeIdentity? Identity { get; set; }
 
+    /// <summary>
+    /// The NodeIds allowed to use the control service (<c>relay --peers FILE</c>), or null to serve any peer. Others
+    /// are answered NOT_ALLOWED and their control connection is closed; a reload that drops a NodeId ends its routes.
+    /// </summary>
+    public PeerAllowList? AllowList { get; set; }
+
     /// <summary>Rules of CID registration: quotas, lifetimes, windows, grace after disconnect.</summary>
     public RegistryOptions Registry { get; set; } = new();
 

@@ -57,7 +57,7 @@ public sealed class RelayRouter
         // The registry tells route changes to the same observers as static routes. The set, not a copy of
         // its members: an offload joins it after the relay has started, long after the registry exists.
         Registry = new CidRegistry(Table, registry, [_observers]);
-        Control = new RelayControlService(Registry, options.Control, loggerFactory.CreateLogger("QuicPipe.Relay.Control"));
+        Control = new RelayControlService(Registry, options.Control, loggerFactory.CreateLogger("QuicPipe.Relay.Control"), options.AllowList);
     }
 
     public CidTable Table { get; }
@@ -92,6 +92,13 @@ public sealed class RelayRouter
         ServerAlpn = RelayProtocol.Alpn,
         ConnectionIdLength = _options.CidLength,
         ConnectionIdGenerator = RelayConnectionId,
+
+        // One control connection per identity the registry serves: the endpoint's default (4096) capped peers below
+        // the registry's limit. Per source address, the control service's own quota applies.
+        MaxConnections = _options.Registry.MaxIdentities,
+
+        // Retry is safe here: its CID is in the relay namespace, so the client's next Initial comes back to us.
+        Retry = _options.Control.Retry,
     };
 
     /// <summary>
@@ -124,6 +131,22 @@ public sealed class RelayRouter
         var routes = RouteFile.Load(path, _options.CidLength);
         ApplyRoutes(routes, path);
         return routes.Count;
+    }
+
+    /// <summary>The allow-list's file (<see cref="RelayOptions.AllowList"/>), or null when any peer may register.</summary>
+    public string? AllowListPath => _options.AllowList?.Path;
+
+    /// <summary>
+    /// Reads the allow-list file again (<see cref="RelayOptions.AllowList"/>); returns how many NodeIds it holds. Peers
+    /// no longer on it lose their routes and their control connection. On an error the old list stays and
+    /// <see cref="PeerAllowListException"/> says what is wrong.
+    /// </summary>
+    public int ReloadAllowList()
+    {
+        var list = _options.AllowList ?? throw new InvalidOperationException("The relay was started without an allow-list.");
+        var count = list.Reload();
+        Control.RevokeDisallowed();
+        return count;
     }
 
     /// <summary>The forwarding instruments (meter QuicPipe.Relay.Forwarding) while the relay runs; null before and after.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using QuicPipe.Dataplane;
 using QuicPipe.Protocol;
 using QuicPipe.Quic;
+using QuicPipe.Relay;
 using QuicPipe.Relay.Control;
 
 namespace QuicPipe.Peer.Tests;
@@ -16,11 +17,11 @@ internal sealed class RelayControlFixture : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly Task _service;
 
-    public RelayControlFixture(RegistryOptions? registry = null, RelayControlOptions? control = null, string alpn = RelayProtocol.Alpn)
+    public RelayControlFixture(RegistryOptions? registry = null, RelayControlOptions? control = null, string alpn = RelayProtocol.Alpn, PeerAllowList? allowList = null)
     {
         Table = new CidTable(4096);
         Registry = new CidRegistry(Table, registry ?? new RegistryOptions());
-        Service = new RelayControlService(Registry, control ?? new RelayControlOptions { RouteUseInterval = TimeSpan.FromMilliseconds(20), SweepInterval = TimeSpan.FromMilliseconds(100) }, logger: null);
+        Service = new RelayControlService(Registry, control ?? new RelayControlOptions { RouteUseInterval = TimeSpan.FromMilliseconds(20), SweepInterval = TimeSpan.FromMilliseconds(100) }, logger: null, allowList);
         Endpoint = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions
         {
             Identity = Identity,
@@ -45,10 +46,10 @@ internal sealed class RelayControlFixture : IAsyncDisposable
 
     public IPEndPoint Address => Endpoint.LocalEndPoint;
 
-    /// <summary>A client endpoint on loopback for <paramref name="identity"/>, disposed with the fixture.</summary>
-    public QuicEndpoint NewEndpoint(NodeIdentity identity)
+    /// <summary>A client endpoint on loopback (127.0.0.1, or <paramref name="address"/>) for <paramref name="identity"/>, disposed with the fixture.</summary>
+    public QuicEndpoint NewEndpoint(NodeIdentity identity, IPAddress? address = null)
     {
-        var endpoint = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = identity });
+        var endpoint = QuicEndpoint.Bind(new IPEndPoint(address ?? IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = identity });
         _owned.Add(endpoint);
         return endpoint;
     }

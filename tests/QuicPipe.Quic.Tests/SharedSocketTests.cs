@@ -66,6 +66,58 @@ public class SharedSocketTests
         Assert.Equal(6, shared.Refused);
     }
 
+    [Fact]
+    public void Initials_for_new_connections_wait_in_their_own_queue_behind_established_traffic()
+    {
+        using var host = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), new UdpSocketOptions());
+        using var shared = new QuicSharedSocket(host.DuplicateForSending(), queueCapacity: 4, initialQueueCapacity: 3);
+        var port = new DatagramPortView(shared);
+        var source = PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 9));
+        var initial = ConnectionLimitsTests.JunkInitial(new Random(3));
+        var established = new byte[100];
+        established[0] = 0x40; // short header
+
+        // A flood of Initials fills only its queue: established packets still get in.
+        var initials = Enumerable.Range(0, 10).Count(_ => shared.TryDeliver(initial, source));
+        var others = Enumerable.Range(0, 2).Count(_ => shared.TryDeliver(established, source));
+
+        Assert.Equal(3, initials);
+        Assert.Equal(2, others);
+        Assert.Equal(7, shared.RefusedInitials);
+        Assert.Equal(7, shared.Refused);
+
+        // And they are read first, though they came last.
+        var batch = new PacketBatch(capacity: 3);
+        Assert.Equal(3, port.Receive(batch));
+        Assert.Equal(0x40, batch.Payload(0)[0]);
+        Assert.Equal(0x40, batch.Payload(1)[0]);
+        Assert.Equal(0xC3, batch.Payload(2)[0]);
+        Assert.Equal(2, port.Receive(batch));
+    }
+
+    [Fact]
+    public void A_source_address_queues_its_share_of_Initials_and_another_address_still_gets_in()
+    {
+        using var host = UdpBatchSocket.Bind(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)), new UdpSocketOptions());
+        using var shared = new QuicSharedSocket(host.DuplicateForSending(), initialQueueCapacity: 100, initialsPerSourcePerSecond: 100);
+        var flooder = PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 9));
+        var other = PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Parse("127.0.0.1"), 9));
+        var initial = ConnectionLimitsTests.JunkInitial(new Random(5));
+
+        // 10 per 100 ms window; the flood below takes well under one (a window change mid-way lets at most 10 more in).
+        var flooded = Enumerable.Range(0, 1000).Count(_ => shared.TryDeliver(initial, flooder));
+
+        Assert.InRange(flooded, 10, 20);
+        Assert.True(shared.TryDeliver(initial, other));
+        Assert.Equal(1000 - flooded, shared.RefusedInitials);
+    }
+
+    /// <summary>The endpoint's side of a shared socket (an internal interface), as its loop reads it.</summary>
+    private readonly struct DatagramPortView(QuicSharedSocket socket)
+    {
+        public int Receive(PacketBatch batch) => ((Internal.IDatagramPort)socket).Receive(batch, new DataplaneCounters(), TimeSpan.FromMilliseconds(10));
+    }
+
     private static async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken cancellationToken)
     {
         using var received = new MemoryStream();

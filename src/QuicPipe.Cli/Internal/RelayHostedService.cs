@@ -64,10 +64,10 @@ internal sealed partial class RelayHostedService(RelayRouter relay, IEnumerable<
         }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Relay running (pid {Pid}, {Routes} route(s)): Ctrl+C or SIGTERM stops it, SIGHUP reloads the routes file and checks the config file")]
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Relay running (pid {Pid}, {Routes} route(s)): Ctrl+C or SIGTERM stops it, SIGHUP reloads the routes file and the allow-list and checks the config file")]
     private static partial void LogRunning(ILogger logger, int pid, int routes);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "SIGHUP: nothing to reload (start with --routes FILE or --config FILE)")]
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "SIGHUP: nothing to reload (start with --routes FILE, --peers FILE or --config FILE)")]
     private static partial void LogNothingToReload(ILogger logger);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "SIGHUP: not reloaded: {Refused}; reloaded: {Reloaded}")]

@@ -142,6 +142,8 @@ internal sealed class StatsReporter(Func<RelayStats> snapshot, TimeSpan interval
                 json.WriteNumber("sessions", c.Sessions);
                 json.WriteNumber("connections_accepted", c.ConnectionsAccepted);
                 json.WriteNumber("refused_without_certificate", c.RefusedWithoutCertificate);
+                json.WriteNumber("refused_not_allowed", c.RefusedNotAllowed);
+                json.WriteNumber("refused_per_source", c.RefusedPerSource);
                 json.WriteNumber("registrations", c.Registrations);
                 json.WriteNumber("registrations_refused", c.RegistrationsRefused);
                 json.WriteNumber("refreshes", c.Refreshes);

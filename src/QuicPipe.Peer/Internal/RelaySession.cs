@@ -160,6 +160,11 @@ internal sealed partial class RelaySession : IAsyncDisposable
         {
             throw new PeerException(PeerFailure.RelayUnreachable, $"Relay {relay} did not answer within {_options.DialTimeout.TotalSeconds:0.#} s (is it running, and is UDP to it open?).");
         }
+        catch (RelayControlException e)
+        {
+            // Refused before we could register: not on its allow-list (NOT_ALLOWED), or too many connections from our address.
+            throw new PeerException(PeerFailure.RelayRefused, $"Relay {relay} refused the connection: {e.Message}", e);
+        }
 
         if (_relayId is null)
         {

@@ -4,6 +4,7 @@
  *   quicpipe_quic.c           this file: qp_init (the caller's callbacks) and ngtcp2's callbacks
  *   quicpipe_quic_tls.c       credentials, the GnuTLS session, the SPKI pin, ALPN, the key exporter
  *   quicpipe_quic_conn.c      connection create/delete, settings and transport parameters
+ *   quicpipe_quic_initial.c   the cheap check of a client's first Initial, Retry tokens and packets
  *   quicpipe_quic_packet.c    read_pkt, write_pkts, write_close, expiry
  *   quicpipe_quic_stream.c    stream send buffers, stream writes, flow-control credit, shutdown
  *   quicpipe_quic_datagram.c  DATAGRAM (RFC 9221) size and send queue

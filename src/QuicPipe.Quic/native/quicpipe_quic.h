@@ -41,6 +41,13 @@ extern "C" {
 /* qp_conn_send_datagram: the datagram is larger than qp_conn_max_datagram_payload allows (0 if not negotiated). */
 #define QP_ERR_DATAGRAM_TOO_LARGE (-1005)
 
+/* qp_initial_check / qp_retry_*: not a QUIC v1 client Initial that can be checked (header, version, lengths). */
+#define QP_ERR_INITIAL_HEADER (-1006)
+/* qp_initial_check: the first packet does not decrypt with the Initial keys derived from its DCID. */
+#define QP_ERR_INITIAL_DECRYPT (-1007)
+/* qp_retry_token_verify: no token, not a Retry token of ours, expired, or for another address or CID. */
+#define QP_ERR_TOKEN (-1008)
+
 /* Most DATAGRAMs queued and not yet written into packets, per connection. */
 #define QP_MAX_DATAGRAM_QUEUE 4096
 
@@ -143,15 +150,43 @@ QP_EXPORT qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const
 
 /*
  * Creates a server connection from a client's first Initial datagram (pkt), which the caller then also
- * passes to qp_conn_read_pkt. scid: our CID; reset_token: its 16-byte stateless-reset token. The other
+ * passes to qp_conn_read_pkt. odcid: for an Initial that carried a valid Retry token, the original DCID that
+ * qp_retry_token_verify returned (the connection then says so in its transport parameters and counts the address
+ * as validated); NULL otherwise. scid: our CID; reset_token: its 16-byte stateless-reset token. The other
  * arguments are as for qp_conn_client_new; the server requests a client certificate and, with a pin, requires it.
  */
-QP_EXPORT qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
-                                      const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
+QP_EXPORT qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *odcid, size_t odcidlen,
+                                      const uint8_t *scid, size_t scidlen, const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
                                       const uint8_t *remote, uint32_t remotelen, qp_creds *creds,
                                       const uint8_t *alpn, size_t alpnlen,
                                       const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                                       uint64_t ts, void *user, int *error);
+
+/*
+ * Checks a client's first Initial datagram before anything is created for it: a QUIC v1 Initial long header whose
+ * first packet decrypts with the client Initial keys derived from its DCID (RFC 9001 5.2). Costs one key
+ * derivation and one AEAD open, allocates nothing. On success stores where the packet's token is in pkt (length
+ * 0: none). Returns 0, QP_ERR_INITIAL_HEADER or QP_ERR_INITIAL_DECRYPT.
+ */
+QP_EXPORT int qp_initial_check(const uint8_t *pkt, size_t pktlen, size_t *token_offset, size_t *tokenlen);
+
+/*
+ * Writes into buf the Retry packet (RFC 9000 17.2.5) that answers the client Initial pkt from remote: its token
+ * (ngtcp2_crypto_generate_retry_token, keyed by secret) binds remote, retry_scid (the CID the client must use
+ * next) and the Initial's DCID, at time ts (ns). Stateless. Returns the packet's length or a negative error.
+ */
+QP_EXPORT int qp_retry_write(uint8_t *buf, size_t buflen, const uint8_t *pkt, size_t pktlen, const uint8_t *retry_scid,
+                             size_t retry_scidlen, const uint8_t *secret, size_t secretlen, const uint8_t *remote,
+                             uint32_t remotelen, uint64_t ts);
+
+/*
+ * Verifies the Retry token in the client Initial pkt from remote (keyed by secret, at most timeout_ns old at ts):
+ * on success the client's original DCID (up to 20 bytes) goes into odcid and its length into *odcidlen. Returns 0,
+ * QP_ERR_TOKEN (no token, not ours, expired, another address or CID) or QP_ERR_INITIAL_HEADER.
+ */
+QP_EXPORT int qp_retry_token_verify(const uint8_t *pkt, size_t pktlen, const uint8_t *secret, size_t secretlen,
+                                    const uint8_t *remote, uint32_t remotelen, uint64_t timeout_ns, uint64_t ts,
+                                    uint8_t *odcid, size_t *odcidlen);
 
 /* Frees the connection, its TLS session and any unsent stream data. NULL is ignored. */
 QP_EXPORT void qp_conn_del(qp_conn *conn);

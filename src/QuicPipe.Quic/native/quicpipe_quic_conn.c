@@ -121,8 +121,8 @@ qp_conn *qp_conn_client_new(const uint8_t *dcid, size_t dcidlen, const uint8_t *
     return qp_conn_finish(c, rv, config, error);
 }
 
-qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *scid, size_t scidlen,
-                            const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
+qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *odcid, size_t odcidlen,
+                            const uint8_t *scid, size_t scidlen, const uint8_t *reset_token, const uint8_t *local, uint32_t locallen,
                             const uint8_t *remote, uint32_t remotelen, qp_creds *creds, const uint8_t *alpn,
                             size_t alpnlen, const uint8_t *expected_peer_spki_sha256, const qp_conn_config *config,
                             uint64_t ts, void *user, int *error)
@@ -130,6 +130,7 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
     int ignored;
     error = error ? error : &ignored;
     if (!config || !pkt || !scid || scidlen == 0 || scidlen > NGTCP2_MAX_CIDLEN || !reset_token ||
+        (odcid && (odcidlen == 0 || odcidlen > NGTCP2_MAX_CIDLEN)) ||
         !qp_addr_ok(local, locallen) || !qp_addr_ok(remote, remotelen)) {
         *error = QP_ERR_ARGUMENT;
         return NULL;
@@ -151,7 +152,16 @@ qp_conn *qp_conn_server_new(const uint8_t *pkt, size_t pktlen, const uint8_t *sc
     ngtcp2_settings settings;
     ngtcp2_transport_params params;
     qp_settings(&settings, &params, config, ts);
-    params.original_dcid = hd.dcid;
+    if (odcid) {
+        /* RFC 9000 7.3: after a Retry the client checks both CIDs; the validated token also lifts the
+           anti-amplification limit. */
+        ngtcp2_cid_init(&params.original_dcid, odcid, odcidlen);
+        params.retry_scid = hd.dcid;
+        params.retry_scid_present = 1;
+        settings.token = hd.token;
+    } else {
+        params.original_dcid = hd.dcid;
+    }
     params.stateless_reset_token_present = 1;
     memcpy(params.stateless_reset_token, reset_token, QP_STATELESS_RESET_TOKEN_SIZE);
     ngtcp2_path path = qp_path(local, locallen, remote, remotelen);

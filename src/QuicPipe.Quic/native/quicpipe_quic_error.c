@@ -55,6 +55,12 @@ const char *qp_strerror(int error)
         return "the DATAGRAM send queue is full";
     case QP_ERR_DATAGRAM_TOO_LARGE:
         return "the DATAGRAM is larger than the peer and the path allow (or the peer does not take DATAGRAMs)";
+    case QP_ERR_INITIAL_HEADER:
+        return "not a QUIC v1 client Initial (header)";
+    case QP_ERR_INITIAL_DECRYPT:
+        return "the Initial does not decrypt with the keys of its DCID";
+    case QP_ERR_TOKEN:
+        return "no valid Retry token";
     default:
         return ngtcp2_strerror(error);
     }

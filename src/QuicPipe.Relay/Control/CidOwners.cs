@@ -18,6 +18,9 @@ internal sealed class CidOwners
     private readonly RouteTableWriter _routes;
     private readonly Lock _registryLock;
     private readonly Dictionary<NodeId, IdentityRecord> _identities = [];
+
+    // The same identities by the source address (and prefix) their routes lead to: the per-source quotas' count.
+    private readonly IdentitiesBySource _bySource = new();
     private readonly Dictionary<ConnectionId, CidOwnership> _owners = [];
     private ulong _nextOwnerId = 1;
     private int _registrations;
@@ -48,7 +51,17 @@ internal sealed class CidOwners
         Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         var identity = new IdentityRecord(node, _nextOwnerId++) { Address = address };
         _identities.Add(node, identity);
+        _bySource.Add(identity);
         return identity;
+    }
+
+    /// <summary>The identity's routes lead to <paramref name="address"/> from now on (the caller rewrites them).</summary>
+    public void MoveIdentity(IdentityRecord identity, PeerAddress address)
+    {
+        Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
+        _bySource.Remove(identity);
+        identity.Address = address;
+        _bySource.Add(identity);
     }
 
     public bool TryGetOwner(ConnectionId cid, [NotNullWhen(true)] out CidOwnership? owner) => _owners.TryGetValue(cid, out owner);
@@ -58,7 +71,7 @@ internal sealed class CidOwners
     public ConnectionId[] CidsOf(NodeId node) => _owners.Where(o => o.Value.Identity.Node == node).Select(o => o.Key).ToArray();
 
     /// <summary>Null if the request may be applied as a whole; else why not. Changes nothing.</summary>
-    public RegistryResult? CheckRegistration(IdentityRecord? identity, ReadOnlySpan<byte> cidKey, ConnectionId[] derivedCids, List<ConnectionId> explicitCids, long nowMs)
+    public RegistryResult? CheckRegistration(IdentityRecord? identity, PeerAddress address, ReadOnlySpan<byte> cidKey, ConnectionId[] derivedCids, List<ConnectionId> explicitCids, long nowMs)
     {
         if (identity is null && _identities.Count >= _options.MaxIdentities)
         {
@@ -115,9 +128,45 @@ internal sealed class CidOwners
             return RegistryResult.Refused(RegistryStatus.QuotaExceeded, $"{cidsAfter} CIDs would be routed; an identity may route at most {_options.MaxCidsPerIdentity}");
         }
 
+        if (CheckSourceQuotas(identity, address, cidsAfter) is { } overSource)
+        {
+            return overSource;
+        }
+
         if (_table.Count + added - freed > _table.Capacity)
         {
             return RegistryResult.Refused(RegistryStatus.QuotaExceeded, $"the relay's route table is full ({_table.Capacity} entries)");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The per-source quotas: the identities registering from one address (or /24, /64), and the CIDs they route, so
+    /// that fresh keys (which cost nothing) from one host take that host's share and no more.
+    /// </summary>
+    private RegistryResult? CheckSourceQuotas(IdentityRecord? identity, PeerAddress address, int cidsAfter)
+    {
+        var (atAddress, inPrefix) = _bySource.HoldingsOf(address, identity);
+        var where = address.ToEndPoint().Address;
+        if (atAddress.Identities + 1 > _options.MaxIdentitiesPerAddress)
+        {
+            return RegistryResult.Refused(RegistryStatus.QuotaExceeded, $"this relay serves at most {_options.MaxIdentitiesPerAddress} identities from one address ({where})");
+        }
+
+        if (inPrefix.Identities + 1 > _options.MaxIdentitiesPerPrefix)
+        {
+            return RegistryResult.Refused(RegistryStatus.QuotaExceeded, $"this relay serves at most {_options.MaxIdentitiesPerPrefix} identities from one /24 or /64 ({where}'s)");
+        }
+
+        if (atAddress.Cids + cidsAfter > _options.MaxCidsPerAddress)
+        {
+            return RegistryResult.Refused(RegistryStatus.QuotaExceeded, $"{atAddress.Cids + cidsAfter} CIDs would be routed to {where}; this relay routes at most {_options.MaxCidsPerAddress} for one address");
+        }
+
+        if (inPrefix.Cids + cidsAfter > _options.MaxCidsPerPrefix)
+        {
+            return RegistryResult.Refused(RegistryStatus.QuotaExceeded, $"{inPrefix.Cids + cidsAfter} CIDs would be routed to {where}'s /24 or /64; this relay routes at most {_options.MaxCidsPerPrefix} for one");
         }
 
         return null;
@@ -130,7 +179,7 @@ internal sealed class CidOwners
         identity.GraceDeadlineMs = null;
         if (!identity.Address.Equals(address))
         {
-            identity.Address = address;
+            MoveIdentity(identity, address);
             RewriteRoutes(identity);
         }
     }
@@ -277,7 +326,7 @@ internal sealed class CidOwners
             RemoveRegistration(identity, identity.Registrations[i]);
         }
 
-        _identities.Remove(identity.Node);
+        Forget(identity);
     }
 
     /// <summary>Forgets the identity if it has no registrations left.</summary>
@@ -286,7 +335,15 @@ internal sealed class CidOwners
         Debug.Assert(_registryLock.IsHeldByCurrentThread, "called under the registry's lock");
         if (identity.Registrations.Count == 0)
         {
-            _identities.Remove(identity.Node);
+            Forget(identity);
+        }
+    }
+
+    private void Forget(IdentityRecord identity)
+    {
+        if (_identities.Remove(identity.Node))
+        {
+            _bySource.Remove(identity);
         }
     }
 

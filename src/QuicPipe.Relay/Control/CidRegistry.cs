@@ -127,7 +127,7 @@ public sealed class CidRegistry
         {
             var nowMs = _table.NowMs;
             _owners.TryGetIdentity(node, out var identity);
-            var refusal = _owners.CheckRegistration(identity, cidKey, derivedCids, explicitCids, nowMs);
+            var refusal = _owners.CheckRegistration(identity, address, cidKey, derivedCids, explicitCids, nowMs);
             if (refusal is { } refused)
             {
                 return refused;
@@ -162,7 +162,11 @@ public sealed class CidRegistry
             }
 
             var longest = _expiry.Renew(identity);
-            identity.Address = address;
+            if (!identity.Address.Equals(address))
+            {
+                _owners.MoveIdentity(identity, address);
+            }
+
             identity.Session = session;
             identity.GraceDeadlineMs = null;
             _owners.RewriteRoutes(identity);
@@ -195,6 +199,23 @@ public sealed class CidRegistry
 
             _routes.NotifyObservers();
             return before - identity.CidCount;
+        }
+    }
+
+    /// <summary>Removes everything of the identities <paramref name="remove"/> picks (say, ones off a reloaded allow-list); returns how many went.</summary>
+    public int UnregisterWhere(Func<NodeId, bool> remove)
+    {
+        ArgumentNullException.ThrowIfNull(remove);
+        lock (_lock)
+        {
+            var doomed = _owners.Identities.Where(identity => remove(identity.Node)).ToList();
+            foreach (var identity in doomed)
+            {
+                _owners.RemoveIdentity(identity);
+            }
+
+            _routes.NotifyObservers();
+            return doomed.Count;
         }
     }
 

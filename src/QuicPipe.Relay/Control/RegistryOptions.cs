@@ -12,8 +12,29 @@ public sealed class RegistryOptions
     /// <summary>Most registrations (CID keys, plus one for explicit CIDs) one identity may hold.</summary>
     public int MaxRegistrationsPerIdentity { get; set; } = 8;
 
-    /// <summary>Most identities holding registrations at once.</summary>
-    public int MaxIdentities { get; set; } = 100_000;
+    /// <summary>
+    /// Most identities holding registrations at once (default 16,384: at least 16 CIDs each in the default route
+    /// table). The relay's control endpoint takes as many connections.
+    /// </summary>
+    public int MaxIdentities { get; set; } = 16_384;
+
+    /// <summary>
+    /// Most identities registered from one source address at once (default 64): keys cost nothing to make, so one
+    /// host could otherwise register as many identities as the relay serves.
+    /// </summary>
+    public int MaxIdentitiesPerAddress { get; set; } = 64;
+
+    /// <summary>Most identities registered from one /24 (IPv4) or /64 (IPv6) at once (default 256).</summary>
+    public int MaxIdentitiesPerPrefix { get; set; } = 256;
+
+    /// <summary>
+    /// Most CIDs routed for the identities of one source address, together (default 16,384: a sixteenth of the
+    /// default route table, the CIDs of 16 identities at their full quota).
+    /// </summary>
+    public int MaxCidsPerAddress { get; set; } = 16_384;
+
+    /// <summary>Most CIDs routed for the identities of one /24 or /64, together (default 65,536: a quarter of the default route table).</summary>
+    public int MaxCidsPerPrefix { get; set; } = 65_536;
 
     /// <summary>Largest window of derived CIDs a registration may ask for.</summary>
     public int MaxWindow { get; set; } = 256;
@@ -43,6 +64,11 @@ public sealed class RegistryOptions
         if (MaxCidsPerIdentity < 1 || MaxRegistrationsPerIdentity < 1 || MaxIdentities < 1 || MaxWindow < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxCidsPerIdentity), "Registry limits are at least 1.");
+        }
+
+        if (MaxIdentitiesPerAddress < 1 || MaxIdentitiesPerPrefix < MaxIdentitiesPerAddress || MaxCidsPerAddress < 1 || MaxCidsPerPrefix < MaxCidsPerAddress)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxIdentitiesPerAddress), "Per-source quotas are at least 1, and a prefix's at least an address's.");
         }
 
         if (DefaultLifetime <= TimeSpan.Zero || MaxLifetime < DefaultLifetime)

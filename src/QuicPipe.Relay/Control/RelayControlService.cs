@@ -47,8 +47,21 @@ public sealed partial class RelayControlService
     private long _signalsUnknownNode;
     private long _signalsRateLimited;
     private long _protocolErrors;
+    private long _refusedNotAllowed;
+    private long _refusedPerSource;
 
-    public RelayControlService(CidRegistry registry, RelayControlOptions options, ILogger? logger)
+    // The NodeIds that may use the service (relay --peers), or null for any.
+    private readonly PeerAllowList? _allowList;
+
+    // Control connections by source address and /24 or /64, under its own lock (connections start on many threads).
+    private readonly SourceAddressLimiter _connectionsBySource;
+    private readonly Lock _connectionsBySourceLock = new();
+
+    /// <param name="registry">Where registrations go.</param>
+    /// <param name="options">Limits and timers.</param>
+    /// <param name="logger">Where refusals and failures are told; null for nowhere.</param>
+    /// <param name="allowList">The NodeIds allowed to use the service; null for any.</param>
+    public RelayControlService(CidRegistry registry, RelayControlOptions options, ILogger? logger, PeerAllowList? allowList = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(options);
@@ -56,6 +69,8 @@ public sealed partial class RelayControlService
         _registry = registry;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
+        _allowList = allowList;
+        _connectionsBySource = new SourceAddressLimiter(options.MaxConnectionsPerAddress, options.MaxConnectionsPerPrefix);
         _maintenance = new RegistryMaintenance(registry, options);
     }
 
@@ -122,6 +137,8 @@ public sealed partial class RelayControlService
         SignalsUnknownNode = Interlocked.Read(ref _signalsUnknownNode),
         SignalsRateLimited = Interlocked.Read(ref _signalsRateLimited),
         ProtocolErrors = Interlocked.Read(ref _protocolErrors),
+        RefusedNotAllowed = Interlocked.Read(ref _refusedNotAllowed),
+        RefusedPerSource = Interlocked.Read(ref _refusedPerSource),
         Registry = _registry.Snapshot(),
     };
 
@@ -129,6 +146,15 @@ public sealed partial class RelayControlService
     private async Task ServeAsync(QuicConnection connection, CancellationToken cancellationToken)
     {
         await Task.Yield();
+        var source = PeerAddress.FromEndPoint(connection.RemoteEndPoint);
+        if (!TryAcquireSource(source, out var refusal))
+        {
+            Interlocked.Increment(ref _refusedPerSource);
+            LogSourceQuota(_logger, connection.RemoteEndPoint, refusal);
+            await CloseQuietlyAsync(connection, RelayProtocol.CloseSourceQuota, "quicpipe relay: " + refusal).ConfigureAwait(false);
+            return;
+        }
+
         try
         {
             if (connection.RemoteNodeId is not { } node)
@@ -167,7 +193,57 @@ public sealed partial class RelayControlService
             LogConnectionFailed(_logger, connection.RemoteEndPoint, e);
             await CloseQuietlyAsync(connection, RelayProtocol.CloseProtocolError, "quicpipe relay: internal error").ConfigureAwait(false);
         }
+        finally
+        {
+            lock (_connectionsBySourceLock)
+            {
+                _connectionsBySource.Release(source);
+            }
+        }
     }
+
+    /// <summary>Counts the connection against its source address and /24 or /64; false (and why) when either is full.</summary>
+    private bool TryAcquireSource(PeerAddress source, out string refusal)
+    {
+        SourceLimitResult result;
+        lock (_connectionsBySourceLock)
+        {
+            result = _connectionsBySource.TryAcquire(source);
+        }
+
+        var address = source.ToEndPoint().Address;
+        refusal = result switch
+        {
+            SourceLimitResult.AddressFull => $"too many control connections from {address} (at most {_options.MaxConnectionsPerAddress} from one address)",
+            SourceLimitResult.PrefixFull => $"too many control connections from {address}'s network (at most {_options.MaxConnectionsPerPrefix} from one /24 or /64)",
+            _ => string.Empty,
+        };
+        return result == SourceLimitResult.Acquired;
+    }
+
+    /// <summary>
+    /// After the allow-list was reloaded: peers no longer on it lose their routes at once (not at their next refresh)
+    /// and their control connection is closed with <see cref="RelayProtocol.CloseNotAllowed"/>.
+    /// </summary>
+    public void RevokeDisallowed()
+    {
+        if (_allowList is not { } list)
+        {
+            return;
+        }
+
+        foreach (var (node, session) in _sessions)
+        {
+            if (!list.Allows(node))
+            {
+                _ = CloseQuietlyAsync(session.Connection, RelayProtocol.CloseNotAllowed, NotAllowedMessage(node));
+            }
+        }
+
+        _registry.UnregisterWhere(node => !list.Allows(node));
+    }
+
+    private static string NotAllowedMessage(NodeId node) => $"quicpipe relay: NodeId {node} is not in the relay's allow-list";
 
     private async Task ServeSessionAsync(QuicConnection connection, NodeId node, QuicStream stream, CancellationToken cancellationToken)
     {
@@ -176,12 +252,22 @@ public sealed partial class RelayControlService
         var transport = context.Transport;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var writer = session.RunWriterAsync(transport.Output, stop.Token);
-        TakeOver(session);
+
+        // A NodeId off the allow-list is told why in answer to its first request, then closed: it never becomes
+        // its NodeId's session, so it cannot take over one that is.
+        var allowed = _allowList?.Allows(node) ?? true;
+        if (allowed)
+        {
+            TakeOver(session);
+        }
+
         LogSessionStarted(_logger, node, connection.RemoteEndPoint);
         var (code, reason) = (RelayProtocol.CloseShuttingDown, "quicpipe relay: shutting down");
         try
         {
-            (code, reason) = await ReadLoopAsync(session, transport.Input, stop.Token).ConfigureAwait(false);
+            (code, reason) = allowed
+                ? await ReadLoopAsync(session, transport.Input, stop.Token).ConfigureAwait(false)
+                : await RefuseAsync(session, transport.Input, stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -225,6 +311,27 @@ public sealed partial class RelayControlService
                 return;
             }
         }
+    }
+
+    /// <summary>Answers the first request of a NodeId off the allow-list with NOT_ALLOWED; returns how to close.</summary>
+    private async Task<(long Code, string Reason)> RefuseAsync(ControlSession session, PipeReader input, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _refusedNotAllowed);
+        LogNotAllowed(_logger, session.Node, session.Connection.RemoteEndPoint);
+        var reason = NotAllowedMessage(session.Node);
+        try
+        {
+            if (await ControlFraming.ReadAsync(input, ClientMessage.Parser, cancellationToken).ConfigureAwait(false) is { } message)
+            {
+                await session.SendAsync(Error(message.RequestId, ErrorCode.NotAllowed, $"NodeId {session.Node} is not in the relay's allow-list (relay --peers); ask the relay's operator to add it"), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (ControlProtocolException)
+        {
+            // Malformed or not: it is refused all the same.
+        }
+
+        return (RelayProtocol.CloseNotAllowed, reason);
     }
 
     /// <summary>Reads and answers until the client ends its stream or breaks the protocol; returns how to close.</summary>
@@ -464,4 +571,10 @@ public sealed partial class RelayControlService
 
     [LoggerMessage(EventId = 207, Level = LogLevel.Error, Message = "Control connection from {Remote} failed")]
     private static partial void LogConnectionFailed(ILogger logger, System.Net.IPEndPoint remote, Exception error);
+
+    [LoggerMessage(EventId = 208, Level = LogLevel.Information, Message = "Control connection of {Node} from {Remote} refused: not in the allow-list")]
+    private static partial void LogNotAllowed(ILogger logger, NodeId node, System.Net.IPEndPoint remote);
+
+    [LoggerMessage(EventId = 209, Level = LogLevel.Debug, Message = "Control connection from {Remote} refused: {Reason}")]
+    private static partial void LogSourceQuota(ILogger logger, System.Net.IPEndPoint remote, string reason);
 }

@@ -26,5 +26,11 @@ public sealed record RelayControlStats
     /// <summary>Malformed messages and framing errors seen.</summary>
     public long ProtocolErrors { get; init; }
 
+    /// <summary>Control connections refused because their NodeId is not on the allow-list (relay --peers).</summary>
+    public long RefusedNotAllowed { get; init; }
+
+    /// <summary>Control connections refused because their source address, or its /24 or /64, had its quota of them.</summary>
+    public long RefusedPerSource { get; init; }
+
     public required RegistryCounts Registry { get; init; }
 }

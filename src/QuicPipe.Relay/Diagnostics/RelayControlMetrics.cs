@@ -24,6 +24,8 @@ public sealed class RelayControlMetrics : IDisposable
         _meter.CreateObservableGauge("quicpipe.relay.control.sessions", () => control.Snapshot().Sessions, "{session}", "Control connections open now (with a NodeId and a control stream).");
         _meter.CreateObservableCounter("quicpipe.relay.control.connections", () => control.Snapshot().ConnectionsAccepted, "{connection}", "Control connections accepted.");
         _meter.CreateObservableCounter("quicpipe.relay.control.connections.refused", () => control.Snapshot().RefusedWithoutCertificate, "{connection}", "Control connections closed because the client presented no certificate.");
+        _meter.CreateObservableCounter("quicpipe.relay.control.connections.not_allowed", () => control.Snapshot().RefusedNotAllowed, "{connection}", "Control connections refused because their NodeId is not on the allow-list (relay --peers).");
+        _meter.CreateObservableCounter("quicpipe.relay.control.connections.refused_per_source", () => control.Snapshot().RefusedPerSource, "{connection}", "Control connections refused at the per-address or per-prefix connection quota.");
         _meter.CreateObservableCounter("quicpipe.relay.control.registrations", () => control.Snapshot().Registrations, "{registration}", "CID registrations accepted.");
         _meter.CreateObservableCounter("quicpipe.relay.control.registrations.refused", () => control.Snapshot().RegistrationsRefused, "{registration}", "CID registrations refused (another identity's CID, quota, bad request).");
         _meter.CreateObservableCounter("quicpipe.relay.control.refreshes", () => control.Snapshot().Refreshes, "{refresh}", "Registration refreshes.");

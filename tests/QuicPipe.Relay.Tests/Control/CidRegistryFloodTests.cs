@@ -12,7 +12,17 @@ public class CidRegistryFloodTests
     [Fact]
     public void A_flood_of_registrations_from_many_identities_stays_within_every_bound()
     {
-        var options = new RegistryOptions { MaxIdentities = 1000, MaxCidsPerIdentity = 16 };
+        // Every attempt comes from one loopback address: the per-source quotas (CidRegistrySourceQuotaTests) are
+        // opened wide so that the registry's own bounds are what this flood meets.
+        var options = new RegistryOptions
+        {
+            MaxIdentities = 1000,
+            MaxCidsPerIdentity = 16,
+            MaxIdentitiesPerAddress = int.MaxValue,
+            MaxIdentitiesPerPrefix = int.MaxValue,
+            MaxCidsPerAddress = int.MaxValue,
+            MaxCidsPerPrefix = int.MaxValue,
+        };
         var f = new RegistryFixture(options, tableCapacity: 1 << 16);
         GC.Collect();
         var before = GC.GetTotalMemory(forceFullCollection: true);
