@@ -96,6 +96,12 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             KeepAliveInterval = options.KeepAliveInterval,
             IdleTimeout = options.IdleTimeout,
             HandshakeTimeout = options.HandshakeTimeout,
+
+            // Every relayed dial reaches us from the relay's address, and only signalled dials are admitted at all
+            // (ExpectedClientSelector), so a cap per source address would only cap dials through one relay: the
+            // endpoint's overall cap on open handshakes is the one that holds.
+            MaxHandshakingPerAddress = int.MaxValue,
+            MaxHandshakingPerPrefix = int.MaxValue,
             MaxConnections = options.MaxConnections,
             UnroutableDatagramHandler = _direct.OnDatagram,
             LoggerFactory = options.LoggerFactory,
