@@ -101,7 +101,7 @@ internal sealed partial class DirectPathAgent
 
                 first = false;
                 var retry = _options.RetryInterval;
-                if (await _puncher.ProbeAsync(_session, candidates, _options.PunchDuration, token).ConfigureAwait(false) is { } direct
+                if (await _puncher.ProbeAsync(_session, candidates, _options.PunchDuration, _options.Opening, token).ConfigureAwait(false) is { } direct
                     && await TryMigrateAsync(direct, token).ConfigureAwait(false))
                 {
                     await HoldDirectAsync(direct, token).ConfigureAwait(false);

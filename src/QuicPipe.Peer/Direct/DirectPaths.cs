@@ -67,7 +67,10 @@ internal sealed partial class DirectPaths
     public (long PingsSent, long PingsAnswered, long PongsReceived, long UnknownToken) ProbeCounters =>
         (_puncher.PingsSent, _puncher.PingsAnswered, _puncher.PongsReceived, _puncher.UnknownTokenProbes);
 
-    private DirectPathOptions DirectOptions => new(_options.PunchDuration, _options.DirectKeepAliveInterval, _options.DirectPathTimeout, _options.DirectRetryInterval);
+    /// <summary>Pings sent with the opening pings' low TTL since start (counted in the pings sent too).</summary>
+    public long OpeningPingsSent => _puncher.OpeningPingsSent;
+
+    private DirectPathOptions DirectOptions => new(_options.PunchDuration, _options.DirectKeepAliveInterval, _options.DirectPathTimeout, _options.DirectRetryInterval, PunchOpening.ForDialer(_options.PunchOpeningTtl));
 
     /// <summary>The QUIC endpoint's handler of datagrams no connection claims: the hole puncher's.</summary>
     public UnroutableDatagramHandler OnDatagram => _puncher.OnDatagram;
@@ -147,6 +150,9 @@ internal sealed partial class DirectPaths
             return; // the dialer waits briefly, then probes what it knows; our probes are what it misses
         }
 
+        // Probing starts before the answer leaves, as it does for a dial: the dialer probes once it has our answer,
+        // and by then our first (opening) pings must have given our NAT its mapping toward the dialer.
+        StartProbing(session, request.Candidates);
         var answer = new PunchAnswer { PunchToken = request.PunchToken };
         answer.Candidates.AddRange(PathCandidates.Format(OurCandidates()));
         try
@@ -157,8 +163,6 @@ internal sealed partial class DirectPaths
         {
             LogAnswerFailed(_logger, from, e.Message);
         }
-
-        StartProbing(session, request.Candidates);
     }
 
     /// <summary>Dialer: the peer's answer to our punch request, for the agent waiting for it.</summary>
@@ -200,7 +204,7 @@ internal sealed partial class DirectPaths
     private void StartProbing(PunchSession session, IEnumerable<string> candidates)
     {
         var targets = PathCandidates.Parse(candidates, _localEndPoint().AddressFamily, _options.ExcludedPathNetworks);
-        RunInBackground(_puncher.ProbeAsync(session, targets, _options.PunchDuration, _stopping));
+        RunInBackground(_puncher.ProbeAsync(session, targets, _options.PunchDuration, PunchOpening.ForAccepter(_options.PunchOpeningTtl), _stopping));
     }
 
     /// <summary>Dialer, relayed, about to try again: asks the peer to probe, and learns its current candidates.</summary>
