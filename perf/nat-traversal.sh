@@ -29,6 +29,8 @@ Options:
   --pairs LIST   comma-separated A:B kinds  [default: the lab test matrix]
   --runs N       runs per pair, each in a fresh lab [default 1]
   --within S     the summary's threshold for "direct in time", seconds [default 3]
+  --hold S       keep dial's input open S seconds after the payload [default 0], so that a
+                 small payload's connection lives long enough to go direct
   --timeout S    bound on each transfer     [default 90]
   --no-build     use the existing Release build of src/QuicPipe.Cli
   -h, --help     this text
@@ -49,6 +51,7 @@ build=1
 pairs="full-cone:full-cone,full-cone:port-restricted,port-restricted:port-restricted,address-restricted:port-restricted,symmetric:symmetric,symmetric:port-restricted,bare-masquerade:bare-masquerade"
 runs=1
 within_s=3
+hold_s=0
 relay_addr=198.18.0.10:7000
 
 while [[ $# -gt 0 ]]; do
@@ -58,6 +61,7 @@ while [[ $# -gt 0 ]]; do
         --timeout) need "$@"; timeout_s="$2"; shift 2 ;;
         --runs) need "$@"; runs="$2"; shift 2 ;;
         --within) need "$@"; within_s="$2"; shift 2 ;;
+        --hold) need "$@"; hold_s="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         -h | --help) usage; exit 0 ;;
         *) fail "unknown option $1 (try --help)" ;;
@@ -65,6 +69,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || fail "--runs takes a positive whole number, not '$runs'"
 [[ $within_s =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail "--within takes seconds, not '$within_s'"
+[[ $hold_s =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail "--hold takes seconds, not '$hold_s'"
 [[ $EUID -eq 0 ]] || fail "needs root (network namespaces, nftables)"
 
 work=$(mktemp -d /tmp/qp-nat-traversal.XXXXXX)
@@ -159,8 +164,9 @@ for pair in "${pair_list[@]}"; do
 
         start=$(now_ns)
         dial_rc=0
-        timeout "$timeout_s" ip netns exec "$lab-a" dotnet "$dll" dial --relay "$relay_addr" --relay-id "$relay_id" --key "$work/a.key" \
-            --stats-interval 1s "$b_id" <"$work/payload" >/dev/null 2> >(stamp "$dir/dial.log") || dial_rc=$?
+        { cat "$work/payload"; sleep "$hold_s"; } |
+            timeout "$timeout_s" ip netns exec "$lab-a" dotnet "$dll" dial --relay "$relay_addr" --relay-id "$relay_id" --key "$work/a.key" \
+                --stats-interval 1s "$b_id" >/dev/null 2> >(stamp "$dir/dial.log") || dial_rc=$?
         end=$(now_ns)
         for ((i = 0; i < 100; i++)); do is_alive "$accept_pid" || break; sleep 0.1; done
         is_alive "$accept_pid" && log "accept still running 10 s after dial ended"

@@ -77,6 +77,13 @@ public sealed class PeerEndpointOptions
     /// </summary>
     public int PunchOpeningTtl { get; set; } = 2;
 
+    /// <summary>
+    /// When a connection's first probing round hears nothing from the peer although both have a public mapping, search
+    /// for the mapping of the side behind a symmetric NAT (docs/nat-traversal.md): once per connection, at most 256
+    /// extra sockets and 100 datagrams a second, everything closed at the end. Both sides must allow it.
+    /// </summary>
+    public bool PortSearch { get; set; } = true;
+
     /// <summary>Probe interval on a direct path: it checks the path and keeps both NATs' mappings open.</summary>
     public TimeSpan DirectKeepAliveInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
