@@ -21,6 +21,7 @@ internal sealed class PortBridge : IAsyncDisposable
     private readonly IPEndPoint _inside;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private readonly TimeSpan _idleTimeout;
     private long _lastActivity = Environment.TickCount64;
     private long _forwarded;
 
@@ -28,8 +29,10 @@ internal sealed class PortBridge : IAsyncDisposable
     /// <param name="outside">The other peer's address, as that socket saw it.</param>
     /// <param name="mainSocket">Our one socket's local address (any address: loopback is used).</param>
     /// <param name="first">The datagram that made the hit, handed on to our socket first.</param>
-    public PortBridge(Socket socket, IPEndPoint outside, IPEndPoint mainSocket, ReadOnlyMemory<byte> first)
+    /// <param name="idleTimeout">Closes after this long without a datagram; default <see cref="IdleTimeout"/>.</param>
+    public PortBridge(Socket socket, IPEndPoint outside, IPEndPoint mainSocket, ReadOnlyMemory<byte> first, TimeSpan? idleTimeout = null)
     {
+        _idleTimeout = idleTimeout ?? IdleTimeout;
         _socket = socket;
         _outside = outside;
         var insideAddress = mainSocket.Address.Equals(IPAddress.Any) ? IPAddress.Loopback
@@ -72,7 +75,7 @@ internal sealed class PortBridge : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                var left = IdleTimeout - TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref _lastActivity));
+                var left = _idleTimeout - TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref _lastActivity));
                 idle.CancelAfter(left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1));
                 SocketReceiveFromResult received;
                 try
