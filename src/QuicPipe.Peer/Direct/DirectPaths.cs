@@ -214,14 +214,15 @@ internal sealed partial class DirectPaths
     /// <summary>
     /// Accepter: the dialer heard nothing from us in its first round and asks for a port search (docs/nat-traversal.md,
     /// "Symmetric NATs"): first we probe ports of its public address while it opens extra sockets, then the other way
-    /// round. Runs in the background; ignored when the dialer may not ask us, the token is unknown, or a search runs.
+    /// round. Runs in the background; ignored when the dialer may not ask us, the token is unknown, this connection
+    /// had its search already (a peer cannot make us probe an address of its choice over and over), or a search runs.
     /// </summary>
     public void AnswerPortSearch(NodeId from, Protocol.Peer.PortSearch request)
     {
         if (!_options.DirectPaths || !_options.PortSearch || !_mayAskForPunch(from)
             || _puncher.Find(request.PunchToken.Span) is not { } session || session.Peer != from
             || PathCandidates.Parse(request.Candidates, _localEndPoint().AddressFamily, _options.ExcludedPathNetworks) is not [var dialer, ..]
-            || !_search.TryBegin())
+            || !session.TryMarkSearched() || !_search.TryBegin())
         {
             return;
         }
@@ -264,7 +265,7 @@ internal sealed partial class DirectPaths
         // relay's view of ours to offer, and a control connection to ask on.
         var accepter = candidates[0];
         if (!_options.PortSearch || _publicEndPoint() is not { } ours || ours.Address.Equals(accepter.Address)
-            || _control() is not { } control || !_search.TryBegin())
+            || _control() is not { } control || !session.TryMarkSearched() || !_search.TryBegin())
         {
             return null;
         }

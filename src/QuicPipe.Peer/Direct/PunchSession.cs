@@ -16,6 +16,7 @@ internal sealed class PunchSession
     private TaskCompletionSource<IPEndPoint>? _round;
     private long _lastActivity;
     private bool _pingedThisRound;
+    private int _searched;
 
     public PunchSession(ReadOnlyMemory<byte> token, NodeId peer, long now)
     {
@@ -35,6 +36,9 @@ internal sealed class PunchSession
     public long LastActivity => Interlocked.Read(ref _lastActivity);
 
     public void Touch(long now) => Interlocked.Exchange(ref _lastActivity, now);
+
+    /// <summary>True the first time only: a connection gets one port search (docs/nat-traversal.md, section 3a).</summary>
+    public bool TryMarkSearched() => Interlocked.Exchange(ref _searched, 1) == 0;
 
     /// <summary>Whether a ping of the other peer's reached us since the current probing round began.</summary>
     public bool PingedThisRound => Volatile.Read(ref _pingedThisRound);
