@@ -127,6 +127,32 @@ public sealed class PeerTraversalTests
     }
 
     /// <summary>
+    /// A path the port search found (through the dialer's bridge: its NAT is the symmetric one) is cut at natA: the
+    /// connection falls back to the relay within 5 s as any direct path does, the bridge closes with it (the dialer is
+    /// back to its one socket), and the transfer completes byte-exact.
+    /// </summary>
+    [LabFact]
+    public Task A_cut_path_found_by_the_port_search_falls_back_to_the_relay_and_its_bridge_closes() =>
+        LabRun.WithAsync(NatKind.Symmetric, NatKind.PortRestricted, async lab =>
+        {
+            using var peers = LabPeers.Start(lab);
+            var dial = peers.StartDial("--log-level", "Information");
+            peers.Expect(dial, PathLines.IsRelayed, "dial reported no path");
+            var direct = peers.Expect(dial, PathLines.IsDirect, "dial did not go direct", Eventually);
+            Assert.Equal(2, UdpSockets(lab, LabHost.A)); // its own and the bridge's
+
+            using var payload = new Payload(seed: 9);
+            var cutAt = await WritePacedAsync(dial, payload, chunks: 24, eventAt: 4, () => LabNetwork.CutDirectPathAtNatA(lab), peers);
+            var back = dial.WaitForLine(l => PathLines.IsRelayed(l.Text) && l.At > cutAt, Eventually)
+                ?? throw new Xunit.Sdk.XunitException($"no relayed line after the cut at {cutAt.TotalSeconds:0.000} s\n{peers.Describe()}");
+            _output.WriteLine($"direct via {direct.Text}; cut at {cutAt.TotalSeconds:0.000} s, relayed {(back.At - cutAt).TotalMilliseconds:0} ms later");
+            Assert.True(back.At - cutAt <= FallbackWithin, $"relayed {(back.At - cutAt).TotalMilliseconds:0} ms after the cut\n{peers.Describe()}");
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // the bridge closes once the move to the relay is done
+            Assert.Equal(1, UdpSockets(lab, LabHost.A));
+            Finish(peers, payload);
+        });
+
+    /// <summary>
     /// Both symmetric: the first round hears nothing, the port search runs (extra sockets open on both sides in turn),
     /// finds nothing, and gives up; from then on it costs nothing: only each peer's one socket is left, and neither NAT
     /// gains a conntrack entry (every probe to a new port would add one). The connection stays relayed and 1 MB arrives.
