@@ -206,8 +206,8 @@ public sealed class UdpBatchSocket : IDisposable
             throw new ArgumentException("The destination names no address.", nameof(destination));
         }
 
-        // An IPv4-mapped destination on an IPv6 socket leaves as IPv4, whose TTL the kernel takes from IP_TTL.
-        var ipv4 = address.IsIPv4 || address.ToEndPoint().Address.IsIPv4MappedToIPv6;
+        // IPv6 sockets are IPv6-only (SocketConfiguration), so the destination's family is the packet's.
+        var ipv4 = address.IsIPv4;
         var controlLength = CmsgHdr.Space(sizeof(int));
         var control = stackalloc byte[controlLength];
         new Span<byte>(control, controlLength).Clear();
