@@ -194,6 +194,7 @@ for pair in "${pair_list[@]}"; do
             rate=$(awk -v b="$((mib * 1024 * 1024))" -v ms="$(ms_between "$(cat "$dir/first")" "$end")" 'BEGIN { printf "%.1f", b / 1e6 / (ms / 1000) }')
         fi
         ok=$([[ $dial_rc -eq 0 && $received -eq $((mib * 1024 * 1024)) ]] && echo ok || echo "FAIL(rc $dial_rc, $received B)")
+        [[ $ok == ok ]] || log "$kind_a x $kind_b run $run: $ok; dial's last lines:"$'\n'"$(tail -8 "$dir/dial.log" | cut -d' ' -f2-)"
         results+=("$(printf '%-38s %9s %9s %9s %22s %8s %7s  %s' "$kind_a x $kind_b" "$first_ms" "$direct_ms" "$after_relayed" "$share" "$total_ms" "$rate" "$ok")")
 
         bash "$natlab" down "$lab" >/dev/null

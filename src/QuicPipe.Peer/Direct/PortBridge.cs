@@ -24,6 +24,7 @@ internal sealed class PortBridge : IAsyncDisposable
     private readonly TimeSpan _idleTimeout;
     private long _lastActivity = Environment.TickCount64;
     private long _forwarded;
+    private int _disposed;
 
     /// <param name="socket">The extra socket the hit came in on; the bridge owns it from now on.</param>
     /// <param name="outside">The other peer's address, as that socket saw it.</param>
@@ -59,11 +60,15 @@ internal sealed class PortBridge : IAsyncDisposable
     /// <summary>Completes when the bridge has closed (idle, or disposed).</summary>
     public Task Closed => _loop;
 
+    /// <summary>Closes the bridge; safe to call more than once and from more than one owner (the agent, the endpoint's stop).</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+
         await _loop.ConfigureAwait(false);
-        _stop.Dispose();
     }
 
     private async Task RunAsync()

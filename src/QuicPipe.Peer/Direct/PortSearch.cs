@@ -27,6 +27,9 @@ internal sealed class PortSearch
     /// </summary>
     public const int PortWindow = 5000;
 
+    /// <summary>Most datagrams sent back to back: a tick that came late catches up this far, no further.</summary>
+    private const int MaxBurst = 10;
+
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
 
     private readonly HolePuncher _puncher;
@@ -163,14 +166,14 @@ internal sealed class PortSearch
     public void CountHit() => Interlocked.Increment(ref _hits);
 
     /// <summary>
-    /// Runs <paramref name="send"/> at <see cref="MaxPacketsPerSecond"/> (in ticks of <see cref="Tick"/>; a late tick
-    /// does not make up for more than one tick's worth) until <paramref name="done"/> completes or the time is up.
+    /// Runs <paramref name="send"/> at <see cref="MaxPacketsPerSecond"/> on average (in ticks of <see cref="Tick"/>; a
+    /// late tick, on a loaded machine, makes up for at most <see cref="MaxBurst"/> datagrams) until
+    /// <paramref name="done"/> completes or the time is up.
     /// <paramref name="send"/> returns false when it has nothing more to send.
     /// </summary>
     private static async Task PaceAsync(TimeSpan duration, Func<bool> send, Task done, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
-        var perTick = (int)(MaxPacketsPerSecond * Tick.TotalSeconds);
         long sent = 0;
         var more = true;
         while (!done.IsCompleted && !cancellationToken.IsCancellationRequested)
@@ -181,7 +184,7 @@ internal sealed class PortSearch
                 return;
             }
 
-            var due = Math.Min((long)(elapsed.TotalSeconds * MaxPacketsPerSecond) + 1, sent + perTick);
+            var due = Math.Min((long)(elapsed.TotalSeconds * MaxPacketsPerSecond) + 1, sent + MaxBurst);
             while (more && sent < due)
             {
                 more = send();
