@@ -21,8 +21,8 @@ internal sealed partial class DirectPaths
 
     /// <summary>
     /// Each of a port search's two slices: 256 sockets open at 100 a second in 2.56 s, and the other side's probes,
-    /// 100 a second from the start, have hit one of them by the end of the slice in all but about 1 search in 30 (a
-    /// port range of 10,000, as in the lab).
+    /// 100 a second from the start, have hit one of them by the end of the slice in all but about 1 search in 300 (a
+    /// port range of 10,000, as in the lab; see <see cref="PortSearch.PortWindow"/>).
     /// </summary>
     private static readonly TimeSpan PortSearchSlice = TimeSpan.FromSeconds(4);
 
