@@ -127,6 +127,29 @@ public sealed class PeerTraversalTests
     }
 
     /// <summary>
+    /// The symmetric NAT on the accepter's side: the search's first slice (the dialer opening ports) cannot hit, the
+    /// second (the accepter opening, the dialer probing) does, and the dialer moves onto the accepter's found mapping,
+    /// which the accepter's bridge carries to its socket. Slower than the other way round by the first slice (4 s).
+    /// </summary>
+    [LabFact]
+    public Task Behind_a_symmetric_nat_on_the_accepters_side_the_second_slice_of_the_search_goes_direct() =>
+        LabRun.WithAsync(NatKind.PortRestricted, NatKind.Symmetric, async lab =>
+        {
+            using var peers = LabPeers.Start(lab);
+            var dial = peers.StartDial("--log-level", "Information");
+            var relayed = peers.Expect(dial, PathLines.IsRelayed, "dial reported no path");
+            var direct = peers.Expect(dial, PathLines.IsDirectTo(NatLab.AddressOf(LabHost.NatB)), "dial did not go direct to natB", Eventually);
+            _output.WriteLine($"direct {(direct.At - relayed.At).TotalMilliseconds:0} ms after relayed: {direct.Text}");
+            Assert.True(direct.At - relayed.At <= DirectPastASymmetricNatWithin + TimeSpan.FromSeconds(5), $"direct {(direct.At - relayed.At).TotalMilliseconds:0} ms after relayed\n{peers.Describe()}");
+            peers.Expect(peers.Accept, PathLines.IsDirect, "accept did not report the direct path", Eventually);
+            Assert.Equal(2, UdpSockets(lab, LabHost.B)); // the accepter's own socket and its bridge
+
+            using var payload = new Payload(seed: 10);
+            await payload.WriteAsync(dial.Stdin, Megabyte, Transfer);
+            Finish(peers, payload);
+        });
+
+    /// <summary>
     /// A path the port search found (through the dialer's bridge: its NAT is the symmetric one) is cut at natA: the
     /// connection falls back to the relay within 5 s as any direct path does, the bridge closes with it (the dialer is
     /// back to its one socket), and the transfer completes byte-exact.
