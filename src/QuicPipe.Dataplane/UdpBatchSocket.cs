@@ -196,6 +196,55 @@ public sealed class UdpBatchSocket : IDisposable
     }
 
     /// <summary>
+    /// Sends one datagram with an IP TTL (IPv6 hop limit) of its own: a control message on this one sendmsg, so
+    /// the socket's default, and every datagram other threads send through it meanwhile, are left alone. Hole
+    /// punching sends its first probes so that they open the sender's NAT and expire before the other side's.
+    /// Returns the bytes sent.
+    /// </summary>
+    /// <exception cref="UdpSocketException">The kernel refused the datagram.</exception>
+    public unsafe int SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(hopLimit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hopLimit, 255);
+        var address = destination;
+        if (address.IsEmpty)
+        {
+            throw new ArgumentException("The destination names no address.", nameof(destination));
+        }
+
+        // IPv6 sockets are IPv6-only (SocketConfiguration), so the destination's family is the packet's.
+        var ipv4 = address.IsIPv4;
+        var controlLength = CmsgHdr.Space(sizeof(int));
+        var control = stackalloc byte[controlLength];
+        new Span<byte>(control, controlLength).Clear();
+        var cmsg = (CmsgHdr*)control;
+        cmsg->Length = (nuint)CmsgHdr.Len(sizeof(int));
+        cmsg->Level = ipv4 ? IpProtoIp : IpProtoIpv6;
+        cmsg->Type = ipv4 ? IpTtl : Ipv6HopLimit;
+        *(int*)(control + CmsgHdr.Len(0)) = hopLimit;
+        fixed (byte* buffer = datagram)
+        {
+            var iov = new IoVec { Base = buffer, Length = (nuint)datagram.Length };
+            var message = new MsgHdr
+            {
+                Name = &address,
+                NameLength = (uint)address.SockaddrLength,
+                Iov = &iov,
+                IovLength = 1,
+                Control = control,
+                ControlLength = (nuint)controlLength,
+            };
+            var sent = Libc.SendMsg(_fd, &message, 0);
+            if (sent < 0)
+            {
+                ThrowHelper.ThrowLastError("sendmsg", address);
+            }
+
+            return (int)sent;
+        }
+    }
+
+    /// <summary>
     /// Changes how long <see cref="Receive"/> waits for a first datagram (SO_RCVTIMEO); zero or infinite waits
     /// for ever. An event loop sets it to its next timer before each receive. Call from the receiving thread.
     /// </summary>

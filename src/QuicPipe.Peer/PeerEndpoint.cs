@@ -158,6 +158,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>Probes sent and answered, and probes dropped for an unknown token, since start.</summary>
     public (long PingsSent, long PingsAnswered, long PongsReceived, long UnknownToken) ProbeCounters => _direct.ProbeCounters;
 
+    /// <summary>The port searches' counters (docs/nat-traversal.md, "Symmetric NATs").</summary>
+    public PeerPortSearchCounters PortSearchCounters => _direct.PortSearchCounters;
+
     /// <summary>The peer's instruments (meter QuicPipe.Peer.Paths).</summary>
     public PeerPathMetrics Metrics => _metrics;
 
@@ -532,6 +535,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
                 return true;
             case PeerSignal.BodyOneofCase.PunchAnswer:
                 _direct.TakePunchAnswer(from, message.PunchAnswer);
+                return true;
+            case PeerSignal.BodyOneofCase.PortSearch:
+                _direct.AnswerPortSearch(from, message.PortSearch);
                 return true;
             default:
                 return false;

@@ -68,6 +68,22 @@ public sealed class PeerEndpointOptions
     /// <summary>How long one round of hole-punch probing lasts before giving up until the next retry.</summary>
     public TimeSpan PunchDuration { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// IP TTL (IPv6 hop limit) of the first hole-punch pings of a round, 0 to 255; 0 sends them with the system's
+    /// default. Enough hops to pass our own NAT router, too few to reach the other peer's: a router without an input
+    /// filter would otherwise take an early ping for itself and give its own peer's flow another port
+    /// (docs/nat-traversal.md). 2 passes a router next to the peer and expires one hop beyond it; a peer behind two
+    /// layers of NAT (carrier-grade NAT) needs 3.
+    /// </summary>
+    public int PunchOpeningTtl { get; set; } = 2;
+
+    /// <summary>
+    /// When a connection's first probing round hears nothing from the peer although both have a public mapping, search
+    /// for the mapping of the side behind a symmetric NAT (docs/nat-traversal.md): once per connection, at most 256
+    /// extra sockets and 100 datagrams a second, everything closed at the end. Both sides must allow it.
+    /// </summary>
+    public bool PortSearch { get; set; } = true;
+
     /// <summary>Probe interval on a direct path: it checks the path and keeps both NATs' mappings open.</summary>
     public TimeSpan DirectKeepAliveInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
@@ -127,6 +143,11 @@ public sealed class PeerEndpointOptions
         if (DirectKeepAliveInterval <= TimeSpan.Zero || DirectPathTimeout <= DirectKeepAliveInterval)
         {
             throw new ArgumentOutOfRangeException(nameof(DirectPathTimeout), DirectPathTimeout, "The direct path timeout must be longer than its keep-alive interval.");
+        }
+
+        if (PunchOpeningTtl is < 0 or > 255)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PunchOpeningTtl), PunchOpeningTtl, "The opening pings' TTL is 1 to 255, or 0 for the system's default.");
         }
 
         if (DialTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero)

@@ -347,6 +347,30 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="TrySendUnconnected(ReadOnlySpan{byte}, in PeerAddress)"/> with an IP TTL (IPv6 hop limit) of this
+    /// datagram's own, 1 to 255; the socket's default stays as it is for everything else it sends.
+    /// </summary>
+    public bool TrySendUnconnected(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(hopLimit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hopLimit, 255);
+        if (_stopping)
+        {
+            return false;
+        }
+
+        try
+        {
+            _port.SendTo(datagram, destination, hopLimit);
+            return true;
+        }
+        catch (Exception e) when (e is UdpSocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Live, handshaking (incoming) and closing-or-draining connections, read on the loop thread.</summary>
     internal Task<(int Live, int Handshaking, int Closing)> GetConnectionCountsAsync() =>
         InvokeAsync(() => (_connections.Count, _handshaking, _closing.Count), CancellationToken.None);

@@ -229,6 +229,8 @@ public sealed class QuicSharedSocket : IDatagramPort
 
     void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination) => _sender.SendTo(datagram, destination);
 
+    void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit) => _sender.SendTo(datagram, destination, hopLimit);
+
     void IDatagramPort.Wake() => _signal.Set();
 
     void IDatagramPort.Shutdown()

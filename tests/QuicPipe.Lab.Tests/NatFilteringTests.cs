@@ -12,6 +12,7 @@ public sealed class NatFilteringTests
     [InlineData(NatKind.AddressRestricted, true, false)]
     [InlineData(NatKind.PortRestricted, false, false)]
     [InlineData(NatKind.Symmetric, false, false)]
+    [InlineData(NatKind.BareMasquerade, false, false)]
     public void Senders_A_did_not_contact_get_through_as_the_kind_says(NatKind kind, bool otherPortGetsThrough, bool otherAddressGetsThrough) =>
         LabRun.With(kind, NatKind.None, lab =>
         {

@@ -34,7 +34,7 @@ public sealed class NatLabTests
 
             Assert.NotEqual(0, again.ExitCode);
             Assert.Contains("exists", again.StandardError, StringComparison.Ordinal);
-            Assert.Equal(6, NatLab.ListNamespaces().Count(ns => ns.StartsWith(name + "-", StringComparison.Ordinal)));
+            Assert.Equal(7, NatLab.ListNamespaces().Count(ns => ns.StartsWith(name + "-", StringComparison.Ordinal)));
         }
         finally
         {

@@ -20,6 +20,7 @@ public sealed class NatMappingTests
     [InlineData(NatKind.FullCone)]
     [InlineData(NatKind.AddressRestricted)]
     [InlineData(NatKind.PortRestricted)]
+    [InlineData(NatKind.BareMasquerade)]
     public void Endpoint_independent_kinds_show_one_external_port_to_every_destination(NatKind kind) =>
         LabRun.With(kind, NatKind.None, lab =>
         {

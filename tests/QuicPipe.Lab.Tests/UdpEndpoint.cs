@@ -25,6 +25,20 @@ internal sealed class UdpEndpoint : IDisposable
 
     public void Send(IPEndPoint to, string text) => _socket.SendTo(Encoding.ASCII.GetBytes(text), to);
 
+    /// <summary>Sends with IP TTL <paramref name="ttl"/>, then puts the socket's TTL back to the system default (64).</summary>
+    public void Send(IPEndPoint to, string text, short ttl)
+    {
+        _socket.Ttl = ttl;
+        try
+        {
+            Send(to, text);
+        }
+        finally
+        {
+            _socket.Ttl = 64;
+        }
+    }
+
     /// <summary>The next datagram and its sender, or null if none came within <paramref name="timeout"/>.</summary>
     public (string Text, IPEndPoint From)? TryReceive(TimeSpan timeout)
     {

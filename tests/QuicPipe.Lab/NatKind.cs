@@ -17,6 +17,12 @@ public enum NatKind
 
     /// <summary>Endpoint-dependent mapping (a new external port per destination), port-restricted filtering.</summary>
     Symmetric,
+
+    /// <summary>
+    /// Port-restricted, but without an input filter: an unsolicited packet for the router itself is delivered there
+    /// and its conntrack entry takes the 4-tuple (a bare masquerade rule on a server or cloud instance).
+    /// </summary>
+    BareMasquerade,
 }
 
 /// <summary>The names natlab.sh uses for <see cref="NatKind"/>.</summary>
@@ -29,10 +35,11 @@ public static class NatKindNames
         NatKind.AddressRestricted => "address-restricted",
         NatKind.PortRestricted => "port-restricted",
         NatKind.Symmetric => "symmetric",
+        NatKind.BareMasquerade => "bare-masquerade",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
     /// <summary>True for the kinds whose mapping is the same whatever the destination.</summary>
     public static bool IsEndpointIndependent(this NatKind kind) =>
-        kind is NatKind.FullCone or NatKind.AddressRestricted or NatKind.PortRestricted;
+        kind is NatKind.FullCone or NatKind.AddressRestricted or NatKind.PortRestricted or NatKind.BareMasquerade;
 }

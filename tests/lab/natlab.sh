@@ -3,9 +3,14 @@
 #
 # Topology (every namespace is named NAME-<host>, every address lives inside them):
 #
-#   A 10.77.1.2 --lan-- natA --wan 198.18.0.1 --+
-#                                                |  bridge br0 in NAME-pub
-#   B 10.77.2.2 --lan-- natB --wan 198.18.0.2 --+-- R 198.18.0.10 and 198.18.0.11
+#   A 10.77.1.2 --lan-- natA --wan 198.18.0.1 -----------------+
+#                                                               |  bridge br0 in NAME-pub
+#   B 10.77.2.2 --lan-- natB --wan 198.18.0.2 --natb-- core --pub-+-- R 198.18.0.10 and 198.18.0.11
+#
+# core is a plain router (198.18.0.254): between the two NAT routers there is one routed hop, as
+# on the internet, so a packet can be sent with a TTL that passes its own router and expires
+# before the other one (bare-masquerade). core answers ARP for natB on the bridge and for the
+# bridge's hosts toward natB (proxy ARP), so every public address stays in 198.18.0.0/24.
 #
 # Nothing is created in the root namespace: each veth is created inside one lab namespace
 # with its peer moved straight into another, so the host's interfaces, routes and firewall
@@ -19,12 +24,15 @@
 #   address-restricted  endpoint-independent mapping, filtering by remote address
 #   port-restricted     endpoint-independent mapping, filtering by remote address and port
 #   symmetric           endpoint-dependent mapping, filtering by remote address and port
+#   bare-masquerade     endpoint-independent mapping, filtering by remote address and port, and
+#                       no input filter: what arrives for the router itself unsolicited is
+#                       delivered locally and takes a conntrack entry (see nat_ruleset)
 set -euo pipefail
 
-readonly HOSTS=(a b r nata natb pub)
-readonly KINDS="none full-cone address-restricted port-restricted symmetric"
+readonly HOSTS=(a b r nata natb core pub)
+readonly KINDS="none full-cone address-restricted port-restricted symmetric bare-masquerade"
 readonly R_ADDR=198.18.0.10 R_ADDR2=198.18.0.11
-readonly NATA_WAN=198.18.0.1 NATB_WAN=198.18.0.2
+readonly NATA_WAN=198.18.0.1 NATB_WAN=198.18.0.2 CORE_ADDR=198.18.0.254
 readonly SITE_A=10.77.1 SITE_B=10.77.2
 # External ports the translating kinds map to. An internal port inside this range may be
 # kept as is; tests use internal ports outside it so every mapping is a real translation.
@@ -45,12 +53,14 @@ Usage:
   natlab.sh --help
 
 NAME:  1-16 letters or digits; namespaces are NAME-a, NAME-b, NAME-r, NAME-nata,
-       NAME-natb and NAME-pub (the bridge that is the public segment).
-HOST:  a, b, r, nata, natb, pub
-KIND:  none, full-cone, address-restricted, port-restricted, symmetric
+       NAME-natb, NAME-core (the router in front of natB) and NAME-pub (the bridge that
+       is the public segment).
+HOST:  a, b, r, nata, natb, core, pub
+KIND:  none, full-cone, address-restricted, port-restricted, symmetric, bare-masquerade
 
 Addresses: A 10.77.1.2 (gateway natA 10.77.1.1), B 10.77.2.2 (gateway natB 10.77.2.1),
-natA 198.18.0.1, natB 198.18.0.2, R 198.18.0.10 and 198.18.0.11, all on 198.18.0.0/24.
+natA 198.18.0.1, natB 198.18.0.2, R 198.18.0.10 and 198.18.0.11, core 198.18.0.254, all
+on 198.18.0.0/24; natB is one routed hop (core) away from natA and R.
 Translating kinds map to external ports 20000-29999. Needs root, ip, nft and conntrack.
 USAGE
 }
@@ -105,11 +115,20 @@ veth() {
 # entry (last writer wins); a site holds one peer, which makes that a rare corner.
 #
 # Anything else arriving on wan and not forwarded is dropped in input before conntrack
-# confirms it; an unconfirmed entry would otherwise hold the reply tuple and make the next
+# confirms it; a confirmed entry would otherwise hold the reply tuple and make the next
 # outbound flow to that remote pick another port (as hole punching triggers).
+#
+# bare-masquerade is the port-restricted ruleset without that input filter, as a server or a
+# cloud instance with a bare masquerade rule is set up: a peer's punch packet that arrives
+# before the peer behind this router has sent its own is delivered to the router itself
+# (which has no such port open and answers ICMP port unreachable), and conntrack confirms an
+# entry remote -> router:port for it. The inside peer's own flow to that remote then finds
+# its reply tuple taken and is given another external port, which the remote does not know:
+# punching fails on both sides unless the first packets expire before the other router.
 nat_ruleset() {
-    local kind=$1 masq="masquerade to :$NAT_PORTS" learn="" admit=""
+    local kind=$1 masq="masquerade to :$NAT_PORTS" learn="" admit="" input_filter='iifname "wan" drop'
     case "$kind" in
+        bare-masquerade) input_filter="" ;;
         symmetric) masq="$masq fully-random" ;;
         full-cone)
             learn="oifname \"wan\" ct direction original ct status snat update @mapped { udp sport : ct original ip saddr . ct original proto-src }"
@@ -155,18 +174,37 @@ table ip natlab {
     chain input {
         type filter hook input priority filter; policy accept;
         iifname "wan" ct state established,related accept
-        iifname "wan" drop
+        $input_filter
     }
 }
 RULES
 }
 
-# site LAB SIDE KIND SITE WAN: peer host SIDE behind router natSIDE.
+# core LAB: the router between the bridge and natB (plugged in by site b).
+core() {
+    local lab=$1 ns="$1-core"
+    veth "$lab-pub" core "$ns" pub
+    ip -n "$lab-pub" link set core master br0
+    ip -n "$ns" addr add "$CORE_ADDR/24" dev pub
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# site LAB SIDE KIND SITE WAN: peer host SIDE behind router natSIDE. natA's wan is a port of
+# the bridge; natB's is a link to core, which routes natB's address there and answers ARP on
+# both sides for the addresses behind the other (proxy ARP).
 site() {
     local lab=$1 side=$2 kind=$3 net=$4 wan=$5
     local host="$lab-$side" router="$lab-nat$side"
-    veth "$lab-pub" "nat$side" "$router" wan
-    ip -n "$lab-pub" link set "nat$side" master br0
+    if [ "$side" = b ]; then
+        veth "$lab-core" natb "$router" wan
+        ip -n "$lab-core" route add "$wan/32" dev natb
+        # proxy_delay 0: answer ARP at once rather than after a random wait of up to 0.8 s.
+        ip netns exec "$lab-core" sysctl -qw net.ipv4.conf.natb.proxy_arp=1 net.ipv4.conf.pub.proxy_arp=1 \
+            net.ipv4.neigh.natb.proxy_delay=0 net.ipv4.neigh.pub.proxy_delay=0
+    else
+        veth "$lab-pub" "nat$side" "$router" wan
+        ip -n "$lab-pub" link set "nat$side" master br0
+    fi
     ip -n "$router" addr add "$wan/24" dev wan
     veth "$router" lan "$host" eth0
     ip -n "$router" addr add "$net.1/24" dev lan
@@ -180,7 +218,7 @@ site() {
 # prefix to its router (run once both routers have their public address).
 route_site() {
     local lab=$1 side=$2 net=$3 wan=$4 other
-    for other in r nata natb; do
+    for other in r nata natb core; do
         [ "$other" = "nat$side" ] || ip -n "$lab-$other" route add "$net.0/24" via "$wan"
     done
 }
@@ -225,13 +263,14 @@ cmd_up() {
     ip -n "$lab-pub" link set r master br0
     ip -n "$lab-r" addr add "$R_ADDR/24" dev eth0
     ip -n "$lab-r" addr add "$R_ADDR2/24" dev eth0
+    core "$lab"
     site "$lab" a "$kind_a" "$SITE_A" "$NATA_WAN"
     site "$lab" b "$kind_b" "$SITE_B" "$NATB_WAN"
     [ "$kind_a" != none ] || route_site "$lab" a "$SITE_A" "$NATA_WAN"
     [ "$kind_b" != none ] || route_site "$lab" b "$SITE_B" "$NATB_WAN"
     trap - EXIT
 
-    echo "lab $lab up: a=$SITE_A.2 b=$SITE_B.2 nata=$NATA_WAN ($kind_a) natb=$NATB_WAN ($kind_b) r=$R_ADDR,$R_ADDR2"
+    echo "lab $lab up: a=$SITE_A.2 b=$SITE_B.2 nata=$NATA_WAN ($kind_a) natb=$NATB_WAN ($kind_b) r=$R_ADDR,$R_ADDR2 core=$CORE_ADDR"
 }
 
 cmd_down() {

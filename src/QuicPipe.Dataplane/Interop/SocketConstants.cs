@@ -8,6 +8,7 @@ internal static class SocketConstants
     // Close-on-exec so child processes (tests spawn tools) never inherit the relay's sockets.
     internal const int SockCloexec = 0x80000;
 
+    internal const int IpProtoIp = 0;
     internal const int IpProtoUdp = 17;
     internal const int IpProtoIpv6 = 41;
 
@@ -23,6 +24,10 @@ internal static class SocketConstants
     internal const int SoRcvbufForce = 33;
 
     internal const int Ipv6V6Only = 26;
+
+    // Per-datagram TTL / hop limit as a control message of sendmsg (level IpProtoIp / IpProtoIpv6).
+    internal const int IpTtl = 2;
+    internal const int Ipv6HopLimit = 52;
 
     internal const int UdpSegment = 103;
     internal const int UdpGro = 104;

@@ -33,6 +33,13 @@ internal sealed partial class DirectPathAgent
     /// </summary>
     private static readonly TimeSpan RetryAfterFallback = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How long the first round may hear nothing at all (no pong, no ping of the peer's) before the port search starts
+    /// beside it. Between NATs that punching opens, a pong comes back within the round trip after our first full-TTL
+    /// ping (150 ms into the round); silence past this means a mapping the relay's view does not predict.
+    /// </summary>
+    private static readonly TimeSpan SearchAfter = TimeSpan.FromMilliseconds(750);
+
     private readonly HolePuncher _puncher;
     private readonly PunchSession _session;
     private readonly QuicConnection _connection;
@@ -40,7 +47,9 @@ internal sealed partial class DirectPathAgent
     private readonly DirectPathOptions _options;
     private readonly Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> _requestPunch;
     private readonly Func<Task> _checkRelayNow;
+    private readonly PortSearchStarter? _search;
     private readonly ILogger _logger;
+    private bool _searched;
 
     /// <summary>
     /// <paramref name="requestPunch"/> asks the peer through the relay to probe again and returns its current candidates
@@ -55,6 +64,7 @@ internal sealed partial class DirectPathAgent
         DirectPathOptions options,
         Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> requestPunch,
         Func<Task> checkRelayNow,
+        PortSearchStarter? search,
         ILogger logger)
     {
         _puncher = puncher;
@@ -64,6 +74,7 @@ internal sealed partial class DirectPathAgent
         _options = options;
         _requestPunch = requestPunch;
         _checkRelayNow = checkRelayNow;
+        _search = search;
         _logger = logger;
     }
 
@@ -101,17 +112,27 @@ internal sealed partial class DirectPathAgent
 
                 first = false;
                 var retry = _options.RetryInterval;
-                if (await _puncher.ProbeAsync(_session, candidates, _options.PunchDuration, token).ConfigureAwait(false) is { } direct
-                    && await TryMigrateAsync(direct, token).ConfigureAwait(false))
+                var (direct, bridge) = await FindAsync(candidates, token).ConfigureAwait(false);
+                try
                 {
-                    await HoldDirectAsync(direct, token).ConfigureAwait(false);
-                    await FallBackAsync(direct, token).ConfigureAwait(false);
-                    retry = RetryAfterFallback < retry ? RetryAfterFallback : retry;
-                    LogRetryingSoon(_logger, _session.Peer, retry.TotalSeconds);
+                    if (direct is not null && await TryMigrateAsync(direct, token).ConfigureAwait(false))
+                    {
+                        await HoldDirectAsync(direct, token).ConfigureAwait(false);
+                        await FallBackAsync(direct, token).ConfigureAwait(false);
+                        retry = RetryAfterFallback < retry ? RetryAfterFallback : retry;
+                        LogRetryingSoon(_logger, _session.Peer, retry.TotalSeconds);
+                    }
+                    else
+                    {
+                        LogNoDirectPath(_logger, _session.Peer, candidates.Count, retry.TotalSeconds);
+                    }
                 }
-                else
+                finally
                 {
-                    LogNoDirectPath(_logger, _session.Peer, candidates.Count, retry.TotalSeconds);
+                    if (bridge is not null)
+                    {
+                        await bridge.DisposeAsync().ConfigureAwait(false);
+                    }
                 }
 
                 await Task.Delay(retry, token).ConfigureAwait(false);
@@ -124,6 +145,46 @@ internal sealed partial class DirectPathAgent
         {
             _puncher.Close(_session);
         }
+    }
+
+    /// <summary>
+    /// One probing round; if it has heard nothing from the peer after <see cref="SearchAfter"/>, the port search runs
+    /// beside it (once per connection: its cost is bounded, and a pair it cannot help stays relayed without paying it
+    /// again), and whichever finds a path first wins. The bridge, if any, is the search's: the path goes through it.
+    /// </summary>
+    private async Task<(IPEndPoint? Direct, PortBridge? Bridge)> FindAsync(IReadOnlyList<IPEndPoint> candidates, CancellationToken token)
+    {
+        using var stopRound = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var round = _puncher.ProbeAsync(_session, candidates, _options.PunchDuration, _options.Opening, stopRound.Token);
+        if (_search is null || _searched || candidates.Count == 0
+            || await Task.WhenAny(round, Task.Delay(SearchAfter, token)).ConfigureAwait(false) == round
+            || _session.PingedThisRound)
+        {
+            return (await round.ConfigureAwait(false), null);
+        }
+
+        _searched = true;
+        using var stopSearch = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var search = _search(_session, candidates, stopSearch.Token);
+        if (await Task.WhenAny(round, search).ConfigureAwait(false) == round && round.Result is { } direct)
+        {
+            await stopSearch.CancelAsync().ConfigureAwait(false);
+            if ((await search.ConfigureAwait(false))?.Bridge is { } unused)
+            {
+                await unused.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return (direct, null);
+        }
+
+        if (await search.ConfigureAwait(false) is { } found)
+        {
+            await stopRound.CancelAsync().ConfigureAwait(false);
+            await round.ConfigureAwait(false);
+            return (found.Direct, found.Bridge);
+        }
+
+        return (await round.ConfigureAwait(false), null);
     }
 
     private async Task<bool> TryMigrateAsync(IPEndPoint direct, CancellationToken token)

@@ -24,6 +24,7 @@ internal sealed class HolePuncher
     private long _pingsSent;
     private long _pingsAnswered;
     private long _pongsReceived;
+    private long _openingPingsSent;
     private long _unknownToken;
 
     public HolePuncher(int capacity, TimeSpan idleLifetime)
@@ -37,6 +38,9 @@ internal sealed class HolePuncher
     public long PingsAnswered => Interlocked.Read(ref _pingsAnswered);
 
     public long PongsReceived => Interlocked.Read(ref _pongsReceived);
+
+    /// <summary>Pings sent with the low TTL of <see cref="PunchOpening"/> (counted in <see cref="PingsSent"/> too).</summary>
+    public long OpeningPingsSent => Interlocked.Read(ref _openingPingsSent);
 
     /// <summary>Probes dropped because their token belongs to no session (stale, or someone guessing).</summary>
     public long UnknownTokenProbes => Interlocked.Read(ref _unknownToken);
@@ -96,8 +100,11 @@ internal sealed class HolePuncher
         }
     }
 
-    /// <summary>Sends one ping of <paramref name="session"/> to <paramref name="target"/>.</summary>
-    public bool SendPing(PunchSession session, IPEndPoint target)
+    /// <summary>
+    /// Sends one ping of <paramref name="session"/> to <paramref name="target"/>, with IP TTL
+    /// <paramref name="hopLimit"/> (0: the socket's default).
+    /// </summary>
+    public bool SendPing(PunchSession session, IPEndPoint target, int hopLimit = 0)
     {
         if (_endpoint is not { } endpoint)
         {
@@ -107,14 +114,22 @@ internal sealed class HolePuncher
         Span<byte> probe = stackalloc byte[PunchProbe.Length];
         PunchProbe.Write(probe, PunchProbeKind.Ping, session.Token.Span, (ulong)Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _pingsSent);
-        return endpoint.TrySendUnconnected(probe, PeerAddress.FromEndPoint(target));
+        var destination = PeerAddress.FromEndPoint(target);
+        if (hopLimit > 0)
+        {
+            Interlocked.Increment(ref _openingPingsSent);
+            return endpoint.TrySendUnconnected(probe, destination, hopLimit);
+        }
+
+        return endpoint.TrySendUnconnected(probe, destination);
     }
 
     /// <summary>
     /// One probing round: pings every target, again and again with growing gaps (50 ms up to 500 ms), until a pong
     /// comes back (its source is returned: a direct path that works both ways) or <paramref name="duration"/> ends (null).
+    /// <paramref name="opening"/> says which of the pings leave with a low TTL.
     /// </summary>
-    public async Task<IPEndPoint?> ProbeAsync(PunchSession session, IReadOnlyList<IPEndPoint> targets, TimeSpan duration, CancellationToken cancellationToken)
+    public async Task<IPEndPoint?> ProbeAsync(PunchSession session, IReadOnlyList<IPEndPoint> targets, TimeSpan duration, PunchOpening opening, CancellationToken cancellationToken)
     {
         if (targets.Count == 0)
         {
@@ -122,13 +137,15 @@ internal sealed class HolePuncher
         }
 
         var answered = session.BeginRound();
-        var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var start = Stopwatch.GetTimestamp();
+        var deadline = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var gap = FirstProbeGap;
-        while (Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
+        for (var send = 0; Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested; send++)
         {
+            var hopLimit = opening.HopLimitFor(send, Stopwatch.GetElapsedTime(start), session.PingedThisRound);
             foreach (var target in targets)
             {
-                SendPing(session, target);
+                SendPing(session, target, hopLimit);
             }
 
             if (await Task.WhenAny(answered, Task.Delay(gap, cancellationToken)).ConfigureAwait(false) == answered)
@@ -162,7 +179,7 @@ internal sealed class HolePuncher
         var now = Environment.TickCount64;
         if (kind == PunchProbeKind.Ping)
         {
-            session.Touch(now);
+            session.OnPing(now);
             Span<byte> pong = stackalloc byte[PunchProbe.Length];
             PunchProbe.Write(pong, PunchProbeKind.Pong, session.Token.Span, echo);
             if (_endpoint?.TrySendUnconnected(pong, source) == true)

@@ -15,6 +15,8 @@ internal sealed class PunchSession
     private readonly Dictionary<IPEndPoint, (long At, TimeSpan Rtt)> _pongs = [];
     private TaskCompletionSource<IPEndPoint>? _round;
     private long _lastActivity;
+    private bool _pingedThisRound;
+    private int _searched;
 
     public PunchSession(ReadOnlyMemory<byte> token, NodeId peer, long now)
     {
@@ -35,14 +37,28 @@ internal sealed class PunchSession
 
     public void Touch(long now) => Interlocked.Exchange(ref _lastActivity, now);
 
+    /// <summary>True the first time only: a connection gets one port search (docs/nat-traversal.md, section 3a).</summary>
+    public bool TryMarkSearched() => Interlocked.Exchange(ref _searched, 1) == 0;
+
+    /// <summary>Whether a ping of the other peer's reached us since the current probing round began.</summary>
+    public bool PingedThisRound => Volatile.Read(ref _pingedThisRound);
+
     /// <summary>Starts a probing round: its task completes with the first address a pong comes back from.</summary>
     public Task<IPEndPoint> BeginRound()
     {
         lock (_gate)
         {
+            Volatile.Write(ref _pingedThisRound, false);
             _round = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
             return _round.Task;
         }
+    }
+
+    /// <summary>Loop thread: a ping of the other peer's arrived (it is answered by the hole puncher).</summary>
+    public void OnPing(long now)
+    {
+        Touch(now);
+        Volatile.Write(ref _pingedThisRound, true);
     }
 
     /// <summary>Loop thread: a pong from <paramref name="from"/> answered one of our pings after <paramref name="rtt"/>.</summary>

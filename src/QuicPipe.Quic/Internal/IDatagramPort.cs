@@ -21,6 +21,9 @@ internal interface IDatagramPort : IDisposable
     /// <summary>Sends one datagram. Throws <see cref="UdpSocketException"/> if the kernel refuses it.</summary>
     void SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination);
 
+    /// <summary>Sends one datagram with its own IP TTL (hop limit). Throws <see cref="UdpSocketException"/> if the kernel refuses it.</summary>
+    void SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit);
+
     /// <summary>Makes a Receive that is waiting return soon, so the loop runs queued work.</summary>
     void Wake();
 

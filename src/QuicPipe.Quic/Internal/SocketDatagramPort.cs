@@ -55,6 +55,8 @@ internal sealed class SocketDatagramPort : IDatagramPort
 
     public void SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination) => _socket.SendTo(datagram, destination);
 
+    public void SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit) => _socket.SendTo(datagram, destination, hopLimit);
+
     public void Wake()
     {
         try
