@@ -53,11 +53,19 @@ public sealed class PeerEndpointOptions
     /// <summary>QUIC handshake timeout of every connection (the offer mode raises it: the other side may be slow to start).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Keep-alive on every connection, well under common UDP NAT mapping timeouts (30 s and up).</summary>
-    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Keep-alive (a QUIC PING) on every connection idle this long: it keeps NAT mappings open (common UDP mapping
+    /// timeouts are 30 s and up) and gives a live peer something to answer well within <see cref="IdleTimeout"/>.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(1.5);
 
-    /// <summary>A connection with nothing received for this long is closed.</summary>
-    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// A connection with nothing received for this long is closed (<c>--peer-timeout</c>): how soon a peer that
+    /// vanished without a word (killed, its host or network gone) is noticed, give or take a keep-alive interval (the
+    /// timer restarts at our first packet after the peer's last, RFC 9000 §10.1). With keep-alives every
+    /// <see cref="KeepAliveInterval"/>, a live peer answers several times within it.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(6);
 
     /// <summary>
     /// Look for a direct path to each peer and move connections onto it (docs/nat-traversal.md); false keeps every
@@ -85,6 +93,18 @@ public sealed class PeerEndpointOptions
 
     /// <summary>How often the relay is pinged: it watches the relay's liveness, notices a new public address, and keeps the NAT mapping toward the relay open.</summary>
     public TimeSpan RelayKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How often the relay is pinged while connections run through it (when a restarted or lost relay stalls them): with
+    /// <see cref="RelayPingTimeout"/>, a relay that stopped answering is found within about 3 s.
+    /// </summary>
+    public TimeSpan RelayBusyKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a relay ping may go unanswered; one that does is sent again at once, and two in a row mean the relay is
+    /// lost (it restarted, or the path to it is gone): the peer reconnects and registers again.
+    /// </summary>
+    public TimeSpan RelayPingTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Longest pause between attempts to reach the relay again after losing it.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
@@ -127,6 +147,16 @@ public sealed class PeerEndpointOptions
         if (DirectKeepAliveInterval <= TimeSpan.Zero || DirectPathTimeout <= DirectKeepAliveInterval)
         {
             throw new ArgumentOutOfRangeException(nameof(DirectPathTimeout), DirectPathTimeout, "The direct path timeout must be longer than its keep-alive interval.");
+        }
+
+        if (RelayBusyKeepAliveInterval <= TimeSpan.Zero || RelayPingTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RelayPingTimeout), "Relay ping intervals and timeout must be positive.");
+        }
+
+        if (IdleTimeout < TimeSpan.FromSeconds(1) || KeepAliveInterval < TimeSpan.FromMilliseconds(10) || KeepAliveInterval >= IdleTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IdleTimeout), IdleTimeout, "The peer timeout is at least 1 s, and the keep-alive interval shorter than it (--peer-timeout).");
         }
 
         if (DialTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero)
