@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -286,10 +287,15 @@ internal sealed partial class RelaySession : IAsyncDisposable
         var nextRefresh = DateTime.UtcNow + refreshEvery;
         var missed = 0;
         var wait = _options.RelayPingTimeout;
+        var idle = _options.RelayKeepAliveInterval;
+        var busy = _options.RelayBusyKeepAliveInterval < idle ? _options.RelayBusyKeepAliveInterval : idle;
+        var lastPing = Stopwatch.GetTimestamp();
         while (!stopping.IsCancellationRequested)
         {
-            // After a missed answer the next ping goes at once: a relay that restarted is found within two timeouts.
-            var tick = missed > 0 ? Task.CompletedTask : Task.Delay(PingInterval(), stopping);
+            // Woken at the shorter interval, and pinging at it only while busy: a connection that starts just after a
+            // ping is watched closely from then on, not after the idle interval. After a missed answer the next ping
+            // goes at once: a relay that restarted is found within two timeouts.
+            var tick = missed > 0 ? Task.CompletedTask : Task.Delay(busy, stopping);
             var nowSource = Volatile.Read(ref _checkNow);
             var now = nowSource.Task;
             if (await Task.WhenAny(control.Closed, tick, now).ConfigureAwait(false) == control.Closed)
@@ -307,6 +313,12 @@ internal sealed partial class RelaySession : IAsyncDisposable
                 return null;
             }
 
+            if (missed == 0 && !now.IsCompleted && Stopwatch.GetElapsedTime(lastPing) < idle && !_busy())
+            {
+                continue;
+            }
+
+            lastPing = Stopwatch.GetTimestamp();
             var done = Interlocked.Exchange(ref _nextCheckDone, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             limit.CancelAfter(wait);
@@ -342,13 +354,6 @@ internal sealed partial class RelaySession : IAsyncDisposable
         }
 
         return null;
-    }
-
-    private TimeSpan PingInterval()
-    {
-        var idle = _options.RelayKeepAliveInterval;
-        var busy = _options.RelayBusyKeepAliveInterval;
-        return busy < idle && _busy() ? busy : idle;
     }
 
     private async Task ReconnectAsync(QuicEndpoint quic, CancellationToken stopping)
