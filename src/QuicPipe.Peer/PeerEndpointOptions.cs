@@ -103,8 +103,9 @@ public sealed class PeerEndpointOptions
     public TimeSpan RelayBusyKeepAliveInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// How long a relay ping may go unanswered; one that does is sent again at once, and two in a row mean the relay is
-    /// lost (it restarted, or the path to it is gone): the peer reconnects and registers again.
+    /// How long a relay ping may go unanswered (or <see cref="RelayKeepAliveInterval"/>, if shorter); one that does is
+    /// sent again at once, and two in a row mean the relay is lost (it restarted, or the path to it is gone): the peer
+    /// reconnects and registers again.
     /// </summary>
     public TimeSpan RelayPingTimeout { get; set; } = TimeSpan.FromSeconds(1);
 

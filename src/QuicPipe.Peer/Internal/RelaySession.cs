@@ -286,8 +286,8 @@ internal sealed partial class RelaySession : IAsyncDisposable
         var refreshEvery = _options.RegistrationLifetime / 3;
         var nextRefresh = DateTime.UtcNow + refreshEvery;
         var missed = 0;
-        var wait = _options.RelayPingTimeout;
         var idle = _options.RelayKeepAliveInterval;
+        var wait = _options.RelayPingTimeout < idle ? _options.RelayPingTimeout : idle;
         var busy = _options.RelayBusyKeepAliveInterval < idle ? _options.RelayBusyKeepAliveInterval : idle;
         var lastPing = Stopwatch.GetTimestamp();
         while (!stopping.IsCancellationRequested)
