@@ -21,9 +21,6 @@ internal sealed class StopSignals : IDisposable
         _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
     }
 
-    /// <summary>True once SIGINT or SIGTERM arrived.</summary>
-    public bool Received { get; private set; }
-
     public void Dispose()
     {
         _terminate.Dispose();
@@ -33,7 +30,6 @@ internal sealed class StopSignals : IDisposable
     private void Stop(PosixSignalContext context)
     {
         context.Cancel = true;
-        Received = true;
         _stop.Cancel();
     }
 }

@@ -179,7 +179,19 @@ internal sealed partial class RelaySession : IAsyncDisposable
         {
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(timeout);
-            control = await RelayControlClient.ConnectAsync(quic, relay, _relayId, limit.Token).ConfigureAwait(false);
+            while (true)
+            {
+                try
+                {
+                    control = await RelayControlClient.ConnectAsync(quic, relay, _relayId, limit.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (QuicConnectionException e) when (e.IsUnanswered && !limit.IsCancellationRequested)
+                {
+                    // Nothing came back within a connection's idle timeout (--peer-timeout), which is shorter than
+                    // the time a relay that is still starting may take (--timeout): try again until that is up.
+                }
+            }
         }
         catch (QuicConnectionException e)
         {
