@@ -165,7 +165,7 @@ public sealed class FailureDetectionTests : IDisposable
         using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var stopWriting = new CancellationTokenSource();
         var writing = WriteSteadilyAsync(dial.Stdin, sent, stopWriting.Token);
-        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > 256 * 1024, Startup), accept.AllStderr);
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > 256 * 1024, Startup), dial.AllStderr + "\n" + accept.AllStderr);
 
         // Killed and started again on the same port with the same key, as a service manager's restart does.
         var killedAt = DateTime.UtcNow;
@@ -244,8 +244,8 @@ public sealed class FailureDetectionTests : IDisposable
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer(["dial", "--key", _a.Key, .. common, _b.Id]);
         var path = relayOnly ? "path: relayed" : "path: direct";
-        Assert.True(dial.WaitForStderr(l => l.StartsWith(path, StringComparison.Ordinal), Startup), dial.AllStderr);
-        Assert.True(accept.WaitForStderr(l => l.StartsWith(path, StringComparison.Ordinal), Startup), accept.AllStderr);
+        Assert.True(dial.WaitForStderr(l => l.StartsWith(path, StringComparison.Ordinal), Startup), dial.AllStderr + "\n" + accept.AllStderr);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith(path, StringComparison.Ordinal), Startup), dial.AllStderr + "\n" + accept.AllStderr);
         return (accept, dial);
     }
 
