@@ -24,7 +24,7 @@ internal sealed class NetcatSession(QuicConnection connection, QuicStream stream
 
     private static readonly TimeSpan AckWait = TimeSpan.FromSeconds(30);
 
-    // Once the connection ended: how long a transfer that finished with it gets to write its last bytes to stdout.
+    // Once the connection ended and what arrived is written out: how long our stdin reader gets to finish too.
     private static readonly TimeSpan EndGrace = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Dialer side: opens the stream and sends the preamble.</summary>
@@ -61,10 +61,14 @@ internal sealed class NetcatSession(QuicConnection connection, QuicStream stream
         var both = Task.WhenAll(sending, receiving);
         try
         {
-            await Task.WhenAny(both, connection.Closed, Task.Delay(Timeout.Infinite, interrupted)).ConfigureAwait(false);
+            var stopped = Task.Delay(Timeout.Infinite, interrupted);
+            await Task.WhenAny(both, connection.Closed, stopped).ConfigureAwait(false);
             if (!both.IsCompleted && !interrupted.IsCancellationRequested)
             {
-                await Task.WhenAny(both, Task.Delay(EndGrace, CancellationToken.None)).ConfigureAwait(false);
+                // The connection ended. What arrived is written out however slowly stdout takes it (the receiving side
+                // ends by itself then); only our stdin reader may wait forever, so it gets a moment, not more.
+                await Task.WhenAny(receiving, stopped).ConfigureAwait(false);
+                await Task.WhenAny(both, stopped, Task.Delay(EndGrace, CancellationToken.None)).ConfigureAwait(false);
             }
 
             interrupted.ThrowIfCancellationRequested();
