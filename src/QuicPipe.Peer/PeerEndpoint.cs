@@ -81,7 +81,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _issuer = new CidIssuer(options.CidLength);
         _incoming = new IncomingDialTable(4096, TimeProvider.System);
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
-        _relay = new RelaySession(options, _issuer, e => Registered?.Invoke(this, e), Fail, AnswerDial, TakeSignalAsync, _stopping.Token, _logger);
+        _relay = new RelaySession(options, _issuer, e => Registered?.Invoke(this, e), Fail, AnswerDial, TakeSignalAsync, () => CountOpenPaths().Relayed > 0, _stopping.Token, _logger);
         _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _relay.Control, _relay.CheckNowAsync, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
         _metrics = new PeerPathMetrics(this);

@@ -53,11 +53,19 @@ public sealed class PeerEndpointOptions
     /// <summary>QUIC handshake timeout of every connection (the offer mode raises it: the other side may be slow to start).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Keep-alive on every connection, well under common UDP NAT mapping timeouts (30 s and up).</summary>
-    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Keep-alive (a QUIC PING) on every connection idle this long: it keeps NAT mappings open (common UDP mapping
+    /// timeouts are 30 s and up) and gives a live peer something to answer well within <see cref="IdleTimeout"/>.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(1.5);
 
-    /// <summary>A connection with nothing received for this long is closed.</summary>
-    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// A connection with nothing received for this long is closed (<c>--peer-timeout</c>): how soon a peer that
+    /// vanished without a word (killed, its host or network gone) is noticed, give or take a keep-alive interval (the
+    /// timer restarts at our first packet after the peer's last, RFC 9000 §10.1). With keep-alives every
+    /// <see cref="KeepAliveInterval"/>, a live peer answers several times within it.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(6);
 
     /// <summary>
     /// Look for a direct path to each peer and move connections onto it (docs/nat-traversal.md); false keeps every
@@ -101,6 +109,21 @@ public sealed class PeerEndpointOptions
 
     /// <summary>How often the relay is pinged: it watches the relay's liveness, notices a new public address, and keeps the NAT mapping toward the relay open.</summary>
     public TimeSpan RelayKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How often the relay is pinged while connections run through it, which a restarted or lost relay stalls: with
+    /// <see cref="RelayPingTimeout"/>, a relay that stopped answering is found within 2.5 s. Soon enough matters twice:
+    /// a stalled connection's retransmissions back off (1.9 s, then 3.8 s, then 7.7 s after the stall on a fast path),
+    /// and one that has not reached the relay again before its idle timeout (<see cref="IdleTimeout"/>) is lost.
+    /// </summary>
+    public TimeSpan RelayBusyKeepAliveInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How long a relay ping may go unanswered (or <see cref="RelayKeepAliveInterval"/>, if shorter); one that does is
+    /// sent again at once, and two in a row mean the relay is lost (it restarted, or the path to it is gone): the peer
+    /// reconnects and registers again.
+    /// </summary>
+    public TimeSpan RelayPingTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Longest pause between attempts to reach the relay again after losing it.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
@@ -148,6 +171,16 @@ public sealed class PeerEndpointOptions
         if (PunchOpeningTtl is < 0 or > 255)
         {
             throw new ArgumentOutOfRangeException(nameof(PunchOpeningTtl), PunchOpeningTtl, "The opening pings' TTL is 1 to 255, or 0 for the system's default.");
+        }
+
+        if (RelayBusyKeepAliveInterval <= TimeSpan.Zero || RelayPingTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RelayPingTimeout), "Relay ping intervals and timeout must be positive.");
+        }
+
+        if (IdleTimeout < TimeSpan.FromSeconds(1) || KeepAliveInterval < TimeSpan.FromMilliseconds(10) || KeepAliveInterval >= IdleTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IdleTimeout), IdleTimeout, "The peer timeout is at least 1 s, and the keep-alive interval shorter than it (--peer-timeout).");
         }
 
         if (DialTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero)

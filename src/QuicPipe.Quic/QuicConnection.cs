@@ -898,7 +898,7 @@ public sealed class QuicConnection
 
         if (error == QuicShim.ErrorHandshakeTimeout)
         {
-            return new QuicConnectionException("The handshake did not complete within QuicEndpointOptions.HandshakeTimeout.") { NativeError = error };
+            return new QuicConnectionException("The handshake did not complete within QuicEndpointOptions.HandshakeTimeout.") { NativeError = error, IsUnanswered = true };
         }
 
         if (error == QuicShim.ErrorDraining)
@@ -914,7 +914,7 @@ public sealed class QuicConnection
 
         var alert = QuicShim.ConnGetTlsAlert(Handle);
         var tls = alert != 0 ? $" (TLS alert {alert}: {TlsAlerts.Name(alert)})" : string.Empty;
-        return new QuicConnectionException($"QUIC connection failed: {QuicShim.Describe(error)}{tls}.") { NativeError = error };
+        return new QuicConnectionException($"QUIC connection failed: {QuicShim.Describe(error)}{tls}.") { NativeError = error, IsUnanswered = error == QuicShim.ErrorIdleClose };
     }
 
     private NodeId? PeerNodeIdSeen()

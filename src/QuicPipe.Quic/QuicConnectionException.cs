@@ -20,6 +20,12 @@ public sealed class QuicConnectionException : Exception
     /// <summary>The native error code (ngtcp2 or shim), if the failure was local; 0 otherwise.</summary>
     public int NativeError { get; init; }
 
+    /// <summary>
+    /// True when the connection ended because nothing came from the peer in time (the idle timeout, or the handshake
+    /// timeout): nobody answered, as opposed to an answer that refused us.
+    /// </summary>
+    public bool IsUnanswered { get; init; }
+
     /// <summary>True when the peer's certificate did not match the pinned NodeId.</summary>
     public bool IsPinMismatch { get; init; }
 

@@ -24,6 +24,7 @@ internal sealed class PeerProcess : IDisposable
             if (e.Data is not null)
             {
                 Stderr.Enqueue(e.Data);
+                StderrTimes.Enqueue((DateTime.UtcNow, e.Data));
             }
         };
         _process.BeginErrorReadLine();
@@ -31,6 +32,9 @@ internal sealed class PeerProcess : IDisposable
     }
 
     public ConcurrentQueue<string> Stderr { get; } = new();
+
+    /// <summary>Each stderr line with when it arrived, for tests that time what a process noticed.</summary>
+    public ConcurrentQueue<(DateTime At, string Line)> StderrTimes { get; } = new();
 
     public string AllStderr => string.Join('\n', Stderr);
 
@@ -41,6 +45,12 @@ internal sealed class PeerProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
+
+    /// <summary>Sends a signal (<see cref="RelayProcess.SigTerm"/>, ...); SIGKILL is <see cref="KillAbruptly"/>.</summary>
+    public void Signal(int signal) => RelayProcess.Signal(_process.Id, signal);
+
+    /// <summary>SIGKILL: the process ends without a word to its peer or its relay, as on a crash or a power cut.</summary>
+    public void KillAbruptly() => _process.Kill();
 
     public static PeerProcess Start(params string[] args)
     {

@@ -65,11 +65,14 @@ internal sealed partial class RelayProcess : IDisposable
         return (process.ExitCode, string.Join('\n', process.Stdout), process.AllStderr);
     }
 
-    public void Signal(int signal)
+    public void Signal(int signal) => Signal(_process.Id, signal);
+
+    /// <summary>kill(2): sends <paramref name="signal"/> to the process <paramref name="pid"/>.</summary>
+    public static void Signal(int pid, int signal)
     {
-        if (Kill(_process.Id, signal) != 0)
+        if (Kill(pid, signal) != 0)
         {
-            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
+            throw new InvalidOperationException($"kill({pid}, {signal}) failed: {Marshal.GetLastPInvokeErrorMessage()}");
         }
     }
 

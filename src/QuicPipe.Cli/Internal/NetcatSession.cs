@@ -13,12 +13,19 @@ namespace QuicPipe.Cli.Internal;
 /// The dialer opens the stream with one preamble byte (<see cref="Preamble"/>): QUIC creates a stream at the peer
 /// only when bytes arrive, and a server program that speaks first (ssh) must not wait for the dialer to type.
 /// </remarks>
-internal sealed class NetcatSession(QuicConnection connection, QuicStream stream, NodeId self, string command)
+/// <remarks>
+/// Stdin may never answer (a terminal, a pipe with nothing to say) and its read ignores cancellation, so the session
+/// never waits for it once the connection has ended or a signal stopped us: it ends then, and the process with it.
+/// </remarks>
+internal sealed class NetcatSession(QuicConnection connection, QuicStream stream, NodeId self, string command, TimeSpan peerTimeout)
 {
     /// <summary>First byte of the dialer's stream: the version of this little protocol.</summary>
     public const byte Preamble = 0x01;
 
     private static readonly TimeSpan AckWait = TimeSpan.FromSeconds(30);
+
+    // Once the connection ended and what arrived is written out: how long our stdin reader gets to finish too.
+    private static readonly TimeSpan EndGrace = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Dialer side: opens the stream and sends the preamble.</summary>
     public static async Task<QuicStream> OpenAsync(QuicConnection connection, CancellationToken cancellationToken)
@@ -43,20 +50,41 @@ internal sealed class NetcatSession(QuicConnection connection, QuicStream stream
         return stream;
     }
 
-    /// <summary>Runs until both directions are done (exit 0), the connection fails (1), or we are interrupted.</summary>
+    /// <summary>
+    /// Runs until both directions are done (exit 0), the connection fails (1), or a signal stops us: 1 if that cut
+    /// the transfer, 0 with <c>--hello</c> (which runs until stopped).
+    /// </summary>
     public async Task<int> RunAsync(bool hello, CancellationToken interrupted)
     {
         var sending = hello ? SendHelloAsync(interrupted) : SendStdinAsync(interrupted);
         var receiving = ReceiveToStdoutAsync(interrupted);
+        var both = Task.WhenAll(sending, receiving);
         try
         {
-            await Task.WhenAll(sending, receiving).ConfigureAwait(false);
+            var stopped = Task.Delay(Timeout.Infinite, interrupted);
+            await Task.WhenAny(both, connection.Closed, stopped).ConfigureAwait(false);
+            if (!both.IsCompleted && !interrupted.IsCancellationRequested)
+            {
+                // The connection ended. What arrived is written out however slowly stdout takes it (the receiving side
+                // ends by itself then); only our stdin reader may wait forever, so it gets a moment, not more.
+                await Task.WhenAny(receiving, stopped).ConfigureAwait(false);
+                await Task.WhenAny(both, stopped, Task.Delay(EndGrace, CancellationToken.None)).ConfigureAwait(false);
+            }
+
+            interrupted.ThrowIfCancellationRequested();
+            if (!both.IsCompleted)
+            {
+                // Only our stdin reader is left, and the connection is gone: nothing more can be sent.
+                return Fail(connection.Closed.Exception?.InnerException);
+            }
+
+            await both.ConfigureAwait(false);
 
             // Both FINs are through; wait until the peer has acknowledged our last bytes (or closed gracefully).
             await Task.WhenAny(stream.Completed, connection.Closed).WaitAsync(AckWait, interrupted).ConfigureAwait(false);
             if (connection.Closed.IsFaulted && !IsGracefulPeerClose(connection.Closed.Exception))
             {
-                return Fail(connection.Closed.Exception!.InnerException!);
+                return Fail(connection.Closed.Exception!.InnerException);
             }
 
             await connection.CloseAsync(0, CancellationToken.None).ConfigureAwait(false);
@@ -64,10 +92,17 @@ internal sealed class NetcatSession(QuicConnection connection, QuicStream stream
         }
         catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
         {
-            await connection.CloseAsync(0, "interrupted", CancellationToken.None).ConfigureAwait(false);
+            // Closed with an error code: the peer must not take the cut for a complete transfer.
+            var cut = !hello && !both.IsCompletedSuccessfully;
+            await connection.CloseAsync(cut ? 1 : 0, "interrupted", CancellationToken.None).ConfigureAwait(false);
+            if (!cut)
+            {
+                // --hello runs until stopped: that is its normal end.
+                return 0;
+            }
 
-            // --hello runs until interrupted: that is its normal end.
-            return hello ? 0 : 130;
+            await Console.Error.WriteLineAsync($"quicpipe {command}: stopped by a signal before the transfer was complete").ConfigureAwait(false);
+            return 1;
         }
         catch (TimeoutException)
         {
@@ -87,9 +122,13 @@ internal sealed class NetcatSession(QuicConnection connection, QuicStream stream
         }
     }
 
-    private int Fail(Exception e)
+    private int Fail(Exception? e)
     {
-        Console.Error.WriteLine($"quicpipe {command}: connection lost: {e.Message}");
+        // Ended with no error and not by us: nothing came from the peer for the idle timeout (it died, or the path did).
+        var why = connection.Closed.IsCompletedSuccessfully
+            ? $"nothing from the peer for {peerTimeout.TotalSeconds:0.###} s (--peer-timeout)"
+            : e?.Message ?? connection.CloseReason ?? "the connection ended";
+        Console.Error.WriteLine($"quicpipe {command}: connection lost: {why}");
         return 1;
     }
 

@@ -40,6 +40,8 @@ internal sealed class PeerCommandOptions
 
     public Option<Duration> Timeout { get; } = CliOptions.Duration("--timeout", "How long reaching the relay, and then the peer, may take before giving up.", TimeSpan.FromSeconds(10));
 
+    public Option<Duration> PeerTimeout { get; } = CreatePeerTimeout();
+
     public Option<bool> RelayOnly { get; } = new("--relay-only")
     {
         Description = "Keep connections on the relay: no hole punching, no direct path (by default a connection starts relayed and moves to a direct path when both NATs allow it).",
@@ -64,6 +66,7 @@ internal sealed class PeerCommandOptions
         command.Options.Add(RelayId);
         command.Options.Add(CidLength);
         command.Options.Add(Timeout);
+        command.Options.Add(PeerTimeout);
         command.Options.Add(RelayOnly);
         command.Options.Add(DirectRetry);
         command.Options.Add(LogLevel);
@@ -88,6 +91,7 @@ internal sealed class PeerCommandOptions
         }
 
         var timeout = parse.GetValue(Timeout);
+        TimeSpan peerTimeout = parse.GetValue(PeerTimeout);
         return new PeerEndpointOptions
         {
             Identity = identity,
@@ -96,6 +100,10 @@ internal sealed class PeerCommandOptions
             CidLength = parse.GetValue(CidLength),
             DialTimeout = timeout,
             HandshakeTimeout = timeout,
+
+            // Four keep-alives per timeout: a live peer answers several before it runs out, even with one or two lost.
+            IdleTimeout = peerTimeout,
+            KeepAliveInterval = peerTimeout / 4,
             DirectPaths = !parse.GetValue(RelayOnly),
             DirectRetryInterval = parse.GetValue(DirectRetry),
             LoggerFactory = loggers,
@@ -151,6 +159,23 @@ internal sealed class PeerCommandOptions
         }
 
         return [.. ids];
+    }
+
+    private static Option<Duration> CreatePeerTimeout()
+    {
+        var option = CliOptions.Duration(
+            "--peer-timeout",
+            "How long a connection to a peer may go without a packet from it before it is given up: a peer that was killed, or whose host or network went away, is noticed after this and at most a quarter more (keep-alives every quarter of it keep a live one answering). At least 1s.",
+            TimeSpan.FromSeconds(6));
+        option.Validators.Add(result =>
+        {
+            // Only a value that parsed: a malformed one already has its error from the parser.
+            if (result.Tokens is [var token] && Duration.TryParse(token.Value, out var value) && value.Value < TimeSpan.FromSeconds(1))
+            {
+                result.AddError($"--peer-timeout must be at least 1s, not {value}.");
+            }
+        });
+        return option;
     }
 
     private static IPEndPoint ParseEndPoint(ArgumentResult result)

@@ -7,8 +7,10 @@ namespace QuicPipe.Cli.Internal;
 /// <summary>
 /// What <c>dial</c> and <c>accept</c> share: start the peer endpoint, get one connection (each its own way), say
 /// which path it took, run the netcat session. Exit codes: 0 done, 1 failed at run time (relay unreachable,
-/// refused, unknown NodeId, connection lost, another process with the same key took over at the relay, a loop that died), 2 bad
-/// flags or key file, 130 interrupted. READY=1 to a service manager once registered with the relay.
+/// refused, unknown NodeId, connection lost, another process with the same key took over at the relay, a loop that died,
+/// a transfer cut by a signal), 2 bad flags or key file. SIGINT and SIGTERM stop the command cleanly: the connection is
+/// closed and the routes unregistered at the relay, then exit 0 (1 if a transfer was cut). READY=1 to a service
+/// manager once registered with the relay.
 /// </summary>
 internal static class PeerSession
 {
@@ -31,8 +33,9 @@ internal static class PeerSession
         var liveness = new LivenessChecks();
         MetricsEndpoint? metrics = null;
 
-        // Interrupted (SIGINT), or a loop died (the watcher, which makes the exit code 1).
+        // Stopped (SIGINT, SIGTERM), or a loop died (the watcher, which makes the exit code 1).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
+        using var signals = new StopSignals(stop);
         var notifier = new ServiceNotifier();
         using var stopping = notifier.StoppingOn(stop.Token);
         await using var watcher = new LoopWatcher(command, liveness, stop);
@@ -52,7 +55,7 @@ internal static class PeerSession
             {
                 var (connection, stream) = await connect(started, cancellationToken).ConfigureAwait(false);
                 await using var reporter = await PathReporter.StartAsync(started.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
-                return await new NetcatSession(connection, stream, started.NodeId, command).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
+                return await new NetcatSession(connection, stream, started.NodeId, command, options.IdleTimeout).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
             }, stop.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)
@@ -62,7 +65,8 @@ internal static class PeerSession
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            return watcher.ExitCode(130);
+            // Stopped before a transfer began (accept still waiting, a dial under way): nothing was cut.
+            return watcher.ExitCode(0);
         }
         finally
         {

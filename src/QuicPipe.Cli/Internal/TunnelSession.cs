@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Dataplane.Tun;
@@ -35,11 +34,9 @@ internal static class TunnelSession
             return 2;
         }
 
-        // System.CommandLine cancels on SIGINT only; a service manager stops us with SIGTERM, which by default
-        // kills the process (exit 143) before the tunnels are closed. Both are the normal end here.
+        // SIGINT and SIGTERM are the normal end here.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var signals = new StopSignals(stop);
         PeerServer? running = null;
         var liveness = new LivenessChecks();
         MetricsEndpoint? metrics = null;
@@ -85,12 +82,6 @@ internal static class TunnelSession
             {
                 await metrics.DisposeAsync().ConfigureAwait(false);
             }
-        }
-
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -18,7 +19,14 @@ internal sealed partial class RelaySession : IAsyncDisposable
 {
     // The relay keeps at most this many derived CIDs per registration (its RegistryOptions default).
     private const int MaxRegisteredWindow = 256;
-    private static readonly TimeSpan LongestLivenessWait = TimeSpan.FromSeconds(2);
+
+    // A reconnect attempt's first limit, doubled per failed attempt up to the dial timeout. A handshake to a relay
+    // that is down is retried by QUIC with backoff (1 s, 2 s, 4 s...): a fresh attempt every few seconds reaches a
+    // restarted relay within about a second of it being back, instead of at the next backed-off retransmission.
+    private static readonly TimeSpan FirstReconnectLimit = TimeSpan.FromSeconds(2);
+
+    // How long a clean stop waits for the relay to acknowledge the unregistration before closing anyway.
+    private static readonly TimeSpan UnregisterWait = TimeSpan.FromSeconds(1);
 
     private readonly PeerEndpointOptions _options;
     private readonly CidIssuer _issuer;
@@ -26,6 +34,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
     private readonly Action<PeerException> _failed;
     private readonly Func<NodeId, DialRequest, PeerSignal> _answerDial;
     private readonly Func<RelayControlClient, NodeId, PeerSignal, CancellationToken, Task<bool>> _takeSignal;
+    private readonly Func<bool> _busy;
     private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
 
@@ -46,6 +55,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
     /// <param name="takeSignal">
     /// Takes any other signal, with the control connection it arrived on; false if it concerns nothing of ours.
     /// </param>
+    /// <param name="busy">True while connections run through the relay: it is then pinged more often.</param>
     /// <param name="stopping">Fires when the endpoint stops: the session's upkeep ends.</param>
     /// <param name="logger">The endpoint's logger.</param>
     public RelaySession(
@@ -55,6 +65,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
         Action<PeerException> failed,
         Func<NodeId, DialRequest, PeerSignal> answerDial,
         Func<RelayControlClient, NodeId, PeerSignal, CancellationToken, Task<bool>> takeSignal,
+        Func<bool> busy,
         CancellationToken stopping,
         ILogger logger)
     {
@@ -64,6 +75,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
         _failed = failed;
         _answerDial = answerDial;
         _takeSignal = takeSignal;
+        _busy = busy;
         _stopping = stopping;
         _logger = logger;
         _relayId = options.RelayId;
@@ -90,7 +102,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
     /// </summary>
     public async Task StartAsync(QuicEndpoint quic, CancellationToken cancellationToken)
     {
-        await ConnectAsync(quic, cancellationToken).ConfigureAwait(false);
+        await ConnectAsync(quic, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
         _maintenance = MaintainAsync(quic);
     }
 
@@ -117,13 +129,30 @@ internal sealed partial class RelaySession : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the control connection, if any (after <see cref="StopAsync"/>).</summary>
+    /// <summary>
+    /// Unregisters and closes the control connection, if any (after <see cref="StopAsync"/>). The relay would keep
+    /// our routes for its grace period after a mere close (a peer that reconnects keeps them); a peer that stops has
+    /// no use for them, and routes to a port nobody listens on would only be traffic sent into the void.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (Control is { } control)
+        if (Control is not { } control)
         {
-            await control.DisposeAsync().ConfigureAwait(false);
+            return;
         }
+
+        try
+        {
+            using var limit = new CancellationTokenSource(UnregisterWait);
+            await control.UnregisterAllAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RelayControlException or OperationCanceledException or QuicConnectionException or QuicStreamAbortedException or InvalidOperationException)
+        {
+            // The relay is gone or slow: it drops the routes after its grace period instead.
+            LogUnregisterFailed(_logger, _options.Relay!, e.Message);
+        }
+
+        await control.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -142,15 +171,27 @@ internal sealed partial class RelaySession : IAsyncDisposable
             "Two processes cannot share one key at one relay: give each its own key ('quicpipe keygen --out FILE'). Not reconnecting.");
     }
 
-    private async Task ConnectAsync(QuicEndpoint quic, CancellationToken cancellationToken)
+    private async Task ConnectAsync(QuicEndpoint quic, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var relay = _options.Relay!;
         RelayControlClient control;
         try
         {
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(_options.DialTimeout);
-            control = await RelayControlClient.ConnectAsync(quic, relay, _relayId, limit.Token).ConfigureAwait(false);
+            limit.CancelAfter(timeout);
+            while (true)
+            {
+                try
+                {
+                    control = await RelayControlClient.ConnectAsync(quic, relay, _relayId, limit.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (QuicConnectionException e) when (e.IsUnanswered && !limit.IsCancellationRequested)
+                {
+                    // Nothing came back within a connection's idle timeout (--peer-timeout), which is shorter than
+                    // the time a relay that is still starting may take (--timeout): try again until that is up.
+                }
+            }
         }
         catch (QuicConnectionException e)
         {
@@ -158,7 +199,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new PeerException(PeerFailure.RelayUnreachable, $"Relay {relay} did not answer within {_options.DialTimeout.TotalSeconds:0.#} s (is it running, and is UDP to it open?).");
+            throw new PeerException(PeerFailure.RelayUnreachable, $"Relay {relay} did not answer within {timeout.TotalSeconds:0.#} s (is it running, and is UDP to it open?).");
         }
         catch (RelayControlException e)
         {
@@ -262,11 +303,16 @@ internal sealed partial class RelaySession : IAsyncDisposable
         var refreshEvery = _options.RegistrationLifetime / 3;
         var nextRefresh = DateTime.UtcNow + refreshEvery;
         var missed = 0;
-        var interval = _options.RelayKeepAliveInterval;
-        var wait = interval < LongestLivenessWait ? interval : LongestLivenessWait;
+        var idle = _options.RelayKeepAliveInterval;
+        var wait = _options.RelayPingTimeout < idle ? _options.RelayPingTimeout : idle;
+        var busy = _options.RelayBusyKeepAliveInterval < idle ? _options.RelayBusyKeepAliveInterval : idle;
+        var lastPing = Stopwatch.GetTimestamp();
         while (!stopping.IsCancellationRequested)
         {
-            var tick = Task.Delay(interval, stopping);
+            // Woken at the shorter interval, and pinging at it only while busy: a connection that starts just after a
+            // ping is watched closely from then on, not after the idle interval. After a missed answer the next ping
+            // goes at once: a relay that restarted is found within two timeouts.
+            var tick = missed > 0 ? Task.CompletedTask : Task.Delay(busy, stopping);
             var nowSource = Volatile.Read(ref _checkNow);
             var now = nowSource.Task;
             if (await Task.WhenAny(control.Closed, tick, now).ConfigureAwait(false) == control.Closed)
@@ -284,6 +330,12 @@ internal sealed partial class RelaySession : IAsyncDisposable
                 return null;
             }
 
+            if (missed == 0 && !now.IsCompleted && Stopwatch.GetElapsedTime(lastPing) < idle && !_busy())
+            {
+                continue;
+            }
+
+            lastPing = Stopwatch.GetTimestamp();
             var done = Interlocked.Exchange(ref _nextCheckDone, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             limit.CancelAfter(wait);
@@ -309,7 +361,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
                 // Two missed answers in a row: the relay restarted or the path is gone.
                 if (++missed >= 2)
                 {
-                    return $"no answer from the relay for {(interval + wait).TotalSeconds * missed:0} s";
+                    return $"no answer from the relay for {wait.TotalSeconds * missed:0.#} s";
                 }
             }
             finally
@@ -324,11 +376,12 @@ internal sealed partial class RelaySession : IAsyncDisposable
     private async Task ReconnectAsync(QuicEndpoint quic, CancellationToken stopping)
     {
         var delay = TimeSpan.FromMilliseconds(250);
+        var limit = FirstReconnectLimit < _options.DialTimeout ? FirstReconnectLimit : _options.DialTimeout;
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await ConnectAsync(quic, stopping).ConfigureAwait(false);
+                await ConnectAsync(quic, limit, stopping).ConfigureAwait(false);
                 return;
             }
             catch (PeerException e) when (e.Failure != PeerFailure.Replaced)
@@ -338,6 +391,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
 
             await Task.Delay(delay, stopping).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxReconnectDelay.Ticks));
+            limit = TimeSpan.FromTicks(Math.Min(limit.Ticks * 2, _options.DialTimeout.Ticks));
         }
     }
 
@@ -406,4 +460,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Could not answer {Dialer}: {Reason}")]
     private static partial void LogAnswerFailed(ILogger logger, NodeId dialer, string reason);
+
+    [LoggerMessage(EventId = 35, Level = LogLevel.Debug, Message = "Could not unregister from relay {Relay} ({Reason}); it drops our routes after its grace period")]
+    private static partial void LogUnregisterFailed(ILogger logger, IPEndPoint relay, string reason);
 }

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Xunit;
+
+namespace QuicPipe.Cli.Tests;
+
+/// <summary>
+/// How soon the peer commands notice what went away without a word (a peer killed with SIGKILL, a relay restarted),
+/// and that a signal stops them cleanly: real processes on loopback, stdin held open and idle unless said otherwise.
+/// </summary>
+public sealed class FailureDetectionTests : IDisposable
+{
+    private const string ConnectionLost = "connection lost: nothing from the peer for 6 s (--peer-timeout)";
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
+
+    // The target with the default --peer-timeout (6 s; its timer may start up to a keep-alive, 1.5 s, late).
+    private static readonly TimeSpan Noticed = TimeSpan.FromSeconds(10);
+    private readonly CliScratch _scratch = new("quicpipe-failure-");
+    private readonly string _relayAddress = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
+    private readonly (string Key, string Id) _relayIdentity;
+    private readonly (string Key, string Id) _a;
+    private readonly (string Key, string Id) _b;
+
+    public FailureDetectionTests()
+    {
+        _relayIdentity = CliTestKit.Identity(_scratch.Directory, "relay");
+        _a = CliTestKit.Identity(_scratch.Directory, "a");
+        _b = CliTestKit.Identity(_scratch.Directory, "b");
+    }
+
+    public void Dispose() => _scratch.Dispose();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Killing_the_accepter_makes_the_dialer_exit_1_with_one_line_within_10_s(bool relayOnly)
+    {
+        var relay = StartRelay();
+        var (accept, dial) = Connect(relayOnly);
+
+        var clock = Stopwatch.StartNew();
+        accept.KillAbruptly();
+
+        Assert.True(dial.WaitForExit(Startup), "dial did not notice the accepter was gone: " + dial.AllStderr);
+        Assert.True(clock.Elapsed <= Noticed, $"dial noticed after {clock.Elapsed.TotalSeconds:0.0} s: " + dial.AllStderr);
+        Assert.Equal(1, dial.ExitCode);
+        Assert.Equal(["quicpipe dial: " + ConnectionLost], dial.Stderr.Where(l => l.StartsWith("quicpipe dial:", StringComparison.Ordinal)));
+        Assert.DoesNotContain(dial.Stderr, l => l.Contains("Unhandled exception", StringComparison.Ordinal));
+        GC.KeepAlive(relay);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Killing_the_dialer_makes_the_accepter_exit_1_with_one_line_within_10_s(bool relayOnly)
+    {
+        var relay = StartRelay();
+        var (accept, dial) = Connect(relayOnly);
+
+        var clock = Stopwatch.StartNew();
+        dial.KillAbruptly();
+
+        Assert.True(accept.WaitForExit(Startup), "accept did not notice the dialer was gone: " + accept.AllStderr);
+        Assert.True(clock.Elapsed <= Noticed, $"accept noticed after {clock.Elapsed.TotalSeconds:0.0} s: " + accept.AllStderr);
+        Assert.Equal(1, accept.ExitCode);
+        Assert.Equal(["quicpipe accept: " + ConnectionLost], accept.Stderr.Where(l => l.StartsWith("quicpipe accept:", StringComparison.Ordinal)));
+        GC.KeepAlive(relay);
+    }
+
+    [Fact]
+    public void Killing_a_forwarder_makes_expose_drop_its_connection_with_a_line_within_10_s_and_serve_on()
+    {
+        var relay = StartRelay();
+        string[] common = ["--relay", _relayAddress, "--relay-id", _relayIdentity.Id, "--relay-only"];
+        var expose = Peer(["expose", CliTestKit.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--key", _b.Key, "--allow", _a.Id, .. common]);
+        Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing", StringComparison.Ordinal), Startup), expose.AllStderr);
+        var forward = Peer(["forward", CliTestKit.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture), $"{_b.Id}:80", "--key", _a.Key, .. common]);
+        Assert.True(expose.WaitForStderr(l => l.StartsWith($"accepted {_a.Id}", StringComparison.Ordinal), Startup), expose.AllStderr + forward.AllStderr);
+
+        var clock = Stopwatch.StartNew();
+        forward.KillAbruptly();
+
+        Assert.True(expose.WaitForStderr(l => l == $"peer {_a.Id} disconnected", Startup), expose.AllStderr);
+        Assert.True(clock.Elapsed <= Noticed, $"expose noticed after {clock.Elapsed.TotalSeconds:0.0} s: " + expose.AllStderr);
+        Assert.False(expose.HasExited, "expose must serve its other peers on: " + expose.AllStderr);
+        GC.KeepAlive(relay);
+    }
+
+    [Fact]
+    public void A_shorter_peer_timeout_notices_a_killed_accepter_sooner()
+    {
+        var relay = StartRelay();
+        var (accept, dial) = Connect(relayOnly: true, "--peer-timeout", "2s");
+
+        var clock = Stopwatch.StartNew();
+        accept.KillAbruptly();
+
+        // 2 s, plus at most a keep-alive (0.5 s), plus the exit: well under the default's 6 s.
+        Assert.True(dial.WaitForExit(Startup), dial.AllStderr);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"dial noticed after {clock.Elapsed.TotalSeconds:0.0} s: " + dial.AllStderr);
+        Assert.Equal(1, dial.ExitCode);
+        Assert.Contains("quicpipe dial: connection lost: nothing from the peer for 2 s (--peer-timeout)", dial.Stderr);
+        GC.KeepAlive(relay);
+    }
+
+    [Fact]
+    public void A_peer_timeout_under_1_s_is_refused_with_one_line_and_exit_2()
+    {
+        var (code, _, stderr) = RelayProcess.Run(Startup, "dial", "--relay", _relayAddress, "--key", _a.Key, "--peer-timeout", "500ms", _b.Id);
+
+        Assert.Equal(2, code);
+        Assert.Contains("--peer-timeout must be at least 1s, not 500ms.", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(RelayProcess.SigTerm)]
+    [InlineData(RelayProcess.SigInt)]
+    public void A_signal_stops_accept_with_0_and_the_relay_drops_its_routes_at_once(int signal)
+    {
+        var relay = StartRelay("--stats-interval", "100ms", "--stats-format", "json");
+        var accept = Peer("accept", "--relay", _relayAddress, "--key", _b.Key, "--relay-id", _relayIdentity.Id, "--allow", _a.Id);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        Assert.True(SpinWait.SpinUntil(() => Routes(relay.Stderr) > 0, Startup), relay.AllStderr);
+
+        var seen = relay.Stderr.Count;
+        var clock = Stopwatch.StartNew();
+        accept.Signal(signal);
+
+        Assert.True(accept.WaitForExit(TimeSpan.FromSeconds(10)), "accept did not stop: " + accept.AllStderr);
+        Assert.True(accept.ExitCode == 0, $"exit {accept.ExitCode}: {accept.AllStderr}");
+        Assert.True(SpinWait.SpinUntil(() => Routes(relay.Stderr.Skip(seen)) == 0, Startup), relay.AllStderr);
+
+        // Without the unregistration the routes would stay for the relay's grace period (30 s).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"the relay dropped the routes {clock.Elapsed.TotalSeconds:0.0} s after the signal");
+    }
+
+    [Fact]
+    public async Task SIGTERM_on_dial_in_the_middle_of_a_transfer_exits_1_and_says_the_transfer_was_cut()
+    {
+        var relay = StartRelay();
+        var (accept, dial) = Connect(relayOnly: true);
+        await dial.Stdin.WriteAsync(new byte[64 * 1024]);
+        await dial.Stdin.FlushAsync();
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes == 64 * 1024, Startup), accept.AllStderr);
+
+        dial.Signal(RelayProcess.SigTerm);
+
+        Assert.True(dial.WaitForExit(TimeSpan.FromSeconds(10)), "dial did not stop: " + dial.AllStderr);
+        Assert.Equal(1, dial.ExitCode);
+        Assert.Contains("quicpipe dial: stopped by a signal before the transfer was complete", dial.Stderr);
+
+        // Closed with an error code: the accepter does not take the cut for a complete transfer, and hears it at once.
+        Assert.True(accept.WaitForExit(TimeSpan.FromSeconds(5)), accept.AllStderr);
+        Assert.Equal(1, accept.ExitCode);
+        GC.KeepAlive(relay);
+    }
+
+    [Fact]
+    public async Task A_transfer_through_a_restarted_relay_resumes_within_5_s_of_the_relay_being_back()
+    {
+        var relay = StartRelay();
+        var (accept, dial) = Connect(relayOnly: true, "--log-level", "Information");
+        using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var stopWriting = new CancellationTokenSource();
+        var writing = WriteSteadilyAsync(dial.Stdin, sent, stopWriting.Token);
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > 256 * 1024, Startup), dial.AllStderr + "\n" + accept.AllStderr);
+
+        // Killed and started again on the same port with the same key, as a service manager's restart does.
+        var killedAt = DateTime.UtcNow;
+        var down = Stopwatch.StartNew();
+        relay.Dispose();
+        relay = StartRelay();
+        var downFor = down.Elapsed;
+        var clock = Stopwatch.StartNew();
+        var atRestart = accept.StdoutBytes;
+        var registered = Task.Run(() =>
+        {
+            SpinWait.SpinUntil(() => Registrations(dial) >= 2 && Registrations(accept) >= 2, Startup);
+            return clock.Elapsed;
+        });
+
+        // Before, a peer took 10 s (two missed 3 s pings plus their waits) to notice, and the transfer stalled 12 s.
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > atRestart, Startup), $"{clock.Elapsed}\n{dial.AllStderr}\n{accept.AllStderr}");
+        var resumed = clock.Elapsed;
+        Assert.True(resumed <= TimeSpan.FromSeconds(5), $"the transfer resumed {resumed.TotalSeconds:0.0} s after the relay was back (down {downFor.TotalSeconds:0.0} s; both peers registered again after {(await registered).TotalSeconds:0.0} s)\n{Timeline(killedAt, dial)}\n{Timeline(killedAt, accept)}");
+
+        await stopWriting.CancelAsync();
+        var total = await writing;
+        dial.Stdin.Close();
+        accept.Stdin.Close();
+        Assert.True(dial.WaitForExit(Startup), dial.AllStderr);
+        Assert.True(accept.WaitForExit(Startup), accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.True(accept.ExitCode == 0, accept.AllStderr);
+        Assert.Equal(total, accept.StdoutBytes);
+        Assert.Equal(sent.GetCurrentHash(), accept.StdoutSha256());
+        GC.KeepAlive(relay);
+    }
+
+    private static string Timeline(DateTime from, PeerProcess peer) =>
+        string.Join('\n', peer.StderrTimes.Select(e => $"{(e.At - from).TotalSeconds,6:0.00} {e.Line}"));
+
+    private static int Registrations(PeerProcess peer) => peer.Stderr.Count(l => l.Contains("Registered with relay", StringComparison.Ordinal));
+
+    /// <summary>The route count of the last JSON stats line among <paramref name="lines"/>, or -1 if there is none.</summary>
+    private static long Routes(IEnumerable<string> lines)
+    {
+        var last = lines.LastOrDefault(l => l.StartsWith('{'));
+        if (last is null)
+        {
+            return -1;
+        }
+
+        using var json = JsonDocument.Parse(last);
+        return json.RootElement.GetProperty("routes").GetInt64();
+    }
+
+    /// <summary>About 1.6 MB/s of pseudo-random bytes until stopped; returns how many were written.</summary>
+    private static async Task<long> WriteSteadilyAsync(Stream stdin, IncrementalHash hash, CancellationToken stop)
+    {
+        var random = new Random(7);
+        var buffer = new byte[16 * 1024];
+        long total = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            random.NextBytes(buffer);
+            hash.AppendData(buffer);
+            await stdin.WriteAsync(buffer, CancellationToken.None);
+            await stdin.FlushAsync(CancellationToken.None);
+            total += buffer.Length;
+            await Task.Delay(10, CancellationToken.None);
+        }
+
+        return total;
+    }
+
+    /// <summary>An accepter and a dialer connected through the relay (and on a direct path unless relay-only).</summary>
+    private (PeerProcess Accept, PeerProcess Dial) Connect(bool relayOnly, params string[] flags)
+    {
+        string[] common = ["--relay", _relayAddress, "--relay-id", _relayIdentity.Id, .. relayOnly ? ["--relay-only"] : Array.Empty<string>(), .. flags];
+        var accept = Peer(["accept", "--key", _b.Key, "--allow", _a.Id, .. common]);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        var dial = Peer(["dial", "--key", _a.Key, .. common, _b.Id]);
+        var path = relayOnly ? "path: relayed" : "path: direct";
+        Assert.True(dial.WaitForStderr(l => l.StartsWith(path, StringComparison.Ordinal), Startup), dial.AllStderr + "\n" + accept.AllStderr);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith(path, StringComparison.Ordinal), Startup), dial.AllStderr + "\n" + accept.AllStderr);
+        return (accept, dial);
+    }
+
+    private RelayProcess StartRelay(params string[] flags)
+    {
+        var relay = RelayProcess.Start(["relay", "--listen", _relayAddress, "--key", _relayIdentity.Key, "--threads", "1", .. flags]);
+        _scratch.Own(relay);
+        Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
+        return relay;
+    }
+
+    private PeerProcess Peer(params string[] args)
+    {
+        var process = PeerProcess.Start(args);
+        _scratch.Own(process);
+        return process;
+    }
+}
