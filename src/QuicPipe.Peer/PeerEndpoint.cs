@@ -476,7 +476,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
     private async Task<PeerPath> TrackAsync(QuicConnection connection, CancellationToken cancellationToken)
     {
-        var path = new PeerPath(connection, _options.Relay!);
+        var path = new PeerPath(connection, _options.Relay!, _direct.ShownAs);
         path.Changed += (_, e) => _metrics.CountMove(e.Kind);
         path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
         _paths.AddOrUpdate(connection, path);

@@ -11,6 +11,7 @@ namespace QuicPipe.Peer;
 public sealed class PeerPath
 {
     private readonly IPEndPoint _relay;
+    private readonly Func<IPEndPoint, IPEndPoint> _shownAs;
     private const int HistoryLength = 32;
     private readonly Lock _gate = new();
     private readonly Queue<PeerPathChangedEventArgs> _history = new();
@@ -19,10 +20,17 @@ public sealed class PeerPath
     private long _viaRelay;
     private long _direct;
 
-    internal PeerPath(QuicConnection connection, IPEndPoint relay)
+    /// <param name="connection">The connection whose path this is.</param>
+    /// <param name="relay">The relay's address: packets to it are relayed, to anywhere else direct.</param>
+    /// <param name="shownAs">
+    /// The address to report for where packets go: the same, except that a port search's bridge (a local socket our
+    /// packets pass through) is reported as the other peer's address beyond it.
+    /// </param>
+    internal PeerPath(QuicConnection connection, IPEndPoint relay, Func<IPEndPoint, IPEndPoint> shownAs)
     {
         Connection = connection;
         _relay = relay;
+        _shownAs = shownAs;
         InitialRemote = connection.RemoteEndPoint;
         connection.PathChanged += OnEnginePathChanged;
     }
@@ -41,8 +49,8 @@ public sealed class PeerPath
     /// <summary>Relayed or direct, now.</summary>
     public PeerPathKind Kind => KindOf(Connection.RemoteEndPoint);
 
-    /// <summary>Where the connection's packets go now.</summary>
-    public IPEndPoint Remote => Connection.RemoteEndPoint;
+    /// <summary>Where the connection's packets go now (the other peer's address when they pass through a port-search bridge).</summary>
+    public IPEndPoint Remote => _shownAs(Connection.RemoteEndPoint);
 
     /// <summary>Times the path changed kind or address.</summary>
     public int Changes { get; private set; }
@@ -131,7 +139,7 @@ public sealed class PeerPath
         }
 
         var previousKind = KindOf(e.OldRemoteEndPoint);
-        var change = new PeerPathChangedEventArgs(++Changes, previousKind, e.OldRemoteEndPoint, KindOf(e.NewRemoteEndPoint), e.NewRemoteEndPoint);
+        var change = new PeerPathChangedEventArgs(++Changes, previousKind, _shownAs(e.OldRemoteEndPoint), KindOf(e.NewRemoteEndPoint), _shownAs(e.NewRemoteEndPoint));
 
         // Loop thread: the stats request runs right after this callback, so it splits the bytes at the switch.
         var stats = TotalBytesAsync(CancellationToken.None);

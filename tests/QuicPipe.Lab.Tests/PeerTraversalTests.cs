@@ -116,6 +116,9 @@ public sealed class PeerTraversalTests
                 Assert.True(PathLines.IsRelayed(relayed.Text), $"a connection starts relayed\n{peers.Describe()}");
                 var direct = peers.Expect(dial, PathLines.IsDirect, "dial did not go direct", Eventually);
                 _output.WriteLine($"run {run}: direct {(direct.At - relayed.At).TotalMilliseconds:0} ms after relayed: {direct.Text}");
+
+                // Through the dialer's bridge or not, the line names the accepter's NAT, not a local address.
+                Assert.True(PathLines.IsDirectTo(NatLab.AddressOf(LabHost.NatB))(direct.Text), $"run {run}: {direct.Text}");
                 Assert.True(direct.At - relayed.At <= DirectPastASymmetricNatWithin, $"run {run}: direct {(direct.At - relayed.At).TotalMilliseconds:0} ms after relayed\n{peers.Describe()}");
                 peers.Expect(peers.Accept, PathLines.IsDirectTo(NatLab.AddressOf(LabHost.NatA)), "accept did not report the direct path", Eventually);
 
@@ -141,7 +144,8 @@ public sealed class PeerTraversalTests
             var direct = peers.Expect(dial, PathLines.IsDirectTo(NatLab.AddressOf(LabHost.NatB)), "dial did not go direct to natB", Eventually);
             _output.WriteLine($"direct {(direct.At - relayed.At).TotalMilliseconds:0} ms after relayed: {direct.Text}");
             Assert.True(direct.At - relayed.At <= DirectPastASymmetricNatWithin + TimeSpan.FromSeconds(5), $"direct {(direct.At - relayed.At).TotalMilliseconds:0} ms after relayed\n{peers.Describe()}");
-            peers.Expect(peers.Accept, PathLines.IsDirect, "accept did not report the direct path", Eventually);
+            // The accepter's packets pass through its bridge; its path line names the dialer's NAT beyond it, not the bridge.
+            peers.Expect(peers.Accept, PathLines.IsDirectTo(NatLab.AddressOf(LabHost.NatA)), "accept did not report the direct path to natA", Eventually);
             Assert.Equal(2, UdpSockets(lab, LabHost.B)); // the accepter's own socket and its bridge
 
             using var payload = new Payload(seed: 10);

@@ -306,6 +306,23 @@ internal sealed partial class DirectPaths
         }
     }
 
+    /// <summary>
+    /// <paramref name="remote"/> as a path report should name it: a bridge's local address is where our socket sends, but
+    /// the path leads to the other peer's address beyond it.
+    /// </summary>
+    public IPEndPoint ShownAs(IPEndPoint remote)
+    {
+        foreach (var bridge in _bridges.Keys)
+        {
+            if (bridge.Address.Equals(remote))
+            {
+                return bridge.Outside;
+            }
+        }
+
+        return remote;
+    }
+
     /// <summary>Tracks a bridge until it closes (idle, or disposed), so the endpoint's stop closes what is left.</summary>
     private PortBridge Keep(PortBridge bridge)
     {
