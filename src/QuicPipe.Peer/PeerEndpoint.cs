@@ -307,6 +307,13 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// </summary>
     public async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default)
     {
+        if (Array.TrueForAll(_relays, r => r.Control is null))
+        {
+            throw _relays.Length == 1 || _failure is not null
+                ? NotConnected(_relays[0])
+                : new PeerException(PeerFailure.RelayUnreachable, $"Not connected to any of our relays ({string.Join(", ", _relayEndPoints.Select(r => r.ToString()))}).");
+        }
+
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
