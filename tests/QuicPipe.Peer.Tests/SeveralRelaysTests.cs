@@ -1,12 +1,14 @@
 using System.Net;
 using System.Security.Cryptography;
+using QuicPipe.Dataplane;
 using QuicPipe.Quic;
+using QuicPipe.Relay;
 using Xunit;
 
 namespace QuicPipe.Peer.Tests;
 
 /// <summary>
-/// Peers on several relays (docs/configuration.md, "Several relays"), with two real <see cref="Relay.RelayServer"/>s
+/// Peers on several relays (docs/configuration.md, "Several relays"), with two real <see cref="RelayServer"/>s
 /// on loopback: A is registered at R1 only, D at R2 only, B at both. Direct paths are off: every byte goes through a
 /// relay, so which relay carried it is what the connection's remote address says.
 /// </summary>
@@ -133,6 +135,52 @@ public sealed class SeveralRelaysTests : IDisposable
     }
 
     [Fact]
+    public async Task A_relay_that_cannot_be_reached_at_start_does_not_stop_the_peer_when_another_can()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var dead = new IPEndPoint(IPAddress.Loopback, FreeUdpPort());
+        var dialerId = NodeIdentity.Generate();
+        await using var accepter = await StartAsync(NodeIdentity.Generate(), timeout.Token, [_r2], dialerId.NodeId);
+        var options = new PeerEndpointOptions { Identity = dialerId, DirectPaths = false, DialTimeout = TimeSpan.FromSeconds(2) };
+        options.Relays.Add(new PeerRelay(dead));
+        options.Relays.Add(new PeerRelay(_r2.Address, _r2.Server.NodeId));
+
+        await using var dialer = await PeerEndpoint.StartAsync(options, timeout.Token);
+
+        Assert.Equal([false, true], dialer.Relays.Select(r => r.IsRegistered));
+        var connection = await dialer.DialAsync(accepter.NodeId, timeout.Token);
+        Assert.Equal(_r2.Address, connection.RemoteEndPoint);
+        await Echo.AssertAsync(connection, await accepter.AcceptAsync(timeout.Token), 64 * 1024, timeout.Token);
+
+        // The relay comes up: the peer registers there by itself, as after losing it.
+        var late = new RelayServerOptions { Threads = 1 };
+        late.Listen.Add(PeerAddress.FromEndPoint(dead));
+        using var relay = new RelayServer(late);
+        relay.Start();
+        Assert.True(SpinWait.SpinUntil(() => dialer.Relays[0].IsRegistered, TimeSpan.FromSeconds(30)), "not registered with the relay that came up");
+        Assert.Equal(relay.NodeId, dialer.Relays[0].Id);
+        Assert.Equal(1, dialer.Relays[0].Registrations);
+    }
+
+    [Fact]
+    public async Task A_peer_none_of_whose_relays_answers_fails_to_start_naming_each()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var dead1 = new IPEndPoint(IPAddress.Loopback, FreeUdpPort());
+        var dead2 = new IPEndPoint(IPAddress.Loopback, FreeUdpPort());
+        var options = new PeerEndpointOptions { Identity = NodeIdentity.Generate(), DirectPaths = false, DialTimeout = TimeSpan.FromSeconds(2) };
+        options.Relays.Add(new PeerRelay(dead1));
+        options.Relays.Add(new PeerRelay(dead2));
+
+        var error = await Assert.ThrowsAsync<PeerException>(() => PeerEndpoint.StartAsync(options, timeout.Token));
+
+        Assert.Equal(PeerFailure.RelayUnreachable, error.Failure);
+        Assert.StartsWith("No relay could be registered with: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"Relay {dead1} did not answer", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"Relay {dead2} did not answer", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_relay_listed_twice_is_refused_with_its_address()
     {
         var options = new PeerEndpointOptions { Identity = NodeIdentity.Generate() };
@@ -153,6 +201,13 @@ public sealed class SeveralRelaysTests : IDisposable
         var error = Assert.Throws<ArgumentException>(options.Validate);
 
         Assert.Contains("not both", error.Message, StringComparison.Ordinal);
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     private static async Task SendInTwoAsync(QuicStream stream, byte[] payload, int first, Task between, CancellationToken cancellationToken)
