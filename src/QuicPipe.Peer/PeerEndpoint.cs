@@ -54,9 +54,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
     private readonly CrossedDials _crossed;
 
-    // One session per relay, in the order dials ask them; the addresses alike, for the paths to tell relayed from direct.
-    private readonly RelaySession[] _relays;
-    private readonly IPEndPoint[] _relayEndPoints;
+    private readonly PeerRelays _relays;
     private readonly RelayFailover _failover;
 
     // The peer's instruments (meter QuicPipe.Peer.Paths), from construction to stop.
@@ -86,10 +84,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _issuer = new CidIssuer(options.CidLength);
         _incoming = new IncomingDialTable(4096, TimeProvider.System);
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
-        _relays = [.. options.RelayList.Select(relay => new RelaySession(
-            options, relay, _issuer, e => Registered?.Invoke(this, e), Fail, OnRelayLost, AnswerDial, TakeSignalAsync, () => IsRelaying(relay.EndPoint), _stopping.Token, _logger))];
-        _relayEndPoints = [.. _relays.Select(r => r.EndPoint)];
-        _failover = new RelayFailover(_relays, _stopping.Token, _logger);
+        var sessions = options.RelayList.Select(relay => new RelaySession(
+            options, relay, _issuer, e => Registered?.Invoke(this, e), Fail, OnRelayLost, AnswerDial, TakeSignalAsync, () => IsRelaying(relay.EndPoint), _stopping.Token, _logger));
+        _relays = new PeerRelays(sessions, () => _failure, _logger);
+        _failover = new RelayFailover(_relays.Sessions, _stopping.Token, _logger);
         _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, RelayOf, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
         _metrics = new PeerPathMetrics(this);
@@ -123,7 +121,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// Where the peer's UDP listener binds: <see cref="PeerEndpointOptions.LocalEndPoint"/>, or any address of the
     /// first relay's family on a port the kernel picks.
     /// </summary>
-    public IPEndPoint ListenEndPoint => _options.LocalEndPoint ?? new IPEndPoint(_relayEndPoints[0].AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+    public IPEndPoint ListenEndPoint => _options.LocalEndPoint ?? new IPEndPoint(_relays.First.EndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
 
     /// <summary>
     /// The QUIC endpoint's settings: our identity, incoming dials admitted only as signalled (the CID we answered with
@@ -138,16 +136,16 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     public IPEndPoint LocalEndPoint => Quic.LocalEndPoint;
 
     /// <summary>Our address as the relay last saw it (our NAT's public mapping): the first of our relays that has seen us.</summary>
-    public IPEndPoint? PublicEndPoint => _relays.Select(r => r.PublicEndPoint).FirstOrDefault(p => p is not null);
+    public IPEndPoint? PublicEndPoint => _relays.PublicEndPoint;
 
     /// <summary>The (first) relay's NodeId (pinned, or trusted on first use).</summary>
-    public NodeId? RelayId => _relays[0].RelayId;
+    public NodeId? RelayId => _relays.First.RelayId;
 
     /// <summary>Times the peer registered with its relays, all counted (1 per relay after start; more after reconnects).</summary>
-    public int Registrations => _relays.Sum(r => r.Registrations);
+    public int Registrations => _relays.Registrations;
 
     /// <summary>Each of the peer's relays, in the order dials ask them: its address, NodeId, and whether we are registered there now.</summary>
-    public IReadOnlyList<PeerRelayStatus> Relays => [.. _relays.Select(r => r.Status)];
+    public IReadOnlyList<PeerRelayStatus> Relays => _relays.Statuses;
 
     /// <summary>Raised after each successful registration with any of the relays (the first, and every re-registration).</summary>
     public event EventHandler<PeerRegisteredEventArgs>? Registered;
@@ -237,58 +235,15 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _quic = listener.Features.Get<QuicListenerEndpoints>()?.Endpoints.FirstOrDefault()
             ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
         _direct.Attach(_quic);
-        var quic = _quic;
-        var starts = _relays.Select(r => r.StartAsync(quic, cancellationToken)).ToArray();
-        try
-        {
-            await Task.WhenAll(starts).ConfigureAwait(false);
-            return;
-        }
-        catch (PeerException) when (_relays.Length > 1)
-        {
-            // Said below, relay by relay.
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        var failed = _relays.Zip(starts).Where(s => s.Second.IsFaulted).Select(s => (Relay: s.First, Error: s.Second.Exception!.InnerException as PeerException ?? new PeerException(s.Second.Exception.InnerException!.Message))).ToList();
-        var replaced = failed.Find(f => f.Error.Failure == PeerFailure.Replaced).Error;
-        if (failed.Count == _relays.Length || replaced is not null)
-        {
-            var first = replaced ?? failed[0].Error;
-            throw new PeerException(first.Failure, $"No relay could be registered with: {string.Join("; ", failed.Select(f => f.Error.Message))}", first);
-        }
-
-        foreach (var (relay, error) in failed)
-        {
-            LogRelayRetried(_logger, relay.EndPoint, error.Message);
-            relay.StartInBackground(quic);
-        }
+        await _relays.StartAsync(_quic, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Whether any of our relays knows <paramref name="peer"/> (it is registered there), asking them in order. A relay
     /// we are not connected to, or that does not answer within the dial timeout, counts as not knowing it.
     /// </summary>
-    public async Task<bool> IsKnownByAnyRelayAsync(NodeId peer, CancellationToken cancellationToken = default)
-    {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(_options.DialTimeout);
-        try
-        {
-            foreach (var relay in _relays)
-            {
-                if (await relay.KnowsAsync(peer, limit.Token).ConfigureAwait(false) == true)
-                {
-                    return true;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-        }
-
-        return false;
-    }
+    public Task<bool> IsKnownByAnyRelayAsync(NodeId peer, CancellationToken cancellationToken = default) =>
+        _relays.KnowAnyAsync(peer, _options.DialTimeout, cancellationToken);
 
     /// <summary>Called by <see cref="PeerListenerBuilderExtensions.UsePeer"/>: the listener whose endpoint the peer uses.</summary>
     internal void ComposeOn(ListenerContext listener)
@@ -307,13 +262,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// </summary>
     public async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default)
     {
-        if (Array.TrueForAll(_relays, r => r.Control is null))
-        {
-            throw _relays.Length == 1 || _failure is not null
-                ? NotConnected(_relays[0])
-                : new PeerException(PeerFailure.RelayUnreachable, $"Not connected to any of our relays ({string.Join(", ", _relayEndPoints.Select(r => r.ToString()))}).");
-        }
-
+        _relays.ThrowIfNoneConnected();
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
@@ -322,7 +271,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         var started = false;
         try
         {
-            var relay = await SignalDialAsync(peer, request, cancellationToken).ConfigureAwait(false);
+            var relay = await _relays.SignalDialAsync(peer, request.ToByteArray(), cancellationToken).ConfigureAwait(false);
             DialAnswer answer;
             try
             {
@@ -396,8 +345,8 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             throw new ArgumentException("The offer was made by another node.", nameof(offer));
         }
 
-        var connection = await ConnectThroughRelayAsync(peer, _relayEndPoints[0], offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
-        await TrackAsync(connection, _relayEndPoints[0], cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectThroughRelayAsync(peer, _relays.First.EndPoint, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
+        await TrackAsync(connection, _relays.First.EndPoint, cancellationToken).ConfigureAwait(false);
         _direct.StartForOffer(connection, peer);
         return connection;
     }
@@ -409,7 +358,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offer);
-        var control = _relays[0].Control ?? throw NotConnected(_relays[0]);
+        var control = _relays.First.Control ?? throw _relays.NotConnected(_relays.First);
         if (offer.InitialDcid.Length != _options.CidLength)
         {
             throw new PeerException($"The offer's CID has {offer.InitialDcid.Length} bytes; this relay uses {_options.CidLength}.");
@@ -421,7 +370,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
         catch (RelayControlException e)
         {
-            throw new PeerException(PeerFailure.RelayRefused, $"Relay {_relayEndPoints[0]} refused the offer's CID: {e.Message}", e);
+            throw new PeerException(PeerFailure.RelayRefused, $"Relay {_relays.First.EndPoint} refused the offer's CID: {e.Message}", e);
         }
 
         _incoming.Add(offer.InitialDcid, offer.Dialer, _options.RegistrationLifetime);
@@ -444,7 +393,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
         try
         {
-            var relay = Array.Find(_relayEndPoints, connection.RemoteEndPoint.Equals) ?? _relayEndPoints[0];
+            var relay = _relays.Find(connection.RemoteEndPoint) ?? _relays.First.EndPoint;
             await TrackAsync(connection, relay, stop.Token).ConfigureAwait(false);
             if (connection.RemoteNodeId is { } peer && _crossed.TryHandOver(peer, connection))
             {
@@ -504,11 +453,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_relays.Select(r => r.StopAsync())).ConfigureAwait(false);
+        await _relays.StopAsync().ConfigureAwait(false);
         _accepted.Writer.TryComplete();
         await _failover.StopAsync().ConfigureAwait(false);
         await _direct.StopAsync().ConfigureAwait(false);
-        await Task.WhenAll(_relays.Select(r => r.DisposeAsync().AsTask())).ConfigureAwait(false);
+        await _relays.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
         _completion.TrySetResult();
     }
@@ -540,7 +489,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
     private async Task<PeerPath> TrackAsync(QuicConnection connection, IPEndPoint relay, CancellationToken cancellationToken)
     {
-        var path = new PeerPath(connection, relay, _relayEndPoints, _direct.ShownAs);
+        var path = new PeerPath(connection, relay, _relays.EndPoints, _direct.ShownAs);
         path.Changed += (_, e) => _metrics.CountMove(e.Kind);
         path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
         _paths.AddOrUpdate(connection, path);
@@ -652,61 +601,10 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     }
 
     /// <summary>The failure for one more caller: an exception of its own, not one shared and rethrown everywhere.</summary>
-    private static PeerException CopyFailure(PeerException failure) => new(failure.Failure, failure.Message);
-
-    /// <summary>Why there is no control connection to use: the endpoint failed, or the relay is being reconnected.</summary>
-    private PeerException NotConnected(RelaySession relay) =>
-        _failure is { } failure ? CopyFailure(failure) : new PeerException(PeerFailure.RelayUnreachable, $"Not connected to relay {relay.EndPoint}.");
-
-    /// <summary>
-    /// Signals the dial request through the first relay that takes it (one that does not know the peer, or that we are
-    /// not connected to, passes it on) and returns that relay's address; throws when none did, naming what each said.
-    /// </summary>
-    private async Task<IPEndPoint> SignalDialAsync(NodeId peer, PeerSignal request, CancellationToken cancellationToken)
-    {
-        var payload = request.ToByteArray();
-        var refusals = new List<(RelaySession Relay, RelayControlException? Error)>();
-        foreach (var relay in _relays)
-        {
-            if (relay.Control is not { } control)
-            {
-                refusals.Add((relay, null));
-                continue;
-            }
-
-            try
-            {
-                await control.SignalAsync(peer, payload, cancellationToken).ConfigureAwait(false);
-                return relay.EndPoint;
-            }
-            catch (RelayControlException e)
-            {
-                refusals.Add((relay, e));
-            }
-        }
-
-        if (_failure is { } failure)
-        {
-            throw CopyFailure(failure);
-        }
-
-        if (refusals is [var (only, error)])
-        {
-            throw error is null ? NotConnected(only) : new PeerException(PeerFailure.PeerUnreachable, $"Cannot reach {peer} through relay {only.EndPoint}: {error.Message}", error);
-        }
-
-        var said = refusals.Select(r => $"relay {r.Relay.EndPoint}: {r.Error?.Message ?? "not connected"}");
-        throw new PeerException(
-            refusals.Any(r => r.Error is not null) ? PeerFailure.PeerUnreachable : PeerFailure.RelayUnreachable,
-            $"Cannot reach {peer} through any of our {refusals.Count} relays ({string.Join("; ", said)})");
-    }
+    internal static PeerException CopyFailure(PeerException failure) => new(failure.Failure, failure.Message);
 
     /// <summary>The session with the relay <paramref name="connection"/> goes through when relayed.</summary>
-    private RelaySession RelayOf(QuicConnection connection)
-    {
-        var relay = GetPath(connection).Relay;
-        return Array.Find(_relays, r => r.EndPoint.Equals(relay)) ?? _relays[0];
-    }
+    private RelaySession RelayOf(QuicConnection connection) => _relays.At(GetPath(connection).Relay);
 
     /// <summary>Whether open connections run through <paramref name="relay"/> now (its session then watches it closely).</summary>
     private bool IsRelaying(IPEndPoint relay)
@@ -725,7 +623,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>A relay session lost its relay: the connections we dialed through it move to another, where they can.</summary>
     private void OnRelayLost(RelaySession lost)
     {
-        if (_relays.Length > 1)
+        if (_relays.Sessions.Count > 1)
         {
             _failover.MoveOff(lost, _paths.Select(p => p.Value));
         }
@@ -739,9 +637,6 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Dial request from {Dialer}: refused (not allowed)")]
     private static partial void LogDialRefused(ILogger logger, NodeId dialer);
-
-    [LoggerMessage(EventId = 43, Level = LogLevel.Warning, Message = "Relay {Relay} not registered with at start ({Reason}); trying again in the background")]
-    private static partial void LogRelayRetried(ILogger logger, IPEndPoint relay, string reason);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "{Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);
