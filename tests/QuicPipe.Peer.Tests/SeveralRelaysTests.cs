@@ -135,6 +135,33 @@ public sealed class SeveralRelaysTests : IDisposable
     }
 
     [Fact]
+    public async Task A_connection_whose_CIDs_were_issued_long_after_the_registrations_still_moves_to_the_other_relay()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var dialerId = NodeIdentity.Generate();
+        await using var accepter = await StartAsync(NodeIdentity.Generate(), timeout.Token, [_r1, _r2], dialerId.NodeId);
+        await using var dialer = await StartAsync(dialerId, timeout.Token, [_r1, _r2]);
+
+        // 30 connections, about 5 CIDs each side: beyond the 64 that each relay routes ahead of the newest CID it
+        // knows of. R1 follows them in use; R2 carries none of their traffic and has only the start's registration.
+        for (var i = 0; i < 30; i++)
+        {
+            var earlier = await dialer.DialAsync(accepter.NodeId, timeout.Token);
+            await Echo.AssertAsync(earlier, await accepter.AcceptAsync(timeout.Token), 1024, timeout.Token);
+            await earlier.CloseAsync(cancellationToken: timeout.Token);
+        }
+
+        var connection = await dialer.DialAsync(accepter.NodeId, timeout.Token);
+        var accepted = await accepter.AcceptAsync(timeout.Token);
+        Assert.Equal(_r1.Address, connection.RemoteEndPoint);
+
+        _r1.Dispose();
+
+        await Echo.AssertAsync(connection, accepted, 1024 * 1024, timeout.Token);
+        Assert.Equal(_r2.Address, connection.RemoteEndPoint);
+    }
+
+    [Fact]
     public async Task A_relay_that_cannot_be_reached_at_start_does_not_stop_the_peer_when_another_can()
     {
         using var timeout = new CancellationTokenSource(Limit);

@@ -22,21 +22,31 @@ internal sealed partial class RelayFailover(IReadOnlyList<RelaySession> relays, 
 
     private readonly List<Task> _moves = [];
 
-    /// <summary>Starts moving, in the background, each of <paramref name="paths"/> (open, ours, relayed via <paramref name="lost"/>).</summary>
+    /// <summary>
+    /// <paramref name="lost"/> was lost: when open connections went through it (either way), registers again at the
+    /// other relays first, so that they route the CIDs those connections use now (the peer at the other end does the
+    /// same as it loses the relay too); then moves, in the background, each connection we dialed.
+    /// </summary>
     public void MoveOff(RelaySession lost, IEnumerable<PeerPath> paths)
     {
-        foreach (var path in paths)
+        var affected = paths.Where(p => !p.Connection.Closed.IsCompleted && p.Relay.Equals(lost.EndPoint)).ToList();
+        if (affected.Count == 0)
         {
-            var connection = path.Connection;
-            if (connection.IsServer || connection.Closed.IsCompleted || !path.Relay.Equals(lost.EndPoint) || connection.RemoteNodeId is not { } peer)
+            return;
+        }
+
+        var refreshed = relays.Where(r => r != lost && r.Control is not null).ToDictionary(r => r, r => r.RefreshNowAsync());
+        foreach (var path in affected)
+        {
+            if (path.Connection.IsServer || path.Connection.RemoteNodeId is not { } peer)
             {
-                continue;
+                continue; // the dialer moves it; we follow
             }
 
             lock (_moves)
             {
                 _moves.RemoveAll(t => t.IsCompleted);
-                _moves.Add(MoveAsync(path, peer, lost.EndPoint));
+                _moves.Add(MoveAsync(path, peer, lost.EndPoint, refreshed));
             }
         }
     }
@@ -53,7 +63,7 @@ internal sealed partial class RelayFailover(IReadOnlyList<RelaySession> relays, 
         await Task.WhenAll(moves).ConfigureAwait(false);
     }
 
-    private async Task MoveAsync(PeerPath path, NodeId peer, IPEndPoint lost)
+    private async Task MoveAsync(PeerPath path, NodeId peer, IPEndPoint lost, Dictionary<RelaySession, Task> refreshed)
     {
         var connection = path.Connection;
         try
@@ -63,6 +73,11 @@ internal sealed partial class RelayFailover(IReadOnlyList<RelaySession> relays, 
                 if (relay.EndPoint.Equals(lost) || !await KnowsAsync(relay, peer).ConfigureAwait(false))
                 {
                     continue;
+                }
+
+                if (refreshed.TryGetValue(relay, out var refresh))
+                {
+                    await Task.WhenAny(refresh, Task.Delay(AskLimit, stopping)).ConfigureAwait(false);
                 }
 
                 path.UseRelay(relay.EndPoint);

@@ -49,6 +49,9 @@ internal sealed partial class RelaySession : IAsyncDisposable
     // A signal for the relay's answer alone (Ack: it knows the peer, UNKNOWN_NODE: it does not); the peer ignores it.
     private static readonly byte[] PresenceSignal = new PeerSignal { Presence = new Presence() }.ToByteArray();
 
+    // Set to register again at the next liveness check, which runs at once (RefreshNowAsync).
+    private volatile bool _refreshNow;
+
     private NodeId? _relayId;
     private Task _maintenance = Task.CompletedTask;
 
@@ -164,6 +167,17 @@ internal sealed partial class RelaySession : IAsyncDisposable
         var done = Volatile.Read(ref _nextCheckDone).Task;
         Volatile.Read(ref _checkNow).TrySetResult();
         return done;
+    }
+
+    /// <summary>
+    /// Registers again now, as at a refresh: the relay's window of our CIDs moves up to the newest we issued. A relay
+    /// that carried none of a connection's traffic has not seen its CIDs in use and slides its window only then; a
+    /// connection about to move here needs them routed. Completes as <see cref="CheckNowAsync"/>.
+    /// </summary>
+    public Task RefreshNowAsync()
+    {
+        _refreshNow = true;
+        return CheckNowAsync();
     }
 
     /// <summary>Waits for the session's upkeep to end (after <c>stopping</c> fired); the control connection stays open.</summary>
@@ -396,10 +410,11 @@ internal sealed partial class RelaySession : IAsyncDisposable
             try
             {
                 var observed = await control.PingAsync(limit.Token).ConfigureAwait(false);
-                if (DateTime.UtcNow >= nextRefresh || !observed.Equals(PublicEndPoint))
+                if (DateTime.UtcNow >= nextRefresh || _refreshNow || !observed.Equals(PublicEndPoint))
                 {
                     // Due (registering again refreshes it and slides the CID window to what we issued since), or the
                     // relay sees us from a new address (NAT rebinding): registering again moves our routes there.
+                    _refreshNow = false;
                     await RegisterAsync(control, limit.Token).ConfigureAwait(false);
                     nextRefresh = DateTime.UtcNow + refreshEvery;
                 }
