@@ -79,6 +79,23 @@ public sealed class SeveralRelaysCommandTests : IDisposable
         Assert.Contains(accept.Stderr, l => l.StartsWith($"path: relayed {r2} rtt ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Dialing_a_NodeId_neither_relay_knows_exits_1_with_one_line_naming_both()
+    {
+        var (_, r1Id, r1) = StartRelay("r1");
+        var (_, r2Id, r2) = StartRelay("r2");
+        var (aKey, _) = CliTestKit.Identity(_scratch.Directory, "a");
+        var stranger = NodeIdOf("stranger");
+
+        var dial = Peer("dial", "--relay", r1, "--relay", r2, "--relay-id", r1Id, "--relay-id", r2Id, "--key", aKey, "--timeout", "3s", stranger);
+
+        Assert.True(dial.WaitForExit(Transfer), dial.AllStderr);
+        Assert.Equal(1, dial.ExitCode);
+        var line = Assert.Single(dial.Stderr);
+        Assert.Contains($"Cannot reach {stranger} through any of our 2 relays (relay {r1}: ", line, StringComparison.Ordinal);
+        Assert.Contains($"; relay {r2}: ", line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("dial")]
     [InlineData("accept")]
