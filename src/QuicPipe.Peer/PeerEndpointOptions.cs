@@ -177,6 +177,11 @@ public sealed class PeerEndpointOptions
             throw new ArgumentException($"Relay {twice.Key} is listed twice: give each relay once.");
         }
 
+        if (Relays.Select(r => r.EndPoint.AddressFamily).Distinct().Count() > 1)
+        {
+            throw new ArgumentException("The relays are of one address family, IPv4 or IPv6: the peer's one socket is of one.");
+        }
+
         if (CidWindow is < 8 or > 256)
         {
             throw new ArgumentOutOfRangeException(nameof(CidWindow), CidWindow, "The CID window is 8 to 256.");

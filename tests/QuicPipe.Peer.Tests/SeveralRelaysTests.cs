@@ -220,6 +220,18 @@ public sealed class SeveralRelaysTests : IDisposable
     }
 
     [Fact]
+    public void Relays_of_two_address_families_are_refused()
+    {
+        var options = new PeerEndpointOptions { Identity = NodeIdentity.Generate() };
+        options.Relays.Add(new PeerRelay(_r1.Address));
+        options.Relays.Add(new PeerRelay(new IPEndPoint(IPAddress.IPv6Loopback, _r2.Address.Port)));
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Contains("one address family", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Relay_and_relays_together_are_refused()
     {
         var options = new PeerEndpointOptions { Identity = NodeIdentity.Generate(), Relay = _r1.Address };
