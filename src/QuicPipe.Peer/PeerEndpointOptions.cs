@@ -179,7 +179,7 @@ public sealed class PeerEndpointOptions
 
         if (Relays.Select(r => r.EndPoint.AddressFamily).Distinct().Count() > 1)
         {
-            throw new ArgumentException("The relays are of one address family, IPv4 or IPv6: the peer's one socket is of one.");
+            throw new ArgumentException("The relays must be of one address family, IPv4 or IPv6: the peer has one socket, of one family.");
         }
 
         if (CidWindow is < 8 or > 256)
