@@ -135,6 +135,41 @@ public sealed class SeveralRelaysTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lost_relay_that_no_other_relay_can_replace_is_waited_for_as_with_one_relay()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var identity = NodeIdentity.Generate();
+        var port = FreeUdpPort();
+        using var r1 = StartRelay(identity, port);
+        var r1Address = new IPEndPoint(IPAddress.Loopback, port);
+        var dialerId = NodeIdentity.Generate();
+
+        // The accepter is at R1 only: when R1 goes, R2 does not know it, and the connection waits for R1. The peer
+        // timeout is longer than the outage may take on a loaded machine.
+        var peerTimeout = TimeSpan.FromSeconds(20);
+        var accepterOptions = new PeerEndpointOptions { Identity = NodeIdentity.Generate(), Relay = r1Address, RelayId = identity.NodeId, DirectPaths = false, IdleTimeout = peerTimeout };
+        accepterOptions.AllowedDialers.Add(dialerId.NodeId);
+        await using var accepter = await PeerEndpoint.StartAsync(accepterOptions, timeout.Token);
+        var dialerOptions = new PeerEndpointOptions { Identity = dialerId, DirectPaths = false, IdleTimeout = peerTimeout };
+        dialerOptions.Relays.Add(new PeerRelay(r1Address, identity.NodeId));
+        dialerOptions.Relays.Add(new PeerRelay(_r2.Address, _r2.Server.NodeId));
+        await using var dialer = await PeerEndpoint.StartAsync(dialerOptions, timeout.Token);
+        var connection = await dialer.DialAsync(accepter.NodeId, timeout.Token);
+        var accepted = await accepter.AcceptAsync(timeout.Token);
+
+        r1.Dispose();
+        Assert.True(SpinWait.SpinUntil(() => !dialer.Relays[0].IsRegistered, TimeSpan.FromSeconds(10)), "the loss of R1 not noticed");
+        await Task.Delay(TimeSpan.FromMilliseconds(500), timeout.Token);
+        Assert.Equal(r1Address, connection.RemoteEndPoint);
+        Assert.Equal(r1Address, dialer.GetPath(connection).Relay);
+
+        using var back = StartRelay(identity, port);
+        await Echo.AssertAsync(connection, accepted, 256 * 1024, timeout.Token);
+        Assert.Equal(r1Address, connection.RemoteEndPoint);
+        Assert.True(dialer.Relays[0].Registrations >= 2);
+    }
+
+    [Fact]
     public async Task A_connection_whose_CIDs_were_issued_long_after_the_registrations_still_moves_to_the_other_relay()
     {
         using var timeout = new CancellationTokenSource(Limit);
@@ -240,6 +275,15 @@ public sealed class SeveralRelaysTests : IDisposable
         var error = Assert.Throws<ArgumentException>(options.Validate);
 
         Assert.Contains("not both", error.Message, StringComparison.Ordinal);
+    }
+
+    private static RelayServer StartRelay(NodeIdentity identity, int port)
+    {
+        var options = new RelayServerOptions { Threads = 1, Identity = identity };
+        options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, port)));
+        var relay = new RelayServer(options);
+        relay.Start();
+        return relay;
     }
 
     private static int FreeUdpPort()
