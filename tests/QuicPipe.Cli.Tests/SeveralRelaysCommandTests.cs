@@ -47,7 +47,8 @@ public sealed class SeveralRelaysCommandTests : IDisposable
         var (_, r2Id, r2) = StartRelay("r2");
         var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
         var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
-        string[] relays = ["--relay", r1, "--relay", r2, "--relay-id", r1Id, "--relay-id", r2Id, "--relay-only", "--log-level", "Information"];
+        // A peer timeout well beyond the move's few seconds, so that a loaded machine cannot make it a lost connection.
+        string[] relays = ["--relay", r1, "--relay", r2, "--relay-id", r1Id, "--relay-id", r2Id, "--relay-only", "--log-level", "Information", "--peer-timeout", "15s"];
         var accept = Peer(["accept", .. relays, "--key", bKey, "--allow", aId]);
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer(["dial", .. relays, "--key", aKey, bId]);
