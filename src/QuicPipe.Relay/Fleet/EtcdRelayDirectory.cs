@@ -80,7 +80,13 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
         RelayId = relayId.ToString();
         _address = address;
         _logger = logger ?? NullLogger.Instance;
-        _channel = GrpcChannel.ForAddress(url.GrpcAddress);
+        // Straight to etcd: an HTTP proxy from the environment (meant for the operator's web traffic) must not carry
+        // the fleet's lease keep-alives; a keep-alive cut by a proxy would withdraw every peer of the relay.
+        _channel = GrpcChannel.ForAddress(url.GrpcAddress, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { UseProxy = false, EnableMultipleHttp2Connections = true },
+            DisposeHttpClient = true,
+        });
         _kv = new KV.KVClient(_channel);
         _leases = new Lease.LeaseClient(_channel);
         _watch = new Watch.WatchClient(_channel);
