@@ -250,7 +250,7 @@ public sealed class RelayRouter
             // Revokes the relay's lease: every identity it published leaves the directory at once.
             Control.Fleet = null;
             Registry.IdentityObserver = null;
-            await fleet.Directory.DisposeAsync().ConfigureAwait(false);
+            await fleet.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -62,7 +62,7 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
 
     // Message leases granted and not yet lapsed, newest last: revoked at stop so no message outlives the relay.
     private readonly List<(long Id, DateTime GrantedAt)> _messageLeases = [];
-    private Func<FleetSignal, CancellationToken, Task<FleetAnswer>>? _inbox;
+    private IRelayInbox? _inbox;
     private Task? _run;
     private long _leaseId;
     private long _nextMessageId;
@@ -103,7 +103,7 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
 
     private string InboxOf(string relayId) => $"{_url.Prefix}/inbox/{relayId}/";
 
-    public void Start(Func<FleetSignal, CancellationToken, Task<FleetAnswer>> inbox)
+    public void Start(IRelayInbox inbox)
     {
         ArgumentNullException.ThrowIfNull(inbox);
         if (Interlocked.CompareExchange(ref _inbox, inbox, null) is not null)
@@ -183,6 +183,16 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
         {
             _pending.TryRemove(id, out _);
         }
+    }
+
+    public async Task PostAsync(string relayId, FleetRoutes routes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(relayId);
+        ArgumentNullException.ThrowIfNull(routes);
+        ThrowIfDisconnected();
+        var id = (ulong)Interlocked.Increment(ref _nextMessageId);
+        var message = new FleetMessage { ReplyTo = RelayId, MessageId = id, Routes = routes };
+        await PutMessageAsync($"{InboxOf(relayId)}{RelayId}/{id}", message, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -444,6 +454,10 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
                 pending.TrySetResult(message.Answer);
             }
         }
+        else if (message.BodyCase == FleetMessage.BodyOneofCase.Routes && NodeId.TryParse(message.ReplyTo, out _))
+        {
+            _inbox!.OnRoutes(message.ReplyTo, message.Routes);
+        }
         else if (message.BodyCase == FleetMessage.BodyOneofCase.Signal && NodeId.TryParse(message.ReplyTo, out _))
         {
             if (!_inboxHandlers.Wait(0, CancellationToken.None))
@@ -460,7 +474,7 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
     {
         try
         {
-            var answer = await _inbox!(message.Signal, cancellationToken).ConfigureAwait(false);
+            var answer = await _inbox!.OnSignalAsync(message.ReplyTo, message.Signal, cancellationToken).ConfigureAwait(false);
             var reply = new FleetMessage { ReplyTo = RelayId, MessageId = message.MessageId, Answer = answer };
             await PutMessageAsync($"{InboxOf(message.ReplyTo)}{RelayId}/{message.MessageId}", reply, cancellationToken).ConfigureAwait(false);
         }

@@ -19,9 +19,9 @@ public interface IRelayDirectory : IAsyncDisposable
 
     /// <summary>
     /// Starts publishing and hearing the inbox; returns at once, also when the store is down (it is retried, and
-    /// everything published again when it answers). <paramref name="inbox"/> answers each signal another relay sends here.
+    /// everything published again when it answers). <paramref name="inbox"/> handles what other relays send here.
     /// </summary>
-    void Start(Func<FleetSignal, CancellationToken, Task<FleetAnswer>> inbox);
+    void Start(IRelayInbox inbox);
 
     /// <summary>Publishes <paramref name="node"/> as registered here; queued, never blocks (called under the registry's lock).</summary>
     void Publish(NodeId node);
@@ -34,4 +34,7 @@ public interface IRelayDirectory : IAsyncDisposable
 
     /// <summary>Sends <paramref name="signal"/> to relay <paramref name="relayId"/> and returns its answer.</summary>
     Task<FleetAnswer> SendAsync(string relayId, FleetSignal signal, CancellationToken cancellationToken);
+
+    /// <summary>Sends <paramref name="routes"/> to relay <paramref name="relayId"/>, expecting no answer.</summary>
+    Task PostAsync(string relayId, FleetRoutes routes, CancellationToken cancellationToken);
 }
