@@ -221,17 +221,9 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
             _messageLeases.Clear();
         }
 
-        foreach (var id in leases)
-        {
-            try
-            {
-                await _leases.LeaseRevokeAsync(new LeaseRevokeRequest { ID = id }, deadline: Deadline()).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                LogRevokeFailed(_logger, _url, e.Status.Detail);
-            }
-        }
+        // At once, not one after another: with etcd down each waits its whole timeout, and the stop must stay short
+        // (the lease lapses by itself then).
+        await Task.WhenAll(leases.Select(RevokeQuietlyAsync)).ConfigureAwait(false);
 
         _channel.Dispose();
         _stop.Dispose();
@@ -528,6 +520,18 @@ public sealed partial class EtcdRelayDirectory : IRelayDirectory
         finally
         {
             _messageLeaseLock.Release();
+        }
+    }
+
+    private async Task RevokeQuietlyAsync(long lease)
+    {
+        try
+        {
+            await _leases.LeaseRevokeAsync(new LeaseRevokeRequest { ID = lease }, deadline: Deadline()).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            LogRevokeFailed(_logger, _url, e.Status.Detail);
         }
     }
 
