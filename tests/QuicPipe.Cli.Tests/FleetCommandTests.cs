@@ -89,6 +89,30 @@ public sealed class FleetCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_relay_whose_directory_is_down_from_the_start_serves_its_own_peers_and_says_so()
+    {
+        var nothing = $"etcd://127.0.0.1:{CliTestKit.FreeTcpPort()}";
+        var (key, id) = CliTestKit.Identity(_scratch.Directory, "relay");
+        var address = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
+        var relay = RelayProcess.Start("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0", "--directory", nothing);
+        _scratch.Own(relay);
+        Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
+        Assert.True(relay.WaitForStderr(l => l.Contains("unreachable", StringComparison.Ordinal) && l.Contains("local peers are still served", StringComparison.Ordinal), Startup), relay.AllStderr);
+
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
+        var accept = Peer("accept", "--relay", address, "--key", bKey, "--relay-id", id, "--relay-only", "--allow", aId);
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        var dial = Peer("dial", "--relay", address, "--key", aKey, "--relay-id", id, "--relay-only", bId);
+        accept.Stdin.Close();
+        var sent = await WriteRandomAsync(dial.Stdin, 1024 * 1024, seed: 3);
+        Assert.True(dial.WaitForExit(Transfer), "dial did not finish: " + dial.AllStderr);
+        Assert.True(accept.WaitForExit(Transfer), "accept did not finish: " + accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.Equal(sent, accept.StdoutSha256());
+    }
+
+    [Fact]
     public void A_nats_directory_is_refused_in_one_line_and_so_is_a_wildcard_address_other_relays_cannot_reach()
     {
         var (code, _, stderr) = RelayProcess.Run(Startup, "relay", "--listen", "127.0.0.1:0", "--directory", "nats://127.0.0.1:4222");
