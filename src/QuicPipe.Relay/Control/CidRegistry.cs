@@ -125,8 +125,11 @@ public sealed class CidRegistry
             var requests = new List<CidRegistrationRequest>(identity.Registrations.Count);
             foreach (var registration in identity.Registrations)
             {
+                // A window that slid spans up to twice its size; past the largest window a request may ask for, the
+                // upper counters (the ones the peer moves on to) are the ones that matter.
+                var span = (int)Math.Min(registration.High - registration.Low, _options.MaxWindow);
                 requests.Add(registration.IsDerived
-                    ? new CidRegistrationRequest(registration.Key, (uint)registration.Low, (int)Math.Min(registration.High - registration.Low, _options.MaxWindow), [], TimeSpan.Zero)
+                    ? new CidRegistrationRequest(registration.Key, (uint)(registration.High - span), span, [], TimeSpan.Zero)
                     : new CidRegistrationRequest(ReadOnlyMemory<byte>.Empty, 0, 0, [.. registration.Cids], TimeSpan.Zero));
             }
 

@@ -114,6 +114,20 @@ public class CidRegistryRemoteTests
         Assert.Equal(f.Registry.CidsOf(Node(1)).ToHashSet(), other.Registry.CidsOf(Node(1)).ToHashSet());
     }
 
+    [Fact]
+    public void A_slid_window_wider_than_a_request_may_be_is_handed_on_by_its_upper_counters()
+    {
+        var f = new RegistryFixture(new RegistryOptions { MaxWindow = 8, MaxCidsPerIdentity = 64 });
+        Assert.True(f.Registry.Register(Node(1), 1, Address(50_000), DerivedRequest(Key(1), 1, 8)).IsOk);
+        f.Registry.RouteUseSink.OnRouteUsed(Derived(Key(1), 8));
+        Assert.Equal(1, f.Registry.ProcessRouteUses());
+
+        // Counters 1..16 are routed now (the window moved 8 past counter 8): the other relay gets 9..16.
+        var derived = Assert.Single(f.Registry.RegistrationsOf(Node(1)));
+        Assert.Equal(9u, derived.FirstCounter);
+        Assert.Equal(8, derived.Window);
+    }
+
     private sealed class RecordingObserver : ILocalIdentityObserver
     {
         public List<string> Events { get; } = [];
