@@ -29,6 +29,8 @@ packages=(
     bpftool                      # inspecting loaded programs and maps when debugging the XDP path
     ethtool                      # XDP lab tests: veth offload settings
     systemd                      # systemd-analyze verify on the unit files in deploy/systemd (SystemdUnitTests)
+    etcd-server                  # the relay fleet's directory (relay --directory etcd://): FleetCommandTests start it on loopback
+    etcd-client                  # etcdctl: FleetCommandTests read the directory's keys with it
 )
 
 # Installed without their recommended packages: a headless browser needs none of them (upower, notification

@@ -10,6 +10,7 @@ using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Hosting;
 using QuicPipe.Quic;
 using QuicPipe.Relay;
+using QuicPipe.Relay.Fleet;
 using QuicPipe.Xdp;
 
 namespace QuicPipe.Cli;
@@ -86,14 +87,40 @@ internal static class RelayCommand
             HelpName = "FILE",
         };
 
+        var directory = new Option<string?>("--directory")
+        {
+            Description = $"Join a relay fleet through this directory: {RelayDirectoryUrl.Schemes}. The relay publishes every identity registered with it (on a lease that lapses within 10 s of its death) and serves dials for NodeIds registered at the other relays of the same directory (docs/fleet.md).",
+            HelpName = "URL",
+        };
+        var publicAddress = new Option<PeerAddress?>("--public-address")
+        {
+            Description = "With --directory: the address the other relays of the fleet send this relay's peers' packets to. Default: the first --listen address (which then must not be a wildcard).",
+            HelpName = "ADDR:PORT",
+            CustomParser = ParseAddress,
+        };
+
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
             listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
             receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel, metrics,
-            retry, peers,
+            retry, peers, directory, publicAddress,
         };
         CliOptions.AddValidator(command, result =>
         {
+            if (result.GetValue(directory) is { } url && !RelayDirectoryUrl.TryParse(url, out _, out var directoryError))
+            {
+                result.AddError($"--directory: {directoryError}");
+            }
+            else if (result.GetValue(directory) is not null && result.GetValue(publicAddress) is null &&
+                (result.GetValue(listen) is not { Length: > 0 } given || IsWildcard(given[0])))
+            {
+                result.AddError("--directory: other relays cannot send to a wildcard address: give --public-address ADDR:PORT or --listen a specific address.");
+            }
+            else if (result.GetResult(publicAddress) is not null && result.GetValue(directory) is null)
+            {
+                result.AddError("--public-address needs --directory URL.");
+            }
+
             if (result.GetResult(xdpMode) is { Implicit: false } && result.GetValue(xdp) is null)
             {
                 result.AddError("--xdp-mode needs --xdp IFACE.");
@@ -108,6 +135,13 @@ internal static class RelayCommand
                 CidLength = parse.GetValue(cidLength),
                 TableCapacity = parse.GetValue(tableCapacity),
             };
+            if (parse.GetValue(directory) is { } directoryUrl)
+            {
+                RelayDirectoryUrl.TryParse(directoryUrl, out var parsedDirectory, out _);
+                options.Directory = parsedDirectory;
+                options.PublicAddress = parse.GetValue(publicAddress);
+            }
+
             options.Control.Retry = Enum.Parse<QuicRetryMode>(parse.GetValue(retry)!, ignoreCase: true);
             if (parse.GetValue(peers) is { } peersFile)
             {
@@ -327,6 +361,23 @@ internal static class RelayCommand
         };
         option.AcceptOnlyFromAmong("on", "off");
         return option;
+    }
+
+    private static bool IsWildcard(PeerAddress address)
+    {
+        var ip = address.ToEndPoint().Address;
+        return ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any);
+    }
+
+    private static PeerAddress? ParseAddress(ArgumentResult result)
+    {
+        if (PeerAddress.TryParse(result.Tokens[0].Value, out var address, out var error))
+        {
+            return address;
+        }
+
+        result.AddError($"--public-address: {error}");
+        return null;
     }
 
     private static PeerAddress[] ParseAddresses(ArgumentResult result)

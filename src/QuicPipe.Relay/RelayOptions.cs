@@ -2,6 +2,7 @@ using System.Net;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic;
 using QuicPipe.Relay.Control;
+using QuicPipe.Relay.Fleet;
 
 namespace QuicPipe.Relay;
 
@@ -36,6 +37,18 @@ public class RelayOptions
     /// are answered NOT_ALLOWED and their control connection is closed; a reload that drops a NodeId ends its routes.
     /// </summary>
     public PeerAllowList? AllowList { get; set; }
+
+    /// <summary>
+    /// The fleet's directory (<c>relay --directory URL</c>): the relay publishes the identities registered with it
+    /// there and serves dials for NodeIds registered at other relays of the same directory. Null: a lone relay.
+    /// </summary>
+    public RelayDirectoryUrl? Directory { get; set; }
+
+    /// <summary>
+    /// Where the other relays of the fleet send packets for this relay's peers (<c>relay --public-address</c>). Null:
+    /// the first listen address, which then must not be a wildcard.
+    /// </summary>
+    public PeerAddress? PublicAddress { get; set; }
 
     /// <summary>Rules of CID registration: quotas, lifetimes, windows, grace after disconnect.</summary>
     public RegistryOptions Registry { get; set; } = new();

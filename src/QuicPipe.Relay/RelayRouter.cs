@@ -10,6 +10,8 @@ using QuicPipe.Protocol;
 using QuicPipe.Quic;
 using QuicPipe.Relay.Control;
 using QuicPipe.Relay.Diagnostics;
+using QuicPipe.Relay.Fleet;
+using QuicPipe.Relay.Fleet.Internal;
 using QuicPipe.Relay.Internal;
 
 namespace QuicPipe.Relay;
@@ -34,6 +36,10 @@ public sealed class RelayRouter
     private readonly NodeIdentity _identity;
     private HashSet<ConnectionId> _staticCids = [];
     private UdpTransport? _transport;
+    private readonly ILoggerFactory _loggerFactory;
+
+    // The relay's membership of its fleet (RelayOptions.Directory), from its start to its stop.
+    private FleetMembership? _fleet;
 
     // The relay's instruments, from its start on a listener to its stop.
     private RelayForwardingMetrics? _forwardingMetrics;
@@ -45,6 +51,7 @@ public sealed class RelayRouter
         options.Validate();
         _options = options;
         loggerFactory ??= NullLoggerFactory.Instance;
+        _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("QuicPipe.Relay");
         Table = new CidTable(options.TableCapacity);
         _identity = options.Identity ?? NodeIdentity.Generate();
@@ -218,6 +225,11 @@ public sealed class RelayRouter
         }
 
         Control.StartMaintenance();
+        if (_options.Directory is { } directory)
+        {
+            JoinFleet(directory, transport);
+        }
+
         _uptime.Start();
         Volatile.Write(ref _forwardingMetrics, new RelayForwardingMetrics(this));
         Volatile.Write(ref _controlMetrics, new RelayControlMetrics(Control));
@@ -228,11 +240,44 @@ public sealed class RelayRouter
             IdentityIsEphemeral ? " (generated for this run: give --key FILE to keep it across restarts)" : string.Empty);
     }
 
-    internal Task StopAsync()
+    internal async Task StopAsync()
     {
         Interlocked.Exchange(ref _forwardingMetrics, null)?.Dispose();
         Interlocked.Exchange(ref _controlMetrics, null)?.Dispose();
-        return Control.StopMaintenanceAsync();
+        await Control.StopMaintenanceAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _fleet, null) is { } fleet)
+        {
+            // Revokes the relay's lease: every identity it published leaves the directory at once.
+            Control.Fleet = null;
+            Registry.IdentityObserver = null;
+            await fleet.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The directory of the fleet this relay belongs to, while it runs; null for a lone relay.</summary>
+    public IRelayDirectory? Directory => _fleet?.Directory;
+
+    /// <summary>
+    /// Joins the fleet of <paramref name="url"/>: identities registered from now on are published, and signals for
+    /// NodeIds not connected here go through the directory. The directory connects in the background: a relay whose
+    /// directory is down serves its own peers all the same.
+    /// </summary>
+    private void JoinFleet(RelayDirectoryUrl url, UdpTransport transport)
+    {
+        var address = _options.PublicAddress ?? transport.LocalAddresses[0];
+        var ip = address.ToEndPoint().Address;
+        if (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any))
+        {
+            throw new ArgumentException($"--directory: the relay listens on {address}, which other relays cannot send to: give --public-address ADDR:PORT (or --listen a specific address).");
+        }
+
+        var directory = new EtcdRelayDirectory(url, NodeId, address.ToString(), _loggerFactory.CreateLogger("QuicPipe.Relay.Fleet"));
+        var fleet = new FleetMembership(directory, Registry, address, _loggerFactory.CreateLogger("QuicPipe.Relay.Fleet"));
+        Registry.IdentityObserver = fleet;
+        Control.Fleet = fleet;
+        fleet.Start(Control.DeliverLocal);
+        _fleet = fleet;
+        _logger.LogInformation("Member of the fleet of directory {Directory} as relay {NodeId} at {Address}", url, NodeId, address);
     }
 
     private void ApplyRoutes(IReadOnlyList<StaticRoute> routes, string path)

@@ -33,6 +33,9 @@ internal sealed class CidOwners
         _registryLock = registryLock;
     }
 
+    /// <summary>Told when an identity registered at this relay (not a remote one) comes and goes; called under the registry's lock.</summary>
+    public ILocalIdentityObserver? IdentityObserver { get; set; }
+
     public int IdentityCount => _identities.Count;
 
     public int RegistrationCount => _registrations;
@@ -71,7 +74,8 @@ internal sealed class CidOwners
     public ConnectionId[] CidsOf(NodeId node) => _owners.Where(o => o.Value.Identity.Node == node).Select(o => o.Key).ToArray();
 
     /// <summary>Null if the request may be applied as a whole; else why not. Changes nothing.</summary>
-    public RegistryResult? CheckRegistration(IdentityRecord? identity, PeerAddress address, ReadOnlySpan<byte> cidKey, ConnectionId[] derivedCids, List<ConnectionId> explicitCids, long nowMs)
+    /// <remarks>Remote identities (another relay's peers, <paramref name="remote"/>) all lead to their relay's address: the per-source quotas do not apply to them.</remarks>
+    public RegistryResult? CheckRegistration(IdentityRecord? identity, PeerAddress address, ReadOnlySpan<byte> cidKey, ConnectionId[] derivedCids, List<ConnectionId> explicitCids, long nowMs, bool remote = false)
     {
         if (identity is null && _identities.Count >= _options.MaxIdentities)
         {
@@ -128,7 +132,7 @@ internal sealed class CidOwners
             return RegistryResult.Refused(RegistryStatus.QuotaExceeded, $"{cidsAfter} CIDs would be routed; an identity may route at most {_options.MaxCidsPerIdentity}");
         }
 
-        if (CheckSourceQuotas(identity, address, cidsAfter) is { } overSource)
+        if (!remote && CheckSourceQuotas(identity, address, cidsAfter) is { } overSource)
         {
             return overSource;
         }
@@ -177,10 +181,29 @@ internal sealed class CidOwners
     {
         identity.Session = session;
         identity.GraceDeadlineMs = null;
+        UpdatePublished(identity);
         if (!identity.Address.Equals(address))
         {
             MoveIdentity(identity, address);
             RewriteRoutes(identity);
+        }
+    }
+
+    /// <summary>Tells the observer when the identity became one of this relay's own (or stopped being one).</summary>
+    public void UpdatePublished(IdentityRecord identity)
+    {
+        var local = !identity.IsRemote;
+        if (local != identity.IsPublished)
+        {
+            identity.IsPublished = local;
+            if (local)
+            {
+                IdentityObserver?.OnLocalIdentityAdded(identity.Node);
+            }
+            else
+            {
+                IdentityObserver?.OnLocalIdentityRemoved(identity.Node);
+            }
         }
     }
 
@@ -344,6 +367,11 @@ internal sealed class CidOwners
         if (_identities.Remove(identity.Node))
         {
             _bySource.Remove(identity);
+            if (identity.IsPublished)
+            {
+                identity.IsPublished = false;
+                IdentityObserver?.OnLocalIdentityRemoved(identity.Node);
+            }
         }
     }
 

@@ -23,6 +23,9 @@ namespace QuicPipe.Relay.Control;
 /// </remarks>
 public sealed class CidRegistry
 {
+    /// <summary>The session of an identity registered at another relay of the fleet: never a control connection's id.</summary>
+    internal const long RemoteSession = -1;
+
     private readonly CidTable _table;
     private readonly RegistryOptions _options;
 
@@ -60,6 +63,81 @@ public sealed class CidRegistry
     /// connection, so that only its end starts the grace period.
     /// </summary>
     public RegistryResult Register(NodeId node, long session, PeerAddress address, CidRegistrationRequest request)
+    {
+        ArgumentOutOfRangeException.ThrowIfEqual(session, RemoteSession);
+        return Register(node, session, address, request, remote: false);
+    }
+
+    /// <summary>
+    /// Routes the CIDs of <paramref name="request"/>, a peer of another relay of the fleet, to that relay at
+    /// <paramref name="relay"/>, for the registry's longest lifetime (each cross-relay signal renews it). Refused
+    /// while <paramref name="node"/> is registered at this relay itself: its own routes win.
+    /// </summary>
+    internal RegistryResult RegisterRemote(NodeId node, PeerAddress relay, CidRegistrationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_lock)
+        {
+            if (_owners.TryGetIdentity(node, out var identity) && !identity.IsRemote)
+            {
+                return RegistryResult.Refused(RegistryStatus.CidOwnedByOther, $"{node} is registered at this relay itself");
+            }
+        }
+
+        return Register(node, RemoteSession, relay, request with { Lifetime = _options.MaxLifetime }, remote: true);
+    }
+
+    /// <summary>Told which identities are registered here (the fleet directory publishes them); set before the relay serves.</summary>
+    internal ILocalIdentityObserver? IdentityObserver
+    {
+        get => _owners.IdentityObserver;
+        set
+        {
+            lock (_lock)
+            {
+                _owners.IdentityObserver = value;
+            }
+        }
+    }
+
+    /// <summary>The identities registered at this relay itself (not other relays' peers routed through it).</summary>
+    internal IReadOnlyList<NodeId> LocalIdentities()
+    {
+        lock (_lock)
+        {
+            return _owners.Identities.Where(identity => !identity.IsRemote).Select(identity => identity.Node).ToArray();
+        }
+    }
+
+    /// <summary>
+    /// What another relay needs to route <paramref name="node"/>'s CIDs here: its registrations as requests (derived
+    /// windows from their lowest routed counter, explicit CIDs); empty when it is not registered at this relay itself.
+    /// </summary>
+    internal IReadOnlyList<CidRegistrationRequest> RegistrationsOf(NodeId node)
+    {
+        lock (_lock)
+        {
+            if (!_owners.TryGetIdentity(node, out var identity) || identity.IsRemote)
+            {
+                return [];
+            }
+
+            var requests = new List<CidRegistrationRequest>(identity.Registrations.Count);
+            foreach (var registration in identity.Registrations)
+            {
+                // A window that slid spans up to twice its size; past the largest window a request may ask for, the
+                // upper counters (the ones the peer moves on to) are the ones that matter.
+                var span = (int)Math.Min(registration.High - registration.Low, _options.MaxWindow);
+                requests.Add(registration.IsDerived
+                    ? new CidRegistrationRequest(registration.Key, (uint)(registration.High - span), span, [], TimeSpan.Zero)
+                    : new CidRegistrationRequest(ReadOnlyMemory<byte>.Empty, 0, 0, [.. registration.Cids], TimeSpan.Zero));
+            }
+
+            return requests;
+        }
+    }
+
+    private RegistryResult Register(NodeId node, long session, PeerAddress address, CidRegistrationRequest request, bool remote)
     {
         ArgumentNullException.ThrowIfNull(request);
         var cidKey = request.CidKey.Span;
@@ -127,7 +205,12 @@ public sealed class CidRegistry
         {
             var nowMs = _table.NowMs;
             _owners.TryGetIdentity(node, out var identity);
-            var refusal = _owners.CheckRegistration(identity, address, cidKey, derivedCids, explicitCids, nowMs);
+            if (remote && identity is { IsRemote: false })
+            {
+                return RegistryResult.Refused(RegistryStatus.CidOwnedByOther, $"{node} is registered at this relay itself");
+            }
+
+            var refusal = _owners.CheckRegistration(identity, address, cidKey, derivedCids, explicitCids, nowMs, remote);
             if (refusal is { } refused)
             {
                 return refused;
@@ -169,6 +252,7 @@ public sealed class CidRegistry
 
             identity.Session = session;
             identity.GraceDeadlineMs = null;
+            _owners.UpdatePublished(identity);
             _owners.RewriteRoutes(identity);
             _routes.NotifyObservers();
             return new RegistryResult(RegistryStatus.Ok, null, TimeSpan.FromMilliseconds(longest), identity.CidCount);

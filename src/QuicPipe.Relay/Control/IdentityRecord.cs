@@ -14,8 +14,17 @@ internal sealed class IdentityRecord(NodeId node, ulong ownerId)
     /// <summary>Where its routes lead: the address its control connection was last seen from.</summary>
     public PeerAddress Address { get; set; }
 
-    /// <summary>The control connection that last registered or refreshed; only its end starts the grace period.</summary>
+    /// <summary>
+    /// The control connection that last registered or refreshed; only its end starts the grace period.
+    /// <see cref="CidRegistry.RemoteSession"/> for a peer of another relay of the fleet, whose routes lead there.
+    /// </summary>
     public long Session { get; set; }
+
+    /// <summary>A peer of another relay of the fleet: its routes lead to that relay, and it is not published as ours.</summary>
+    public bool IsRemote => Session == CidRegistry.RemoteSession;
+
+    /// <summary>Whether the identity observer was told of it as registered here (and must be told when it goes).</summary>
+    public bool IsPublished { get; set; }
 
     /// <summary>When (table clock) everything is removed because the control connection is gone; null while connected.</summary>
     public long? GraceDeadlineMs { get; set; }

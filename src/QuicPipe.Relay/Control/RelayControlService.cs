@@ -74,6 +74,9 @@ public sealed partial class RelayControlService
         _maintenance = new RegistryMaintenance(registry, options);
     }
 
+    /// <summary>The relay's fleet (relay --directory): signals for NodeIds not connected here go through it; null for a lone relay.</summary>
+    internal Fleet.Internal.FleetMembership? Fleet { get; set; }
+
     /// <summary>Maintenance passes run since the service was made (each: window moves, and a sweep when due).</summary>
     internal long MaintenancePasses => _maintenance.Passes;
 
@@ -365,7 +368,12 @@ public sealed partial class RelayControlService
                 return (RelayProtocol.CloseNormal, "quicpipe relay: control stream ended");
             }
 
-            var answer = Handle(session, message);
+            if (Handle(session, message) is not { } answer)
+            {
+                // Answered later (a signal on its way to another relay of the fleet).
+                continue;
+            }
+
             if (answer.Error is { Code: ErrorCode.BadRequest } error)
             {
                 if (await ProtocolErrorAsync(session, message.RequestId, error.Message, cancellationToken).ConfigureAwait(false))
@@ -390,7 +398,8 @@ public sealed partial class RelayControlService
         return session.ProtocolErrors >= _options.MaxProtocolErrors;
     }
 
-    private ServerMessage Handle(ControlSession session, ClientMessage message)
+    /// <summary>The answer to <paramref name="message"/>, or null when it is sent later by the task that makes it.</summary>
+    private ServerMessage? Handle(ControlSession session, ClientMessage message)
     {
         if (message.RequestId == 0)
         {
@@ -468,7 +477,7 @@ public sealed partial class RelayControlService
         return new ServerMessage { RequestId = requestId, Ack = new Ack() };
     }
 
-    private ServerMessage Signal(ControlSession session, ulong requestId, Protocol.Relay.Signal signal)
+    private ServerMessage? Signal(ControlSession session, ulong requestId, Protocol.Relay.Signal signal)
     {
         if (signal.To.Length != RelayProtocol.NodeIdLength)
         {
@@ -487,24 +496,69 @@ public sealed partial class RelayControlService
         }
 
         var to = new NodeId(signal.To.Span);
-        var delivery = new ServerMessage
+        if (!_sessions.ContainsKey(to) && Fleet is { } fleet)
         {
-            Signal = new SignalDelivery { From = ByteString.CopyFrom(session.Node.Bytes), Payload = signal.Payload },
-        };
+            _ = ForwardThroughFleetAsync(fleet, session, requestId, to, signal.Payload);
+            return null;
+        }
+
+        return DeliverLocal(session.Node, to, signal.Payload) is { } refused
+            ? Error(requestId, refused.Code, refused.Message)
+            : new ServerMessage { RequestId = requestId, Ack = new Ack() };
+    }
+
+    /// <summary>Delivers a signal to <paramref name="to"/>'s control connection here: null once queued, else why not (counted).</summary>
+    internal (ErrorCode Code, string Message)? DeliverLocal(NodeId from, NodeId to, ByteString payload)
+    {
         if (!_sessions.TryGetValue(to, out var target))
         {
             Interlocked.Increment(ref _signalsUnknownNode);
-            return Error(requestId, ErrorCode.UnknownNode, $"{to} has no control connection to this relay");
+            return (ErrorCode.UnknownNode, $"{to} has no control connection to this relay");
         }
 
+        var delivery = new ServerMessage
+        {
+            Signal = new SignalDelivery { From = ByteString.CopyFrom(from.Bytes), Payload = payload },
+        };
         if (!target.TryDeliver(delivery))
         {
             Interlocked.Increment(ref _signalsRateLimited);
-            return Error(requestId, ErrorCode.RateLimited, $"{to} is not reading its signals (its queue is full)");
+            return (ErrorCode.RateLimited, $"{to} is not reading its signals (its queue is full)");
         }
 
         Interlocked.Increment(ref _signalsDelivered);
-        return new ServerMessage { RequestId = requestId, Ack = new Ack() };
+        return null;
+    }
+
+    /// <summary>
+    /// A signal for a NodeId registered at another relay of the fleet: carried through the directory, answered when
+    /// that relay answers (the read loop goes on meanwhile; the signal rate limit bounds how many are under way).
+    /// </summary>
+    private async Task ForwardThroughFleetAsync(Fleet.Internal.FleetMembership fleet, ControlSession session, ulong requestId, NodeId to, ByteString payload)
+    {
+        try
+        {
+            var refused = await fleet.ForwardAsync(session.Node, to, payload, CancellationToken.None).ConfigureAwait(false);
+            if (refused is { } why)
+            {
+                Interlocked.Increment(ref _signalsUnknownNode);
+                LogFleetSignalRefused(_logger, session.Node, to, why.Message);
+            }
+            else
+            {
+                Interlocked.Increment(ref _signalsDelivered);
+            }
+
+            session.TryDeliver(refused is { } error
+                ? Error(requestId, error.Code, error.Message)
+                : new ServerMessage { RequestId = requestId, Ack = new Ack() });
+        }
+#pragma warning disable CA1031 // A failure here ends this one signal (the peer's request times out), never the session.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogConnectionFailed(_logger, session.Connection.RemoteEndPoint, e);
+        }
     }
 
     private static ServerMessage Registered(ulong requestId, string observed, RegistryResult result) => new()
@@ -574,6 +628,9 @@ public sealed partial class RelayControlService
 
     [LoggerMessage(EventId = 208, Level = LogLevel.Information, Message = "Control connection of {Node} from {Remote} refused: not in the allow-list")]
     private static partial void LogNotAllowed(ILogger logger, NodeId node, System.Net.IPEndPoint remote);
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "Signal from {From} to {To} through the fleet refused: {Reason}")]
+    private static partial void LogFleetSignalRefused(ILogger logger, NodeId from, NodeId to, string reason);
 
     [LoggerMessage(EventId = 209, Level = LogLevel.Debug, Message = "Control connection from {Remote} refused: {Reason}")]
     private static partial void LogSourceQuota(ILogger logger, System.Net.IPEndPoint remote, string reason);
