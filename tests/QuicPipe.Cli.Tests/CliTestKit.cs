@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using QuicPipe.Quic;
 
 namespace QuicPipe.Cli.Tests;
@@ -51,5 +52,30 @@ internal static class CliTestKit
         }
 
         return (file, NodeIdentity.LoadKeyFile(file).NodeId.ToString());
+    }
+
+    /// <summary>Writes <paramref name="total"/> deterministic pseudo-random bytes, closes the stream, returns their SHA-256.</summary>
+    public static async Task<byte[]> WriteRandomAsync(Stream stdin, long total, int seed)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await WriteChunkAsync(stdin, hash, total, seed);
+        stdin.Close();
+        return hash.GetCurrentHash();
+    }
+
+    /// <summary>Writes <paramref name="total"/> deterministic pseudo-random bytes and adds them to <paramref name="hash"/>; the stream stays open.</summary>
+    public static async Task WriteChunkAsync(Stream stdin, IncrementalHash hash, long total, int seed)
+    {
+        var random = new Random(seed);
+        var buffer = new byte[256 * 1024];
+        for (long written = 0; written < total; written += buffer.Length)
+        {
+            var length = (int)Math.Min(buffer.Length, total - written);
+            random.NextBytes(buffer.AsSpan(0, length));
+            hash.AppendData(buffer, 0, length);
+            await stdin.WriteAsync(buffer.AsMemory(0, length));
+        }
+
+        await stdin.FlushAsync();
     }
 }

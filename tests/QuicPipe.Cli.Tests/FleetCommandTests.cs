@@ -88,6 +88,61 @@ public sealed class FleetCommandTests : IDisposable
         GC.KeepAlive(accept);
     }
 
+    [RequiresEtcdFact]
+    public async Task A_relay_killed_mid_transfer_hands_a_cross_relay_connection_to_another_relay_of_the_fleet()
+    {
+        using var etcd = new EtcdServer(_scratch.Directory);
+        var relays = Enumerable.Range(1, 3).Select(i => StartRelay(etcd, $"relay{i}")).ToArray();
+        var (aKey, aId) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, bId) = CliTestKit.Identity(_scratch.Directory, "b");
+
+        // B knows only relay 3; A lists relays 1 and 2 and dials through relay 1, which forwards to relay 3.
+        var accept = Peer("accept", "--relay", relays[2].Address, "--key", bKey, "--relay-id", relays[2].Id, "--relay-only", "--allow", aId, "--peer-timeout", "15s");
+        Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+        Assert.True(SpinWait.SpinUntil(() => etcd.Keys(Prefix).Contains($"{Prefix}nodes/{bId}/{relays[2].Id}"), Startup), string.Join('\n', etcd.Keys(Prefix)));
+        var dial = Peer(
+            "dial", "--relay", relays[0].Address, "--relay", relays[1].Address, "--relay-id", relays[0].Id, "--relay-id", relays[1].Id,
+            "--key", aKey, "--relay-only", "--log-level", "Information", "--peer-timeout", "15s", bId);
+
+        using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await WriteToDialAsync(4 * 1024 * 1024, seed: 5);
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes == 4 * 1024 * 1024, Transfer), dial.AllStderr + "\n---\n" + accept.AllStderr);
+        relays[0].Process.Signal(RelayProcess.SigKill);
+        Assert.True(relays[0].Process.WaitForExit(Startup));
+
+        // Written after relay 1 died: these bytes can only cross relay 2, which relay 3 must now be forwarding to.
+        await WriteToDialAsync(TransferBytes - (4 * 1024 * 1024), seed: 6);
+
+        dial.Stdin.Close();
+        accept.Stdin.Close();
+        Assert.True(dial.WaitForExit(Transfer), "dial did not finish: " + dial.AllStderr + "\n---\n" + accept.AllStderr);
+        Assert.True(accept.WaitForExit(Transfer), "accept did not finish: " + accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.True(accept.ExitCode == 0, accept.AllStderr);
+        Assert.Equal(TransferBytes, accept.StdoutBytes);
+        Assert.Equal(sent.GetCurrentHash(), accept.StdoutSha256());
+
+        // The same connection throughout: A's path moved from relay 1 to relay 2; B's stayed on relay 3.
+        var paths = dial.Stderr.Where(l => l.StartsWith("path: ", StringComparison.Ordinal)).ToList();
+        Assert.True(paths.Count == 2, dial.AllStderr);
+        Assert.StartsWith($"path: relayed {relays[0].Address} rtt ", paths[0], StringComparison.Ordinal);
+        Assert.StartsWith($"path: relayed {relays[1].Address} rtt ", paths[1], StringComparison.Ordinal);
+        Assert.Contains(dial.Stderr, l => l.Contains($"moves to relay {relays[1].Address}", StringComparison.Ordinal));
+        Assert.Single(accept.Stderr, l => l.StartsWith("path: ", StringComparison.Ordinal));
+
+        async Task WriteToDialAsync(long bytes, int seed)
+        {
+            try
+            {
+                await CliTestKit.WriteChunkAsync(dial.Stdin, sent, bytes, seed);
+            }
+            catch (IOException e)
+            {
+                Assert.Fail($"dial stopped reading its input ({e.Message}): {dial.AllStderr}\n---\n{accept.AllStderr}");
+            }
+        }
+    }
+
     [Fact]
     public async Task A_relay_whose_directory_is_down_from_the_start_serves_its_own_peers_and_says_so()
     {
@@ -105,7 +160,7 @@ public sealed class FleetCommandTests : IDisposable
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer("dial", "--relay", address, "--key", aKey, "--relay-id", id, "--relay-only", bId);
         accept.Stdin.Close();
-        var sent = await WriteRandomAsync(dial.Stdin, 1024 * 1024, seed: 3);
+        var sent = await CliTestKit.WriteRandomAsync(dial.Stdin, 1024 * 1024, seed: 3);
         Assert.True(dial.WaitForExit(Transfer), "dial did not finish: " + dial.AllStderr);
         Assert.True(accept.WaitForExit(Transfer), "accept did not finish: " + accept.AllStderr);
         Assert.True(dial.ExitCode == 0, dial.AllStderr);
@@ -139,7 +194,7 @@ public sealed class FleetCommandTests : IDisposable
 
         var dial = Peer("dial", "--relay", dialer.Address, "--key", fromKey, "--relay-id", dialer.Id, "--relay-only", toId);
         accept.Stdin.Close();
-        var sent = await WriteRandomAsync(dial.Stdin, TransferBytes, seed: from.GetHashCode(StringComparison.Ordinal));
+        var sent = await CliTestKit.WriteRandomAsync(dial.Stdin, TransferBytes, seed: from.GetHashCode(StringComparison.Ordinal));
         Assert.True(dial.WaitForExit(Transfer), "dial did not finish: " + dial.AllStderr);
         Assert.True(accept.WaitForExit(Transfer), "accept did not finish: " + accept.AllStderr);
         Assert.True(dial.ExitCode == 0, dial.AllStderr);
@@ -170,24 +225,6 @@ public sealed class FleetCommandTests : IDisposable
     }
 
     private static int Count(RelayProcess process, string text) => process.Stderr.Count(l => l.Contains(text, StringComparison.Ordinal));
-
-    /// <summary>Writes <paramref name="total"/> deterministic pseudo-random bytes, closes the stream, returns their SHA-256.</summary>
-    private static async Task<byte[]> WriteRandomAsync(Stream stdin, long total, int seed)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var random = new Random(seed);
-        var buffer = new byte[256 * 1024];
-        for (long sent = 0; sent < total; sent += buffer.Length)
-        {
-            var length = (int)Math.Min(buffer.Length, total - sent);
-            random.NextBytes(buffer.AsSpan(0, length));
-            hash.AppendData(buffer, 0, length);
-            await stdin.WriteAsync(buffer.AsMemory(0, length));
-        }
-
-        stdin.Close();
-        return hash.GetCurrentHash();
-    }
 
     private sealed record FleetRelay(RelayProcess Process, string Address, string Id);
 }

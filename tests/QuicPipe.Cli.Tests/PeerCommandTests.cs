@@ -28,8 +28,8 @@ public sealed class PeerCommandTests : IDisposable
         Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--relay-only", bId);
 
-        var forward = WriteRandomAsync(dial.Stdin, 100 * 1024 * 1024, seed: 1);
-        var backward = WriteRandomAsync(accept.Stdin, 1024 * 1024, seed: 2);
+        var forward = CliTestKit.WriteRandomAsync(dial.Stdin, 100 * 1024 * 1024, seed: 1);
+        var backward = CliTestKit.WriteRandomAsync(accept.Stdin, 1024 * 1024, seed: 2);
         var sentForward = await forward;
         var sentBackward = await backward;
 
@@ -57,10 +57,10 @@ public sealed class PeerCommandTests : IDisposable
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--stats-interval", "200ms", bId);
         using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 3);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 3);
         Assert.True(dial.WaitForStderr(l => l.StartsWith("path: direct 127.0.0.1:", StringComparison.Ordinal), Transfer), dial.AllStderr);
         Assert.True(accept.WaitForStderr(l => l.StartsWith("path: direct 127.0.0.1:", StringComparison.Ordinal), Transfer), accept.AllStderr);
-        await WriteChunkAsync(dial.Stdin, forward, 4 * 1024 * 1024, seed: 4);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 4 * 1024 * 1024, seed: 4);
         Assert.True(dial.WaitForStderr(l => StatsDirectBytes(l) > 4 * 1024 * 1024, Transfer), dial.AllStderr);
         dial.Stdin.Close();
         accept.Stdin.Close();
@@ -86,7 +86,7 @@ public sealed class PeerCommandTests : IDisposable
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--relay-only", "--stats-interval", "10m", bId);
         using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 5);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 5);
         dial.Stdin.Close();
         accept.Stdin.Close();
 
@@ -193,8 +193,8 @@ public sealed class PeerCommandTests : IDisposable
         Assert.StartsWith($"qpo1.{aId}.", await File.ReadAllTextAsync(offerFile), StringComparison.Ordinal);
 
         var accept = Peer("accept", "--relay", relayAddress, "--key", bKey, "--relay-id", relayId, "--offer-in", "@" + offerFile);
-        var forward = WriteRandomAsync(dial.Stdin, 64 * 1024, seed: 3);
-        var backward = WriteRandomAsync(accept.Stdin, 64 * 1024, seed: 4);
+        var forward = CliTestKit.WriteRandomAsync(dial.Stdin, 64 * 1024, seed: 3);
+        var backward = CliTestKit.WriteRandomAsync(accept.Stdin, 64 * 1024, seed: 4);
 
         var sentForward = await forward;
         var sentBackward = await backward;
@@ -220,7 +220,7 @@ public sealed class PeerCommandTests : IDisposable
         var dial = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--log-level", "Information", "--relay-only", bId);
         using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 5);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 5);
         Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes == 1024 * 1024, Transfer), accept.AllStderr);
 
         relay.Dispose();
@@ -228,7 +228,7 @@ public sealed class PeerCommandTests : IDisposable
         Assert.True(dial.WaitForStderr(l => Count(dial, "Registered with relay") >= 2, Transfer), dial.AllStderr);
         Assert.True(accept.WaitForStderr(l => Count(accept, "Registered with relay") >= 2, Transfer), accept.AllStderr);
 
-        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 6);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 6);
         dial.Stdin.Close();
         accept.Stdin.Close();
 
@@ -271,29 +271,5 @@ public sealed class PeerCommandTests : IDisposable
         var process = PeerProcess.Start(args);
         _scratch.Own(process);
         return process;
-    }
-
-    /// <summary>Writes <paramref name="total"/> deterministic pseudo-random bytes, closes the stream, returns their SHA-256.</summary>
-    private static async Task<byte[]> WriteRandomAsync(Stream stdin, long total, int seed)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        await WriteChunkAsync(stdin, hash, total, seed);
-        stdin.Close();
-        return hash.GetCurrentHash();
-    }
-
-    private static async Task WriteChunkAsync(Stream stdin, IncrementalHash hash, long total, int seed)
-    {
-        var random = new Random(seed);
-        var buffer = new byte[256 * 1024];
-        for (long sent = 0; sent < total; sent += buffer.Length)
-        {
-            var length = (int)Math.Min(buffer.Length, total - sent);
-            random.NextBytes(buffer.AsSpan(0, length));
-            hash.AppendData(buffer, 0, length);
-            await stdin.WriteAsync(buffer.AsMemory(0, length));
-        }
-
-        await stdin.FlushAsync();
     }
 }

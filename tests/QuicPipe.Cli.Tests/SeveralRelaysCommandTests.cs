@@ -27,7 +27,7 @@ public sealed class SeveralRelaysCommandTests : IDisposable
         var dial = Peer("dial", "--relay", r1, "--relay", r2, "--relay-id", r1Id, "--relay-id", r2Id, "--key", aKey, "--relay-only", bId);
 
         using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 1);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 1);
         dial.Stdin.Close();
         accept.Stdin.Close();
 
@@ -54,13 +54,13 @@ public sealed class SeveralRelaysCommandTests : IDisposable
         var dial = Peer(["dial", .. relays, "--key", aKey, bId]);
         using var forward = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-        await WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 2);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 1024 * 1024, seed: 2);
         Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes == 1024 * 1024, Transfer), accept.AllStderr);
         r1Process.Signal(RelayProcess.SigKill);
         Assert.True(r1Process.WaitForExit(Startup));
 
         // Written after R1 died: these bytes can only cross through R2.
-        await WriteChunkAsync(dial.Stdin, forward, 4 * 1024 * 1024, seed: 3);
+        await CliTestKit.WriteChunkAsync(dial.Stdin, forward, 4 * 1024 * 1024, seed: 3);
         Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes == 5 * 1024 * 1024, Transfer), dial.AllStderr + "\n---\n" + accept.AllStderr);
         dial.Stdin.Close();
         accept.Stdin.Close();
@@ -146,20 +146,5 @@ public sealed class SeveralRelaysCommandTests : IDisposable
         var process = PeerProcess.Start(args);
         _scratch.Own(process);
         return process;
-    }
-
-    private static async Task WriteChunkAsync(Stream stdin, IncrementalHash hash, long total, int seed)
-    {
-        var random = new Random(seed);
-        var buffer = new byte[256 * 1024];
-        for (long sent = 0; sent < total; sent += buffer.Length)
-        {
-            var length = (int)Math.Min(buffer.Length, total - sent);
-            random.NextBytes(buffer.AsSpan(0, length));
-            hash.AppendData(buffer, 0, length);
-            await stdin.WriteAsync(buffer.AsMemory(0, length));
-        }
-
-        await stdin.FlushAsync();
     }
 }
