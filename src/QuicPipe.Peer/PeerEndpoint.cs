@@ -54,6 +54,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly CrossedDials _crossed;
     private readonly RelaySession _relay;
 
+    // Closes connections whose peer fell silent while their path was alive (--peer-timeout).
+    private readonly PeerLiveness _liveness;
+
     // The peer's instruments (meter QuicPipe.Peer.Paths), from construction to stop.
     private readonly PeerPathMetrics _metrics;
 
@@ -68,6 +71,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private ListenerContext? _listener;
     private QuicEndpoint? _quic;
     private QuicPipeServer? _ownServer;
+    private Task _livenessRun = Task.CompletedTask;
 
     /// <summary>
     /// A peer to compose on a server's UDP listener (<see cref="PeerListenerBuilderExtensions.UsePeer"/>) and start
@@ -84,6 +88,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _relay = new RelaySession(options, _issuer, e => Registered?.Invoke(this, e), Fail, AnswerDial, TakeSignalAsync, () => CountOpenPaths().Relayed > 0, _stopping.Token, _logger);
         _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _relay.Control, _relay.CheckNowAsync, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
+        _liveness = new PeerLiveness(options.PeerTimeout, IsPathAlive, _logger);
         _metrics = new PeerPathMetrics(this);
         EndpointOptions = new QuicEndpointOptions
         {
@@ -225,6 +230,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
         _direct.Attach(_quic);
         await _relay.StartAsync(_quic, cancellationToken).ConfigureAwait(false);
+        _livenessRun = _liveness.RunAsync(_stopping.Token);
     }
 
     /// <summary>Called by <see cref="PeerListenerBuilderExtensions.UsePeer"/>: the listener whose endpoint the peer uses.</summary>
@@ -442,6 +448,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _relay.StopAsync().ConfigureAwait(false);
+        await _livenessRun.ConfigureAwait(false);
         _accepted.Writer.TryComplete();
         await _direct.StopAsync().ConfigureAwait(false);
         await _relay.DisposeAsync().ConfigureAwait(false);
@@ -473,6 +480,14 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         return (relayed, direct);
     }
 
+    /// <summary>
+    /// Whether the path <paramref name="connection"/> uses now is known to be alive, so that its peer's silence means
+    /// something: a direct path is (its probes move the connection back to the relay within the direct path timeout
+    /// when it fails); a relayed one while the relay answers its pings.
+    /// </summary>
+    private bool IsPathAlive(QuicConnection connection) =>
+        (_paths.TryGetValue(connection, out var path) && path.Kind == PeerPathKind.Direct) || _relay.IsAnswering;
+
     /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
     private async Task<PeerPath> TrackAsync(QuicConnection connection, CancellationToken cancellationToken)
     {
@@ -480,6 +495,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         path.Changed += (_, e) => _metrics.CountMove(e.Kind);
         path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
         _paths.AddOrUpdate(connection, path);
+        _liveness.Watch(connection);
         await path.CaptureInitialRttAsync(cancellationToken).ConfigureAwait(false);
         return path;
     }
