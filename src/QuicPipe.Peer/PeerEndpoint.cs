@@ -57,6 +57,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly PeerRelays _relays;
     private readonly RelayFailover _failover;
 
+    // Closes connections whose peer fell silent while their path was alive (--peer-timeout).
+    private readonly PeerLiveness _liveness;
+
     // The peer's instruments (meter QuicPipe.Peer.Paths), from construction to stop.
     private readonly PeerPathMetrics _metrics;
 
@@ -71,6 +74,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private ListenerContext? _listener;
     private QuicEndpoint? _quic;
     private QuicPipeServer? _ownServer;
+    private Task _livenessRun = Task.CompletedTask;
 
     /// <summary>
     /// A peer to compose on a server's UDP listener (<see cref="PeerListenerBuilderExtensions.UsePeer"/>) and start
@@ -90,6 +94,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _failover = new RelayFailover(_relays.Sessions, _stopping.Token, _logger);
         _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, RelayOf, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
+        _liveness = new PeerLiveness(options.PeerTimeout, IsPathAlive, _logger);
         _metrics = new PeerPathMetrics(this);
         EndpointOptions = new QuicEndpointOptions
         {
@@ -236,6 +241,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
         _direct.Attach(_quic);
         await _relays.StartAsync(_quic, cancellationToken).ConfigureAwait(false);
+        _livenessRun = _liveness.RunAsync(_stopping.Token);
     }
 
     /// <summary>
@@ -454,6 +460,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _relays.StopAsync().ConfigureAwait(false);
+        await _livenessRun.ConfigureAwait(false);
         _accepted.Writer.TryComplete();
         await _failover.StopAsync().ConfigureAwait(false);
         await _direct.StopAsync().ConfigureAwait(false);
@@ -486,6 +493,16 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         return (relayed, direct);
     }
 
+    /// <summary>
+    /// Whether the path <paramref name="connection"/> uses now is known to be alive, so that its peer's silence means
+    /// something: a direct path is (its probes move the connection back to the relay within the direct path timeout
+    /// when it fails); a relayed one while the relay answers its pings.
+    /// </summary>
+    private bool IsPathAlive(QuicConnection connection) =>
+        _paths.TryGetValue(connection, out var path)
+            ? path.Kind == PeerPathKind.Direct || _relays.At(path.Relay).IsAnswering
+            : _relays.First.IsAnswering;
+
     /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
     private async Task<PeerPath> TrackAsync(QuicConnection connection, IPEndPoint relay, CancellationToken cancellationToken)
     {
@@ -493,6 +510,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         path.Changed += (_, e) => _metrics.CountMove(e.Kind);
         path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
         _paths.AddOrUpdate(connection, path);
+        _liveness.Watch(connection);
         await path.CaptureInitialRttAsync(cancellationToken).ConfigureAwait(false);
         return path;
     }

@@ -66,17 +66,25 @@ public sealed class PeerEndpointOptions
 
     /// <summary>
     /// Keep-alive (a QUIC PING) on every connection idle this long: it keeps NAT mappings open (common UDP mapping
-    /// timeouts are 30 s and up) and gives a live peer something to answer well within <see cref="IdleTimeout"/>.
+    /// timeouts are 30 s and up) and gives a live peer something to answer well within <see cref="PeerTimeout"/>.
     /// </summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(1.5);
 
     /// <summary>
-    /// A connection with nothing received for this long is closed (<c>--peer-timeout</c>): how soon a peer that
-    /// vanished without a word (killed, its host or network gone) is noticed, give or take a keep-alive interval (the
-    /// timer restarts at our first packet after the peer's last, RFC 9000 §10.1). With keep-alives every
+    /// A connection whose peer sent nothing for this long while the connection's path was alive is closed as lost
+    /// (<c>--peer-timeout</c>): how soon a peer that vanished without a word (killed, its host or network gone) is
+    /// noticed, give or take an eighth of it. While the path is down (the relay stopped answering its pings) the peer's
+    /// silence is not counted, so a relay that restarts costs a stall, not the connection. With keep-alives every
     /// <see cref="KeepAliveInterval"/>, a live peer answers several times within it.
     /// </summary>
-    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(6);
+    public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>
+    /// The QUIC idle timeout: a connection with no packet received for this long ends, whatever its path did. Long,
+    /// because it bounds only truly dead paths: a relay that restarts, or a handshake that loses a few packets, must
+    /// not end a connection; a dead peer is found by <see cref="PeerTimeout"/> instead. At least the peer timeout.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Look for a direct path to each peer and move connections onto it (docs/nat-traversal.md); false keeps every
@@ -125,7 +133,7 @@ public sealed class PeerEndpointOptions
     /// How often the relay is pinged while connections run through it, which a restarted or lost relay stalls: with
     /// <see cref="RelayPingTimeout"/>, a relay that stopped answering is found within 2.5 s. Soon enough matters twice:
     /// a stalled connection's retransmissions back off (1.9 s, then 3.8 s, then 7.7 s after the stall on a fast path),
-    /// and one that has not reached the relay again before its idle timeout (<see cref="IdleTimeout"/>) is lost.
+    /// and its peer's silence counts toward <see cref="PeerTimeout"/> again only once the relay answers.
     /// </summary>
     public TimeSpan RelayBusyKeepAliveInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
@@ -217,9 +225,14 @@ public sealed class PeerEndpointOptions
             throw new ArgumentOutOfRangeException(nameof(RelayPingTimeout), "Relay ping intervals and timeout must be positive.");
         }
 
-        if (IdleTimeout < TimeSpan.FromSeconds(1) || KeepAliveInterval < TimeSpan.FromMilliseconds(10) || KeepAliveInterval >= IdleTimeout)
+        if (PeerTimeout < TimeSpan.FromSeconds(1) || KeepAliveInterval < TimeSpan.FromMilliseconds(10) || KeepAliveInterval >= PeerTimeout)
         {
-            throw new ArgumentOutOfRangeException(nameof(IdleTimeout), IdleTimeout, "The peer timeout is at least 1 s, and the keep-alive interval shorter than it (--peer-timeout).");
+            throw new ArgumentOutOfRangeException(nameof(PeerTimeout), PeerTimeout, "The peer timeout is at least 1 s, and the keep-alive interval shorter than it (--peer-timeout).");
+        }
+
+        if (IdleTimeout < PeerTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IdleTimeout), IdleTimeout, "The QUIC idle timeout is at least the peer timeout.");
         }
 
         if (DialTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero)

@@ -10,15 +10,27 @@ namespace QuicPipe.Cli.Tests;
 internal static class CliTestKit
 {
     /// <summary>The built quicpipe.dll under dotnet, with every standard stream redirected.</summary>
-    public static ProcessStartInfo QuicpipeStartInfo(string[] args)
+    /// <summary>
+    /// quicpipe with <paramref name="args"/>; inside network namespace <paramref name="netns"/> if given (through
+    /// <c>ip netns exec</c>, which execs dotnet: the process's pid is quicpipe's own).
+    /// </summary>
+    public static ProcessStartInfo QuicpipeStartInfo(string[] args, string? netns = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (netns is not null)
+        {
+            foreach (var arg in new[] { "netns", "exec", netns, "dotnet" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "quicpipe.dll"));
         foreach (var arg in args)
         {

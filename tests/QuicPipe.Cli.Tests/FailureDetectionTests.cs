@@ -199,6 +199,44 @@ public sealed class FailureDetectionTests : IDisposable
         GC.KeepAlive(relay);
     }
 
+    [Fact]
+    public async Task A_transfer_survives_a_relay_that_is_down_for_5_s_and_completes_byte_exact()
+    {
+        var relay = StartRelay();
+        var (accept, dial) = Connect(relayOnly: true, "--log-level", "Information");
+        using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var stopWriting = new CancellationTokenSource();
+        var writing = WriteSteadilyAsync(dial.Stdin, sent, stopWriting.Token);
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > 256 * 1024, Startup), dial.AllStderr + "\n" + accept.AllStderr);
+
+        // Down for longer than the peer timeout's old role as the QUIC idle timeout allowed (6 s, less the time the
+        // peers took to notice): the peers' silence does not count while the relay does not answer.
+        var killedAt = DateTime.UtcNow;
+        relay.Dispose();
+        Thread.Sleep(TimeSpan.FromSeconds(5));
+        Assert.False(dial.HasExited, dial.AllStderr);
+        Assert.False(accept.HasExited, accept.AllStderr);
+        relay = StartRelay();
+        var clock = Stopwatch.StartNew();
+        var atRestart = accept.StdoutBytes;
+
+        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > atRestart, Startup), $"{clock.Elapsed}\n{Timeline(killedAt, dial)}\n{Timeline(killedAt, accept)}");
+        var resumed = clock.Elapsed;
+        Assert.True(resumed <= TimeSpan.FromSeconds(5), $"the transfer resumed {resumed.TotalSeconds:0.0} s after the relay was back\n{Timeline(killedAt, dial)}\n{Timeline(killedAt, accept)}");
+
+        await stopWriting.CancelAsync();
+        var total = await writing;
+        dial.Stdin.Close();
+        accept.Stdin.Close();
+        Assert.True(dial.WaitForExit(Startup), dial.AllStderr);
+        Assert.True(accept.WaitForExit(Startup), accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.True(accept.ExitCode == 0, accept.AllStderr);
+        Assert.Equal(total, accept.StdoutBytes);
+        Assert.Equal(sent.GetCurrentHash(), accept.StdoutSha256());
+        GC.KeepAlive(relay);
+    }
+
     private static string Timeline(DateTime from, PeerProcess peer) =>
         string.Join('\n', peer.StderrTimes.Select(e => $"{(e.At - from).TotalSeconds,6:0.00} {e.Line}"));
 

@@ -52,9 +52,12 @@ internal sealed class PeerProcess : IDisposable
     /// <summary>SIGKILL: the process ends without a word to its peer or its relay, as on a crash or a power cut.</summary>
     public void KillAbruptly() => _process.Kill();
 
-    public static PeerProcess Start(params string[] args)
+    public static PeerProcess Start(params string[] args) => StartIn(null, args);
+
+    /// <summary>Starts quicpipe inside network namespace <paramref name="netns"/> (null: the test's own).</summary>
+    public static PeerProcess StartIn(string? netns, params string[] args)
     {
-        var start = CliTestKit.QuicpipeStartInfo(args);
+        var start = CliTestKit.QuicpipeStartInfo(args, netns);
         return new PeerProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
     }
 

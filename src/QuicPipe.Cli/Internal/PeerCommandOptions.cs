@@ -14,6 +14,9 @@ namespace QuicPipe.Cli.Internal;
 /// </summary>
 internal sealed class PeerCommandOptions
 {
+    // The QUIC idle timeout of peer connections (PeerEndpointOptions.IdleTimeout), unless --peer-timeout is longer.
+    private static readonly TimeSpan QuicIdleTimeout = TimeSpan.FromSeconds(30);
+
     public Option<IPEndPoint[]> Relay { get; } = new("--relay")
     {
         Description = "A relay's UDP address, HOST:PORT or [IPv6]:PORT. Repeat it to register with several relays (each once): dials go through the first, in the order given, that knows the peer, and a connection whose relay is lost moves to another the peer is registered at.",
@@ -113,8 +116,11 @@ internal sealed class PeerCommandOptions
             HandshakeTimeout = timeout,
 
             // Four keep-alives per timeout: a live peer answers several before it runs out, even with one or two lost.
-            IdleTimeout = peerTimeout,
+            // The QUIC idle timeout stays long (it bounds only dead paths): a relay that restarts stalls a connection
+            // without ending it, while the peer timeout finds a dead peer behind a live path.
+            PeerTimeout = peerTimeout,
             KeepAliveInterval = peerTimeout / 4,
+            IdleTimeout = peerTimeout > QuicIdleTimeout ? peerTimeout : QuicIdleTimeout,
             DirectPaths = !parse.GetValue(RelayOnly),
             DirectRetryInterval = parse.GetValue(DirectRetry),
             LoggerFactory = loggers,
@@ -184,7 +190,7 @@ internal sealed class PeerCommandOptions
     {
         var option = CliOptions.Duration(
             "--peer-timeout",
-            "How long a connection to a peer may go without a packet from it before it is given up: a peer that was killed, or whose host or network went away, is noticed after this and at most a quarter more (keep-alives every quarter of it keep a live one answering). At least 1s.",
+            "How long a connection to a peer may go without a packet from it, while the path to it is alive, before it is given up: a peer that was killed, or whose host or network went away, is noticed after this and at most an eighth more (keep-alives every quarter of it keep a live one answering). While the relay itself does not answer, the peer's silence is not counted, so a relay restart stalls a transfer without ending it (up to 30 s, the QUIC idle timeout). At least 1s.",
             TimeSpan.FromSeconds(6));
         option.Validators.Add(result =>
         {

@@ -55,7 +55,7 @@ internal static class PeerSession
             {
                 var (connection, stream) = await connect(started, cancellationToken).ConfigureAwait(false);
                 await using var reporter = await PathReporter.StartAsync(started.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
-                return await new NetcatSession(connection, stream, started.NodeId, command, options.IdleTimeout).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
+                return await new NetcatSession(connection, stream, started.NodeId, command, options.PeerTimeout).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
             }, stop.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)

@@ -40,6 +40,9 @@ internal sealed partial class RelaySession : IAsyncDisposable
     private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
 
+    // How long a ping may be out before the relay no longer counts as answering: half the ping timeout.
+    private readonly TimeSpan _answerWait;
+
     // Completed to run the liveness check (ping, re-register on a new address) now instead of at the next interval.
     private TaskCompletionSource _checkNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -54,6 +57,9 @@ internal sealed partial class RelaySession : IAsyncDisposable
 
     private NodeId? _relayId;
     private Task _maintenance = Task.CompletedTask;
+
+    // When the oldest ping still unanswered went out (a Stopwatch timestamp), 0 while none is: read by IsAnswering.
+    private long _unansweredSince;
 
     /// <param name="options">The endpoint's options.</param>
     /// <param name="relay">The relay this session is with.</param>
@@ -93,6 +99,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
         _stopping = stopping;
         _logger = logger;
         _relayId = relay.Id;
+        _answerWait = (options.RelayPingTimeout < options.RelayKeepAliveInterval ? options.RelayPingTimeout : options.RelayKeepAliveInterval) / 2;
     }
 
     /// <summary>The relay's address.</summary>
@@ -112,6 +119,20 @@ internal sealed partial class RelaySession : IAsyncDisposable
 
     /// <summary>The session as <see cref="PeerEndpoint.Relays"/> shows it.</summary>
     public PeerRelayStatus Status => new(EndPoint, _relayId, Control is not null, PublicEndPoint, Registrations);
+
+    /// <summary>
+    /// Whether the relay is known to answer now: we are connected and registered, and no ping has gone unanswered
+    /// for half the ping timeout. False from then until we are registered again (a relay that restarted, or the path
+    /// to it gone): the peers behind it cannot be heard meanwhile.
+    /// </summary>
+    public bool IsAnswering
+    {
+        get
+        {
+            var since = Volatile.Read(ref _unansweredSince);
+            return Control is not null && (since == 0 || Stopwatch.GetElapsedTime(since) < _answerWait);
+        }
+    }
 
     private NodeId NodeId => _options.Identity!.NodeId;
 
@@ -279,6 +300,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
         try
         {
             await RegisterAsync(control, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _unansweredSince, 0);
             Control = control;
         }
         catch (Exception e) when (e is RelayControlException or OperationCanceledException)
@@ -404,6 +426,9 @@ internal sealed partial class RelaySession : IAsyncDisposable
             }
 
             lastPing = Stopwatch.GetTimestamp();
+
+            // The first ping of a run of unanswered ones dates the silence; a ping sent again at once does not.
+            Interlocked.CompareExchange(ref _unansweredSince, lastPing, 0);
             var done = Interlocked.Exchange(ref _nextCheckDone, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             limit.CancelAfter(wait);
@@ -420,6 +445,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
                 }
 
                 missed = 0;
+                Volatile.Write(ref _unansweredSince, 0);
             }
             catch (RelayControlException e)
             {
