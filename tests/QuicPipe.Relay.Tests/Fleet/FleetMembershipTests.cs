@@ -66,6 +66,32 @@ public class FleetMembershipTests
         Assert.True(r1.Routes(Derived(Key(2), 1), Relay2));
     }
 
+    [Fact]
+    public async Task A_peer_at_several_relays_is_answered_through_the_relay_its_signal_came_through_not_any_the_directory_names()
+    {
+        var hub = new Dictionary<string, InMemoryDirectory>();
+        var delivered = new List<(NodeId, NodeId, string)>();
+        RegistryFixture r1 = new(), r2 = new(), r3 = new();
+        var relay3 = Address(4433);
+        Join(hub, "relay1", r1, Relay1, delivered);
+        var m2 = Join(hub, "relay2", r2, Relay2, delivered);
+        var m3 = Join(hub, "relay3", r3, relay3, delivered);
+
+        // Peer 1 is registered at relays 1 and 2 (the directory names relay 1 first) and dials peer 3 through relay 2.
+        Assert.True(r1.Registry.Register(Node(1), 1, Address(50_001), DerivedRequest(Key(1), 1, 4)).IsOk);
+        Assert.True(r2.Registry.Register(Node(1), 1, Address(50_001), DerivedRequest(Key(1), 1, 4)).IsOk);
+        Assert.True(r3.Registry.Register(Node(3), 1, Address(50_003), DerivedRequest(Key(3), 1, 4)).IsOk);
+        Assert.Null(await m2.ForwardAsync(Node(1), Node(3), Google.Protobuf.ByteString.CopyFromUtf8("dial"), CancellationToken.None));
+        Assert.True(r3.Routes(Derived(Key(1), 1), Relay2));
+
+        // Peer 3's answer goes back through relay 2, so peer 1's CIDs stay routed where its connection's packets go.
+        Assert.Null(await m3.ForwardAsync(Node(3), Node(1), Google.Protobuf.ByteString.CopyFromUtf8("answer"), CancellationToken.None));
+        Assert.True(r3.Routes(Derived(Key(1), 1), Relay2));
+        Assert.True(r2.Routes(Derived(Key(3), 1), relay3));
+        Assert.False(r1.Routes(Derived(Key(3), 1)));
+        Assert.Equal([(Node(1), Node(3), "dial"), (Node(3), Node(1), "answer")], delivered);
+    }
+
     /// <summary>The peers' own refreshes at their relays, as their control connections send them.</summary>
     private static void RefreshPeers(RegistryFixture r1, RegistryFixture r2, bool peer1)
     {

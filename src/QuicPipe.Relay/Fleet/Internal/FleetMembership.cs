@@ -36,6 +36,11 @@ internal sealed partial class FleetMembership : ILocalIdentityObserver, IRelayIn
     // Our peers whose CIDs another relay routes here, by that relay's id: what each renewal sends. Under its own lock.
     private readonly Dictionary<string, HashSet<NodeId>> _routedAt = [];
     private int _renewedCount;
+
+    // Other relays' peers by the relay their last signal or renewal came through. A peer registered at several relays
+    // of the fleet is answered through the relay it used (the directory would give any of them), so that the routes
+    // its answer installs here point where its connection's packets go. Under the lock of _routedAt; bounded.
+    private readonly Dictionary<NodeId, string> _heardThrough = [];
     private LocalDelivery? _deliver;
     private Task? _renewing;
 
@@ -139,7 +144,9 @@ internal sealed partial class FleetMembership : ILocalIdentityObserver, IRelayIn
         {
             if (peer.Node.Length == RelayProtocol.NodeIdLength)
             {
-                Install(new NodeId(peer.Node.Span), relay, peer.Windows);
+                var node = new NodeId(peer.Node.Span);
+                Install(node, relay, peer.Windows);
+                HeardOf(node, fromRelay);
             }
         }
     }
@@ -152,12 +159,6 @@ internal sealed partial class FleetMembership : ILocalIdentityObserver, IRelayIn
     {
         try
         {
-            var relay = await _directory.LookupAsync(to, cancellationToken).ConfigureAwait(false);
-            if (relay is null)
-            {
-                return (ErrorCode.UnknownNode, $"{to} is registered at no relay of the fleet");
-            }
-
             var signal = new FleetSignal
             {
                 From = ByteString.CopyFrom(from.Bytes),
@@ -166,7 +167,12 @@ internal sealed partial class FleetMembership : ILocalIdentityObserver, IRelayIn
                 FromRelayAddress = _address.ToString(),
             };
             signal.FromWindows.AddRange(ToWindows(_registry.RegistrationsOf(from)));
-            var answer = await _directory.SendAsync(relay, signal, cancellationToken).ConfigureAwait(false);
+
+            if (await SendToTargetsRelayAsync(to, signal, cancellationToken).ConfigureAwait(false) is not var (relay, answer))
+            {
+                return (ErrorCode.UnknownNode, $"{to} is registered at no relay of the fleet");
+            }
+
             if (answer.Code != ErrorCode.Unspecified)
             {
                 return (answer.Code, answer.Message);
@@ -178,6 +184,7 @@ internal sealed partial class FleetMembership : ILocalIdentityObserver, IRelayIn
             }
 
             Install(to, toRelay, answer.ToWindows);
+            HeardOf(to, relay);
             Track(relay, from);
             return null;
         }
@@ -207,6 +214,7 @@ internal sealed partial class FleetMembership : ILocalIdentityObserver, IRelayIn
 
         // Routed before the target hears of the dial: its first packets back to the sender find their way.
         Install(from, fromAddress, signal.FromWindows);
+        HeardOf(from, fromRelay);
         if (deliver(from, to, signal.Payload) is { } refused)
         {
             return Task.FromResult(new FleetAnswer { Code = refused.Code, Message = refused.Message });
@@ -268,6 +276,71 @@ internal sealed partial class FleetMembership : ILocalIdentityObserver, IRelayIn
             if (nodes.Add(node))
             {
                 _renewedCount++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the relay <paramref name="to"/> last came through, if any; when that one no
+    /// longer has it (or is gone), to wherever the directory says it is now. Null when it is registered nowhere.
+    /// </summary>
+    private async Task<(string Relay, FleetAnswer Answer)?> SendToTargetsRelayAsync(NodeId to, FleetSignal signal, CancellationToken cancellationToken)
+    {
+        if (HeardThrough(to) is { } heard)
+        {
+            if (await TrySendAsync(heard, signal, cancellationToken).ConfigureAwait(false) is { Code: not ErrorCode.UnknownNode } answer)
+            {
+                return (heard, answer);
+            }
+
+            Forget(to, heard);
+        }
+
+        var relay = await _directory.LookupAsync(to, cancellationToken).ConfigureAwait(false);
+        return relay is null ? null : (relay, await _directory.SendAsync(relay, signal, cancellationToken).ConfigureAwait(false));
+    }
+
+    private async Task<FleetAnswer?> TrySendAsync(string relay, FleetSignal signal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _directory.SendAsync(relay, signal, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RelayDirectoryException)
+        {
+            return null;
+        }
+    }
+
+    private string? HeardThrough(NodeId node)
+    {
+        lock (_routedAt)
+        {
+            return _heardThrough.GetValueOrDefault(node);
+        }
+    }
+
+    private void HeardOf(NodeId node, string relay)
+    {
+        lock (_routedAt)
+        {
+            if (_heardThrough.Count >= MaxRenewed && !_heardThrough.ContainsKey(node))
+            {
+                // A cache: starting over costs a directory lookup per peer.
+                _heardThrough.Clear();
+            }
+
+            _heardThrough[node] = relay;
+        }
+    }
+
+    private void Forget(NodeId node, string relay)
+    {
+        lock (_routedAt)
+        {
+            if (_heardThrough.TryGetValue(node, out var known) && known == relay)
+            {
+                _heardThrough.Remove(node);
             }
         }
     }
