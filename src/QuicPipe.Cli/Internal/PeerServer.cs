@@ -30,7 +30,7 @@ internal sealed class PeerServer : IAsyncDisposable
 
     /// <summary>
     /// Starts the server and the peer; <paramref name="connections"/> composes the handler of the peer's incoming
-    /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync"/>), and <paramref name="listeners"/> adds
+    /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync(CancellationToken)"/>), and <paramref name="listeners"/> adds
     /// the command's other listeners (a VPN's TUN device), started before the peer's. Throws what the peer throws
     /// (<see cref="PeerException"/>: no relay, wrong relay, refused) or a listener's start throws, with nothing left bound.
     /// </summary>
