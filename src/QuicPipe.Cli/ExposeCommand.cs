@@ -45,7 +45,7 @@ internal static class ExposeCommand
                         options.AllowedDialers.Add(id);
                     }
                 },
-                session.RunAsync,
+                (server, cancellationToken) => session.RunAsync(server.Peer, cancellationToken),
                 interrupted,
                 session.Compose);
         });

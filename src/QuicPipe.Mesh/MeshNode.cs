@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Google.Protobuf;
@@ -49,6 +50,9 @@ public sealed partial class MeshNode : IAsyncDisposable
     // The DCIDs of end-to-end Initials we answered FOUND for, with the origin each pins and when it expires.
     private readonly ConcurrentDictionary<ConnectionId, (NodeId Origin, long ExpiresTicks)> _pins = new();
     private readonly Channel<MeshCircuit> _accepted = Channel.CreateBounded<MeshCircuit>(new BoundedChannelOptions(64));
+
+    // The circuits of the end-to-end connections, for callers that hold only the connection.
+    private readonly ConditionalWeakTable<QuicConnection, MeshCircuit> _byConnection = new();
 
     private long _probesForwarded;
     private long _probeCopiesSent;
@@ -113,6 +117,9 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
     }
 
+    /// <summary>How many neighbours the node keeps links to (up or not).</summary>
+    public int Neighbors => _options.Neighbors.Count;
+
     /// <summary>The neighbours whose link is up now.</summary>
     public IReadOnlyCollection<NodeId> LinkedNeighbors
     {
@@ -124,6 +131,9 @@ public sealed partial class MeshNode : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The circuit <paramref name="connection"/> runs in, if it is an end-to-end connection of this node's.</summary>
+    public MeshCircuit? FindCircuit(QuicConnection connection) => _byConnection.TryGetValue(connection, out var circuit) ? circuit : null;
 
     /// <summary>For tests: sees every cell this node relays from one link to another, as it leaves.</summary>
     internal CellTap? ForwardTap { get; set; }
@@ -191,9 +201,16 @@ public sealed partial class MeshNode : IAsyncDisposable
             throw new MeshException("A circuit to this node itself makes no sense.");
         }
 
+        // A node that just started may not have its links yet: the probe waits for one, within its own timeout.
+        var deadline = Environment.TickCount64 + (long)_options.ProbeTimeout.TotalMilliseconds;
+        while (!HasLinkForCells() && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+
         var probeId = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
         var dcid = RandomNumberGenerator.GetBytes(12);
-        var state = new ProbeState(null, Environment.TickCount64 + (long)_options.ProbeTimeout.TotalMilliseconds)
+        var state = new ProbeState(null, deadline)
         {
             Found = new(TaskCreationOptions.RunContinuationsAsynchronously),
         };
@@ -226,7 +243,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         CircuitHop hop;
         try
         {
-            hop = await state.Found!.Task.WaitAsync(_options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
+            hop = await state.Found!.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
@@ -646,6 +663,14 @@ public sealed partial class MeshNode : IAsyncDisposable
     private static void Release(NeighborLink link, uint circuitId, string reason) =>
         link.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = circuitId, Reason = $"released: {reason}" } });
 
+    private bool HasLinkForCells()
+    {
+        lock (_gate)
+        {
+            return _links.Values.Any(l => l.CarriesCells);
+        }
+    }
+
     /// <summary>Under _gate: room for one more probe state, after dropping the expired ones if need be.</summary>
     private bool TryMakeRoomForProbe()
     {
@@ -673,6 +698,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     private void Bind(LocalCircuit circuit, CircuitHop hop, QuicConnection connection, MeshCircuit result)
     {
+        _byConnection.AddOrUpdate(connection, result);
         if (circuit.Bind(connection, result))
         {
             _ = connection.Closed.ContinueWith(_ => CloseHop(hop, null, "the end-to-end connection closed"), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane;
+using QuicPipe.Mesh;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 
@@ -49,6 +50,19 @@ internal sealed class PeerCommandOptions
 
     public Option<Duration> DirectRetry { get; } = CliOptions.Duration("--direct-retry", "While a connection is relayed (no direct path found, or it failed), how often to look for one again. The first look after a direct path failed comes sooner, after 3 s (or this, if shorter): a NAT that rebound is found again at its new address.", TimeSpan.FromSeconds(30));
 
+    public Option<NodeId[]> Neighbors { get; } = new("--neighbor")
+    {
+        Description = "A mesh neighbour: this node keeps a link to it (through the relay, direct when possible; it must list this node too) and carries circuits for and through it. Repeat for several.",
+        HelpName = "NODEID",
+        Arity = ArgumentArity.ZeroOrMore,
+        CustomParser = result => ParseNodeIds(result, "--neighbor"),
+    };
+
+    public Option<bool> NoCircuit { get; } = new("--no-circuit")
+    {
+        Description = "When the relay does not know the target, fail instead of building a circuit through the neighbours.",
+    };
+
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {
         Description = "Least severe log messages shown (on stderr).",
@@ -69,6 +83,8 @@ internal sealed class PeerCommandOptions
         command.Options.Add(PeerTimeout);
         command.Options.Add(RelayOnly);
         command.Options.Add(DirectRetry);
+        command.Options.Add(Neighbors);
+        command.Options.Add(NoCircuit);
         command.Options.Add(LogLevel);
         if (metrics)
         {
@@ -92,7 +108,7 @@ internal sealed class PeerCommandOptions
 
         var timeout = parse.GetValue(Timeout);
         TimeSpan peerTimeout = parse.GetValue(PeerTimeout);
-        return new PeerEndpointOptions
+        var options = new PeerEndpointOptions
         {
             Identity = identity,
             Relay = parse.GetRequiredValue(Relay),
@@ -108,6 +124,12 @@ internal sealed class PeerCommandOptions
             DirectRetryInterval = parse.GetValue(DirectRetry),
             LoggerFactory = loggers,
         };
+        if (parse.GetValue(Neighbors) is { Length: > 0 } neighbors)
+        {
+            MeshProtocol.AllowNeighbors(options, neighbors);
+        }
+
+        return options;
     }
 
     /// <summary>
