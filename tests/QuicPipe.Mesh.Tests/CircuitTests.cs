@@ -115,6 +115,34 @@ public sealed class CircuitTests
     }
 
     [Fact]
+    public async Task With_a_second_path_a_dial_after_a_break_goes_round_the_dead_node()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var lab = new MeshLab();
+        var a = await lab.StartAsync("A", ["B", "C"], timeout.Token);
+        await lab.StartAsync("B", ["A", "D"], timeout.Token);
+        await lab.StartAsync("C", ["A", "D"], timeout.Token);
+        var d = await lab.StartAsync("D", ["B", "C"], timeout.Token);
+        await a.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        await d.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        var first = await a.DialAsync(lab.Id("D"), timeout.Token);
+        var firstAccepted = await d.AcceptAsync(timeout.Token);
+        var middle = Assert.Single(first.Via);
+        var other = middle == lab.Id("B") ? "C" : "B";
+
+        await lab.StopAsync(middle == lab.Id("B") ? "B" : "C");
+        await Task.WhenAll(first.Connection.Closed, firstAccepted.Connection.Closed).WaitAsync(TimeSpan.FromSeconds(5), timeout.Token);
+        var second = await a.DialAsync(lab.Id("D"), timeout.Token);
+        var accepted = await d.AcceptAsync(timeout.Token);
+
+        Assert.Equal(new[] { lab.Id("A"), lab.Id(other), lab.Id("D") }, second.Path);
+        var stream = await second.Connection.OpenBidirectionalStreamAsync(timeout.Token);
+        await stream.WriteAsync(new byte[] { 1, 2, 3 }, endStream: true, timeout.Token);
+        var incoming = await accepted.Connection.AcceptStreamAsync(timeout.Token);
+        Assert.Equal(new byte[] { 1, 2, 3 }, await ReadAllAsync(incoming, timeout.Token));
+    }
+
+    [Fact]
     public async Task A_hundred_dials_to_a_NodeId_nobody_has_fail_as_unreachable_and_every_node_forwards_each_probe_at_most_once()
     {
         using var timeout = new CancellationTokenSource(Limit);
