@@ -45,7 +45,7 @@ internal static class ExposeCommand
                         options.AllowedDialers.Add(id);
                     }
                 },
-                (server, cancellationToken) => session.RunAsync(server.Peer, cancellationToken),
+                session.RunAsync,
                 interrupted,
                 session.Compose);
         });

@@ -31,6 +31,9 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// <summary>Application error code of an end-to-end connection closed because its circuit went down.</summary>
     public const long CircuitDownError = 0x6d01;
 
+    // How long a circuit outlives the end-to-end connection in it (CloseAfterAsync).
+    private static readonly TimeSpan CleanCloseLinger = TimeSpan.FromSeconds(1);
+
     private readonly Lock _gate = new();
     private readonly PeerEndpoint _peer;
     private readonly MeshNodeOptions _options;
@@ -701,15 +704,35 @@ public sealed partial class MeshNode : IAsyncDisposable
         _byConnection.AddOrUpdate(connection, result);
         if (circuit.Bind(connection, result))
         {
-            _ = connection.Closed.ContinueWith(_ => CloseHop(hop, null, "the end-to-end connection closed"), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = CloseAfterAsync(connection, hop);
         }
     }
 
     /// <summary>
-    /// Tears a circuit down here: forgets it on both its links, tells the side it did not hear it from, and ends the
-    /// connection inside if it ends here. <paramref name="from"/>: the link the close came from (null: the local end).
+    /// Once the connection inside has ended, the circuit goes too, a moment later: its CONNECTION_CLOSE (a cell) and
+    /// the answers of its closing period still need the circuit, and must reach the other end before the circuit's
+    /// close (on the links' streams, which may overtake cells) makes that end think it broke.
     /// </summary>
-    private void CloseHop(CircuitHop hop, NeighborLink? from, string reason)
+    private async Task CloseAfterAsync(QuicConnection connection, CircuitHop hop)
+    {
+        try
+        {
+            await connection.Closed.ConfigureAwait(false);
+        }
+        catch (QuicConnectionException)
+        {
+        }
+
+        await Task.Delay(CleanCloseLinger, CancellationToken.None).ConfigureAwait(false);
+        CloseHop(hop, null, "the end-to-end connection closed", cleanEnd: true);
+    }
+
+    /// <summary>
+    /// Tears a circuit down here: forgets it on both its links, tells the side it did not hear it from, and ends the
+    /// connection inside if it ends here. <paramref name="from"/>: the link the close came from (null: this node);
+    /// <paramref name="cleanEnd"/>: the connection inside ended, so nothing broke.
+    /// </summary>
+    private void CloseHop(CircuitHop hop, NeighborLink? from, string reason, bool cleanEnd = false)
     {
         if (!hop.TryClose())
         {
@@ -743,7 +766,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
         if (hop.Local is { } local)
         {
-            local.Down(reason);
+            local.Down(reason, cleanEnd);
             _carrier.Remove(local);
         }
     }

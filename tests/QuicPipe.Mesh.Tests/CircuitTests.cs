@@ -55,6 +55,18 @@ public sealed class CircuitTests
         Assert.True(c.Counters.CellBytesForwarded > 2L * size, $"C forwarded {c.Counters.CellBytesForwarded} bytes");
         Assert.True(seen.Bytes > 4L * size, $"the taps saw {seen.Bytes} bytes");
         Assert.Equal(0, seen.Hits);
+
+        // A clean close ends the circuit everywhere, a moment later, and is no break.
+        await circuit.Connection.CloseAsync(0, "done", timeout.Token);
+        var peerClosed = await Assert.ThrowsAsync<QuicConnectionException>(() => accepted.Connection.Closed.WaitAsync(timeout.Token));
+        Assert.Contains("\"done\"", peerClosed.Message, StringComparison.Ordinal);
+        while (new[] { a, b, c, d }.Any(n => n.Counters.Circuits > 0))
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.Null(circuit.DownReason);
+        Assert.Null(accepted.DownReason);
     }
 
     [Fact]

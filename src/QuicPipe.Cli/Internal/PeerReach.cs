@@ -69,7 +69,8 @@ internal static class PeerReach
     /// <summary>Whether <paramref name="connection"/> runs in a circuit: its path line is then already out.</summary>
     public static bool IsCircuit(PeerServer server, QuicConnection connection) => server.Mesh?.FindCircuit(connection) is not null;
 
-    private static Task ReportAsync(MeshCircuit circuit) =>
+    /// <summary>The circuit's path line (stderr).</summary>
+    public static Task ReportAsync(MeshCircuit circuit) =>
         Console.Error.WriteLineAsync($"path: circuit via {string.Join(",", circuit.Via)} rtt {circuit.Rtt.TotalMilliseconds:0.###}ms peer {circuit.Peer}");
 
     // Both accepts completed at once: the one not taken is closed rather than left open unseen.

@@ -57,7 +57,7 @@ internal static class PeerSession
 
                 // A circuit's path line is out already (PeerReach), and a circuit does not move.
                 await using var reporter = PeerReach.IsCircuit(started, connection) ? null : await PathReporter.StartAsync(started.Peer.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
-                return await new NetcatSession(connection, stream, started.Peer.NodeId, command, options.IdleTimeout).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
+                return await new NetcatSession(connection, stream, started.Peer.NodeId, command, options.IdleTimeout) { CircuitDown = () => started.Mesh?.FindCircuit(connection)?.DownReason }.RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
             }, stop.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)

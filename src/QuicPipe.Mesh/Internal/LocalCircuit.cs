@@ -39,8 +39,8 @@ internal sealed class LocalCircuit(PeerAddress address, IReadOnlyList<NodeId> pa
         return false;
     }
 
-    /// <summary>The circuit broke or closed: the connection inside ends with the reason.</summary>
-    public void Down(string reason)
+    /// <summary>The circuit broke or closed: the connection inside ends with the reason (unless it ended first: <paramref name="clean"/>).</summary>
+    public void Down(string reason, bool clean)
     {
         QuicConnection? connection;
         lock (_gate)
@@ -52,7 +52,8 @@ internal sealed class LocalCircuit(PeerAddress address, IReadOnlyList<NodeId> pa
 
             DownReason = reason;
             connection = _connection;
-            if (_circuit is not null)
+            // A connection that had ended already (closed by either end) was not cut by this.
+            if (_circuit is not null && !clean && _connection?.Closed.IsCompleted != true)
             {
                 _circuit.DownReason = reason;
             }
