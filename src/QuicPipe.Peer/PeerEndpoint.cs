@@ -22,10 +22,11 @@ using QuicPipe.Quic;
 namespace QuicPipe.Peer;
 
 /// <summary>
-/// One peer: one UDP socket carrying its control connection to the relay and all its peer-to-peer QUIC
-/// connections. It registers its CID key with the relay (so registration traffic also opens its NAT toward the
-/// relay), answers dial requests signalled through the relay, dials other peers by NodeId, and reconnects and
-/// re-registers by itself when it loses the relay (a relay restart, a new public address).
+/// One peer: one UDP socket carrying its control connections to its relays and all its peer-to-peer QUIC
+/// connections. It registers its CID key with each relay (so registration traffic also opens its NAT toward the
+/// relay), answers dial requests signalled through any of them, dials other peers by NodeId through the first relay
+/// that knows the peer, and reconnects and re-registers by itself when it loses a relay (a relay restart, a new public
+/// address), moving the connections it dialed through a lost relay to another relay the peer is registered at.
 /// </summary>
 /// <remarks>
 /// Dialing B: A signals B a DialRequest through the relay; B, if A may dial it, answers with a fresh CID from its
@@ -52,7 +53,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ulong, PendingDial> _dials = new();
     private readonly CrossedDials _crossed;
-    private readonly RelaySession _relay;
+
+    private readonly PeerRelays _relays;
+    private readonly RelayFailover _failover;
 
     // The peer's instruments (meter QuicPipe.Peer.Paths), from construction to stop.
     private readonly PeerPathMetrics _metrics;
@@ -84,8 +87,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _issuer = new CidIssuer(options.CidLength);
         _incoming = new IncomingDialTable(4096, TimeProvider.System);
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Peer");
-        _relay = new RelaySession(options, _issuer, e => Registered?.Invoke(this, e), Fail, AnswerDial, TakeSignalAsync, () => CountOpenPaths().Relayed > 0, _stopping.Token, _logger);
-        _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, () => _relay.Control, _relay.CheckNowAsync, MayAskForPunch, _stopping.Token, _logger);
+        var sessions = options.RelayList.Select(relay => new RelaySession(
+            options, relay, _issuer, e => Registered?.Invoke(this, e), Fail, OnRelayLost, AnswerDial, TakeSignalAsync, () => IsRelaying(relay.EndPoint), _stopping.Token, _logger));
+        _relays = new PeerRelays(sessions, () => _failure, _logger);
+        _failover = new RelayFailover(_relays.Sessions, _stopping.Token, _logger);
+        _direct = new DirectPaths(options, () => LocalEndPoint, () => PublicEndPoint, RelayOf, MayAskForPunch, _stopping.Token, _logger);
         _crossed = new CrossedDials(options.Identity!.NodeId, _dials, Allows, _logger);
         _metrics = new PeerPathMetrics(this);
         EndpointOptions = new QuicEndpointOptions
@@ -121,9 +127,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     /// <summary>
     /// Where the peer's UDP listener binds: <see cref="PeerEndpointOptions.LocalEndPoint"/>, or any address of the
-    /// relay's family on a port the kernel picks.
+    /// first relay's family on a port the kernel picks.
     /// </summary>
-    public IPEndPoint ListenEndPoint => _options.LocalEndPoint ?? new IPEndPoint(_options.Relay!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+    public IPEndPoint ListenEndPoint => _options.LocalEndPoint ?? new IPEndPoint(_relays.First.EndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
 
     /// <summary>
     /// The QUIC endpoint's settings: our identity, incoming dials admitted only as signalled (the CID we answered with
@@ -137,16 +143,19 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>The local address of the peer's one UDP socket.</summary>
     public IPEndPoint LocalEndPoint => Quic.LocalEndPoint;
 
-    /// <summary>Our address as the relay last saw it (our NAT's public mapping).</summary>
-    public IPEndPoint? PublicEndPoint => _relay.PublicEndPoint;
+    /// <summary>Our address as the relay last saw it (our NAT's public mapping): the first of our relays that has seen us.</summary>
+    public IPEndPoint? PublicEndPoint => _relays.PublicEndPoint;
 
-    /// <summary>The relay's NodeId (pinned, or trusted on first use).</summary>
-    public NodeId? RelayId => _relay.RelayId;
+    /// <summary>The (first) relay's NodeId (pinned, or trusted on first use).</summary>
+    public NodeId? RelayId => _relays.First.RelayId;
 
-    /// <summary>Times the peer registered with the relay (1 after start; more after reconnects).</summary>
-    public int Registrations => _relay.Registrations;
+    /// <summary>Times the peer registered with its relays, all counted (1 per relay after start; more after reconnects).</summary>
+    public int Registrations => _relays.Registrations;
 
-    /// <summary>Raised after each successful registration (the first, and every re-registration).</summary>
+    /// <summary>Each of the peer's relays, in the order dials ask them: its address, NodeId, and whether we are registered there now.</summary>
+    public IReadOnlyList<PeerRelayStatus> Relays => _relays.Statuses;
+
+    /// <summary>Raised after each successful registration with any of the relays (the first, and every re-registration).</summary>
     public event EventHandler<PeerRegisteredEventArgs>? Registered;
 
     /// <summary>
@@ -217,9 +226,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects to the relay through the QUIC endpoint of the listener the peer is composed on (the server must have
-    /// started) and registers. Throws <see cref="PeerException"/> with a clear message when the relay is unreachable,
-    /// is not the pinned one, or refuses the registration; the peer is then of no further use.
+    /// Connects to the relays through the QUIC endpoint of the listener the peer is composed on (the server must have
+    /// started) and registers with each. Throws <see cref="PeerException"/> with a clear message when no relay could
+    /// be registered with (unreachable, not the pinned one, or refusing the registration); the peer is then of no
+    /// further use. With several relays, one that fails while another succeeds is tried again in the background, as
+    /// after losing it, and a warning says why.
     /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -232,8 +243,15 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         _quic = listener.Features.Get<QuicListenerEndpoints>()?.Endpoints.FirstOrDefault()
             ?? throw new InvalidOperationException($"{listener}: the peer's QUIC endpoint is not running: start the server before the peer.");
         _direct.Attach(_quic);
-        await _relay.StartAsync(_quic, cancellationToken).ConfigureAwait(false);
+        await _relays.StartAsync(_quic, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Whether any of our relays knows <paramref name="peer"/> (it is registered there), asking them in order. A relay
+    /// we are not connected to, or that does not answer within the dial timeout, counts as not knowing it.
+    /// </summary>
+    public Task<bool> IsKnownByAnyRelayAsync(NodeId peer, CancellationToken cancellationToken = default) =>
+        _relays.KnowAnyAsync(peer, _options.DialTimeout, cancellationToken);
 
     /// <summary>Called by <see cref="PeerListenerBuilderExtensions.UsePeer"/>: the listener whose endpoint the peer uses.</summary>
     internal void ComposeOn(ListenerContext listener)
@@ -245,8 +263,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects to <paramref name="peer"/> through the relay. Throws <see cref="PeerException"/> when the peer is
-    /// not connected to the relay, refuses us, does not answer within the dial timeout, or fails the handshake; and
+    /// Connects to <paramref name="peer"/> through the first of our relays that knows it (the others are asked in
+    /// order). Throws <see cref="PeerException"/> when the peer is connected to none of them (the message names each
+    /// relay and what it said), refuses us, does not answer within the dial timeout, or fails the handshake; and
     /// when this endpoint has failed (<see cref="Completion"/>).
     /// </summary>
     public Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default) => DialAsync(peer, _options.Alpn, cancellationToken);
@@ -258,7 +277,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     public async Task<QuicConnection> DialAsync(NodeId peer, string alpn, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(alpn);
-        var control = _relay.Control ?? throw NotConnected();
+        _relays.ThrowIfNoneConnected();
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
         _dials[dialId] = pending;
@@ -267,15 +286,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         var started = false;
         try
         {
-            try
-            {
-                await control.SignalAsync(peer, request.ToByteArray(), cancellationToken).ConfigureAwait(false);
-            }
-            catch (RelayControlException e)
-            {
-                throw new PeerException(PeerFailure.PeerUnreachable, $"Cannot reach {peer} through relay {_options.Relay}: {e.Message}", e);
-            }
-
+            var relay = await _relays.SignalDialAsync(peer, request.ToByteArray(), cancellationToken).ConfigureAwait(false);
             DialAnswer answer;
             try
             {
@@ -297,8 +308,8 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             }
 
             var dcid = new ConnectionId(answer.InitialDcid.Span);
-            var connection = await ConnectThroughRelayAsync(peer, dcid, alpn, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
-            await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
+            var connection = await ConnectThroughRelayAsync(peer, relay, dcid, alpn, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
+            await TrackAsync(connection, relay, cancellationToken).ConfigureAwait(false);
             _direct.Start(connection, punch, answer);
             started = true;
             return connection;
@@ -367,20 +378,20 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             throw new ArgumentException("The offer was made by another node.", nameof(offer));
         }
 
-        var connection = await ConnectThroughRelayAsync(peer, offer.InitialDcid, _options.Alpn, timeout, cancellationToken).ConfigureAwait(false);
-        await TrackAsync(connection, cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectThroughRelayAsync(peer, _relays.First.EndPoint, offer.InitialDcid, _options.Alpn, timeout, cancellationToken).ConfigureAwait(false);
+        await TrackAsync(connection, _relays.First.EndPoint, cancellationToken).ConfigureAwait(false);
         _direct.StartForOffer(connection, peer);
         return connection;
     }
 
     /// <summary>
-    /// Accepts the dial an offer announces: registers its CID with the relay as ours and pins the connection that
-    /// arrives on it to the offer's dialer. The connection then comes out of <see cref="AcceptAsync(CancellationToken)"/>.
+    /// Accepts the dial an offer announces: registers its CID with the (first) relay as ours and pins the connection
+    /// that arrives on it to the offer's dialer. The connection then comes out of <see cref="AcceptAsync(CancellationToken)"/>.
     /// </summary>
     public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offer);
-        var control = _relay.Control ?? throw NotConnected();
+        var control = _relays.First.Control ?? throw _relays.NotConnected(_relays.First);
         if (offer.InitialDcid.Length != _options.CidLength)
         {
             throw new PeerException($"The offer's CID has {offer.InitialDcid.Length} bytes; this relay uses {_options.CidLength}.");
@@ -392,7 +403,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
         catch (RelayControlException e)
         {
-            throw new PeerException(PeerFailure.RelayRefused, $"Relay {_options.Relay} refused the offer's CID: {e.Message}", e);
+            throw new PeerException(PeerFailure.RelayRefused, $"Relay {_relays.First.EndPoint} refused the offer's CID: {e.Message}", e);
         }
 
         _incoming.Add(offer.InitialDcid, offer.Dialer, _options.RegistrationLifetime);
@@ -415,7 +426,8 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(closing, _stopping.Token);
         try
         {
-            await TrackAsync(connection, stop.Token).ConfigureAwait(false);
+            var relay = _relays.Find(connection.RemoteEndPoint) ?? _relays.First.EndPoint;
+            await TrackAsync(connection, relay, stop.Token).ConfigureAwait(false);
             if (connection.RemoteNodeId is { } peer && _crossed.TryHandOver(peer, connection))
             {
                 await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
@@ -497,14 +509,16 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await _relay.StopAsync().ConfigureAwait(false);
+        await _relays.StopAsync().ConfigureAwait(false);
         _accepted.Writer.TryComplete();
         foreach (var queue in _protocolAccepted.Values)
         {
             queue.Writer.TryComplete();
         }
+
+        await _failover.StopAsync().ConfigureAwait(false);
         await _direct.StopAsync().ConfigureAwait(false);
-        await _relay.DisposeAsync().ConfigureAwait(false);
+        await _relays.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
         _completion.TrySetResult();
     }
@@ -534,9 +548,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     }
 
     /// <summary>Follows a new connection's path; called as soon as it is established, before it can move.</summary>
-    private async Task<PeerPath> TrackAsync(QuicConnection connection, CancellationToken cancellationToken)
+    private async Task<PeerPath> TrackAsync(QuicConnection connection, IPEndPoint relay, CancellationToken cancellationToken)
     {
-        var path = new PeerPath(connection, _options.Relay!, _direct.ShownAs);
+        var path = new PeerPath(connection, relay, _relays.EndPoints, _direct.ShownAs);
         path.Changed += (_, e) => _metrics.CountMove(e.Kind);
         path.Changed += (_, e) => LogPathChanged(_logger, connection.RemoteNodeId, e.Kind == PeerPathKind.Direct ? "direct" : "relayed", e.Remote);
         _paths.AddOrUpdate(connection, path);
@@ -599,6 +613,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             case PeerSignal.BodyOneofCase.PortSearch:
                 _direct.AnswerPortSearch(from, message.PortSearch);
                 return true;
+            case PeerSignal.BodyOneofCase.Presence:
+                return true; // for the relay's answer to the sender alone
+
             default:
                 return false;
         }
@@ -611,24 +628,24 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>Whether a peer may ask us for a probing round: an allowed dialer, or the dialer of an offer we accepted.</summary>
     private bool MayAskForPunch(NodeId peer) => Allows(peer) || _offerDialers.ContainsKey(peer);
 
-    private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, ConnectionId initialDcid, string alpn, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, IPEndPoint relay, ConnectionId initialDcid, string alpn, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout);
         try
         {
             return await Quic.ConnectAsync(
-                _options.Relay!,
+                relay,
                 new QuicClientConnectionOptions { ExpectedPeer = peer, Alpn = alpn, InitialDestinationConnectionId = initialDcid },
                 limit.Token).ConfigureAwait(false);
         }
         catch (QuicConnectionException e)
         {
-            throw new PeerException(PeerFailure.HandshakeFailed, $"The QUIC handshake with {peer} through relay {_options.Relay} failed: {e.Message}", e);
+            throw new PeerException(PeerFailure.HandshakeFailed, $"The QUIC handshake with {peer} through relay {relay} failed: {e.Message}", e);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new PeerException(PeerFailure.TimedOut, $"The QUIC handshake with {peer} through relay {_options.Relay} did not complete within {timeout.TotalSeconds:0.#} s.");
+            throw new PeerException(PeerFailure.TimedOut, $"The QUIC handshake with {peer} through relay {relay} did not complete within {timeout.TotalSeconds:0.#} s.");
         }
     }
 
@@ -647,15 +664,38 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         {
             queue.Writer.TryComplete(failure);
         }
+
         _completion.TrySetException(failure);
     }
 
     /// <summary>The failure for one more caller: an exception of its own, not one shared and rethrown everywhere.</summary>
-    private static PeerException CopyFailure(PeerException failure) => new(failure.Failure, failure.Message);
+    internal static PeerException CopyFailure(PeerException failure) => new(failure.Failure, failure.Message);
 
-    /// <summary>Why there is no control connection to use: the endpoint failed, or the relay is being reconnected.</summary>
-    private PeerException NotConnected() =>
-        _failure is { } failure ? CopyFailure(failure) : new PeerException(PeerFailure.RelayUnreachable, $"Not connected to relay {_options.Relay}.");
+    /// <summary>The session with the relay <paramref name="connection"/> goes through when relayed.</summary>
+    private RelaySession RelayOf(QuicConnection connection) => _relays.At(GetPath(connection).Relay);
+
+    /// <summary>Whether open connections run through <paramref name="relay"/> now (its session then watches it closely).</summary>
+    private bool IsRelaying(IPEndPoint relay)
+    {
+        foreach (var (connection, _) in _paths)
+        {
+            if (!connection.Closed.IsCompleted && connection.RemoteEndPoint.Equals(relay))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A relay session lost its relay: the connections we dialed through it move to another, where they can.</summary>
+    private void OnRelayLost(RelaySession lost)
+    {
+        if (_relays.Sessions.Count > 1)
+        {
+            _failover.MoveOff(lost, _paths.Select(p => p.Value));
+        }
+    }
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Path to {Peer}: {Kind} {Remote}")]
     private static partial void LogPathChanged(ILogger logger, NodeId? peer, string kind, IPEndPoint remote);

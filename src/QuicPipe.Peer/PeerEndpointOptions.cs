@@ -4,7 +4,7 @@ using QuicPipe.Quic;
 
 namespace QuicPipe.Peer;
 
-/// <summary>How a peer reaches its relay, whom it lets in, and its timers.</summary>
+/// <summary>How a peer reaches its relays, whom it lets in, and its timers.</summary>
 public sealed class PeerEndpointOptions
 {
     /// <summary>ALPN of peer-to-peer connections.</summary>
@@ -13,13 +13,24 @@ public sealed class PeerEndpointOptions
     /// <summary>This peer's identity (required).</summary>
     public NodeIdentity? Identity { get; set; }
 
-    /// <summary>The relay's UDP address (required).</summary>
+    /// <summary>
+    /// The relay's UDP address, for a peer with one relay: shorthand for a <see cref="Relays"/> of one (give one or the
+    /// other).
+    /// </summary>
     public IPEndPoint? Relay { get; set; }
 
-    /// <summary>The relay's NodeId to pin; null trusts the first relay met (and pins it for reconnects), with a warning.</summary>
+    /// <summary>With <see cref="Relay"/>: the relay's NodeId to pin; null trusts the first relay met (and pins it for reconnects), with a warning.</summary>
     public NodeId? RelayId { get; set; }
 
-    /// <summary>Local UDP address for the one socket all traffic uses; default: any address of the relay's family, a free port.</summary>
+    /// <summary>
+    /// The relays to register with, all on the one socket, each with the same CIDs (so a connection's packets are
+    /// routable at every relay both ends are registered with). A dial asks them in this order and goes through the
+    /// first that knows the peer; a connection whose relay is lost moves to another relay the peer is registered at
+    /// (docs/configuration.md, "Several relays"). Each address once.
+    /// </summary>
+    public IList<PeerRelay> Relays { get; } = [];
+
+    /// <summary>Local UDP address for the one socket all traffic uses; default: any address of the first relay's family, a free port.</summary>
     public IPEndPoint? LocalEndPoint { get; set; }
 
     /// <summary>NodeIds allowed to dial this peer.</summary>
@@ -138,6 +149,9 @@ public sealed class PeerEndpointOptions
 
     public ILoggerFactory? LoggerFactory { get; set; }
 
+    /// <summary>The relays to register with, in the order dials ask them: <see cref="Relays"/>, or <see cref="Relay"/> alone.</summary>
+    internal IReadOnlyList<PeerRelay> RelayList => Relays.Count > 0 ? [.. Relays] : [new PeerRelay(Relay!, RelayId)];
+
     /// <summary>Throws <see cref="ArgumentException"/> naming what is wrong.</summary>
     public void Validate()
     {
@@ -146,9 +160,34 @@ public sealed class PeerEndpointOptions
             throw new ArgumentException("PeerEndpointOptions.Identity is required (quicpipe keygen makes one).");
         }
 
-        if (Relay is null)
+        if (Relay is null && Relays.Count == 0)
         {
-            throw new ArgumentException("PeerEndpointOptions.Relay is required.");
+            throw new ArgumentException("PeerEndpointOptions.Relay (or Relays) is required.");
+        }
+
+        if (Relay is not null && Relays.Count > 0)
+        {
+            throw new ArgumentException("Give PeerEndpointOptions.Relay (one relay) or Relays (several), not both.");
+        }
+
+        if (RelayId is not null && Relay is null)
+        {
+            throw new ArgumentException("PeerEndpointOptions.RelayId pins the relay of PeerEndpointOptions.Relay: with Relays, give each relay's Id there.");
+        }
+
+        if (Relays.Any(r => r?.EndPoint is null))
+        {
+            throw new ArgumentException("PeerEndpointOptions.Relays holds a relay without an address.");
+        }
+
+        if (Relays.GroupBy(r => r.EndPoint).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new ArgumentException($"Relay {twice.Key} is listed twice: give each relay once.");
+        }
+
+        if (Relays.Select(r => r.EndPoint.AddressFamily).Distinct().Count() > 1)
+        {
+            throw new ArgumentException("The relays must be of one address family, IPv4 or IPv6: the peer has one socket, of one family.");
         }
 
         if (ProtocolDialers.Count > 3 || ProtocolDialers.ContainsKey(Alpn))

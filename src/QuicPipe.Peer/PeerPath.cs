@@ -10,7 +10,7 @@ namespace QuicPipe.Peer;
 /// </summary>
 public sealed class PeerPath
 {
-    private readonly IPEndPoint _relay;
+    private readonly IReadOnlyList<IPEndPoint> _relays;
     private readonly Func<IPEndPoint, IPEndPoint> _shownAs;
     private const int HistoryLength = 32;
     private readonly Lock _gate = new();
@@ -20,16 +20,22 @@ public sealed class PeerPath
     private long _viaRelay;
     private long _direct;
 
+    // The relay the connection goes through whenever it is relayed: the one it was dialed through, until it moves to
+    // another (the dialer moves it when its relay is lost; the accepter follows when packets arrive from there).
+    private volatile IPEndPoint _relay;
+
     /// <param name="connection">The connection whose path this is.</param>
-    /// <param name="relay">The relay's address: packets to it are relayed, to anywhere else direct.</param>
+    /// <param name="relay">The relay the connection was set up through.</param>
+    /// <param name="relays">Every relay of the endpoint: packets to one of them are relayed, to anywhere else direct.</param>
     /// <param name="shownAs">
     /// The address to report for where packets go: the same, except that a port search's bridge (a local socket our
     /// packets pass through) is reported as the other peer's address beyond it.
     /// </param>
-    internal PeerPath(QuicConnection connection, IPEndPoint relay, Func<IPEndPoint, IPEndPoint> shownAs)
+    internal PeerPath(QuicConnection connection, IPEndPoint relay, IReadOnlyList<IPEndPoint> relays, Func<IPEndPoint, IPEndPoint> shownAs)
     {
         Connection = connection;
         _relay = relay;
+        _relays = relays;
         _shownAs = shownAs;
         InitialRemote = connection.RemoteEndPoint;
         connection.PathChanged += OnEnginePathChanged;
@@ -51,6 +57,12 @@ public sealed class PeerPath
 
     /// <summary>Where the connection's packets go now (the other peer's address when they pass through a port-search bridge).</summary>
     public IPEndPoint Remote => _shownAs(Connection.RemoteEndPoint);
+
+    /// <summary>
+    /// The relay the connection goes through when relayed (now, if <see cref="Kind"/> is relayed): the one it was set up
+    /// through, or the one it moved to when that relay was lost.
+    /// </summary>
+    public IPEndPoint Relay => _relay;
 
     /// <summary>Times the path changed kind or address.</summary>
     public int Changes { get; private set; }
@@ -129,13 +141,34 @@ public sealed class PeerPath
         InitialRtt = stats.SmoothedRtt;
     }
 
-    internal PeerPathKind KindOf(IPEndPoint remote) => remote.Equals(_relay) ? PeerPathKind.Relayed : PeerPathKind.Direct;
+    internal PeerPathKind KindOf(IPEndPoint remote) => IsRelay(remote) ? PeerPathKind.Relayed : PeerPathKind.Direct;
+
+    /// <summary>The dialer moves the connection onto <paramref name="relay"/> (where it goes whenever relayed from now on).</summary>
+    internal void UseRelay(IPEndPoint relay) => _relay = relay;
+
+    private bool IsRelay(IPEndPoint remote)
+    {
+        foreach (var relay in _relays)
+        {
+            if (relay.Equals(remote))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private void OnEnginePathChanged(object? sender, QuicPathChangedEventArgs e)
     {
         if (e.OldRemoteEndPoint.Equals(e.NewRemoteEndPoint))
         {
             return; // a failed probe of another path, or a local port move: where packets go did not change
+        }
+
+        if (IsRelay(e.NewRemoteEndPoint))
+        {
+            _relay = e.NewRemoteEndPoint;
         }
 
         var previousKind = KindOf(e.OldRemoteEndPoint);

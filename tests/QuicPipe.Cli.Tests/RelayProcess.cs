@@ -10,6 +10,7 @@ internal sealed partial class RelayProcess : IDisposable
     public const int SigHup = 1;
     public const int SigInt = 2;
     public const int SigTerm = 15;
+    public const int SigKill = 9;
 
     private readonly Process _process;
     private bool _disposed;

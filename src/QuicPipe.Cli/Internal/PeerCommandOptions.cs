@@ -15,12 +15,14 @@ namespace QuicPipe.Cli.Internal;
 /// </summary>
 internal sealed class PeerCommandOptions
 {
-    public Option<IPEndPoint> Relay { get; } = new("--relay")
+    public Option<IPEndPoint[]> Relay { get; } = new("--relay")
     {
-        Description = "The relay's UDP address, HOST:PORT or [IPv6]:PORT.",
+        Description = "A relay's UDP address, HOST:PORT or [IPv6]:PORT. Repeat it to register with several relays (each once): dials go through the first, in the order given, that knows the peer, and a connection whose relay is lost moves to another the peer is registered at.",
         HelpName = "ADDR:PORT",
         Required = true,
-        CustomParser = ParseEndPoint,
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+        CustomParser = ParseEndPoints,
     };
 
     public Option<FileInfo> Key { get; } = new("--key")
@@ -30,11 +32,13 @@ internal sealed class PeerCommandOptions
         Required = true,
     };
 
-    public Option<NodeId?> RelayId { get; } = new("--relay-id")
+    public Option<NodeId[]> RelayId { get; } = new("--relay-id")
     {
-        Description = "The relay's NodeId to pin. Without it the first relay met is trusted (and a warning says which NodeId to pin).",
+        Description = "The relay's NodeId to pin; with several --relay, one per relay in the same order. Without it each relay is trusted when first met (and a warning says which NodeId to pin).",
         HelpName = "NODEID",
-        CustomParser = result => ParseNodeId(result, "--relay-id"),
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+        CustomParser = result => ParseNodeIds(result, "--relay-id"),
     };
 
     public Option<int> CidLength { get; } = CliOptions.Int("--cid-length", "CID length; must match the relay's --cid-length.", 12, 8, ConnectionId.MaxLength, "BYTES");
@@ -75,6 +79,15 @@ internal sealed class PeerCommandOptions
 
     public void AddTo(Command command, bool metrics = true)
     {
+        CliOptions.AddValidator(command, result =>
+        {
+            var relays = result.GetValue(Relay) ?? [];
+            var ids = result.GetValue(RelayId) ?? [];
+            if (ids.Length != 0 && ids.Length != relays.Length)
+            {
+                result.AddError($"--relay-id: {ids.Length} given for {relays.Length} relays (--relay): give one per relay, in the same order, or none.");
+            }
+        });
         command.Options.Add(Relay);
         command.Options.Add(Key);
         command.Options.Add(RelayId);
@@ -111,8 +124,6 @@ internal sealed class PeerCommandOptions
         var options = new PeerEndpointOptions
         {
             Identity = identity,
-            Relay = parse.GetRequiredValue(Relay),
-            RelayId = parse.GetValue(RelayId),
             CidLength = parse.GetValue(CidLength),
             DialTimeout = timeout,
             HandshakeTimeout = timeout,
@@ -124,6 +135,13 @@ internal sealed class PeerCommandOptions
             DirectRetryInterval = parse.GetValue(DirectRetry),
             LoggerFactory = loggers,
         };
+        var ids = parse.GetValue(RelayId) ?? [];
+        var relays = parse.GetRequiredValue(Relay);
+        for (var i = 0; i < relays.Length; i++)
+        {
+            options.Relays.Add(new PeerRelay(relays[i], ids.Length > i ? ids[i] : null));
+        }
+
         if (parse.GetValue(Neighbors) is { Length: > 0 } neighbors)
         {
             MeshProtocol.AllowNeighbors(options, neighbors);
@@ -200,15 +218,27 @@ internal sealed class PeerCommandOptions
         return option;
     }
 
-    private static IPEndPoint ParseEndPoint(ArgumentResult result)
+    private static IPEndPoint[] ParseEndPoints(ArgumentResult result)
     {
-        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
-        if (PeerAddress.TryParse(text, out var address, out var error))
+        var relays = new List<IPEndPoint>();
+        foreach (var token in result.Tokens)
         {
-            return address.ToEndPoint();
+            if (!PeerAddress.TryParse(token.Value, out var address, out var error))
+            {
+                result.AddError($"--relay: {error}");
+                continue;
+            }
+
+            var relay = address.ToEndPoint();
+            if (relays.Contains(relay))
+            {
+                result.AddError($"--relay: {relay} is given twice: list each relay once.");
+                continue;
+            }
+
+            relays.Add(relay);
         }
 
-        result.AddError($"--relay: {error}");
-        return new IPEndPoint(IPAddress.None, 0);
+        return [.. relays];
     }
 }

@@ -43,7 +43,7 @@ internal sealed partial class DirectPathAgent
     private readonly HolePuncher _puncher;
     private readonly PunchSession _session;
     private readonly QuicConnection _connection;
-    private readonly IPEndPoint _relay;
+    private readonly Func<IPEndPoint> _relay;
     private readonly DirectPathOptions _options;
     private readonly Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> _requestPunch;
     private readonly Func<Task> _checkRelayNow;
@@ -52,6 +52,7 @@ internal sealed partial class DirectPathAgent
     private bool _searched;
 
     /// <summary>
+    /// <paramref name="relay"/> is where the connection goes when relayed (another relay once its own was lost);
     /// <paramref name="requestPunch"/> asks the peer through the relay to probe again and returns its current candidates
     /// (null: no answer); <paramref name="checkRelayNow"/> makes the relay liveness check run at once, and completes
     /// when it has (or never, while the relay is unreachable).
@@ -60,7 +61,7 @@ internal sealed partial class DirectPathAgent
         HolePuncher puncher,
         PunchSession session,
         QuicConnection connection,
-        IPEndPoint relay,
+        Func<IPEndPoint> relay,
         DirectPathOptions options,
         Func<CancellationToken, Task<IReadOnlyList<IPEndPoint>?>> requestPunch,
         Func<Task> checkRelayNow,
@@ -246,11 +247,11 @@ internal sealed partial class DirectPathAgent
         // Moved first, the peer's answer to the move's PATH_CHALLENGE went to our old address and was lost, and the
         // move completed only when ngtcp2 sent the challenge again, a second later.
         await Task.WhenAny(_checkRelayNow(), Task.Delay(RelayCheckWait, token)).ConfigureAwait(false);
-        while (!token.IsCancellationRequested && !_connection.RemoteEndPoint.Equals(_relay))
+        while (!token.IsCancellationRequested && !_connection.RemoteEndPoint.Equals(_relay()))
         {
             try
             {
-                await _connection.MigrateAsync(_relay, QuicMigrationMode.Immediate, token).ConfigureAwait(false);
+                await _connection.MigrateAsync(_relay(), QuicMigrationMode.Immediate, token).ConfigureAwait(false);
                 return;
             }
             catch (Exception e) when (e is QuicConnectionException or InvalidOperationException)

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane.Wire;
+using QuicPipe.Peer.Internal;
 using QuicPipe.Protocol.Peer;
 using QuicPipe.Quic;
 
@@ -30,8 +31,8 @@ internal sealed partial class DirectPaths
     private readonly HolePuncher _puncher;
     private readonly Func<IPEndPoint> _localEndPoint;
     private readonly Func<IPEndPoint?> _publicEndPoint;
-    private readonly Func<RelayControlClient?> _control;
-    private readonly Func<Task> _checkRelayNow;
+    private readonly IPEndPoint _firstRelay;
+    private readonly Func<QuicConnection, RelaySession> _relayOf;
     private readonly Func<NodeId, bool> _mayAskForPunch;
     private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
@@ -43,8 +44,10 @@ internal sealed partial class DirectPaths
     /// <param name="options">The endpoint's options.</param>
     /// <param name="localEndPoint">The local address of the endpoint's socket (once started).</param>
     /// <param name="publicEndPoint">Our address as the relay last saw it.</param>
-    /// <param name="control">The current control connection to the relay, if any.</param>
-    /// <param name="checkRelayNow">Runs the relay liveness check now (<see cref="DirectPathAgent"/>).</param>
+    /// <param name="relayOf">
+    /// The session with the relay a connection goes through when relayed: whose control connection signals its peer,
+    /// and whose liveness check a fallback runs first (<see cref="DirectPathAgent"/>).
+    /// </param>
     /// <param name="mayAskForPunch">Whether a peer may ask us for a probing round (an allowed dialer, or an offer's).</param>
     /// <param name="stopping">Fires when the endpoint stops: probing and upkeep end.</param>
     /// <param name="logger">The endpoint's logger.</param>
@@ -52,8 +55,7 @@ internal sealed partial class DirectPaths
         PeerEndpointOptions options,
         Func<IPEndPoint> localEndPoint,
         Func<IPEndPoint?> publicEndPoint,
-        Func<RelayControlClient?> control,
-        Func<Task> checkRelayNow,
+        Func<QuicConnection, RelaySession> relayOf,
         Func<NodeId, bool> mayAskForPunch,
         CancellationToken stopping,
         ILogger logger)
@@ -66,8 +68,8 @@ internal sealed partial class DirectPaths
         _search = new PortSearch(_puncher);
         _localEndPoint = localEndPoint;
         _publicEndPoint = publicEndPoint;
-        _control = control;
-        _checkRelayNow = checkRelayNow;
+        _firstRelay = options.RelayList[0].EndPoint;
+        _relayOf = relayOf;
         _mayAskForPunch = mayAskForPunch;
         _stopping = stopping;
         _logger = logger;
@@ -259,13 +261,13 @@ internal sealed partial class DirectPaths
     }
 
     /// <summary>Dialer: <see cref="PortSearchStarter"/>. Asks the accepter to join, opens our ports, then probes its.</summary>
-    private async Task<(IPEndPoint Direct, PortBridge? Bridge)?> SearchAsync(PunchSession session, IReadOnlyList<IPEndPoint> candidates, CancellationToken cancellationToken)
+    private async Task<(IPEndPoint Direct, PortBridge? Bridge)?> SearchAsync(QuicConnection connection, PunchSession session, IReadOnlyList<IPEndPoint> candidates, CancellationToken cancellationToken)
     {
         // Only between two public mappings on different addresses (two peers behind one NAT have their LAN), with the
         // relay's view of ours to offer, and a control connection to ask on.
         var accepter = candidates[0];
         if (!_options.PortSearch || _publicEndPoint() is not { } ours || ours.Address.Equals(accepter.Address)
-            || _control() is not { } control || !session.TryMarkSearched() || !_search.TryBegin())
+            || _relayOf(connection).Control is not { } control || !session.TryMarkSearched() || !_search.TryBegin())
         {
             return null;
         }
@@ -331,12 +333,21 @@ internal sealed partial class DirectPaths
         return bridge;
     }
 
-    private List<IPEndPoint> OurCandidates() => PathCandidates.Gather(_localEndPoint(), _publicEndPoint(), _options.Relay!, _options.ExcludedPathNetworks);
+    private List<IPEndPoint> OurCandidates() => PathCandidates.Gather(_localEndPoint(), _publicEndPoint(), _firstRelay, _options.ExcludedPathNetworks);
 
     /// <summary>Dialer: the connection's direct-path upkeep, in the background until the connection or the endpoint ends.</summary>
     private void RunAgent(QuicConnection connection, PunchSession session, IReadOnlyList<IPEndPoint> candidates)
     {
-        var agent = new DirectPathAgent(_puncher, session, connection, _options.Relay!, DirectOptions, token => RequestPunchAsync(session, token), _checkRelayNow, _options.PortSearch ? SearchAsync : null, _logger);
+        var agent = new DirectPathAgent(
+            _puncher,
+            session,
+            connection,
+            () => _relayOf(connection).EndPoint,
+            DirectOptions,
+            token => RequestPunchAsync(connection, session, token),
+            () => _relayOf(connection).CheckNowAsync(),
+            _options.PortSearch ? (s, candidates, token) => SearchAsync(connection, s, candidates, token) : null,
+            _logger);
         RunInBackground(agent.RunAsync(candidates, _stopping));
     }
 
@@ -347,9 +358,9 @@ internal sealed partial class DirectPaths
     }
 
     /// <summary>Dialer, relayed, about to try again: asks the peer to probe, and learns its current candidates.</summary>
-    private async Task<IReadOnlyList<IPEndPoint>?> RequestPunchAsync(PunchSession session, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<IPEndPoint>?> RequestPunchAsync(QuicConnection connection, PunchSession session, CancellationToken cancellationToken)
     {
-        if (_control() is not { } control)
+        if (_relayOf(connection).Control is not { } control)
         {
             return null;
         }

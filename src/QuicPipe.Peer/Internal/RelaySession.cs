@@ -9,7 +9,7 @@ using QuicPipe.Quic;
 namespace QuicPipe.Peer.Internal;
 
 /// <summary>
-/// A peer endpoint's session with its relay: connects through the endpoint's QUIC endpoint, registers our CID key
+/// A peer endpoint's session with one of its relays: connects through the endpoint's QUIC endpoint, registers our CID key
 /// (so registration traffic also opens our NAT toward the relay), keeps the registration fresh, checks the relay's
 /// liveness at an interval or when asked, and when the relay is lost reconnects with backoff and registers again. It
 /// reads the signals peers send us through the relay: sends the endpoint's answer to each dial request, and hands
@@ -29,9 +29,11 @@ internal sealed partial class RelaySession : IAsyncDisposable
     private static readonly TimeSpan UnregisterWait = TimeSpan.FromSeconds(1);
 
     private readonly PeerEndpointOptions _options;
+    private readonly PeerRelay _relay;
     private readonly CidIssuer _issuer;
     private readonly Action<PeerRegisteredEventArgs> _registered;
     private readonly Action<PeerException> _failed;
+    private readonly Action<RelaySession> _lost;
     private readonly Func<NodeId, DialRequest, PeerSignal> _answerDial;
     private readonly Func<RelayControlClient, NodeId, PeerSignal, CancellationToken, Task<bool>> _takeSignal;
     private readonly Func<bool> _busy;
@@ -44,13 +46,21 @@ internal sealed partial class RelaySession : IAsyncDisposable
     // Completed when the next liveness check to start has ended (either way): what CheckNowAsync waits for.
     private TaskCompletionSource _nextCheckDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // A signal for the relay's answer alone (Ack: it knows the peer, UNKNOWN_NODE: it does not); the peer ignores it.
+    private static readonly byte[] PresenceSignal = new PeerSignal { Presence = new Presence() }.ToByteArray();
+
+    // Set to register again at the next liveness check, which runs at once (RefreshNowAsync).
+    private volatile bool _refreshNow;
+
     private NodeId? _relayId;
     private Task _maintenance = Task.CompletedTask;
 
     /// <param name="options">The endpoint's options.</param>
+    /// <param name="relay">The relay this session is with.</param>
     /// <param name="issuer">The endpoint's CID issuer, whose key and window we register.</param>
     /// <param name="registered">Called after each successful registration (the first, and every re-registration).</param>
     /// <param name="failed">Called once when the session stops for good: another process with our NodeId took over.</param>
+    /// <param name="lost">Called each time the session finds the relay lost, before it reconnects.</param>
     /// <param name="answerDial">The answer (a DialAnswer or a DialRefused) to a peer's dial request, which we send.</param>
     /// <param name="takeSignal">
     /// Takes any other signal, with the control connection it arrived on; false if it concerns nothing of ours.
@@ -60,9 +70,11 @@ internal sealed partial class RelaySession : IAsyncDisposable
     /// <param name="logger">The endpoint's logger.</param>
     public RelaySession(
         PeerEndpointOptions options,
+        PeerRelay relay,
         CidIssuer issuer,
         Action<PeerRegisteredEventArgs> registered,
         Action<PeerException> failed,
+        Action<RelaySession> lost,
         Func<NodeId, DialRequest, PeerSignal> answerDial,
         Func<RelayControlClient, NodeId, PeerSignal, CancellationToken, Task<bool>> takeSignal,
         Func<bool> busy,
@@ -70,16 +82,21 @@ internal sealed partial class RelaySession : IAsyncDisposable
         ILogger logger)
     {
         _options = options;
+        _relay = relay;
         _issuer = issuer;
         _registered = registered;
         _failed = failed;
+        _lost = lost;
         _answerDial = answerDial;
         _takeSignal = takeSignal;
         _busy = busy;
         _stopping = stopping;
         _logger = logger;
-        _relayId = options.RelayId;
+        _relayId = relay.Id;
     }
+
+    /// <summary>The relay's address.</summary>
+    public IPEndPoint EndPoint => _relay.EndPoint;
 
     /// <summary>The current control connection to the relay; null before start and while the relay is reconnected.</summary>
     public RelayControlClient? Control { get; private set; }
@@ -92,6 +109,9 @@ internal sealed partial class RelaySession : IAsyncDisposable
 
     /// <summary>Times we registered with the relay (1 after start; more after reconnects).</summary>
     public int Registrations { get; private set; }
+
+    /// <summary>The session as <see cref="PeerEndpoint.Relays"/> shows it.</summary>
+    public PeerRelayStatus Status => new(EndPoint, _relayId, Control is not null, PublicEndPoint, Registrations);
 
     private NodeId NodeId => _options.Identity!.NodeId;
 
@@ -107,6 +127,38 @@ internal sealed partial class RelaySession : IAsyncDisposable
     }
 
     /// <summary>
+    /// For a relay that could not be reached at start while another could: keeps trying to connect and register in
+    /// the background, as after losing it, until <c>stopping</c> fires.
+    /// </summary>
+    public void StartInBackground(QuicEndpoint quic) => _maintenance = MaintainAsync(quic);
+
+    /// <summary>
+    /// Whether the relay knows <paramref name="peer"/> (it is registered there): true or false as the relay answers a
+    /// signal that the peer ignores, null when the relay cannot be asked (not connected, no answer, another error).
+    /// </summary>
+    public async Task<bool?> KnowsAsync(NodeId peer, CancellationToken cancellationToken)
+    {
+        if (Control is not { } control)
+        {
+            return null;
+        }
+
+        try
+        {
+            await control.SignalAsync(peer, PresenceSignal, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RelayControlException e) when (e.Code == RelayErrorCode.UnknownNode)
+        {
+            return false;
+        }
+        catch (RelayControlException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Runs the relay liveness check now; the task completes when a check that started after this call has ended (it
     /// may never, while the relay is being reconnected: callers bound the wait).
     /// </summary>
@@ -115,6 +167,17 @@ internal sealed partial class RelaySession : IAsyncDisposable
         var done = Volatile.Read(ref _nextCheckDone).Task;
         Volatile.Read(ref _checkNow).TrySetResult();
         return done;
+    }
+
+    /// <summary>
+    /// Registers again now, as at a refresh: the relay's window of our CIDs moves up to the newest we issued. A relay
+    /// that carried none of a connection's traffic has not seen its CIDs in use and slides its window only then; a
+    /// connection about to move here needs them routed. Completes as <see cref="CheckNowAsync"/>.
+    /// </summary>
+    public Task RefreshNowAsync()
+    {
+        _refreshNow = true;
+        return CheckNowAsync();
     }
 
     /// <summary>Waits for the session's upkeep to end (after <c>stopping</c> fired); the control connection stays open.</summary>
@@ -149,7 +212,7 @@ internal sealed partial class RelaySession : IAsyncDisposable
         catch (Exception e) when (e is RelayControlException or OperationCanceledException or QuicConnectionException or QuicStreamAbortedException or InvalidOperationException)
         {
             // The relay is gone or slow: it drops the routes after its grace period instead.
-            LogUnregisterFailed(_logger, _options.Relay!, e.Message);
+            LogUnregisterFailed(_logger, EndPoint, e.Message);
         }
 
         await control.DisposeAsync().ConfigureAwait(false);
@@ -167,13 +230,13 @@ internal sealed partial class RelaySession : IAsyncDisposable
         var from = ReplacedCloseReason.TryParse(control.CloseReasonPhrase, out var newer) ? $"from {newer} " : string.Empty;
         return new PeerException(
             PeerFailure.Replaced,
-            $"Another process with this NodeId ({NodeId}, the same key file) registered at relay {_options.Relay} {from}and took over this one's routes. " +
+            $"Another process with this NodeId ({NodeId}, the same key file) registered at relay {EndPoint} {from}and took over this one's routes. " +
             "Two processes cannot share one key at one relay: give each its own key ('quicpipe keygen --out FILE'). Not reconnecting.");
     }
 
     private async Task ConnectAsync(QuicEndpoint quic, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var relay = _options.Relay!;
+        var relay = EndPoint;
         RelayControlClient control;
         try
         {
@@ -249,51 +312,56 @@ internal sealed partial class RelaySession : IAsyncDisposable
         var previous = PublicEndPoint;
         PublicEndPoint = registration.ObservedAddress;
         Registrations++;
-        LogRegistered(_logger, _options.Relay!, registration.ObservedAddress, registration.CidCount);
+        LogRegistered(_logger, EndPoint, registration.ObservedAddress, registration.CidCount);
         if (previous is not null && !previous.Equals(registration.ObservedAddress))
         {
             LogPublicAddressChanged(_logger, previous, registration.ObservedAddress);
         }
 
-        _registered(new PeerRegisteredEventArgs(registration.ObservedAddress, Registrations));
+        _registered(new PeerRegisteredEventArgs(EndPoint, registration.ObservedAddress, Registrations));
     }
 
     /// <summary>
-    /// Keeps the registration fresh, watches the relay's liveness, and reconnects when it is lost; stops for good
-    /// (<see cref="PeerEndpoint.Completion"/>) when another process with our NodeId took the relay over.
+    /// Keeps the registration fresh, watches the relay's liveness, and reconnects when it is lost (or connects first,
+    /// when started in the background); stops for good (<see cref="PeerEndpoint.Completion"/>) when another process
+    /// with our NodeId took the relay over.
     /// </summary>
     private async Task MaintainAsync(QuicEndpoint quic)
     {
         var stopping = _stopping;
-        while (!stopping.IsCancellationRequested)
+        try
         {
-            var control = Control!;
-            var signals = HandleSignalsAsync(control, stopping);
-            var reason = await WatchAsync(control, stopping).ConfigureAwait(false);
-            if (stopping.IsCancellationRequested)
+            while (!stopping.IsCancellationRequested)
             {
-                break;
-            }
+                if (Control is not { } control)
+                {
+                    await ReconnectAsync(quic, stopping).ConfigureAwait(false);
+                    continue;
+                }
 
-            Control = null;
-            await control.DisposeAsync().ConfigureAwait(false);
-            await signals.ConfigureAwait(false);
-            if (WasReplaced(control))
-            {
-                _failed(Replaced(control));
-                return;
-            }
+                var signals = HandleSignalsAsync(control, stopping);
+                var reason = await WatchAsync(control, stopping).ConfigureAwait(false);
+                if (stopping.IsCancellationRequested)
+                {
+                    break;
+                }
 
-            LogRelayLost(_logger, _options.Relay!, reason);
-            try
-            {
-                await ReconnectAsync(quic, stopping).ConfigureAwait(false);
+                Control = null;
+                await control.DisposeAsync().ConfigureAwait(false);
+                await signals.ConfigureAwait(false);
+                if (WasReplaced(control))
+                {
+                    _failed(Replaced(control));
+                    return;
+                }
+
+                LogRelayLost(_logger, EndPoint, reason);
+                _lost(this);
             }
-            catch (PeerException e) when (e.Failure == PeerFailure.Replaced)
-            {
-                _failed(e);
-                return;
-            }
+        }
+        catch (PeerException e) when (e.Failure == PeerFailure.Replaced)
+        {
+            _failed(e);
         }
     }
 
@@ -342,10 +410,11 @@ internal sealed partial class RelaySession : IAsyncDisposable
             try
             {
                 var observed = await control.PingAsync(limit.Token).ConfigureAwait(false);
-                if (DateTime.UtcNow >= nextRefresh || !observed.Equals(PublicEndPoint))
+                if (DateTime.UtcNow >= nextRefresh || _refreshNow || !observed.Equals(PublicEndPoint))
                 {
                     // Due (registering again refreshes it and slides the CID window to what we issued since), or the
                     // relay sees us from a new address (NAT rebinding): registering again moves our routes there.
+                    _refreshNow = false;
                     await RegisterAsync(control, limit.Token).ConfigureAwait(false);
                     nextRefresh = DateTime.UtcNow + refreshEvery;
                 }
