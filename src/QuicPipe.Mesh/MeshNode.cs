@@ -432,10 +432,32 @@ public sealed partial class MeshNode : IAsyncDisposable
             _ = replaced.Connection.CloseAsync(0, "replaced by a new link", CancellationToken.None);
         }
 
-        LogLinkUp(_logger, link.Neighbor);
+        _ = LogWhenCarryingAsync(link, stopping);
         var reason = await link.RunAsync(_options.LinkKeepAliveInterval, _options.LinkTimeout, stopping).ConfigureAwait(false);
         LogLinkDown(_logger, link.Neighbor, reason);
         OnLinkDown(link, $"link {_self}-{link.Neighbor} down: {reason}");
+    }
+
+    /// <summary>Says the link is up once it carries cells (path MTU discovery has raised its DATAGRAM limit).</summary>
+    private async Task LogWhenCarryingAsync(NeighborLink link, CancellationToken stopping)
+    {
+        try
+        {
+            while (!link.CarriesCells)
+            {
+                if (link.IsDown)
+                {
+                    return;
+                }
+
+                await Task.Delay(20, stopping).ConfigureAwait(false);
+            }
+
+            LogLinkUp(_logger, link.Neighbor);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private void OnLinkDown(NeighborLink link, string reason)

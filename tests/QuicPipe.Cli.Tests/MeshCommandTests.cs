@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using QuicPipe.Quic;
 using Xunit;
 
@@ -11,6 +12,7 @@ namespace QuicPipe.Cli.Tests;
 public sealed class MeshCommandTests : IDisposable
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Transfer = TimeSpan.FromSeconds(120);
     private readonly CliScratch _scratch = new("quicpipe-mesh-");
 
     public void Dispose() => _scratch.Dispose();
@@ -63,5 +65,131 @@ public sealed class MeshCommandTests : IDisposable
         Assert.False(c.HasExited, c.AllStderr);
     }
 
+    [Fact]
+    public async Task Across_relay_islands_dial_reaches_accept_through_the_circuit_A_B_C_D_byte_exact_both_ways()
+    {
+        var lab = StartIslands();
+        var accept = lab.Accept();
+        var dial = Peer("dial", "--relay", lab.R1, "--key", lab.AKey, "--relay-id", lab.R1Id, "--neighbor", lab.B, lab.D);
+
+        var forward = WriteRandomAsync(dial.Stdin, 8 * 1024 * 1024, seed: 1);
+        var backward = WriteRandomAsync(accept.Stdin, 8 * 1024 * 1024, seed: 2);
+        var sentForward = await forward;
+        var sentBackward = await backward;
+
+        Assert.True(dial.WaitForExit(Transfer), "dial did not finish: " + dial.AllStderr);
+        Assert.True(accept.WaitForExit(Transfer), "accept did not finish: " + accept.AllStderr);
+        Assert.True(dial.ExitCode == 0, dial.AllStderr);
+        Assert.True(accept.ExitCode == 0, accept.AllStderr);
+        Assert.Equal(sentForward, accept.StdoutSha256());
+        Assert.Equal(sentBackward, dial.StdoutSha256());
+        Assert.Contains(dial.Stderr, l => l.StartsWith($"path: circuit via {lab.B},{lab.C} rtt ", StringComparison.Ordinal) && l.EndsWith($"ms peer {lab.D}", StringComparison.Ordinal));
+        Assert.Contains(accept.Stderr, l => l.StartsWith($"path: circuit via {lab.B},{lab.C} rtt ", StringComparison.Ordinal) && l.EndsWith($"ms peer {lab.A}", StringComparison.Ordinal));
+        Assert.DoesNotContain(dial.Stderr, l => l.StartsWith("path: relayed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Across_relay_islands_killing_C_mid_transfer_ends_dial_and_accept_within_5_s_with_exit_1_and_one_line()
+    {
+        var lab = StartIslands();
+        var accept = lab.Accept();
+        var dial = Peer("dial", "--relay", lab.R1, "--key", lab.AKey, "--relay-id", lab.R1Id, "--neighbor", lab.B, lab.D);
+        using var stop = new CancellationTokenSource();
+        var sending = Task.Run(async () =>
+        {
+            var chunk = new byte[64 * 1024];
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    await dial.Stdin.WriteAsync(chunk, stop.Token);
+                    await Task.Delay(10, stop.Token);
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        });
+        var deadline = DateTime.UtcNow + Transfer;
+        while (accept.StdoutBytes < 1024 * 1024 && DateTime.UtcNow < deadline && !accept.HasExited)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(accept.StdoutBytes >= 1024 * 1024, accept.AllStderr + "\n" + dial.AllStderr);
+        var killed = Stopwatch.StartNew();
+        lab.Mesh["C"].KillAbruptly();
+
+        // Both waited for together; the time of the later exit is the bound.
+        Assert.True(dial.WaitForExit(TimeSpan.FromSeconds(15)), $"dial still running {killed.Elapsed} after the kill: {dial.AllStderr}");
+        Assert.True(accept.WaitForExit(TimeSpan.FromSeconds(15)), $"accept still running {killed.Elapsed} after the kill: {accept.AllStderr}");
+        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(5), $"both ended only {killed.Elapsed} after the kill:\n{dial.AllStderr}\n{accept.AllStderr}");
+        await stop.CancelAsync();
+        await sending;
+        foreach (var (process, command) in new[] { (dial, "dial"), (accept, "accept") })
+        {
+            Assert.Equal(1, process.ExitCode);
+            // One line of the command's own (beside the path line, and the warnings of the peer's log about the dead link).
+            var failure = Assert.Single(process.Stderr, l => l.StartsWith($"quicpipe {command}: ", StringComparison.Ordinal));
+            Assert.StartsWith($"quicpipe {command}: connection lost: circuit down: ", failure, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// Relays R1 and R2; A on R1 (neighbour B); B on R1 and R2 (A, C); C on R2 (B, D); D on R2 (C). B and C run
+    /// <c>quicpipe mesh</c>, started here and waited for until C's links to B and D carry cells.
+    /// </summary>
+    private Islands StartIslands()
+    {
+        var r1 = StartRelay("r1");
+        var r2 = StartRelay("r2");
+        var (aKey, a) = CliTestKit.Identity(_scratch.Directory, "a");
+        var (bKey, b) = CliTestKit.Identity(_scratch.Directory, "b");
+        var (cKey, c) = CliTestKit.Identity(_scratch.Directory, "c");
+        var (dKey, d) = CliTestKit.Identity(_scratch.Directory, "d");
+        var lab = new Islands(this, r1.Address, r1.Id, r2.Address, r2.Id, aKey, a, b, c, dKey, d);
+        lab.Mesh["B"] = Peer("mesh", "--relay", r1.Address, "--relay", r2.Address, "--key", bKey, "--relay-id", r1.Id, "--relay-id", r2.Id, "--neighbor", a, "--neighbor", c, "--log-level", "Information");
+        lab.Mesh["C"] = Peer("mesh", "--relay", r2.Address, "--key", cKey, "--relay-id", r2.Id, "--neighbor", b, "--neighbor", d, "--log-level", "Information");
+        Assert.True(lab.Mesh["C"].WaitForStderr(l => l.Contains($"Mesh link to {b} up", StringComparison.Ordinal), Startup), lab.Mesh["C"].AllStderr);
+        return lab;
+    }
+
+    private (string Address, string Id) StartRelay(string name)
+    {
+        var address = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
+        var (key, id) = CliTestKit.Identity(_scratch.Directory, name);
+        var relay = _scratch.Own(RelayProcess.Start("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0"));
+        Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
+        return (address, id);
+    }
+
+    /// <summary>Writes <paramref name="total"/> seeded pseudo-random bytes, closes the stream, returns their SHA-256.</summary>
+    private static async Task<byte[]> WriteRandomAsync(Stream stdin, int total, int seed)
+    {
+        var bytes = new byte[total];
+        new Random(seed).NextBytes(bytes);
+        for (var sent = 0; sent < total; sent += 256 * 1024)
+        {
+            await stdin.WriteAsync(bytes.AsMemory(sent, Math.Min(256 * 1024, total - sent)));
+        }
+
+        stdin.Close();
+        return SHA256.HashData(bytes);
+    }
+
     private PeerProcess Peer(params string[] args) => _scratch.Own(PeerProcess.Start(args));
+
+    private sealed record Islands(MeshCommandTests Test, string R1, string R1Id, string R2, string R2Id, string AKey, string A, string B, string C, string DKey, string D)
+    {
+        public Dictionary<string, PeerProcess> Mesh { get; } = [];
+
+        /// <summary>D: accept on R2, A allowed, C its neighbour; returns once its link to C carries cells.</summary>
+        public PeerProcess Accept()
+        {
+            var accept = Test.Peer("accept", "--relay", R2, "--key", DKey, "--relay-id", R2Id, "--allow", A, "--neighbor", C);
+            Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
+            Assert.True(Mesh["C"].WaitForStderr(l => l.Contains($"Mesh link to {D} up", StringComparison.Ordinal), Startup), Mesh["C"].AllStderr);
+            return accept;
+        }
+    }
 }
