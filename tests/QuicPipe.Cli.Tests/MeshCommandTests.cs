@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using QuicPipe.Quic;
 using Xunit;
@@ -133,6 +136,33 @@ public sealed class MeshCommandTests : IDisposable
             var failure = Assert.Single(process.Stderr, l => l.StartsWith($"quicpipe {command}: ", StringComparison.Ordinal));
             Assert.StartsWith($"quicpipe {command}: connection lost: circuit down: ", failure, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Across_relay_islands_forward_reaches_expose_through_the_circuit()
+    {
+        await using var echo = new EchoTcpServer();
+        var lab = StartIslands();
+        var port = echo.Port.ToString(CultureInfo.InvariantCulture);
+        var expose = Peer("expose", port, "--allow", lab.A, "--relay", lab.R2, "--key", lab.DKey, "--relay-id", lab.R2Id, "--neighbor", lab.C);
+        Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
+        Assert.True(lab.Mesh["C"].WaitForStderr(l => l.Contains($"Mesh link to {lab.D} up", StringComparison.Ordinal), Startup), lab.Mesh["C"].AllStderr);
+        var localPort = CliTestKit.FreeTcpPort();
+        var forward = Peer("forward", localPort.ToString(CultureInfo.InvariantCulture), $"{lab.D}:{port}", "--relay", lab.R1, "--key", lab.AKey, "--relay-id", lab.R1Id, "--neighbor", lab.B);
+        Assert.True(forward.WaitForStderr(l => l.StartsWith("forwarding 127.0.0.1:", StringComparison.Ordinal), Startup), forward.AllStderr);
+
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, localPort);
+        var stream = client.GetStream();
+        var payload = RandomNumberGenerator.GetBytes(1024 * 1024);
+        var writing = stream.WriteAsync(payload).AsTask();
+        var echoed = new byte[payload.Length];
+        await stream.ReadExactlyAsync(echoed).AsTask().WaitAsync(Transfer);
+        await writing;
+
+        Assert.Equal(payload, echoed);
+        Assert.Contains(forward.Stderr, l => l.StartsWith($"path: circuit via {lab.B},{lab.C} rtt ", StringComparison.Ordinal) && l.EndsWith($"peer {lab.D}", StringComparison.Ordinal));
+        Assert.Contains(expose.Stderr, l => l == $"accepted {lab.A} (via circuit)");
     }
 
     /// <summary>
