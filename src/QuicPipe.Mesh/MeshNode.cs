@@ -150,6 +150,11 @@ public sealed partial class MeshNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(peer);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.Neighbors.Contains(peer.NodeId))
+        {
+            throw new ArgumentException("A node cannot be its own neighbour.", nameof(options));
+        }
+
         var node = new MeshNode(peer, options, loggers);
         node.Run();
         return node;

@@ -32,6 +32,17 @@ public sealed class MeshCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_node_named_as_its_own_neighbor_is_a_usage_error()
+    {
+        var (key, id) = CliTestKit.Identity(_scratch.Directory, "m");
+
+        var (exitCode, _, stderr) = RelayProcess.Run(Startup, "mesh", "--relay", "127.0.0.1:9", "--key", key, "--neighbor", id);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"quicpipe mesh: --neighbor: {id} is this node's own NodeId (its --key); a node is not its own neighbour.", stderr.Trim());
+    }
+
+    [Fact]
     public void A_dial_nobody_can_reach_fails_as_unreachable_through_the_mesh_in_one_line_and_no_circuit_skips_the_mesh()
     {
         var relayAddress = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
@@ -52,7 +63,7 @@ public sealed class MeshCommandTests : IDisposable
         Assert.True(dial.WaitForExit(TimeSpan.FromSeconds(60)), dial.AllStderr);
 
         Assert.Equal(1, dial.ExitCode);
-        var line = Assert.Single(dial.Stderr);
+        var line = Assert.Single(dial.Stderr, l => l.StartsWith("quicpipe dial: ", StringComparison.Ordinal));
         Assert.Contains(stranger, line, StringComparison.Ordinal);
         Assert.Contains("no circuit either", line, StringComparison.Ordinal);
         Assert.Contains("unreachable", line, StringComparison.Ordinal);
@@ -61,7 +72,8 @@ public sealed class MeshCommandTests : IDisposable
         var direct = Peer("dial", "--relay", relayAddress, "--key", aKey, "--relay-id", relayId, "--neighbor", bId, "--no-circuit", stranger);
         Assert.True(direct.WaitForExit(TimeSpan.FromSeconds(60)), direct.AllStderr);
         Assert.Equal(1, direct.ExitCode);
-        var only = Assert.Single(direct.Stderr);
+        // The command's one line; the peer's log may warn beside it (B, dialing A's key for its link, reached the first dial's process too).
+        var only = Assert.Single(direct.Stderr, l => l.StartsWith("quicpipe dial: ", StringComparison.Ordinal));
         Assert.Contains(stranger, only, StringComparison.Ordinal);
         Assert.DoesNotContain("circuit", only, StringComparison.Ordinal);
         Assert.False(b.HasExited, b.AllStderr);

@@ -144,6 +144,11 @@ internal sealed class PeerCommandOptions
 
         if (parse.GetValue(Neighbors) is { Length: > 0 } neighbors)
         {
+            if (neighbors.Contains(identity.NodeId))
+            {
+                throw new ArgumentException($"--neighbor: {identity.NodeId} is this node's own NodeId (its --key); a node is not its own neighbour.");
+            }
+
             MeshProtocol.AllowNeighbors(options, neighbors);
         }
 
