@@ -9,7 +9,7 @@ namespace QuicPipe.PeerBench;
 internal sealed class BenchOptions
 {
     public const string Usage =
-        "Usage: QuicPipe.PeerBench --mode direct|relayed [--relay ADDR:PORT --relay-id NODEID] [--bytes N (268435456)] [--chunk BYTES (65536)] [--timeout SECONDS (120)]";
+        "Usage: QuicPipe.PeerBench --mode direct|relayed|circuit|circuit-direct [--relay ADDR:PORT --relay-id NODEID] [--bytes N (268435456)] [--chunk BYTES (65536)] [--timeout SECONDS (120)]";
 
     public string Mode { get; private set; } = "";
 
@@ -31,7 +31,7 @@ internal sealed class BenchOptions
             var value = i + 1 < args.Length ? args[i + 1] : null;
             switch (args[i])
             {
-                case "--mode" when value is "direct" or "relayed":
+                case "--mode" when value is "direct" or "relayed" or "circuit" or "circuit-direct":
                     options.Mode = value;
                     break;
                 case "--relay" when value is not null && PeerAddress.TryParseEndPoint(value, out var relay, out _):
@@ -58,9 +58,9 @@ internal sealed class BenchOptions
             i++;
         }
 
-        if (options.Mode == "" || (options.Mode == "relayed" && (options.Relay is null || options.RelayId is null)))
+        if (options.Mode == "" || (options.Mode is "relayed" or "circuit" or "circuit-direct" && (options.Relay is null || options.RelayId is null)))
         {
-            Console.Error.WriteLine("--mode is required; --mode relayed also needs --relay and --relay-id");
+            Console.Error.WriteLine("--mode is required; --mode relayed and --mode circuit also need --relay and --relay-id");
             Console.Error.WriteLine(Usage);
             return null;
         }

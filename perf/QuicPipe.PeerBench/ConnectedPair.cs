@@ -1,4 +1,5 @@
 using System.Net;
+using QuicPipe.Mesh;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 
@@ -42,6 +43,44 @@ internal sealed class ConnectedPair(QuicConnection a, QuicConnection b, params I
         var accept = peerB.AcceptAsync(cancellationToken).AsTask();
         var a = await peerA.DialAsync(peerB.NodeId, cancellationToken).ConfigureAwait(false);
         return new ConnectedPair(a, await accept.ConfigureAwait(false), peerA, peerB);
+    }
+
+    /// <summary>
+    /// Four peers on the relay linked in a line A-B-C-D (mesh neighbours); A reaches D through the circuit A-B-C-D,
+    /// not through the relay's own route to D: every packet crosses three links, each through the relay, or each on its
+    /// direct path when <paramref name="direct"/> (links are dialed like any peer connection and move when they can).
+    /// </summary>
+    public static async Task<ConnectedPair> CircuitAsync(IPEndPoint relay, NodeId relayId, bool direct, CancellationToken cancellationToken)
+    {
+        var identities = Enumerable.Range(0, 4).Select(_ => NodeIdentity.Generate()).ToArray();
+        var owned = new List<IAsyncDisposable>();
+        var nodes = new List<MeshNode>();
+        for (var i = 0; i < 4; i++)
+        {
+            var neighbors = new[] { i - 1, i + 1 }.Where(n => n is >= 0 and < 4).Select(n => identities[n].NodeId).ToArray();
+            var options = PeerOptions(identities[i], relay, relayId);
+            options.DirectPaths = direct;
+            MeshProtocol.AllowNeighbors(options, neighbors);
+            var peer = await PeerEndpoint.StartAsync(options, cancellationToken).ConfigureAwait(false);
+            var meshOptions = new MeshNodeOptions { AcceptCircuitsFrom = origin => origin == identities[0].NodeId };
+            meshOptions.Neighbors.UnionWith(neighbors);
+            var mesh = MeshNode.Start(peer, meshOptions);
+            nodes.Add(mesh);
+            owned.Insert(0, peer);
+            owned.Insert(0, mesh);
+        }
+
+        await nodes[1].WaitForLinksAsync([identities[0].NodeId, identities[2].NodeId], cancellationToken).ConfigureAwait(false);
+        await nodes[2].WaitForLinksAsync([identities[1].NodeId, identities[3].NodeId], cancellationToken).ConfigureAwait(false);
+        if (direct)
+        {
+            // Each link starts relayed and moves to its direct path once hole punching succeeds (about a second on loopback).
+            await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
+        }
+
+        var accept = nodes[3].AcceptAsync(cancellationToken).AsTask();
+        var a = await nodes[0].DialAsync(identities[3].NodeId, cancellationToken).ConfigureAwait(false);
+        return new ConnectedPair(a.Connection, (await accept.ConfigureAwait(false)).Connection, [.. owned]);
     }
 
     public async ValueTask DisposeAsync()

@@ -2,7 +2,8 @@ using System.Globalization;
 using QuicPipe.PeerBench;
 
 // Bulk QUIC transfer A -> B in one process, either through a quicpipe relay (two PeerEndpoints, A dials B by
-// NodeId) or directly between two plain QuicEndpoints on loopback (perf/relay-e2e.sh runs both and compares).
+// NodeId) or directly between two plain QuicEndpoints on loopback (perf/relay-e2e.sh runs both and compares), or
+// through a circuit A-B-C-D of mesh nodes, all four on the relay (perf/circuit-vs-relay.sh compares it with relayed).
 // Prints one JSON line; exit 1 if the byte count is wrong or the transfer fails.
 if (args is ["-h" or "--help"])
 {
@@ -16,9 +17,13 @@ if (BenchOptions.Parse(args) is not { } options)
 }
 
 using var timeout = new CancellationTokenSource(options.Timeout);
-await using var pair = options.Mode == "relayed"
-    ? await ConnectedPair.RelayedAsync(options.Relay!, options.RelayId!.Value, timeout.Token)
-    : await ConnectedPair.DirectAsync(timeout.Token);
+await using var pair = options.Mode switch
+{
+    "relayed" => await ConnectedPair.RelayedAsync(options.Relay!, options.RelayId!.Value, timeout.Token),
+    "circuit" => await ConnectedPair.CircuitAsync(options.Relay!, options.RelayId!.Value, direct: false, timeout.Token),
+    "circuit-direct" => await ConnectedPair.CircuitAsync(options.Relay!, options.RelayId!.Value, direct: true, timeout.Token),
+    _ => await ConnectedPair.DirectAsync(timeout.Token),
+};
 
 var receiving = Transfer.ReceiveAsync(pair.B, timeout.Token);
 await Transfer.SendAsync(pair.A, options.Bytes, options.Chunk, timeout.Token);

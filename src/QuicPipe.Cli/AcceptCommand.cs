@@ -66,15 +66,16 @@ internal static class AcceptCommand
                         options.AllowedDialers.Add(id);
                     }
                 },
-                async (endpoint, cancellationToken) =>
+                async (server, cancellationToken) =>
                 {
+                    var endpoint = server.Peer;
                     if (offer is not null)
                     {
                         await endpoint.AcceptOfferAsync(offer, cancellationToken).ConfigureAwait(false);
                     }
 
                     await Console.Error.WriteLineAsync($"accepting as {endpoint.NodeId} (public address {endpoint.PublicEndPoint})").ConfigureAwait(false);
-                    var connection = await endpoint.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                    var connection = await PeerReach.AcceptAsync(server, cancellationToken).ConfigureAwait(false);
                     return (connection, await NetcatSession.AcceptAsync(connection, cancellationToken).ConfigureAwait(false));
                 },
                 interrupted);

@@ -43,8 +43,9 @@ internal static class DialCommand
                 flags,
                 netcat,
                 options => options.HandshakeTimeout = timeout,
-                async (endpoint, cancellationToken) =>
+                async (server, cancellationToken) =>
                 {
+                    var endpoint = server.Peer;
                     QuicConnection connection;
                     if (offerMode)
                     {
@@ -54,7 +55,7 @@ internal static class DialCommand
                     }
                     else
                     {
-                        connection = await endpoint.DialAsync(target, cancellationToken).ConfigureAwait(false);
+                        connection = await PeerReach.DialAsync(server, target, parse.GetValue(flags.NoCircuit), cancellationToken).ConfigureAwait(false);
                     }
 
                     return (connection, await NetcatSession.OpenAsync(connection, cancellationToken).ConfigureAwait(false));

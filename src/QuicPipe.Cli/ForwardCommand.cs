@@ -35,7 +35,7 @@ internal static class ForwardCommand
                 parse,
                 flags,
                 _ => { },
-                (endpoint, cancellationToken) => new ForwardSession(endpoint, local, node, port).RunAsync(cancellationToken),
+                (server, cancellationToken) => new ForwardSession(server, local, node, port, parse.GetValue(flags.NoCircuit)).RunAsync(cancellationToken),
                 interrupted);
         });
         return command;

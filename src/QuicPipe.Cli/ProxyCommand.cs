@@ -57,7 +57,7 @@ internal static class ProxyCommand
                 parse,
                 flags,
                 _ => { },
-                (endpoint, cancellationToken) => new ProxySession(endpoint, parse.GetValue(http), parse.GetValue(socks5), options, parse.GetValue(flags.Timeout)).RunAsync(cancellationToken),
+                (server, cancellationToken) => new ProxySession(server.Peer, parse.GetValue(http), parse.GetValue(socks5), options, parse.GetValue(flags.Timeout)).RunAsync(cancellationToken),
                 interrupted);
         });
         return command;

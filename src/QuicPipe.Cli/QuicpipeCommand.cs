@@ -33,6 +33,7 @@ internal static class QuicpipeCommand
         Add(ForwardCommand.Create(), $"quicpipe forward 9000 {NodeB}:8000 --relay 127.0.0.1:4433 --key a.key");
         Add(ExposeCommand.Create(), $"quicpipe expose 8000 --relay 127.0.0.1:4433 --key b.key --allow {NodeA}");
         Add(ProxyCommand.Create(), "quicpipe proxy --http 3128 --socks5 1080 --relay 127.0.0.1:4433 --key a.key");
+        Add(MeshCommand.Create(), $"quicpipe mesh --relay 127.0.0.1:4433 --key m.key --neighbor {NodeA} --neighbor {NodeB}");
         Add(VpnCommand.Create(), $"quicpipe vpn --relay 192.0.2.10:4433 --key a.key --address 100.64.0.1/24 --peer {NodeB}=100.64.0.2/32");
 
         root.Options.OfType<VersionOption>().Single().Action = new VersionAction();

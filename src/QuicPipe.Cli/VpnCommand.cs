@@ -57,7 +57,7 @@ internal static class VpnCommand
                 parse,
                 flags,
                 session.Configure,
-                session.RunAsync,
+                (server, cancellationToken) => session.RunAsync(server.Peer, cancellationToken),
                 interrupted,
                 session.ComposeConnections,
                 session.ComposeListeners);

@@ -66,6 +66,9 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     // Written by the connection handler of each incoming connection; read by AcceptAsync. Bounded: a handler waits
     // for room, so unaccepted connections stay few (the QUIC endpoint's handshake limits bound the rest).
     private readonly Channel<QuicConnection> _accepted = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(64));
+
+    // The same for the connections of each further protocol (PeerEndpointOptions.ProtocolDialers), by ALPN.
+    private readonly Dictionary<string, Channel<QuicConnection>> _protocolAccepted = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _firstRegistration = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -117,6 +120,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             UnroutableDatagramHandler = _direct.OnDatagram,
             LoggerFactory = options.LoggerFactory,
         };
+        foreach (var protocol in options.ProtocolDialers.Keys)
+        {
+            EndpointOptions.AdditionalServerAlpns.Add(protocol);
+            _protocolAccepted[protocol] = Channel.CreateBounded<QuicConnection>(new BoundedChannelOptions(64));
+        }
     }
 
     /// <summary>This peer's NodeId.</summary>
@@ -158,8 +166,8 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// <summary>
     /// Completes when the endpoint is disposed, and faults with a <see cref="PeerException"/> as soon as the endpoint
     /// can no longer work: <see cref="PeerFailure.Replaced"/> when another process with this NodeId registered at the
-    /// relay and took over its routes. The endpoint then neither reconnects nor re-registers; <see cref="DialAsync"/>
-    /// and <see cref="AcceptAsync"/> fail with the same kind and message. A program that runs until stopped should
+    /// relay and took over its routes. The endpoint then neither reconnects nor re-registers; <see cref="DialAsync(NodeId, CancellationToken)"/>
+    /// and <see cref="AcceptAsync(CancellationToken)"/> fail with the same kind and message. A program that runs until stopped should
     /// watch this, to exit with the message instead of running on unreachable.
     /// </summary>
     /// <remarks>
@@ -266,8 +274,15 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     /// relay and what it said), refuses us, does not answer within the dial timeout, or fails the handshake; and
     /// when this endpoint has failed (<see cref="Completion"/>).
     /// </summary>
-    public async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default)
+    public Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken = default) => DialAsync(peer, _options.Alpn, cancellationToken);
+
+    /// <summary>
+    /// <see cref="DialAsync(NodeId, CancellationToken)"/> for a connection of another protocol: the peer must take
+    /// <paramref name="alpn"/> (its <see cref="PeerEndpointOptions.ProtocolDialers"/>) and allow us for it.
+    /// </summary>
+    public async Task<QuicConnection> DialAsync(NodeId peer, string alpn, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(alpn);
         _relays.ThrowIfNoneConnected();
         var dialId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var pending = new PendingDial(peer);
@@ -299,7 +314,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             }
 
             var dcid = new ConnectionId(answer.InitialDcid.Span);
-            var connection = await ConnectThroughRelayAsync(peer, relay, dcid, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
+            var connection = await ConnectThroughRelayAsync(peer, relay, dcid, alpn, _options.DialTimeout, cancellationToken).ConfigureAwait(false);
             await TrackAsync(connection, relay, cancellationToken).ConfigureAwait(false);
             _direct.Start(connection, punch, answer);
             started = true;
@@ -332,6 +347,24 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for the next connection of a further protocol (<see cref="PeerEndpointOptions.ProtocolDialers"/>) from a
+    /// peer allowed to dial it for that protocol.
+    /// </summary>
+    /// <exception cref="ArgumentException">The peer takes no connections for <paramref name="alpn"/>.</exception>
+    public async ValueTask<QuicConnection> AcceptAsync(string alpn, CancellationToken cancellationToken = default)
+    {
+        var queue = _protocolAccepted.GetValueOrDefault(alpn) ?? throw new ArgumentException($"This peer takes no connections for ALPN {alpn} (PeerEndpointOptions.ProtocolDialers).", nameof(alpn));
+        try
+        {
+            return await queue.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw _failure is { } failure ? CopyFailure(failure) : new ObjectDisposedException(nameof(PeerEndpoint));
+        }
+    }
+
     // The out-of-band mode: a dial set up by an offer carried by hand instead of signalling.
 
     /// <summary>An offer for the peer we are about to dial with <see cref="DialOfferAsync"/>.</summary>
@@ -351,7 +384,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
             throw new ArgumentException("The offer was made by another node.", nameof(offer));
         }
 
-        var connection = await ConnectThroughRelayAsync(peer, _relays.First.EndPoint, offer.InitialDcid, timeout, cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectThroughRelayAsync(peer, _relays.First.EndPoint, offer.InitialDcid, _options.Alpn, timeout, cancellationToken).ConfigureAwait(false);
         await TrackAsync(connection, _relays.First.EndPoint, cancellationToken).ConfigureAwait(false);
         _direct.StartForOffer(connection, peer);
         return connection;
@@ -359,7 +392,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
 
     /// <summary>
     /// Accepts the dial an offer announces: registers its CID with the (first) relay as ours and pins the connection
-    /// that arrives on it to the offer's dialer. The connection then comes out of <see cref="AcceptAsync"/>.
+    /// that arrives on it to the offer's dialer. The connection then comes out of <see cref="AcceptAsync(CancellationToken)"/>.
     /// </summary>
     public async Task AcceptOfferAsync(DialOffer offer, CancellationToken cancellationToken = default)
     {
@@ -406,8 +439,31 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
                 await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
                 return;
             }
+
+            if (connection.NegotiatedAlpn != _options.Alpn)
+            {
+                // Another protocol's connection (a mesh link): it goes to that protocol's accept, if its dialer may.
+                if (connection.NegotiatedAlpn is { } alpn && _protocolAccepted.TryGetValue(alpn, out var queue) && connection.RemoteNodeId is { } dialer && _options.ProtocolDialers[alpn].Contains(dialer))
+                {
+                    await queue.Writer.WriteAsync(connection, stop.Token).ConfigureAwait(false);
+                    await connection.Closed.WaitAsync(stop.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    await connection.CloseAsync(1, "this node does not allow you for this protocol", stop.Token).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            if (connection.RemoteNodeId is { } tunnelDialer && !MayDialTunnels(tunnelDialer))
+            {
+                // Allowed in only for another protocol (a mesh neighbour): no tunnel.
+                await connection.CloseAsync(1, "this node is not in the peer's --allow list", stop.Token).ConfigureAwait(false);
+                return;
+            }
         }
-        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException or ChannelClosedException)
         {
             // Gone already, or the server or the peer is stopping: the connection ends with this handler.
             return;
@@ -417,7 +473,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
     };
 
     /// <summary>
-    /// The handler when the application gives none: the connection waits for <see cref="AcceptAsync"/>, and the
+    /// The handler when the application gives none: the connection waits for <see cref="AcceptAsync(CancellationToken)"/>, and the
     /// handler lives as long as the connection or until the server or the peer stops.
     /// </summary>
     internal async Task QueueForAcceptAsync(MultiplexedConnectionContext context)
@@ -462,6 +518,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         await _relays.StopAsync().ConfigureAwait(false);
         await _livenessRun.ConfigureAwait(false);
         _accepted.Writer.TryComplete();
+        foreach (var queue in _protocolAccepted.Values)
+        {
+            queue.Writer.TryComplete();
+        }
+
         await _failover.StopAsync().ConfigureAwait(false);
         await _direct.StopAsync().ConfigureAwait(false);
         await _relays.DisposeAsync().ConfigureAwait(false);
@@ -578,12 +639,14 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
     }
 
-    private bool Allows(NodeId dialer) => _options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer);
+    private bool Allows(NodeId dialer) => MayDialTunnels(dialer) || _options.ProtocolDialers.Values.Any(d => d.Contains(dialer));
+
+    private bool MayDialTunnels(NodeId dialer) => _options.AllowAnyDialer || _options.AllowedDialers.Contains(dialer) || _offerDialers.ContainsKey(dialer);
 
     /// <summary>Whether a peer may ask us for a probing round: an allowed dialer, or the dialer of an offer we accepted.</summary>
     private bool MayAskForPunch(NodeId peer) => Allows(peer) || _offerDialers.ContainsKey(peer);
 
-    private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, IPEndPoint relay, ConnectionId initialDcid, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<QuicConnection> ConnectThroughRelayAsync(NodeId peer, IPEndPoint relay, ConnectionId initialDcid, string alpn, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout);
@@ -591,7 +654,7 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         {
             return await Quic.ConnectAsync(
                 relay,
-                new QuicClientConnectionOptions { ExpectedPeer = peer, Alpn = _options.Alpn, InitialDestinationConnectionId = initialDcid },
+                new QuicClientConnectionOptions { ExpectedPeer = peer, Alpn = alpn, InitialDestinationConnectionId = initialDcid },
                 limit.Token).ConfigureAwait(false);
         }
         catch (QuicConnectionException e)
@@ -615,6 +678,11 @@ public sealed partial class PeerEndpoint : IAsyncDisposable
         }
 
         _accepted.Writer.TryComplete(failure);
+        foreach (var queue in _protocolAccepted.Values)
+        {
+            queue.Writer.TryComplete(failure);
+        }
+
         _completion.TrySetException(failure);
     }
 

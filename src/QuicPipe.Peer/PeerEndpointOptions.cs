@@ -42,6 +42,14 @@ public sealed class PeerEndpointOptions
     /// <summary>ALPN of peer-to-peer connections.</summary>
     public string Alpn { get; set; } = DefaultAlpn;
 
+    /// <summary>
+    /// Further ALPN protocols this peer takes connections for (at most three; e.g. the mesh's links), each with the
+    /// NodeIds that may dial it for that protocol. Such connections come out of
+    /// <see cref="PeerEndpoint.AcceptAsync(string, CancellationToken)"/>, never out of the tunnels' accept, and a
+    /// dialer allowed only here gets no tunnel connection.
+    /// </summary>
+    public IDictionary<string, ISet<NodeId>> ProtocolDialers { get; } = new Dictionary<string, ISet<NodeId>>(StringComparer.Ordinal);
+
     /// <summary>CID length; must match the relay's <c>--cid-length</c>.</summary>
     public int CidLength { get; set; } = 12;
 
@@ -188,6 +196,11 @@ public sealed class PeerEndpointOptions
         if (Relays.Select(r => r.EndPoint.AddressFamily).Distinct().Count() > 1)
         {
             throw new ArgumentException("The relays must be of one address family, IPv4 or IPv6: the peer has one socket, of one family.");
+        }
+
+        if (ProtocolDialers.Count > 3 || ProtocolDialers.ContainsKey(Alpn))
+        {
+            throw new ArgumentException("PeerEndpointOptions.ProtocolDialers holds at most three protocols, none of them Alpn.");
         }
 
         if (CidWindow is < 8 or > 256)

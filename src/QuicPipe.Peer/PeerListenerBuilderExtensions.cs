@@ -16,7 +16,7 @@ public static class PeerListenerBuilderExtensions
     /// <list type="number">
     /// <item><c>RunQuicEndpoint</c>: the endpoint receives on the socket; each incoming connection (a signalled, allowed
     /// dialer's) passes the peer's middleware (path tracking, crossed dials) to <paramref name="connections"/>' handler,
-    /// or, without one, waits for <see cref="PeerEndpoint.AcceptAsync"/>;</item>
+    /// or, without one, waits for <see cref="PeerEndpoint.AcceptAsync(CancellationToken)"/>;</item>
     /// <item>the peer's lifetime on the listener (it stops before the endpoint);</item>
     /// <item><c>UseQuicHeaderParsing</c>: parse the header (our CID length);</item>
     /// <item><c>UseQuicConnectionLookup</c>: our CIDs to their connection;</item>

@@ -16,9 +16,9 @@ public static class ControlFraming
     /// <summary>A length of up to <see cref="MaxMessageSize"/> takes at most 3 varint bytes.</summary>
     private const int MaxPrefixLength = 3;
 
-    /// <summary>Writes one framed message into <paramref name="writer"/> without flushing.</summary>
+    /// <summary>Writes one framed message into <paramref name="writer"/> (a pipe's, or a buffer) without flushing.</summary>
     /// <exception cref="ControlProtocolException">The message is larger than <see cref="MaxMessageSize"/>.</exception>
-    public static void Write(PipeWriter writer, IMessage message)
+    public static void Write(IBufferWriter<byte> writer, IMessage message)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(message);

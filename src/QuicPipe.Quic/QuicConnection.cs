@@ -57,6 +57,10 @@ public sealed class QuicConnection
     // Above any one packet's payload on a 1500-byte path.
     private const int DatagramSlotSize = 1536;
 
+    // What a DATAGRAM may hold once path MTU discovery reached its usual ceiling (1452-byte packets, less a short
+    // header and the AEAD tag): below it, the limit is read again before each packet write.
+    private const int MaxDatagramSizeAfterDiscovery = 1400;
+
     // Two send batches' worth: a write that fills a batch finds the next one ready, and no more waits in the engine.
     private const int EngineDatagramBacklog = 128;
 
@@ -843,6 +847,13 @@ public sealed class QuicConnection
     {
         if (_datagramQueue is not { Count: > 0 } queue)
         {
+            // Path MTU discovery may have raised what fits since: a sender whose first DATAGRAM was too large for the
+            // handshake's packet size reads the new limit here, not only once something was queued.
+            if (MaxDatagramSize is > 0 and < MaxDatagramSizeAfterDiscovery)
+            {
+                MaxDatagramSize = (int)Math.Min(QuicShim.ConnMaxDatagramPayload(Handle), int.MaxValue);
+            }
+
             return;
         }
 

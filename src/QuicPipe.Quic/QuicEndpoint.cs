@@ -49,6 +49,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     private readonly NodeIdentity _identity;
     private readonly SafeQuicCredentialsHandle _credentials;
     private readonly byte[] _resetKey;
+
+    // The protocols incoming connections may offer, as the shim takes them: names separated by NUL bytes.
+    private readonly byte[] _serverAlpns;
     private readonly PacketBatch _receiveBatch = new();
     private readonly PacketBatch _sendBatch = new();
     private readonly DataplaneCounters _counters = new();
@@ -126,6 +129,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         _identity = options.Identity!;
         _credentials = LoadCredentials(_identity);
         _resetKey = options.StatelessResetKey ?? RandomNumberGenerator.GetBytes(32);
+        _serverAlpns = Encoding.ASCII.GetBytes(string.Join('\0', options.AdditionalServerAlpns.Prepend(options.ServerAlpn)));
         _cids = new CidTable(options.ConnectionIdTableCapacity ?? 2 * options.MaxConnections * ConnectionIdsPerConnection);
         _halfOpen = new SourceAddressLimiter(options.MaxHandshakingPerAddress, options.MaxHandshakingPerPrefix);
         _logger = options.LoggerFactory?.CreateLogger("QuicPipe.Quic") ?? NullLogger.Instance;
@@ -262,6 +266,20 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         return endpoint;
     }
 
+    /// <summary>
+    /// Starts an endpoint without a socket: its packets go through <paramref name="socket"/>'s carrier (a circuit
+    /// through other nodes, say), which hands over what arrives. The endpoint takes ownership of
+    /// <paramref name="socket"/>. <see cref="RebindAsync"/> does not apply to it.
+    /// </summary>
+    public static QuicEndpoint Attach(QuicVirtualSocket socket, QuicEndpointOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        NativeCallbacks.EnsureRegistered();
+        return Start(socket, options, pipeline: null);
+    }
+
     private static QuicEndpoint Start(IDatagramPort port, QuicEndpointOptions options, Func<QuicEndpoint, PacketDelegate, PacketDelegate>? pipeline)
     {
         try
@@ -303,7 +321,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">
     /// The endpoint has incoming (server) connections, which a server cannot migrate and would cut off; or it runs
-    /// on a socket it shares (<see cref="Attach"/>) and does not own.
+    /// on a socket it shares (<see cref="Attach(QuicSharedSocket, QuicEndpointOptions)"/>) and does not own.
     /// </exception>
     /// <exception cref="QuicConnectionException">A connection could not migrate or its new path failed validation.</exception>
     public async Task RebindAsync(CancellationToken cancellationToken = default)
@@ -819,7 +837,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         var scid = IssueConnectionId(_options.ConnectionIdLength);
         Span<byte> token = stackalloc byte[QuicShim.StatelessResetTokenSize];
         StatelessResetToken(scid, token);
-        var alpn = Encoding.ASCII.GetBytes(_options.ServerAlpn);
+        var alpn = _serverAlpns;
         Span<byte> pin = stackalloc byte[NodeId.Size];
         expected?.Bytes.CopyTo(pin);
         var local = _port.LocalAddress;

@@ -130,6 +130,12 @@ public sealed class QuicEndpointOptions
     /// <summary>The ALPN protocol incoming connections must offer.</summary>
     public string ServerAlpn { get; set; } = "quicpipe";
 
+    /// <summary>
+    /// Further ALPN protocols incoming connections may offer instead of <see cref="ServerAlpn"/> (at most three): one
+    /// endpoint then serves several kinds of connection, told apart by <see cref="QuicConnection.NegotiatedAlpn"/>.
+    /// </summary>
+    public IList<string> AdditionalServerAlpns { get; } = [];
+
     /// <summary>The only client NodeId incoming connections may present (mutual TLS, pinned).</summary>
     public NodeId? ExpectedClient { get; set; }
 
@@ -234,6 +240,11 @@ public sealed class QuicEndpointOptions
         if (StreamSendBuffer < 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(StreamSendBuffer), StreamSendBuffer, "The stream send buffer is at least 1 KiB.");
+        }
+
+        if (AdditionalServerAlpns.Count > 3 || AdditionalServerAlpns.Prepend(ServerAlpn).Any(a => string.IsNullOrEmpty(a) || a.Length > 255 || a.Contains('\0', StringComparison.Ordinal)))
+        {
+            throw new ArgumentException("A server takes at most four ALPN protocols, each 1 to 255 characters without NUL.");
         }
 
         if (AcceptIncoming && ExpectedClient is null && ExpectedClientSelector is null && !AllowAnyClient)

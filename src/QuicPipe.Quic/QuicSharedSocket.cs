@@ -10,7 +10,7 @@ namespace QuicPipe.Quic;
 /// Lets a <see cref="QuicEndpoint"/> live on a UDP socket that another component receives from: the relay's
 /// listener keeps reading its socket and hands over (<see cref="TryDeliver"/>) the datagrams addressed to the
 /// endpoint; the endpoint sends through a duplicate of the same socket, so its packets leave from the same
-/// address and port. Pass it to <see cref="QuicEndpoint.Attach"/>.
+/// address and port. Pass it to <see cref="QuicEndpoint.Attach(QuicSharedSocket, QuicEndpointOptions)"/>.
 /// </summary>
 /// <remarks>
 /// The hand-over queues are bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and the

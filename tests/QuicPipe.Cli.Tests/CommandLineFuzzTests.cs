@@ -29,7 +29,7 @@ public sealed class CommandLineFuzzTests : IDisposable
     private static readonly TimeSpan PerRun = TimeSpan.FromSeconds(30);
     private const int SampledParseErrors = 40;
     private const int AcceptedPerFlag = 2;
-    private const int MaxProcessRuns = 160;
+    private const int MaxProcessRuns = 200;
 
     private const string NodeA = "s5ouynmapxcti3fpc6ecopezo3p62x3l3ejbxrul3caofybr7pgq";
     private const string NodeB = "s7zhgi7esqjloe7yocakmlkn2d5qftivaumbqb7bq2efe6mruizq";
@@ -194,6 +194,7 @@ public sealed class CommandLineFuzzTests : IDisposable
             "forward" => ([CliTestKit.FreeTcpPort().ToString(CultureInfo.InvariantCulture), $"{NodeB}:8000"], Peer()),
             "expose" => (["8000"], Peer(("--allow", NodeA))),
             "proxy" => ([], Peer(("--http", CliTestKit.FreeTcpPort().ToString(CultureInfo.InvariantCulture)))),
+            "mesh" => ([], Peer(("--neighbor", NodeB))),
             "vpn" => ([], Peer(("--address", "100.64.0.1/24"), ("--peer", $"{NodeB}=100.64.0.2/32"), ("--tun", "qpfuzz0"))),
             _ => null,
         };

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Mesh;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 using QuicPipe.Tunnels;
@@ -42,13 +43,22 @@ internal sealed class ExposeSession
     public void Compose(IMultiplexedConnectionBuilder connections) =>
         connections.Use(Report).Run(_exposer.OnConnectedAsync);
 
-    /// <summary>Runs until interrupted; then resets the tunnels still open, and each connection's handler ends.</summary>
-    public async Task RunAsync(PeerEndpoint endpoint, CancellationToken interrupted)
+    /// <summary>
+    /// Runs until interrupted, serving the peers that come through circuits too (when the node has neighbours); then
+    /// resets the tunnels still open, and each connection's handler ends.
+    /// </summary>
+    public async Task RunAsync(PeerServer server, CancellationToken interrupted)
     {
+        var endpoint = server.Peer;
         _endpoint = endpoint;
         try
         {
             await Console.Error.WriteLineAsync($"exposing 127.0.0.1 port(s) {string.Join(", ", _ports)} as {endpoint.NodeId} to {_allowed.Count} peer(s)").ConfigureAwait(false);
+            if (server.Mesh is { } mesh)
+            {
+                await ServeCircuitsAsync(mesh, interrupted).ConfigureAwait(false);
+            }
+
             await Task.Delay(Timeout.Infinite, interrupted).ConfigureAwait(false);
         }
         finally
@@ -56,6 +66,37 @@ internal sealed class ExposeSession
             _stopping = true;
             await _exposer.DisposeAsync().ConfigureAwait(false);
             _metrics.Dispose();
+        }
+    }
+
+    /// <summary>Each circuit that ends here (the mesh checked its origin against --allow) gets the exposer, as a relayed connection does.</summary>
+    private async Task ServeCircuitsAsync(MeshNode mesh, CancellationToken interrupted)
+    {
+        // Each served until its connection ends or the exposer is disposed (RunAsync's end).
+        while (true)
+        {
+            var circuit = await mesh.AcceptAsync(interrupted).ConfigureAwait(false);
+            await PeerReach.ReportAsync(circuit).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"accepted {circuit.Peer} (via circuit)").ConfigureAwait(false);
+            _ = ServeCircuitAsync(circuit.Connection);
+        }
+    }
+
+    private async Task ServeCircuitAsync(QuicConnection connection)
+    {
+        try
+        {
+            await using var context = connection.AsMultiplexedConnectionContext();
+            await _exposer.OnConnectedAsync(context).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QuicConnectionException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The circuit or the exposer ended: so does this peer's service.
+        }
+
+        if (!_stopping)
+        {
+            await Console.Error.WriteLineAsync($"peer {connection.RemoteNodeId} disconnected").ConfigureAwait(false);
         }
     }
 

@@ -17,7 +17,7 @@ namespace QuicPipe.Cli.Internal;
 /// stays open meanwhile: a local connection made during a re-dial waits for the new connection (up to the forwarder's
 /// connect timeout) and is reset if none comes.
 /// </summary>
-internal sealed class ForwardSession(PeerEndpoint endpoint, IPEndPoint listen, NodeId peer, int port)
+internal sealed class ForwardSession(PeerServer endpoint, IPEndPoint listen, NodeId peer, int port, bool noCircuit)
 {
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
@@ -29,7 +29,7 @@ internal sealed class ForwardSession(PeerEndpoint endpoint, IPEndPoint listen, N
     /// </summary>
     public async Task RunAsync(CancellationToken interrupted)
     {
-        var connection = await endpoint.DialAsync(peer, interrupted).ConfigureAwait(false);
+        var connection = await PeerReach.DialAsync(endpoint, peer, noCircuit, interrupted).ConfigureAwait(false);
         var current = new CurrentConnection();
         current.Set(connection);
 
@@ -63,7 +63,8 @@ internal sealed class ForwardSession(PeerEndpoint endpoint, IPEndPoint listen, N
     /// <summary>Reports the connection's path until it ends; closes it if interrupted.</summary>
     private async Task ServeAsync(QuicConnection connection, CancellationToken interrupted)
     {
-        await using var path = await PathReporter.StartAsync(endpoint.GetPath(connection), TimeSpan.Zero).ConfigureAwait(false);
+        // A circuit's path line is out already, and a circuit does not move.
+        await using var path = PeerReach.IsCircuit(endpoint, connection) ? null : await PathReporter.StartAsync(endpoint.Peer.GetPath(connection), TimeSpan.Zero).ConfigureAwait(false);
         try
         {
             await connection.Closed.WaitAsync(interrupted).ConfigureAwait(false);
@@ -92,7 +93,7 @@ internal sealed class ForwardSession(PeerEndpoint endpoint, IPEndPoint listen, N
             await Task.Delay(delay, interrupted).ConfigureAwait(false);
             try
             {
-                return await endpoint.DialAsync(peer, interrupted).ConfigureAwait(false);
+                return await PeerReach.DialAsync(endpoint, peer, noCircuit, interrupted).ConfigureAwait(false);
             }
             catch (Exception e) when (e is PeerException or QuicConnectionException)
             {

@@ -22,6 +22,9 @@ internal sealed class NetcatSession(QuicConnection connection, QuicStream stream
     /// <summary>First byte of the dialer's stream: the version of this little protocol.</summary>
     public const byte Preamble = 0x01;
 
+    /// <summary>Why the circuit the connection runs in went down, if it runs in one and it did (PeerReach).</summary>
+    public Func<string?>? CircuitDown { get; init; }
+
     private static readonly TimeSpan AckWait = TimeSpan.FromSeconds(30);
 
     // Once the connection ended and what arrived is written out: how long our stdin reader gets to finish too.
@@ -124,8 +127,11 @@ internal sealed class NetcatSession(QuicConnection connection, QuicStream stream
 
     private int Fail(Exception? e)
     {
-        // Ended with no error and not by us: nothing came from the peer for the idle timeout (it died, or the path did).
-        var why = connection.Closed.IsCompletedSuccessfully
+        // A circuit that broke says where; else, ended with no error and not by us: nothing came from the peer for the
+        // idle timeout (it died, or the path did).
+        var why = CircuitDown?.Invoke() is { } down
+            ? $"circuit down: {down}"
+            : connection.Closed.IsCompletedSuccessfully
             ? $"nothing from the peer for {peerTimeout.TotalSeconds:0.###} s (--peer-timeout)"
             : e?.Message ?? connection.CloseReason ?? "the connection ended";
         Console.Error.WriteLine($"quicpipe {command}: connection lost: {why}");

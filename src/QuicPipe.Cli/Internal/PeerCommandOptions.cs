@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane;
+using QuicPipe.Mesh;
 using QuicPipe.Peer;
 using QuicPipe.Quic;
 
@@ -56,6 +57,19 @@ internal sealed class PeerCommandOptions
 
     public Option<Duration> DirectRetry { get; } = CliOptions.Duration("--direct-retry", "While a connection is relayed (no direct path found, or it failed), how often to look for one again. The first look after a direct path failed comes sooner, after 3 s (or this, if shorter): a NAT that rebound is found again at its new address.", TimeSpan.FromSeconds(30));
 
+    public Option<NodeId[]> Neighbors { get; } = new("--neighbor")
+    {
+        Description = "A mesh neighbour: this node keeps a link to it (through the relay, direct when possible; it must list this node too) and carries circuits for and through it. Repeat for several.",
+        HelpName = "NODEID",
+        Arity = ArgumentArity.ZeroOrMore,
+        CustomParser = result => ParseNodeIds(result, "--neighbor"),
+    };
+
+    public Option<bool> NoCircuit { get; } = new("--no-circuit")
+    {
+        Description = "When the relay does not know the target, fail instead of building a circuit through the neighbours.",
+    };
+
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {
         Description = "Least severe log messages shown (on stderr).",
@@ -85,6 +99,8 @@ internal sealed class PeerCommandOptions
         command.Options.Add(PeerTimeout);
         command.Options.Add(RelayOnly);
         command.Options.Add(DirectRetry);
+        command.Options.Add(Neighbors);
+        command.Options.Add(NoCircuit);
         command.Options.Add(LogLevel);
         if (metrics)
         {
@@ -130,6 +146,16 @@ internal sealed class PeerCommandOptions
         for (var i = 0; i < relays.Length; i++)
         {
             options.Relays.Add(new PeerRelay(relays[i], ids.Length > i ? ids[i] : null));
+        }
+
+        if (parse.GetValue(Neighbors) is { Length: > 0 } neighbors)
+        {
+            if (neighbors.Contains(identity.NodeId))
+            {
+                throw new ArgumentException($"--neighbor: {identity.NodeId} is this node's own NodeId (its --key); a node is not its own neighbour.");
+            }
+
+            MeshProtocol.AllowNeighbors(options, neighbors);
         }
 
         return options;

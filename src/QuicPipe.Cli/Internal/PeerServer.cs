@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using QuicPipe.Dataplane.Hosting;
+using QuicPipe.Mesh;
 using QuicPipe.Peer;
 
 namespace QuicPipe.Cli.Internal;
@@ -25,12 +26,15 @@ internal sealed class PeerServer : IAsyncDisposable
 
     public PeerEndpoint Peer { get; }
 
+    /// <summary>The peer's mesh node, when it has neighbours (<c>--neighbor</c>): circuits to and through it.</summary>
+    public MeshNode? Mesh { get; private set; }
+
     /// <summary>The server under the peer: its loops are what <c>/healthz</c> watches.</summary>
     public QuicPipeServer Server => _server;
 
     /// <summary>
     /// Starts the server and the peer; <paramref name="connections"/> composes the handler of the peer's incoming
-    /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync"/>), and <paramref name="listeners"/> adds
+    /// connections (null: they wait for <see cref="PeerEndpoint.AcceptAsync(CancellationToken)"/>), and <paramref name="listeners"/> adds
     /// the command's other listeners (a VPN's TUN device), started before the peer's. Throws what the peer throws
     /// (<see cref="PeerException"/>: no relay, wrong relay, refused) or a listener's start throws, with nothing left bound.
     /// </summary>
@@ -51,6 +55,13 @@ internal sealed class PeerServer : IAsyncDisposable
         {
             await running._server.StartAsync(cancellationToken).ConfigureAwait(false);
             await peer.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (options.ProtocolDialers.TryGetValue(MeshProtocol.Alpn, out var neighbors) && neighbors.Count > 0)
+            {
+                // Circuits may end here from whoever may dial this node directly.
+                var mesh = new MeshNodeOptions { AcceptCircuitsFrom = origin => options.AllowAnyDialer || options.AllowedDialers.Contains(origin) };
+                mesh.Neighbors.UnionWith(neighbors);
+                running.Mesh = MeshNode.Start(peer, mesh, loggers);
+            }
         }
         catch
         {
@@ -64,6 +75,11 @@ internal sealed class PeerServer : IAsyncDisposable
     /// <summary>The peer stops first (its relay session and connections), then the server closes the socket.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Mesh is not null)
+        {
+            await Mesh.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Peer.DisposeAsync().ConfigureAwait(false);
         await _server.DisposeAsync().ConfigureAwait(false);
     }

@@ -20,7 +20,7 @@ internal static class PeerSession
         PeerCommandOptions flags,
         NetcatOptions netcat,
         Action<PeerEndpointOptions> configure,
-        Func<PeerEndpoint, CancellationToken, Task<(QuicConnection Connection, QuicStream Stream)>> connect,
+        Func<PeerServer, CancellationToken, Task<(QuicConnection Connection, QuicStream Stream)>> connect,
         CancellationToken interrupted)
     {
         using var loggers = PeerCommandOptions.CreateLoggers(parse.GetValue(flags.LogLevel));
@@ -50,12 +50,14 @@ internal static class PeerSession
             running = await PeerServer.StartAsync(options, loggers, connections: null, listeners: null, stop.Token).ConfigureAwait(false);
             liveness.Add(running.Server);
             notifier.Ready();
-            var started = running.Peer;
-            return await EndpointLifetime.RunAsync(started, async cancellationToken =>
+            var started = running;
+            return await EndpointLifetime.RunAsync(started.Peer, async cancellationToken =>
             {
                 var (connection, stream) = await connect(started, cancellationToken).ConfigureAwait(false);
-                await using var reporter = await PathReporter.StartAsync(started.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
-                return await new NetcatSession(connection, stream, started.NodeId, command, options.PeerTimeout).RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
+
+                // A circuit's path line is out already (PeerReach), and a circuit does not move.
+                await using var reporter = PeerReach.IsCircuit(started, connection) ? null : await PathReporter.StartAsync(started.Peer.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
+                return await new NetcatSession(connection, stream, started.Peer.NodeId, command, options.PeerTimeout) { CircuitDown = () => started.Mesh?.FindCircuit(connection)?.DownReason }.RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
             }, stop.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is MetricsEndpointException or PeerException or QuicConnectionException or QuicStreamAbortedException or InvalidDataException)

@@ -23,7 +23,7 @@ internal static class TunnelSession
         ParseResult parse,
         PeerCommandOptions flags,
         Action<PeerEndpointOptions> configure,
-        Func<PeerEndpoint, CancellationToken, Task> run,
+        Func<PeerServer, CancellationToken, Task> run,
         CancellationToken interrupted,
         Action<IMultiplexedConnectionBuilder>? peerConnections = null,
         Action<QuicPipeServerBuilder, PeerEndpoint>? listeners = null)
@@ -58,8 +58,8 @@ internal static class TunnelSession
 
             // Serving now: registered with the relay, the command's listeners (a VPN's device, a TCP port) bound.
             notifier.Ready();
-            var started = running.Peer;
-            await EndpointLifetime.RunAsync(started, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
+            var started = running;
+            await EndpointLifetime.RunAsync(started.Peer, cancellationToken => run(started, cancellationToken), stop.Token).ConfigureAwait(false);
             return watcher.ExitCode(0);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -51,6 +51,9 @@ extern "C" {
 /* Most DATAGRAMs queued and not yet written into packets, per connection. */
 #define QP_MAX_DATAGRAM_QUEUE 4096
 
+/* Protocols a server connection may take at most (qp_conn_server_new's alpn list). */
+#define QP_MAX_SERVER_ALPNS 4
+
 /* The TLS layer refused the peer's certificate because its SPKI hash is not the pinned one. */
 #define QP_ERR_PIN_MISMATCH (-1001)
 /* Bad argument (NULL, length out of range, bad PEM). */
@@ -138,7 +141,8 @@ QP_EXPORT int qp_init(qp_on_handshake_completed on_handshake_completed, qp_on_st
 /*
  * Creates a client connection. dcid/scid: the initial destination and source CIDs (caller-chosen).
  * local/remote: raw sockaddr_in or sockaddr_in6. creds: our identity.
- * alpn: one protocol name (not NUL-terminated). expected_peer_spki_sha256: 32 bytes to pin, or NULL to
+ * alpn: one protocol name (not NUL-terminated); a server's may hold up to QP_MAX_SERVER_ALPNS names separated by NUL
+ * bytes, of which the client must offer one. expected_peer_spki_sha256: 32 bytes to pin, or NULL to
  * accept any certificate (its hash is still recorded). config: the settings above. ts: now, in ns.
  * On failure returns NULL and stores the error in *error.
  */

@@ -119,8 +119,24 @@ int qp_tls_setup(qp_conn *c, int server, qp_creds *creds, const uint8_t *alpn, s
         gnutls_certificate_server_set_request(c->session, c->pin ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
     }
     gnutls_session_set_verify_function(c->session, qp_verify_peer);
-    gnutls_datum_t proto = {(unsigned char *)alpn, (unsigned int)alpnlen};
-    if (gnutls_alpn_set_protocols(c->session, &proto, 1, server ? GNUTLS_ALPN_MANDATORY : 0) < 0) {
+    /* A server may take several protocols (the peer's tunnels and its mesh links share one endpoint): their names
+       come separated by NUL bytes. A client offers exactly the one it was given. */
+    gnutls_datum_t protos[QP_MAX_SERVER_ALPNS];
+    unsigned int count = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= alpnlen; i++) {
+        if (i < alpnlen && (!server || alpn[i] != 0)) {
+            continue;
+        }
+        if (i == start || count == QP_MAX_SERVER_ALPNS) {
+            return QP_ERR_TLS_SETUP;
+        }
+        protos[count].data = (unsigned char *)alpn + start;
+        protos[count].size = (unsigned int)(i - start);
+        count++;
+        start = i + 1;
+    }
+    if (gnutls_alpn_set_protocols(c->session, protos, count, server ? GNUTLS_ALPN_MANDATORY : 0) < 0) {
         return QP_ERR_TLS_SETUP;
     }
     c->conn_ref.get_conn = qp_get_conn;

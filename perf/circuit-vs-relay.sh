@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Issue 15: bulk transfer A -> D through a 3-hop circuit (A-B-C-D, mesh nodes, every link through the relay) against
+# A -> D on the relay alone (and the circuit with direct links), interleaved in one run on loopback; prints median MB/s of each and the ratio.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+Usage: perf/circuit-vs-relay.sh [options]
+
+Builds perf/QuicPipe.PeerBench and src/QuicPipe.Cli, starts
+  quicpipe relay --listen 127.0.0.1:PORT --key KEY --threads 1 --stats-interval 0
+and runs, alternating, on 127.0.0.1 only:
+  relayed: QuicPipe.PeerBench --mode relayed  (A dials D by NodeId; one relayed hop)
+  circuit: QuicPipe.PeerBench --mode circuit  (A, B, C, D linked in a line as mesh neighbours; A reaches D through
+           the circuit A-B-C-D: three links, each through the relay, and end-to-end QUIC inside)
+  circuit-direct: the same with each link on its direct (hole-punched) path, as links are once the NATs allow
+Each run: A sends N bytes on one stream, D counts them (checked) and times first byte -> last byte. One
+unmeasured run of each kind first. Prints the medians and each circuit kind over relayed; JSON in perf/results/.
+
+Options (environment variable in brackets):
+  --bytes N      bytes per transfer                [QP_PERF_BYTES, default 67108864 = 64 MiB]
+  --rounds R     relayed+circuit pairs             [QP_PERF_ROUNDS, default 3]
+  --port P       relay UDP port                    [QP_PERF_PORT, default 47450]
+  --timeout S    bound on each transfer, seconds   [QP_PERF_TIMEOUT, default 90]
+  --no-build     use the existing Release builds
+  -h, --help     this text
+
+Both kinds run in one process per transfer; the circuit's four nodes (eight QUIC loop threads) share this machine's
+cores with the relay, as the relayed mode's two do. Exit status: 0 if every transfer delivered the right byte count.
+USAGE
+}
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+# shellcheck source=tools/common.sh
+source "$here/tools/common.sh"
+
+bytes="${QP_PERF_BYTES:-67108864}"
+rounds="${QP_PERF_ROUNDS:-3}"
+port="${QP_PERF_PORT:-47450}"
+limit="${QP_PERF_TIMEOUT:-90}"
+build=1
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --bytes) need "$@"; bytes="$2"; shift 2 ;;
+        --rounds) need "$@"; rounds="$2"; shift 2 ;;
+        --port) need "$@"; port="$2"; shift 2 ;;
+        --timeout) need "$@"; limit="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
+        *) fail "unknown option '$1' (try --help)" ;;
+    esac
+done
+for v in bytes rounds port limit; do check_int "--$v" "${!v}"; done
+((bytes >= 1)) || fail "--bytes must be at least 1"
+((rounds >= 1 && rounds <= 20)) || fail "--rounds must be 1..20"
+((port >= 1024 && port <= 65535)) || fail "--port must be 1024..65535"
+command -v python3 >/dev/null || fail "python3 is needed (apt-get install -y python3)"
+port_in_use "$port" && fail "UDP port $port is in use (use --port)"
+
+work="$(mktemp -d /tmp/qp-circuit.XXXXXX)"
+trap 'cleanup_started; rm -rf "$work"' EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+bench_dll="$repo/perf/QuicPipe.PeerBench/bin/Release/net10.0/QuicPipe.PeerBench.dll"
+cli_dll="$repo/src/QuicPipe.Cli/bin/Release/net10.0/quicpipe.dll"
+if ((build)); then
+    for project in perf/QuicPipe.PeerBench src/QuicPipe.Cli; do
+        log "building $project (Release)"
+        dotnet build "$repo/$project" -c Release -nologo -v quiet >"$work/build.log" 2>&1 \
+            || { tail -n 30 "$work/build.log" >&2; fail "dotnet build $project failed"; }
+    done
+fi
+[[ -f "$bench_dll" && -f "$cli_dll" ]] || fail "missing build ($bench_dll, $cli_dll): drop --no-build"
+
+relay_id="$(dotnet "$cli_dll" keygen --out "$work/relay-key.pem" 2>"$work/keygen.err")" \
+    || fail "quicpipe keygen failed: $(cat "$work/keygen.err")"
+start_bg "$work/relay.out" "$work/relay.err" dotnet "$cli_dll" relay --listen "127.0.0.1:$port" --key "$work/relay-key.pem" \
+    --threads 1 --stats-interval 0
+relay_pid=$QP_LAST_PID
+wait_udp_listening "$port" "$relay_pid" 30 || fail "the relay did not start: $(tail -n 5 "$work/relay.err")"
+
+bench() {
+    local mode="$1" n="$2"
+    timeout "$((limit + 30))" dotnet "$bench_dll" --mode "$mode" --relay "127.0.0.1:$port" --relay-id "$relay_id" \
+        --bytes "$n" --timeout "$limit" 2>>"$work/bench.err" \
+        || echo "{\"mode\":\"$mode\",\"ok\":false,\"bytes\":0,\"expected\":$n,\"seconds\":0,\"mb_per_s\":0}"
+}
+
+warm=$((bytes < 16777216 ? bytes : 16777216))
+log "warm-up: relayed and circuit, $warm bytes each (not measured)"
+bench relayed "$warm" >/dev/null
+bench circuit "$warm" >/dev/null
+bench circuit-direct "$warm" >/dev/null
+
+: >"$work/runs.jsonl"
+for ((r = 1; r <= rounds; r++)); do
+    for mode in relayed circuit circuit-direct; do
+        log "round $r/$rounds: $mode, $bytes bytes"
+        bench "$mode" "$bytes" | tee -a "$work/runs.jsonl" >&2
+    done
+done
+
+mkdir -p "$here/results"
+out="$here/results/circuit-vs-relay-$(date +%Y%m%d-%H%M%S).json"
+python3 - "$work/runs.jsonl" "$out" "$bytes" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = all(r["ok"] for r in runs)
+med = {m: statistics.median(r["mb_per_s"] for r in runs if r["mode"] == m) for m in ("relayed", "circuit", "circuit-direct")}
+ratio = {m: round(med[m] / med["relayed"], 3) if med["relayed"] else 0 for m in ("circuit", "circuit-direct")}
+summary = {"bytes": int(sys.argv[3]), "runs": runs, "median_mb_per_s": med, "over_relayed": ratio, "all_ok": ok}
+json.dump(summary, open(sys.argv[2], "w"), indent=1)
+print(f"relayed {med['relayed']:.1f} MB/s; circuit, links relayed {med['circuit']:.1f} MB/s ({ratio['circuit']:.2f}x); "
+      f"circuit, links direct {med['circuit-direct']:.1f} MB/s ({ratio['circuit-direct']:.2f}x); all transfers ok: {ok}")
+sys.exit(0 if ok else 1)
+PY

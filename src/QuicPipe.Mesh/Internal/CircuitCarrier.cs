@@ -1,0 +1,68 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using QuicPipe.Dataplane;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Mesh.Internal;
+
+/// <summary>
+/// Carries the end-to-end endpoint's packets over circuits: each circuit ending here has a synthetic address
+/// (fd51:7569:6370:6970::N, port 1: no real network uses it), the endpoint sends to it, and the packet leaves as a cell
+/// on the circuit's link; cells arriving for it are handed to the endpoint as if from that address.
+/// </summary>
+internal sealed class CircuitCarrier(MeshNode node) : IQuicPacketCarrier
+{
+    private static readonly byte[] Prefix = [0xfd, 0x51, 0x75, 0x69, 0x63, 0x70, 0x69, 0x70];
+    private readonly ConcurrentDictionary<PeerAddress, LocalCircuit> _circuits = new();
+    private int _next;
+    private QuicVirtualSocket? _socket;
+
+    /// <summary>The end-to-end endpoint's own address (N = 0).</summary>
+    public static PeerAddress LocalAddress { get; } = AddressOf(0);
+
+    public QuicVirtualSocket Socket
+    {
+        get => _socket ?? throw new InvalidOperationException("The carrier has no socket yet.");
+        set => _socket = value;
+    }
+
+    public LocalCircuit Add(IReadOnlyList<NodeId> path)
+    {
+        var circuit = new LocalCircuit(AddressOf((uint)Interlocked.Increment(ref _next)), path);
+        _circuits[circuit.Address] = circuit;
+        return circuit;
+    }
+
+    public void Remove(LocalCircuit circuit) => _circuits.TryRemove(circuit.Address, out _);
+
+    public LocalCircuit? Find(PeerAddress address) => _circuits.GetValueOrDefault(address);
+
+    /// <summary>A cell's packet for the endpoint (the loop thread of the link's endpoint).</summary>
+    public bool Deliver(LocalCircuit circuit, ReadOnlySpan<byte> packet) => Socket.TryDeliver(packet, circuit.Address);
+
+    public void Send(ReadOnlySpan<byte> packet, in PeerAddress destination)
+    {
+        if (!_circuits.TryGetValue(destination, out var circuit) || circuit.Hop is not { IsClosed: false } hop || hop.Beyond(null) is not ({ } link, var id))
+        {
+            node.CountDroppedCell();
+            return;
+        }
+
+        Span<byte> cell = stackalloc byte[MeshProtocol.CellHeaderSize + packet.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(cell, id);
+        packet.CopyTo(cell[MeshProtocol.CellHeaderSize..]);
+        hop.Touch(Environment.TickCount64);
+        if (!link.TrySendCell(cell))
+        {
+            node.CountDroppedCell();
+        }
+    }
+
+    private static PeerAddress AddressOf(uint number)
+    {
+        Span<byte> address = stackalloc byte[16];
+        Prefix.CopyTo(address);
+        BinaryPrimitives.WriteUInt32BigEndian(address[12..], number);
+        return PeerAddress.Create(PeerAddress.AfInet6, address, 1);
+    }
+}

@@ -1,0 +1,948 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using QuicPipe.Dataplane;
+using QuicPipe.Mesh.Internal;
+using QuicPipe.Peer;
+using QuicPipe.Protocol.Mesh;
+using QuicPipe.Quic;
+
+namespace QuicPipe.Mesh;
+
+/// <summary>
+/// A peer's part in the mesh (docs/circuits.md): it keeps a link to each neighbour, floods probes for targets no
+/// relay knows, relays the cells of circuits through it, and runs the end-to-end QUIC connections of the circuits
+/// that end here (<see cref="DialAsync(NodeId, CancellationToken)"/>, <see cref="AcceptAsync(CancellationToken)"/>) on an endpoint of its own whose packets travel
+/// as cells: the nodes between the ends carry only ciphertext.
+/// </summary>
+/// <remarks>
+/// One lock guards the control state (links, probes, circuit tables' changes); cells cross on the links' endpoint
+/// loop thread and only read the tables. Of two neighbours, the one whose NodeId sorts first dials the link, so
+/// the two never dial each other at once.
+/// </remarks>
+public sealed partial class MeshNode : IAsyncDisposable
+{
+    /// <summary>Application error code of an end-to-end connection closed because its circuit went down.</summary>
+    public const long CircuitDownError = 0x6d01;
+
+    // How long a circuit outlives the end-to-end connection in it (CloseAfterAsync).
+    private static readonly TimeSpan CleanCloseLinger = TimeSpan.FromSeconds(1);
+
+    private readonly Lock _gate = new();
+    private readonly PeerEndpoint _peer;
+    private readonly MeshNodeOptions _options;
+    private readonly NodeId _self;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly CircuitCarrier _carrier;
+    private readonly QuicEndpoint _inner;
+    private readonly string _innerAlpn;
+    private readonly List<Task> _tasks = [];
+
+    // Under _gate: the links up now, by neighbour; the probes seen and not expired, by id; circuits here now.
+    private readonly Dictionary<NodeId, NeighborLink> _links = [];
+    private readonly Dictionary<ulong, ProbeState> _probes = [];
+    private int _circuits;
+
+    // The DCIDs of end-to-end Initials we answered FOUND for, with the origin each pins and when it expires.
+    private readonly ConcurrentDictionary<ConnectionId, (NodeId Origin, long ExpiresTicks)> _pins = new();
+    private readonly Channel<MeshCircuit> _accepted = Channel.CreateBounded<MeshCircuit>(new BoundedChannelOptions(64));
+
+    // The circuits of the end-to-end connections, for callers that hold only the connection.
+    private readonly ConditionalWeakTable<QuicConnection, MeshCircuit> _byConnection = new();
+
+    private long _probesForwarded;
+    private long _probeCopiesSent;
+    private long _probesDuplicate;
+    private long _probesDeadEnded;
+    private long _probesRefused;
+    private long _cellsForwarded;
+    private long _cellBytesForwarded;
+    private long _cellsDropped;
+
+    private MeshNode(PeerEndpoint peer, MeshNodeOptions options, ILoggerFactory? loggers)
+    {
+        _peer = peer;
+        _options = options;
+        _self = peer.NodeId;
+        _logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Mesh");
+        _carrier = new CircuitCarrier(this);
+        _innerAlpn = peer.EndpointOptions.ServerAlpn;
+        var socket = new QuicVirtualSocket(_carrier, CircuitCarrier.LocalAddress);
+        _carrier.Socket = socket;
+        _inner = QuicEndpoint.Attach(socket, new QuicEndpointOptions
+        {
+            Identity = peer.EndpointOptions.Identity,
+            AcceptIncoming = true,
+            ServerAlpn = _innerAlpn,
+            ExpectedClientSelector = TakePin,
+
+            // Backstops only: a circuit that breaks is torn down hop by hop within the link timeout.
+            KeepAliveInterval = TimeSpan.FromSeconds(2),
+            IdleTimeout = TimeSpan.FromSeconds(15),
+            HandshakeTimeout = options.PendingCircuitLifetime,
+            MaxConnections = options.MaxCircuits,
+            LoggerFactory = loggers,
+        });
+    }
+
+    /// <summary>This node's NodeId.</summary>
+    public NodeId NodeId => _self;
+
+    /// <summary>What the node did since it started.</summary>
+    public MeshCounters Counters
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return new MeshCounters
+                {
+                    ProbesForwarded = Interlocked.Read(ref _probesForwarded),
+                    ProbeCopiesSent = Interlocked.Read(ref _probeCopiesSent),
+                    ProbesDuplicate = Interlocked.Read(ref _probesDuplicate),
+                    ProbesDeadEnded = Interlocked.Read(ref _probesDeadEnded),
+                    ProbesRefused = Interlocked.Read(ref _probesRefused),
+                    ProbeStates = _probes.Count,
+                    CellsForwarded = Interlocked.Read(ref _cellsForwarded),
+                    CellBytesForwarded = Interlocked.Read(ref _cellBytesForwarded),
+                    CellsDropped = Interlocked.Read(ref _cellsDropped),
+                    Circuits = _circuits,
+                    Links = _links.Count,
+                };
+            }
+        }
+    }
+
+    /// <summary>How many neighbours the node keeps links to (up or not).</summary>
+    public int Neighbors => _options.Neighbors.Count;
+
+    /// <summary>The neighbours whose link is up now.</summary>
+    public IReadOnlyCollection<NodeId> LinkedNeighbors
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _links.Keys];
+            }
+        }
+    }
+
+    /// <summary>The circuit <paramref name="connection"/> runs in, if it is an end-to-end connection of this node's.</summary>
+    public MeshCircuit? FindCircuit(QuicConnection connection) => _byConnection.TryGetValue(connection, out var circuit) ? circuit : null;
+
+    /// <summary>For tests: sees every cell this node relays from one link to another, as it leaves.</summary>
+    internal CellTap? ForwardTap { get; set; }
+
+    /// <summary>
+    /// Starts the node on a started peer endpoint whose options let the neighbours dial it for mesh links
+    /// (<see cref="MeshProtocol.AllowNeighbors"/>): links are dialed and accepted from now on, in the background.
+    /// </summary>
+    public static MeshNode Start(PeerEndpoint peer, MeshNodeOptions options, ILoggerFactory? loggers = null)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.Neighbors.Contains(peer.NodeId))
+        {
+            throw new ArgumentException("A node cannot be its own neighbour.", nameof(options));
+        }
+
+        var node = new MeshNode(peer, options, loggers);
+        node.Run();
+        return node;
+    }
+
+    private void Run()
+    {
+        var token = _stopping.Token;
+        foreach (var neighbor in _options.Neighbors)
+        {
+            if (SortsFirst(_self, neighbor))
+            {
+                _tasks.Add(Task.Run(() => DialLinkAsync(neighbor, token), token));
+            }
+        }
+
+        _tasks.Add(Task.Run(() => AcceptLinksAsync(token), token));
+        _tasks.Add(Task.Run(() => AcceptCircuitConnectionsAsync(token), token));
+        _tasks.Add(Task.Run(() => SweepAsync(token), token));
+    }
+
+    /// <summary>Waits until the links to every one of <paramref name="neighbors"/> are up and carry cells.</summary>
+    public async Task WaitForLinksAsync(IEnumerable<NodeId> neighbors, CancellationToken cancellationToken = default)
+    {
+        var wanted = neighbors.ToList();
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (wanted.All(n => _links.TryGetValue(n, out var link) && link.CarriesCells))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Builds a circuit to <paramref name="target"/> through the neighbours and connects end to end inside it,
+    /// pinned to <paramref name="target"/>'s NodeId.
+    /// </summary>
+    /// <exception cref="MeshException">
+    /// Unreachable (every branch of the probe dead-ended, or no answer within the probe timeout), or the end-to-end
+    /// handshake failed; the message says which in one line.
+    /// </exception>
+    public async Task<MeshCircuit> DialAsync(NodeId target, CancellationToken cancellationToken = default)
+    {
+        if (target == _self)
+        {
+            throw new MeshException("A circuit to this node itself makes no sense.");
+        }
+
+        // A node that just started may not have its links yet: the probe waits for one, within its own timeout.
+        var deadline = Environment.TickCount64 + (long)_options.ProbeTimeout.TotalMilliseconds;
+        while (!HasLinkForCells() && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+
+        var probeId = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
+        var dcid = RandomNumberGenerator.GetBytes(12);
+        var state = new ProbeState(null, deadline)
+        {
+            Found = new(TaskCreationOptions.RunContinuationsAsynchronously),
+        };
+        var probe = new Probe { Target = ByteString.CopyFrom(target.Bytes), ProbeId = probeId, HopLimit = (uint)_options.HopLimit, InitialDcid = ByteString.CopyFrom(dcid) };
+        probe.Path.Add(ByteString.CopyFrom(_self.Bytes));
+        lock (_gate)
+        {
+            if (!TryMakeRoomForProbe())
+            {
+                throw new MeshException($"{target} unreachable: this node has {_probes.Count} probes under way, its limit.");
+            }
+
+            foreach (var link in _links.Values.Where(l => l.CarriesCells))
+            {
+                if (link.Send(new MeshMessage { Probe = probe }))
+                {
+                    state.Outstanding.Add(link);
+                }
+            }
+
+            if (state.Outstanding.Count == 0)
+            {
+                throw new MeshException($"{target} unreachable: no neighbour link is up.");
+            }
+
+            _probes[probeId] = state;
+            Interlocked.Add(ref _probeCopiesSent, state.Outstanding.Count);
+        }
+
+        CircuitHop hop;
+        try
+        {
+            hop = await state.Found!.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            lock (_gate)
+            {
+                // A FOUND answer after this is released; one that came just now is torn down.
+                state.Answered = true;
+            }
+
+            if (state.Found.Task.IsCompletedSuccessfully)
+            {
+                CloseHop(state.Found.Task.Result, null, "the dial gave up");
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new MeshException($"{target} unreachable: no circuit answer within {_options.ProbeTimeout.TotalSeconds:0.#} s.");
+        }
+        catch (MeshException e)
+        {
+            throw new MeshException($"{target} {e.Message}");
+        }
+
+        var circuit = hop.Local!;
+
+        var started = Stopwatch.GetTimestamp();
+        QuicConnection connection;
+        try
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(_options.PendingCircuitLifetime);
+            connection = await _inner.ConnectAsync(
+                circuit.Address.ToEndPoint(),
+                new QuicClientConnectionOptions { ExpectedPeer = target, Alpn = _innerAlpn, InitialDestinationConnectionId = new ConnectionId(dcid) },
+                limit.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QuicConnectionException or OperationCanceledException)
+        {
+            CloseHop(hop, null, "the end-to-end handshake failed");
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new MeshException(circuit.DownReason is { } down && e is not QuicConnectionException
+                ? $"{target}: the circuit went down during the end-to-end handshake: {down}"
+                : $"{target}: the end-to-end handshake through the circuit failed: {e.Message}", e);
+        }
+
+        // The handshake took one round trip and a little: the smoothed RTT it measured is the circuit's.
+        var rtt = Stopwatch.GetElapsedTime(started);
+        try
+        {
+            rtt = (await connection.GetStatsAsync(cancellationToken).ConfigureAwait(false)).SmoothedRtt;
+        }
+        catch (QuicConnectionException)
+        {
+        }
+
+        var result = new MeshCircuit(connection, circuit.Path, rtt);
+        Bind(circuit, hop, connection, result);
+        LogCircuitUp(_logger, target, string.Join(",", result.Via));
+        return result;
+    }
+
+    /// <summary>Waits for the next circuit that ended here and completed its end-to-end handshake.</summary>
+    public ValueTask<MeshCircuit> AcceptAsync(CancellationToken cancellationToken = default) => _accepted.Reader.ReadAsync(cancellationToken);
+
+    /// <summary>Closes every link and circuit, and the end-to-end endpoint.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _accepted.Writer.TryComplete();
+        try
+        {
+            await Task.WhenAll(_tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _inner.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    // ---- links ----
+
+    private async Task DialLinkAsync(NodeId neighbor, CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var connection = await _peer.DialAsync(neighbor, MeshProtocol.Alpn, stopping).ConfigureAwait(false);
+                QuicStream control;
+                try
+                {
+                    control = await connection.OpenBidirectionalStreamAsync(stopping).ConfigureAwait(false);
+                }
+                catch (QuicConnectionException)
+                {
+                    continue;
+                }
+
+                var link = new NeighborLink(this, connection, control, neighbor, weSortFirst: true, _options.ProbesPerSecondPerNeighbor);
+
+                // The first keep-alive opens the stream at the neighbour, which waits for it to take the link.
+                link.Send(new MeshMessage { KeepAlive = new LinkKeepAlive() });
+                await RunLinkAsync(link, stopping).ConfigureAwait(false);
+            }
+            catch (PeerException e)
+            {
+                LogLinkDialFailed(_logger, neighbor, e.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(_options.LinkRetryInterval, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task AcceptLinksAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            QuicConnection connection;
+            try
+            {
+                connection = await _peer.AcceptAsync(MeshProtocol.Alpn, stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or PeerException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => TakeLinkAsync(connection, stopping), stopping);
+        }
+    }
+
+    private async Task TakeLinkAsync(QuicConnection connection, CancellationToken stopping)
+    {
+        if (connection.RemoteNodeId is not { } neighbor || !_options.Neighbors.Contains(neighbor))
+        {
+            await connection.CloseAsync(1, "not a neighbour of this node", CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            limit.CancelAfter(_options.LinkTimeout * 2);
+            var control = await connection.AcceptStreamAsync(limit.Token).ConfigureAwait(false);
+            var link = new NeighborLink(this, connection, control, neighbor, weSortFirst: SortsFirst(_self, neighbor), _options.ProbesPerSecondPerNeighbor);
+            await RunLinkAsync(link, stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or QuicConnectionException)
+        {
+            _ = connection.CloseAsync(1, "no mesh control stream", CancellationToken.None);
+        }
+    }
+
+    private async Task RunLinkAsync(NeighborLink link, CancellationToken stopping)
+    {
+        NeighborLink? replaced;
+        lock (_gate)
+        {
+            _links.TryGetValue(link.Neighbor, out replaced);
+            _links[link.Neighbor] = link;
+        }
+
+        if (replaced is not null)
+        {
+            // The neighbour came back (restarted, or its old connection is dying unseen): the new link is the one.
+            _ = replaced.Connection.CloseAsync(0, "replaced by a new link", CancellationToken.None);
+        }
+
+        _ = LogWhenCarryingAsync(link, stopping);
+        var reason = await link.RunAsync(_options.LinkKeepAliveInterval, _options.LinkTimeout, stopping).ConfigureAwait(false);
+        LogLinkDown(_logger, link.Neighbor, reason);
+        OnLinkDown(link, $"link {_self}-{link.Neighbor} down: {reason}");
+    }
+
+    /// <summary>Says the link is up once it carries cells (path MTU discovery has raised its DATAGRAM limit).</summary>
+    private async Task LogWhenCarryingAsync(NeighborLink link, CancellationToken stopping)
+    {
+        try
+        {
+            while (!link.CarriesCells)
+            {
+                if (link.IsDown)
+                {
+                    return;
+                }
+
+                await Task.Delay(20, stopping).ConfigureAwait(false);
+            }
+
+            LogLinkUp(_logger, link.Neighbor);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void OnLinkDown(NeighborLink link, string reason)
+    {
+        List<CircuitHop> hops;
+        lock (_gate)
+        {
+            if (_links.TryGetValue(link.Neighbor, out var current) && current == link)
+            {
+                _links.Remove(link.Neighbor);
+            }
+
+            // Branches of probes on that link end here.
+            foreach (var (id, state) in _probes.ToList())
+            {
+                if (state.Outstanding.Remove(link))
+                {
+                    BranchEnded(id, state);
+                }
+            }
+
+            hops = [.. link.Hops.Values];
+        }
+
+        foreach (var hop in hops)
+        {
+            CloseHop(hop, link, reason);
+        }
+    }
+
+    // ---- control messages (a link's reader) ----
+
+    internal void OnMessage(NeighborLink link, MeshMessage message)
+    {
+        switch (message.BodyCase)
+        {
+            case MeshMessage.BodyOneofCase.Probe:
+                OnProbe(link, message.Probe);
+                break;
+            case MeshMessage.BodyOneofCase.Answer:
+                OnAnswer(link, message.Answer);
+                break;
+            case MeshMessage.BodyOneofCase.CircuitClose:
+                if (link.Hops.TryGetValue(message.CircuitClose.CircuitId, out var hop))
+                {
+                    CloseHop(hop, link, message.CircuitClose.Reason);
+                }
+
+                break;
+            default:
+                // Keep-alives: the link's reader noted the time.
+                break;
+        }
+    }
+
+    private void OnProbe(NeighborLink link, Probe probe)
+    {
+        lock (_gate)
+        {
+            if (!link.ProbeBudget.TryTake())
+            {
+                Interlocked.Increment(ref _probesRefused);
+                DeadEnd(link, probe.ProbeId);
+                return;
+            }
+
+            if (probe.Target.Length != NodeId.Size || probe.Path.Count == 0 || probe.Path.Any(p => p.Length != NodeId.Size) || probe.Path.Any(p => p.Span.SequenceEqual(_self.Bytes)))
+            {
+                Interlocked.Increment(ref _probesDeadEnded);
+                DeadEnd(link, probe.ProbeId);
+                return;
+            }
+
+            if (_probes.ContainsKey(probe.ProbeId))
+            {
+                Interlocked.Increment(ref _probesDuplicate);
+                DeadEnd(link, probe.ProbeId);
+                return;
+            }
+
+            if (!TryMakeRoomForProbe())
+            {
+                Interlocked.Increment(ref _probesRefused);
+                DeadEnd(link, probe.ProbeId);
+                return;
+            }
+
+            var state = new ProbeState(link, Environment.TickCount64 + (long)_options.ProbeTimeout.TotalMilliseconds);
+            _probes[probe.ProbeId] = state;
+            var path = probe.Path.Select(p => new NodeId(p.Span)).Append(_self).ToList();
+            if (new NodeId(probe.Target.Span) == _self)
+            {
+                AnswerAsTarget(link, probe, state, path);
+                return;
+            }
+
+            if (path.Count - 1 > Math.Min(probe.HopLimit, (uint)_options.HopLimit))
+            {
+                Interlocked.Increment(ref _probesDeadEnded);
+                DeadEnd(link, probe.ProbeId);
+                return;
+            }
+
+            var onward = probe.Clone();
+            onward.Path.Add(ByteString.CopyFrom(_self.Bytes));
+            foreach (var next in _links.Values)
+            {
+                if (next != link && next.CarriesCells && !path.Contains(next.Neighbor) && next.Send(new MeshMessage { Probe = onward }))
+                {
+                    state.Outstanding.Add(next);
+                }
+            }
+
+            if (state.Outstanding.Count == 0)
+            {
+                Interlocked.Increment(ref _probesDeadEnded);
+                DeadEnd(link, probe.ProbeId);
+                return;
+            }
+
+            Interlocked.Increment(ref _probesForwarded);
+            Interlocked.Add(ref _probeCopiesSent, state.Outstanding.Count);
+        }
+    }
+
+    /// <summary>Under _gate: the probe is for us. FOUND opens the circuit's last hop, pending the origin's handshake.</summary>
+    private void AnswerAsTarget(NeighborLink link, Probe probe, ProbeState state, List<NodeId> path)
+    {
+        var origin = path[0];
+        if (_options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _circuits >= _options.MaxCircuits || probe.InitialDcid.Length is < 8 or > ConnectionId.MaxLength)
+        {
+            LogCircuitRefused(_logger, origin);
+            DeadEnd(link, probe.ProbeId);
+            return;
+        }
+
+        state.Answered = true;
+        var circuit = _carrier.Add(path);
+        var id = link.AllocateId();
+        var hop = new CircuitHop(link, id, null, 0, circuit, Environment.TickCount64);
+        circuit.Hop = hop;
+        link.Hops[id] = hop;
+        _circuits++;
+        _pins[new ConnectionId(probe.InitialDcid.Span)] = (origin, Environment.TickCount64 + (long)_options.PendingCircuitLifetime.TotalMilliseconds);
+        var answer = new ProbeAnswer { ProbeId = probe.ProbeId, Result = ProbeAnswer.Types.Result.Found, CircuitId = id };
+        answer.Path.AddRange(path.Select(n => ByteString.CopyFrom(n.Bytes)));
+        link.Send(new MeshMessage { Answer = answer });
+    }
+
+    private void OnAnswer(NeighborLink link, ProbeAnswer answer)
+    {
+        var found = answer.Result == ProbeAnswer.Types.Result.Found;
+        lock (_gate)
+        {
+            if (!_probes.TryGetValue(answer.ProbeId, out var state) || !state.Outstanding.Remove(link))
+            {
+                if (found)
+                {
+                    Release(link, answer.CircuitId, "no probe of that id waits here");
+                }
+
+                return;
+            }
+
+            if (!found)
+            {
+                BranchEnded(answer.ProbeId, state);
+                return;
+            }
+
+            if (state.Answered || _circuits >= _options.MaxCircuits || answer.Path.Count < 2 || answer.Path.Any(p => p.Length != NodeId.Size))
+            {
+                Release(link, answer.CircuitId, state.Answered ? "another path answered first" : "no room for another circuit");
+                BranchEnded(answer.ProbeId, state);
+                return;
+            }
+
+            state.Answered = true;
+            var path = answer.Path.Select(p => new NodeId(p.Span)).ToList();
+            if (state.From is not { } from)
+            {
+                // Our own dial: the circuit's first hop, pending until the end-to-end handshake goes through it.
+                var circuit = _carrier.Add(path);
+                var first = new CircuitHop(null, 0, link, answer.CircuitId, circuit, Environment.TickCount64);
+                circuit.Hop = first;
+                link.Hops[answer.CircuitId] = first;
+                _circuits++;
+                state.Found!.TrySetResult(first);
+                return;
+            }
+
+            var id = from.AllocateId();
+            var hop = new CircuitHop(from, id, link, answer.CircuitId, null, Environment.TickCount64);
+            link.Hops[answer.CircuitId] = hop;
+            from.Hops[id] = hop;
+            _circuits++;
+            var onward = answer.Clone();
+            onward.CircuitId = id;
+            if (!from.Send(new MeshMessage { Answer = onward }))
+            {
+                CloseHop(hop, from, "the link toward the origin is down");
+            }
+        }
+    }
+
+    /// <summary>Under _gate: a branch of a probe ended without the target; when none is left, say so upstream.</summary>
+    private void BranchEnded(ulong probeId, ProbeState state)
+    {
+        if (state.Outstanding.Count > 0 || state.Answered)
+        {
+            return;
+        }
+
+        state.Answered = true;
+        if (state.From is { } from)
+        {
+            DeadEnd(from, probeId);
+        }
+        else
+        {
+            state.Found!.TrySetException(new MeshException("unreachable: every branch of the probe dead-ended without finding it."));
+        }
+    }
+
+    private static void DeadEnd(NeighborLink link, ulong probeId) =>
+        link.Send(new MeshMessage { Answer = new ProbeAnswer { ProbeId = probeId, Result = ProbeAnswer.Types.Result.DeadEnd } });
+
+    private static void Release(NeighborLink link, uint circuitId, string reason) =>
+        link.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = circuitId, Reason = $"released: {reason}" } });
+
+    private bool HasLinkForCells()
+    {
+        lock (_gate)
+        {
+            return _links.Values.Any(l => l.CarriesCells);
+        }
+    }
+
+    /// <summary>Under _gate: room for one more probe state, after dropping the expired ones if need be.</summary>
+    private bool TryMakeRoomForProbe()
+    {
+        if (_probes.Count < _options.MaxProbeStates)
+        {
+            return true;
+        }
+
+        RemoveExpiredProbes(Environment.TickCount64);
+        return _probes.Count < _options.MaxProbeStates;
+    }
+
+    private void RemoveExpiredProbes(long now)
+    {
+        foreach (var (id, state) in _probes.ToList())
+        {
+            if (state.ExpiresTicks <= now)
+            {
+                _probes.Remove(id);
+            }
+        }
+    }
+
+    // ---- circuits ----
+
+    private void Bind(LocalCircuit circuit, CircuitHop hop, QuicConnection connection, MeshCircuit result)
+    {
+        _byConnection.AddOrUpdate(connection, result);
+        if (circuit.Bind(connection, result))
+        {
+            _ = CloseAfterAsync(connection, hop);
+        }
+    }
+
+    /// <summary>
+    /// Once the connection inside has ended, the circuit goes too, a moment later: its CONNECTION_CLOSE (a cell) and
+    /// the answers of its closing period still need the circuit, and must reach the other end before the circuit's
+    /// close (on the links' streams, which may overtake cells) makes that end think it broke.
+    /// </summary>
+    private async Task CloseAfterAsync(QuicConnection connection, CircuitHop hop)
+    {
+        try
+        {
+            await connection.Closed.ConfigureAwait(false);
+        }
+        catch (QuicConnectionException)
+        {
+        }
+
+        await Task.Delay(CleanCloseLinger, CancellationToken.None).ConfigureAwait(false);
+        CloseHop(hop, null, "the end-to-end connection closed", cleanEnd: true);
+    }
+
+    /// <summary>
+    /// Tears a circuit down here: forgets it on both its links, tells the side it did not hear it from, and ends the
+    /// connection inside if it ends here. <paramref name="from"/>: the link the close came from (null: this node);
+    /// <paramref name="cleanEnd"/>: the connection inside ended, so nothing broke.
+    /// </summary>
+    private void CloseHop(CircuitHop hop, NeighborLink? from, string reason, bool cleanEnd = false)
+    {
+        if (!hop.TryClose())
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _circuits--;
+            if (hop.InLink is { } inLink)
+            {
+                inLink.Hops.TryRemove(new KeyValuePair<uint, CircuitHop>(hop.InId, hop));
+            }
+
+            if (hop.OutLink is { } outLink)
+            {
+                outLink.Hops.TryRemove(new KeyValuePair<uint, CircuitHop>(hop.OutId, hop));
+            }
+        }
+
+        // Every side but the one it came from hears of it (both, when it starts here: an expiry).
+        if (hop.InLink is { } toOrigin && toOrigin != from)
+        {
+            toOrigin.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = hop.InId, Reason = reason } });
+        }
+
+        if (hop.OutLink is { } toTarget && toTarget != from)
+        {
+            toTarget.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = hop.OutId, Reason = reason } });
+        }
+
+        if (hop.Local is { } local)
+        {
+            local.Down(reason, cleanEnd);
+            _carrier.Remove(local);
+        }
+    }
+
+    private async Task AcceptCircuitConnectionsAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            QuicConnection connection;
+            try
+            {
+                connection = await _inner.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or ChannelClosedException)
+            {
+                return;
+            }
+
+            var circuit = _carrier.Find(PeerAddress.FromEndPoint(connection.RemoteEndPoint));
+            if (circuit?.Hop is not { } hop)
+            {
+                _ = connection.CloseAsync(CircuitDownError, "circuit down", CancellationToken.None);
+                continue;
+            }
+
+            var rtt = TimeSpan.Zero;
+            try
+            {
+                rtt = (await connection.GetStatsAsync(stopping).ConfigureAwait(false)).SmoothedRtt;
+            }
+            catch (QuicConnectionException)
+            {
+            }
+
+            var result = new MeshCircuit(connection, circuit.Path, rtt);
+            Bind(circuit, hop, connection, result);
+            if (!_accepted.Writer.TryWrite(result))
+            {
+                _ = connection.CloseAsync(CircuitDownError, "too many circuits wait to be accepted", CancellationToken.None);
+            }
+        }
+    }
+
+    private NodeId? TakePin(ConnectionId dcid) => _pins.TryRemove(dcid, out var pin) && pin.ExpiresTicks > Environment.TickCount64 ? pin.Origin : null;
+
+    /// <summary>Once a second: expired probes and pins go, pending circuits past their lifetime and idle ones are torn down.</summary>
+    private async Task SweepAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                var now = Environment.TickCount64;
+                List<CircuitHop> stale = [];
+                lock (_gate)
+                {
+                    RemoveExpiredProbes(now);
+                    foreach (var link in _links.Values)
+                    {
+                        foreach (var hop in link.Hops.Values)
+                        {
+                            var last = hop.LastCellTicks;
+                            if ((last == 0 && now - hop.CreatedTicks > _options.PendingCircuitLifetime.TotalMilliseconds) || (last != 0 && now - last > _options.CircuitIdleTimeout.TotalMilliseconds))
+                            {
+                                stale.Add(hop);
+                            }
+                        }
+                    }
+                }
+
+                foreach (var (dcid, pin) in _pins)
+                {
+                    if (pin.ExpiresTicks <= now)
+                    {
+                        _pins.TryRemove(dcid, out _);
+                    }
+                }
+
+                foreach (var hop in stale)
+                {
+                    CloseHop(hop, null, hop.LastCellTicks == 0 ? "pending too long" : "idle too long");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    // ---- cells (a link's endpoint loop thread) ----
+
+    internal void OnCell(NeighborLink link, ReadOnlySpan<byte> cell)
+    {
+        if (cell.Length <= MeshProtocol.CellHeaderSize || !link.Hops.TryGetValue(BinaryPrimitives.ReadUInt32BigEndian(cell), out var hop))
+        {
+            CountDroppedCell();
+            return;
+        }
+
+        hop.Touch(Environment.TickCount64);
+        if (hop.Local is { } local)
+        {
+            if (!_carrier.Deliver(local, cell[MeshProtocol.CellHeaderSize..]))
+            {
+                CountDroppedCell();
+            }
+
+            return;
+        }
+
+        var (next, id) = hop.Beyond(link);
+        if (next is null)
+        {
+            CountDroppedCell();
+            return;
+        }
+
+        Span<byte> onward = stackalloc byte[cell.Length];
+        cell.CopyTo(onward);
+        BinaryPrimitives.WriteUInt32BigEndian(onward, id);
+        ForwardTap?.Invoke(onward);
+        if (next.TrySendCell(onward))
+        {
+            Interlocked.Increment(ref _cellsForwarded);
+            Interlocked.Add(ref _cellBytesForwarded, onward.Length);
+        }
+        else
+        {
+            CountDroppedCell();
+        }
+    }
+
+    internal void CountDroppedCell() => Interlocked.Increment(ref _cellsDropped);
+
+    private static bool SortsFirst(NodeId a, NodeId b) => a.Bytes.SequenceCompareTo(b.Bytes) < 0;
+
+    [LoggerMessage(EventId = 60, Level = LogLevel.Information, Message = "Mesh link to {Neighbor} up")]
+    private static partial void LogLinkUp(ILogger logger, NodeId neighbor);
+
+    [LoggerMessage(EventId = 61, Level = LogLevel.Information, Message = "Mesh link to {Neighbor} down: {Reason}")]
+    private static partial void LogLinkDown(ILogger logger, NodeId neighbor, string reason);
+
+    [LoggerMessage(EventId = 62, Level = LogLevel.Debug, Message = "Mesh link to {Neighbor}: dial failed: {Reason}")]
+    private static partial void LogLinkDialFailed(ILogger logger, NodeId neighbor, string reason);
+
+    [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "Circuit to {Target} up via {Via}")]
+    private static partial void LogCircuitUp(ILogger logger, NodeId target, string via);
+
+    [LoggerMessage(EventId = 64, Level = LogLevel.Information, Message = "Circuit from {Origin} refused (not allowed, or no room)")]
+    private static partial void LogCircuitRefused(ILogger logger, NodeId origin);
+}

@@ -1,0 +1,88 @@
+using System.Net;
+using QuicPipe.Dataplane;
+using QuicPipe.Peer;
+using QuicPipe.Quic;
+using QuicPipe.Relay;
+
+namespace QuicPipe.Mesh.Tests;
+
+/// <summary>
+/// Real relays on 127.0.0.1 and mesh nodes on real peer endpoints registered with them, linked as the test says.
+/// Direct paths are off: every link stays on its relay, so the circuit's hops are the only way between the ends.
+/// </summary>
+internal sealed class MeshLab : IAsyncDisposable
+{
+    private readonly List<RelayServer> _relays = [];
+    private readonly Dictionary<string, (PeerEndpoint Peer, MeshNode Mesh)> _nodes = [];
+    private readonly Dictionary<string, NodeIdentity> _identities = [];
+
+    public MeshLab(int relays = 1)
+    {
+        for (var i = 0; i < relays; i++)
+        {
+            var options = new RelayServerOptions { Threads = 1 };
+            options.Listen.Add(PeerAddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0)));
+            var relay = new RelayServer(options);
+            relay.Start();
+            _relays.Add(relay);
+        }
+    }
+
+    public NodeId Id(string name)
+    {
+        if (!_identities.TryGetValue(name, out var identity))
+        {
+            identity = NodeIdentity.Generate();
+            _identities[name] = identity;
+        }
+
+        return identity.NodeId;
+    }
+
+    public MeshNode this[string name] => _nodes[name].Mesh;
+
+    public PeerEndpoint Peer(string name) => _nodes[name].Peer;
+
+    /// <summary>Starts <paramref name="name"/> on relay <paramref name="relay"/> with these neighbours; it accepts circuits from anyone.</summary>
+    public async Task<MeshNode> StartAsync(string name, string[] neighbors, CancellationToken cancellationToken, int relay = 0, Action<MeshNodeOptions>? configure = null)
+    {
+        Id(name);
+        var server = _relays[relay];
+        var options = new PeerEndpointOptions { Identity = _identities[name], Relay = server.LocalAddresses[0].ToEndPoint(), RelayId = server.NodeId, DirectPaths = false };
+        MeshProtocol.AllowNeighbors(options, neighbors.Select(Id));
+        var peer = await PeerEndpoint.StartAsync(options, cancellationToken);
+        var meshOptions = new MeshNodeOptions { AcceptCircuitsFrom = _ => true };
+        foreach (var neighbor in neighbors)
+        {
+            meshOptions.Neighbors.Add(Id(neighbor));
+        }
+
+        configure?.Invoke(meshOptions);
+        var mesh = MeshNode.Start(peer, meshOptions);
+        _nodes[name] = (peer, mesh);
+        return mesh;
+    }
+
+    /// <summary>Stops a node at once (its links see their connections end).</summary>
+    public async Task StopAsync(string name)
+    {
+        var (peer, mesh) = _nodes[name];
+        _nodes.Remove(name);
+        await mesh.DisposeAsync();
+        await peer.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (peer, mesh) in _nodes.Values)
+        {
+            await mesh.DisposeAsync();
+            await peer.DisposeAsync();
+        }
+
+        foreach (var relay in _relays)
+        {
+            relay.Dispose();
+        }
+    }
+}
