@@ -186,16 +186,7 @@ public sealed class FailureDetectionTests : IDisposable
         var resumed = clock.Elapsed;
         Assert.True(resumed <= TimeSpan.FromSeconds(5), $"the transfer resumed {resumed.TotalSeconds:0.0} s after the relay was back (down {downFor.TotalSeconds:0.0} s; both peers registered again after {(await registered).TotalSeconds:0.0} s)\n{Timeline(killedAt, dial)}\n{Timeline(killedAt, accept)}");
 
-        await stopWriting.CancelAsync();
-        var total = await writing;
-        dial.Stdin.Close();
-        accept.Stdin.Close();
-        Assert.True(dial.WaitForExit(Startup), dial.AllStderr);
-        Assert.True(accept.WaitForExit(Startup), accept.AllStderr);
-        Assert.True(dial.ExitCode == 0, dial.AllStderr);
-        Assert.True(accept.ExitCode == 0, accept.AllStderr);
-        Assert.Equal(total, accept.StdoutBytes);
-        Assert.Equal(sent.GetCurrentHash(), accept.StdoutSha256());
+        await StopWritingAndVerifyAsync(dial, accept, stopWriting, writing, sent);
         GC.KeepAlive(relay);
     }
 
@@ -224,6 +215,13 @@ public sealed class FailureDetectionTests : IDisposable
         var resumed = clock.Elapsed;
         Assert.True(resumed <= TimeSpan.FromSeconds(5), $"the transfer resumed {resumed.TotalSeconds:0.0} s after the relay was back\n{Timeline(killedAt, dial)}\n{Timeline(killedAt, accept)}");
 
+        await StopWritingAndVerifyAsync(dial, accept, stopWriting, writing, sent);
+        GC.KeepAlive(relay);
+    }
+
+    /// <summary>Ends a steady transfer: both peers exit 0 and everything written arrived byte-exact.</summary>
+    private static async Task StopWritingAndVerifyAsync(PeerProcess dial, PeerProcess accept, CancellationTokenSource stopWriting, Task<long> writing, IncrementalHash sent)
+    {
         await stopWriting.CancelAsync();
         var total = await writing;
         dial.Stdin.Close();
@@ -234,7 +232,6 @@ public sealed class FailureDetectionTests : IDisposable
         Assert.True(accept.ExitCode == 0, accept.AllStderr);
         Assert.Equal(total, accept.StdoutBytes);
         Assert.Equal(sent.GetCurrentHash(), accept.StdoutSha256());
-        GC.KeepAlive(relay);
     }
 
     private static string Timeline(DateTime from, PeerProcess peer) =>
