@@ -58,7 +58,8 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
             throw;
         }
 
-        Context.Features.Set(new UdpTransport(_listeners));
+        // A copy: the list is cleared when the listeners are disposed, while a liveness watcher may still be reading them.
+        Context.Features.Set(new UdpTransport([.. _listeners]));
         try
         {
             await base.StartAsync(cancellationToken).ConfigureAwait(false);
