@@ -87,7 +87,9 @@ public sealed class SharedIdentityTests : IDisposable
 
         await Task.Delay(Settle, timeout.Token);
         Assert.False(peer.Completion.IsCompleted, peer.Completion.Exception?.InnerException?.Message);
-        Assert.Equal(2, relay.Service.Snapshot().ConnectionsAccepted);
-        Assert.Equal(2, peer.Registrations);
+        // Every control connection the relay took was one of our registrations (a starved test host can make the peer
+        // give up the new connection once more, which adds one to both), and none of them took our place.
+        Assert.True(peer.Registrations >= 2, $"{peer.Registrations} registrations");
+        Assert.Equal(peer.Registrations, relay.Service.Snapshot().ConnectionsAccepted);
     }
 }

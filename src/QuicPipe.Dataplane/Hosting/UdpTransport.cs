@@ -9,22 +9,24 @@ namespace QuicPipe.Dataplane.Hosting;
 /// </summary>
 public sealed class UdpTransport
 {
-    private readonly IReadOnlyList<UdpListener> _listeners;
+    // Replaced, never changed in place: a reader (a liveness watcher, a metrics scrape) may enumerate it on another
+    // thread while the listeners are disposed.
+    private volatile UdpListener[] _listeners;
 
     internal UdpTransport(IReadOnlyList<UdpListener> listeners)
     {
-        _listeners = listeners;
+        _listeners = [.. listeners];
     }
 
-    /// <summary>One listener per address, in the order of <see cref="ListenerContext.Endpoints"/>.</summary>
+    /// <summary>One listener per address, in the order of <see cref="ListenerContext.Endpoints"/>; empty once they are disposed.</summary>
     public IReadOnlyList<UdpListener> Listeners => _listeners;
 
     /// <summary>The bound addresses (ephemeral ports resolved), in the order of <see cref="ListenerContext.Endpoints"/>.</summary>
     public IReadOnlyList<PeerAddress> LocalAddresses => _listeners.Select(l => l.LocalAddress).ToArray();
 
-    public bool GsoActive => _listeners.Count > 0 && _listeners.All(l => l.GsoActive);
+    public bool GsoActive => _listeners is { Length: > 0 } listeners && listeners.All(l => l.GsoActive);
 
-    public bool GroActive => _listeners.Count > 0 && _listeners.All(l => l.GroActive);
+    public bool GroActive => _listeners is { Length: > 0 } listeners && listeners.All(l => l.GroActive);
 
     /// <summary>Whether each receive loop of every socket still runs (see <see cref="LoopLiveness"/>).</summary>
     public IReadOnlyList<LoopLiveness> Liveness => _listeners.SelectMany(l => l.Liveness).ToArray();
@@ -37,4 +39,7 @@ public sealed class UdpTransport
             listener.CollectCounters(total);
         }
     }
+
+    /// <summary>The listeners were disposed: nothing is published any more.</summary>
+    internal void Clear() => _listeners = [];
 }

@@ -18,6 +18,7 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
     private readonly UdpListenerBuilder _builder;
     private readonly ILoggerFactory _loggerFactory;
     private readonly List<UdpListener> _listeners = [];
+    private UdpTransport? _transport;
 
     public UdpListenerRuntime(UdpListenerBuilder builder, ListenerContext context, IReadOnlyList<IListenerService> services, ILoggerFactory loggerFactory)
         : base(context, services, loggerFactory.CreateLogger("QuicPipe.Server"))
@@ -58,8 +59,8 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
             throw;
         }
 
-        // A copy: the list is cleared when the listeners are disposed, while a liveness watcher may still be reading them.
-        Context.Features.Set(new UdpTransport([.. _listeners]));
+        _transport = new UdpTransport(_listeners);
+        Context.Features.Set(_transport);
         try
         {
             await base.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -139,6 +140,7 @@ internal sealed partial class UdpListenerRuntime : ListenerRuntime
         }
 
         _listeners.Clear();
+        _transport?.Clear();
     }
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Listener}: a receive loop did not stop within {Milliseconds} ms")]
