@@ -318,12 +318,14 @@ public sealed class QuicConnection
             return true;
         }
 
+        // Tried again until it goes, for as long as only a full queue stands in the way: the loop may drain the queue
+        // between a failed try and any look at its count, so the count alone cannot say "give up".
         var deadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
         var spin = default(SpinWait);
-        while (_datagramQueue is { } queue && queue.Count == queue.Capacity && !IsTerminated && Environment.TickCount64 <= deadline)
+        while (datagram.Length <= MaxDatagramSize && datagram.Length <= DatagramSlotSize && !IsTerminated && Environment.TickCount64 <= deadline)
         {
             spin.SpinOnce();
-            if (queue.Count < queue.Capacity && TryQueueDatagram(datagram))
+            if (TryQueueDatagram(datagram))
             {
                 return true;
             }
