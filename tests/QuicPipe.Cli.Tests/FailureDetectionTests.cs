@@ -39,14 +39,7 @@ public sealed class FailureDetectionTests : IDisposable
         var relay = StartRelay();
         var (accept, dial) = Connect(relayOnly);
 
-        var clock = Stopwatch.StartNew();
-        accept.KillAbruptly();
-
-        Assert.True(dial.WaitForExit(Startup), "dial did not notice the accepter was gone: " + dial.AllStderr);
-        Assert.True(clock.Elapsed <= Noticed, $"dial noticed after {clock.Elapsed.TotalSeconds:0.0} s: " + dial.AllStderr);
-        Assert.Equal(1, dial.ExitCode);
-        Assert.Equal(["quicpipe dial: " + ConnectionLost], dial.Stderr.Where(l => l.StartsWith("quicpipe dial:", StringComparison.Ordinal)));
-        Assert.DoesNotContain(dial.Stderr, l => l.Contains("Unhandled exception", StringComparison.Ordinal));
+        AssertNoticesTheKill(killed: accept, survivor: dial, "dial");
         GC.KeepAlive(relay);
     }
 
@@ -58,13 +51,7 @@ public sealed class FailureDetectionTests : IDisposable
         var relay = StartRelay();
         var (accept, dial) = Connect(relayOnly);
 
-        var clock = Stopwatch.StartNew();
-        dial.KillAbruptly();
-
-        Assert.True(accept.WaitForExit(Startup), "accept did not notice the dialer was gone: " + accept.AllStderr);
-        Assert.True(clock.Elapsed <= Noticed, $"accept noticed after {clock.Elapsed.TotalSeconds:0.0} s: " + accept.AllStderr);
-        Assert.Equal(1, accept.ExitCode);
-        Assert.Equal(["quicpipe accept: " + ConnectionLost], accept.Stderr.Where(l => l.StartsWith("quicpipe accept:", StringComparison.Ordinal)));
+        AssertNoticesTheKill(killed: dial, survivor: accept, "accept");
         GC.KeepAlive(relay);
     }
 
@@ -217,6 +204,19 @@ public sealed class FailureDetectionTests : IDisposable
 
         await StopWritingAndVerifyAsync(dial, accept, stopWriting, writing, sent);
         GC.KeepAlive(relay);
+    }
+
+    /// <summary>Kills <paramref name="killed"/> abruptly: <paramref name="survivor"/> exits 1 within the bound, with one line and no stack trace.</summary>
+    private static void AssertNoticesTheKill(PeerProcess killed, PeerProcess survivor, string command)
+    {
+        var clock = Stopwatch.StartNew();
+        killed.KillAbruptly();
+
+        Assert.True(survivor.WaitForExit(Startup), $"{command} did not notice its peer was gone: " + survivor.AllStderr);
+        Assert.True(clock.Elapsed <= Noticed, $"{command} noticed after {clock.Elapsed.TotalSeconds:0.0} s: " + survivor.AllStderr);
+        Assert.Equal(1, survivor.ExitCode);
+        Assert.Equal([$"quicpipe {command}: " + ConnectionLost], survivor.Stderr.Where(l => l.StartsWith($"quicpipe {command}:", StringComparison.Ordinal)));
+        Assert.DoesNotContain(survivor.Stderr, l => l.Contains("Unhandled exception", StringComparison.Ordinal));
     }
 
     /// <summary>Ends a steady transfer: both peers exit 0 and everything written arrived byte-exact.</summary>
