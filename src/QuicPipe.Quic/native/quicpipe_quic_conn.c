@@ -52,6 +52,7 @@ static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *para
     settings->max_window = qp_or(config->max_conn_window, QP_MAX_CONN_WINDOW);
     settings->max_stream_window = qp_or(config->max_stream_window, QP_MAX_STREAM_WINDOW);
     settings->handshake_timeout = config->handshake_timeout_ns ? config->handshake_timeout_ns : UINT64_MAX;
+    settings->initial_rtt = QP_INITIAL_RTT;
     if (qp_log_enabled()) {
         settings->log_printf = qp_log_printf;
     }

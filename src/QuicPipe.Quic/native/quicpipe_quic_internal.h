@@ -26,6 +26,11 @@
 #define QP_MAX_CONN_WINDOW (32 * 1024 * 1024)
 #define QP_MAX_STREAMS_BIDI 256
 #define QP_ACTIVE_CID_LIMIT 4
+/* The RTT assumed before the first sample: the handshake's first retransmission waits three times this. RFC 9002's
+   333 ms made one lost Initial or Handshake packet (a relay socket under a flood loses many) cost a dial about a
+   second, two of them three; 100 ms (what Chromium assumes) costs a spurious handshake retransmission on paths
+   slower than that, nothing more. */
+#define QP_INITIAL_RTT (100 * NGTCP2_MILLISECONDS)
 
 typedef struct qp_chunk {
     struct qp_chunk *next;
