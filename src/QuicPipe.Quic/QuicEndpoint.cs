@@ -68,6 +68,11 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     // 1 from the first Post after the loop last looked at _commands until it looks again: later Posts need not wake
     // the loop (one wake-up datagram and one extra loop pass each) because it will drain their work anyway.
     private int _wakePending;
+
+    // 1 while the loop may be blocked in its receive (set before its last look at _commands): only then does a Post
+    // need to wake it. A busy loop drains the work at its next pass; waking it anyway cost a syscall for the wake-up
+    // datagram and another to read it, for every packet a circuit hop or a DATAGRAM sender handed over.
+    private int _waiting;
     private readonly Channel<QuicConnection> _accepted = Channel.CreateUnbounded<QuicConnection>();
     private readonly Thread _loop;
 
@@ -456,7 +461,11 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         _commands.Enqueue(work);
-        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+
+        // The loop sets _waiting and then looks at the queue; we enqueue and then look at _waiting: with a full fence
+        // on each side, either it sees the work (and does not wait) or we see it waiting (and wake it).
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _waiting) != 0 && Interlocked.Exchange(ref _wakePending, 1) == 0)
         {
             _port.Wake();
         }
@@ -552,7 +561,14 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         var wait = next == ulong.MaxValue ? MaxWait : TimeSpan.FromTicks((long)Math.Min((next - Math.Min(next, now)) / 100, (ulong)MaxWait.Ticks));
+        Interlocked.Exchange(ref _waiting, 1);
+        if (!_commands.IsEmpty)
+        {
+            wait = TimeSpan.Zero;
+        }
+
         var received = _port.Receive(_receiveBatch, _counters, wait);
+        Volatile.Write(ref _waiting, 0);
         if (received > 0)
         {
             _pipeline(_receiveBatch);
