@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic.Internal;
@@ -12,7 +11,10 @@ namespace QuicPipe.Quic;
 /// </summary>
 /// <remarks>
 /// The hand-over queue is bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and counts the
-/// drop (QUIC retransmits). Any number of threads may deliver; one endpoint loop consumes.
+/// drop (QUIC retransmits). Any number of threads may deliver; one endpoint loop consumes. The copies live in buffers
+/// the socket keeps for reuse (at most as many as the queue holds), not in buffers of the shared pool: those would be
+/// rented on the carrier's thread and returned on the loop's, which the pool's per-thread caches answer with a fresh
+/// array every few packets.
 /// </remarks>
 public sealed class QuicVirtualSocket : IDatagramPort
 {
@@ -20,7 +22,11 @@ public sealed class QuicVirtualSocket : IDatagramPort
     public const int DefaultQueueCapacity = 1024;
 
     private readonly IQuicPacketCarrier _carrier;
+    // Packets up to this size are copied into reused buffers; a larger one (no carrier here sends one) gets its own.
+    private const int BufferSize = 2048;
+
     private readonly ConcurrentQueue<Datagram> _queue = new();
+    private readonly ConcurrentQueue<byte[]> _spareBuffers = new();
     private readonly ManualResetEventSlim _signal = new(false);
     private readonly int _capacity;
     private int _queued;
@@ -59,7 +65,7 @@ public sealed class QuicVirtualSocket : IDatagramPort
             return false;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(packet.Length);
+        var buffer = packet.Length > BufferSize ? new byte[packet.Length] : _spareBuffers.TryDequeue(out var spare) ? spare : new byte[BufferSize];
         packet.CopyTo(buffer);
         _queue.Enqueue(new Datagram(buffer, packet.Length, source));
         _signal.Set();
@@ -91,7 +97,10 @@ public sealed class QuicVirtualSocket : IDatagramPort
                 counters.ReceivedBytes += datagram.Length;
             }
 
-            ArrayPool<byte>.Shared.Return(datagram.Buffer);
+            if (datagram.Buffer.Length == BufferSize)
+            {
+                _spareBuffers.Enqueue(datagram.Buffer);
+            }
         }
 
         return batch.Count;
@@ -131,10 +140,8 @@ public sealed class QuicVirtualSocket : IDatagramPort
     {
         _shutdown = true;
         _signal.Set();
-        while (_queue.TryDequeue(out var datagram))
-        {
-            ArrayPool<byte>.Shared.Return(datagram.Buffer);
-        }
+        _queue.Clear();
+        _spareBuffers.Clear();
     }
 
     private readonly record struct Datagram(byte[] Buffer, int Length, PeerAddress Source);
