@@ -181,3 +181,55 @@ void sleep_seconds(double s, volatile sig_atomic_t *stop)
             return;
     }
 }
+
+volatile sig_atomic_t g_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+void stop_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        die(errno, "sigaction");
+}
+
+void pacer_init(struct pacer *p, double rate, size_t batch, double start)
+{
+    p->rate = rate;
+    p->tokens = 0;
+    p->last = start;
+    p->batch = batch;
+    p->burst = rate * 0.010 > (double)batch ? rate * 0.010 : (double)batch;
+    p->want = rate * 0.001 < (double)batch ? rate * 0.001 : (double)batch;
+    if (p->want < 1)
+        p->want = 1;
+}
+
+size_t pacer_ready(struct pacer *p, double deadline)
+{
+    if (p->rate <= 0)
+        return p->batch;
+    double t = now_mono();
+    p->tokens += (t - p->last) * p->rate;
+    p->last = t;
+    if (p->tokens > p->burst)
+        p->tokens = p->burst;
+    if (p->tokens < p->want) {
+        double wait = (p->want - p->tokens) / p->rate;
+        sleep_seconds(t + wait > deadline ? deadline - t : wait, &g_stop);
+        return 0;
+    }
+    return (size_t)p->tokens < p->batch ? (size_t)p->tokens : p->batch;
+}
+
+void pacer_spent(struct pacer *p, size_t n)
+{
+    if (p->rate > 0)
+        p->tokens -= (double)n;
+}

@@ -40,6 +40,23 @@ double now_wall(void);
 /* Sleeps s seconds, ending early once *stop is set (by a signal handler). */
 void sleep_seconds(double s, volatile sig_atomic_t *stop);
 
+/* Set by SIGINT and SIGTERM once stop_on_signals() ran: the tools' loops end at their next turn. */
+extern volatile sig_atomic_t g_stop;
+void stop_on_signals(void);
+
+/* A token bucket for an offered rate in packets per second (0: unlimited). The burst is one batch, or 10 ms of
+ * credit if that is more, so that a late wake-up (a loaded machine) is caught up instead of silently lowering the
+ * rate; a sender waits for 1 ms worth of packets at most (at least one, at most a batch). */
+struct pacer {
+    double rate, tokens, last, burst, want;
+    size_t batch;
+};
+void pacer_init(struct pacer *p, double rate, size_t batch, double start);
+/* How many packets may go now (at most a batch); 0 after sleeping until some are due, the deadline or g_stop. */
+size_t pacer_ready(struct pacer *p, double deadline);
+/* n packets went (or were given up on): their tokens are spent. */
+void pacer_spent(struct pacer *p, size_t n);
+
 /* Raise a socket buffer (SO_RCVBUF/SO_SNDBUF), trying the FORCE variant first when root. */
 void set_sock_buf(int fd, int opt, int force_opt, int bytes);
 

@@ -27,8 +27,6 @@
 #define DATAGRAM 1200
 #define MAX_INITIALS 65536
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static void usage(FILE *f)
 {
@@ -173,31 +171,16 @@ int main(int argc, char **argv)
         msgs[b].msg_hdr.msg_iovlen = 1;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-        die(errno, "sigaction");
+    stop_on_signals();
 
     uint64_t seq = 0, sent = 0, dropped = 0;
-    double start = now_mono(), deadline = start + duration, tokens = 0, last = start;
-    double burst = rate * 0.010 > (double)batch ? rate * 0.010 : (double)batch;
-    while (!g_stop) {
-        double t = now_mono();
-        if (t >= deadline)
-            break;
-        size_t n = batch;
-        if (rate > 0) {
-            tokens += (t - last) * rate;
-            last = t;
-            if (tokens > burst)
-                tokens = burst;
-            if (tokens < 1) {
-                sleep_seconds((1 - tokens) / rate, &g_stop);
-                continue;
-            }
-            n = (size_t)tokens < batch ? (size_t)tokens : batch;
-        }
+    double start = now_mono(), deadline = start + duration;
+    struct pacer pacer;
+    pacer_init(&pacer, rate, batch, start);
+    while (!g_stop && now_mono() < deadline) {
+        size_t n = pacer_ready(&pacer, deadline);
+        if (n == 0)
+            continue;
         for (size_t b = 0; b < n; b++) {
             uint64_t s = seq + b;
             if (replay) {
@@ -216,14 +199,14 @@ int main(int argc, char **argv)
             if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED) {
                 dropped += n;
                 seq += n;
-                tokens -= (double)n;
+                pacer_spent(&pacer, n);
                 continue;
             }
             die(errno, "sendmmsg");
         }
         sent += (uint64_t)r;
         seq += n;
-        tokens -= (double)n;
+        pacer_spent(&pacer, n);
     }
     double seconds = now_mono() - start;
     printf("{\"mode\":\"%s\",\"source\":\"%s\",\"sent\":%llu,\"send_errors\":%llu,\"seconds\":%.3f,\"pps\":%.0f}\n",

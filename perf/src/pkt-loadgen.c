@@ -53,8 +53,6 @@
 /* Where a TX frame's data starts in its slot (no PACKET_TX_HAS_OFF): after the aligned header. */
 #define DATA_OFF TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static void usage(FILE *f)
 {
@@ -221,30 +219,15 @@ static void *gen_run(void *arg)
     if (rng == 0)
         rng = 1;
     double rate = c->rate / c->threads;
-    double deadline = c->start + c->duration, tokens = 0, last = c->start;
-    double burst = rate * 0.010 > (double)c->batch ? rate * 0.010 : (double)c->batch;
+    double deadline = c->start + c->duration;
+    struct pacer pacer;
+    pacer_init(&pacer, rate, c->batch, c->start);
     uint64_t seq = th->index, head = 0, nbatch = 0;
 
-    while (!g_stop) {
-        double t = now_mono();
-        if (t >= deadline)
-            break;
-        size_t n = c->batch;
-        if (rate > 0) {
-            tokens += (t - last) * rate;
-            last = t;
-            if (tokens > burst)
-                tokens = burst;
-            double want = rate * 0.001 < (double)c->batch ? rate * 0.001 : (double)c->batch;
-            if (want < 1)
-                want = 1;
-            if (tokens < want) {
-                double wait = (want - tokens) / rate;
-                sleep_seconds(t + wait > deadline ? deadline - t : wait, &g_stop);
-                continue;
-            }
-            n = (size_t)tokens < c->batch ? (size_t)tokens : c->batch;
-        }
+    while (!g_stop && now_mono() < deadline) {
+        size_t n = pacer_ready(&pacer, deadline);
+        if (n == 0)
+            continue;
         const uint8_t *hdr = headers[nbatch++ % c->flows];
         size_t filled = 0;
         for (; filled < n; filled++) {
@@ -271,8 +254,7 @@ static void *gen_run(void *arg)
                 th->kick_errors++;
             }
             th->sent += filled;
-            if (rate > 0)
-                tokens -= (double)filled;
+            pacer_spent(&pacer, filled);
         }
         if (filled < n) {
             /* Ring full: wait until the kernel frees a slot (POLLOUT), bounded so the deadline holds. */
@@ -393,11 +375,7 @@ int main(int argc, char **argv)
     }
     c.cid_table = cid_table;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-        die(errno, "sigaction");
+    stop_on_signals();
 
     struct gen_thread th[MAX_THREADS];
     memset(th, 0, sizeof th);

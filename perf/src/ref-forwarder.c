@@ -197,7 +197,7 @@ struct worker {
     _Atomic unsigned long long pub_received, pub_forwarded, pub_dropped, pub_batches;
 };
 
-static atomic_int g_stop;
+static atomic_int g_workers_stop;
 
 /* Returns a pointer to the DCID or NULL if the datagram cannot carry one of cid_len bytes. */
 static const uint8_t *parse_dcid(const uint8_t *p, size_t len, size_t cid_len)
@@ -232,7 +232,7 @@ static void *worker_main(void *arg)
         tx[b].msg_hdr.msg_iov = &tx_iov[b];
         tx[b].msg_hdr.msg_iovlen = 1;
     }
-    while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+    while (!atomic_load_explicit(&g_workers_stop, memory_order_relaxed)) {
         int r = recvmmsg(w->fd, rx, (unsigned)batch, MSG_WAITFORONE, NULL);
         if (r < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -266,7 +266,7 @@ static void *worker_main(void *arg)
             int s = sendmmsg(w->fd, tx + done, (unsigned)(n - done), 0);
             if (s < 0) {
                 if ((errno == EINTR || errno == EAGAIN || errno == ENOBUFS) &&
-                    !atomic_load_explicit(&g_stop, memory_order_relaxed))
+                    !atomic_load_explicit(&g_workers_stop, memory_order_relaxed))
                     continue;
                 /* e.g. ECONNREFUSED/EPERM for the datagram at tx[done]: drop it, go on. */
                 w->send_errors++;
@@ -407,7 +407,7 @@ int main(int argc, char **argv)
         if (duration > 0 && now_mono() - start >= duration)
             break;
     }
-    atomic_store(&g_stop, 1);
+    atomic_store(&g_workers_stop, 1);
     unsigned long long received = 0, forwarded = 0, miss = 0, malformed = 0, send_errors = 0, batches = 0;
     for (size_t i = 0; i < threads; i++) {
         rc = pthread_join(workers[i].tid, NULL);

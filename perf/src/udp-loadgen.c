@@ -27,8 +27,6 @@
 #define MAX_FLOWS 256
 #define TURN_CHANNEL 0x4000 /* channel numbers are per allocation: every flow can use the first */
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static void usage(FILE *f)
 {
@@ -231,47 +229,20 @@ int main(int argc, char **argv)
         msgs[b].msg_hdr.msg_iovlen = iov_per_msg;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-        die(errno, "sigaction");
+    stop_on_signals();
 
     uint64_t rng = seed * 0x2545f4914f6cdd1dULL + 0x9e3779b97f4a7c15ULL;
     if (rng == 0)
         rng = 1;
     uint64_t seq = 0, sent = 0, bytes = 0, refused = 0, retries = 0, nbatch = 0;
     double start = now_mono(), deadline = start + duration;
-    double tokens = 0, last = start;
-    /* Burst: one batch, or 10 ms of credit if that is more, so that a late wake-up (a loaded
-     * machine) is caught up instead of silently lowering the rate. */
-    double burst = rate * 0.010 > (double)batch ? rate * 0.010 : (double)batch;
+    struct pacer pacer;
+    pacer_init(&pacer, rate, batch, start);
 
-    while (!g_stop) {
-        double t = now_mono();
-        if (t >= deadline)
-            break;
-        size_t n = batch;
-        if (rate > 0) {
-            tokens += (t - last) * rate;
-            last = t;
-            if (tokens > burst)
-                tokens = burst;
-            /* Sleep until a batch is due, or 1 ms worth of packets at low rates (at least one). */
-            double want = rate * 0.001 < (double)batch ? rate * 0.001 : (double)batch;
-            if (want < 1)
-                want = 1;
-            if (tokens < want) {
-                double wait = (want - tokens) / rate;
-                if (t + wait > deadline)
-                    wait = deadline - t;
-                sleep_seconds(wait, &g_stop);
-                continue;
-            }
-            n = (size_t)tokens;
-            if (n > batch)
-                n = batch;
-        }
+    while (!g_stop && now_mono() < deadline) {
+        size_t n = pacer_ready(&pacer, deadline);
+        if (n == 0)
+            continue;
         for (size_t b = 0; b < n; b++) {
             uint8_t *p = bufs + b * size;
             uint64_t s = seq + b;
@@ -304,8 +275,7 @@ int main(int argc, char **argv)
         seq += n;
         sent += done;
         bytes += done * size;
-        if (rate > 0)
-            tokens -= (double)n;
+        pacer_spent(&pacer, n);
     }
     double secs = now_mono() - start;
     printf("{\"sent\":%llu,\"bytes\":%llu,\"seconds\":%.3f,\"pps\":%.1f,\"refused\":%llu,\"retries\":%llu,"

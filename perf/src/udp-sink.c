@@ -20,8 +20,6 @@
 #define BATCH 64
 #define SLOT 65536 /* big enough for any UDP datagram: a truncated one would be miscounted */
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static void usage(FILE *f)
 {
@@ -118,11 +116,7 @@ int main(int argc, char **argv)
         msgs[b].msg_hdr.msg_iovlen = 1;
     }
 
-    struct sigaction sig;
-    memset(&sig, 0, sizeof sig);
-    sig.sa_handler = on_signal;
-    if (sigaction(SIGINT, &sig, NULL) != 0 || sigaction(SIGTERM, &sig, NULL) != 0)
-        die(errno, "sigaction");
+    stop_on_signals();
 
     fprintf(stderr, "udp-sink: listening on %s for %.1f s\n", listen_addr, duration);
     unsigned long long packets = 0, bytes = 0, calls = 0;

@@ -34,8 +34,6 @@ struct sink_count {
     uint64_t packets, bytes;
 };
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static void usage(FILE *f)
 {
@@ -135,11 +133,7 @@ int main(int argc, char **argv)
     if (link_fd < 0)
         die(errno, "xdp-sink: attach to %s (native XDP; is another program attached?)", dev);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-        die(errno, "sigaction");
+    stop_on_signals();
     fprintf(stderr, "xdp-sink: attached to %s, counting UDP port %u for %.1f s\n", dev, port, duration);
 
     double start = now_mono(), deadline = start + duration;
