@@ -10,7 +10,8 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 Usage: perf/control-flood.sh [options]
-  --dll PATH        quicpipe.dll to run (default: this tree's Release build; e.g. an older build for "before")
+  --dll PATH        quicpipe.dll to run (default: what ./quicpipe runs, built by it if needed: ReadyToRun;
+                    e.g. src/QuicPipe.Cli/bin/Release/net10.0/quicpipe.dll, or an older build for "before")
   --tries N         new accept + dial pairs under the flood          [default 10]
   --replay-rate R   valid Initials per second from the replayer       [default 5000]
   --garbage-rate R  garbage datagrams per second per source, 0 = max  [default 0]
@@ -28,7 +29,7 @@ root=$(cd "$here/.." && pwd)
 # shellcheck source=perf/tools/common.sh
 source "$here/tools/common.sh"
 
-dll="$root/src/QuicPipe.Cli/bin/Release/net10.0/quicpipe.dll"
+dll=""
 tries=10
 replay_rate=5000
 garbage_rate=0
@@ -46,6 +47,10 @@ while [[ $# -gt 0 ]]; do
         *) fail "unknown option $1 (try --help)" ;;
     esac
 done
+if [[ -z "$dll" ]]; then
+    "$root/quicpipe" --version >/dev/null || fail "./quicpipe could not build the CLI"
+    dll="$root/.build/cli/quicpipe.dll"
+fi
 [[ -f "$dll" ]] || fail "no $dll (dotnet build src/QuicPipe.Cli -c Release)"
 
 work="$here/results/control-flood-$(date +%Y%m%d-%H%M%S)"
