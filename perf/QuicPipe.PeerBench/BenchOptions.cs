@@ -9,7 +9,7 @@ namespace QuicPipe.PeerBench;
 internal sealed class BenchOptions
 {
     public const string Usage =
-        "Usage: QuicPipe.PeerBench --mode direct|relayed|circuit|circuit-direct [--relay ADDR:PORT --relay-id NODEID] [--bytes N (268435456)] [--chunk BYTES (65536)] [--timeout SECONDS (120)]";
+        "Usage: QuicPipe.PeerBench --mode direct|relayed|circuit|circuit-direct [--relay ADDR:PORT --relay-id NODEID] [--bytes N (268435456)] [--chunk BYTES (65536)] [--warmup BYTES (0)] [--timeout SECONDS (120)]";
 
     public string Mode { get; private set; } = "";
 
@@ -20,6 +20,9 @@ internal sealed class BenchOptions
     public long Bytes { get; private set; } = 256L * 1024 * 1024;
 
     public int Chunk { get; private set; } = 64 * 1024;
+
+    /// <summary>Bytes sent on a stream of their own before the measured one: JIT compilation then happens before it.</summary>
+    public long Warmup { get; private set; }
 
     public TimeSpan Timeout { get; private set; } = TimeSpan.FromSeconds(120);
 
@@ -45,6 +48,9 @@ internal sealed class BenchOptions
                     break;
                 case "--chunk" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var chunk) && chunk > 0:
                     options.Chunk = chunk;
+                    break;
+                case "--warmup" when long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var warmup):
+                    options.Warmup = warmup;
                     break;
                 case "--timeout" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0:
                     options.Timeout = TimeSpan.FromSeconds(seconds);

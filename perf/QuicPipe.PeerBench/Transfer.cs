@@ -4,7 +4,8 @@ using QuicPipe.Quic;
 namespace QuicPipe.PeerBench;
 
 /// <summary>What one bulk transfer measured at the receiver.</summary>
-internal readonly record struct TransferResult(long Received, double Seconds, int Gen0, int Gen1, int Gen2, long AllocatedBytes);
+/// CPU seconds over the same span: the whole process's, and each node's loop threads' (in the pair's node order).
+internal readonly record struct TransferResult(long Received, double Seconds, int Gen0, int Gen1, int Gen2, long AllocatedBytes, double ProcessCpuSeconds, double[] NodeLoopCpuSeconds);
 
 /// <summary>
 /// The bulk transfer itself, the same code for both modes: the sender writes N bytes from one reused buffer on one
@@ -33,7 +34,7 @@ internal static class Transfer
     /// Times from the first byte received to the end of the stream, so the dial (signalling, handshake) of the
     /// relayed mode does not count against it; GC counts are process-wide over the same span (sender included).
     /// </summary>
-    public static async Task<TransferResult> ReceiveAsync(QuicConnection connection, CancellationToken cancellationToken)
+    public static async Task<TransferResult> ReceiveAsync(QuicConnection connection, IReadOnlyList<BenchNode> nodes, CancellationToken cancellationToken)
     {
         var stream = await connection.AcceptStreamAsync(cancellationToken).ConfigureAwait(false);
         var input = stream.Input;
@@ -43,6 +44,8 @@ internal static class Transfer
         var gc1 = GC.CollectionCount(1);
         var gc2 = GC.CollectionCount(2);
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var processCpu = ThreadCpu.ProcessSeconds();
+        var nodeCpu = nodes.Select(node => ThreadCpu.Seconds(node.LoopThreads)).ToArray();
         var received = first.Buffer.Length;
         input.AdvanceTo(first.Buffer.End);
         var done = first.IsCompleted;
@@ -55,12 +58,20 @@ internal static class Transfer
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
+        processCpu = ThreadCpu.ProcessSeconds() - processCpu;
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            nodeCpu[i] = ThreadCpu.Seconds(nodes[i].LoopThreads) - nodeCpu[i];
+        }
+
         return new TransferResult(
             received,
             seconds,
             GC.CollectionCount(0) - gc0,
             GC.CollectionCount(1) - gc1,
             GC.CollectionCount(2) - gc2,
-            GC.GetTotalAllocatedBytes(precise: true) - allocated);
+            GC.GetTotalAllocatedBytes(precise: true) - allocated,
+            processCpu,
+            nodeCpu);
     }
 }
