@@ -54,8 +54,15 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval,
         _router = new VpnRouter(peer, arguments.Vpn, (node, cancellationToken) => DialAsync(peer, node, cancellationToken), _loggers);
         _metrics = new VpnMetrics(_router);
 
-        // From the start: a peer may dial us before RunAsync begins, and its connection needs its path lines too.
-        _router.PeerConnected += (_, e) => _reporters[e.Connection] = ReportAsync(peer, e.Connection, _stopping.Token);
+        // From the start: a peer may dial us before RunAsync begins, and its connection needs its path lines too. A
+        // circuit's path line is out already (PeerReach), and a circuit does not move.
+        _router.PeerConnected += (_, e) =>
+        {
+            if (_server is not { } server || !PeerReach.IsCircuit(server, e.Connection))
+            {
+                _reporters[e.Connection] = ReportAsync(peer, e.Connection, _stopping.Token);
+            }
+        };
         builder.ListenTun(arguments.Device, tun => tun.UseVpn(_router));
     }
 
@@ -154,12 +161,6 @@ internal sealed class VpnSession(VpnArguments arguments, TimeSpan statsInterval,
     {
         try
         {
-            // A circuit's path line is out already (PeerReach), and a circuit does not move.
-            if (_server is { } server && PeerReach.IsCircuit(server, connection))
-            {
-                return;
-            }
-
             await using var reporter = await PathReporter.StartAsync(endpoint.GetPath(connection), statsInterval).ConfigureAwait(false);
             await connection.Closed.WaitAsync(interrupted).ConfigureAwait(false);
         }
