@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using QuicPipe.Lab;
+using QuicPipe.Quic;
 using Xunit;
 
 namespace QuicPipe.Cli.Tests;
@@ -61,13 +62,7 @@ public sealed class CircuitVpnTests : IDisposable
     [RootFact]
     public async Task A_and_D_vpns_on_different_relays_ping_and_carry_TCP_byte_exact_through_the_circuit_A_B_C_D()
     {
-        var hub = Namespace();
-        var nsA = Namespace();
-        var nsD = Namespace();
-        Join(hub, "va", "10.77.1.1/24", nsA, "10.77.1.2/24");
-        Join(hub, "vd", "10.77.2.1/24", nsD, "10.77.2.2/24");
-        var lab = RelayIslands.Start(_scratch, hub.Name, "10.77.1.1:7001", "10.77.2.1:7002");
-
+        var (lab, nsA, nsD) = StartIslands();
         var vpnA = Run(nsA, ["vpn", "--address", $"{AddressA}/24", "--peer", $"{lab.D}={AddressD}/32", .. lab.AFlags]);
         var vpnD = Run(nsD, ["vpn", "--address", $"{AddressD}/24", "--peer", $"{lab.A}={AddressA}/32", .. lab.DFlags]);
         foreach (var vpn in new[] { vpnA, vpnD })
@@ -100,6 +95,45 @@ public sealed class CircuitVpnTests : IDisposable
         Assert.False(vpnA.HasExited || vpnD.HasExited, Logs(lab, vpnA, vpnD));
     }
 
+    [RootFact]
+    public void A_circuit_from_a_node_that_is_not_a_peer_of_D_s_vpn_is_refused_and_A_s_dial_fails_as_unreachable()
+    {
+        var (lab, nsA, nsD) = StartIslands();
+        var stranger = NodeIdentity.Generate().NodeId.ToString();
+
+        // D's VPN has a peer, but not A: the endpoint does not let A dial, so neither may A's circuits end here.
+        var vpnD = Run(nsD, ["vpn", "--address", $"{AddressD}/24", "--peer", $"{stranger}={AddressA}/32", "--log-level", "Information", .. lab.DFlags]);
+        Assert.True(vpnD.WaitForStderr(l => l.StartsWith("vpn up: qp0 ", StringComparison.Ordinal), Startup), vpnD.AllStderr);
+        lab.WaitForLink("C", lab.D);
+        var vpnA = Run(nsA, ["vpn", "--address", $"{AddressA}/24", "--peer", $"{lab.D}={AddressD}/32", .. lab.AFlags]);
+
+        Assert.True(vpnA.WaitForStderr(l => l.Contains($"vpn: dialing {lab.D} failed: ", StringComparison.Ordinal) && l.Contains("no circuit either", StringComparison.Ordinal), Startup), Logs(lab, vpnA, vpnD));
+        Assert.True(vpnD.WaitForStderr(l => l.Contains($"Circuit from {lab.A} refused", StringComparison.Ordinal), Startup), Logs(lab, vpnA, vpnD));
+        var failure = vpnA.Stderr.First(l => l.Contains($"vpn: dialing {lab.D} failed: ", StringComparison.Ordinal) && l.Contains("no circuit either", StringComparison.Ordinal));
+        Assert.Contains("unreachable", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain(vpnA.Stderr, l => l.StartsWith("path: ", StringComparison.Ordinal));
+        Assert.DoesNotContain(vpnD.Stderr, l => l.StartsWith("path: ", StringComparison.Ordinal));
+    }
+
+    [RootFact]
+    public async Task With_no_circuit_on_both_sides_the_vpns_fail_their_dials_as_the_relays_answer_and_ping_gets_nothing()
+    {
+        var (lab, nsA, nsD) = StartIslands();
+        var vpnD = Run(nsD, ["vpn", "--address", $"{AddressD}/24", "--peer", $"{lab.A}={AddressA}/32", "--no-circuit", .. lab.DFlags]);
+        Assert.True(vpnD.WaitForStderr(l => l.StartsWith("vpn up: qp0 ", StringComparison.Ordinal), Startup), vpnD.AllStderr);
+        lab.WaitForLink("C", lab.D);
+        var vpnA = Run(nsA, ["vpn", "--address", $"{AddressA}/24", "--peer", $"{lab.D}={AddressD}/32", "--no-circuit", .. lab.AFlags]);
+        Assert.True(vpnA.WaitForStderr(l => l.StartsWith("vpn up: qp0 ", StringComparison.Ordinal), Startup), vpnA.AllStderr);
+        lab.WaitForLink("B", lab.A);
+
+        var ping = await ToolProcess.RunAsync("ip", ["netns", "exec", nsA.Name, "ping", "-c", "3", "-i", "0.5", "-W", "2", AddressD], ToolLimit);
+
+        Assert.NotEqual(0, ping.ExitCode);
+        Assert.True(vpnA.WaitForStderr(l => l.Contains($"vpn: dialing {lab.D} failed: ", StringComparison.Ordinal), Startup), Logs(lab, vpnA, vpnD));
+        Assert.DoesNotContain(vpnA.Stderr, l => l.Contains("circuit", StringComparison.Ordinal));
+        Assert.DoesNotContain(vpnD.Stderr, l => l.Contains("circuit", StringComparison.Ordinal));
+    }
+
     private static string Python => File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
     // Either end may have dialed: the path runs from the dialer to the other.
@@ -127,6 +161,17 @@ public sealed class CircuitVpnTests : IDisposable
         hub.Ip("link", "set", hubLink, "up");
         end.Ip("addr", "add", endAddress, "dev", "eth0");
         end.Ip("link", "set", "eth0", "up");
+    }
+
+    /// <summary>The hub (relays, B, C) and A's and D's namespaces, joined; the islands started in the hub.</summary>
+    private (RelayIslands Lab, TestNamespace A, TestNamespace D) StartIslands()
+    {
+        var hub = Namespace();
+        var nsA = Namespace();
+        var nsD = Namespace();
+        Join(hub, "va", "10.77.1.1/24", nsA, "10.77.1.2/24");
+        Join(hub, "vd", "10.77.2.1/24", nsD, "10.77.2.2/24");
+        return (RelayIslands.Start(_scratch, hub.Name, "10.77.1.1:7001", "10.77.2.1:7002"), nsA, nsD);
     }
 
     private TestNamespace Namespace()
