@@ -32,7 +32,7 @@ internal static class ProxyCommand
         };
         var maxConnections = CliOptions.Int("--max-connections", "Client connections each proxy serves at once; more wait in the listen backlog.", 512, 1, 65536, "N");
         var headerTimeout = CliOptions.Duration("--header-timeout", "How long a client may take to send its whole request before it is closed.", TimeSpan.FromSeconds(10), positive: true);
-        var command = new Command("proxy", "Serve an HTTP and/or SOCKS5 proxy whose destinations are peers: a request for <nodeid>.quicpipe:PORT dials that peer through the relay (once; later requests share the connection) and tunnels to PORT on its 127.0.0.1, where the peer runs 'quicpipe expose PORT --allow <our NodeId>'. Runs until interrupted.")
+        var command = new Command("proxy", "Serve an HTTP and/or SOCKS5 proxy whose destinations are peers: a request for <nodeid>.quicpipe:PORT dials that peer through the relay, or with --neighbor through a circuit when no relay knows it (once; later requests share the connection) and tunnels to PORT on its 127.0.0.1, where the peer runs 'quicpipe expose PORT --allow <our NodeId>'. Runs until interrupted.")
         {
             http, socks5, user, maxConnections, headerTimeout,
         };
@@ -57,7 +57,7 @@ internal static class ProxyCommand
                 parse,
                 flags,
                 _ => { },
-                (server, cancellationToken) => new ProxySession(server.Peer, parse.GetValue(http), parse.GetValue(socks5), options, parse.GetValue(flags.Timeout)).RunAsync(cancellationToken),
+                (server, cancellationToken) => new ProxySession(server, parse.GetValue(http), parse.GetValue(socks5), options, parse.GetValue(flags.Timeout), parse.GetValue(flags.NoCircuit)).RunAsync(cancellationToken),
                 interrupted);
         });
         return command;

@@ -39,7 +39,7 @@ internal static class VpnCommand
             Description = "Turn off the TUN device's offloads (64 KiB TCP/UDP super-packets cut in user space, received TCP segments joined before the kernel takes them): one MTU-sized packet per read and write instead. For comparison, or a kernel that refuses them.",
         };
         var stats = CliOptions.Duration("--stats-interval", "Every DURATION, a line 'stats: vpn ...' on stderr (packets and bytes each way, drops by reason) and the peers' path stats. 0: none.", TimeSpan.Zero);
-        var command = new Command("vpn", "Create a TUN device and carry its IP packets to the listed peers as QUIC DATAGRAMs, each peer reached through the relay (dialled on its first packet, or accepted from it) and moved to a direct path when the NATs allow. Needs root or CAP_NET_ADMIN. Runs until interrupted; removes the device at exit.")
+        var command = new Command("vpn", "Create a TUN device and carry its IP packets to the listed peers as QUIC DATAGRAMs, each peer reached through the relay (dialled on its first packet, or accepted from it) and moved to a direct path when the NATs allow; with --neighbor, a peer no relay knows is reached through a circuit of neighbours. Needs root or CAP_NET_ADMIN. Runs until interrupted; removes the device at exit.")
         {
             addresses, peers, tun, mtu, noOffload, stats,
         };
@@ -51,13 +51,13 @@ internal static class VpnCommand
                 return Task.FromResult(exitCode);
             }
 
-            var session = new VpnSession(arguments, parse.GetValue(stats));
+            var session = new VpnSession(arguments, parse.GetValue(stats), parse.GetValue(flags.NoCircuit));
             return TunnelSession.RunAsync(
                 "vpn",
                 parse,
                 flags,
                 session.Configure,
-                (server, cancellationToken) => session.RunAsync(server.Peer, cancellationToken),
+                session.RunAsync,
                 interrupted,
                 session.ComposeConnections,
                 session.ComposeListeners);

@@ -21,16 +21,30 @@ namespace QuicPipe.Vpn;
 public sealed partial class VpnRouter : IAsyncDisposable
 {
     private readonly PeerEndpoint _peer;
+    private readonly Func<NodeId, CancellationToken, Task<QuicConnection>> _dial;
     private readonly VpnPeer[] _peers;
     private readonly CancellationTokenSource _stopping = new();
     private TunTransport? _tun;
 
+    /// <summary>A VPN whose peers are dialled through <paramref name="peer"/>'s relays.</summary>
     public VpnRouter(PeerEndpoint peer, VpnOptions options, ILoggerFactory? loggerFactory = null)
+        : this(peer, options, (peer ?? throw new ArgumentNullException(nameof(peer))).DialAsync, loggerFactory)
+    {
+    }
+
+    /// <summary>
+    /// A VPN whose peers are dialled with <paramref name="dial"/>: another way to reach them than the endpoint's relays
+    /// (a circuit through mesh neighbours, docs/circuits.md). It must end by itself (its own timeout); its token
+    /// fires when the VPN stops.
+    /// </summary>
+    public VpnRouter(PeerEndpoint peer, VpnOptions options, Func<NodeId, CancellationToken, Task<QuicConnection>> dial, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(peer);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(dial);
         options.Validate();
         _peer = peer;
+        _dial = dial;
         Options = options;
         Logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<VpnRouter>();
         var routes = new List<(IpPrefix, int)>();
@@ -153,8 +167,8 @@ public sealed partial class VpnRouter : IAsyncDisposable
         }
     }
 
-    /// <summary>The peer endpoint bounds each step of a dial (its DialTimeout); the VPN stopping ends it early.</summary>
-    internal Task<QuicConnection> DialAsync(NodeId peer) => _peer.DialAsync(peer, _stopping.Token);
+    /// <summary>The dial bounds itself (the peer endpoint's DialTimeout per step); the VPN stopping ends it early.</summary>
+    internal Task<QuicConnection> DialAsync(NodeId peer) => _dial(peer, _stopping.Token);
 
     internal void OnPeerConnected(VpnPeer peer, QuicConnection connection)
     {

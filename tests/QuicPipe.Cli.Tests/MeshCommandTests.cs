@@ -83,7 +83,7 @@ public sealed class MeshCommandTests : IDisposable
     [Fact]
     public async Task Across_relay_islands_dial_reaches_accept_through_the_circuit_A_B_C_D_byte_exact_both_ways()
     {
-        var lab = StartIslands();
+        var lab = RelayIslands.Start(_scratch);
         var accept = lab.Accept();
         var dial = Peer("dial", "--relay", lab.R1, "--key", lab.AKey, "--relay-id", lab.R1Id, "--neighbor", lab.B, lab.D);
 
@@ -106,7 +106,7 @@ public sealed class MeshCommandTests : IDisposable
     [Fact]
     public async Task Across_relay_islands_killing_C_mid_transfer_ends_dial_and_accept_within_5_s_with_exit_1_and_one_line()
     {
-        var lab = StartIslands();
+        var lab = RelayIslands.Start(_scratch);
         var accept = lab.Accept();
         var dial = Peer("dial", "--relay", lab.R1, "--key", lab.AKey, "--relay-id", lab.R1Id, "--neighbor", lab.B, lab.D);
         using var stop = new CancellationTokenSource();
@@ -154,7 +154,7 @@ public sealed class MeshCommandTests : IDisposable
     public async Task Across_relay_islands_forward_reaches_expose_through_the_circuit()
     {
         await using var echo = new EchoTcpServer();
-        var lab = StartIslands();
+        var lab = RelayIslands.Start(_scratch);
         var port = echo.Port.ToString(CultureInfo.InvariantCulture);
         var expose = Peer("expose", port, "--allow", lab.A, "--relay", lab.R2, "--key", lab.DKey, "--relay-id", lab.R2Id, "--neighbor", lab.C);
         Assert.True(expose.WaitForStderr(l => l.StartsWith("exposing 127.0.0.1", StringComparison.Ordinal), Startup), expose.AllStderr);
@@ -177,34 +177,6 @@ public sealed class MeshCommandTests : IDisposable
         Assert.Contains(expose.Stderr, l => l == $"accepted {lab.A} (via circuit)");
     }
 
-    /// <summary>
-    /// Relays R1 and R2; A on R1 (neighbour B); B on R1 and R2 (A, C); C on R2 (B, D); D on R2 (C). B and C run
-    /// <c>quicpipe mesh</c>, started here and waited for until C's links to B and D carry cells.
-    /// </summary>
-    private Islands StartIslands()
-    {
-        var r1 = StartRelay("r1");
-        var r2 = StartRelay("r2");
-        var (aKey, a) = CliTestKit.Identity(_scratch.Directory, "a");
-        var (bKey, b) = CliTestKit.Identity(_scratch.Directory, "b");
-        var (cKey, c) = CliTestKit.Identity(_scratch.Directory, "c");
-        var (dKey, d) = CliTestKit.Identity(_scratch.Directory, "d");
-        var lab = new Islands(this, r1.Address, r1.Id, r2.Address, r2.Id, aKey, a, b, c, dKey, d);
-        lab.Mesh["B"] = Peer("mesh", "--relay", r1.Address, "--relay", r2.Address, "--key", bKey, "--relay-id", r1.Id, "--relay-id", r2.Id, "--neighbor", a, "--neighbor", c, "--log-level", "Information");
-        lab.Mesh["C"] = Peer("mesh", "--relay", r2.Address, "--key", cKey, "--relay-id", r2.Id, "--neighbor", b, "--neighbor", d, "--log-level", "Information");
-        Assert.True(lab.Mesh["C"].WaitForStderr(l => l.Contains($"Mesh link to {b} up", StringComparison.Ordinal), Startup), lab.Mesh["C"].AllStderr);
-        return lab;
-    }
-
-    private (string Address, string Id) StartRelay(string name)
-    {
-        var address = $"127.0.0.1:{CliTestKit.FreeUdpPort()}";
-        var (key, id) = CliTestKit.Identity(_scratch.Directory, name);
-        var relay = _scratch.Own(RelayProcess.Start("relay", "--listen", address, "--key", key, "--threads", "1", "--stats-interval", "0"));
-        Assert.True(relay.WaitForStderr(l => l.Contains("Relay running", StringComparison.Ordinal), Startup), relay.AllStderr);
-        return (address, id);
-    }
-
     /// <summary>Writes <paramref name="total"/> seeded pseudo-random bytes, closes the stream, returns their SHA-256.</summary>
     private static async Task<byte[]> WriteRandomAsync(Stream stdin, int total, int seed)
     {
@@ -220,18 +192,4 @@ public sealed class MeshCommandTests : IDisposable
     }
 
     private PeerProcess Peer(params string[] args) => _scratch.Own(PeerProcess.Start(args));
-
-    private sealed record Islands(MeshCommandTests Test, string R1, string R1Id, string R2, string R2Id, string AKey, string A, string B, string C, string DKey, string D)
-    {
-        public Dictionary<string, PeerProcess> Mesh { get; } = [];
-
-        /// <summary>D: accept on R2, A allowed, C its neighbour; returns once its link to C carries cells.</summary>
-        public PeerProcess Accept()
-        {
-            var accept = Test.Peer("accept", "--relay", R2, "--key", DKey, "--relay-id", R2Id, "--allow", A, "--neighbor", C);
-            Assert.True(accept.WaitForStderr(l => l.StartsWith("accepting as", StringComparison.Ordinal), Startup), accept.AllStderr);
-            Assert.True(Mesh["C"].WaitForStderr(l => l.Contains($"Mesh link to {D} up", StringComparison.Ordinal), Startup), Mesh["C"].AllStderr);
-            return accept;
-        }
-    }
 }

@@ -10,14 +10,16 @@ namespace QuicPipe.Cli.Internal;
 
 /// <summary>
 /// The running part of <c>quicpipe proxy</c>: an HTTP (CONNECT and plain requests) and/or SOCKS5 proxy, each a handler on a TCP listener of
-/// one server, sharing one <see cref="PeerTunnelConnector"/>, which dials each peer named in a request through the
-/// endpoint on first use.
+/// one server, sharing one <see cref="PeerTunnelConnector"/>, which dials each peer named in a request on first use:
+/// through the relays, or through a circuit of neighbours when no relay knows it (<see cref="PeerReach"/>).
 /// </summary>
-internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEndPoint? socks5, ProxyOptions options, TimeSpan dialTimeout)
+internal sealed class ProxySession(PeerServer server, IPEndPoint? http, IPEndPoint? socks5, ProxyOptions options, TimeSpan dialTimeout, bool noCircuit)
 {
+
     public async Task RunAsync(CancellationToken interrupted)
     {
-        // A dial is the signal round trip and then the handshake, each bounded by the endpoint's dial timeout.
+        // A relayed dial is the signal round trip and then the handshake, each bounded by the endpoint's dial timeout;
+        // a circuit's is the probe (its own timeout) and the end-to-end handshake.
         await using var connector = new PeerTunnelConnector(DialAsync, new PeerTunnelConnectorOptions { ConnectTimeout = dialTimeout * 2 });
 
         // No defaults: the proxy logs nothing but its own lines, and reads no configuration files.
@@ -33,38 +35,38 @@ internal sealed class ProxySession(PeerEndpoint endpoint, IPEndPoint? http, IPEn
         }
 
         // Disposed before the connector (declared after it): the proxies stop using it first.
-        await using var server = builder.Build();
-        await server.StartAsync(interrupted).ConfigureAwait(false);
+        await using var proxies = builder.Build();
+        await proxies.StartAsync(interrupted).ConfigureAwait(false);
         using var metrics = new TunnelMetrics();
-        foreach (var listener in server.Listeners)
+        foreach (var listener in proxies.Listeners)
         {
             if (listener.Features.Get<HttpProxy>() is { } httpProxy)
             {
                 metrics.Add(httpProxy);
                 httpProxy.RequestFailed += Log;
-                await Console.Error.WriteLineAsync($"HTTP proxy on {httpProxy.LocalEndPoint} as {endpoint.NodeId} (auto-config: http://{httpProxy.LocalEndPoint}/proxy.pac)").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"HTTP proxy on {httpProxy.LocalEndPoint} as {server.Peer.NodeId} (auto-config: http://{httpProxy.LocalEndPoint}/proxy.pac)").ConfigureAwait(false);
             }
 
             if (listener.Features.Get<Socks5Proxy>() is { } socksProxy)
             {
                 metrics.Add(socksProxy);
                 socksProxy.RequestFailed += Log;
-                await Console.Error.WriteLineAsync($"SOCKS5 proxy on {socksProxy.LocalEndPoint} as {endpoint.NodeId}").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"SOCKS5 proxy on {socksProxy.LocalEndPoint} as {server.Peer.NodeId}").ConfigureAwait(false);
             }
         }
 
-        await server.RunAsync(interrupted).ConfigureAwait(false);
+        await proxies.RunAsync(interrupted).ConfigureAwait(false);
     }
 
     private static void Log(object? sender, ProxyRequestEventArgs e) =>
         Console.Error.WriteLine($"proxy: {e.Client?.ToString() ?? "?"} {e.Target ?? "-"}: {e.Answer}");
 
-    /// <summary>Dials through the relay and says why a dial failed, in the proxies' terms.</summary>
+    /// <summary>Dials through the relays or a circuit, and says why a dial failed, in the proxies' terms.</summary>
     private async Task<QuicConnection> DialAsync(NodeId peer, CancellationToken cancellationToken)
     {
         try
         {
-            return await endpoint.DialAsync(peer, cancellationToken).ConfigureAwait(false);
+            return await PeerReach.DialAsync(server, peer, noCircuit, cancellationToken).ConfigureAwait(false);
         }
         catch (PeerException e)
         {
