@@ -15,7 +15,6 @@ namespace QuicPipe.Cli.Internal;
 /// </summary>
 internal sealed class ProxySession(PeerServer server, IPEndPoint? http, IPEndPoint? socks5, ProxyOptions options, TimeSpan dialTimeout, bool noCircuit)
 {
-
     public async Task RunAsync(CancellationToken interrupted)
     {
         // A relayed dial is the signal round trip and then the handshake, each bounded by the endpoint's dial timeout;
