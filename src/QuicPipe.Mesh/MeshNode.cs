@@ -31,6 +31,9 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// <summary>Application error code of an end-to-end connection closed because its circuit went down.</summary>
     public const long CircuitDownError = 0x6d01;
 
+    // The random key a circuit's first probe carries, and its re-route probes name it by.
+    private const int CircuitKeySize = 16;
+
     // How long a circuit outlives the end-to-end connection in it (CloseAfterAsync).
     private static readonly TimeSpan CleanCloseLinger = TimeSpan.FromSeconds(1);
 
@@ -216,64 +219,18 @@ public sealed partial class MeshNode : IAsyncDisposable
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
 
-        var probeId = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
         var dcid = RandomNumberGenerator.GetBytes(12);
+        var key = RandomNumberGenerator.GetBytes(CircuitKeySize);
         var state = new ProbeState(null, deadline)
         {
             Found = new(TaskCreationOptions.RunContinuationsAsynchronously),
+            Key = key,
         };
-        var probe = new Probe { Target = ByteString.CopyFrom(target.Bytes), ProbeId = probeId, HopLimit = (uint)_options.HopLimit, InitialDcid = ByteString.CopyFrom(dcid) };
-        probe.Path.Add(ByteString.CopyFrom(_self.Bytes));
-        lock (_gate)
-        {
-            if (!TryMakeRoomForProbe())
-            {
-                throw new MeshException($"{target} unreachable: this node has {_probes.Count} probes under way, its limit.");
-            }
-
-            foreach (var link in _links.Values.Where(l => l.CarriesCells))
-            {
-                if (link.Send(new MeshMessage { Probe = probe }))
-                {
-                    state.Outstanding.Add(link);
-                }
-            }
-
-            if (state.Outstanding.Count == 0)
-            {
-                throw new MeshException($"{target} unreachable: no neighbour link is up.");
-            }
-
-            _probes[probeId] = state;
-            Interlocked.Add(ref _probeCopiesSent, state.Outstanding.Count);
-        }
-
-        CircuitHop hop;
-        try
-        {
-            hop = await state.Found!.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-        {
-            lock (_gate)
-            {
-                // A FOUND answer after this is released; one that came just now is torn down.
-                state.Answered = true;
-            }
-
-            if (state.Found.Task.IsCompletedSuccessfully)
-            {
-                CloseHop(state.Found.Task.Result, null, "the dial gave up");
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new MeshException($"{target} unreachable: no circuit answer within {_options.ProbeTimeout.TotalSeconds:0.#} s.");
-        }
-        catch (MeshException e)
-        {
-            throw new MeshException($"{target} {e.Message}");
-        }
-
+        var probe = NewProbe(target);
+        probe.InitialDcid = ByteString.CopyFrom(dcid);
+        probe.CircuitKey = ByteString.CopyFrom(key);
+        SendProbe(target, probe, state);
+        var hop = await AwaitFoundAsync(target, state, deadline, _options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
         var circuit = hop.Local!;
 
         var started = Stopwatch.GetTimestamp();
@@ -307,13 +264,77 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
 
         var result = new MeshCircuit(connection, circuit.Path, rtt);
-        Bind(circuit, hop, connection, result);
+        Bind(circuit, connection, result);
         LogCircuitUp(_logger, target, string.Join(",", result.Via));
         return result;
     }
 
     /// <summary>Waits for the next circuit that ended here and completed its end-to-end handshake.</summary>
     public ValueTask<MeshCircuit> AcceptAsync(CancellationToken cancellationToken = default) => _accepted.Reader.ReadAsync(cancellationToken);
+
+    private Probe NewProbe(NodeId target)
+    {
+        var probe = new Probe { Target = ByteString.CopyFrom(target.Bytes), ProbeId = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8)), HopLimit = (uint)_options.HopLimit };
+        probe.Path.Add(ByteString.CopyFrom(_self.Bytes));
+        return probe;
+    }
+
+    /// <summary>Sends our own probe on every link that carries cells; <see cref="MeshException"/> when it cannot go anywhere.</summary>
+    private void SendProbe(NodeId target, Probe probe, ProbeState state)
+    {
+        lock (_gate)
+        {
+            if (!TryMakeRoomForProbe())
+            {
+                throw new MeshException($"{target} unreachable: this node has {_probes.Count} probes under way, its limit.");
+            }
+
+            foreach (var link in _links.Values.Where(l => l.CarriesCells))
+            {
+                if (link.Send(new MeshMessage { Probe = probe }))
+                {
+                    state.Outstanding.Add(link);
+                }
+            }
+
+            if (state.Outstanding.Count == 0)
+            {
+                throw new MeshException($"{target} unreachable: no neighbour link is up.");
+            }
+
+            _probes[probe.ProbeId] = state;
+            Interlocked.Add(ref _probeCopiesSent, state.Outstanding.Count);
+        }
+    }
+
+    /// <summary>Our own probe's first FOUND answer: the circuit's first hop; <see cref="MeshException"/> (unreachable) otherwise.</summary>
+    private async Task<CircuitHop> AwaitFoundAsync(NodeId target, ProbeState state, long deadline, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await state.Found!.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            lock (_gate)
+            {
+                // A FOUND answer after this is released; one that came just now is torn down.
+                state.Answered = true;
+            }
+
+            if (state.Found!.Task.IsCompletedSuccessfully)
+            {
+                CloseHop(state.Found.Task.Result, null, "the dial gave up");
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new MeshException($"{target} unreachable: no circuit answer within {limit.TotalSeconds:0.#} s.");
+        }
+        catch (MeshException e)
+        {
+            throw new MeshException($"{target} {e.Message}");
+        }
+    }
 
     /// <summary>Closes every link and circuit, and the end-to-end endpoint.</summary>
     public async ValueTask DisposeAsync()
@@ -520,6 +541,22 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     private void OnProbe(NeighborLink link, Probe probe)
     {
+        OnProbeLocked(link, probe, out var resumed);
+        if (resumed is { } rerouted)
+        {
+            if (rerouted.Old is { } old)
+            {
+                CloseHop(old, null, "re-routed");
+            }
+
+            _ = ReportRerouteAsync(rerouted.Circuit, null);
+        }
+    }
+
+    /// <summary>A probe under _gate; <paramref name="resumed"/>: a circuit of ours it re-routed, and the hop it replaced.</summary>
+    private void OnProbeLocked(NeighborLink link, Probe probe, out (LocalCircuit Circuit, CircuitHop? Old)? resumed)
+    {
+        resumed = null;
         lock (_gate)
         {
             if (!link.ProbeBudget.TryTake())
@@ -555,7 +592,15 @@ public sealed partial class MeshNode : IAsyncDisposable
             var path = probe.Path.Select(p => new NodeId(p.Span)).Append(_self).ToList();
             if (new NodeId(probe.Target.Span) == _self)
             {
-                AnswerAsTarget(link, probe, state, path);
+                if (probe.Resumes.IsEmpty)
+                {
+                    AnswerAsTarget(link, probe, state, path);
+                }
+                else
+                {
+                    resumed = AnswerResumeAsTarget(link, probe, state, path);
+                }
+
                 return;
             }
 
@@ -600,7 +645,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
 
         state.Answered = true;
-        var circuit = _carrier.Add(path);
+        var circuit = _carrier.Add(path, isOrigin: false, probe.CircuitKey.Length == CircuitKeySize ? probe.CircuitKey.ToByteArray() : null);
         var id = link.AllocateId();
         var hop = new CircuitHop(link, id, null, 0, circuit, Environment.TickCount64);
         circuit.Hop = hop;
@@ -610,6 +655,53 @@ public sealed partial class MeshNode : IAsyncDisposable
         var answer = new ProbeAnswer { ProbeId = probe.ProbeId, Result = ProbeAnswer.Types.Result.Found, CircuitId = id };
         answer.Path.AddRange(path.Select(n => ByteString.CopyFrom(n.Bytes)));
         link.Send(new MeshMessage { Answer = answer });
+    }
+
+    /// <summary>
+    /// Under _gate: a re-route probe for us. FOUND when it names a live circuit of ours from the same origin: the
+    /// new last hop carries that circuit's connection from now on (no new accept); returns it and the hop it replaces.
+    /// </summary>
+    private (LocalCircuit Circuit, CircuitHop? Old)? AnswerResumeAsTarget(NeighborLink link, Probe probe, ProbeState state, List<NodeId> path)
+    {
+        var origin = path[0];
+        var circuit = probe.Resumes.Length == CircuitKeySize ? _carrier.FindResumable(origin, probe.Resumes.Span) : null;
+        if (circuit is null || _options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _circuits >= _options.MaxCircuits)
+        {
+            LogRerouteRefused(_logger, origin);
+            DeadEnd(link, probe.ProbeId);
+            return null;
+        }
+
+        state.Answered = true;
+        var id = link.AllocateId();
+        var hop = new CircuitHop(link, id, null, 0, circuit, Environment.TickCount64);
+        var old = circuit.Hop;
+        link.Hops[id] = hop;
+        _circuits++;
+        circuit.Path = path;
+        circuit.Hop = hop;
+        var answer = new ProbeAnswer { ProbeId = probe.ProbeId, Result = ProbeAnswer.Types.Result.Found, CircuitId = id };
+        answer.Path.AddRange(path.Select(n => ByteString.CopyFrom(n.Bytes)));
+        link.Send(new MeshMessage { Answer = answer });
+        return (circuit, old);
+    }
+
+    /// <summary>Under _gate: our re-route probe found the target again: the circuit's connection goes on over the new first hop.</summary>
+    private void ResumeHere(NeighborLink link, uint circuitId, ProbeState state, LocalCircuit circuit, List<NodeId> path)
+    {
+        if (circuit.DownReason is not null)
+        {
+            Release(link, circuitId, "the circuit ended meanwhile");
+            state.Found!.TrySetException(new MeshException("unreachable in time: the circuit ended meanwhile."));
+            return;
+        }
+
+        var first = new CircuitHop(null, 0, link, circuitId, circuit, Environment.TickCount64);
+        link.Hops[circuitId] = first;
+        _circuits++;
+        circuit.Path = path;
+        circuit.Hop = first;
+        state.Found!.TrySetResult(first);
     }
 
     private void OnAnswer(NeighborLink link, ProbeAnswer answer)
@@ -644,8 +736,14 @@ public sealed partial class MeshNode : IAsyncDisposable
             var path = answer.Path.Select(p => new NodeId(p.Span)).ToList();
             if (state.From is not { } from)
             {
+                if (state.Resuming is { } resumed)
+                {
+                    ResumeHere(link, answer.CircuitId, state, resumed, path);
+                    return;
+                }
+
                 // Our own dial: the circuit's first hop, pending until the end-to-end handshake goes through it.
-                var circuit = _carrier.Add(path);
+                var circuit = _carrier.Add(path, isOrigin: true, state.Key);
                 var first = new CircuitHop(null, 0, link, answer.CircuitId, circuit, Environment.TickCount64);
                 circuit.Hop = first;
                 link.Hops[answer.CircuitId] = first;
@@ -726,12 +824,12 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     // ---- circuits ----
 
-    private void Bind(LocalCircuit circuit, CircuitHop hop, QuicConnection connection, MeshCircuit result)
+    private void Bind(LocalCircuit circuit, QuicConnection connection, MeshCircuit result)
     {
         _byConnection.AddOrUpdate(connection, result);
         if (circuit.Bind(connection, result))
         {
-            _ = CloseAfterAsync(connection, hop);
+            _ = CloseAfterAsync(connection, circuit);
         }
     }
 
@@ -740,7 +838,7 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// the answers of its closing period still need the circuit, and must reach the other end before the circuit's
     /// close (on the links' streams, which may overtake cells) makes that end think it broke.
     /// </summary>
-    private async Task CloseAfterAsync(QuicConnection connection, CircuitHop hop)
+    private async Task CloseAfterAsync(QuicConnection connection, LocalCircuit circuit)
     {
         try
         {
@@ -751,7 +849,17 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
 
         await Task.Delay(CleanCloseLinger, CancellationToken.None).ConfigureAwait(false);
-        CloseHop(hop, null, "the end-to-end connection closed", cleanEnd: true);
+
+        // Its hop now (a re-route may have replaced the first); between hops, while a re-route is under way, none.
+        if (circuit.Hop is { } hop)
+        {
+            CloseHop(hop, null, "the end-to-end connection closed", cleanEnd: true);
+        }
+
+        lock (_gate)
+        {
+            EndLocal(circuit, "the end-to-end connection closed", clean: true);
+        }
     }
 
     /// <summary>
@@ -793,9 +901,147 @@ public sealed partial class MeshNode : IAsyncDisposable
 
         if (hop.Local is { } local)
         {
-            local.Down(reason, cleanEnd);
-            _carrier.Remove(local);
+            OnLocalHopClosed(local, hop, from, reason, cleanEnd);
         }
+    }
+
+    /// <summary>
+    /// The hop of a circuit that ends here closed. A break (a link went down, or a close came from the path) of a
+    /// live connection is re-routed (at the origin) or waited out for a re-route (at the target, while it has a
+    /// link that could bring one) within <see cref="MeshNodeOptions.RerouteWindow"/>; anything else ends it.
+    /// </summary>
+    private void OnLocalHopClosed(LocalCircuit local, CircuitHop hop, NeighborLink? from, string reason, bool cleanEnd)
+    {
+        bool resume;
+        lock (_gate)
+        {
+            if (local.Hop != hop)
+            {
+                // A re-route replaced this hop already.
+                return;
+            }
+
+            resume = !cleanEnd && from is not null && CanResume(local) && (local.IsOrigin || _links.Values.Any(l => l.CarriesCells));
+            if (!resume)
+            {
+                EndLocal(local, reason, cleanEnd);
+                return;
+            }
+        }
+
+        LogCircuitBroken(_logger, local.IsOrigin ? local.Path[^1] : local.Path[0], reason);
+        _ = local.IsOrigin ? RerouteAsync(local, hop, reason) : AwaitRerouteAsync(local, hop, reason);
+    }
+
+    /// <summary>Under _gate: whether a break of <paramref name="local"/> may be re-routed.</summary>
+    private bool CanResume(LocalCircuit local) =>
+        _options.RerouteWindow > TimeSpan.Zero && local.Key is not null && local.DownReason is null && local.Circuit is { } circuit && !circuit.Connection.Closed.IsCompleted && !_stopping.IsCancellationRequested;
+
+    /// <summary>Under _gate: the circuit is over here; the connection inside ends with <paramref name="reason"/> unless it ended first.</summary>
+    private void EndLocal(LocalCircuit local, string reason, bool clean)
+    {
+        local.Down(reason, clean);
+        _carrier.Remove(local);
+    }
+
+    /// <summary>
+    /// The origin's side of a re-route: one probe for the target naming the circuit's key (a flood tries every path
+    /// at once), within the window; its first FOUND carries the connection on. Dead-ended or out of time: the
+    /// circuit ends as a break without re-route does.
+    /// </summary>
+    private async Task RerouteAsync(LocalCircuit local, CircuitHop broken, string reason)
+    {
+        var target = local.Path[^1];
+        var window = _options.RerouteWindow;
+        var deadline = Environment.TickCount64 + (long)window.TotalMilliseconds;
+        string why;
+        try
+        {
+            // The break may have taken our only link: one that comes back within the window still serves.
+            while (!HasLinkForCells())
+            {
+                if (Environment.TickCount64 >= deadline)
+                {
+                    throw new MeshException($"{target} unreachable: no neighbour link is up.");
+                }
+
+                await Task.Delay(50, _stopping.Token).ConfigureAwait(false);
+            }
+
+            var state = new ProbeState(null, deadline)
+            {
+                Found = new(TaskCreationOptions.RunContinuationsAsynchronously),
+                Resuming = local,
+            };
+            var probe = NewProbe(target);
+            probe.Resumes = ByteString.CopyFrom(local.Key);
+            var sent = Stopwatch.GetTimestamp();
+            SendProbe(target, probe, state);
+            await AwaitFoundAsync(target, state, deadline, window, _stopping.Token).ConfigureAwait(false);
+            await ReportRerouteAsync(local, Stopwatch.GetElapsedTime(sent)).ConfigureAwait(false);
+            return;
+        }
+        catch (MeshException e)
+        {
+            why = e.Message;
+        }
+        catch (OperationCanceledException)
+        {
+            why = "the node is stopping";
+        }
+
+        lock (_gate)
+        {
+            if (local.Hop == broken)
+            {
+                EndLocal(local, $"{reason}; no other path: {why}", clean: false);
+            }
+        }
+    }
+
+    /// <summary>The target's side of a re-route: the connection waits the window for the origin's re-route probe.</summary>
+    private async Task AwaitRerouteAsync(LocalCircuit local, CircuitHop broken, string reason)
+    {
+        try
+        {
+            await Task.Delay(_options.RerouteWindow, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        lock (_gate)
+        {
+            if (local.Hop == broken)
+            {
+                EndLocal(local, $"{reason}; no other path within {_options.RerouteWindow.TotalSeconds:0.#} s", clean: false);
+            }
+        }
+    }
+
+    /// <summary>Tells the circuit's owner of its new path: <paramref name="rtt"/> as the probe measured it, or (null) the connection's.</summary>
+    private async Task ReportRerouteAsync(LocalCircuit local, TimeSpan? rtt)
+    {
+        if (local.Circuit is not { } circuit)
+        {
+            return;
+        }
+
+        var measured = rtt ?? circuit.Rtt;
+        if (rtt is null)
+        {
+            try
+            {
+                measured = (await circuit.Connection.GetStatsAsync(_stopping.Token).ConfigureAwait(false)).SmoothedRtt;
+            }
+            catch (Exception e) when (e is QuicConnectionException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
+
+        var path = local.Path;
+        LogCircuitRerouted(_logger, local.IsOrigin ? path[^1] : path[0], string.Join(",", path.Skip(1).SkipLast(1)));
+        circuit.OnRerouted(path, measured);
     }
 
     private async Task AcceptCircuitConnectionsAsync(CancellationToken stopping)
@@ -829,7 +1075,7 @@ public sealed partial class MeshNode : IAsyncDisposable
             }
 
             var result = new MeshCircuit(connection, circuit.Path, rtt);
-            Bind(circuit, hop, connection, result);
+            Bind(circuit, connection, result);
             if (!_accepted.Writer.TryWrite(result))
             {
                 _ = connection.CloseAsync(CircuitDownError, "too many circuits wait to be accepted", CancellationToken.None);
@@ -945,4 +1191,13 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 64, Level = LogLevel.Information, Message = "Circuit from {Origin} refused (not allowed, or no room)")]
     private static partial void LogCircuitRefused(ILogger logger, NodeId origin);
+
+    [LoggerMessage(EventId = 65, Level = LogLevel.Information, Message = "Circuit with {Peer} broke ({Reason}): trying another path")]
+    private static partial void LogCircuitBroken(ILogger logger, NodeId peer, string reason);
+
+    [LoggerMessage(EventId = 66, Level = LogLevel.Information, Message = "Circuit with {Peer} re-routed via {Via}")]
+    private static partial void LogCircuitRerouted(ILogger logger, NodeId peer, string via);
+
+    [LoggerMessage(EventId = 67, Level = LogLevel.Information, Message = "Re-route from {Origin} refused (no live circuit of that key, not allowed, or no room)")]
+    private static partial void LogRerouteRefused(ILogger logger, NodeId origin);
 }

@@ -41,6 +41,13 @@ public sealed class MeshNodeOptions
     /// <summary>A link that heard nothing for this long is down: every circuit on it is torn down, both ways.</summary>
     public TimeSpan LinkTimeout { get; set; } = TimeSpan.FromSeconds(2.5);
 
+    /// <summary>
+    /// How long a broken circuit's ends try to carry on over another path (docs/circuits.md, "Re-route"): the origin
+    /// probes for the target again within it, the target keeps the connection for it; zero tears a broken circuit
+    /// down at once.
+    /// </summary>
+    public TimeSpan RerouteWindow { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How long to wait before dialing a neighbour again after a failed dial or a lost link.</summary>
     public TimeSpan LinkRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -54,6 +61,11 @@ public sealed class MeshNodeOptions
         if (ProbeTimeout <= TimeSpan.Zero || PendingCircuitLifetime <= TimeSpan.Zero || CircuitIdleTimeout <= TimeSpan.Zero || LinkRetryInterval <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(ProbeTimeout), "Timeouts and intervals are positive.");
+        }
+
+        if (RerouteWindow < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RerouteWindow), RerouteWindow, "Zero or more.");
         }
 
         if (LinkKeepAliveInterval <= TimeSpan.Zero || LinkTimeout <= 2 * LinkKeepAliveInterval)

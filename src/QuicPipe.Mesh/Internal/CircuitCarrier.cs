@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic;
 
@@ -26,9 +27,9 @@ internal sealed class CircuitCarrier(MeshNode node) : IQuicPacketCarrier
         set => _socket = value;
     }
 
-    public LocalCircuit Add(IReadOnlyList<NodeId> path)
+    public LocalCircuit Add(IReadOnlyList<NodeId> path, bool isOrigin, byte[]? key)
     {
-        var circuit = new LocalCircuit(AddressOf((uint)Interlocked.Increment(ref _next)), path);
+        var circuit = new LocalCircuit(AddressOf((uint)Interlocked.Increment(ref _next)), path, isOrigin, key);
         _circuits[circuit.Address] = circuit;
         return circuit;
     }
@@ -36,6 +37,23 @@ internal sealed class CircuitCarrier(MeshNode node) : IQuicPacketCarrier
     public void Remove(LocalCircuit circuit) => _circuits.TryRemove(circuit.Address, out _);
 
     public LocalCircuit? Find(PeerAddress address) => _circuits.GetValueOrDefault(address);
+
+    /// <summary>
+    /// The live circuit <paramref name="origin"/> dialed to here under <paramref name="key"/>, for its re-route.
+    /// A scan: at most MaxCircuits, and re-routes are rare.
+    /// </summary>
+    public LocalCircuit? FindResumable(NodeId origin, ReadOnlySpan<byte> key)
+    {
+        foreach (var circuit in _circuits.Values)
+        {
+            if (!circuit.IsOrigin && circuit.Key is { } mine && circuit.DownReason is null && circuit.Path[0] == origin && CryptographicOperations.FixedTimeEquals(mine, key))
+            {
+                return circuit;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>A cell's packet for the endpoint (the loop thread of the link's endpoint).</summary>
     public bool Deliver(LocalCircuit circuit, ReadOnlySpan<byte> packet) => Socket.TryDeliver(packet, circuit.Address);

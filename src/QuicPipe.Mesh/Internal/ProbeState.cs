@@ -16,4 +16,10 @@ internal sealed class ProbeState(NeighborLink? from, long expiresTicks)
 
     /// <summary>Our own dial's outcome: the circuit's first hop, from the first FOUND answer.</summary>
     public TaskCompletionSource<CircuitHop>? Found { get; init; }
+
+    /// <summary>Our own re-route: the circuit whose broken path the FOUND answer replaces.</summary>
+    public LocalCircuit? Resuming { get; init; }
+
+    /// <summary>Our own dial: the key the new circuit is known by at its target.</summary>
+    public byte[]? Key { get; init; }
 }
