@@ -7,7 +7,7 @@ namespace QuicPipe.Cli.Internal;
 /// <summary>
 /// How a peer command reaches another peer and is reached: through the relay, or, when the relay does not know the
 /// target and the node has neighbours, through a circuit (docs/circuits.md). A circuit says so on stderr:
-/// <c>path: circuit via NODEID,NODEID rtt Nms peer NODEID</c>.
+/// <c>path: circuit via NODEID,NODEID rtt Nms peer NODEID</c>, and again when it is re-routed.
 /// </summary>
 internal static class PeerReach
 {
@@ -69,9 +69,15 @@ internal static class PeerReach
     /// <summary>Whether <paramref name="connection"/> runs in a circuit: its path line is then already out.</summary>
     public static bool IsCircuit(PeerServer server, QuicConnection connection) => server.Mesh?.FindCircuit(connection) is not null;
 
-    /// <summary>The circuit's path line (stderr).</summary>
-    public static Task ReportAsync(MeshCircuit circuit) =>
-        Console.Error.WriteLineAsync($"path: circuit via {string.Join(",", circuit.Via)} rtt {circuit.Rtt.TotalMilliseconds:0.###}ms peer {circuit.Peer}");
+    /// <summary>The circuit's path line (stderr), now and again each time the circuit is re-routed.</summary>
+    public static Task ReportAsync(MeshCircuit circuit)
+    {
+        circuit.Rerouted += (_, _) => Console.Error.WriteLine(PathLine(circuit));
+        return Console.Error.WriteLineAsync(PathLine(circuit));
+    }
+
+    private static string PathLine(MeshCircuit circuit) =>
+        $"path: circuit via {string.Join(",", circuit.Via)} rtt {circuit.Rtt.TotalMilliseconds:0.###}ms peer {circuit.Peer}";
 
     // Both accepts completed at once: the one not taken is closed rather than left open unseen.
     private static async Task CloseIfAlsoAcceptedAsync(Task<QuicConnection> loser)

@@ -55,7 +55,7 @@ internal static class PeerSession
             {
                 var (connection, stream) = await connect(started, cancellationToken).ConfigureAwait(false);
 
-                // A circuit's path line is out already (PeerReach), and a circuit does not move.
+                // A circuit's path line is out already, and PeerReach prints it again when the circuit moves.
                 await using var reporter = PeerReach.IsCircuit(started, connection) ? null : await PathReporter.StartAsync(started.Peer.GetPath(connection), parse.GetValue(netcat.StatsInterval)).ConfigureAwait(false);
                 return await new NetcatSession(connection, stream, started.Peer.NodeId, command, options.PeerTimeout) { CircuitDown = () => started.Mesh?.FindCircuit(connection)?.DownReason }.RunAsync(parse.GetValue(netcat.Hello), cancellationToken).ConfigureAwait(false);
             }, stop.Token).ConfigureAwait(false);
