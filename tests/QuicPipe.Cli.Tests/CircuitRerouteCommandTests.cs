@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace QuicPipe.Cli.Tests;
 
@@ -9,7 +10,7 @@ namespace QuicPipe.Cli.Tests;
 /// killed with SIGKILL mid-transfer, while a second path exists: the transfer goes on over it (docs/circuits.md,
 /// "Re-route"), as real processes on loopback with two real relays.
 /// </summary>
-public sealed class CircuitRerouteCommandTests : IDisposable
+public sealed class CircuitRerouteCommandTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Transfer = TimeSpan.FromSeconds(120);
@@ -83,6 +84,7 @@ public sealed class CircuitRerouteCommandTests : IDisposable
         Assert.Matches($"^path: circuit via {middle} rtt [0-9.]+ms peer {a}$", acceptPaths[0]);
         Assert.Matches($"^path: circuit via {other} rtt [0-9.]+ms peer {a}$", acceptPaths[1]);
         Assert.DoesNotContain(dial.Stderr, l => l.Contains("circuit down", StringComparison.Ordinal));
+        output.WriteLine($"the dial printed its second path line {rerouteTook.TotalMilliseconds:0} ms after the kill; finished {killed.Elapsed.TotalSeconds:0.0} s after it");
         Assert.True(rerouteTook < TimeSpan.FromSeconds(10), $"re-routed {rerouteTook} after the kill");
         Assert.False(mesh[other].HasExited, mesh[other].AllStderr);
     }

@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using QuicPipe.Quic;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace QuicPipe.Mesh.Tests;
 
 /// <summary>A live circuit whose middle node dies goes on over another path, under the same end-to-end connection.</summary>
-public sealed class CircuitRerouteTests
+public sealed class CircuitRerouteTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
 
@@ -77,6 +78,7 @@ public sealed class CircuitRerouteTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await d.AcceptAsync(none.Token));
         }
 
+        output.WriteLine($"re-routed via {other} {rerouteTook.TotalMilliseconds:0} ms after the kill, {arrivedBeforeKill} bytes at D by then; A dropped {a.Counters.CellsDropped} cells");
         Assert.True(rerouteTook < TimeSpan.FromSeconds(10), $"re-routed {rerouteTook} after the kill");
         Assert.Equal(1, a.Counters.Circuits);
         Assert.Equal(1, d.Counters.Circuits);
@@ -105,6 +107,71 @@ public sealed class CircuitRerouteTests
         Assert.NotNull(circuit.DownReason);
         Assert.NotNull(accepted.DownReason);
         Assert.Equal(0, Volatile.Read(ref rerouted));
+    }
+
+    [Fact]
+    public async Task A_target_whose_origin_does_not_reroute_ends_the_circuit_once_the_window_has_passed()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var lab = new MeshLab();
+
+        // A gives up at once; D still has a link that could bring a re-route, so it waits its window for one.
+        var a = await lab.StartAsync("A", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.Zero);
+        await lab.StartAsync("B", ["A", "D"], timeout.Token);
+        await lab.StartAsync("C", ["A", "D"], timeout.Token);
+        var d = await lab.StartAsync("D", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.FromSeconds(2));
+        await a.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        await d.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        var circuit = await a.DialAsync(lab.Id("D"), timeout.Token);
+        var accepted = await d.AcceptAsync(timeout.Token);
+
+        var killed = Stopwatch.StartNew();
+        await lab.StopAsync(Assert.Single(circuit.Via) == lab.Id("B") ? "B" : "C");
+        await EndedAsync(circuit.Connection, TimeSpan.FromSeconds(5), timeout.Token);
+        var originEnded = killed.Elapsed;
+        await EndedAsync(accepted.Connection, TimeSpan.FromSeconds(10), timeout.Token);
+        var targetEnded = killed.Elapsed;
+
+        Assert.True(targetEnded >= TimeSpan.FromSeconds(1.9), $"D ended {targetEnded} after the kill, before its 2 s window had passed");
+        Assert.True(targetEnded - originEnded > TimeSpan.FromSeconds(1), $"A ended after {originEnded}, D after {targetEnded}");
+        Assert.Contains("no other path within 2 s", accepted.DownReason, StringComparison.Ordinal);
+        Assert.Equal(0, d.Counters.Circuits);
+    }
+
+    [Fact]
+    public async Task With_no_second_path_the_origin_says_its_reroute_probe_found_no_other_path()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var lab = new MeshLab();
+        var a = await lab.StartAsync("A", ["B"], timeout.Token);
+        var b = await lab.StartAsync("B", ["A", "C"], timeout.Token);
+        var c = await lab.StartAsync("C", ["B", "D"], timeout.Token);
+        var d = await lab.StartAsync("D", ["C"], timeout.Token);
+        await b.WaitForLinksAsync([lab.Id("A"), lab.Id("C")], timeout.Token);
+        await c.WaitForLinksAsync([lab.Id("B"), lab.Id("D")], timeout.Token);
+        var circuit = await a.DialAsync(lab.Id("D"), timeout.Token);
+        var accepted = await d.AcceptAsync(timeout.Token);
+
+        await lab.StopAsync("C");
+        await EndedAsync(circuit.Connection, TimeSpan.FromSeconds(5), timeout.Token);
+        await EndedAsync(accepted.Connection, TimeSpan.FromSeconds(5), timeout.Token);
+
+        // A tried (B had nowhere to send the probe), D had no link left to bring a re-route and did not wait.
+        Assert.Contains("no other path: ", circuit.DownReason, StringComparison.Ordinal);
+        Assert.Contains("unreachable", circuit.DownReason, StringComparison.Ordinal);
+        Assert.DoesNotContain("no other path", accepted.DownReason, StringComparison.Ordinal);
+    }
+
+    /// <summary>Waits for the connection to end, however it ended (closed here: no error; by the peer: an error).</summary>
+    private static async Task EndedAsync(QuicConnection connection, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.Closed.WaitAsync(limit, cancellationToken);
+        }
+        catch (QuicConnectionException)
+        {
+        }
     }
 
     /// <summary>Reads a stream to its end, counting as it goes (the count is read from the test's thread).</summary>
