@@ -48,8 +48,8 @@ public sealed partial class MeshNode : IAsyncDisposable
     private readonly string _innerAlpn;
     private readonly List<Task> _tasks = [];
 
-    // Under _gate: the links up now, by neighbour; the probes seen and not expired, by id; circuits here now.
-    private readonly Dictionary<NodeId, NeighborLink> _links = [];
+    // Under _gate: the probes seen and not expired, by id; circuits here now.
+    private readonly LinkKeeper _links;
     private readonly Dictionary<ulong, ProbeState> _probes = [];
     private int _circuits;
 
@@ -76,6 +76,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         _self = peer.NodeId;
         _logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Mesh");
         _carrier = new CircuitCarrier(this);
+        _links = new LinkKeeper(this, peer, options, _gate, _logger);
         _innerAlpn = peer.EndpointOptions.ServerAlpn;
         var socket = new QuicVirtualSocket(_carrier, CircuitCarrier.LocalAddress);
         _carrier.Socket = socket;
@@ -133,7 +134,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         {
             lock (_gate)
             {
-                return [.. _links.Keys];
+                return [.. _links.Up.Select(l => l.Neighbor)];
             }
         }
     }
@@ -166,36 +167,13 @@ public sealed partial class MeshNode : IAsyncDisposable
     private void Run()
     {
         var token = _stopping.Token;
-        foreach (var neighbor in _options.Neighbors)
-        {
-            if (SortsFirst(_self, neighbor))
-            {
-                _tasks.Add(Task.Run(() => DialLinkAsync(neighbor, token), token));
-            }
-        }
-
-        _tasks.Add(Task.Run(() => AcceptLinksAsync(token), token));
+        _links.Start(_tasks, token);
         _tasks.Add(Task.Run(() => AcceptCircuitConnectionsAsync(token), token));
         _tasks.Add(Task.Run(() => SweepAsync(token), token));
     }
 
     /// <summary>Waits until the links to every one of <paramref name="neighbors"/> are up and carry cells.</summary>
-    public async Task WaitForLinksAsync(IEnumerable<NodeId> neighbors, CancellationToken cancellationToken = default)
-    {
-        var wanted = neighbors.ToList();
-        while (true)
-        {
-            lock (_gate)
-            {
-                if (wanted.All(n => _links.TryGetValue(n, out var link) && link.CarriesCells))
-                {
-                    return;
-                }
-            }
-
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public Task WaitForLinksAsync(IEnumerable<NodeId> neighbors, CancellationToken cancellationToken = default) => _links.WaitForAsync(neighbors, cancellationToken);
 
     /// <summary>
     /// Builds a circuit to <paramref name="target"/> through the neighbours and connects end to end inside it,
@@ -214,7 +192,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
         // A node that just started may not have its links yet: the probe waits for one, within its own timeout.
         var deadline = Environment.TickCount64 + (long)_options.ProbeTimeout.TotalMilliseconds;
-        while (!HasLinkForCells() && Environment.TickCount64 < deadline)
+        while (!_links.AnyCarriesCells() && Environment.TickCount64 < deadline)
         {
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
@@ -289,7 +267,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 throw new MeshException($"{target} unreachable: this node has {_probes.Count} probes under way, its limit.");
             }
 
-            foreach (var link in _links.Values.Where(l => l.CarriesCells))
+            foreach (var link in _links.Up.Where(l => l.CarriesCells))
             {
                 if (link.Send(new MeshMessage { Probe = probe }))
                 {
@@ -358,143 +336,13 @@ public sealed partial class MeshNode : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    // ---- links ----
-
-    private async Task DialLinkAsync(NodeId neighbor, CancellationToken stopping)
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            try
-            {
-                var connection = await _peer.DialAsync(neighbor, MeshProtocol.Alpn, stopping).ConfigureAwait(false);
-                QuicStream control;
-                try
-                {
-                    control = await connection.OpenBidirectionalStreamAsync(stopping).ConfigureAwait(false);
-                }
-                catch (QuicConnectionException)
-                {
-                    continue;
-                }
-
-                var link = new NeighborLink(this, connection, control, neighbor, weSortFirst: true, _options.ProbesPerSecondPerNeighbor);
-
-                // The first keep-alive opens the stream at the neighbour, which waits for it to take the link.
-                link.Send(new MeshMessage { KeepAlive = new LinkKeepAlive() });
-                await RunLinkAsync(link, stopping).ConfigureAwait(false);
-            }
-            catch (PeerException e)
-            {
-                LogLinkDialFailed(_logger, neighbor, e.Message);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            try
-            {
-                await Task.Delay(_options.LinkRetryInterval, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task AcceptLinksAsync(CancellationToken stopping)
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            QuicConnection connection;
-            try
-            {
-                connection = await _peer.AcceptAsync(MeshProtocol.Alpn, stopping).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or PeerException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => TakeLinkAsync(connection, stopping), stopping);
-        }
-    }
-
-    private async Task TakeLinkAsync(QuicConnection connection, CancellationToken stopping)
-    {
-        if (connection.RemoteNodeId is not { } neighbor || !_options.Neighbors.Contains(neighbor))
-        {
-            await connection.CloseAsync(1, "not a neighbour of this node", CancellationToken.None).ConfigureAwait(false);
-            return;
-        }
-
-        try
-        {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            limit.CancelAfter(_options.LinkTimeout * 2);
-            var control = await connection.AcceptStreamAsync(limit.Token).ConfigureAwait(false);
-            var link = new NeighborLink(this, connection, control, neighbor, weSortFirst: SortsFirst(_self, neighbor), _options.ProbesPerSecondPerNeighbor);
-            await RunLinkAsync(link, stopping).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OperationCanceledException or QuicConnectionException)
-        {
-            _ = connection.CloseAsync(1, "no mesh control stream", CancellationToken.None);
-        }
-    }
-
-    private async Task RunLinkAsync(NeighborLink link, CancellationToken stopping)
-    {
-        NeighborLink? replaced;
-        lock (_gate)
-        {
-            _links.TryGetValue(link.Neighbor, out replaced);
-            _links[link.Neighbor] = link;
-        }
-
-        if (replaced is not null)
-        {
-            // The neighbour came back (restarted, or its old connection is dying unseen): the new link is the one.
-            _ = replaced.Connection.CloseAsync(0, "replaced by a new link", CancellationToken.None);
-        }
-
-        _ = LogWhenCarryingAsync(link, stopping);
-        var reason = await link.RunAsync(_options.LinkKeepAliveInterval, _options.LinkTimeout, stopping).ConfigureAwait(false);
-        LogLinkDown(_logger, link.Neighbor, reason);
-        OnLinkDown(link, $"link {_self}-{link.Neighbor} down: {reason}");
-    }
-
-    /// <summary>Says the link is up once it carries cells (path MTU discovery has raised its DATAGRAM limit).</summary>
-    private async Task LogWhenCarryingAsync(NeighborLink link, CancellationToken stopping)
-    {
-        try
-        {
-            while (!link.CarriesCells)
-            {
-                if (link.IsDown)
-                {
-                    return;
-                }
-
-                await Task.Delay(20, stopping).ConfigureAwait(false);
-            }
-
-            LogLinkUp(_logger, link.Neighbor);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private void OnLinkDown(NeighborLink link, string reason)
+    /// <summary>A link went down: the probes' branches on it end, and its circuits are torn down (or re-routed).</summary>
+    internal void OnLinkDown(NeighborLink link, string reason)
     {
         List<CircuitHop> hops;
         lock (_gate)
         {
-            if (_links.TryGetValue(link.Neighbor, out var current) && current == link)
-            {
-                _links.Remove(link.Neighbor);
-            }
+            _links.Forget(link);
 
             // Branches of probes on that link end here.
             foreach (var (id, state) in _probes.ToList())
@@ -613,7 +461,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
             var onward = probe.Clone();
             onward.Path.Add(ByteString.CopyFrom(_self.Bytes));
-            foreach (var next in _links.Values)
+            foreach (var next in _links.Up)
             {
                 if (next != link && next.CarriesCells && !path.Contains(next.Neighbor) && next.Send(new MeshMessage { Probe = onward }))
                 {
@@ -791,14 +639,6 @@ public sealed partial class MeshNode : IAsyncDisposable
     private static void Release(NeighborLink link, uint circuitId, string reason) =>
         link.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = circuitId, Reason = $"released: {reason}" } });
 
-    private bool HasLinkForCells()
-    {
-        lock (_gate)
-        {
-            return _links.Values.Any(l => l.CarriesCells);
-        }
-    }
-
     /// <summary>Under _gate: room for one more probe state, after dropping the expired ones if need be.</summary>
     private bool TryMakeRoomForProbe()
     {
@@ -921,7 +761,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 return;
             }
 
-            resume = !cleanEnd && from is not null && CanResume(local) && (local.IsOrigin || _links.Values.Any(l => l.CarriesCells));
+            resume = !cleanEnd && from is not null && CanResume(local) && (local.IsOrigin || _links.Up.Any(l => l.CarriesCells));
             if (!resume)
             {
                 EndLocal(local, reason, cleanEnd);
@@ -958,7 +798,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         try
         {
             // The break may have taken our only link: one that comes back within the window still serves.
-            while (!HasLinkForCells())
+            while (!_links.AnyCarriesCells())
             {
                 if (Environment.TickCount64 >= deadline)
                 {
@@ -1098,7 +938,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 lock (_gate)
                 {
                     RemoveExpiredProbes(now);
-                    foreach (var link in _links.Values)
+                    foreach (var link in _links.Up)
                     {
                         foreach (var hop in link.Hops.Values)
                         {
@@ -1174,17 +1014,6 @@ public sealed partial class MeshNode : IAsyncDisposable
     }
 
     internal void CountDroppedCell() => Interlocked.Increment(ref _cellsDropped);
-
-    private static bool SortsFirst(NodeId a, NodeId b) => a.Bytes.SequenceCompareTo(b.Bytes) < 0;
-
-    [LoggerMessage(EventId = 60, Level = LogLevel.Information, Message = "Mesh link to {Neighbor} up")]
-    private static partial void LogLinkUp(ILogger logger, NodeId neighbor);
-
-    [LoggerMessage(EventId = 61, Level = LogLevel.Information, Message = "Mesh link to {Neighbor} down: {Reason}")]
-    private static partial void LogLinkDown(ILogger logger, NodeId neighbor, string reason);
-
-    [LoggerMessage(EventId = 62, Level = LogLevel.Debug, Message = "Mesh link to {Neighbor}: dial failed: {Reason}")]
-    private static partial void LogLinkDialFailed(ILogger logger, NodeId neighbor, string reason);
 
     [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "Circuit to {Target} up via {Via}")]
     private static partial void LogCircuitUp(ILogger logger, NodeId target, string via);
