@@ -34,9 +34,6 @@ public sealed partial class MeshNode : IAsyncDisposable
     // The random key a circuit's first probe carries, and its re-route probes name it by.
     private const int CircuitKeySize = 16;
 
-    // How long a circuit outlives the end-to-end connection in it (CloseAfterAsync).
-    private static readonly TimeSpan CleanCloseLinger = TimeSpan.FromSeconds(1);
-
     private readonly Lock _gate = new();
     private readonly PeerEndpoint _peer;
     private readonly MeshNodeOptions _options;
@@ -48,10 +45,11 @@ public sealed partial class MeshNode : IAsyncDisposable
     private readonly string _innerAlpn;
     private readonly List<Task> _tasks = [];
 
-    // Under _gate: the probes seen and not expired, by id; circuits here now.
     private readonly LinkKeeper _links;
+    private readonly CircuitSwitch _switch;
+
+    // Under _gate: the probes seen and not expired, by id.
     private readonly Dictionary<ulong, ProbeState> _probes = [];
-    private int _circuits;
 
     // The DCIDs of end-to-end Initials we answered FOUND for, with the origin each pins and when it expires.
     private readonly ConcurrentDictionary<ConnectionId, (NodeId Origin, long ExpiresTicks)> _pins = new();
@@ -65,9 +63,6 @@ public sealed partial class MeshNode : IAsyncDisposable
     private long _probesDuplicate;
     private long _probesDeadEnded;
     private long _probesRefused;
-    private long _cellsForwarded;
-    private long _cellBytesForwarded;
-    private long _cellsDropped;
 
     private MeshNode(PeerEndpoint peer, MeshNodeOptions options, ILoggerFactory? loggers)
     {
@@ -77,6 +72,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         _logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Mesh");
         _carrier = new CircuitCarrier(this);
         _links = new LinkKeeper(this, peer, options, _gate, _logger);
+        _switch = new CircuitSwitch(this, _gate, _carrier);
         _innerAlpn = peer.EndpointOptions.ServerAlpn;
         var socket = new QuicVirtualSocket(_carrier, CircuitCarrier.LocalAddress);
         _carrier.Socket = socket;
@@ -114,10 +110,10 @@ public sealed partial class MeshNode : IAsyncDisposable
                     ProbesDeadEnded = Interlocked.Read(ref _probesDeadEnded),
                     ProbesRefused = Interlocked.Read(ref _probesRefused),
                     ProbeStates = _probes.Count,
-                    CellsForwarded = Interlocked.Read(ref _cellsForwarded),
-                    CellBytesForwarded = Interlocked.Read(ref _cellBytesForwarded),
-                    CellsDropped = Interlocked.Read(ref _cellsDropped),
-                    Circuits = _circuits,
+                    CellsForwarded = _switch.CellsForwarded,
+                    CellBytesForwarded = _switch.CellBytesForwarded,
+                    CellsDropped = _switch.CellsDropped,
+                    Circuits = _switch.Count,
                     Links = _links.Count,
                 };
             }
@@ -143,7 +139,11 @@ public sealed partial class MeshNode : IAsyncDisposable
     public MeshCircuit? FindCircuit(QuicConnection connection) => _byConnection.TryGetValue(connection, out var circuit) ? circuit : null;
 
     /// <summary>For tests: sees every cell this node relays from one link to another, as it leaves.</summary>
-    internal CellTap? ForwardTap { get; set; }
+    internal CellTap? ForwardTap
+    {
+        get => _switch.ForwardTap;
+        set => _switch.ForwardTap = value;
+    }
 
     /// <summary>
     /// Starts the node on a started peer endpoint whose options let the neighbours dial it for mesh links
@@ -224,7 +224,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
         catch (Exception e) when (e is QuicConnectionException or OperationCanceledException)
         {
-            CloseHop(hop, null, "the end-to-end handshake failed");
+            _switch.CloseHop(hop, null, "the end-to-end handshake failed");
             cancellationToken.ThrowIfCancellationRequested();
             throw new MeshException(circuit.DownReason is { } down && e is not QuicConnectionException
                 ? $"{target}: the circuit went down during the end-to-end handshake: {down}"
@@ -302,7 +302,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
             if (state.Found!.Task.IsCompletedSuccessfully)
             {
-                CloseHop(state.Found.Task.Result, null, "the dial gave up");
+                _switch.CloseHop(state.Found.Task.Result, null, "the dial gave up");
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -358,7 +358,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
         foreach (var hop in hops)
         {
-            CloseHop(hop, link, reason);
+            _switch.CloseHop(hop, link, reason);
         }
     }
 
@@ -377,7 +377,7 @@ public sealed partial class MeshNode : IAsyncDisposable
             case MeshMessage.BodyOneofCase.CircuitClose:
                 if (link.Hops.TryGetValue(message.CircuitClose.CircuitId, out var hop))
                 {
-                    CloseHop(hop, link, message.CircuitClose.Reason);
+                    _switch.CloseHop(hop, link, message.CircuitClose.Reason);
                 }
 
                 break;
@@ -394,7 +394,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         {
             if (rerouted.Old is { } old)
             {
-                CloseHop(old, null, "re-routed");
+                _switch.CloseHop(old, null, "re-routed");
             }
 
             _ = ReportRerouteAsync(rerouted.Circuit, null);
@@ -485,7 +485,7 @@ public sealed partial class MeshNode : IAsyncDisposable
     private void AnswerAsTarget(NeighborLink link, Probe probe, ProbeState state, List<NodeId> path)
     {
         var origin = path[0];
-        if (_options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _circuits >= _options.MaxCircuits || probe.InitialDcid.Length is < 8 or > ConnectionId.MaxLength)
+        if (_options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _switch.Count >= _options.MaxCircuits || probe.InitialDcid.Length is < 8 or > ConnectionId.MaxLength)
         {
             LogCircuitRefused(_logger, origin);
             DeadEnd(link, probe.ProbeId);
@@ -497,8 +497,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         var id = link.AllocateId();
         var hop = new CircuitHop(link, id, null, 0, circuit, Environment.TickCount64);
         circuit.Hop = hop;
-        link.Hops[id] = hop;
-        _circuits++;
+        _switch.Add(hop);
         _pins[new ConnectionId(probe.InitialDcid.Span)] = (origin, Environment.TickCount64 + (long)_options.PendingCircuitLifetime.TotalMilliseconds);
         var answer = new ProbeAnswer { ProbeId = probe.ProbeId, Result = ProbeAnswer.Types.Result.Found, CircuitId = id };
         answer.Path.AddRange(path.Select(n => ByteString.CopyFrom(n.Bytes)));
@@ -513,7 +512,7 @@ public sealed partial class MeshNode : IAsyncDisposable
     {
         var origin = path[0];
         var circuit = probe.Resumes.Length == CircuitKeySize ? _carrier.FindResumable(origin, probe.Resumes.Span) : null;
-        if (circuit is null || _options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _circuits >= _options.MaxCircuits)
+        if (circuit is null || _options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _switch.Count >= _options.MaxCircuits)
         {
             LogRerouteRefused(_logger, origin);
             DeadEnd(link, probe.ProbeId);
@@ -524,8 +523,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         var id = link.AllocateId();
         var hop = new CircuitHop(link, id, null, 0, circuit, Environment.TickCount64);
         var old = circuit.Hop;
-        link.Hops[id] = hop;
-        _circuits++;
+        _switch.Add(hop);
         circuit.Path = path;
         circuit.Hop = hop;
         var answer = new ProbeAnswer { ProbeId = probe.ProbeId, Result = ProbeAnswer.Types.Result.Found, CircuitId = id };
@@ -545,8 +543,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
 
         var first = new CircuitHop(null, 0, link, circuitId, circuit, Environment.TickCount64);
-        link.Hops[circuitId] = first;
-        _circuits++;
+        _switch.Add(first);
         circuit.Path = path;
         circuit.Hop = first;
         state.Found!.TrySetResult(first);
@@ -573,7 +570,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 return;
             }
 
-            if (state.Answered || _circuits >= _options.MaxCircuits || answer.Path.Count < 2 || answer.Path.Any(p => p.Length != NodeId.Size))
+            if (state.Answered || _switch.Count >= _options.MaxCircuits || answer.Path.Count < 2 || answer.Path.Any(p => p.Length != NodeId.Size))
             {
                 Release(link, answer.CircuitId, state.Answered ? "another path answered first" : "no room for another circuit");
                 BranchEnded(answer.ProbeId, state);
@@ -594,22 +591,19 @@ public sealed partial class MeshNode : IAsyncDisposable
                 var circuit = _carrier.Add(path, isOrigin: true, state.Key);
                 var first = new CircuitHop(null, 0, link, answer.CircuitId, circuit, Environment.TickCount64);
                 circuit.Hop = first;
-                link.Hops[answer.CircuitId] = first;
-                _circuits++;
+                _switch.Add(first);
                 state.Found!.TrySetResult(first);
                 return;
             }
 
             var id = from.AllocateId();
             var hop = new CircuitHop(from, id, link, answer.CircuitId, null, Environment.TickCount64);
-            link.Hops[answer.CircuitId] = hop;
-            from.Hops[id] = hop;
-            _circuits++;
+            _switch.Add(hop);
             var onward = answer.Clone();
             onward.CircuitId = id;
             if (!from.Send(new MeshMessage { Answer = onward }))
             {
-                CloseHop(hop, from, "the link toward the origin is down");
+                _switch.CloseHop(hop, from, "the link toward the origin is down");
             }
         }
     }
@@ -669,79 +663,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         _byConnection.AddOrUpdate(connection, result);
         if (circuit.Bind(connection, result))
         {
-            _ = CloseAfterAsync(connection, circuit);
-        }
-    }
-
-    /// <summary>
-    /// Once the connection inside has ended, the circuit goes too, a moment later: its CONNECTION_CLOSE (a cell) and
-    /// the answers of its closing period still need the circuit, and must reach the other end before the circuit's
-    /// close (on the links' streams, which may overtake cells) makes that end think it broke.
-    /// </summary>
-    private async Task CloseAfterAsync(QuicConnection connection, LocalCircuit circuit)
-    {
-        try
-        {
-            await connection.Closed.ConfigureAwait(false);
-        }
-        catch (QuicConnectionException)
-        {
-        }
-
-        await Task.Delay(CleanCloseLinger, CancellationToken.None).ConfigureAwait(false);
-
-        // Its hop now (a re-route may have replaced the first); between hops, while a re-route is under way, none.
-        if (circuit.Hop is { } hop)
-        {
-            CloseHop(hop, null, "the end-to-end connection closed", cleanEnd: true);
-        }
-
-        lock (_gate)
-        {
-            EndLocal(circuit, "the end-to-end connection closed", clean: true);
-        }
-    }
-
-    /// <summary>
-    /// Tears a circuit down here: forgets it on both its links, tells the side it did not hear it from, and ends the
-    /// connection inside if it ends here. <paramref name="from"/>: the link the close came from (null: this node);
-    /// <paramref name="cleanEnd"/>: the connection inside ended, so nothing broke.
-    /// </summary>
-    private void CloseHop(CircuitHop hop, NeighborLink? from, string reason, bool cleanEnd = false)
-    {
-        if (!hop.TryClose())
-        {
-            return;
-        }
-
-        lock (_gate)
-        {
-            _circuits--;
-            if (hop.InLink is { } inLink)
-            {
-                inLink.Hops.TryRemove(new KeyValuePair<uint, CircuitHop>(hop.InId, hop));
-            }
-
-            if (hop.OutLink is { } outLink)
-            {
-                outLink.Hops.TryRemove(new KeyValuePair<uint, CircuitHop>(hop.OutId, hop));
-            }
-        }
-
-        // Every side but the one it came from hears of it (both, when it starts here: an expiry).
-        if (hop.InLink is { } toOrigin && toOrigin != from)
-        {
-            toOrigin.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = hop.InId, Reason = reason } });
-        }
-
-        if (hop.OutLink is { } toTarget && toTarget != from)
-        {
-            toTarget.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = hop.OutId, Reason = reason } });
-        }
-
-        if (hop.Local is { } local)
-        {
-            OnLocalHopClosed(local, hop, from, reason, cleanEnd);
+            _ = _switch.CloseAfterAsync(connection, circuit);
         }
     }
 
@@ -750,7 +672,7 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// live connection is re-routed (at the origin) or waited out for a re-route (at the target, while it has a
     /// link that could bring one) within <see cref="MeshNodeOptions.RerouteWindow"/>; anything else ends it.
     /// </summary>
-    private void OnLocalHopClosed(LocalCircuit local, CircuitHop hop, NeighborLink? from, string reason, bool cleanEnd)
+    internal void OnLocalHopClosed(LocalCircuit local, CircuitHop hop, NeighborLink? from, string reason, bool cleanEnd)
     {
         bool resume;
         lock (_gate)
@@ -764,7 +686,7 @@ public sealed partial class MeshNode : IAsyncDisposable
             resume = !cleanEnd && from is not null && CanResume(local) && (local.IsOrigin || _links.Up.Any(l => l.CarriesCells));
             if (!resume)
             {
-                EndLocal(local, reason, cleanEnd);
+                _switch.EndLocal(local, reason, cleanEnd);
                 return;
             }
         }
@@ -776,13 +698,6 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// <summary>Under _gate: whether a break of <paramref name="local"/> may be re-routed.</summary>
     private bool CanResume(LocalCircuit local) =>
         _options.RerouteWindow > TimeSpan.Zero && local.Key is not null && local.DownReason is null && local.Circuit is { } circuit && !circuit.Connection.Closed.IsCompleted && !_stopping.IsCancellationRequested;
-
-    /// <summary>Under _gate: the circuit is over here; the connection inside ends with <paramref name="reason"/> unless it ended first.</summary>
-    private void EndLocal(LocalCircuit local, string reason, bool clean)
-    {
-        local.Down(reason, clean);
-        _carrier.Remove(local);
-    }
 
     /// <summary>
     /// The origin's side of a re-route: one probe for the target naming the circuit's key (a flood tries every path
@@ -834,7 +749,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         {
             if (local.Hop == broken)
             {
-                EndLocal(local, $"{reason}; no other path: {why}", clean: false);
+                _switch.EndLocal(local, $"{reason}; no other path: {why}", clean: false);
             }
         }
     }
@@ -854,7 +769,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         {
             if (local.Hop == broken)
             {
-                EndLocal(local, $"{reason}; no other path within {_options.RerouteWindow.TotalSeconds:0.#} s", clean: false);
+                _switch.EndLocal(local, $"{reason}; no other path within {_options.RerouteWindow.TotalSeconds:0.#} s", clean: false);
             }
         }
     }
@@ -934,21 +849,11 @@ public sealed partial class MeshNode : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
                 var now = Environment.TickCount64;
-                List<CircuitHop> stale = [];
+                List<CircuitHop> stale;
                 lock (_gate)
                 {
                     RemoveExpiredProbes(now);
-                    foreach (var link in _links.Up)
-                    {
-                        foreach (var hop in link.Hops.Values)
-                        {
-                            var last = hop.LastCellTicks;
-                            if ((last == 0 && now - hop.CreatedTicks > _options.PendingCircuitLifetime.TotalMilliseconds) || (last != 0 && now - last > _options.CircuitIdleTimeout.TotalMilliseconds))
-                            {
-                                stale.Add(hop);
-                            }
-                        }
-                    }
+                    stale = _switch.Stale(_links.Up, now, _options);
                 }
 
                 foreach (var (dcid, pin) in _pins)
@@ -961,7 +866,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
                 foreach (var hop in stale)
                 {
-                    CloseHop(hop, null, hop.LastCellTicks == 0 ? "pending too long" : "idle too long");
+                    _switch.CloseHop(hop, null, hop.LastCellTicks == 0 ? "pending too long" : "idle too long");
                 }
             }
         }
@@ -970,50 +875,10 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
     }
 
-    // ---- cells (a link's endpoint loop thread) ----
+    /// <summary>A cell from a link (its endpoint loop thread).</summary>
+    internal void OnCell(NeighborLink link, ReadOnlySpan<byte> cell) => _switch.OnCell(link, cell);
 
-    internal void OnCell(NeighborLink link, ReadOnlySpan<byte> cell)
-    {
-        if (cell.Length <= MeshProtocol.CellHeaderSize || !link.Hops.TryGetValue(BinaryPrimitives.ReadUInt32BigEndian(cell), out var hop))
-        {
-            CountDroppedCell();
-            return;
-        }
-
-        hop.Touch(Environment.TickCount64);
-        if (hop.Local is { } local)
-        {
-            if (!_carrier.Deliver(local, cell[MeshProtocol.CellHeaderSize..]))
-            {
-                CountDroppedCell();
-            }
-
-            return;
-        }
-
-        var (next, id) = hop.Beyond(link);
-        if (next is null)
-        {
-            CountDroppedCell();
-            return;
-        }
-
-        Span<byte> onward = stackalloc byte[cell.Length];
-        cell.CopyTo(onward);
-        BinaryPrimitives.WriteUInt32BigEndian(onward, id);
-        ForwardTap?.Invoke(onward);
-        if (next.TrySendCell(onward))
-        {
-            Interlocked.Increment(ref _cellsForwarded);
-            Interlocked.Add(ref _cellBytesForwarded, onward.Length);
-        }
-        else
-        {
-            CountDroppedCell();
-        }
-    }
-
-    internal void CountDroppedCell() => Interlocked.Increment(ref _cellsDropped);
+    internal void CountDroppedCell() => _switch.CountDroppedCell();
 
     [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "Circuit to {Target} up via {Via}")]
     private static partial void LogCircuitUp(ILogger logger, NodeId target, string via);
