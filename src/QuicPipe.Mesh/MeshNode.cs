@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -31,9 +30,6 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// <summary>Application error code of an end-to-end connection closed because its circuit went down.</summary>
     public const long CircuitDownError = 0x6d01;
 
-    // The random key a circuit's first probe carries, and its re-route probes name it by.
-    private const int CircuitKeySize = 16;
-
     private readonly Lock _gate = new();
     private readonly PeerEndpoint _peer;
     private readonly MeshNodeOptions _options;
@@ -47,9 +43,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     private readonly LinkKeeper _links;
     private readonly CircuitSwitch _switch;
-
-    // Under _gate: the probes seen and not expired, by id.
-    private readonly Dictionary<ulong, ProbeState> _probes = [];
+    private readonly ProbeRouter _router;
 
     // The DCIDs of end-to-end Initials we answered FOUND for, with the origin each pins and when it expires.
     private readonly ConcurrentDictionary<ConnectionId, (NodeId Origin, long ExpiresTicks)> _pins = new();
@@ -57,12 +51,6 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     // The circuits of the end-to-end connections, for callers that hold only the connection.
     private readonly ConditionalWeakTable<QuicConnection, MeshCircuit> _byConnection = new();
-
-    private long _probesForwarded;
-    private long _probeCopiesSent;
-    private long _probesDuplicate;
-    private long _probesDeadEnded;
-    private long _probesRefused;
 
     private MeshNode(PeerEndpoint peer, MeshNodeOptions options, ILoggerFactory? loggers)
     {
@@ -73,6 +61,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         _carrier = new CircuitCarrier(this);
         _links = new LinkKeeper(this, peer, options, _gate, _logger);
         _switch = new CircuitSwitch(this, _gate, _carrier);
+        _router = new ProbeRouter(_self, options, _gate, _links, _switch, _carrier, _pins, _logger);
         _innerAlpn = peer.EndpointOptions.ServerAlpn;
         var socket = new QuicVirtualSocket(_carrier, CircuitCarrier.LocalAddress);
         _carrier.Socket = socket;
@@ -104,12 +93,12 @@ public sealed partial class MeshNode : IAsyncDisposable
             {
                 return new MeshCounters
                 {
-                    ProbesForwarded = Interlocked.Read(ref _probesForwarded),
-                    ProbeCopiesSent = Interlocked.Read(ref _probeCopiesSent),
-                    ProbesDuplicate = Interlocked.Read(ref _probesDuplicate),
-                    ProbesDeadEnded = Interlocked.Read(ref _probesDeadEnded),
-                    ProbesRefused = Interlocked.Read(ref _probesRefused),
-                    ProbeStates = _probes.Count,
+                    ProbesForwarded = _router.Forwarded,
+                    ProbeCopiesSent = _router.CopiesSent,
+                    ProbesDuplicate = _router.Duplicates,
+                    ProbesDeadEnded = _router.DeadEnded,
+                    ProbesRefused = _router.Refused,
+                    ProbeStates = _router.States,
                     CellsForwarded = _switch.CellsForwarded,
                     CellBytesForwarded = _switch.CellBytesForwarded,
                     CellsDropped = _switch.CellsDropped,
@@ -198,17 +187,17 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
 
         var dcid = RandomNumberGenerator.GetBytes(12);
-        var key = RandomNumberGenerator.GetBytes(CircuitKeySize);
+        var key = RandomNumberGenerator.GetBytes(MeshProtocol.CircuitKeySize);
         var state = new ProbeState(null, deadline)
         {
             Found = new(TaskCreationOptions.RunContinuationsAsynchronously),
             Key = key,
         };
-        var probe = NewProbe(target);
+        var probe = _router.NewProbe(target);
         probe.InitialDcid = ByteString.CopyFrom(dcid);
         probe.CircuitKey = ByteString.CopyFrom(key);
-        SendProbe(target, probe, state);
-        var hop = await AwaitFoundAsync(target, state, deadline, _options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
+        _router.SendProbe(target, probe, state);
+        var hop = await _router.AwaitFoundAsync(target, state, deadline, _options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
         var circuit = hop.Local!;
 
         var started = Stopwatch.GetTimestamp();
@@ -250,70 +239,6 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// <summary>Waits for the next circuit that ended here and completed its end-to-end handshake.</summary>
     public ValueTask<MeshCircuit> AcceptAsync(CancellationToken cancellationToken = default) => _accepted.Reader.ReadAsync(cancellationToken);
 
-    private Probe NewProbe(NodeId target)
-    {
-        var probe = new Probe { Target = ByteString.CopyFrom(target.Bytes), ProbeId = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8)), HopLimit = (uint)_options.HopLimit };
-        probe.Path.Add(ByteString.CopyFrom(_self.Bytes));
-        return probe;
-    }
-
-    /// <summary>Sends our own probe on every link that carries cells; <see cref="MeshException"/> when it cannot go anywhere.</summary>
-    private void SendProbe(NodeId target, Probe probe, ProbeState state)
-    {
-        lock (_gate)
-        {
-            if (!TryMakeRoomForProbe())
-            {
-                throw new MeshException($"{target} unreachable: this node has {_probes.Count} probes under way, its limit.");
-            }
-
-            foreach (var link in _links.Up.Where(l => l.CarriesCells))
-            {
-                if (link.Send(new MeshMessage { Probe = probe }))
-                {
-                    state.Outstanding.Add(link);
-                }
-            }
-
-            if (state.Outstanding.Count == 0)
-            {
-                throw new MeshException($"{target} unreachable: no neighbour link is up.");
-            }
-
-            _probes[probe.ProbeId] = state;
-            Interlocked.Add(ref _probeCopiesSent, state.Outstanding.Count);
-        }
-    }
-
-    /// <summary>Our own probe's first FOUND answer: the circuit's first hop; <see cref="MeshException"/> (unreachable) otherwise.</summary>
-    private async Task<CircuitHop> AwaitFoundAsync(NodeId target, ProbeState state, long deadline, TimeSpan limit, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await state.Found!.Task.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-        {
-            lock (_gate)
-            {
-                // A FOUND answer after this is released; one that came just now is torn down.
-                state.Answered = true;
-            }
-
-            if (state.Found!.Task.IsCompletedSuccessfully)
-            {
-                _switch.CloseHop(state.Found.Task.Result, null, "the dial gave up");
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new MeshException($"{target} unreachable: no circuit answer within {limit.TotalSeconds:0.#} s.");
-        }
-        catch (MeshException e)
-        {
-            throw new MeshException($"{target} {e.Message}");
-        }
-    }
-
     /// <summary>Closes every link and circuit, and the end-to-end endpoint.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -345,13 +270,7 @@ public sealed partial class MeshNode : IAsyncDisposable
             _links.Forget(link);
 
             // Branches of probes on that link end here.
-            foreach (var (id, state) in _probes.ToList())
-            {
-                if (state.Outstanding.Remove(link))
-                {
-                    BranchEnded(id, state);
-                }
-            }
+            _router.EndBranches(link);
 
             hops = [.. link.Hops.Values];
         }
@@ -372,7 +291,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 OnProbe(link, message.Probe);
                 break;
             case MeshMessage.BodyOneofCase.Answer:
-                OnAnswer(link, message.Answer);
+                _router.OnAnswer(link, message.Answer);
                 break;
             case MeshMessage.BodyOneofCase.CircuitClose:
                 if (link.Hops.TryGetValue(message.CircuitClose.CircuitId, out var hop))
@@ -389,7 +308,7 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     private void OnProbe(NeighborLink link, Probe probe)
     {
-        OnProbeLocked(link, probe, out var resumed);
+        _router.OnProbe(link, probe, out var resumed);
         if (resumed is { } rerouted)
         {
             if (rerouted.Old is { } old)
@@ -398,261 +317,6 @@ public sealed partial class MeshNode : IAsyncDisposable
             }
 
             _ = ReportRerouteAsync(rerouted.Circuit, null);
-        }
-    }
-
-    /// <summary>A probe under _gate; <paramref name="resumed"/>: a circuit of ours it re-routed, and the hop it replaced.</summary>
-    private void OnProbeLocked(NeighborLink link, Probe probe, out (LocalCircuit Circuit, CircuitHop? Old)? resumed)
-    {
-        resumed = null;
-        lock (_gate)
-        {
-            if (!link.ProbeBudget.TryTake())
-            {
-                Interlocked.Increment(ref _probesRefused);
-                DeadEnd(link, probe.ProbeId);
-                return;
-            }
-
-            if (probe.Target.Length != NodeId.Size || probe.Path.Count == 0 || probe.Path.Any(p => p.Length != NodeId.Size) || probe.Path.Any(p => p.Span.SequenceEqual(_self.Bytes)))
-            {
-                Interlocked.Increment(ref _probesDeadEnded);
-                DeadEnd(link, probe.ProbeId);
-                return;
-            }
-
-            if (_probes.ContainsKey(probe.ProbeId))
-            {
-                Interlocked.Increment(ref _probesDuplicate);
-                DeadEnd(link, probe.ProbeId);
-                return;
-            }
-
-            if (!TryMakeRoomForProbe())
-            {
-                Interlocked.Increment(ref _probesRefused);
-                DeadEnd(link, probe.ProbeId);
-                return;
-            }
-
-            var state = new ProbeState(link, Environment.TickCount64 + (long)_options.ProbeTimeout.TotalMilliseconds);
-            _probes[probe.ProbeId] = state;
-            var path = probe.Path.Select(p => new NodeId(p.Span)).Append(_self).ToList();
-            if (new NodeId(probe.Target.Span) == _self)
-            {
-                if (probe.Resumes.IsEmpty)
-                {
-                    AnswerAsTarget(link, probe, state, path);
-                }
-                else
-                {
-                    resumed = AnswerResumeAsTarget(link, probe, state, path);
-                }
-
-                return;
-            }
-
-            if (path.Count - 1 > Math.Min(probe.HopLimit, (uint)_options.HopLimit))
-            {
-                Interlocked.Increment(ref _probesDeadEnded);
-                DeadEnd(link, probe.ProbeId);
-                return;
-            }
-
-            var onward = probe.Clone();
-            onward.Path.Add(ByteString.CopyFrom(_self.Bytes));
-            foreach (var next in _links.Up)
-            {
-                if (next != link && next.CarriesCells && !path.Contains(next.Neighbor) && next.Send(new MeshMessage { Probe = onward }))
-                {
-                    state.Outstanding.Add(next);
-                }
-            }
-
-            if (state.Outstanding.Count == 0)
-            {
-                Interlocked.Increment(ref _probesDeadEnded);
-                DeadEnd(link, probe.ProbeId);
-                return;
-            }
-
-            Interlocked.Increment(ref _probesForwarded);
-            Interlocked.Add(ref _probeCopiesSent, state.Outstanding.Count);
-        }
-    }
-
-    /// <summary>Under _gate: the probe is for us. FOUND opens the circuit's last hop, pending the origin's handshake.</summary>
-    private void AnswerAsTarget(NeighborLink link, Probe probe, ProbeState state, List<NodeId> path)
-    {
-        var origin = path[0];
-        if (_options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _switch.Count >= _options.MaxCircuits || probe.InitialDcid.Length is < 8 or > ConnectionId.MaxLength)
-        {
-            LogCircuitRefused(_logger, origin);
-            DeadEnd(link, probe.ProbeId);
-            return;
-        }
-
-        state.Answered = true;
-        var circuit = _carrier.Add(path, isOrigin: false, probe.CircuitKey.Length == CircuitKeySize ? probe.CircuitKey.ToByteArray() : null);
-        var id = link.AllocateId();
-        var hop = new CircuitHop(link, id, null, 0, circuit, Environment.TickCount64);
-        circuit.Hop = hop;
-        _switch.Add(hop);
-        _pins[new ConnectionId(probe.InitialDcid.Span)] = (origin, Environment.TickCount64 + (long)_options.PendingCircuitLifetime.TotalMilliseconds);
-        var answer = new ProbeAnswer { ProbeId = probe.ProbeId, Result = ProbeAnswer.Types.Result.Found, CircuitId = id };
-        answer.Path.AddRange(path.Select(n => ByteString.CopyFrom(n.Bytes)));
-        link.Send(new MeshMessage { Answer = answer });
-    }
-
-    /// <summary>
-    /// Under _gate: a re-route probe for us. FOUND when it names a live circuit of ours from the same origin: the
-    /// new last hop carries that circuit's connection from now on (no new accept); returns it and the hop it replaces.
-    /// </summary>
-    private (LocalCircuit Circuit, CircuitHop? Old)? AnswerResumeAsTarget(NeighborLink link, Probe probe, ProbeState state, List<NodeId> path)
-    {
-        var origin = path[0];
-        var circuit = probe.Resumes.Length == CircuitKeySize ? _carrier.FindResumable(origin, probe.Resumes.Span) : null;
-        if (circuit is null || _options.AcceptCircuitsFrom is not { } allows || !allows(origin) || _switch.Count >= _options.MaxCircuits)
-        {
-            LogRerouteRefused(_logger, origin);
-            DeadEnd(link, probe.ProbeId);
-            return null;
-        }
-
-        state.Answered = true;
-        var id = link.AllocateId();
-        var hop = new CircuitHop(link, id, null, 0, circuit, Environment.TickCount64);
-        var old = circuit.Hop;
-        _switch.Add(hop);
-        circuit.Path = path;
-        circuit.Hop = hop;
-        var answer = new ProbeAnswer { ProbeId = probe.ProbeId, Result = ProbeAnswer.Types.Result.Found, CircuitId = id };
-        answer.Path.AddRange(path.Select(n => ByteString.CopyFrom(n.Bytes)));
-        link.Send(new MeshMessage { Answer = answer });
-        return (circuit, old);
-    }
-
-    /// <summary>Under _gate: our re-route probe found the target again: the circuit's connection goes on over the new first hop.</summary>
-    private void ResumeHere(NeighborLink link, uint circuitId, ProbeState state, LocalCircuit circuit, List<NodeId> path)
-    {
-        if (circuit.DownReason is not null)
-        {
-            Release(link, circuitId, "the circuit ended meanwhile");
-            state.Found!.TrySetException(new MeshException("unreachable in time: the circuit ended meanwhile."));
-            return;
-        }
-
-        var first = new CircuitHop(null, 0, link, circuitId, circuit, Environment.TickCount64);
-        _switch.Add(first);
-        circuit.Path = path;
-        circuit.Hop = first;
-        state.Found!.TrySetResult(first);
-    }
-
-    private void OnAnswer(NeighborLink link, ProbeAnswer answer)
-    {
-        var found = answer.Result == ProbeAnswer.Types.Result.Found;
-        lock (_gate)
-        {
-            if (!_probes.TryGetValue(answer.ProbeId, out var state) || !state.Outstanding.Remove(link))
-            {
-                if (found)
-                {
-                    Release(link, answer.CircuitId, "no probe of that id waits here");
-                }
-
-                return;
-            }
-
-            if (!found)
-            {
-                BranchEnded(answer.ProbeId, state);
-                return;
-            }
-
-            if (state.Answered || _switch.Count >= _options.MaxCircuits || answer.Path.Count < 2 || answer.Path.Any(p => p.Length != NodeId.Size))
-            {
-                Release(link, answer.CircuitId, state.Answered ? "another path answered first" : "no room for another circuit");
-                BranchEnded(answer.ProbeId, state);
-                return;
-            }
-
-            state.Answered = true;
-            var path = answer.Path.Select(p => new NodeId(p.Span)).ToList();
-            if (state.From is not { } from)
-            {
-                if (state.Resuming is { } resumed)
-                {
-                    ResumeHere(link, answer.CircuitId, state, resumed, path);
-                    return;
-                }
-
-                // Our own dial: the circuit's first hop, pending until the end-to-end handshake goes through it.
-                var circuit = _carrier.Add(path, isOrigin: true, state.Key);
-                var first = new CircuitHop(null, 0, link, answer.CircuitId, circuit, Environment.TickCount64);
-                circuit.Hop = first;
-                _switch.Add(first);
-                state.Found!.TrySetResult(first);
-                return;
-            }
-
-            var id = from.AllocateId();
-            var hop = new CircuitHop(from, id, link, answer.CircuitId, null, Environment.TickCount64);
-            _switch.Add(hop);
-            var onward = answer.Clone();
-            onward.CircuitId = id;
-            if (!from.Send(new MeshMessage { Answer = onward }))
-            {
-                _switch.CloseHop(hop, from, "the link toward the origin is down");
-            }
-        }
-    }
-
-    /// <summary>Under _gate: a branch of a probe ended without the target; when none is left, say so upstream.</summary>
-    private void BranchEnded(ulong probeId, ProbeState state)
-    {
-        if (state.Outstanding.Count > 0 || state.Answered)
-        {
-            return;
-        }
-
-        state.Answered = true;
-        if (state.From is { } from)
-        {
-            DeadEnd(from, probeId);
-        }
-        else
-        {
-            state.Found!.TrySetException(new MeshException("unreachable: every branch of the probe dead-ended without finding it."));
-        }
-    }
-
-    private static void DeadEnd(NeighborLink link, ulong probeId) =>
-        link.Send(new MeshMessage { Answer = new ProbeAnswer { ProbeId = probeId, Result = ProbeAnswer.Types.Result.DeadEnd } });
-
-    private static void Release(NeighborLink link, uint circuitId, string reason) =>
-        link.Send(new MeshMessage { CircuitClose = new CircuitClose { CircuitId = circuitId, Reason = $"released: {reason}" } });
-
-    /// <summary>Under _gate: room for one more probe state, after dropping the expired ones if need be.</summary>
-    private bool TryMakeRoomForProbe()
-    {
-        if (_probes.Count < _options.MaxProbeStates)
-        {
-            return true;
-        }
-
-        RemoveExpiredProbes(Environment.TickCount64);
-        return _probes.Count < _options.MaxProbeStates;
-    }
-
-    private void RemoveExpiredProbes(long now)
-    {
-        foreach (var (id, state) in _probes.ToList())
-        {
-            if (state.ExpiresTicks <= now)
-            {
-                _probes.Remove(id);
-            }
         }
     }
 
@@ -728,11 +392,11 @@ public sealed partial class MeshNode : IAsyncDisposable
                 Found = new(TaskCreationOptions.RunContinuationsAsynchronously),
                 Resuming = local,
             };
-            var probe = NewProbe(target);
+            var probe = _router.NewProbe(target);
             probe.Resumes = ByteString.CopyFrom(local.Key);
             var sent = Stopwatch.GetTimestamp();
-            SendProbe(target, probe, state);
-            await AwaitFoundAsync(target, state, deadline, window, _stopping.Token).ConfigureAwait(false);
+            _router.SendProbe(target, probe, state);
+            await _router.AwaitFoundAsync(target, state, deadline, window, _stopping.Token).ConfigureAwait(false);
             await ReportRerouteAsync(local, Stopwatch.GetElapsedTime(sent)).ConfigureAwait(false);
             return;
         }
@@ -852,7 +516,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 List<CircuitHop> stale;
                 lock (_gate)
                 {
-                    RemoveExpiredProbes(now);
+                    _router.RemoveExpired(now);
                     stale = _switch.Stale(_links.Up, now, _options);
                 }
 
@@ -883,15 +547,10 @@ public sealed partial class MeshNode : IAsyncDisposable
     [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "Circuit to {Target} up via {Via}")]
     private static partial void LogCircuitUp(ILogger logger, NodeId target, string via);
 
-    [LoggerMessage(EventId = 64, Level = LogLevel.Information, Message = "Circuit from {Origin} refused (not allowed, or no room)")]
-    private static partial void LogCircuitRefused(ILogger logger, NodeId origin);
 
     [LoggerMessage(EventId = 65, Level = LogLevel.Information, Message = "Circuit with {Peer} broke ({Reason}): trying another path")]
     private static partial void LogCircuitBroken(ILogger logger, NodeId peer, string reason);
 
     [LoggerMessage(EventId = 66, Level = LogLevel.Information, Message = "Circuit with {Peer} re-routed via {Via}")]
     private static partial void LogCircuitRerouted(ILogger logger, NodeId peer, string via);
-
-    [LoggerMessage(EventId = 67, Level = LogLevel.Information, Message = "Re-route from {Origin} refused (no live circuit of that key, not allowed, or no room)")]
-    private static partial void LogRerouteRefused(ILogger logger, NodeId origin);
 }

@@ -18,6 +18,9 @@ public static class MeshProtocol
     /// </summary>
     public const int MinimumCellSize = 1200 + CellHeaderSize;
 
+    /// <summary>Bytes of the random key a circuit's first probe carries and its re-route probes name it by.</summary>
+    internal const int CircuitKeySize = 16;
+
     /// <summary>
     /// Lets <paramref name="neighbors"/> dial <paramref name="options"/>' peer for mesh links (and for nothing else):
     /// call before the peer endpoint is created.
