@@ -21,9 +21,11 @@ namespace QuicPipe.Mesh;
 /// as cells: the nodes between the ends carry only ciphertext.
 /// </summary>
 /// <remarks>
-/// One lock guards the control state (links, probes, circuit tables' changes); cells cross on the links' endpoint
-/// loop thread and only read the tables. Of two neighbours, the one whose NodeId sorts first dials the link, so
-/// the two never dial each other at once.
+/// The node is the facade and the end-to-end endpoint; its parts: <see cref="LinkKeeper"/> (the neighbour links),
+/// <see cref="ProbeRouter"/> (probes and their answers), <see cref="CircuitSwitch"/> (hops, cells, teardown) and
+/// <see cref="CircuitRerouter"/> (what becomes of a circuit ending here whose hop closed). One lock, the node's,
+/// guards the control state of all of them (links, probes, circuit tables' changes); cells cross on the links'
+/// endpoint loop thread and only read the tables.
 /// </remarks>
 public sealed partial class MeshNode : IAsyncDisposable
 {
@@ -60,8 +62,9 @@ public sealed partial class MeshNode : IAsyncDisposable
         _logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Mesh");
         _carrier = new CircuitCarrier(this);
         _links = new LinkKeeper(this, peer, options, _gate, _logger);
-        _switch = new CircuitSwitch(this, _gate, _carrier);
+        _switch = new CircuitSwitch(_gate, _carrier);
         _router = new ProbeRouter(_self, options, _gate, _links, _switch, _carrier, _pins, _logger);
+        _switch.Rerouter = new CircuitRerouter(options, _gate, _links, _router, _switch, _logger, _stopping.Token);
         _innerAlpn = peer.EndpointOptions.ServerAlpn;
         var socket = new QuicVirtualSocket(_carrier, CircuitCarrier.LocalAddress);
         _carrier.Socket = socket;
@@ -316,7 +319,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 _switch.CloseHop(old, null, "re-routed");
             }
 
-            _ = ReportRerouteAsync(rerouted.Circuit, null);
+            _ = _switch.Rerouter.ReportRerouteAsync(rerouted.Circuit, null);
         }
     }
 
@@ -329,138 +332,6 @@ public sealed partial class MeshNode : IAsyncDisposable
         {
             _ = _switch.CloseAfterAsync(connection, circuit);
         }
-    }
-
-    /// <summary>
-    /// The hop of a circuit that ends here closed. A break (a link went down, or a close came from the path) of a
-    /// live connection is re-routed (at the origin) or waited out for a re-route (at the target, while it has a
-    /// link that could bring one) within <see cref="MeshNodeOptions.RerouteWindow"/>; anything else ends it.
-    /// </summary>
-    internal void OnLocalHopClosed(LocalCircuit local, CircuitHop hop, NeighborLink? from, string reason, bool cleanEnd)
-    {
-        bool resume;
-        lock (_gate)
-        {
-            if (local.Hop != hop)
-            {
-                // A re-route replaced this hop already.
-                return;
-            }
-
-            resume = !cleanEnd && from is not null && CanResume(local) && (local.IsOrigin || _links.Up.Any(l => l.CarriesCells));
-            if (!resume)
-            {
-                _switch.EndLocal(local, reason, cleanEnd);
-                return;
-            }
-        }
-
-        LogCircuitBroken(_logger, local.IsOrigin ? local.Path[^1] : local.Path[0], reason);
-        _ = local.IsOrigin ? RerouteAsync(local, hop, reason) : AwaitRerouteAsync(local, hop, reason);
-    }
-
-    /// <summary>Under _gate: whether a break of <paramref name="local"/> may be re-routed.</summary>
-    private bool CanResume(LocalCircuit local) =>
-        _options.RerouteWindow > TimeSpan.Zero && local.Key is not null && local.DownReason is null && local.Circuit is { } circuit && !circuit.Connection.Closed.IsCompleted && !_stopping.IsCancellationRequested;
-
-    /// <summary>
-    /// The origin's side of a re-route: one probe for the target naming the circuit's key (a flood tries every path
-    /// at once), within the window; its first FOUND carries the connection on. Dead-ended or out of time: the
-    /// circuit ends as a break without re-route does.
-    /// </summary>
-    private async Task RerouteAsync(LocalCircuit local, CircuitHop broken, string reason)
-    {
-        var target = local.Path[^1];
-        var window = _options.RerouteWindow;
-        var deadline = Environment.TickCount64 + (long)window.TotalMilliseconds;
-        string why;
-        try
-        {
-            // The break may have taken our only link: one that comes back within the window still serves.
-            while (!_links.AnyCarriesCells())
-            {
-                if (Environment.TickCount64 >= deadline)
-                {
-                    throw new MeshException($"{target} unreachable: no neighbour link is up.");
-                }
-
-                await Task.Delay(50, _stopping.Token).ConfigureAwait(false);
-            }
-
-            var state = new ProbeState(null, deadline)
-            {
-                Found = new(TaskCreationOptions.RunContinuationsAsynchronously),
-                Resuming = local,
-            };
-            var probe = _router.NewProbe(target);
-            probe.Resumes = ByteString.CopyFrom(local.Key);
-            var sent = Stopwatch.GetTimestamp();
-            _router.SendProbe(target, probe, state);
-            await _router.AwaitFoundAsync(target, state, deadline, window, _stopping.Token).ConfigureAwait(false);
-            await ReportRerouteAsync(local, Stopwatch.GetElapsedTime(sent)).ConfigureAwait(false);
-            return;
-        }
-        catch (MeshException e)
-        {
-            why = e.Message;
-        }
-        catch (OperationCanceledException)
-        {
-            why = "the node is stopping";
-        }
-
-        lock (_gate)
-        {
-            if (local.Hop == broken)
-            {
-                _switch.EndLocal(local, $"{reason}; no other path: {why}", clean: false);
-            }
-        }
-    }
-
-    /// <summary>The target's side of a re-route: the connection waits the window for the origin's re-route probe.</summary>
-    private async Task AwaitRerouteAsync(LocalCircuit local, CircuitHop broken, string reason)
-    {
-        try
-        {
-            await Task.Delay(_options.RerouteWindow, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        lock (_gate)
-        {
-            if (local.Hop == broken)
-            {
-                _switch.EndLocal(local, $"{reason}; no other path within {_options.RerouteWindow.TotalSeconds:0.#} s", clean: false);
-            }
-        }
-    }
-
-    /// <summary>Tells the circuit's owner of its new path: <paramref name="rtt"/> as the probe measured it, or (null) the connection's.</summary>
-    private async Task ReportRerouteAsync(LocalCircuit local, TimeSpan? rtt)
-    {
-        if (local.Circuit is not { } circuit)
-        {
-            return;
-        }
-
-        var measured = rtt ?? circuit.Rtt;
-        if (rtt is null)
-        {
-            try
-            {
-                measured = (await circuit.Connection.GetStatsAsync(_stopping.Token).ConfigureAwait(false)).SmoothedRtt;
-            }
-            catch (Exception e) when (e is QuicConnectionException or OperationCanceledException or ObjectDisposedException)
-            {
-            }
-        }
-
-        var path = local.Path;
-        LogCircuitRerouted(_logger, local.IsOrigin ? path[^1] : path[0], string.Join(",", path.Skip(1).SkipLast(1)));
-        circuit.OnRerouted(path, measured);
     }
 
     private async Task AcceptCircuitConnectionsAsync(CancellationToken stopping)
@@ -546,11 +417,4 @@ public sealed partial class MeshNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "Circuit to {Target} up via {Via}")]
     private static partial void LogCircuitUp(ILogger logger, NodeId target, string via);
-
-
-    [LoggerMessage(EventId = 65, Level = LogLevel.Information, Message = "Circuit with {Peer} broke ({Reason}): trying another path")]
-    private static partial void LogCircuitBroken(ILogger logger, NodeId peer, string reason);
-
-    [LoggerMessage(EventId = 66, Level = LogLevel.Information, Message = "Circuit with {Peer} re-routed via {Via}")]
-    private static partial void LogCircuitRerouted(ILogger logger, NodeId peer, string via);
 }

@@ -13,7 +13,7 @@ namespace QuicPipe.Mesh.Internal;
 /// The node's lock (<paramref name="gate"/>) guards the circuit count and the tables' changes; cells cross on the
 /// links' endpoint loop threads and only read the tables.
 /// </remarks>
-internal sealed class CircuitSwitch(MeshNode node, Lock gate, CircuitCarrier carrier)
+internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier)
 {
     // How long a circuit outlives the end-to-end connection in it (CloseAfterAsync).
     private static readonly TimeSpan CleanCloseLinger = TimeSpan.FromSeconds(1);
@@ -33,6 +33,9 @@ internal sealed class CircuitSwitch(MeshNode node, Lock gate, CircuitCarrier car
     public long CellBytesForwarded => Interlocked.Read(ref _cellBytesForwarded);
 
     public long CellsDropped => Interlocked.Read(ref _cellsDropped);
+
+    /// <summary>Decides what becomes of a circuit ending here whose hop closed (set once, before any link is up).</summary>
+    public CircuitRerouter Rerouter { get; set; } = null!;
 
     /// <summary>For tests: sees every cell this node relays from one link to another, as it leaves.</summary>
     public CellTap? ForwardTap { get; set; }
@@ -140,7 +143,7 @@ internal sealed class CircuitSwitch(MeshNode node, Lock gate, CircuitCarrier car
 
         if (hop.Local is { } local)
         {
-            node.OnLocalHopClosed(local, hop, from, reason, cleanEnd);
+            Rerouter.OnHopClosed(local, hop, from, reason, cleanEnd);
         }
     }
 
