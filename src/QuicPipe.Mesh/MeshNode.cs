@@ -46,6 +46,7 @@ public sealed partial class MeshNode : IAsyncDisposable
     private readonly LinkKeeper _links;
     private readonly CircuitSwitch _switch;
     private readonly ProbeRouter _router;
+    private readonly CircuitRerouter _rerouter;
 
     // The DCIDs of end-to-end Initials we answered FOUND for, with the origin each pins and when it expires.
     private readonly ConcurrentDictionary<ConnectionId, (NodeId Origin, long ExpiresTicks)> _pins = new();
@@ -62,9 +63,10 @@ public sealed partial class MeshNode : IAsyncDisposable
         _logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("QuicPipe.Mesh");
         _carrier = new CircuitCarrier(this);
         _links = new LinkKeeper(this, peer, options, _gate, _logger);
-        _switch = new CircuitSwitch(_gate, _carrier);
+        // The switch and the rerouter need each other; the rerouter is set below, before any link (and so any hop) exists.
+        _switch = new CircuitSwitch(_gate, _carrier, (local, hop, from, reason, clean) => _rerouter!.OnHopClosed(local, hop, from, reason, clean));
         _router = new ProbeRouter(_self, options, _gate, _links, _switch, _carrier, _pins, _logger);
-        _switch.Rerouter = new CircuitRerouter(options, _gate, _links, _router, _switch, _logger, _stopping.Token);
+        _rerouter = new CircuitRerouter(options, _gate, _links, _router, _switch, _logger, _stopping.Token);
         _innerAlpn = peer.EndpointOptions.ServerAlpn;
         var socket = new QuicVirtualSocket(_carrier, CircuitCarrier.LocalAddress);
         _carrier.Socket = socket;
@@ -319,7 +321,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                 _switch.CloseHop(old, null, "re-routed");
             }
 
-            _ = _switch.Rerouter.ReportRerouteAsync(rerouted.Circuit, null);
+            _ = _rerouter.ReportRerouteAsync(rerouted.Circuit, null);
         }
     }
 

@@ -7,13 +7,14 @@ namespace QuicPipe.Mesh.Internal;
 /// <summary>
 /// The circuits through and ending at this node (docs/circuits.md, "Circuits"): relays each cell from one link to
 /// the other under the other side's id, hands the local end's cells to the end-to-end endpoint, and tears circuits
-/// down hop by hop. A circuit that ends here and breaks is the node's to re-route or end.
+/// down hop by hop. What becomes of a circuit ending here whose hop closed, <paramref name="localHopClosed"/> decides
+/// (re-route or end: <see cref="CircuitRerouter"/>).
 /// </summary>
 /// <remarks>
 /// The node's lock (<paramref name="gate"/>) guards the circuit count and the tables' changes; cells cross on the
 /// links' endpoint loop threads and only read the tables.
 /// </remarks>
-internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier)
+internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier, Action<LocalCircuit, CircuitHop, NeighborLink?, string, bool> localHopClosed)
 {
     // How long a circuit outlives the end-to-end connection in it (CloseAfterAsync).
     private static readonly TimeSpan CleanCloseLinger = TimeSpan.FromSeconds(1);
@@ -33,9 +34,6 @@ internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier)
     public long CellBytesForwarded => Interlocked.Read(ref _cellBytesForwarded);
 
     public long CellsDropped => Interlocked.Read(ref _cellsDropped);
-
-    /// <summary>Decides what becomes of a circuit ending here whose hop closed (set once, before any link is up).</summary>
-    public CircuitRerouter Rerouter { get; set; } = null!;
 
     /// <summary>For tests: sees every cell this node relays from one link to another, as it leaves.</summary>
     public CellTap? ForwardTap { get; set; }
@@ -143,7 +141,7 @@ internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier)
 
         if (hop.Local is { } local)
         {
-            Rerouter.OnHopClosed(local, hop, from, reason, cleanEnd);
+            localHopClosed(local, hop, from, reason, cleanEnd);
         }
     }
 
