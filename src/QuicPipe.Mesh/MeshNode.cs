@@ -325,7 +325,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
     }
 
-    // ---- circuits ----
+    // ---- end-to-end connections ----
 
     private void Bind(LocalCircuit circuit, QuicConnection connection, MeshCircuit result)
     {
