@@ -16,18 +16,13 @@ public sealed class CircuitRerouteTests(ITestOutputHelper output)
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var lab = new MeshLab();
-        var a = await lab.StartAsync("A", ["B", "C"], timeout.Token);
-        var b = await lab.StartAsync("B", ["A", "D"], timeout.Token);
-        var c = await lab.StartAsync("C", ["A", "D"], timeout.Token);
-        var d = await lab.StartAsync("D", ["B", "C"], timeout.Token);
-        await a.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
-        await d.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        var (a, d) = await lab.StartDiamondAsync(timeout.Token);
 
         var circuit = await a.DialAsync(lab.Id("D"), timeout.Token);
         var accepted = await d.AcceptAsync(timeout.Token);
         var middle = Assert.Single(circuit.Via);
         var (dead, other) = middle == lab.Id("B") ? ("B", "C") : ("C", "B");
-        var survivor = other == "B" ? b : c;
+        var survivor = lab[other];
         var rerouted = new TaskCompletionSource<IReadOnlyList<NodeId>>(TaskCreationOptions.RunContinuationsAsynchronously);
         circuit.Rerouted += (_, _) => rerouted.TrySetResult(circuit.Path);
         var acceptedRerouted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -93,12 +88,7 @@ public sealed class CircuitRerouteTests(ITestOutputHelper output)
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var lab = new MeshLab();
-        var a = await lab.StartAsync("A", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.Zero);
-        await lab.StartAsync("B", ["A", "D"], timeout.Token);
-        await lab.StartAsync("C", ["A", "D"], timeout.Token);
-        var d = await lab.StartAsync("D", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.Zero);
-        await a.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
-        await d.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        var (a, d) = await lab.StartDiamondAsync(timeout.Token, configureA: o => o.RerouteWindow = TimeSpan.Zero, configureD: o => o.RerouteWindow = TimeSpan.Zero);
         var circuit = await a.DialAsync(lab.Id("D"), timeout.Token);
         var accepted = await d.AcceptAsync(timeout.Token);
         var rerouted = 0;
@@ -120,12 +110,7 @@ public sealed class CircuitRerouteTests(ITestOutputHelper output)
         await using var lab = new MeshLab();
 
         // A gives up at once; D still has a link that could bring a re-route, so it waits its window for one.
-        var a = await lab.StartAsync("A", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.Zero);
-        await lab.StartAsync("B", ["A", "D"], timeout.Token);
-        await lab.StartAsync("C", ["A", "D"], timeout.Token);
-        var d = await lab.StartAsync("D", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.FromSeconds(2));
-        await a.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
-        await d.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        var (a, d) = await lab.StartDiamondAsync(timeout.Token, configureA: o => o.RerouteWindow = TimeSpan.Zero, configureD: o => o.RerouteWindow = TimeSpan.FromSeconds(2));
         var circuit = await a.DialAsync(lab.Id("D"), timeout.Token);
         var accepted = await d.AcceptAsync(timeout.Token);
 

@@ -132,12 +132,7 @@ public sealed class CircuitTests
         using var timeout = new CancellationTokenSource(Limit);
         await using var lab = new MeshLab();
         // No re-route (CircuitRerouteTests has it): the first circuit ends, and a new dial finds the way round.
-        var a = await lab.StartAsync("A", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.Zero);
-        await lab.StartAsync("B", ["A", "D"], timeout.Token);
-        await lab.StartAsync("C", ["A", "D"], timeout.Token);
-        var d = await lab.StartAsync("D", ["B", "C"], timeout.Token, configure: o => o.RerouteWindow = TimeSpan.Zero);
-        await a.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
-        await d.WaitForLinksAsync([lab.Id("B"), lab.Id("C")], timeout.Token);
+        var (a, d) = await lab.StartDiamondAsync(timeout.Token, configureA: o => o.RerouteWindow = TimeSpan.Zero, configureD: o => o.RerouteWindow = TimeSpan.Zero);
         var first = await a.DialAsync(lab.Id("D"), timeout.Token);
         var firstAccepted = await d.AcceptAsync(timeout.Token);
         var middle = Assert.Single(first.Via);

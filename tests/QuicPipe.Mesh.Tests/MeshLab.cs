@@ -63,6 +63,21 @@ internal sealed class MeshLab : IAsyncDisposable
         return mesh;
     }
 
+    /// <summary>
+    /// Starts the diamond A-B-D, A-C-D (two ways from A to D, one through each middle node) and waits until A and D
+    /// both have their two links.
+    /// </summary>
+    public async Task<(MeshNode A, MeshNode D)> StartDiamondAsync(CancellationToken cancellationToken, Action<MeshNodeOptions>? configureA = null, Action<MeshNodeOptions>? configureD = null)
+    {
+        var a = await StartAsync("A", ["B", "C"], cancellationToken, configure: configureA);
+        await StartAsync("B", ["A", "D"], cancellationToken);
+        await StartAsync("C", ["A", "D"], cancellationToken);
+        var d = await StartAsync("D", ["B", "C"], cancellationToken, configure: configureD);
+        await a.WaitForLinksAsync([Id("B"), Id("C")], cancellationToken);
+        await d.WaitForLinksAsync([Id("B"), Id("C")], cancellationToken);
+        return (a, d);
+    }
+
     /// <summary>Stops a node at once (its links see their connections end).</summary>
     public async Task StopAsync(string name)
     {
