@@ -21,10 +21,10 @@ public sealed class QuicVirtualSocket : IDatagramPort
     /// <summary>Default bound of the hand-over queue.</summary>
     public const int DefaultQueueCapacity = 1024;
 
-    private readonly IQuicPacketCarrier _carrier;
     // Packets up to this size are copied into reused buffers; a larger one (no carrier here sends one) gets its own.
     private const int BufferSize = 2048;
 
+    private readonly IQuicPacketCarrier _carrier;
     private readonly ConcurrentQueue<Datagram> _queue = new();
     private readonly ConcurrentQueue<byte[]> _spareBuffers = new();
     private readonly ManualResetEventSlim _signal = new(false);
