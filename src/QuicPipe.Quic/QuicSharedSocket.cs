@@ -45,7 +45,7 @@ public sealed class QuicSharedSocket : IDatagramPort
     private readonly UdpBatchSocket _sender;
     private readonly ConcurrentQueue<Datagram> _queue = new();
     private readonly ConcurrentQueue<Datagram> _initials = new();
-    private readonly ManualResetEventSlim _signal = new(false);
+    private readonly PortSignal _signal = new();
     private readonly int _capacity;
     private readonly int _initialCapacity;
     private int _queued;
@@ -196,9 +196,8 @@ public sealed class QuicSharedSocket : IDatagramPort
             return 0;
         }
 
-        // Reset before looking, so a delivery between the look and the wait still wakes us.
-        _signal.Reset();
-        if (_queue.IsEmpty && _initials.IsEmpty)
+        // Reset before looking, so a delivery or a wake-up between the look and the wait still wakes us.
+        if (!_signal.ResetUnlessWoken() && _queue.IsEmpty && _initials.IsEmpty)
         {
             _signal.Wait(wait);
         }
@@ -231,7 +230,7 @@ public sealed class QuicSharedSocket : IDatagramPort
 
     void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit) => _sender.SendTo(datagram, destination, hopLimit);
 
-    void IDatagramPort.Wake() => _signal.Set();
+    void IDatagramPort.Wake() => _signal.Wake();
 
     void IDatagramPort.Shutdown()
     {

@@ -27,7 +27,7 @@ public sealed class QuicVirtualSocket : IDatagramPort
     private readonly IQuicPacketCarrier _carrier;
     private readonly ConcurrentQueue<Datagram> _queue = new();
     private readonly ConcurrentQueue<byte[]> _spareBuffers = new();
-    private readonly ManualResetEventSlim _signal = new(false);
+    private readonly PortSignal _signal = new();
     private readonly int _capacity;
     private int _queued;
     private long _refused;
@@ -80,9 +80,8 @@ public sealed class QuicVirtualSocket : IDatagramPort
             return 0;
         }
 
-        // Reset before looking, so a delivery between the look and the wait still wakes us.
-        _signal.Reset();
-        if (_queue.IsEmpty)
+        // Reset before looking, so a delivery or a wake-up between the look and the wait still wakes us.
+        if (!_signal.ResetUnlessWoken() && _queue.IsEmpty)
         {
             _signal.Wait(wait);
         }
@@ -127,7 +126,7 @@ public sealed class QuicVirtualSocket : IDatagramPort
     // A carried packet has no IP TTL of its own to set: it goes like any other.
     void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit) => _carrier.Send(datagram, destination);
 
-    void IDatagramPort.Wake() => _signal.Set();
+    void IDatagramPort.Wake() => _signal.Wake();
 
     void IDatagramPort.Shutdown()
     {
