@@ -132,12 +132,7 @@ public sealed class CircuitRerouteTests(ITestOutputHelper output)
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var lab = new MeshLab();
-        var a = await lab.StartAsync("A", ["B"], timeout.Token);
-        var b = await lab.StartAsync("B", ["A", "C"], timeout.Token);
-        var c = await lab.StartAsync("C", ["B", "D"], timeout.Token);
-        var d = await lab.StartAsync("D", ["C"], timeout.Token);
-        await b.WaitForLinksAsync([lab.Id("A"), lab.Id("C")], timeout.Token);
-        await c.WaitForLinksAsync([lab.Id("B"), lab.Id("D")], timeout.Token);
+        var (a, _, _, d) = await lab.StartLineAsync(timeout.Token);
         var circuit = await a.DialAsync(lab.Id("D"), timeout.Token);
         var accepted = await d.AcceptAsync(timeout.Token);
 

@@ -15,12 +15,7 @@ public sealed class CircuitTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var lab = new MeshLab();
-        var a = await lab.StartAsync("A", ["B"], timeout.Token);
-        var b = await lab.StartAsync("B", ["A", "C"], timeout.Token);
-        var c = await lab.StartAsync("C", ["B", "D"], timeout.Token);
-        var d = await lab.StartAsync("D", ["C"], timeout.Token);
-        await b.WaitForLinksAsync([lab.Id("A"), lab.Id("C")], timeout.Token);
-        await c.WaitForLinksAsync([lab.Id("B"), lab.Id("D")], timeout.Token);
+        var (a, b, c, d) = await lab.StartLineAsync(timeout.Token);
 
         // The 32-byte marker recurs every 4 KiB of both payloads: in plaintext, many copies would lie whole in some cell.
         var marker = RandomNumberGenerator.GetBytes(32);
@@ -74,12 +69,7 @@ public sealed class CircuitTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var lab = new MeshLab();
-        var a = await lab.StartAsync("A", ["B"], timeout.Token);
-        var b = await lab.StartAsync("B", ["A", "C"], timeout.Token);
-        var c = await lab.StartAsync("C", ["B", "D"], timeout.Token);
-        var d = await lab.StartAsync("D", ["C"], timeout.Token);
-        await b.WaitForLinksAsync([lab.Id("A"), lab.Id("C")], timeout.Token);
-        await c.WaitForLinksAsync([lab.Id("B"), lab.Id("D")], timeout.Token);
+        var (a, b, _, d) = await lab.StartLineAsync(timeout.Token);
         var circuit = await a.DialAsync(lab.Id("D"), timeout.Token);
         var accepted = await d.AcceptAsync(timeout.Token);
 
