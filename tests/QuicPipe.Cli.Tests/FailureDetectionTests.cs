@@ -149,10 +149,7 @@ public sealed class FailureDetectionTests : IDisposable
     {
         var relay = StartRelay();
         var (accept, dial) = Connect(relayOnly: true, "--log-level", "Information");
-        using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var stopWriting = new CancellationTokenSource();
-        var writing = WriteSteadilyAsync(dial.Stdin, sent, stopWriting.Token);
-        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > 256 * 1024, Startup), dial.AllStderr + "\n" + accept.AllStderr);
+        using var transfer = SteadyTransfer.Start(dial, accept);
 
         // Killed and started again on the same port with the same key, as a service manager's restart does.
         var killedAt = DateTime.UtcNow;
@@ -173,7 +170,7 @@ public sealed class FailureDetectionTests : IDisposable
         var resumed = clock.Elapsed;
         Assert.True(resumed <= TimeSpan.FromSeconds(5), $"the transfer resumed {resumed.TotalSeconds:0.0} s after the relay was back (down {downFor.TotalSeconds:0.0} s; both peers registered again after {(await registered).TotalSeconds:0.0} s)\n{Timeline(killedAt, dial)}\n{Timeline(killedAt, accept)}");
 
-        await StopWritingAndVerifyAsync(dial, accept, stopWriting, writing, sent);
+        await transfer.StopAndVerifyAsync();
         GC.KeepAlive(relay);
     }
 
@@ -182,10 +179,7 @@ public sealed class FailureDetectionTests : IDisposable
     {
         var relay = StartRelay();
         var (accept, dial) = Connect(relayOnly: true, "--log-level", "Information");
-        using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var stopWriting = new CancellationTokenSource();
-        var writing = WriteSteadilyAsync(dial.Stdin, sent, stopWriting.Token);
-        Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > 256 * 1024, Startup), dial.AllStderr + "\n" + accept.AllStderr);
+        using var transfer = SteadyTransfer.Start(dial, accept);
 
         // Down for longer than the peer timeout's old role as the QUIC idle timeout allowed (6 s, less the time the
         // peers took to notice): the peers' silence does not count while the relay does not answer.
@@ -202,7 +196,7 @@ public sealed class FailureDetectionTests : IDisposable
         var resumed = clock.Elapsed;
         Assert.True(resumed <= TimeSpan.FromSeconds(5), $"the transfer resumed {resumed.TotalSeconds:0.0} s after the relay was back\n{Timeline(killedAt, dial)}\n{Timeline(killedAt, accept)}");
 
-        await StopWritingAndVerifyAsync(dial, accept, stopWriting, writing, sent);
+        await transfer.StopAndVerifyAsync();
         GC.KeepAlive(relay);
     }
 
@@ -217,21 +211,6 @@ public sealed class FailureDetectionTests : IDisposable
         Assert.Equal(1, survivor.ExitCode);
         Assert.Equal([$"quicpipe {command}: " + ConnectionLost], survivor.Stderr.Where(l => l.StartsWith($"quicpipe {command}:", StringComparison.Ordinal)));
         Assert.DoesNotContain(survivor.Stderr, l => l.Contains("Unhandled exception", StringComparison.Ordinal));
-    }
-
-    /// <summary>Ends a steady transfer: both peers exit 0 and everything written arrived byte-exact.</summary>
-    private static async Task StopWritingAndVerifyAsync(PeerProcess dial, PeerProcess accept, CancellationTokenSource stopWriting, Task<long> writing, IncrementalHash sent)
-    {
-        await stopWriting.CancelAsync();
-        var total = await writing;
-        dial.Stdin.Close();
-        accept.Stdin.Close();
-        Assert.True(dial.WaitForExit(Startup), dial.AllStderr);
-        Assert.True(accept.WaitForExit(Startup), accept.AllStderr);
-        Assert.True(dial.ExitCode == 0, dial.AllStderr);
-        Assert.True(accept.ExitCode == 0, accept.AllStderr);
-        Assert.Equal(total, accept.StdoutBytes);
-        Assert.Equal(sent.GetCurrentHash(), accept.StdoutSha256());
     }
 
     private static string Timeline(DateTime from, PeerProcess peer) =>
@@ -250,25 +229,6 @@ public sealed class FailureDetectionTests : IDisposable
 
         using var json = JsonDocument.Parse(last);
         return json.RootElement.GetProperty("routes").GetInt64();
-    }
-
-    /// <summary>About 1.6 MB/s of pseudo-random bytes until stopped; returns how many were written.</summary>
-    private static async Task<long> WriteSteadilyAsync(Stream stdin, IncrementalHash hash, CancellationToken stop)
-    {
-        var random = new Random(7);
-        var buffer = new byte[16 * 1024];
-        long total = 0;
-        while (!stop.IsCancellationRequested)
-        {
-            random.NextBytes(buffer);
-            hash.AppendData(buffer);
-            await stdin.WriteAsync(buffer, CancellationToken.None);
-            await stdin.FlushAsync(CancellationToken.None);
-            total += buffer.Length;
-            await Task.Delay(10, CancellationToken.None);
-        }
-
-        return total;
     }
 
     /// <summary>An accepter and a dialer connected through the relay (and on a direct path unless relay-only).</summary>
@@ -297,5 +257,71 @@ public sealed class FailureDetectionTests : IDisposable
         var process = PeerProcess.Start(args);
         _scratch.Own(process);
         return process;
+    }
+
+    /// <summary>
+    /// The dialer writing about 1.6 MB/s of pseudo-random bytes until stopped, hashing what it wrote; started once
+    /// the accepter has received the first 256 KiB.
+    /// </summary>
+    private sealed class SteadyTransfer : IDisposable
+    {
+        private readonly PeerProcess _dial;
+        private readonly PeerProcess _accept;
+        private readonly IncrementalHash _sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task<long> _writing;
+
+        private SteadyTransfer(PeerProcess dial, PeerProcess accept)
+        {
+            _dial = dial;
+            _accept = accept;
+            _writing = WriteAsync();
+        }
+
+        public static SteadyTransfer Start(PeerProcess dial, PeerProcess accept)
+        {
+            var transfer = new SteadyTransfer(dial, accept);
+            Assert.True(SpinWait.SpinUntil(() => accept.StdoutBytes > 256 * 1024, Startup), dial.AllStderr + "\n" + accept.AllStderr);
+            return transfer;
+        }
+
+        /// <summary>Ends the transfer: both peers exit 0 and everything written arrived byte-exact.</summary>
+        public async Task StopAndVerifyAsync()
+        {
+            await _stop.CancelAsync();
+            var total = await _writing;
+            _dial.Stdin.Close();
+            _accept.Stdin.Close();
+            Assert.True(_dial.WaitForExit(Startup), _dial.AllStderr);
+            Assert.True(_accept.WaitForExit(Startup), _accept.AllStderr);
+            Assert.True(_dial.ExitCode == 0, _dial.AllStderr);
+            Assert.True(_accept.ExitCode == 0, _accept.AllStderr);
+            Assert.Equal(total, _accept.StdoutBytes);
+            Assert.Equal(_sent.GetCurrentHash(), _accept.StdoutSha256());
+        }
+
+        public void Dispose()
+        {
+            _sent.Dispose();
+            _stop.Dispose();
+        }
+
+        private async Task<long> WriteAsync()
+        {
+            var random = new Random(7);
+            var buffer = new byte[16 * 1024];
+            long total = 0;
+            while (!_stop.IsCancellationRequested)
+            {
+                random.NextBytes(buffer);
+                _sent.AppendData(buffer);
+                await _dial.Stdin.WriteAsync(buffer, CancellationToken.None);
+                await _dial.Stdin.FlushAsync(CancellationToken.None);
+                total += buffer.Length;
+                await Task.Delay(10, CancellationToken.None);
+            }
+
+            return total;
+        }
     }
 }
