@@ -157,32 +157,4 @@ public sealed class CircuitRerouteTests(ITestOutputHelper output)
         {
         }
     }
-
-    /// <summary>Reads a stream to its end, counting as it goes (the count is read from the test's thread).</summary>
-    private sealed class Received
-    {
-        private long _count;
-
-        public long Count => Interlocked.Read(ref _count);
-
-        public async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken cancellationToken)
-        {
-            using var buffer = new MemoryStream();
-            while (true)
-            {
-                var result = await stream.Input.ReadAsync(cancellationToken);
-                foreach (var segment in result.Buffer)
-                {
-                    buffer.Write(segment.Span);
-                }
-
-                Interlocked.Add(ref _count, result.Buffer.Length);
-                stream.Input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    return buffer.ToArray();
-                }
-            }
-        }
-    }
 }

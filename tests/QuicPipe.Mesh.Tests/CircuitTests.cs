@@ -38,8 +38,8 @@ public sealed class CircuitTests
         var sendingA = stream.WriteAsync(fromA, endStream: true, timeout.Token).AsTask();
         var incoming = await accepted.Connection.AcceptStreamAsync(timeout.Token);
         var sendingD = incoming.WriteAsync(fromD, endStream: true, timeout.Token).AsTask();
-        var atD = ReadAllAsync(incoming, timeout.Token);
-        var atA = ReadAllAsync(stream, timeout.Token);
+        var atD = Received.AllAsync(incoming, timeout.Token);
+        var atA = Received.AllAsync(stream, timeout.Token);
         await Task.WhenAll(sendingA, sendingD, atD, atA);
 
         Assert.Equal(SHA256.HashData(fromA), SHA256.HashData(await atD));
@@ -137,7 +137,7 @@ public sealed class CircuitTests
         var stream = await second.Connection.OpenBidirectionalStreamAsync(timeout.Token);
         await stream.WriteAsync(new byte[] { 1, 2, 3 }, endStream: true, timeout.Token);
         var incoming = await accepted.Connection.AcceptStreamAsync(timeout.Token);
-        Assert.Equal(new byte[] { 1, 2, 3 }, await ReadAllAsync(incoming, timeout.Token));
+        Assert.Equal(new byte[] { 1, 2, 3 }, await Received.AllAsync(incoming, timeout.Token));
     }
 
     [Fact]
@@ -204,25 +204,6 @@ public sealed class CircuitTests
         }
 
         return payload;
-    }
-
-    private static async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                buffer.Write(segment.Span);
-            }
-
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return buffer.ToArray();
-            }
-        }
     }
 
     /// <summary>Counts the cells that hold the marker, and the bytes looked at (from the links' loop threads).</summary>
