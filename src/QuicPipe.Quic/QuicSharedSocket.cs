@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic.Internal;
 
@@ -43,13 +41,9 @@ public sealed class QuicSharedSocket : IDatagramPort
     private readonly int _initialsPerWindow;
 
     private readonly UdpBatchSocket _sender;
-    private readonly ConcurrentQueue<Datagram> _queue = new();
-    private readonly ConcurrentQueue<Datagram> _initials = new();
+    private readonly HandOverQueue _queue;
+    private readonly HandOverQueue _initials;
     private readonly PortSignal _signal = new();
-    private readonly int _capacity;
-    private readonly int _initialCapacity;
-    private int _queued;
-    private int _initialsQueued;
     private long _refused;
     private long _refusedInitials;
 
@@ -72,8 +66,8 @@ public sealed class QuicSharedSocket : IDatagramPort
         ArgumentOutOfRangeException.ThrowIfLessThan(initialQueueCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(initialsPerSourcePerSecond, 10);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(initialsPerSourcePerSecond, 10_000_000);
-        _capacity = queueCapacity;
-        _initialCapacity = initialQueueCapacity;
+        _queue = new HandOverQueue(queueCapacity);
+        _initials = new HandOverQueue(initialQueueCapacity);
         _initialsPerWindow = initialsPerSourcePerSecond * ShareWindowMs / 1000;
         _sender = sender;
     }
@@ -106,25 +100,17 @@ public sealed class QuicSharedSocket : IDatagramPort
             return false;
         }
 
-        ref var queued = ref initial ? ref _initialsQueued : ref _queued;
-        if (_shutdown || Interlocked.Increment(ref queued) > (initial ? _initialCapacity : _capacity))
+        if (_shutdown || !(initial ? _initials : _queue).TryEnqueue(datagram, source))
         {
-            if (!_shutdown)
+            if (!_shutdown && initial)
             {
-                Interlocked.Decrement(ref queued);
-                if (initial)
-                {
-                    Interlocked.Increment(ref _refusedInitials);
-                }
+                Interlocked.Increment(ref _refusedInitials);
             }
 
             Interlocked.Increment(ref _refused);
             return false;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(datagram.Length, 1));
-        datagram.CopyTo(buffer);
-        (initial ? _initials : _queue).Enqueue(new Datagram(buffer, datagram.Length, source));
         _signal.Set();
         return true;
     }
@@ -203,25 +189,9 @@ public sealed class QuicSharedSocket : IDatagramPort
         }
 
         // Established connections first; new ones get what room the batch has left.
-        Drain(_queue, ref _queued, batch, counters);
-        Drain(_initials, ref _initialsQueued, batch, counters);
+        _queue.DrainInto(batch, counters);
+        _initials.DrainInto(batch, counters);
         return batch.Count;
-    }
-
-    private static void Drain(ConcurrentQueue<Datagram> queue, ref int queued, PacketBatch batch, DataplaneCounters counters)
-    {
-        while (batch.Count < batch.Capacity && queue.TryDequeue(out var datagram))
-        {
-            Interlocked.Decrement(ref queued);
-            if (datagram.Length > 0 && datagram.Length <= batch.SlotSize)
-            {
-                batch.Add(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Source);
-                counters.Received++;
-                counters.ReceivedBytes += datagram.Length;
-            }
-
-            ArrayPool<byte>.Shared.Return(datagram.Buffer);
-        }
     }
 
     void IDatagramPort.Send(PacketBatch batch, DataplaneCounters counters) => _sender.Send(batch, counters);
@@ -243,14 +213,10 @@ public sealed class QuicSharedSocket : IDatagramPort
     {
         _shutdown = true;
         _signal.Set();
-        while (_queue.TryDequeue(out var datagram) || _initials.TryDequeue(out datagram))
-        {
-            ArrayPool<byte>.Shared.Return(datagram.Buffer);
-        }
+        _queue.Clear();
+        _initials.Clear();
 
         _sender.Dispose();
         _signal.Dispose();
     }
-
-    private readonly record struct Datagram(byte[] Buffer, int Length, PeerAddress Source);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using QuicPipe.Dataplane;
 using QuicPipe.Quic.Internal;
 
@@ -11,25 +10,16 @@ namespace QuicPipe.Quic;
 /// </summary>
 /// <remarks>
 /// The hand-over queue is bounded: when the endpoint falls behind, <see cref="TryDeliver"/> refuses and counts the
-/// drop (QUIC retransmits). Any number of threads may deliver; one endpoint loop consumes. The copies live in buffers
-/// the socket keeps for reuse (at most as many as the queue holds), not in buffers of the shared pool: those would be
-/// rented on the carrier's thread and returned on the loop's, which the pool's per-thread caches answer with a fresh
-/// array every few packets.
+/// drop (QUIC retransmits). Any number of threads may deliver; one endpoint loop consumes.
 /// </remarks>
 public sealed class QuicVirtualSocket : IDatagramPort
 {
     /// <summary>Default bound of the hand-over queue.</summary>
     public const int DefaultQueueCapacity = 1024;
 
-    // Packets up to this size are copied into reused buffers; a larger one (no carrier here sends one) gets its own.
-    private const int BufferSize = 2048;
-
     private readonly IQuicPacketCarrier _carrier;
-    private readonly ConcurrentQueue<Datagram> _queue = new();
-    private readonly ConcurrentQueue<byte[]> _spareBuffers = new();
+    private readonly HandOverQueue _queue;
     private readonly PortSignal _signal = new();
-    private readonly int _capacity;
-    private int _queued;
     private long _refused;
     private volatile bool _shutdown;
 
@@ -41,7 +31,7 @@ public sealed class QuicVirtualSocket : IDatagramPort
         ArgumentNullException.ThrowIfNull(carrier);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
         _carrier = carrier;
-        _capacity = queueCapacity;
+        _queue = new HandOverQueue(queueCapacity);
         LocalAddress = localAddress;
     }
 
@@ -54,20 +44,12 @@ public sealed class QuicVirtualSocket : IDatagramPort
     /// <summary>Queues a copy of <paramref name="packet"/> for the endpoint; false (and counted) when full or shut down.</summary>
     public bool TryDeliver(ReadOnlySpan<byte> packet, in PeerAddress source)
     {
-        if (_shutdown || packet.IsEmpty || Interlocked.Increment(ref _queued) > _capacity)
+        if (_shutdown || packet.IsEmpty || !_queue.TryEnqueue(packet, source))
         {
-            if (!_shutdown && !packet.IsEmpty)
-            {
-                Interlocked.Decrement(ref _queued);
-            }
-
             Interlocked.Increment(ref _refused);
             return false;
         }
 
-        var buffer = packet.Length > BufferSize ? new byte[packet.Length] : _spareBuffers.TryDequeue(out var spare) ? spare : new byte[BufferSize];
-        packet.CopyTo(buffer);
-        _queue.Enqueue(new Datagram(buffer, packet.Length, source));
         _signal.Set();
         return true;
     }
@@ -86,22 +68,7 @@ public sealed class QuicVirtualSocket : IDatagramPort
             _signal.Wait(wait);
         }
 
-        while (batch.Count < batch.Capacity && _queue.TryDequeue(out var datagram))
-        {
-            Interlocked.Decrement(ref _queued);
-            if (datagram.Length <= batch.SlotSize)
-            {
-                batch.Add(datagram.Buffer.AsSpan(0, datagram.Length), datagram.Source);
-                counters.Received++;
-                counters.ReceivedBytes += datagram.Length;
-            }
-
-            if (datagram.Buffer.Length == BufferSize)
-            {
-                _spareBuffers.Enqueue(datagram.Buffer);
-            }
-        }
-
+        _queue.DrainInto(batch, counters);
         return batch.Count;
     }
 
@@ -140,8 +107,5 @@ public sealed class QuicVirtualSocket : IDatagramPort
         _shutdown = true;
         _signal.Set();
         _queue.Clear();
-        _spareBuffers.Clear();
     }
-
-    private readonly record struct Datagram(byte[] Buffer, int Length, PeerAddress Source);
 }
