@@ -415,6 +415,8 @@ public sealed partial class MeshNode : IAsyncDisposable
     /// <summary>A cell from a link (its endpoint loop thread).</summary>
     internal void OnCell(NeighborLink link, ReadOnlySpan<byte> cell) => _switch.OnCell(link, cell);
 
+    internal QuicConnection? OnUnprotectedCell(NeighborLink link, Span<byte> cell) => _switch.OnUnprotectedCell(link, cell);
+
     internal void CountDroppedCell() => _switch.CountDroppedCell();
 
     [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "Circuit to {Target} up via {Via}")]

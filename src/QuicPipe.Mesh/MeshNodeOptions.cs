@@ -48,6 +48,14 @@ public sealed class MeshNodeOptions
     /// </summary>
     public TimeSpan RerouteWindow { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Whether this node sends cells inside each link's encryption (DATAGRAM frames: every node between decrypts and
+    /// encrypts each one again) instead of unprotected on the link's path, forwarded by label as a relay forwards (the
+    /// default: the inner packets are end-to-end encrypted either way). Encrypted hops cost about twice the CPU per byte
+    /// and hide from someone watching two links that a cell on one is the cell on the other (docs/circuits.md).
+    /// </summary>
+    public bool EncryptedHops { get; set; }
+
     /// <summary>How long to wait before dialing a neighbour again after a failed dial or a lost link.</summary>
     public TimeSpan LinkRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
 

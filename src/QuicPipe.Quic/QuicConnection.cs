@@ -397,6 +397,99 @@ public sealed class QuicConnection
         }
     }
 
+    /// <summary>
+    /// Sends this connection's unprotected datagrams (<see cref="TrySendUnprotectedDatagram"/>) to
+    /// <paramref name="receiver"/>, on the loop thread; null refuses them again (counted in
+    /// <see cref="UnprotectedDatagramsRefused"/>). Any thread. Setting one also makes this side able to send them: the
+    /// loop reads the connection's current DCID and path now and after each flush from then on.
+    /// </summary>
+    public void SetUnprotectedDatagramReceiver(IQuicUnprotectedDatagramReceiver? receiver)
+    {
+        Unprotected.Receiver = receiver;
+        if (receiver is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _endpoint.Post(() =>
+            {
+                Unprotected.Track();
+                RefreshUnprotectedPath();
+            });
+        }
+        catch (ObjectDisposedException)
+        {
+            // The endpoint is stopping: nothing more is sent or received.
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="payload"/> to the peer outside QUIC's protection, at once, from any thread: one UDP datagram
+    /// on this connection's current path (through the relay it runs through, if it does), addressed by the CID the
+    /// connection sends to and marked by a tag both ends derive from the TLS exporter, which the peer's endpoint hands to
+    /// its <see cref="IQuicUnprotectedDatagramReceiver"/>. 22 to 29 bytes go in front of the payload.
+    /// Nothing about it is encrypted, authenticated, acknowledged or congestion-controlled: only for payloads that are
+    /// already protected end to end (a circuit's inner QUIC packets). The receiver takes it only from the connection's
+    /// current path. False (counted in <see cref="UnprotectedDatagramsRefused"/>) when it cannot go: no receiver was
+    /// set on this side yet, the connection ended, the payload is over <see cref="MaxUnprotectedPayload"/>, or the
+    /// kernel refused it.
+    /// </summary>
+    public bool TrySendUnprotectedDatagram(ReadOnlySpan<byte> payload)
+    {
+        if (Unprotected.Current is not { } target || IsTerminated || payload.Length > MaxUnprotectedPayload)
+        {
+            Unprotected.CountRefused();
+            return false;
+        }
+
+        Span<byte> datagram = stackalloc byte[target.Header.Length + payload.Length];
+        target.Header.CopyTo(datagram);
+        payload.CopyTo(datagram[target.Header.Length..]);
+        if (!_endpoint.TrySendUnconnected(datagram, target.Remote))
+        {
+            Unprotected.CountRefused();
+            return false;
+        }
+
+        Unprotected.CountSent();
+        return true;
+    }
+
+    /// <summary>Largest payload of an unprotected datagram: what a receive slot holds, less the header (the path may carry less).</summary>
+    public static int MaxUnprotectedPayload => PacketBatch.DefaultSlotSize - 1 - ConnectionId.MaxLength - UnprotectedPath.TagLength;
+
+    /// <summary>Unprotected datagrams sent (<see cref="TrySendUnprotectedDatagram"/>) or passed on through this connection by a receiver.</summary>
+    public long UnprotectedDatagramsSent => Unprotected.Sent;
+
+    /// <summary>
+    /// Unprotected datagrams refused: on sending (see <see cref="TrySendUnprotectedDatagram"/>), and on receiving, those
+    /// from another address than the connection's current path or with no receiver set.
+    /// </summary>
+    public long UnprotectedDatagramsRefused => Unprotected.Refused;
+
+    internal UnprotectedPath Unprotected { get; } = new();
+
+    /// <summary>Whether this connection's packets come and go through <paramref name="endpoint"/>.</summary>
+    internal bool RunsOn(QuicEndpoint endpoint) => _endpoint == endpoint;
+
+    /// <summary>Loop thread: reads where unprotected datagrams go now (after a flush, or when they are first used).</summary>
+    internal unsafe void RefreshUnprotectedPath()
+    {
+        if (IsTerminated)
+        {
+            return;
+        }
+
+        PeerAddress local;
+        PeerAddress remote;
+        if (QuicShim.ConnGetPath(Handle, (byte*)&local, (byte*)&remote) == 0)
+        {
+            Unprotected.Refresh(Handle, remote);
+        }
+    }
+
     /// <summary>Loop thread, after each received batch: the receiver hands on what it held from the batch.</summary>
     internal void EndDatagramBatch() => _datagramReceiver?.OnDatagramBatchEnd(this);
 

@@ -603,6 +603,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
     {
         AssertOnLoopThread();
         var now = MonotonicClock.NowNanoseconds();
+        var passedOn = false;
         for (var i = 0; i < batch.Count; i++)
         {
             var verdict = batch.Verdicts[i];
@@ -614,6 +615,10 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
                 if (connection.IsTerminated)
                 {
                     AnswerClosed(connection, batch.Sources[i]);
+                }
+                else if (connection.Unprotected.Carries(batch.Payload(i), batch.Headers[i].Dcid.Length))
+                {
+                    passedOn |= TakeUnprotected(batch, i, connection);
                 }
                 else
                 {
@@ -648,6 +653,53 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
                 Unroutable(batch, i);
             }
         }
+
+        if (passedOn)
+        {
+            // Marked Forward by TakeUnprotected: they leave together, as a relay's do.
+            _port.Send(batch, _counters);
+        }
+    }
+
+    /// <summary>
+    /// An unprotected datagram (<see cref="QuicConnection.TrySendUnprotectedDatagram"/>) for <paramref name="connection"/>:
+    /// to its receiver, if it came on the connection's path; true when the receiver passed it on through another
+    /// connection, whose header it now has and to whose path it is marked Forward.
+    /// </summary>
+    private bool TakeUnprotected(PacketBatch batch, int index, QuicConnection connection)
+    {
+        var path = connection.Unprotected;
+        var headerLength = 1 + batch.Headers[index].Dcid.Length + UnprotectedPath.TagLength;
+        if (path.Receiver is not { } receiver || !path.IsFromPeer(batch.Sources[index]))
+        {
+            path.CountRefused();
+            return false;
+        }
+
+        var payloadLength = batch.Lengths[index] - headerLength;
+        var slot = batch.Slot(index);
+        if (receiver.OnUnprotectedDatagram(connection, slot.Slice(headerLength, payloadLength)) is not { } next)
+        {
+            return false;
+        }
+
+        if (!next.RunsOn(this) || next.IsTerminated || next.Unprotected.Current is not { } target || target.Header.Length + payloadLength > slot.Length)
+        {
+            next.Unprotected.CountRefused();
+            return false;
+        }
+
+        // The payload moves when the two CIDs differ in length (neighbours registered at relays of different CID lengths).
+        if (target.Header.Length != headerLength)
+        {
+            slot.Slice(headerLength, payloadLength).CopyTo(slot[target.Header.Length..]);
+        }
+
+        target.Header.CopyTo(slot);
+        batch.Lengths[index] = target.Header.Length + payloadLength;
+        batch.Forward(index, target.Remote);
+        next.Unprotected.CountSent();
+        return true;
     }
 
     /// <summary>
@@ -1008,6 +1060,11 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             }
 
             _port.Send(batch, _counters);
+            if (connection.Unprotected.InUse)
+            {
+                connection.RefreshUnprotectedPath();
+            }
+
             if (written < batch.Capacity)
             {
                 return;

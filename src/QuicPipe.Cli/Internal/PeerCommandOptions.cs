@@ -70,6 +70,11 @@ internal sealed class PeerCommandOptions
         Description = "When the relay does not know the target, fail instead of building a circuit through the neighbours.",
     };
 
+    public Option<bool> EncryptedHops { get; } = new("--encrypted-hops")
+    {
+        Description = "Send circuit cells inside each neighbour link's encryption, so that someone watching two links cannot match a cell on one to the same cell on the other; costs about twice the CPU per byte at every node. By default cells cross each link as the relay forwards packets, switched by label, still encrypted end to end.",
+    };
+
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {
         Description = "Least severe log messages shown (on stderr).",
@@ -101,6 +106,7 @@ internal sealed class PeerCommandOptions
         command.Options.Add(DirectRetry);
         command.Options.Add(Neighbors);
         command.Options.Add(NoCircuit);
+        command.Options.Add(EncryptedHops);
         command.Options.Add(LogLevel);
         if (metrics)
         {

@@ -43,6 +43,7 @@ internal sealed class PeerServer : IAsyncDisposable
         ILoggerFactory loggers,
         Action<IMultiplexedConnectionBuilder>? connections,
         Action<QuicPipeServerBuilder, PeerEndpoint>? listeners,
+        bool encryptedHops,
         CancellationToken cancellationToken)
     {
         var peer = new PeerEndpoint(options);
@@ -58,7 +59,7 @@ internal sealed class PeerServer : IAsyncDisposable
             if (options.ProtocolDialers.TryGetValue(MeshProtocol.Alpn, out var neighbors) && neighbors.Count > 0)
             {
                 // Circuits may end here from whoever may dial this node directly.
-                var mesh = new MeshNodeOptions { AcceptCircuitsFrom = origin => options.AllowAnyDialer || options.AllowedDialers.Contains(origin) };
+                var mesh = new MeshNodeOptions { AcceptCircuitsFrom = origin => options.AllowAnyDialer || options.AllowedDialers.Contains(origin), EncryptedHops = encryptedHops };
                 mesh.Neighbors.UnionWith(neighbors);
                 running.Mesh = MeshNode.Start(peer, mesh, loggers);
             }

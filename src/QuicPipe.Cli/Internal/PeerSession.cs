@@ -47,7 +47,7 @@ internal static class PeerSession
                 metrics = await MetricsEndpoint.StartAsync(metricsAddress, command, liveness, stop.Token).ConfigureAwait(false);
             }
 
-            running = await PeerServer.StartAsync(options, loggers, connections: null, listeners: null, stop.Token).ConfigureAwait(false);
+            running = await PeerServer.StartAsync(options, loggers, connections: null, listeners: null, parse.GetValue(flags.EncryptedHops), stop.Token).ConfigureAwait(false);
             liveness.Add(running.Server);
             notifier.Ready();
             var started = running;

@@ -53,7 +53,7 @@ internal static class TunnelSession
                 metrics = await MetricsEndpoint.StartAsync(metricsAddress, command, liveness, stop.Token).ConfigureAwait(false);
             }
 
-            running = await PeerServer.StartAsync(options, loggers, peerConnections, listeners, stop.Token).ConfigureAwait(false);
+            running = await PeerServer.StartAsync(options, loggers, peerConnections, listeners, parse.GetValue(flags.EncryptedHops), stop.Token).ConfigureAwait(false);
             liveness.Add(running.Server);
 
             // Serving now: registered with the relay, the command's listeners (a VPN's device, a TCP port) bound.

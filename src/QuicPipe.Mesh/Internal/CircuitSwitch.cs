@@ -152,13 +152,50 @@ internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier, Action<Lo
         carrier.Remove(local);
     }
 
-    /// <summary>A cell from <paramref name="link"/>: to the local end, or on to the circuit's other link (the link's endpoint loop thread).</summary>
+    /// <summary>A cell that came in a DATAGRAM frame of <paramref name="link"/>: to the local end, or on to the circuit's other link (the link's endpoint loop thread).</summary>
     public void OnCell(NeighborLink link, ReadOnlySpan<byte> cell)
+    {
+        Span<byte> onward = stackalloc byte[cell.Length];
+        cell.CopyTo(onward);
+        if (Route(link, onward) is { } next)
+        {
+            Send(next, onward);
+        }
+    }
+
+    /// <summary>
+    /// A cell that came unprotected on <paramref name="link"/>'s path (the link's endpoint loop thread): to the local
+    /// end, or on to the circuit's other link. Returns the connection the endpoint passes it on through, rewritten in
+    /// place, with the other received cells of its batch; null when it was delivered, dropped, or sent in a DATAGRAM
+    /// frame (the next link wants encrypted hops).
+    /// </summary>
+    public QuicConnection? OnUnprotectedCell(NeighborLink link, Span<byte> cell)
+    {
+        if (Route(link, cell) is not { } next)
+        {
+            return null;
+        }
+
+        if (next.EncryptsCells)
+        {
+            Send(next, cell);
+            return null;
+        }
+
+        CountForwarded(cell.Length);
+        return next.Connection;
+    }
+
+    /// <summary>
+    /// Where a cell from <paramref name="link"/> goes: delivered to the local end (null), dropped (null, counted), or the
+    /// next link, with the circuit's id there already written over the cell's.
+    /// </summary>
+    private NeighborLink? Route(NeighborLink link, Span<byte> cell)
     {
         if (cell.Length <= MeshProtocol.CellHeaderSize || !link.Hops.TryGetValue(BinaryPrimitives.ReadUInt32BigEndian(cell), out var hop))
         {
             CountDroppedCell();
-            return;
+            return null;
         }
 
         hop.Touch(Environment.TickCount64);
@@ -169,29 +206,37 @@ internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier, Action<Lo
                 CountDroppedCell();
             }
 
-            return;
+            return null;
         }
 
         var (next, id) = hop.Beyond(link);
         if (next is null)
         {
             CountDroppedCell();
-            return;
+            return null;
         }
 
-        Span<byte> onward = stackalloc byte[cell.Length];
-        cell.CopyTo(onward);
-        BinaryPrimitives.WriteUInt32BigEndian(onward, id);
-        ForwardTap?.Invoke(onward);
-        if (next.TrySendCell(onward))
+        BinaryPrimitives.WriteUInt32BigEndian(cell, id);
+        ForwardTap?.Invoke(cell);
+        return next;
+    }
+
+    private void Send(NeighborLink next, ReadOnlySpan<byte> cell)
+    {
+        if (next.TrySendCell(cell))
         {
-            Interlocked.Increment(ref _cellsForwarded);
-            Interlocked.Add(ref _cellBytesForwarded, onward.Length);
+            CountForwarded(cell.Length);
         }
         else
         {
             CountDroppedCell();
         }
+    }
+
+    private void CountForwarded(int bytes)
+    {
+        Interlocked.Increment(ref _cellsForwarded);
+        Interlocked.Add(ref _cellBytesForwarded, bytes);
     }
 
     public void CountDroppedCell() => Interlocked.Increment(ref _cellsDropped);

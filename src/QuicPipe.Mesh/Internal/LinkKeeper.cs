@@ -90,7 +90,7 @@ internal sealed partial class LinkKeeper(MeshNode node, PeerEndpoint peer, MeshN
                     continue;
                 }
 
-                var link = new NeighborLink(node, connection, control, neighbor, weSortFirst: true, options.ProbesPerSecondPerNeighbor);
+                var link = new NeighborLink(node, connection, control, neighbor, weSortFirst: true, options.ProbesPerSecondPerNeighbor, options.EncryptedHops);
 
                 // The first keep-alive opens the stream at the neighbour, which waits for it to take the link.
                 link.Send(new MeshMessage { KeepAlive = new LinkKeepAlive() });
@@ -147,7 +147,7 @@ internal sealed partial class LinkKeeper(MeshNode node, PeerEndpoint peer, MeshN
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             limit.CancelAfter(options.LinkTimeout * 2);
             var control = await connection.AcceptStreamAsync(limit.Token).ConfigureAwait(false);
-            var link = new NeighborLink(node, connection, control, neighbor, weSortFirst: SortsFirst(peer.NodeId, neighbor), options.ProbesPerSecondPerNeighbor);
+            var link = new NeighborLink(node, connection, control, neighbor, weSortFirst: SortsFirst(peer.NodeId, neighbor), options.ProbesPerSecondPerNeighbor, options.EncryptedHops);
             await RunLinkAsync(link, stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or QuicConnectionException)

@@ -12,7 +12,7 @@ namespace QuicPipe.Mesh.Internal;
 /// keep-alives, framed as <see cref="ControlFraming"/> says) and its DATAGRAM frames (cells). Goes down when the
 /// connection ends or nothing was heard for the link timeout.
 /// </summary>
-internal sealed class NeighborLink : IQuicDatagramReceiver
+internal sealed class NeighborLink : IQuicDatagramReceiver, IQuicUnprotectedDatagramReceiver
 {
     // Control messages waiting for the writer: bounded, so a neighbour that stops reading cannot make us hold more.
     private const int SendQueueCapacity = 4096;
@@ -25,8 +25,9 @@ internal sealed class NeighborLink : IQuicDatagramReceiver
     private long _lastHeardTicks = Environment.TickCount64;
     private uint _nextId;
 
-    public NeighborLink(MeshNode node, QuicConnection connection, QuicStream control, NodeId neighbor, bool weSortFirst, int probesPerSecond)
+    public NeighborLink(MeshNode node, QuicConnection connection, QuicStream control, NodeId neighbor, bool weSortFirst, int probesPerSecond, bool encryptsCells)
     {
+        EncryptsCells = encryptsCells;
         _node = node;
         Connection = connection;
         _control = control;
@@ -40,6 +41,13 @@ internal sealed class NeighborLink : IQuicDatagramReceiver
     public NodeId Neighbor { get; }
 
     public QuicConnection Connection { get; }
+
+    /// <summary>
+    /// Whether cells this node sends on the link go inside its encryption (DATAGRAM frames) rather than unprotected on
+    /// its path, switched by the link's CID and the circuit id (<see cref="MeshNodeOptions.EncryptedHops"/>). Either
+    /// kind is taken in.
+    /// </summary>
+    public bool EncryptsCells { get; }
 
     /// <summary>The circuits on this link, by the id their cells carry on it.</summary>
     public ConcurrentDictionary<uint, CircuitHop> Hops { get; } = new();
@@ -68,15 +76,18 @@ internal sealed class NeighborLink : IQuicDatagramReceiver
     /// <summary>Queues a control message; false (dropped) when the link is down or its queue is full.</summary>
     public bool Send(MeshMessage message) => !IsDown && _sends.Writer.TryWrite(message);
 
-    public bool TrySendCell(ReadOnlySpan<byte> cell) => Connection.TrySendDatagram(cell);
+    public bool TrySendCell(ReadOnlySpan<byte> cell) => EncryptsCells ? Connection.TrySendDatagram(cell) : Connection.TrySendUnprotectedDatagram(cell);
 
     public void OnDatagram(QuicConnection connection, ReadOnlySpan<byte> datagram) => _node.OnCell(this, datagram);
+
+    public QuicConnection? OnUnprotectedDatagram(QuicConnection connection, Span<byte> datagram) => _node.OnUnprotectedCell(this, datagram);
 
     /// <summary>Runs the link until it goes down; then returns why.</summary>
     public async Task<string> RunAsync(TimeSpan keepAlive, TimeSpan timeout, CancellationToken stopping)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _down.Token);
         Connection.SetDatagramReceiver(this);
+        Connection.SetUnprotectedDatagramReceiver(this);
         var reader = ReadAsync(linked.Token);
         var writer = WriteAsync(linked.Token);
         var reason = "stopping";
@@ -114,6 +125,7 @@ internal sealed class NeighborLink : IQuicDatagramReceiver
         await _down.CancelAsync().ConfigureAwait(false);
         _sends.Writer.TryComplete();
         Connection.SetDatagramReceiver(null);
+        Connection.SetUnprotectedDatagramReceiver(null);
         _ = Connection.CloseAsync(0, $"mesh link down: {reason}");
         await Task.WhenAll(reader, writer).ConfigureAwait(false);
         return reason;

@@ -341,6 +341,12 @@ QP_EXPORT int qp_conn_migrate(qp_conn *conn, const uint8_t *local, uint32_t loca
  */
 QP_EXPORT int qp_conn_get_path(qp_conn *conn, uint8_t *local, uint8_t *remote);
 
+/*
+ * The connection ID this side now sends to (the peer's, on the current path) into out (at least 20 bytes).
+ * Returns its length (0 when there is none yet) or QP_ERR_ARGUMENT.
+ */
+QP_EXPORT int qp_conn_get_dcid(qp_conn *conn, uint8_t *out);
+
 /* A static description of an error code (ngtcp2's or QP_ERR_*). */
 QP_EXPORT const char *qp_strerror(int error);
 

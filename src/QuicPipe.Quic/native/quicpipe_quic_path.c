@@ -106,3 +106,13 @@ int qp_conn_get_path(qp_conn *c, uint8_t *local, uint8_t *remote)
     qp_copy_addr(remote, &path->remote);
     return 0;
 }
+
+int qp_conn_get_dcid(qp_conn *c, uint8_t *out)
+{
+    if (!c || !out) {
+        return QP_ERR_ARGUMENT;
+    }
+    const ngtcp2_cid *dcid = ngtcp2_conn_get_dcid(c->conn);
+    memcpy(out, dcid->data, dcid->datalen);
+    return (int)dcid->datalen;
+}
