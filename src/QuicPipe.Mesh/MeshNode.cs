@@ -263,6 +263,7 @@ public sealed partial class MeshNode : IAsyncDisposable
         }
 
         await _inner.DisposeAsync().ConfigureAwait(false);
+        _carrier.Dispose();
         _stopping.Dispose();
     }
 

@@ -14,4 +14,12 @@ public interface IQuicPacketCarrier
     /// network would, and QUIC's loss recovery and congestion control react.
     /// </summary>
     void Send(ReadOnlySpan<byte> packet, in PeerAddress destination);
+
+    /// <summary>
+    /// The end of a run of <see cref="Send"/> calls (one flush of the endpoint's packets): a carrier that gathers
+    /// packets to send them together lets them go here. Same thread and rules as <see cref="Send"/>.
+    /// </summary>
+    void Flush()
+    {
+    }
 }

@@ -474,6 +474,8 @@ public sealed class QuicConnection
     /// <summary>Whether this connection's packets come and go through <paramref name="endpoint"/>.</summary>
     internal bool RunsOn(QuicEndpoint endpoint) => _endpoint == endpoint;
 
+    internal QuicEndpoint Endpoint => _endpoint;
+
     /// <summary>Loop thread: reads where unprotected datagrams go now (after a flush, or when they are first used).</summary>
     internal unsafe void RefreshUnprotectedPath()
     {

@@ -45,6 +45,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     // Replaced by RebindAsync, on the loop thread.
     private IDatagramPort _port;
+
+    // Counts the endpoint's sockets (Rebind replaces it): a send handle of another thread's own is renewed when it changes.
+    private int _portGeneration;
     private readonly QuicEndpointOptions _options;
     private readonly NodeIdentity _identity;
     private readonly SafeQuicCredentialsHandle _credentials;
@@ -393,6 +396,26 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             return false;
         }
     }
+
+    /// <summary>
+    /// A send handle on the endpoint's socket for another thread (<see cref="UnprotectedDatagramBatch"/>), and the
+    /// socket's generation, which changes when <see cref="RebindAsync"/> replaces it; null when the endpoint has no
+    /// socket of its own.
+    /// </summary>
+    internal (UdpBatchSocket? Socket, int Generation) DuplicateSocketForSending()
+    {
+        var generation = Volatile.Read(ref _portGeneration);
+        try
+        {
+            return (_port is SocketDatagramPort port ? port.Socket.DuplicateForSending() : null, generation);
+        }
+        catch (Exception e) when (e is UdpSocketException or ObjectDisposedException)
+        {
+            return (null, generation);
+        }
+    }
+
+    internal int PortGeneration => Volatile.Read(ref _portGeneration);
 
     /// <summary>Live, handshaking (incoming) and closing-or-draining connections, read on the loop thread.</summary>
     internal Task<(int Live, int Handshaking, int Closing)> GetConnectionCountsAsync() =>
@@ -1012,6 +1035,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         var oldLocal = old.LocalAddress;
         var socket = UdpBatchSocket.Bind(PeerAddress.Create(oldLocal.RawFamily, oldLocal.AddressBytes, 0), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
         _port = new SocketDatagramPort(socket, ownsSocket: true);
+        Interlocked.Increment(ref _portGeneration);
         old.Dispose();
 
         var migrations = new List<Task>();

@@ -86,14 +86,22 @@ public sealed class QuicVirtualSocket : IDatagramPort
                 counters.ForwardedBytes += payload.Length;
             }
         }
+
+        _carrier.Flush();
     }
 
-    void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination) => _carrier.Send(datagram, destination);
+    void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination) => SendOne(datagram, destination);
 
     // A carried packet has no IP TTL of its own to set: it goes like any other.
-    void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit) => _carrier.Send(datagram, destination);
+    void IDatagramPort.SendTo(ReadOnlySpan<byte> datagram, in PeerAddress destination, int hopLimit) => SendOne(datagram, destination);
 
     void IDatagramPort.Wake() => _signal.Wake();
+
+    private void SendOne(ReadOnlySpan<byte> datagram, in PeerAddress destination)
+    {
+        _carrier.Send(datagram, destination);
+        _carrier.Flush();
+    }
 
     void IDatagramPort.Shutdown()
     {

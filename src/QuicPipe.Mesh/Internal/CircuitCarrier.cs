@@ -11,12 +11,15 @@ namespace QuicPipe.Mesh.Internal;
 /// (fd51:7569:6370:6970::N, port 1: no real network uses it), the endpoint sends to it, and the packet leaves as a cell
 /// on the circuit's link; cells arriving for it are handed to the endpoint as if from that address.
 /// </summary>
-internal sealed class CircuitCarrier(MeshNode node) : IQuicPacketCarrier
+internal sealed class CircuitCarrier(MeshNode node) : IQuicPacketCarrier, IDisposable
 {
     private static readonly byte[] Prefix = [0xfd, 0x51, 0x75, 0x69, 0x63, 0x70, 0x69, 0x70];
     private readonly ConcurrentDictionary<PeerAddress, LocalCircuit> _circuits = new();
     private int _next;
     private QuicVirtualSocket? _socket;
+
+    // The end-to-end endpoint's loop thread only: cells leaving here unprotected, sent once per flush.
+    private readonly UnprotectedDatagramBatch _unprotected = new();
 
     /// <summary>The end-to-end endpoint's own address (N = 0).</summary>
     public static PeerAddress LocalAddress { get; } = AddressOf(0);
@@ -66,15 +69,33 @@ internal sealed class CircuitCarrier(MeshNode node) : IQuicPacketCarrier
             return;
         }
 
-        Span<byte> cell = stackalloc byte[MeshProtocol.CellHeaderSize + packet.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(cell, id);
-        packet.CopyTo(cell[MeshProtocol.CellHeaderSize..]);
         hop.Touch(Environment.TickCount64);
+        Span<byte> header = stackalloc byte[MeshProtocol.CellHeaderSize];
+        BinaryPrimitives.WriteUInt32BigEndian(header, id);
+        if (!link.EncryptsCells)
+        {
+            if (!_unprotected.TryAdd(link.Connection, header, packet))
+            {
+                node.CountDroppedCell();
+            }
+
+            return;
+        }
+
+        Span<byte> cell = stackalloc byte[MeshProtocol.CellHeaderSize + packet.Length];
+        header.CopyTo(cell);
+        packet.CopyTo(cell[MeshProtocol.CellHeaderSize..]);
         if (!link.TrySendCell(cell))
         {
             node.CountDroppedCell();
         }
     }
+
+    /// <summary>The end of the end-to-end endpoint's flush: the unprotected cells gathered leave together.</summary>
+    public void Flush() => _unprotected.Flush();
+
+    /// <summary>Once the end-to-end endpoint has stopped: closes the send handle.</summary>
+    public void Dispose() => _unprotected.Dispose();
 
     private static PeerAddress AddressOf(uint number)
     {

@@ -34,6 +34,9 @@ internal sealed class SocketDatagramPort : IDatagramPort
 
     public PeerAddress LocalAddress => _socket.LocalAddress;
 
+    /// <summary>The socket, for a handle of another thread's own (<see cref="UdpBatchSocket.DuplicateForSending"/>).</summary>
+    public UdpBatchSocket Socket => _socket;
+
     /// <summary>False when the socket is a server listener's: the endpoint must not close or replace it.</summary>
     public bool OwnsSocket => _ownsSocket;
 
