@@ -27,7 +27,13 @@ public sealed record MeshCounters
     /// <summary>Bytes of those cells (headers included).</summary>
     public long CellBytesForwarded { get; init; }
 
-    /// <summary>Cells dropped: no such circuit on the link, or the next link's DATAGRAM queue was full.</summary>
+    /// <summary>
+    /// Of <see cref="CellsForwarded"/>, those sent on inside the next link's encryption (DATAGRAM frames:
+    /// <see cref="MeshNodeOptions.EncryptedHops"/>); the others went unprotected, switched by label.
+    /// </summary>
+    public long CellsForwardedEncrypted { get; init; }
+
+    /// <summary>Cells dropped: no such circuit on the link, or the next link could not take it (its DATAGRAM queue full, its path not read yet).</summary>
     public long CellsDropped { get; init; }
 
     /// <summary>Circuits through or ending at this node now.</summary>

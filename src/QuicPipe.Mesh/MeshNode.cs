@@ -106,6 +106,7 @@ public sealed partial class MeshNode : IAsyncDisposable
                     ProbeStates = _router.States,
                     CellsForwarded = _switch.CellsForwarded,
                     CellBytesForwarded = _switch.CellBytesForwarded,
+                    CellsForwardedEncrypted = _switch.CellsForwardedEncrypted,
                     CellsDropped = _switch.CellsDropped,
                     Circuits = _switch.Count,
                     Links = _links.Count,

@@ -85,7 +85,9 @@ public sealed class MeshCommandTests : IDisposable
     {
         var lab = RelayIslands.Start(_scratch);
         var accept = lab.Accept();
-        var dial = Peer("dial", "--relay", lab.R1, "--key", lab.AKey, "--relay-id", lab.R1Id, "--neighbor", lab.B, lab.D);
+
+        // A sends its cells inside its link's encryption, the others unprotected: both kinds cross the same circuit.
+        var dial = Peer("dial", "--relay", lab.R1, "--key", lab.AKey, "--relay-id", lab.R1Id, "--neighbor", lab.B, "--encrypted-hops", lab.D);
 
         var forward = WriteRandomAsync(dial.Stdin, 8 * 1024 * 1024, seed: 1);
         var backward = WriteRandomAsync(accept.Stdin, 8 * 1024 * 1024, seed: 2);

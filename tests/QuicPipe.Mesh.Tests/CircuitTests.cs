@@ -10,12 +10,14 @@ public sealed class CircuitTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
 
-    [Fact]
-    public async Task A_line_of_four_carries_32_MiB_each_way_byte_exact_and_the_middle_nodes_never_see_the_plaintext()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_line_of_four_carries_32_MiB_each_way_byte_exact_and_the_middle_nodes_never_see_the_plaintext(bool encryptedHops)
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var lab = new MeshLab();
-        var (a, b, c, d) = await lab.StartLineAsync(timeout.Token);
+        var (a, b, c, d) = await lab.StartLineAsync(timeout.Token, options => options.EncryptedHops = encryptedHops);
 
         // The 32-byte marker recurs every 4 KiB of both payloads: in plaintext, many copies would lie whole in some cell.
         var marker = RandomNumberGenerator.GetBytes(32);
@@ -51,6 +53,7 @@ public sealed class CircuitTests
         Assert.True(seen.Bytes > 4L * size, $"the taps saw {seen.Bytes} bytes");
         Assert.Equal(0, seen.Hits);
 
+
         // A clean close ends the circuit everywhere, a moment later, and is no break.
         await circuit.Connection.CloseAsync(0, "done", timeout.Token);
         var peerClosed = await Assert.ThrowsAsync<QuicConnectionException>(() => accepted.Connection.Closed.WaitAsync(timeout.Token));
@@ -62,6 +65,13 @@ public sealed class CircuitTests
 
         Assert.Null(circuit.DownReason);
         Assert.Null(accepted.DownReason);
+
+        // By default every cell crossed each link unprotected, switched by label; with encrypted hops, inside the link.
+        // (Read once the circuits are gone: no cell is crossing then.)
+        foreach (var counters in new[] { b.Counters, c.Counters })
+        {
+            Assert.Equal(encryptedHops ? counters.CellsForwarded : 0, counters.CellsForwardedEncrypted);
+        }
     }
 
     [Fact]

@@ -78,13 +78,13 @@ internal sealed class MeshLab : IAsyncDisposable
         return (a, d);
     }
 
-    /// <summary>Starts the line A-B-C-D (one way from A to D) and waits until B and C both have their two links.</summary>
-    public async Task<(MeshNode A, MeshNode B, MeshNode C, MeshNode D)> StartLineAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the line A-B-C-D (one way from A to D), each node configured alike, and waits until B and C both have their two links.</summary>
+    public async Task<(MeshNode A, MeshNode B, MeshNode C, MeshNode D)> StartLineAsync(CancellationToken cancellationToken, Action<MeshNodeOptions>? configure = null)
     {
-        var a = await StartAsync("A", ["B"], cancellationToken);
-        var b = await StartAsync("B", ["A", "C"], cancellationToken);
-        var c = await StartAsync("C", ["B", "D"], cancellationToken);
-        var d = await StartAsync("D", ["C"], cancellationToken);
+        var a = await StartAsync("A", ["B"], cancellationToken, configure: configure);
+        var b = await StartAsync("B", ["A", "C"], cancellationToken, configure: configure);
+        var c = await StartAsync("C", ["B", "D"], cancellationToken, configure: configure);
+        var d = await StartAsync("D", ["C"], cancellationToken, configure: configure);
         await b.WaitForLinksAsync([Id("A"), Id("C")], cancellationToken);
         await c.WaitForLinksAsync([Id("B"), Id("D")], cancellationToken);
         return (a, b, c, d);

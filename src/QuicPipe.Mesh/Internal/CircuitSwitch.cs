@@ -25,6 +25,7 @@ internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier, Action<Lo
     private long _cellsForwarded;
     private long _cellBytesForwarded;
     private long _cellsDropped;
+    private long _cellsForwardedEncrypted;
 
     /// <summary>Under the gate: the circuits through or ending at this node.</summary>
     public int Count => _circuits;
@@ -34,6 +35,8 @@ internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier, Action<Lo
     public long CellBytesForwarded => Interlocked.Read(ref _cellBytesForwarded);
 
     public long CellsDropped => Interlocked.Read(ref _cellsDropped);
+
+    public long CellsForwardedEncrypted => Interlocked.Read(ref _cellsForwardedEncrypted);
 
     /// <summary>For tests: sees every cell this node relays from one link to another, as it leaves.</summary>
     public CellTap? ForwardTap { get; set; }
@@ -226,6 +229,10 @@ internal sealed class CircuitSwitch(Lock gate, CircuitCarrier carrier, Action<Lo
         if (next.TrySendCell(cell))
         {
             CountForwarded(cell.Length);
+            if (next.EncryptsCells)
+            {
+                Interlocked.Increment(ref _cellsForwardedEncrypted);
+            }
         }
         else
         {
