@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 15: bulk transfer A -> D through a 3-hop circuit (A-B-C-D, mesh nodes, every link through the relay) against
-# A -> D on the relay alone (and the circuit with direct links), interleaved in one run on loopback; prints median MB/s of each and the ratio.
+# A -> D on the relay alone (and the circuit with direct links, and with encrypted hops), interleaved in one run on
+# loopback; prints median MB/s of each and the ratios.
 set -euo pipefail
 
 usage() {
@@ -14,6 +15,8 @@ and runs, alternating, on 127.0.0.1 only:
   circuit: QuicPipe.PeerBench --mode circuit  (A, B, C, D linked in a line as mesh neighbours; A reaches D through
            the circuit A-B-C-D: three links, each through the relay, and end-to-end QUIC inside)
   circuit-direct: the same with each link on its direct (hole-punched) path, as links are once the NATs allow
+  circuit-encrypted: as circuit, with every node sending cells inside its links' encryption (--encrypted-hops)
+Cells cross each link unprotected, switched by label, in the first two (the default).
 Each run: A sends the warm-up bytes on one stream, then N bytes on another; D counts them (checked) and times the
 second's first byte -> last byte. One unmeasured run of each kind first. Prints the medians, each circuit kind over
 relayed, and where the CPU went (ms per MiB: each node's endpoint loops, the other threads, the relay), with the
@@ -98,14 +101,15 @@ bench() {
 }
 
 warm=$((bytes < 16777216 ? bytes : 16777216))
-log "warm-up: relayed and circuit, $warm bytes each (not measured)"
+log "warm-up: each kind once, $warm bytes (not measured)"
 bench relayed "$warm" >/dev/null
 bench circuit "$warm" >/dev/null
 bench circuit-direct "$warm" >/dev/null
+bench circuit-encrypted "$warm" >/dev/null
 
 : >"$work/runs.jsonl"
 for ((r = 1; r <= rounds; r++)); do
-    for mode in relayed circuit circuit-direct; do
+    for mode in relayed circuit circuit-direct circuit-encrypted; do
         log "round $r/$rounds: $mode, $bytes bytes"
         bench "$mode" "$bytes" | tee -a "$work/runs.jsonl" >&2
     done
@@ -117,8 +121,9 @@ python3 - "$work/runs.jsonl" "$out" "$bytes" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ok = all(r["ok"] for r in runs)
-med = {m: statistics.median(r["mb_per_s"] for r in runs if r["mode"] == m) for m in ("relayed", "circuit", "circuit-direct")}
-ratio = {m: round(med[m] / med["relayed"], 3) if med["relayed"] else 0 for m in ("circuit", "circuit-direct")}
+circuits = ("circuit", "circuit-direct", "circuit-encrypted")
+med = {m: statistics.median(r["mb_per_s"] for r in runs if r["mode"] == m) for m in ("relayed",) + circuits}
+ratio = {m: round(med[m] / med["relayed"], 3) if med["relayed"] else 0 for m in circuits}
 
 # Where the CPU goes, per MiB moved (medians over the rounds): each node's endpoint loop threads, the process's other
 # threads (the sender's and receiver's stream work, at the two ends), and the relay. On this machine every kind is
@@ -136,18 +141,19 @@ def cpu(mode):
     busiest = max([v + (other / 2 if n in ends else 0) for n, v in nodes.items()] + [relay if mode != "circuit-direct" else 0])
     return {"ms_per_mib": {"nodes_loops": nodes, "other_threads": other, "relay": relay,
                            "total": sum(nodes.values()) + other + relay}, "busiest_node_ms_per_mib": busiest}
-cpus = {m: cpu(m) for m in ("relayed", "circuit", "circuit-direct")}
+cpus = {m: cpu(m) for m in ("relayed",) + circuits}
 summary = {"bytes": int(sys.argv[3]), "runs": runs, "median_mb_per_s": med, "over_relayed": ratio, "cpu": cpus, "all_ok": ok}
 json.dump(summary, open(sys.argv[2], "w"), indent=1)
 print(f"relayed {med['relayed']:.1f} MB/s; circuit, links relayed {med['circuit']:.1f} MB/s ({ratio['circuit']:.2f}x); "
-      f"circuit, links direct {med['circuit-direct']:.1f} MB/s ({ratio['circuit-direct']:.2f}x); all transfers ok: {ok}")
+      f"circuit, links direct {med['circuit-direct']:.1f} MB/s ({ratio['circuit-direct']:.2f}x); "
+      f"circuit, encrypted hops {med['circuit-encrypted']:.1f} MB/s ({ratio['circuit-encrypted']:.2f}x); all transfers ok: {ok}")
 if all(cpus.values()):
     for m, c in cpus.items():
         t = c["ms_per_mib"]
         loops = ", ".join(f"{n} {v:.2f}" for n, v in t["nodes_loops"].items())
         print(f"{m}: CPU ms per MiB: total {t['total']:.2f} (loops {loops}; other threads {t['other_threads']:.2f}; "
               f"relay {t['relay']:.2f}); busiest node {c['busiest_node_ms_per_mib']:.2f}")
-    for m in ("circuit", "circuit-direct"):
+    for m in circuits:
         print(f"{m} over relayed: by total CPU {cpus['relayed']['ms_per_mib']['total'] / cpus[m]['ms_per_mib']['total']:.2f}x, "
               f"with a machine per node (busiest node) {cpus['relayed']['busiest_node_ms_per_mib'] / cpus[m]['busiest_node_ms_per_mib']:.2f}x")
 sys.exit(0 if ok else 1)

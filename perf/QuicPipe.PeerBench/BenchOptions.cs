@@ -9,7 +9,7 @@ namespace QuicPipe.PeerBench;
 internal sealed class BenchOptions
 {
     public const string Usage =
-        "Usage: QuicPipe.PeerBench --mode direct|relayed|circuit|circuit-direct [--relay ADDR:PORT --relay-id NODEID] [--bytes N (268435456)] [--chunk BYTES (65536)] [--warmup BYTES (0)] [--timeout SECONDS (120)]";
+        "Usage: QuicPipe.PeerBench --mode direct|relayed|circuit|circuit-direct|circuit-encrypted [--relay ADDR:PORT --relay-id NODEID] [--bytes N (268435456)] [--chunk BYTES (65536)] [--warmup BYTES (0)] [--timeout SECONDS (120)]";
 
     public string Mode { get; private set; } = "";
 
@@ -34,7 +34,7 @@ internal sealed class BenchOptions
             var value = i + 1 < args.Length ? args[i + 1] : null;
             switch (args[i])
             {
-                case "--mode" when value is "direct" or "relayed" or "circuit" or "circuit-direct":
+                case "--mode" when value is "direct" or "relayed" or "circuit" or "circuit-direct" or "circuit-encrypted":
                     options.Mode = value;
                     break;
                 case "--relay" when value is not null && PeerAddress.TryParseEndPoint(value, out var relay, out _):
@@ -64,9 +64,9 @@ internal sealed class BenchOptions
             i++;
         }
 
-        if (options.Mode == "" || (options.Mode is "relayed" or "circuit" or "circuit-direct" && (options.Relay is null || options.RelayId is null)))
+        if (options.Mode == "" || (options.Mode is "relayed" or "circuit" or "circuit-direct" or "circuit-encrypted" && (options.Relay is null || options.RelayId is null)))
         {
-            Console.Error.WriteLine("--mode is required; --mode relayed and --mode circuit also need --relay and --relay-id");
+            Console.Error.WriteLine("--mode is required; --mode relayed and the circuit modes also need --relay and --relay-id");
             Console.Error.WriteLine(Usage);
             return null;
         }

@@ -61,8 +61,10 @@ internal sealed class ConnectedPair(QuicConnection a, QuicConnection b, params I
     /// Four peers on the relay linked in a line A-B-C-D (mesh neighbours); A reaches D through the circuit A-B-C-D,
     /// not through the relay's own route to D: every packet crosses three links, each through the relay, or each on its
     /// direct path when <paramref name="direct"/> (links are dialed like any peer connection and move when they can).
+    /// Cells cross each link unprotected, switched by label, or inside the link's encryption when
+    /// <paramref name="encryptedHops"/>.
     /// </summary>
-    public static async Task<ConnectedPair> CircuitAsync(IPEndPoint relay, NodeId relayId, bool direct, CancellationToken cancellationToken)
+    public static async Task<ConnectedPair> CircuitAsync(IPEndPoint relay, NodeId relayId, bool direct, bool encryptedHops, CancellationToken cancellationToken)
     {
         var identities = Enumerable.Range(0, 4).Select(_ => NodeIdentity.Generate()).ToArray();
         var owned = new List<IAsyncDisposable>();
@@ -75,7 +77,7 @@ internal sealed class ConnectedPair(QuicConnection a, QuicConnection b, params I
             options.DirectPaths = direct;
             MeshProtocol.AllowNeighbors(options, neighbors);
             var peer = await PeerEndpoint.StartAsync(options, cancellationToken).ConfigureAwait(false);
-            var meshOptions = new MeshNodeOptions { AcceptCircuitsFrom = origin => origin == identities[0].NodeId };
+            var meshOptions = new MeshNodeOptions { AcceptCircuitsFrom = origin => origin == identities[0].NodeId, EncryptedHops = encryptedHops };
             meshOptions.Neighbors.UnionWith(neighbors);
             var mesh = MeshNode.Start(peer, meshOptions);
             threads.Started(((char)('A' + i)).ToString());

@@ -20,8 +20,9 @@ using var timeout = new CancellationTokenSource(options.Timeout);
 await using var pair = options.Mode switch
 {
     "relayed" => await ConnectedPair.RelayedAsync(options.Relay!, options.RelayId!.Value, timeout.Token),
-    "circuit" => await ConnectedPair.CircuitAsync(options.Relay!, options.RelayId!.Value, direct: false, timeout.Token),
-    "circuit-direct" => await ConnectedPair.CircuitAsync(options.Relay!, options.RelayId!.Value, direct: true, timeout.Token),
+    "circuit" => await ConnectedPair.CircuitAsync(options.Relay!, options.RelayId!.Value, direct: false, encryptedHops: false, timeout.Token),
+    "circuit-direct" => await ConnectedPair.CircuitAsync(options.Relay!, options.RelayId!.Value, direct: true, encryptedHops: false, timeout.Token),
+    "circuit-encrypted" => await ConnectedPair.CircuitAsync(options.Relay!, options.RelayId!.Value, direct: false, encryptedHops: true, timeout.Token),
     _ => await ConnectedPair.DirectAsync(timeout.Token),
 };
 
