@@ -20,11 +20,7 @@ public class UnprotectedDatagramTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
-        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
-        var received = new Recorder();
-        server.SetUnprotectedDatagramReceiver(received);
-        client.SetUnprotectedDatagramReceiver(new Recorder());
-        await WaitUntilSendableAsync(client, timeout.Token);
+        var (client, server, received) = await ConnectAsync(pair, timeout.Token);
 
         // A stream transfer at the same time: its QUIC packets (their fixed bit greased at random) must not be taken
         // for unprotected datagrams, nor these for QUIC.
@@ -64,11 +60,7 @@ public class UnprotectedDatagramTests
     {
         using var timeout = new CancellationTokenSource(Limit);
         await using var pair = new LoopbackPair(IPAddress.Loopback);
-        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
-        var received = new Recorder();
-        server.SetUnprotectedDatagramReceiver(received);
-        client.SetUnprotectedDatagramReceiver(new Recorder());
-        await WaitUntilSendableAsync(client, timeout.Token);
+        var (client, server, received) = await ConnectAsync(pair, timeout.Token);
 
         // A stranger who saw one on the wire (CID and tag are in the clear) sends a copy from its own address.
         var header = client.Unprotected.Current!.Header;
@@ -135,6 +127,17 @@ public class UnprotectedDatagramTests
         Assert.Equal(Count, aToB.UnprotectedDatagramsSent);
         Assert.Equal(Count, bToC.UnprotectedDatagramsSent);
         Assert.Equal(0, cFromB.UnprotectedDatagramsRefused + bFromA.UnprotectedDatagramsRefused);
+    }
+
+    /// <summary>A connection whose server side records what arrives, once the client can send.</summary>
+    private static async Task<(QuicConnection Client, QuicConnection Server, Recorder Received)> ConnectAsync(LoopbackPair pair, CancellationToken cancellationToken)
+    {
+        var (client, server) = await pair.ConnectPairAsync(cancellationToken);
+        var received = new Recorder();
+        server.SetUnprotectedDatagramReceiver(received);
+        client.SetUnprotectedDatagramReceiver(new Recorder());
+        await WaitUntilSendableAsync(client, cancellationToken);
+        return (client, server, received);
     }
 
     /// <summary>Both sides read their path after the handshake (on the loop thread): wait for the sender's.</summary>
