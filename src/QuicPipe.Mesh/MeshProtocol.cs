@@ -9,7 +9,7 @@ public static class MeshProtocol
     /// <summary>ALPN of neighbour links: it keeps them apart from tunnel connections on the same peer endpoint.</summary>
     public const string Alpn = "quicpipe-mesh/1";
 
-    /// <summary>Bytes in front of every cell (an inner QUIC packet in a DATAGRAM frame): the circuit id, big-endian.</summary>
+    /// <summary>Bytes in front of every cell's inner QUIC packet, however the link carries it: the circuit id, big-endian.</summary>
     public const int CellHeaderSize = 4;
 
     /// <summary>

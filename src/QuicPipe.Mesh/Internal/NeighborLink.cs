@@ -9,7 +9,7 @@ namespace QuicPipe.Mesh.Internal;
 
 /// <summary>
 /// One neighbour link: a QUIC connection of the mesh's ALPN, its one control stream (probes, answers, closes,
-/// keep-alives, framed as <see cref="ControlFraming"/> says) and its DATAGRAM frames (cells). Goes down when the
+/// keep-alives, framed as <see cref="ControlFraming"/> says) and its cells (unprotected on its path, or DATAGRAM frames). Goes down when the
 /// connection ends or nothing was heard for the link timeout.
 /// </summary>
 internal sealed class NeighborLink : IQuicDatagramReceiver, IQuicUnprotectedDatagramReceiver
