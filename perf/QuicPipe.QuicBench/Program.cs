@@ -87,6 +87,7 @@ var gc0 = GC.CollectionCount(0);
 var gc1 = GC.CollectionCount(1);
 var gc2 = GC.CollectionCount(2);
 var allocated = GC.GetTotalAllocatedBytes(precise: true);
+var cpu = ProcessCpu.Sample();
 var clock = Stopwatch.StartNew();
 var request = await client.OpenBidirectionalStreamAsync(timeout.Token);
 await request.WriteAsync(new byte[] { 1 }, endStream: true, timeout.Token);
@@ -103,6 +104,7 @@ while (true)
 }
 
 var seconds = clock.Elapsed.TotalSeconds;
+var used = ProcessCpu.Sample() - cpu;
 var collections = (GC.CollectionCount(0) - gc0, GC.CollectionCount(1) - gc1, GC.CollectionCount(2) - gc2);
 allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
 var stats = await client.GetStatsAsync(timeout.Token);
@@ -113,6 +115,7 @@ await client.CloseAsync(0, "done", timeout.Token);
 var ok = received == total;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"{{\"impl\":\"quicpipe\",\"ok\":{(ok ? "true" : "false")},\"bytes\":{received},\"expected\":{total},\"seconds\":{seconds:F3},\"mib_per_s\":{received / 1048576.0 / seconds:F1}," +
+    $"\"cpu_ms_per_mib\":{used.Milliseconds / (received / 1048576.0):F2},\"context_switches_per_mib\":{used.ContextSwitches / (received / 1048576.0):F0}," +
     $"\"gc_gen0\":{collections.Item1},\"gc_gen1\":{collections.Item2},\"gc_gen2\":{collections.Item3},\"allocated_bytes\":{allocated}," +
     $"\"server_packets_sent\":{serverStats.PacketsSent},\"client_packets_sent\":{stats.PacketsSent},\"server_packets_lost\":{serverStats.PacketsLost},\"min_rtt_us\":{stats.MinRtt.TotalMicroseconds:F0},\"server_cwnd\":{serverStats.CongestionWindow}}}"));
 if (!ok)
