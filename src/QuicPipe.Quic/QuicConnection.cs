@@ -628,6 +628,19 @@ public sealed class QuicConnection
         UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
     }
 
+    /// <summary>Loop thread: a writer staged bytes in <paramref name="stream"/>'s ring; they go into its send buffer as far as it has room.</summary>
+    internal void AcceptStagedWrites(QuicStream stream)
+    {
+        _endpoint.AssertOnLoopThread();
+        if (!IsTerminated)
+        {
+            UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+        }
+    }
+
+    /// <summary>Most bytes a stream holds queued and unacknowledged (QuicEndpointOptions.StreamSendBuffer); any thread.</summary>
+    internal int StreamSendBuffer => _endpoint.StreamSendBuffer;
+
     /// <summary>The blocks behind this connection's stream pipes: the endpoint's pool.</summary>
     internal StreamBufferPool StreamBuffers => _endpoint.StreamBuffers;
 

@@ -13,6 +13,13 @@ namespace QuicPipe.Quic;
 /// consumed from <see cref="Input"/>, and a write waits while the stream holds
 /// <see cref="QuicEndpointOptions.StreamSendBuffer"/> bytes the peer has not acknowledged.
 /// </summary>
+/// <remarks>
+/// A write that fits in the room left is copied into the stream's staging ring and completes at once, on the
+/// writer's thread: in a bulk transfer the writer then runs on through many writes per wake-up instead of waiting
+/// for the loop thread after each one (each wait was a thread-pool hand-over both ways). A write that does not fit
+/// waits as before, and completes once the bytes queued have fallen to half the send buffer, so that the writer
+/// wakes to room for a run of writes rather than for one.
+/// </remarks>
 public sealed class QuicStream
 {
     private readonly QuicConnection _connection;
@@ -30,6 +37,34 @@ public sealed class QuicStream
 
     // The write a writer takes for its next WriteAsync (null while one is in use), given back when awaited.
     private PendingStreamWrite? _spareWrite;
+
+    // Submitted writes that wait for the loop thread (not yet completed): while there is one, later writes queue
+    // behind it rather than take the staging ring, so bytes keep their order.
+    private int _waitingWrites;
+
+    // The staging ring of writes that completed at once (from ArrayPool, rented by the first such write): the writer
+    // copies in at _ringTail, the loop thread moves bytes from _ringHead into the shim's send buffer. Single
+    // producer (one writer at a time, as for any stream writer), single consumer (the loop thread).
+    private byte[]? _ring;
+    private long _ringTail;
+    private long _ringHead;
+
+    // Set once nothing may be staged any more (FIN submitted, or the write side failed): later writes take the
+    // waiting path, which reports the failure. _ringState guards the ring's return to the pool against a writer
+    // copying into it at that moment.
+    private volatile bool _stagingClosed;
+    private int _ringState;
+    private const int RingIdle = 0;
+    private const int RingCopying = 1;
+    private const int RingReturned = 2;
+
+    // Loop thread writes, writers read: the shim's unacknowledged bytes as of the last drain, which with the staged
+    // bytes tells a writer whether its write fits.
+    private long _unackedSnapshot;
+
+    // 1 from a staged write's post of _drainStaged until the loop thread runs it: one post carries a run of writes.
+    private int _drainPosted;
+    private readonly Action _drainStaged;
 
     // Loop thread only: whether the input side has been completed (FIN, reset or connection end), and the bytes
     // received into the pipe so far.
@@ -69,6 +104,7 @@ public sealed class QuicStream
         _reader = new CreditReturningPipeReader(_input.Reader, this);
         _returnPendingCredit = ReturnPendingCredit;
         _acceptSubmittedWrite = AcceptSubmittedWrite;
+        _drainStaged = DrainStaged;
         _spareWrite = new PendingStreamWrite(this);
     }
 
@@ -110,8 +146,8 @@ public sealed class QuicStream
 
     /// <summary>
     /// Queues <paramref name="data"/> and, with <paramref name="endStream"/>, the FIN after it. Completes once all
-    /// of it is in the stream's send buffer, which waits while the buffer is full; do not change
-    /// <paramref name="data"/> before then. Cancelling may leave a prefix of the data queued. Await the result
+    /// of it is in the stream's send buffer (at once when it fits: then it is copied), which waits while the buffer
+    /// is full; do not change <paramref name="data"/> before then. Cancelling may leave a prefix of the data queued. Await the result
     /// once (it is a <see cref="ValueTask"/>: one write object per stream is reused, so writing allocates nothing).
     /// </summary>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, bool endStream = false, CancellationToken cancellationToken = default) =>
@@ -261,8 +297,33 @@ public sealed class QuicStream
 
     private ValueTask Submit(ReadOnlyMemory<byte> data, bool fin, CancellationToken cancellationToken)
     {
+        if (fin)
+        {
+            _stagingClosed = true;
+        }
+        else if (!data.IsEmpty && !cancellationToken.IsCancellationRequested && TryStage(data.Span))
+        {
+            // One post drains every write staged until the loop thread runs it.
+            if (Interlocked.Exchange(ref _drainPosted, 1) == 0)
+            {
+                try
+                {
+                    _connection.PostOrThrow(_drainStaged);
+                }
+                catch (ObjectDisposedException e)
+                {
+                    return ValueTask.FromException(e);
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
         var write = Interlocked.Exchange(ref _spareWrite, null) ?? new PendingStreamWrite(this);
-        var pending = write.Start(data, fin, cancellationToken);
+        Interlocked.Increment(ref _waitingWrites);
+
+        // A write the ring could have taken but for the room left waits for half the send buffer (see remarks).
+        var pending = write.Start(data, fin, completesAtHalf: !fin && data.Length <= _connection.StreamSendBuffer / 2, cancellationToken);
         _submitted.Enqueue(write);
         try
         {
@@ -278,6 +339,68 @@ public sealed class QuicStream
 
     /// <summary>A write was awaited after the loop thread completed it: the next one reuses it.</summary>
     internal void ReturnWrite(PendingStreamWrite write) => Volatile.Write(ref _spareWrite, write);
+
+    /// <summary>A waiting write completed (any thread): writes may take the ring again once none waits.</summary>
+    internal void OnWaitingWriteCompleted() => Interlocked.Decrement(ref _waitingWrites);
+
+    /// <summary>
+    /// Writer's thread: copies <paramref name="data"/> into the staging ring if nothing waits before it and the
+    /// staged and unacknowledged bytes leave room for it in the send buffer (and the ring).
+    /// </summary>
+    private bool TryStage(ReadOnlySpan<byte> data)
+    {
+        if (_stagingClosed || Volatile.Read(ref _waitingWrites) != 0 || Interlocked.CompareExchange(ref _ringState, RingCopying, RingIdle) != RingIdle)
+        {
+            return false;
+        }
+
+        try
+        {
+            var sendBuffer = _connection.StreamSendBuffer;
+            var ring = _ring ??= ArrayPool<byte>.Shared.Rent(Math.Min(sendBuffer, MaxRingSize));
+            var tail = _ringTail;
+            var staged = tail - Volatile.Read(ref _ringHead);
+            if (staged + data.Length > ring.Length || staged + Volatile.Read(ref _unackedSnapshot) + data.Length > sendBuffer)
+            {
+                return false;
+            }
+
+            var at = (int)(tail % ring.Length);
+            var first = Math.Min(data.Length, ring.Length - at);
+            data[..first].CopyTo(ring.AsSpan(at));
+            data[first..].CopyTo(ring);
+
+            // Published after the copy: the loop thread reads up to the tail it sees.
+            Volatile.Write(ref _ringTail, tail + data.Length);
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _ringState, RingIdle);
+        }
+    }
+
+    /// <summary>Largest staging ring: a run of writes of up to 256 KiB per wake-up; more buys nothing measurable.</summary>
+    private const int MaxRingSize = 256 * 1024;
+
+    /// <summary>Loop thread: moves what writers staged into the send buffer.</summary>
+    private void DrainStaged()
+    {
+        // First, so that a write staged from here on posts again.
+        Interlocked.Exchange(ref _drainPosted, 0);
+        _connection.AcceptStagedWrites(this);
+    }
+
+    /// <summary>Loop thread: nothing may be staged any more; the ring goes back to the pool unless a writer is in it right now.</summary>
+    private void CloseStaging()
+    {
+        _stagingClosed = true;
+        if (_ring is { } ring && Interlocked.CompareExchange(ref _ringState, RingReturned, RingIdle) == RingIdle)
+        {
+            _ring = null;
+            ArrayPool<byte>.Shared.Return(ring);
+        }
+    }
 
     /// <summary>Loop thread: takes the oldest submitted write (one per post, so writes keep their order among commands).</summary>
     private void AcceptSubmittedWrite()
@@ -307,58 +430,138 @@ public sealed class QuicStream
     }
 
     /// <summary>
-    /// Moves queued writes into the shim while the unacknowledged bytes stay within <paramref name="sendBuffer"/>.
-    /// Returns true while writes are left waiting for acknowledgements.
+    /// Moves staged bytes, then queued writes, into the shim while the unacknowledged bytes stay within
+    /// <paramref name="sendBuffer"/>. Returns true while bytes or writes are left waiting for acknowledgements.
     /// </summary>
     internal unsafe bool DrainWrites(SafeQuicConnectionHandle handle, int sendBuffer)
     {
-        while (_writes.TryPeek(out var write))
+        var unacked = QuicShim.ConnStreamUnacked(handle, Id);
+        try
         {
-            if (write.IsCompleted)
+            if (!DrainRing(handle, sendBuffer, ref unacked))
             {
-                // Cancelled while waiting.
+                return Volatile.Read(ref _ringTail) != _ringHead && _writeError is null;
+            }
+
+            while (_writes.TryPeek(out var write))
+            {
+                if (write.IsCompleted)
+                {
+                    // Cancelled while waiting.
+                    _writes.Dequeue();
+                    continue;
+                }
+
+                var remaining = write.Data.Length - write.Offset;
+                var room = unacked < (ulong)sendBuffer ? (int)((ulong)sendBuffer - unacked) : 0;
+                var length = Math.Min(room, remaining);
+                if (length == 0 && remaining > 0)
+                {
+                    return true;
+                }
+
+                var last = length == remaining;
+                if (length > 0 || (last && write.Fin))
+                {
+                    int rv;
+                    fixed (byte* p = write.Data.Span.Slice(write.Offset, length))
+                    {
+                        rv = QuicShim.ConnStreamWrite(handle, Id, p, (nuint)length, last && write.Fin ? 1 : 0);
+                    }
+
+                    if (rv != 0)
+                    {
+                        FailWrites(new QuicConnectionException($"Cannot write to stream {Id}: {QuicShim.Describe(rv)}") { NativeError = rv });
+                        return false;
+                    }
+
+                    write.Offset += length;
+                    unacked += (ulong)length;
+                    MaxUnackedBytes = Math.Max(MaxUnackedBytes, unacked);
+                }
+
+                if (!last)
+                {
+                    return true;
+                }
+
+                if (write.CompletesAtHalf && unacked > (ulong)sendBuffer / 2)
+                {
+                    // All of it is in the send buffer; the writer wakes once half of that is acknowledged.
+                    return true;
+                }
+
                 _writes.Dequeue();
-                continue;
+                if (write.Fin)
+                {
+                    CloseStaging();
+                }
+
+                write.Succeed();
             }
 
-            var remaining = write.Data.Length - write.Offset;
-            var unacked = QuicShim.ConnStreamUnacked(handle, Id);
-            var room = unacked < (ulong)sendBuffer ? (int)((ulong)sendBuffer - unacked) : 0;
-            var length = Math.Min(room, remaining);
-            if (length == 0 && remaining > 0)
+            return false;
+        }
+        finally
+        {
+            Volatile.Write(ref _unackedSnapshot, (long)unacked);
+        }
+    }
+
+    /// <summary>Loop thread: moves staged bytes into the shim as far as the send buffer has room; false if some are left (or failed).</summary>
+    private unsafe bool DrainRing(SafeQuicConnectionHandle handle, int sendBuffer, ref ulong unacked)
+    {
+        var head = _ringHead;
+        var tail = Volatile.Read(ref _ringTail);
+        if (head == tail)
+        {
+            return true;
+        }
+
+        if (_writeError is not null)
+        {
+            // The write side ended: staged bytes can never be sent.
+            Volatile.Write(ref _ringHead, tail);
+            CloseStaging();
+            return false;
+        }
+
+        var ring = _ring!;
+        while (head < tail)
+        {
+            var room = unacked < (ulong)sendBuffer ? (long)((ulong)sendBuffer - unacked) : 0;
+            var at = (int)(head % ring.Length);
+            var length = (int)Math.Min(Math.Min(tail - head, ring.Length - at), room);
+            if (length == 0)
             {
-                return true;
+                return false;
             }
 
-            var last = length == remaining;
             int rv;
-            fixed (byte* p = write.Data.Span.Slice(write.Offset, length))
+            fixed (byte* p = &ring[at])
             {
-                rv = QuicShim.ConnStreamWrite(handle, Id, p, (nuint)length, last && write.Fin ? 1 : 0);
+                rv = QuicShim.ConnStreamWrite(handle, Id, p, (nuint)length, 0);
             }
 
             if (rv != 0)
             {
+                Volatile.Write(ref _ringHead, tail);
                 FailWrites(new QuicConnectionException($"Cannot write to stream {Id}: {QuicShim.Describe(rv)}") { NativeError = rv });
                 return false;
             }
 
-            write.Offset += length;
-            MaxUnackedBytes = Math.Max(MaxUnackedBytes, unacked + (ulong)length);
-            if (!last)
-            {
-                return true;
-            }
-
-            _writes.Dequeue();
-            write.Succeed();
+            head += length;
+            unacked += (ulong)length;
+            MaxUnackedBytes = Math.Max(MaxUnackedBytes, unacked);
+            Volatile.Write(ref _ringHead, head);
         }
 
-        return false;
+        return true;
     }
 
     internal void FailWrites(Exception error)
     {
+        CloseStaging();
         while (_writes.TryDequeue(out var write))
         {
             write.Fail(error);

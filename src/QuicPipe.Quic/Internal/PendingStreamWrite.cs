@@ -32,6 +32,12 @@ internal sealed class PendingStreamWrite : IValueTaskSource
 
     public bool Fin { get; private set; }
 
+    /// <summary>
+    /// Whether it completes only once the stream's queued bytes have fallen to half its send buffer, not as soon as
+    /// it is all in (see <see cref="QuicStream"/>'s remarks).
+    /// </summary>
+    public bool CompletesAtHalf { get; private set; }
+
     /// <summary>How many of <see cref="Data"/>'s bytes the shim has queued so far (loop thread).</summary>
     public int Offset { get; set; }
 
@@ -39,11 +45,12 @@ internal sealed class PendingStreamWrite : IValueTaskSource
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
 
     /// <summary>Arms the write for <paramref name="data"/> and returns what the writer awaits.</summary>
-    public ValueTask Start(ReadOnlyMemory<byte> data, bool fin, CancellationToken cancellationToken)
+    public ValueTask Start(ReadOnlyMemory<byte> data, bool fin, bool completesAtHalf, CancellationToken cancellationToken)
     {
         _core.Reset();
         Data = data;
         Fin = fin;
+        CompletesAtHalf = completesAtHalf;
         Offset = 0;
         _reusable = false;
         Volatile.Write(ref _completed, 0);
@@ -76,6 +83,7 @@ internal sealed class PendingStreamWrite : IValueTaskSource
         _cancellation.Dispose();
         _cancellation = default;
         _reusable = reusable;
+        _stream.OnWaitingWriteCompleted();
         if (error is null)
         {
             _core.SetResult(true);
