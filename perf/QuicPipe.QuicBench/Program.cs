@@ -4,7 +4,7 @@ using System.Net;
 using QuicPipe.Quic;
 
 // Single-connection bulk download over loopback with our QUIC engine (perf/quic-vs-ngtcp2.sh runs it).
-//   QuicPipe.QuicBench [--mib N] [--chunk BYTES] [--timeout SECONDS]
+//   QuicPipe.QuicBench [--mib N] [--chunk BYTES] [--timeout SECONDS] [--cc cubic|bbr2]
 //   QuicPipe.QuicBench identity CERT_PEM KEY_PEM      (writes a generated identity, e.g. for gtlsserver)
 //   QuicPipe.QuicBench initials N FILE                (writes N real client Initials to a relay's control service,
 //                                                      each with its own DCID, for perf/control-flood.sh's replayer)
@@ -27,6 +27,7 @@ if (args.Length == 3 && args[0] == "initials" && int.TryParse(args[1], CultureIn
 var mib = 256;
 var chunk = 64 * 1024;
 var limit = TimeSpan.FromSeconds(120);
+var congestionControl = QuicCongestionControl.Cubic;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -40,8 +41,16 @@ for (var i = 0; i < args.Length; i++)
         case "--timeout":
             limit = TimeSpan.FromSeconds(int.Parse(args[++i], CultureInfo.InvariantCulture));
             break;
+        case "--cc":
+            congestionControl = args[++i] switch
+            {
+                "cubic" => QuicCongestionControl.Cubic,
+                "bbr2" => QuicCongestionControl.Bbr2,
+                var other => throw new ArgumentException($"--cc is cubic or bbr2, not {other}"),
+            };
+            break;
         case "-h" or "--help":
-            Console.WriteLine("Usage: QuicPipe.QuicBench [--mib N (256)] [--chunk BYTES (65536)] [--timeout SECONDS (120)] | identity CERT KEY");
+            Console.WriteLine("Usage: QuicPipe.QuicBench [--mib N (256)] [--chunk BYTES (65536)] [--timeout SECONDS (120)] [--cc cubic|bbr2 (cubic)] | identity CERT KEY");
             return 0;
         default:
             Console.Error.WriteLine($"unknown argument {args[i]}");
@@ -58,8 +67,9 @@ await using var serverEndpoint = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loop
     Identity = serverIdentity,
     AcceptIncoming = true,
     ExpectedClient = clientIdentity.NodeId,
+    CongestionControl = congestionControl,
 });
-await using var clientEndpoint = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = clientIdentity });
+await using var clientEndpoint = QuicEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), new QuicEndpointOptions { Identity = clientIdentity, CongestionControl = congestionControl });
 
 var serving = Task.Run(async () =>
 {

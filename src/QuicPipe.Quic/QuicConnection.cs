@@ -609,6 +609,7 @@ public sealed class QuicConnection
             PacketsReceived = (long)s.PacketsReceived,
             PacketsLost = (long)s.PacketsLost,
             PtoCount = (int)Math.Min(s.PtoCount, int.MaxValue),
+            CongestionControl = (QuicCongestionControl)s.CongestionControl,
         };
 
         static TimeSpan Duration(ulong ns) => ns >= (ulong)TimeSpan.MaxValue.Ticks / 100 * 100 ? TimeSpan.MaxValue : TimeSpan.FromTicks((long)(ns / 100));

@@ -46,4 +46,7 @@ public readonly record struct QuicConnectionStats
 
     /// <summary>Probe timeouts in a row without an acknowledgement (0 on a healthy path).</summary>
     public int PtoCount { get; init; }
+
+    /// <summary>The congestion controller the connection runs (<see cref="QuicEndpointOptions.CongestionControl"/>).</summary>
+    public QuicCongestionControl CongestionControl { get; init; }
 }

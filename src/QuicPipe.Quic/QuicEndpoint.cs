@@ -1293,6 +1293,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         MaxConnectionWindow = (ulong)_options.MaxConnectionReceiveWindow,
         MaxDatagramFrameSize = (ulong)_options.MaxDatagramFrameSize,
         KeepAliveNs = _options.KeepAliveInterval is { } keepAlive ? (ulong)keepAlive.Ticks * 100 : 0,
+        CongestionControl = (ulong)_options.CongestionControl,
     };
 
     internal int StreamSendBuffer => _options.StreamSendBuffer;

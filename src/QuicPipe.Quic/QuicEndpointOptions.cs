@@ -31,6 +31,11 @@ public sealed class QuicEndpointOptions
     public int MaxDatagramFrameSize { get; set; } = 65535;
 
     /// <summary>
+    /// The congestion controller of this endpoint's connections (default <see cref="QuicCongestionControl.Cubic"/>).
+    /// </summary>
+    public QuicCongestionControl CongestionControl { get; set; } = QuicCongestionControl.Cubic;
+
+    /// <summary>
     /// Received DATAGRAMs a connection holds for <see cref="QuicConnection.ReadDatagramAsync"/> (default 1024); when it
     /// is full, arriving ones are dropped and counted (<see cref="QuicConnection.DatagramsDroppedOnReceive"/>).
     /// </summary>
@@ -190,6 +195,11 @@ public sealed class QuicEndpointOptions
         if (KeepAliveInterval is { } keepAlive && (keepAlive < TimeSpan.FromMilliseconds(10) || (IdleTimeout > TimeSpan.Zero && keepAlive >= IdleTimeout)))
         {
             throw new ArgumentOutOfRangeException(nameof(KeepAliveInterval), keepAlive, "The keep-alive interval is at least 10 ms and shorter than IdleTimeout.");
+        }
+
+        if (!Enum.IsDefined(CongestionControl))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CongestionControl), CongestionControl, "Cubic or Bbr2.");
         }
 
         if (MaxDatagramFrameSize is < 0 or > 65535)

@@ -16,6 +16,7 @@ internal static partial class QuicShim
         public ulong MaxConnectionWindow;
         public ulong KeepAliveNs;
         public ulong MaxDatagramFrameSize;
+        public ulong CongestionControl;
     }
 
     // size_t qp_conn_config_size(void);

@@ -20,6 +20,7 @@ internal static partial class QuicShim
         public ulong PacketsReceived;
         public ulong PacketsLost;
         public ulong PtoCount;
+        public ulong CongestionControl;
     }
 
     // size_t qp_conn_stats_size(void);

@@ -94,7 +94,12 @@ typedef struct qp_conn_config {
     uint64_t max_conn_window;      /* auto-tuning limit of the connection's window (>= conn_window) */
     uint64_t keep_alive_ns;        /* send a PING after this long without sending; 0: no keep-alive */
     uint64_t max_datagram_frame_size; /* RFC 9221 transport parameter: largest DATAGRAM frame we take; 0: none */
+    uint64_t congestion_control;   /* QP_CC_CUBIC or QP_CC_BBR2 */
 } qp_conn_config;
+
+/* Congestion controllers (qp_conn_config.congestion_control, qp_conn_stats.congestion_control). */
+#define QP_CC_CUBIC 0
+#define QP_CC_BBR2 1
 
 QP_EXPORT size_t qp_conn_config_size(void);
 
@@ -236,6 +241,7 @@ typedef struct qp_conn_stats {
     uint64_t packets_received;
     uint64_t packets_lost;
     uint64_t pto_count;
+    uint64_t congestion_control; /* the controller the connection runs: QP_CC_CUBIC or QP_CC_BBR2 */
 } qp_conn_stats;
 
 QP_EXPORT size_t qp_conn_stats_size(void);

@@ -53,6 +53,7 @@ static void qp_settings(ngtcp2_settings *settings, ngtcp2_transport_params *para
     settings->max_stream_window = qp_or(config->max_stream_window, QP_MAX_STREAM_WINDOW);
     settings->handshake_timeout = config->handshake_timeout_ns ? config->handshake_timeout_ns : UINT64_MAX;
     settings->initial_rtt = QP_INITIAL_RTT;
+    settings->cc_algo = config->congestion_control == QP_CC_BBR2 ? NGTCP2_CC_ALGO_BBR2 : NGTCP2_CC_ALGO_CUBIC;
     if (qp_log_enabled()) {
         settings->log_printf = qp_log_printf;
     }
@@ -81,6 +82,7 @@ static qp_conn *qp_conn_finish(qp_conn *c, int rv, const qp_conn_config *config,
         return NULL;
     }
     ngtcp2_conn_set_tls_native_handle(c->conn, c->session);
+    c->congestion_control = config->congestion_control == QP_CC_BBR2 ? QP_CC_BBR2 : QP_CC_CUBIC;
     /* The starting path is no change: only later moves are reported (qp_check_path). */
     const ngtcp2_path *path = ngtcp2_conn_get_path(c->conn);
     qp_copy_addr(c->path_local, &path->local);

@@ -81,6 +81,7 @@ struct qp_conn {
     uint64_t bytes_received;
     uint64_t packets_sent;
     uint64_t packets_received;
+    uint64_t congestion_control;  /* QP_CC_CUBIC or QP_CC_BBR2, as given to ngtcp2 */
     uint64_t packets_lost_closed; /* stream loss counts of streams already closed, plus lost DATAGRAMs */
     uint8_t path_local[QP_ADDR_SIZE]; /* the current path as last reported through qp_on_path_changed */
     uint8_t path_remote[QP_ADDR_SIZE];

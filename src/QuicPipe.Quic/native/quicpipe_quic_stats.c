@@ -31,5 +31,6 @@ int qp_conn_get_stats(qp_conn *c, qp_conn_stats *stats)
         stats->packets_lost += ngtcp2_conn_get_stream_loss_count(c->conn, s->id);
     }
     stats->pto_count = cs.pto_count;
+    stats->congestion_control = c->congestion_control;
     return 0;
 }
