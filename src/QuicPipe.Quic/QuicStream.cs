@@ -42,9 +42,10 @@ public sealed class QuicStream
     // behind it rather than take the staging ring, so bytes keep their order.
     private int _waitingWrites;
 
-    // The staging ring of writes that completed at once (from ArrayPool, rented by the first such write): the writer
-    // copies in at _ringTail, the loop thread moves bytes from _ringHead into the shim's send buffer. Single
-    // producer (one writer at a time, as for any stream writer), single consumer (the loop thread).
+    // The staging ring of writes that completed at once (from ArrayPool, rented by a write that finds none, given
+    // back once drained, so that an idle stream holds none): the writer copies in at _ringTail, the loop thread moves
+    // bytes from _ringHead into the shim's send buffer. Single producer (one writer at a time, as for any stream
+    // writer), single consumer (the loop thread); both positions count from the stream's start, whatever the ring.
     private byte[]? _ring;
     private long _ringTail;
     private long _ringHead;
@@ -55,7 +56,7 @@ public sealed class QuicStream
     private volatile bool _stagingClosed;
     private int _ringState;
     private const int RingIdle = 0;
-    private const int RingCopying = 1;
+    private const int RingBusy = 1;
     private const int RingReturned = 2;
 
     // Loop thread writes, writers read: the shim's unacknowledged bytes as of the last drain, which with the staged
@@ -140,6 +141,9 @@ public sealed class QuicStream
 
     /// <summary>Most bytes ever held in <see cref="Input"/> unconsumed (loop thread; for tests and diagnostics).</summary>
     internal long MaxBufferedBytes { get; private set; }
+
+    /// <summary>Whether the stream holds a staging ring now (any thread; for tests: a drained stream gives it back).</summary>
+    internal bool HoldsStagingRing => Volatile.Read(ref _ring) is not null;
 
     /// <summary>Most bytes ever queued unacknowledged on the send side (loop thread; for tests and diagnostics).</summary>
     internal ulong MaxUnackedBytes { get; private set; }
@@ -297,11 +301,12 @@ public sealed class QuicStream
 
     private ValueTask Submit(ReadOnlyMemory<byte> data, bool fin, CancellationToken cancellationToken)
     {
+        var lackedRoom = false;
         if (fin)
         {
             _stagingClosed = true;
         }
-        else if (!data.IsEmpty && !cancellationToken.IsCancellationRequested && TryStage(data.Span))
+        else if (!data.IsEmpty && !cancellationToken.IsCancellationRequested && TryStage(data.Span, out lackedRoom))
         {
             // One post drains every write staged until the loop thread runs it.
             if (Interlocked.Exchange(ref _drainPosted, 1) == 0)
@@ -322,8 +327,9 @@ public sealed class QuicStream
         var write = Interlocked.Exchange(ref _spareWrite, null) ?? new PendingStreamWrite(this);
         Interlocked.Increment(ref _waitingWrites);
 
-        // A write the ring could have taken but for the room left waits for half the send buffer (see remarks).
-        var pending = write.Start(data, fin, completesAtHalf: !fin && data.Length <= _connection.StreamSendBuffer / 2, cancellationToken);
+        // A write the ring could take but for the room left waits for half the send buffer (see remarks).
+        var completesAtHalf = lackedRoom && data.Length <= RingCapacity(_connection.StreamSendBuffer) / 2;
+        var pending = write.Start(data, fin, completesAtHalf, cancellationToken);
         _submitted.Enqueue(write);
         try
         {
@@ -345,11 +351,13 @@ public sealed class QuicStream
 
     /// <summary>
     /// Writer's thread: copies <paramref name="data"/> into the staging ring if nothing waits before it and the
-    /// staged and unacknowledged bytes leave room for it in the send buffer (and the ring).
+    /// staged and unacknowledged bytes leave room for it in the send buffer (and the ring). False when it must wait;
+    /// <paramref name="lackedRoom"/> says whether for room, rather than for a write before it or the end of writes.
     /// </summary>
-    private bool TryStage(ReadOnlySpan<byte> data)
+    private bool TryStage(ReadOnlySpan<byte> data, out bool lackedRoom)
     {
-        if (_stagingClosed || Volatile.Read(ref _waitingWrites) != 0 || Interlocked.CompareExchange(ref _ringState, RingCopying, RingIdle) != RingIdle)
+        lackedRoom = false;
+        if (_stagingClosed || Volatile.Read(ref _waitingWrites) != 0 || !TryTakeRing())
         {
             return false;
         }
@@ -357,14 +365,17 @@ public sealed class QuicStream
         try
         {
             var sendBuffer = _connection.StreamSendBuffer;
-            var ring = _ring ??= ArrayPool<byte>.Shared.Rent(Math.Min(sendBuffer, MaxRingSize));
+            var capacity = RingCapacity(sendBuffer);
             var tail = _ringTail;
             var staged = tail - Volatile.Read(ref _ringHead);
-            if (staged + data.Length > ring.Length || staged + Volatile.Read(ref _unackedSnapshot) + data.Length > sendBuffer)
+            if (staged + data.Length > capacity || staged + Volatile.Read(ref _unackedSnapshot) + data.Length > sendBuffer)
             {
+                lackedRoom = true;
                 return false;
             }
 
+            // At least capacity bytes (the pool rounds up).
+            var ring = _ring ??= ArrayPool<byte>.Shared.Rent(capacity);
             var at = (int)(tail % ring.Length);
             var first = Math.Min(data.Length, ring.Length - at);
             data[..first].CopyTo(ring.AsSpan(at));
@@ -380,8 +391,34 @@ public sealed class QuicStream
         }
     }
 
+    /// <summary>
+    /// Writer's thread: takes the ring for a copy. The loop thread holds it only for a few instructions (to give a
+    /// drained ring back), so a writer that finds it busy spins rather than take the waiting path and its hand-over.
+    /// </summary>
+    private bool TryTakeRing()
+    {
+        var spinner = default(SpinWait);
+        while (true)
+        {
+            var state = Interlocked.CompareExchange(ref _ringState, RingBusy, RingIdle);
+            if (state == RingIdle)
+            {
+                return true;
+            }
+
+            if (state == RingReturned || spinner.NextSpinWillYield)
+            {
+                return false;
+            }
+
+            spinner.SpinOnce();
+        }
+    }
+
     /// <summary>Largest staging ring: a run of writes of up to 256 KiB per wake-up; more buys nothing measurable.</summary>
     private const int MaxRingSize = 256 * 1024;
+
+    private static int RingCapacity(int sendBuffer) => Math.Min(sendBuffer, MaxRingSize);
 
     /// <summary>Loop thread: moves what writers staged into the send buffer.</summary>
     private void DrainStaged()
@@ -395,7 +432,7 @@ public sealed class QuicStream
     private void CloseStaging()
     {
         _stagingClosed = true;
-        if (_ring is { } ring && Interlocked.CompareExchange(ref _ringState, RingReturned, RingIdle) == RingIdle)
+        if (Interlocked.CompareExchange(ref _ringState, RingReturned, RingIdle) == RingIdle && _ring is { } ring)
         {
             _ring = null;
             ArrayPool<byte>.Shared.Return(ring);
@@ -556,7 +593,30 @@ public sealed class QuicStream
             Volatile.Write(ref _ringHead, head);
         }
 
+        ReleaseDrainedRing();
         return true;
+    }
+
+    /// <summary>Loop thread: gives the ring back to the pool if nothing is staged in it and no writer is in it.</summary>
+    private void ReleaseDrainedRing()
+    {
+        if (_ring is not { } ring || Interlocked.CompareExchange(ref _ringState, RingBusy, RingIdle) != RingIdle)
+        {
+            return;
+        }
+
+        // Looked at again under the state: a writer may have staged more since the drain.
+        var drained = Volatile.Read(ref _ringTail) == _ringHead;
+        if (drained)
+        {
+            _ring = null;
+        }
+
+        Volatile.Write(ref _ringState, RingIdle);
+        if (drained)
+        {
+            ArrayPool<byte>.Shared.Return(ring);
+        }
     }
 
     internal void FailWrites(Exception error)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Security.Cryptography;
 using Xunit;
@@ -32,6 +33,30 @@ public class StreamWriteStagingTests
         Array.Clear(buffer);
         await stream.CompleteWritesAsync(timeout.Token);
         var incoming = await server.AcceptStreamAsync(timeout.Token);
+        Assert.Equal(payload, await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token));
+    }
+
+    [Fact]
+    public async Task A_stream_whose_staged_bytes_went_out_holds_no_staging_ring()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var pair = new LoopbackPair(IPAddress.Loopback);
+        var (client, server) = await pair.ConnectPairAsync(timeout.Token);
+        var stream = await client.OpenBidirectionalStreamAsync(timeout.Token);
+        var payload = RandomNumberGenerator.GetBytes(8 * 1024);
+
+        await stream.WriteAsync(payload, cancellationToken: timeout.Token);
+        var incoming = await server.AcceptStreamAsync(timeout.Token);
+        var read = await incoming.Input.ReadAtLeastAsync(payload.Length, timeout.Token);
+        Assert.Equal(payload, read.Buffer.ToArray());
+        incoming.Input.AdvanceTo(read.Buffer.End);
+
+        // The stream stays open and idle: its ring went back to the pool once the loop moved the bytes out, so a
+        // thousand idle streams do not hold a thousand rings.
+        await Eventually.ValueAsync(() => Task.FromResult(stream.HoldsStagingRing), held => !held, TimeSpan.FromSeconds(10), "the idle stream's staging ring");
+
+        // And the next write rents one again.
+        await stream.WriteAsync(payload, endStream: true, timeout.Token);
         Assert.Equal(payload, await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token));
     }
 
