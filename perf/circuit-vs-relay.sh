@@ -9,7 +9,7 @@ usage() {
 Usage: perf/circuit-vs-relay.sh [options]
 
 Builds perf/QuicPipe.PeerBench and src/QuicPipe.Cli, starts
-  quicpipe relay --listen 127.0.0.1:PORT --key KEY --threads 1 --stats-interval 0
+  quicpipe relay --listen 127.0.0.1:PORT --key KEY --stats-interval 0 (its defaults: a receive loop per core)
 and runs, alternating, on 127.0.0.1 only:
   relayed: QuicPipe.PeerBench --mode relayed  (A dials D by NodeId; one relayed hop)
   circuit: QuicPipe.PeerBench --mode circuit  (A, B, C, D linked in a line as mesh neighbours; A reaches D through
@@ -84,8 +84,9 @@ fi
 
 relay_id="$(dotnet "$cli_dll" keygen --out "$work/relay-key.pem" 2>"$work/keygen.err")" \
     || fail "quicpipe keygen failed: $(cat "$work/keygen.err")"
+# The relay at its defaults (a receive loop per core), for every kind alike.
 start_bg "$work/relay.out" "$work/relay.err" dotnet "$cli_dll" relay --listen "127.0.0.1:$port" --key "$work/relay-key.pem" \
-    --threads 1 --stats-interval 0
+    --stats-interval 0
 relay_pid=$QP_LAST_PID
 wait_udp_listening "$port" "$relay_pid" 30 || fail "the relay did not start: $(tail -n 5 "$work/relay.err")"
 
