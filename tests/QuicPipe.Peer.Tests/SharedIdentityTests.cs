@@ -87,9 +87,13 @@ public sealed class SharedIdentityTests : IDisposable
 
         await Task.Delay(Settle, timeout.Token);
         Assert.False(peer.Completion.IsCompleted, peer.Completion.Exception?.InnerException?.Message);
-        // Every control connection the relay took was one of our registrations (a starved test host can make the peer
-        // give up the new connection once more, which adds one to both), and none of them took our place.
+        // Every registration the relay took was one of ours (a starved test host can make the peer give up the new
+        // connection once more, which adds one to both), and none of them took our place. The relay may also have
+        // accepted a connection that never registered: a dial the peer gave up on at the moment its handshake
+        // completed at the relay.
         Assert.True(peer.Registrations >= 2, $"{peer.Registrations} registrations");
-        Assert.Equal(peer.Registrations, relay.Service.Snapshot().ConnectionsAccepted);
+        var stats = relay.Service.Snapshot();
+        Assert.Equal(peer.Registrations, stats.Registrations);
+        Assert.True(stats.ConnectionsAccepted >= stats.Registrations, $"{stats.ConnectionsAccepted} connections for {stats.Registrations} registrations");
     }
 }
