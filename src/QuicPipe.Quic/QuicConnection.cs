@@ -438,15 +438,13 @@ public sealed class QuicConnection
     /// </summary>
     public bool TrySendUnprotectedDatagram(ReadOnlySpan<byte> payload)
     {
-        if (Unprotected.Current is not { } target || IsTerminated || payload.Length > MaxUnprotectedPayload)
+        if (UnprotectedTargetFor(payload.Length) is not { } target)
         {
-            Unprotected.CountRefused();
             return false;
         }
 
         Span<byte> datagram = stackalloc byte[target.Header.Length + payload.Length];
-        target.Header.CopyTo(datagram);
-        payload.CopyTo(datagram[target.Header.Length..]);
+        target.Write(datagram, [], payload);
         if (!_endpoint.TrySendUnconnected(datagram, target.Remote))
         {
             Unprotected.CountRefused();
@@ -471,10 +469,23 @@ public sealed class QuicConnection
 
     internal UnprotectedPath Unprotected { get; } = new();
 
-    /// <summary>Whether this connection's packets come and go through <paramref name="endpoint"/>.</summary>
-    internal bool RunsOn(QuicEndpoint endpoint) => _endpoint == endpoint;
-
+    /// <summary>The endpoint this connection's packets come and go through.</summary>
     internal QuicEndpoint Endpoint => _endpoint;
+
+    /// <summary>
+    /// Any thread: where an unprotected datagram of <paramref name="payloadLength"/> bytes goes now; null (counted as
+    /// refused) when it cannot go: no path read yet, the connection ended, or the payload is too large.
+    /// </summary>
+    internal UnprotectedPath.Target? UnprotectedTargetFor(int payloadLength)
+    {
+        if (Unprotected.Current is { } target && !IsTerminated && payloadLength <= MaxUnprotectedPayload)
+        {
+            return target;
+        }
+
+        Unprotected.CountRefused();
+        return null;
+    }
 
     /// <summary>Loop thread: reads where unprotected datagrams go now (after a flush, or when they are first used).</summary>
     internal unsafe void RefreshUnprotectedPath()

@@ -706,7 +706,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             return false;
         }
 
-        if (!next.RunsOn(this) || next.IsTerminated || next.Unprotected.Current is not { } target || target.Header.Length + payloadLength > slot.Length)
+        if (next.Endpoint != this || next.IsTerminated || next.Unprotected.Current is not { } target || target.Header.Length + payloadLength > slot.Length)
         {
             next.Unprotected.CountRefused();
             return false;

@@ -26,10 +26,8 @@ public sealed class UnprotectedDatagramBatch : IDisposable
     public bool TryAdd(QuicConnection connection, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> payload)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var path = connection.Unprotected;
-        if (path.Current is not { } target || connection.IsTerminated || prefix.Length + payload.Length > QuicConnection.MaxUnprotectedPayload)
+        if (connection.UnprotectedTargetFor(prefix.Length + payload.Length) is not { } target)
         {
-            path.CountRefused();
             return false;
         }
 
@@ -40,11 +38,7 @@ public sealed class UnprotectedDatagramBatch : IDisposable
         }
 
         var index = _batch.Count;
-        var slot = _batch.Slot(index);
-        target.Header.CopyTo(slot);
-        prefix.CopyTo(slot[target.Header.Length..]);
-        payload.CopyTo(slot[(target.Header.Length + prefix.Length)..]);
-        _batch.Lengths[index] = target.Header.Length + prefix.Length + payload.Length;
+        _batch.Lengths[index] = target.Write(_batch.Slot(index), prefix, payload);
         _batch.ResetSlot(index);
         _batch.Forward(index, target.Remote);
         _senders[index] = connection;

@@ -78,7 +78,7 @@ internal sealed class UnprotectedPath
         }
 
         var current = _target;
-        if (current is not null && current.Remote == remote && current.Header.AsSpan(1, length).SequenceEqual(dcid[..length]) && current.Header.Length == 1 + length + TagLength)
+        if (current is not null && current.Remote == remote && current.Header.Length == 1 + length + TagLength && current.Header.AsSpan(1, length).SequenceEqual(dcid[..length]))
         {
             return;
         }
@@ -115,5 +115,14 @@ internal sealed class UnprotectedPath
         public PeerAddress Remote { get; } = remote;
 
         public byte[] Header { get; } = header;
+
+        /// <summary>Writes the datagram (header, <paramref name="prefix"/>, <paramref name="payload"/>) into <paramref name="destination"/>; returns its length.</summary>
+        public int Write(Span<byte> destination, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> payload)
+        {
+            Header.CopyTo(destination);
+            prefix.CopyTo(destination[Header.Length..]);
+            payload.CopyTo(destination[(Header.Length + prefix.Length)..]);
+            return Header.Length + prefix.Length + payload.Length;
+        }
     }
 }
