@@ -129,7 +129,52 @@ public sealed class UdpBatchSocket : IDisposable
     /// Waits for at least one datagram; returns 0 when the receive timeout passes or after <see cref="Shutdown"/>.
     /// A datagram larger than a slot fills its slot with verdict Drop(Oversize).
     /// </summary>
-    public int Receive(PacketBatch batch, DataplaneCounters counters)
+    public int Receive(PacketBatch batch, DataplaneCounters counters) => Receive(batch, counters, block: true);
+
+    /// <summary>
+    /// Like <see cref="Receive(PacketBatch, DataplaneCounters)"/>, but waits for a first datagram at most
+    /// <paramref name="wait"/>, to within the thread's timer slack (ppoll), whatever SO_RCVTIMEO says: an event
+    /// loop's timers (pacing, ACK delay) are often far below the jiffy that SO_RCVTIMEO rounds up to (on a 250 Hz
+    /// kernel a 1 ms receive timeout sleeps 4-8 ms). Zero: take what is queued and return.
+    /// </summary>
+    public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
+    {
+        var received = Receive(batch, counters, block: false);
+        if (received > 0 || wait <= TimeSpan.Zero || _shutdown)
+        {
+            return received;
+        }
+
+        WaitReadable(wait);
+        return Receive(batch, counters, block: false);
+    }
+
+    private unsafe void WaitReadable(TimeSpan wait)
+    {
+        var added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+            var poll = new PollFd { Fd = (int)_fd.DangerousGetHandle(), Events = Libc.PollIn };
+            var timeout = TimeSpec.From(wait);
+
+            // Readable, timed out and interrupted all end the same way: the caller receives without waiting.
+            _ = Libc.PPoll(&poll, 1, &timeout, null);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed concurrently: the receive that follows reports nothing.
+        }
+        finally
+        {
+            if (added)
+            {
+                _fd.DangerousRelease();
+            }
+        }
+    }
+
+    private int Receive(PacketBatch batch, DataplaneCounters counters, bool block)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(counters);
@@ -145,14 +190,15 @@ public sealed class UdpBatchSocket : IDisposable
         }
 
         var result = _groReceiver is not null
-            ? _groReceiver.Receive(_fd, batch, counters)
-            : _directReceiver!.Receive(_fd, batch, counters);
+            ? _groReceiver.Receive(_fd, batch, counters, block)
+            : _directReceiver!.Receive(_fd, batch, counters, block);
         if (result >= 0)
         {
             return result;
         }
 
-        // EAGAIN is the receive timeout; EINTR a signal. Both are "nothing this time": the loop calls again.
+        // EAGAIN is the receive timeout (or nothing queued, not blocking); EINTR a signal. Both are "nothing this
+        // time": the loop calls again.
         var errno = -result;
         if (errno is Errno.EAGAIN or Errno.EINTR || _shutdown)
         {
@@ -245,7 +291,7 @@ public sealed class UdpBatchSocket : IDisposable
     }
 
     /// <summary>
-    /// Changes how long <see cref="Receive"/> waits for a first datagram (SO_RCVTIMEO); zero or infinite waits
+    /// Changes how long <see cref="Receive(PacketBatch, DataplaneCounters)"/> waits for a first datagram (SO_RCVTIMEO); zero or infinite waits
     /// for ever. An event loop sets it to its next timer before each receive. Call from the receiving thread.
     /// </summary>
     /// <exception cref="UdpSocketException">The kernel refused the option.</exception>
@@ -260,7 +306,7 @@ public sealed class UdpBatchSocket : IDisposable
     }
 
     /// <summary>
-    /// Wakes a thread blocked in <see cref="Receive"/>; every later Receive returns 0 at once. Safe from any thread.
+    /// Wakes a thread blocked in <see cref="Receive(PacketBatch, DataplaneCounters)"/>; every later Receive returns 0 at once. Safe from any thread.
     /// </summary>
     public void Shutdown()
     {

@@ -22,7 +22,7 @@ public sealed class UdpSocketOptions
     public bool EnableGso { get; set; } = true;
 
     /// <summary>
-    /// SO_RCVTIMEO: the longest a <see cref="UdpBatchSocket.Receive"/> waits, so that loops notice shutdown.
+    /// SO_RCVTIMEO: the longest a <see cref="UdpBatchSocket.Receive(PacketBatch, DataplaneCounters)"/> waits, so that loops notice shutdown.
     /// <see cref="TimeSpan.Zero"/> or <see cref="Timeout.InfiniteTimeSpan"/> wait without limit (until data or Shutdown).
     /// </summary>
     public TimeSpan ReceiveTimeout { get; set; } = TimeSpan.FromMilliseconds(200);

@@ -22,8 +22,11 @@ internal sealed unsafe class DirectBatchReceiver
     // Entries the kernel wrote last call: only their msg_namelen needs restoring.
     private int _used;
 
-    /// <summary>Returns the datagram count, or minus the errno when recvmmsg fails.</summary>
-    public int Receive(SafeFdHandle fd, PacketBatch batch, DataplaneCounters counters)
+    /// <summary>
+    /// Returns the datagram count, or minus the errno when recvmmsg fails. <paramref name="block"/>: wait for a first
+    /// datagram (bounded by SO_RCVTIMEO); otherwise take what is queued (EAGAIN when nothing is).
+    /// </summary>
+    public int Receive(SafeFdHandle fd, PacketBatch batch, DataplaneCounters counters, bool block)
     {
         var messages = (MMsgHdr*)Unsafe.AsPointer(ref _messages[0]);
         Prepare(batch, messages);
@@ -34,7 +37,7 @@ internal sealed unsafe class DirectBatchReceiver
         }
 
         // MSG_TRUNC: msg_len reports the datagram's real length even when the slot was too small.
-        var received = Libc.RecvMMsg(fd, messages, (uint)batch.Capacity, MsgWaitForOne | MsgTrunc, null);
+        var received = Libc.RecvMMsg(fd, messages, (uint)batch.Capacity, (block ? MsgWaitForOne : MsgDontWait) | MsgTrunc, null);
         if (received < 0)
         {
             _used = 0;

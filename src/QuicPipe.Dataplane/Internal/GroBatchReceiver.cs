@@ -55,14 +55,17 @@ internal sealed unsafe class GroBatchReceiver
         }
     }
 
-    /// <summary>Returns the datagram count, or minus the errno when recvmmsg fails with nothing staged.</summary>
-    public int Receive(SafeFdHandle fd, PacketBatch batch, DataplaneCounters counters)
+    /// <summary>
+    /// Returns the datagram count, or minus the errno when recvmmsg fails with nothing staged. <paramref name="block"/>:
+    /// wait for a first datagram when nothing is staged (bounded by SO_RCVTIMEO); otherwise never wait.
+    /// </summary>
+    public int Receive(SafeFdHandle fd, PacketBatch batch, DataplaneCounters counters, bool block)
     {
         var count = Drain(batch, 0, counters);
         if (count < batch.Capacity)
         {
             // Block only with empty hands; with staged datagrams already out, take what is queued and go.
-            var flags = count == 0 ? MsgWaitForOne : MsgDontWait;
+            var flags = count == 0 && block ? MsgWaitForOne : MsgDontWait;
             var received = ReceiveStaged(fd, Math.Min(StagingEntries, batch.Capacity - count), flags, counters);
             if (received < 0 && count == 0)
             {

@@ -4,8 +4,8 @@ using QuicPipe.Dataplane;
 namespace QuicPipe.Quic.Internal;
 
 /// <summary>
-/// A UDP socket the endpoint receives on itself: its own, or a server listener's (which then closes it). Waits with
-/// SO_RCVTIMEO; wakes by sending an empty datagram to itself (an empty datagram parses as nothing and is not
+/// A UDP socket the endpoint receives on itself: its own, or a server listener's (which then closes it). Waits in
+/// ppoll, to the microsecond; wakes by sending an empty datagram to itself (an empty datagram parses as nothing and is not
 /// counted as unroutable).
 /// </summary>
 internal sealed class SocketDatagramPort : IDatagramPort
@@ -13,7 +13,6 @@ internal sealed class SocketDatagramPort : IDatagramPort
     private readonly UdpBatchSocket _socket;
     private readonly bool _ownsSocket;
     private readonly PeerAddress _wakeAddress;
-    private TimeSpan _currentWait = TimeSpan.Zero;
 
     public SocketDatagramPort(UdpBatchSocket socket, bool ownsSocket)
     {
@@ -40,19 +39,7 @@ internal sealed class SocketDatagramPort : IDatagramPort
     /// <summary>False when the socket is a server listener's: the endpoint must not close or replace it.</summary>
     public bool OwnsSocket => _ownsSocket;
 
-    public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
-    {
-        // SO_RCVTIMEO has jiffy granularity and 0 means "for ever": ask for whole milliseconds, at least one. Whole
-        // milliseconds also mean the option changes (one more system call) only when the deadline moves by one.
-        wait = TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(wait.TotalMilliseconds)));
-        if (wait != _currentWait)
-        {
-            _socket.SetReceiveTimeout(wait);
-            _currentWait = wait;
-        }
-
-        return _socket.Receive(batch, counters);
-    }
+    public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait) => _socket.Receive(batch, counters, wait);
 
     public void Send(PacketBatch batch, DataplaneCounters counters) => _socket.Send(batch, counters);
 
