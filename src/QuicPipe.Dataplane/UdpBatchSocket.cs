@@ -44,6 +44,9 @@ public sealed class UdpBatchSocket : IDisposable
     /// <summary>The bound address, with the port the kernel chose when binding port 0.</summary>
     public PeerAddress LocalAddress { get; }
 
+    /// <summary>The descriptor, for an <see cref="EpollSet"/> that waits on it beside others.</summary>
+    internal SafeHandle Descriptor => _fd;
+
     /// <summary>GRO was requested and the kernel accepted UDP_GRO.</summary>
     public bool GroActive => _groReceiver is not null;
 

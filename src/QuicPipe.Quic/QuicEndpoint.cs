@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using QuicPipe.Dataplane;
 using QuicPipe.Dataplane.Diagnostics;
+using QuicPipe.Dataplane.Internal;
 using QuicPipe.Dataplane.Pipeline;
 using QuicPipe.Dataplane.Wire;
 using QuicPipe.Quic.Internal;
@@ -45,6 +46,10 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     // Replaced by RebindAsync, on the loop thread.
     private IDatagramPort _port;
+
+    // Loop thread: the sockets that feed streams (QuicStream.TryFeedFrom) and the epoll set the port then waits in;
+    // made at the first feed.
+    private SocketFeeds? _feeds;
 
     // Counts the endpoint's sockets (Rebind replaces it): a send handle of another thread's own is renewed when it changes.
     private int _portGeneration;
@@ -417,6 +422,28 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
 
     internal int PortGeneration => Volatile.Read(ref _portGeneration);
 
+    /// <summary>Whether streams of this endpoint can take socket feeds: it receives on a socket of its own (any thread).</summary>
+    internal bool CanWatchSockets => EpollSet.IsSupported && Volatile.Read(ref _port) is SocketDatagramPort;
+
+    /// <summary>Loop thread: where socket feeds read into.</summary>
+    internal byte[] FeedScratch => _feeds!.Scratch;
+
+    /// <summary>Loop thread: the loop waits on <paramref name="feed"/>'s socket too from now on.</summary>
+    internal void Watch(QuicSocketFeed feed)
+    {
+        AssertOnLoopThread();
+        if (_feeds is null)
+        {
+            _feeds = new SocketFeeds();
+            ((SocketDatagramPort)_port).UseFeeds(_feeds);
+        }
+
+        _feeds.Add(feed);
+    }
+
+    /// <summary>Loop thread (or no loop any more): stops waiting on <paramref name="feed"/>'s socket.</summary>
+    internal void Unwatch(QuicSocketFeed feed) => _feeds?.Remove(feed);
+
     /// <summary>Live, handshaking (incoming) and closing-or-draining connections, read on the loop thread.</summary>
     internal Task<(int Live, int Handshaking, int Closing)> GetConnectionCountsAsync() =>
         InvokeAsync(() => (_connections.Count, _handshaking, _closing.Count), CancellationToken.None);
@@ -432,6 +459,7 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         }
 
         _accepted.Writer.TryComplete();
+        _feeds?.Dispose();
         _port.Dispose();
 
         // Last: every connection's TLS session borrowed it.
@@ -598,6 +626,9 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
             _batchWork.Finish();
             Volatile.Write(ref _loopReceivedDatagrams, _loopReceivedDatagrams + received);
         }
+
+        // After the packets, whose acknowledgements may have made room in the feeds' send buffers.
+        _feeds?.DrainReady();
 
         // No batch is being routed now, so connection slots released during this iteration may be reused.
         _slots.RecycleReleased();
@@ -1034,7 +1065,13 @@ public sealed partial class QuicEndpoint : IAsyncDisposable
         // Same address and socket options as Bind's socket; the kernel picks the new port.
         var oldLocal = old.LocalAddress;
         var socket = UdpBatchSocket.Bind(PeerAddress.Create(oldLocal.RawFamily, oldLocal.AddressBytes, 0), new UdpSocketOptions { ReusePort = false, ReceiveTimeout = MaxWait });
-        _port = new SocketDatagramPort(socket, ownsSocket: true);
+        var port = new SocketDatagramPort(socket, ownsSocket: true);
+        if (_feeds is not null)
+        {
+            port.UseFeeds(_feeds);
+        }
+
+        _port = port;
         Interlocked.Increment(ref _portGeneration);
         old.Dispose();
 

@@ -94,6 +94,11 @@ public sealed class QuicStream
     // Loop thread only: why writes fail from now on (aborted by either side, or the stream is closed).
     private Exception? _writeError;
 
+    // Loop thread only: the socket whose bytes this stream sends (TryFeedFrom), until it ends. _feedStarted is set on
+    // the caller's thread, so that a write after TryFeedFrom fails at once.
+    private QuicSocketFeed? _feed;
+    private volatile bool _feedStarted;
+
     // Posted each time consumed bytes start a new hand-over: one delegate per stream, not one per read.
     private readonly Action _returnPendingCredit;
 
@@ -160,6 +165,80 @@ public sealed class QuicStream
     /// <summary>Sends FIN: the peer reads to the end of the stream.</summary>
     public ValueTask CompleteWritesAsync(CancellationToken cancellationToken = default) =>
         Submit(ReadOnlyMemory<byte>.Empty, fin: true, cancellationToken);
+
+    /// <summary>
+    /// Sends what arrives on <paramref name="socket"/>, a connected stream socket, and at its end of stream ends this
+    /// stream's writes (FIN). The endpoint's loop thread reads the socket itself, as soon as the kernel has bytes and as
+    /// far as the send buffer has room: no thread hand-over between the socket and the packets, which is most of what
+    /// a small request costs on its way through a tunnel. Null when this stream's endpoint does not receive on a socket
+    /// of its own (<see cref="QuicSharedSocket"/>, <see cref="QuicVirtualSocket"/>) or the platform is not x86-64 Linux:
+    /// copy with <see cref="WriteAsync"/> then. Once it has started nothing else may write to the stream, and the
+    /// socket must stay open until the feed's <see cref="QuicSocketFeed.Completion"/> completes (stop it first with
+    /// <see cref="QuicSocketFeed.Stop"/>). Bytes written before it are sent before the socket's.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="socket"/> is not a stream socket.</exception>
+    /// <exception cref="InvalidOperationException">A feed was started on this stream before.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="socket"/> is closed.</exception>
+    public QuicSocketFeed? TryFeedFrom(System.Net.Sockets.Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (socket.SocketType != System.Net.Sockets.SocketType.Stream)
+        {
+            throw new ArgumentException($"A feed reads a stream socket, not a {socket.SocketType} one.", nameof(socket));
+        }
+
+        if (!_connection.Endpoint.CanWatchSockets)
+        {
+            return null;
+        }
+
+        if (_feedStarted)
+        {
+            throw new InvalidOperationException($"Stream {Id} already has a socket feed.");
+        }
+
+        var feed = new QuicSocketFeed(this, socket);
+        _feedStarted = true;
+        try
+        {
+            _connection.PostOrThrow(() => StartFeed(feed));
+        }
+        catch (ObjectDisposedException)
+        {
+            feed.End(QuicSocketFeedEnd.StreamFailed);
+        }
+
+        return feed;
+    }
+
+    /// <summary>Loop thread: watches the feed's socket and reads what it already holds.</summary>
+    private void StartFeed(QuicSocketFeed feed)
+    {
+        if (_writeError is not null || _stagingClosed || _connection.IsTerminated)
+        {
+            feed.End(QuicSocketFeedEnd.StreamFailed);
+            return;
+        }
+
+        _connection.Endpoint.Watch(feed);
+        _feed = feed;
+        feed.Readable = true;
+        _connection.AcceptStagedWrites(this);
+    }
+
+    /// <summary>Loop thread (or no loop any more): the feed ended; at the socket's end the stream's writes ended too.</summary>
+    internal void OnFeedEnded(QuicSocketFeed feed, QuicSocketFeedEnd end)
+    {
+        if (ReferenceEquals(_feed, feed))
+        {
+            _feed = null;
+        }
+
+        if (end == QuicSocketFeedEnd.SocketEnded)
+        {
+            CloseStaging();
+        }
+    }
 
     /// <summary>
     /// Aborts reading (the peer gets STOP_SENDING), sending (the peer gets RESET_STREAM; queued data is dropped) or
@@ -301,6 +380,11 @@ public sealed class QuicStream
 
     private ValueTask Submit(ReadOnlyMemory<byte> data, bool fin, CancellationToken cancellationToken)
     {
+        if (_feedStarted)
+        {
+            return ValueTask.FromException(new InvalidOperationException($"A socket feeds stream {Id} (TryFeedFrom): it takes no other writes."));
+        }
+
         var lackedRoom = false;
         if (fin)
         {
@@ -537,6 +621,14 @@ public sealed class QuicStream
                 write.Succeed();
             }
 
+            // The feed goes after every write: those were all queued before it started.
+            if (_feed is { } feed && feed.Readable)
+            {
+                var waiting = feed.Drain(handle, sendBuffer, ref unacked, _connection.Endpoint.FeedScratch);
+                MaxUnackedBytes = Math.Max(MaxUnackedBytes, unacked);
+                return waiting;
+            }
+
             return false;
         }
         finally
@@ -621,6 +713,7 @@ public sealed class QuicStream
 
     internal void FailWrites(Exception error)
     {
+        _feed?.End(QuicSocketFeedEnd.StreamFailed);
         CloseStaging();
         while (_writes.TryDequeue(out var write))
         {

@@ -13,6 +13,7 @@ internal sealed class SocketDatagramPort : IDatagramPort
     private readonly UdpBatchSocket _socket;
     private readonly bool _ownsSocket;
     private readonly PeerAddress _wakeAddress;
+    private SocketFeeds? _feeds;
 
     public SocketDatagramPort(UdpBatchSocket socket, bool ownsSocket)
     {
@@ -39,7 +40,31 @@ internal sealed class SocketDatagramPort : IDatagramPort
     /// <summary>False when the socket is a server listener's: the endpoint must not close or replace it.</summary>
     public bool OwnsSocket => _ownsSocket;
 
-    public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait) => _socket.Receive(batch, counters, wait);
+    public int Receive(PacketBatch batch, DataplaneCounters counters, TimeSpan wait)
+    {
+        if (_feeds is not { Count: > 0 } feeds)
+        {
+            return _socket.Receive(batch, counters, wait);
+        }
+
+        // With socket feeds the wait is the epoll set's, which covers this socket too; taking what is queued
+        // first keeps a busy endpoint at one receive per batch, plus a zero-timeout look at the feeds.
+        var received = _socket.Receive(batch, counters, TimeSpan.Zero);
+        var datagramsWaiting = feeds.Wait(received > 0 ? TimeSpan.Zero : wait);
+        if (received == 0 && datagramsWaiting)
+        {
+            received = _socket.Receive(batch, counters, TimeSpan.Zero);
+        }
+
+        return received;
+    }
+
+    /// <summary>Loop thread: from now on waits in <paramref name="feeds"/>' epoll set while it holds any feed.</summary>
+    public void UseFeeds(SocketFeeds feeds)
+    {
+        feeds.UseDatagramSocket(_socket);
+        _feeds = feeds;
+    }
 
     public void Send(PacketBatch batch, DataplaneCounters counters) => _socket.Send(batch, counters);
 

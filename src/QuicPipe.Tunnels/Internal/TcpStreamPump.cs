@@ -25,7 +25,10 @@ internal static class TcpStreamPump
         // The reader below only hands bytes to a non-blocking socket send, so it may run on the QUIC loop thread.
         stream.UnsafePreferInlineReads = true;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var up = TcpToQuicAsync(socket, stream, bufferSize, stop.Token);
+
+        // Where the endpoint can, its loop thread reads the socket itself (no hand-over per read); else a copy loop.
+        var feed = stream.TryFeedFrom(socket);
+        var up = feed is null ? TcpToQuicAsync(socket, stream, bufferSize, stop.Token) : FeedAsync(feed, stop.Token);
         var down = QuicToTcpAsync(socket, stream.Input, stop.Token);
         var first = await Task.WhenAny(up, down).ConfigureAwait(false);
         var outcome = await first.ConfigureAwait(false);
@@ -43,6 +46,13 @@ internal static class TcpStreamPump
                 _ => TunnelErrorCodes.TcpReset,
             };
             await AbortQuietlyAsync(stream, code).ConfigureAwait(false);
+
+            if (feed is not null)
+            {
+                // The loop must be done with the socket before it closes (the cancellation above stops the feed).
+                await up.ConfigureAwait(false);
+            }
+
             Reset(socket);
             await Task.WhenAll(up, down).ConfigureAwait(false);
         }
@@ -66,6 +76,23 @@ internal static class TcpStreamPump
         catch (Exception e) when (e is QuicConnectionException or QuicStreamAbortedException or ObjectDisposedException or InvalidOperationException)
         {
         }
+    }
+
+    private static async Task<Outcome> FeedAsync(QuicSocketFeed feed, CancellationToken cancellationToken)
+    {
+        QuicSocketFeedEnd end;
+        using (cancellationToken.Register(static state => ((QuicSocketFeed)state!).Stop(), feed))
+        {
+            end = await feed.Completion.ConfigureAwait(false);
+        }
+
+        return end switch
+        {
+            QuicSocketFeedEnd.SocketEnded => Outcome.Done,
+            QuicSocketFeedEnd.SocketFailed => Outcome.TcpFailed,
+            QuicSocketFeedEnd.StreamFailed => Outcome.QuicFailed,
+            _ => Outcome.Cancelled,
+        };
     }
 
     private static async Task<Outcome> TcpToQuicAsync(Socket socket, QuicStream stream, int bufferSize, CancellationToken cancellationToken)
