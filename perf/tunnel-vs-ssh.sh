@@ -13,10 +13,12 @@ four ways to reach them, each with its own local ports:
   socat    socat TCP-LISTEN -> TCP forwarding (one user-space copy, no encryption)
   ssh      ssh -N -L to a throw-away sshd (own host key and client key in a scratch directory)
   quicpipe quicpipe relay + expose + forward (QUIC through the relay, then the direct path on loopback)
-For each, in rounds: iperf3 -c for --seconds (TCP, one stream, reads received bits/s) and --pings
-one-byte ping-pongs (median RTT). Prints median throughput, the CPU time the way's own processes spent per GB
-moved (socat with its forks; ssh and sshd with its session processes; quicpipe relay, expose and forward) and
-RTT per way, and the ratios quicpipe/ssh and quicpipe/socat (throughput) and the RTT each adds over plain.
+For each, in rounds: iperf3 -c for --seconds (TCP, one stream, reads received bits/s); then, once per round,
+--pings one-byte ping-pongs through all four ways interleaved (one on each in turn, so all four are measured
+over the same moments; median per way). Prints median throughput, the CPU time the way's own processes spent
+per GB moved (socat with its forks; ssh and sshd with its session processes; quicpipe relay, expose and forward),
+RTT per way and the RTT each adds over plain, and the same-round ratios quicpipe/ssh (throughput and RTT) and
+quicpipe/socat, median and every round (issue 16's target: >= 1.5x ssh -L's throughput, RTT <= ssh -L's).
 
 Options:
   --seconds S   iperf3 duration per run            [default 5]
@@ -175,30 +177,42 @@ print("%.0f %s" % (end["bits_per_second"] / 1e6, cpu))' "$work/iperf.json" "$bef
 }
 
 declare -A mbit rtt cpu
+ways=(plain socat ssh quicpipe)
 for ((r = 1; r <= rounds; r++)); do
-    for way in plain socat ssh quicpipe; do
+    rtt_ports=()
+    for way in "${ways[@]}"; do
         set -- ${ports[$way]}
         read -r m c <<<"$(throughput "$1" "$way")"
-        t="$(timeout 60 python3 "$here/tools/tcp_rtt.py" measure "$2" "$pings")"
         mbit[$way]+="$m "
-        rtt[$way]+="$t "
         cpu[$way]+="$c "
-        log "round $r $way: $m Mbit/s, ${c} CPU-s per GB, rtt ${t} us"
+        rtt_ports+=("$2")
+        log "round $r $way: $m Mbit/s, ${c} CPU-s per GB"
     done
+    read -r -a t <<<"$(timeout 120 python3 "$here/tools/tcp_rtt.py" interleave "$pings" "${rtt_ports[@]}")"
+    ((${#t[@]} == ${#ways[@]})) || fail "the round-trip measurement printed '${t[*]}'"
+    for i in "${!ways[@]}"; do rtt[${ways[$i]}]+="${t[$i]} "; done
+    log "round $r rtt us (interleaved): plain ${t[0]}, socat ${t[1]}, ssh ${t[2]}, quicpipe ${t[3]}"
 done
 
-median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '\n%-9s %12s %16s %10s %14s\n' way "Mbit/s" "CPU-s per GB" "rtt us" "added rtt us"
 base_rtt="$(median "${rtt[plain]}")"
-for way in plain socat ssh quicpipe; do
+for way in "${ways[@]}"; do
     m="$(median "${mbit[$way]}")"; t="$(median "${rtt[$way]}")"
-    c="-"; [[ $way == plain ]] || c="$(printf '%s\n' ${cpu[$way]} | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    c="-"; [[ $way == plain ]] || c="$(median "${cpu[$way]}")"
     printf '%-9s %12s %16s %10s %14s\n' "$way" "$m" "$c" "$t" "$((t - base_rtt))"
 done
-qp_m="$(median "${mbit[quicpipe]}")"
-python3 - "$qp_m" "$(median "${mbit[ssh]}")" "$(median "${mbit[socat]}")" <<'PY'
-import sys
-qp, ssh, socat = map(float, sys.argv[1:])
-print(f"\nthroughput quicpipe/ssh -L: {qp / ssh:.2f}x   quicpipe/socat: {qp / socat:.2f}x   (target: >= 1.0x ssh -L)")
+# Same-round ratios: each round's quicpipe against the ssh -L of that round, so the drift of a shared machine
+# between rounds does not count as a difference between the ways.
+python3 - "${mbit[quicpipe]}" "${mbit[ssh]}" "${mbit[socat]}" "${rtt[quicpipe]}" "${rtt[ssh]}" <<'PY'
+import statistics, sys
+qp, ssh, socat, qp_rtt, ssh_rtt = ([float(v) for v in a.split()] for a in sys.argv[1:])
+def line(name, ratios, target):
+    shown = " ".join(f"{r:.2f}" for r in ratios)
+    print(f"{name}: median {statistics.median(ratios):.2f}x (rounds: {shown})   target: {target}")
+print()
+line("throughput quicpipe/ssh -L", [a / b for a, b in zip(qp, ssh)], ">= 1.5x")
+line("throughput quicpipe/socat ", [a / b for a, b in zip(qp, socat)], "-")
+line("rtt quicpipe/ssh -L       ", [a / b for a, b in zip(qp_rtt, ssh_rtt)], "<= 1.0x")
 PY
 grep -h "^path:" "$work"/fwd1.err | tail -n 2 >&2 || true
