@@ -170,7 +170,10 @@ throughput() { # throughput PORT WAY -> "Mbit/s CPU-s-per-GB" (CPU of WAY's forw
     after="$(tree_ticks ${way_pids[$2]:-})"
     python3 -c '
 import json, os, sys
-end = json.load(open(sys.argv[1]))["end"]["sum_received"]
+run = json.load(open(sys.argv[1]))
+if "error" in run or "sum_received" not in run.get("end", {}):
+    sys.exit("iperf3: " + run.get("error", "no sum_received in its report"))
+end = run["end"]["sum_received"]
 ticks = int(sys.argv[3]) - int(sys.argv[2])
 cpu = "-" if sys.argv[4] == "plain" else "%.2f" % (ticks / os.sysconf("SC_CLK_TCK") / (end["bytes"] / 1e9))
 print("%.0f %s" % (end["bits_per_second"] / 1e6, cpu))' "$work/iperf.json" "$before" "$after" "$2"
@@ -182,7 +185,8 @@ for ((r = 1; r <= rounds; r++)); do
     rtt_ports=()
     for way in "${ways[@]}"; do
         set -- ${ports[$way]}
-        read -r m c <<<"$(throughput "$1" "$way")"
+        out="$(throughput "$1" "$way")" || fail "iperf3 through $way (port $1) gave no result"
+        read -r m c <<<"$out"
         mbit[$way]+="$m "
         cpu[$way]+="$c "
         rtt_ports+=("$2")
