@@ -37,14 +37,14 @@ public class SharedSocketTests
             async () =>
             {
                 var stream = await accepted.AcceptStreamAsync(timeout.Token);
-                var data = await ReadAllAsync(stream, timeout.Token);
+                var data = await StreamTransfer.ReadToEndAsync(stream.Input, timeout.Token);
                 await stream.WriteAsync(data, cancellationToken: timeout.Token);
                 await stream.CompleteWritesAsync(timeout.Token);
             },
             timeout.Token);
         var payload = RandomNumberGenerator.GetBytes(256 * 1024);
         var outgoing = await connection.OpenBidirectionalStreamAsync(timeout.Token);
-        var reading = ReadAllAsync(outgoing, timeout.Token);
+        var reading = StreamTransfer.ReadToEndAsync(outgoing.Input, timeout.Token);
         await outgoing.WriteAsync(payload, cancellationToken: timeout.Token);
         await outgoing.CompleteWritesAsync(timeout.Token);
 
@@ -116,25 +116,6 @@ public class SharedSocketTests
     private readonly struct DatagramPortView(QuicSharedSocket socket)
     {
         public int Receive(PacketBatch batch) => ((Internal.IDatagramPort)socket).Receive(batch, new DataplaneCounters(), TimeSpan.FromMilliseconds(10));
-    }
-
-    private static async Task<byte[]> ReadAllAsync(QuicStream stream, CancellationToken cancellationToken)
-    {
-        using var received = new MemoryStream();
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                received.Write(segment.Span);
-            }
-
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return received.ToArray();
-            }
-        }
     }
 
     /// <summary>The host's receive loop: every datagram goes to the attached endpoint.</summary>

@@ -43,7 +43,7 @@ public class SocketFeedTests
         }, timeout.Token);
 
         var incoming = await server.AcceptStreamAsync(timeout.Token);
-        var received = await ReadToEndAsync(incoming, timeout.Token);
+        var received = await StreamTransfer.ReadToEndAsync(incoming.Input, timeout.Token);
         await sending;
 
         Assert.Equal(QuicSocketFeedEnd.SocketEnded, await feed.Completion.WaitAsync(timeout.Token));
@@ -116,24 +116,5 @@ public class SocketFeedTests
         var accepting = listener.AcceptAsync(cancellationToken).AsTask();
         await writer.ConnectAsync(listener.LocalEndPoint!, cancellationToken);
         return (writer, await accepting);
-    }
-
-    private static async Task<byte[]> ReadToEndAsync(QuicStream stream, CancellationToken cancellationToken)
-    {
-        using var received = new MemoryStream();
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                received.Write(segment.Span);
-            }
-
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return received.ToArray();
-            }
-        }
     }
 }
