@@ -125,7 +125,6 @@ public sealed class QuicSocketFeed
             return;
         }
 
-
         _stream.Connection.Endpoint.Unwatch(this);
         _stream.OnFeedEnded(this, end);
         _handle.DangerousRelease();

@@ -12,14 +12,11 @@ namespace QuicPipe.Dataplane.Internal;
 internal sealed unsafe class EpollSet : IDisposable
 {
     public const uint Readable = 0x001;
-    public const uint Error = 0x008;
-    public const uint HangUp = 0x010;
     public const uint PeerClosed = 0x2000;
     public const uint EdgeTriggered = 1u << 31;
 
     private readonly SafeFdHandle _epoll;
     private readonly EpollEvent[] _ready;
-    private int _readyCount;
 
     public EpollSet(int maxEventsPerWait)
     {
@@ -63,16 +60,12 @@ internal sealed unsafe class EpollSet : IDisposable
             var count = Libc.EpollPWait2(_epoll, events, _ready.Length, &spec, null);
 
             // EINTR (a signal) is an empty wait: the loop comes back.
-            _readyCount = Math.Max(count, 0);
-            return _readyCount;
+            return Math.Max(count, 0);
         }
     }
 
     /// <summary>The key of the <paramref name="index"/>th ready descriptor of the last <see cref="Wait"/>.</summary>
     public ulong KeyAt(int index) => _ready[index].Data;
-
-    /// <summary>The events of the <paramref name="index"/>th ready descriptor of the last <see cref="Wait"/>.</summary>
-    public uint EventsAt(int index) => _ready[index].Events;
 
     public void Dispose() => _epoll.Dispose();
 
