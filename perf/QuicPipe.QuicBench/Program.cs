@@ -28,6 +28,7 @@ var mib = 256;
 var chunk = 64 * 1024;
 var limit = TimeSpan.FromSeconds(120);
 var congestionControl = QuicCongestionControl.Cubic;
+AllocationSampler? sampler = null;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -49,8 +50,12 @@ for (var i = 0; i < args.Length; i++)
                 var other => throw new ArgumentException($"--cc is cubic or bbr2, not {other}"),
             };
             break;
+        case "--allocations":
+            sampler = new AllocationSampler();
+            break;
         case "-h" or "--help":
-            Console.WriteLine("Usage: QuicPipe.QuicBench [--mib N (256)] [--chunk BYTES (65536)] [--timeout SECONDS (120)] [--cc cubic|bbr2 (cubic)] | identity CERT KEY");
+            Console.WriteLine("Usage: QuicPipe.QuicBench [--mib N (256)] [--chunk BYTES (65536)] [--timeout SECONDS (120)] [--cc cubic|bbr2 (cubic)] [--allocations] | identity CERT KEY");
+            Console.WriteLine("  --allocations  after the JSON line, the types allocated during the transfer (GC allocation samples, one per ~100 KB) on stderr");
             return 0;
         default:
             Console.Error.WriteLine($"unknown argument {args[i]}");
@@ -98,6 +103,11 @@ var gc1 = GC.CollectionCount(1);
 var gc2 = GC.CollectionCount(2);
 var allocated = GC.GetTotalAllocatedBytes(precise: true);
 var cpu = ProcessCpu.Sample();
+if (sampler is not null)
+{
+    sampler.Recording = true;
+}
+
 var clock = Stopwatch.StartNew();
 var request = await client.OpenBidirectionalStreamAsync(timeout.Token);
 await request.WriteAsync(new byte[] { 1 }, endStream: true, timeout.Token);
@@ -114,6 +124,10 @@ while (true)
 }
 
 var seconds = clock.Elapsed.TotalSeconds;
+if (sampler is not null)
+{
+    sampler.Recording = false;
+}
 var used = ProcessCpu.Sample() - cpu;
 var collections = (GC.CollectionCount(0) - gc0, GC.CollectionCount(1) - gc1, GC.CollectionCount(2) - gc2);
 allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
@@ -128,6 +142,11 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"\"cpu_ms_per_mib\":{used.Milliseconds / (received / 1048576.0):F2},\"context_switches_per_mib\":{used.ContextSwitches / (received / 1048576.0):F0}," +
     $"\"gc_gen0\":{collections.Item1},\"gc_gen1\":{collections.Item2},\"gc_gen2\":{collections.Item3},\"allocated_bytes\":{allocated}," +
     $"\"server_packets_sent\":{serverStats.PacketsSent},\"client_packets_sent\":{stats.PacketsSent},\"server_packets_lost\":{serverStats.PacketsLost},\"min_rtt_us\":{stats.MinRtt.TotalMicroseconds:F0},\"server_cwnd\":{serverStats.CongestionWindow}}}"));
+foreach (var line in sampler?.Report() ?? [])
+{
+    Console.Error.WriteLine(line);
+}
+
 if (!ok)
 {
     Console.Error.WriteLine($"byte count mismatch: received {received}, expected {total}");
