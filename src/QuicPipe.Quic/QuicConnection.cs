@@ -637,18 +637,24 @@ public sealed class QuicConnection
         }
 
         stream.EnqueueWrite(write);
-        UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+        MoveWritesToSendBuffer(stream);
     }
 
-    /// <summary>Loop thread: a writer staged bytes in <paramref name="stream"/>'s ring; they go into its send buffer as far as it has room.</summary>
-    internal void AcceptStagedWrites(QuicStream stream)
+    /// <summary>
+    /// Loop thread: what waits in <paramref name="stream"/> (bytes writers staged in its ring, queued writes, its socket
+    /// feed's readable bytes) goes into its send buffer as far as it has room.
+    /// </summary>
+    internal void DrainWrites(QuicStream stream)
     {
         _endpoint.AssertOnLoopThread();
         if (!IsTerminated)
         {
-            UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+            MoveWritesToSendBuffer(stream);
         }
     }
+
+    /// <summary>Drains <paramref name="stream"/>'s writes; it stays among the blocked writers while some wait for room.</summary>
+    private void MoveWritesToSendBuffer(QuicStream stream) => UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
 
     /// <summary>Most bytes a stream holds queued and unacknowledged (QuicEndpointOptions.StreamSendBuffer); any thread.</summary>
     internal int StreamSendBuffer => _endpoint.StreamSendBuffer;
@@ -679,7 +685,7 @@ public sealed class QuicConnection
         {
             foreach (var stream in _blockedIteration)
             {
-                UpdateBlocked(stream, stream.DrainWrites(Handle, _endpoint.StreamSendBuffer));
+                MoveWritesToSendBuffer(stream);
             }
         }
         finally

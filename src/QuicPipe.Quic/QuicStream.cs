@@ -223,7 +223,7 @@ public sealed class QuicStream
         _connection.Endpoint.Watch(feed);
         _feed = feed;
         feed.Readable = true;
-        _connection.AcceptStagedWrites(this);
+        _connection.DrainWrites(this);
     }
 
     /// <summary>Loop thread (or no loop any more): the feed ended; at the socket's end the stream's writes ended too.</summary>
@@ -509,7 +509,7 @@ public sealed class QuicStream
     {
         // First, so that a write staged from here on posts again.
         Interlocked.Exchange(ref _drainPosted, 0);
-        _connection.AcceptStagedWrites(this);
+        _connection.DrainWrites(this);
     }
 
     /// <summary>Loop thread: nothing may be staged any more; the ring goes back to the pool unless a writer is in it right now.</summary>

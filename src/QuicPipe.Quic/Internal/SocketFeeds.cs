@@ -53,7 +53,7 @@ internal sealed class SocketFeeds : IDisposable
 
     public void Remove(QuicSocketFeed feed)
     {
-        if (feed.Key != DatagramKey && _feeds.Remove(feed.Key))
+        if (_feeds.Remove(feed.Key))
         {
             _epoll.Remove(feed.Handle);
         }
@@ -90,7 +90,7 @@ internal sealed class SocketFeeds : IDisposable
         {
             var feed = _ready[i];
             feed.Readable = true;
-            feed.Stream.Connection.AcceptStagedWrites(feed.Stream);
+            feed.Stream.Connection.DrainWrites(feed.Stream);
         }
 
         _ready.Clear();
