@@ -294,21 +294,6 @@ public sealed class UdpBatchSocket : IDisposable
     }
 
     /// <summary>
-    /// Changes how long <see cref="Receive(PacketBatch, DataplaneCounters)"/> waits for a first datagram (SO_RCVTIMEO); zero or infinite waits
-    /// for ever. An event loop sets it to its next timer before each receive. Call from the receiving thread.
-    /// </summary>
-    /// <exception cref="UdpSocketException">The kernel refused the option.</exception>
-    public void SetReceiveTimeout(TimeSpan timeout)
-    {
-        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The receive timeout must be zero or more (or infinite).");
-        }
-
-        SocketConfiguration.SetReceiveTimeout(_fd, timeout, LocalAddress);
-    }
-
-    /// <summary>
     /// Wakes a thread blocked in <see cref="Receive(PacketBatch, DataplaneCounters)"/>; every later Receive returns 0 at once. Safe from any thread.
     /// </summary>
     public void Shutdown()
