@@ -185,6 +185,25 @@ public sealed class QuicConnection
     public Task MigrateAsync(IPEndPoint newRemote, QuicMigrationMode mode, CancellationToken cancellationToken = default) =>
         _migration.MigrateAsync(newRemote, mode, cancellationToken);
 
+    /// <summary>
+    /// Tells the connection that its path works again (its relay came back, a link returned): the loss-recovery
+    /// probe that the probe timer would send later goes out now. Any thread. Does nothing unless a probe has already
+    /// gone unanswered (so a healthy connection is left alone, and a caller may ask as often as it checks its path),
+    /// or when the connection has ended.
+    /// </summary>
+    /// <remarks>
+    /// The probe timer doubles with each probe that goes unanswered, so after an outage of some seconds it has backed
+    /// off to about as long again: without this call the connection would stay stalled that long after the path is
+    /// back. Each side asks for its own: the peer's probes went unanswered too.
+    /// </remarks>
+    public void ProbeNow() => Post(() =>
+    {
+        if (!IsTerminated)
+        {
+            _ = QuicShim.ConnProbeNow(Handle, MonotonicClock.NowNanoseconds());
+        }
+    });
+
     /// <summary>Moves the connection to a new local address at once, validating after (loop thread; see QuicEndpoint.RebindAsync).</summary>
     internal Task MoveToLocalAddress(PeerAddress local, CancellationToken cancellationToken) =>
         _migration.MoveToLocalAddress(local, cancellationToken);

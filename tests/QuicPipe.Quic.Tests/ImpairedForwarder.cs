@@ -24,6 +24,10 @@ internal sealed class ImpairedForwarder : IDisposable
     private readonly Thread _thread;
     private PeerAddress _client;
     private volatile bool _stopping;
+    private volatile bool _clientToServerCut;
+    private volatile bool _serverToClientCut;
+    private long _lostFromClient;
+    private long _forwardedFromClient;
 
     public ImpairedForwarder(IPEndPoint server, ImpairmentOptions options)
     {
@@ -59,6 +63,26 @@ internal sealed class ImpairedForwarder : IDisposable
 
     /// <summary>Datagrams the forwarder sent on.</summary>
     public long Forwarded => _counters.Forwarded;
+
+    /// <summary>While true, every datagram from the client is lost (as a relay that stopped would lose them).</summary>
+    public bool ClientToServerCut
+    {
+        get => _clientToServerCut;
+        set => _clientToServerCut = value;
+    }
+
+    /// <summary>While true, every datagram from the server is lost.</summary>
+    public bool ServerToClientCut
+    {
+        get => _serverToClientCut;
+        set => _serverToClientCut = value;
+    }
+
+    /// <summary>Datagrams from the client lost to <see cref="ClientToServerCut"/>. Any thread.</summary>
+    public long LostFromClient => Interlocked.Read(ref _lostFromClient);
+
+    /// <summary>Datagrams from the client sent on to the server. Any thread.</summary>
+    public long ForwardedFromClient => Interlocked.Read(ref _forwardedFromClient);
 
     /// <summary>Stops forwarding and waits for the loop to end, so the counters are final.</summary>
     public void Dispose()
@@ -100,9 +124,20 @@ internal sealed class ImpairedForwarder : IDisposable
                 continue;
             }
 
-            if (batch.Sources[i] != _server)
+            var fromServer = batch.Sources[i] == _server;
+            if (fromServer ? _serverToClientCut : _clientToServerCut)
+            {
+                if (!fromServer)
+                {
+                    Interlocked.Increment(ref _lostFromClient);
+                }
+
+                batch.Drop(i, DropReason.Impaired);
+            }
+            else if (!fromServer)
             {
                 _client = batch.Sources[i];
+                Interlocked.Increment(ref _forwardedFromClient);
                 batch.Forward(i, _server);
             }
             else if (!_client.IsEmpty)

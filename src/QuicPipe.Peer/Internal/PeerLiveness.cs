@@ -9,7 +9,8 @@ namespace QuicPipe.Peer.Internal;
 /// Notices a peer that vanished without a word (killed, its host or network gone): a connection is closed as lost
 /// when nothing came from the peer for the peer timeout while the path the connection uses was alive. While the path
 /// is down (the relay stopped answering its pings), the peer's silence is not counted: a relay that comes back within
-/// the QUIC idle timeout finds the connection still there, and the transfer resumes.
+/// the QUIC idle timeout finds the connection still there, and the transfer resumes: at once, because the connection
+/// is told to probe when its path is back (see <see cref="ProbeAfterOutage"/>).
 /// </summary>
 /// <remarks>
 /// The QUIC idle timeout alone cannot tell the two apart: short, it kills connections whose relay restarts or whose
@@ -90,16 +91,24 @@ internal sealed partial class PeerLiveness
             return; // the endpoint is stopping: the connection ends with it
         }
 
-        if (received != silence.PacketsReceived)
+        var heard = received != silence.PacketsReceived;
+        if (heard)
         {
             silence.PacketsReceived = received;
             silence.For = TimeSpan.Zero;
-            return;
         }
 
         if (!_pathAlive(connection))
         {
-            return; // the path is down: the peer could not be heard, so its silence proves nothing
+            // The path is down: the peer could not be heard, so its silence proves nothing.
+            silence.Outage = Outage.PathDown;
+            return;
+        }
+
+        ProbeAfterOutage(connection, silence, heard);
+        if (heard)
+        {
+            return;
         }
 
         silence.For += elapsed;
@@ -119,6 +128,26 @@ internal sealed partial class PeerLiveness
         }
     }
 
+    /// <summary>
+    /// After an outage the connection's probe timer has backed off to about as long as the outage lasted, so it probes
+    /// now (<see cref="QuicConnection.ProbeNow"/>) rather than then: once when its path is back, and once more when the
+    /// peer is heard again, in case the first probe went out before the peer was back at the relay too. Two at most:
+    /// each lost probe doubles the timer again. A connection whose probes were answered ignores the call.
+    /// </summary>
+    private static void ProbeAfterOutage(QuicConnection connection, Silence silence, bool heard)
+    {
+        if (silence.Outage == Outage.PathDown)
+        {
+            connection.ProbeNow();
+            silence.Outage = Outage.PathBack;
+        }
+        else if (silence.Outage == Outage.PathBack && heard)
+        {
+            connection.ProbeNow();
+            silence.Outage = Outage.None;
+        }
+    }
+
     [LoggerMessage(EventId = 48, Level = LogLevel.Information, Message = "Peer {Peer} lost: nothing from it for {Seconds} s while its path was alive")]
     private static partial void LogPeerLost(ILogger logger, NodeId? peer, double seconds);
 
@@ -128,5 +157,15 @@ internal sealed partial class PeerLiveness
         public long PacketsReceived { get; set; } = -1;
 
         public TimeSpan For { get; set; }
+
+        public Outage Outage { get; set; }
+    }
+
+    /// <summary>Where a connection is in recovering from its path's outage (see <see cref="ProbeAfterOutage"/>).</summary>
+    private enum Outage
+    {
+        None,
+        PathDown,
+        PathBack,
     }
 }

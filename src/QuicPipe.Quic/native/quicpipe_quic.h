@@ -252,6 +252,14 @@ QP_EXPORT int qp_conn_get_stats(qp_conn *conn, qp_conn_stats *stats);
 QP_EXPORT uint64_t qp_conn_get_expiry(qp_conn *conn);
 QP_EXPORT int qp_conn_handle_expiry(qp_conn *conn, uint64_t ts);
 
+/*
+ * For a caller that knows the path works again (its relay is back): the loss-recovery probe that the backed-off
+ * probe timer would send later becomes due now (qp_conn_get_expiry returns ts; qp_conn_handle_expiry then queues
+ * it). Returns 1 if it did; 0 if no probe has gone unanswered yet (a healthy connection is left alone), the timer
+ * is due anyway, the connection is closing, or the idle timeout would come first; QP_ERR_ARGUMENT.
+ */
+QP_EXPORT int qp_conn_probe_now(qp_conn *conn, uint64_t ts);
+
 /* The current probe timeout (ns): closing and draining periods last three of them (RFC 9000 §10.2). */
 QP_EXPORT uint64_t qp_conn_get_pto(qp_conn *conn);
 

@@ -97,7 +97,18 @@ struct qp_conn {
     /* old_remote names the path the last same-socket migration left (see qp_conn_read_pkt). Zeroed addresses would
        never match either, but the flag keeps the per-packet compares off connections that never moved. */
     int left_remote;
+    /* How far this connection's clock runs ahead of the caller's (ns). ngtcp2 0.12 has no call that sends a
+       loss-recovery probe before its backed-off timer, so qp_conn_probe_now moves the clock to that deadline
+       instead; qp_clock adds this to every timestamp handed to ngtcp2, and qp_conn_get_expiry takes it off. */
+    uint64_t clock_ahead;
+    uint64_t last_rx_ts; /* when the last packet was read, on this connection's clock (0: none yet) */
 };
+
+/* ngtcp2's timestamp for the caller's ts on connection c (see clock_ahead). */
+static inline uint64_t qp_clock(const qp_conn *c, uint64_t ts)
+{
+    return ts + c->clock_ahead;
+}
 
 /* The caller's callbacks, registered once for the whole process by qp_init (quicpipe_quic.c). */
 typedef struct qp_callback_table {

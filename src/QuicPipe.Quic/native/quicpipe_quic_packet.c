@@ -48,6 +48,7 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
     memset(&pi, 0, sizeof(pi));
     c->packets_received++;
     c->bytes_received += pktlen;
+    ts = qp_clock(c, ts);
     int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, pktlen, ts);
     if (rv != 0) {
         qp_record_error(c, rv);
@@ -56,6 +57,7 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
         }
         return rv;
     }
+    c->last_rx_ts = ts;
     if (qp_check_path(c)) {
         qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
         return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -79,6 +81,7 @@ int qp_conn_write_pkts(qp_conn *c, uint8_t *slots, size_t slot_size, size_t max_
     if (!c || !slots || !lengths || !remote_addrs || slot_size < NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE) {
         return QP_ERR_ARGUMENT;
     }
+    ts = qp_clock(c, ts);
     /* Never more than the congestion controller's send quantum in one go. */
     size_t quantum = ngtcp2_conn_get_send_quantum(c->conn) / ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
     if (quantum == 0) {
@@ -217,7 +220,7 @@ int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
     ngtcp2_pkt_info pi;
-    ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, buflen, &ccerr, ts);
+    ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, buf, buflen, &ccerr, qp_clock(c, ts));
     if (n > 0) {
         qp_copy_addr(remote_addr, &ps.path.remote);
         c->packets_sent++;
@@ -228,12 +231,50 @@ int qp_conn_write_close(qp_conn *c, uint8_t *buf, size_t buflen, uint8_t *remote
 
 uint64_t qp_conn_get_expiry(qp_conn *c)
 {
-    return ngtcp2_conn_get_expiry(c->conn);
+    uint64_t expiry = ngtcp2_conn_get_expiry(c->conn);
+    if (expiry == UINT64_MAX) {
+        return expiry;
+    }
+    return expiry > c->clock_ahead ? expiry - c->clock_ahead : 0;
+}
+
+/* The earliest the idle timeout can end the connection, on its clock: ngtcp2 counts from the last packet read (or a
+   later send), and the negotiated timeout is the smaller of the two sides' (0: none). */
+static uint64_t qp_idle_deadline(qp_conn *c)
+{
+    uint64_t timeout = ngtcp2_conn_get_local_transport_params(c->conn)->max_idle_timeout;
+    const ngtcp2_transport_params *remote = ngtcp2_conn_get_remote_transport_params(c->conn);
+    if (remote && remote->max_idle_timeout && (!timeout || remote->max_idle_timeout < timeout)) {
+        timeout = remote->max_idle_timeout;
+    }
+    return timeout ? c->last_rx_ts + timeout : UINT64_MAX;
+}
+
+int qp_conn_probe_now(qp_conn *c, uint64_t ts)
+{
+    if (!c) {
+        return QP_ERR_ARGUMENT;
+    }
+    if (ngtcp2_conn_is_in_closing_period(c->conn) || ngtcp2_conn_is_in_draining_period(c->conn)) {
+        return 0;
+    }
+    ngtcp2_conn_stat st;
+    ngtcp2_conn_get_conn_stat(c->conn, &st);
+    uint64_t now = qp_clock(c, ts);
+    uint64_t due = st.loss_detection_timer;
+    /* Only while probes go unanswered (a healthy connection's timer is left alone, so a caller may ask often), never
+       before the first packet read, and never past the idle deadline: the jump must not end a connection that the
+       real clock keeps alive. */
+    if (st.pto_count == 0 || c->last_rx_ts == 0 || due == UINT64_MAX || due <= now || due >= qp_idle_deadline(c)) {
+        return 0;
+    }
+    c->clock_ahead += due - now;
+    return 1;
 }
 
 int qp_conn_handle_expiry(qp_conn *c, uint64_t ts)
 {
-    int rv = ngtcp2_conn_handle_expiry(c->conn, ts);
+    int rv = ngtcp2_conn_handle_expiry(c->conn, qp_clock(c, ts));
     if (rv != 0) {
         qp_record_error(c, rv);
         return rv;

@@ -80,8 +80,8 @@ int qp_conn_migrate(qp_conn *c, const uint8_t *local, uint32_t locallen, const u
         c->relabel_validated = 0;
         c->left_remote = 1;
     }
-    int rv = validate ? ngtcp2_conn_initiate_migration(c->conn, &path, ts)
-                      : ngtcp2_conn_initiate_immediate_migration(c->conn, &path, ts);
+    int rv = validate ? ngtcp2_conn_initiate_migration(c->conn, &path, qp_clock(c, ts))
+                      : ngtcp2_conn_initiate_immediate_migration(c->conn, &path, qp_clock(c, ts));
     if (rv != 0) {
         if (c->relabelled) {
             c->relabel_validated = 1;
