@@ -349,12 +349,18 @@ public sealed class RelayControlClient : IAsyncDisposable
     {
         if (_endReason is { } reason)
         {
-            throw new RelayControlException(RelayErrorCode.ConnectionLost, reason);
+            throw new RelayControlException(EndCode, reason);
         }
     }
 
     private RelayControlException Lost(string reason, Exception? inner = null) =>
-        new(RelayErrorCode.ConnectionLost, _endReason ?? $"The control connection to relay {RelayNodeId} ended: {reason}", inner);
+        new(EndCode, _endReason ?? $"The control connection to relay {RelayNodeId} ended: {reason}", inner);
+
+    /// <summary>
+    /// What a request fails with once the connection ended: NOT_ALLOWED when the relay closed it for that (its answer
+    /// saying so goes out just before the close, and may not have left when the close discards it), else lost.
+    /// </summary>
+    private RelayErrorCode EndCode => _closeErrorCode == RelayProtocol.CloseNotAllowed ? RelayErrorCode.NotAllowed : RelayErrorCode.ConnectionLost;
 
     private static RelayRegistration ToRegistration(Registered registered) =>
         new(ParseAddress(registered.ObservedAddress), DateTimeOffset.FromUnixTimeMilliseconds((long)registered.ExpiresUnixMs), (int)registered.CidCount);

@@ -101,7 +101,7 @@ internal sealed partial class PeerLiveness
         if (!_pathAlive(connection))
         {
             // The path is down: the peer could not be heard, so its silence proves nothing.
-            silence.Outage = Outage.PathDown;
+            silence.ProbeUntilHeard = true;
             return;
         }
 
@@ -130,21 +130,17 @@ internal sealed partial class PeerLiveness
 
     /// <summary>
     /// After an outage the connection's probe timer has backed off to about as long as the outage lasted, so it probes
-    /// now (<see cref="QuicConnection.ProbeNow"/>) rather than then: once when its path is back, and once more when the
-    /// peer is heard again, in case the first probe went out before the peer was back at the relay too. Two at most:
-    /// each lost probe doubles the timer again. A connection whose probes were answered ignores the call.
+    /// now (<see cref="QuicConnection.ProbeNow"/>) rather than then: at every check from when its path is back until the
+    /// peer is heard again, and once more then (a probe sent before the peer was back at the relay too is lost, and
+    /// what the peer sends first need not acknowledge ours). A connection whose probes were answered ignores the call;
+    /// the engine bounds how much of the idle timeout the early probes may take.
     /// </summary>
     private static void ProbeAfterOutage(QuicConnection connection, Silence silence, bool heard)
     {
-        if (silence.Outage == Outage.PathDown)
+        if (silence.ProbeUntilHeard)
         {
             connection.ProbeNow();
-            silence.Outage = Outage.PathBack;
-        }
-        else if (silence.Outage == Outage.PathBack && heard)
-        {
-            connection.ProbeNow();
-            silence.Outage = Outage.None;
+            silence.ProbeUntilHeard = !heard;
         }
     }
 
@@ -158,14 +154,7 @@ internal sealed partial class PeerLiveness
 
         public TimeSpan For { get; set; }
 
-        public Outage Outage { get; set; }
-    }
-
-    /// <summary>Where a connection is in recovering from its path's outage (see <see cref="ProbeAfterOutage"/>).</summary>
-    private enum Outage
-    {
-        None,
-        PathDown,
-        PathBack,
+        /// <summary>Its path was down: see <see cref="ProbeAfterOutage"/>.</summary>
+        public bool ProbeUntilHeard { get; set; }
     }
 }

@@ -262,10 +262,15 @@ int qp_conn_probe_now(qp_conn *c, uint64_t ts)
     ngtcp2_conn_get_conn_stat(c->conn, &st);
     uint64_t now = qp_clock(c, ts);
     uint64_t due = st.loss_detection_timer;
-    /* Only while probes go unanswered (a healthy connection's timer is left alone, so a caller may ask often), never
-       before the first packet read, and never past the idle deadline: the jump must not end a connection that the
-       real clock keeps alive. */
-    if (st.pto_count == 0 || c->last_rx_ts == 0 || due == UINT64_MAX || due <= now || due >= qp_idle_deadline(c)) {
+    /* Only while probes go unanswered (a healthy connection's timer is left alone, so a caller may ask often), and
+       never before the first packet read. The jump brings the idle deadline nearer in real time, so it may take at
+       most half of what is left: asked again and again while nothing answers, the connection still lives until the
+       last answer's idle deadline less a bounded share of it. */
+    if (st.pto_count == 0 || c->last_rx_ts == 0 || due == UINT64_MAX || due <= now) {
+        return 0;
+    }
+    uint64_t idle = qp_idle_deadline(c);
+    if (idle <= now || due - now > (idle - now) / 2) {
         return 0;
     }
     c->clock_ahead += due - now;
