@@ -194,7 +194,9 @@ public sealed class QuicConnection
     /// <remarks>
     /// The probe timer doubles with each probe that goes unanswered, so after an outage of some seconds it has backed
     /// off to about as long again: without this call the connection would stay stalled that long after the path is
-    /// back. Each side asks for its own: the peer's probes went unanswered too.
+    /// back. Each side asks for its own: the peer's probes went unanswered too. ngtcp2 0.12 cannot fire its timer
+    /// early, so the engine moves this connection's clock to the timer's deadline; that brings the idle timeout
+    /// nearer too, and one call may take at most half of what is left of it.
     /// </remarks>
     public void ProbeNow() => Post(() =>
     {
