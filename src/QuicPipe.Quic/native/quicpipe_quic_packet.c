@@ -263,9 +263,9 @@ int qp_conn_probe_now(qp_conn *c, uint64_t ts)
     uint64_t now = qp_clock(c, ts);
     uint64_t due = st.loss_detection_timer;
     /* Only while probes go unanswered (a healthy connection's timer is left alone, so a caller may ask often), and
-       never before the first packet read. The jump brings the idle deadline nearer in real time, so it may take at
-       most half of what is left: asked again and again while nothing answers, the connection still lives until the
-       last answer's idle deadline less a bounded share of it. */
+       never before the first packet read. The jump brings the idle deadline nearer in real time, so one may take at
+       most half of what is left; each unanswered probe doubles the next jump, so asks repeated while nothing
+       answers stop before they have taken three quarters of it. */
     if (st.pto_count == 0 || c->last_rx_ts == 0 || due == UINT64_MAX || due <= now) {
         return 0;
     }
