@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Xunit;
@@ -11,9 +12,17 @@ namespace QuicPipe.Quic.Tests;
 /// <see cref="UnprotectedDatagramBatch"/>, <see cref="IQuicUnprotectedDatagramReceiver"/>): what circuits' cells
 /// cross each link as.
 /// </summary>
+/// <remarks>
+/// Nothing retransmits these datagrams, and each test here counts on all of them arriving. So the tests run in the
+/// stress collection, alone: beside other tests' bursts on loopback, the kernel could drop one, and its absence
+/// looked like a hang (CI twice). A test that still misses one stops after <see cref="Stall"/> without progress and
+/// says what each side and the kernel counted.
+/// </remarks>
+[Collection(StressCollection.Name)]
 public class UnprotectedDatagramTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Stall = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task They_reach_the_peers_receiver_intact_beside_a_stream_transfer_on_the_same_connection()
@@ -48,7 +57,7 @@ public class UnprotectedDatagramTests
 
         await transfer;
         await reading;
-        await received.WaitForAsync(Count, timeout.Token);
+        await received.WaitForAsync(Count, () => Counted(client, server), timeout.Token);
         Assert.Equal(Enumerable.Range(0, Count), received.Indices.Order());
         Assert.Empty(received.Corrupt);
         Assert.Equal(Count, client.UnprotectedDatagramsSent);
@@ -71,7 +80,7 @@ public class UnprotectedDatagramTests
 
         // The connection itself is unharmed, and the same bytes from its own path are taken.
         Assert.True(client.TrySendUnprotectedDatagram(new byte[] { 0, 0, 0, 8, 1, 2, 3 }));
-        await received.WaitForAsync(1, timeout.Token);
+        await received.WaitForAsync(1, () => Counted(client, server), timeout.Token);
         Assert.Equal([8], received.Indices);
         Assert.False(server.IsTerminated);
     }
@@ -119,7 +128,7 @@ public class UnprotectedDatagramTests
         }
 
         batch.Flush();
-        await atC.WaitForAsync(Count, timeout.Token);
+        await atC.WaitForAsync(Count, () => $"A->B {Counted(aToB, bFromA)}; B->C {Counted(bToC, cFromB)}", timeout.Token);
         Assert.Equal(Enumerable.Range(0, Count), atC.Indices.Order());
 
         // The switch marked each one's first payload byte after the index: C sees B's rewrite, made in place.
@@ -128,6 +137,9 @@ public class UnprotectedDatagramTests
         Assert.Equal(Count, bToC.UnprotectedDatagramsSent);
         Assert.Equal(0, cFromB.UnprotectedDatagramsRefused + bFromA.UnprotectedDatagramsRefused);
     }
+
+    private static string Counted(QuicConnection sender, QuicConnection receiver) =>
+        $"sent {sender.UnprotectedDatagramsSent}, refused at the sender {sender.UnprotectedDatagramsRefused}, refused at the receiver {receiver.UnprotectedDatagramsRefused}";
 
     /// <summary>A connection whose server side records what arrives, once the client can send.</summary>
     private static async Task<(QuicConnection Client, QuicConnection Server, Recorder Received)> ConnectAsync(LoopbackPair pair, CancellationToken cancellationToken)
@@ -176,10 +188,28 @@ public class UnprotectedDatagramTests
             return null;
         }
 
-        public async Task WaitForAsync(int count, CancellationToken cancellationToken)
+        /// <summary>
+        /// Waits for <paramref name="count"/> datagrams; fails once none arrived for <see cref="Stall"/> (a lost one stays
+        /// lost), with what is missing, <paramref name="counted"/> and the kernel's UDP counters since this wait began.
+        /// </summary>
+        public async Task WaitForAsync(int count, Func<string> counted, CancellationToken cancellationToken)
         {
+            var kernel = KernelUdpCounters.Read();
+            var seen = -1;
+            var quiet = Stopwatch.StartNew();
             while (_indices.Count < count)
             {
+                if (_indices.Count != seen)
+                {
+                    seen = _indices.Count;
+                    quiet.Restart();
+                }
+                else if (quiet.Elapsed > Stall)
+                {
+                    var missing = Enumerable.Range(0, count).Except(_indices).Take(10);
+                    Assert.Fail($"{seen} of {count} arrived, then none for {Stall.TotalSeconds:0} s; missing (first 10) {string.Join(' ', missing)}; {counted()}; kernel UDP since the wait began: {KernelUdpCounters.Read().Since(kernel)}");
+                }
+
                 await Task.Delay(10, cancellationToken);
             }
         }
