@@ -166,6 +166,9 @@ public class UnprotectedDatagramTests
     {
         private readonly ConcurrentQueue<int> _indices = new();
 
+        // Made before anything is sent: a drop while sending counts too.
+        private readonly KernelUdpCounters _kernelAtStart = KernelUdpCounters.Read();
+
         public List<int> Indices => [.. _indices];
 
         public ConcurrentQueue<int> Corrupt { get; } = new();
@@ -190,11 +193,10 @@ public class UnprotectedDatagramTests
 
         /// <summary>
         /// Waits for <paramref name="count"/> datagrams; fails once none arrived for <see cref="Stall"/> (a lost one stays
-        /// lost), with what is missing, <paramref name="counted"/> and the kernel's UDP counters since this wait began.
+        /// lost), with what is missing, <paramref name="counted"/> and the kernel's UDP counters since this recorder was made.
         /// </summary>
         public async Task WaitForAsync(int count, Func<string> counted, CancellationToken cancellationToken)
         {
-            var kernel = KernelUdpCounters.Read();
             var seen = -1;
             var quiet = Stopwatch.StartNew();
             while (_indices.Count < count)
@@ -207,7 +209,7 @@ public class UnprotectedDatagramTests
                 else if (quiet.Elapsed > Stall)
                 {
                     var missing = Enumerable.Range(0, count).Except(_indices).Take(10);
-                    Assert.Fail($"{seen} of {count} arrived, then none for {Stall.TotalSeconds:0} s; missing (first 10) {string.Join(' ', missing)}; {counted()}; kernel UDP since the wait began: {KernelUdpCounters.Read().Since(kernel)}");
+                    Assert.Fail($"{seen} of {count} arrived, then none for {Stall.TotalSeconds:0} s; missing (first 10) {string.Join(' ', missing)}; {counted()}; kernel UDP since the recorder was made: {KernelUdpCounters.Read().Since(_kernelAtStart)}");
                 }
 
                 await Task.Delay(10, cancellationToken);
