@@ -56,7 +56,7 @@ internal static unsafe class SocketConfiguration
         }
     }
 
-    internal static void SetReceiveTimeout(SafeFdHandle fd, TimeSpan timeout, in PeerAddress local)
+    private static void SetReceiveTimeout(SafeFdHandle fd, TimeSpan timeout, in PeerAddress local)
     {
         // A zero timeval means "no timeout" to the kernel, which is also what Zero and Infinite mean to us.
         var value = default(TimeVal);
