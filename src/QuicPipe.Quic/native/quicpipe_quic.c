@@ -165,6 +165,7 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
     (void)conn;
     (void)flags;
     qp_conn *c = user_data;
+    c->migration_validating = 0;
     if (c->relabelled) {
         c->relabel_validated = 1;
     }

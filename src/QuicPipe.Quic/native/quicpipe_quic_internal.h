@@ -102,6 +102,7 @@ struct qp_conn {
        instead; qp_clock adds this to every timestamp handed to ngtcp2, and qp_conn_get_expiry takes it off. */
     uint64_t clock_ahead;
     uint64_t last_rx_ts; /* when the last packet was read, on this connection's clock (0: none yet) */
+    int migration_validating; /* qp_conn_migrate started a path validation that has not ended yet */
 };
 
 /* ngtcp2's timestamp for the caller's ts on connection c (see clock_ahead). */

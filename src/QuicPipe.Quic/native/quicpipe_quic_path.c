@@ -89,6 +89,7 @@ int qp_conn_migrate(qp_conn *c, const uint8_t *local, uint32_t locallen, const u
         }
         return rv;
     }
+    c->migration_validating = 1;
     if (qp_check_path(c)) {
         qp_record_error(c, NGTCP2_ERR_CALLBACK_FAILURE);
         return NGTCP2_ERR_CALLBACK_FAILURE;
