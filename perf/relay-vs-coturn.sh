@@ -13,8 +13,9 @@ udp-sink through, alternately in each round:
      the sink and sends ChannelData (4-byte header + the datagram)
   2. quicpipe relay at its defaults (GSO on), with a routes file mapping the datagrams' CIDs to the sink
 Reports delivered packets/s at the sink, each relay's CPU (utime+stime of the process, all threads)
-per delivered packet, which is CPU-seconds per million packets in us, and the same-round ratios
-quicpipe/coturn. Target (issue 16): cpu/packet ratio <= 0.33. Table on stdout, JSON in perf/results/.
+per delivered packet, which is CPU-seconds per million packets in us, the one-way delay from the
+generator to the sink after the warm-up (p50/p99/p99.9/max; same host, same clock), and the
+same-round ratios quicpipe/coturn. Target (issue 16): cpu/packet ratio <= 0.33. Table on stdout, JSON in perf/results/.
 Everything runs on 127.0.0.1 and stops by itself.
 
 Options (environment variable in brackets):
@@ -23,6 +24,9 @@ Options (environment variable in brackets):
   --rate PPS       offered rate, 0 = as fast as the generator goes [QP_PERF_RATE, default 50000]
   --size BYTES     datagram size the sink receives      [QP_PERF_SIZE, default 1200]
   --flows F        generator sockets (TURN allocations) [QP_PERF_FLOWS, default 4]
+  --pace-us US     the generator sends what is due every US microseconds [QP_PERF_PACE_US, default 1000];
+                   smaller is smoother traffic (bursts of rate*US/1e6 datagrams)
+  --relay-args A   extra arguments for quicpipe relay, e.g. "--coalesce 0" [QP_PERF_RELAY_ARGS]
   --rounds N       alternating rounds; medians and spread reported [QP_PERF_ROUNDS, default 3]
   --port-base P    UDP ports P..P+3, and coturn's relay ports P+10..P+99 [QP_PERF_PORT_BASE, default 47300]
   --relay-dll PATH use this quicpipe.dll instead of building src/QuicPipe.Cli [QUICPIPE_DLL]
@@ -44,6 +48,8 @@ warmup="${QP_PERF_WARMUP:-3}"
 rate="${QP_PERF_RATE:-50000}"
 size="${QP_PERF_SIZE:-1200}"
 flows="${QP_PERF_FLOWS:-4}"
+pace_us="${QP_PERF_PACE_US:-1000}"
+relay_args="${QP_PERF_RELAY_ARGS:-}"
 rounds="${QP_PERF_ROUNDS:-3}"
 port_base="${QP_PERF_PORT_BASE:-47300}"
 relay_dll="${QUICPIPE_DLL:-}"
@@ -58,6 +64,8 @@ while [[ $# -gt 0 ]]; do
         --duration) need "$@"; duration="$2"; shift 2 ;;
         --warmup) need "$@"; warmup="$2"; shift 2 ;;
         --rate) need "$@"; rate="$2"; shift 2 ;;
+        --pace-us) need "$@"; pace_us="$2"; shift 2 ;;
+        --relay-args) need "$@"; relay_args="$2"; shift 2 ;;
         --size) need "$@"; size="$2"; shift 2 ;;
         --flows) need "$@"; flows="$2"; shift 2 ;;
         --rounds) need "$@"; rounds="$2"; shift 2 ;;
@@ -121,7 +129,8 @@ run_one() {
     done
     local total=$((warmup + duration))
     start_bg "$dir/sink.out" "$dir/sink.err" "$here/build/udp-sink" --listen "127.0.0.1:$sink_port" \
-        --duration $((total + 40)) --size "$size" --cid-length "$cid_len" --verify
+        --duration $((total + 40)) --size "$size" --cid-length "$cid_len" --verify \
+        --latency --latency-skip "$warmup"
     local sink_pid=$QP_LAST_PID
     if ! wait_udp_listening "$sink_port" "$sink_pid" 5; then
         echo "error=udp-sink did not start: $(tail -n 3 "$dir/sink.err" | tr '\n' ' ')" >>"$dir/meta"
@@ -142,6 +151,9 @@ run_one() {
             --sink "127.0.0.1:$sink_port" >"$dir/routes.txt"
         cmd=(dotnet "$relay_dll" relay --listen "127.0.0.1:$relay_port" --routes "$dir/routes.txt"
             --cid-length "$cid_len" --stats-interval 1s --stats-format json)
+        # Word splitting is the point: the flags as one would type them.
+        # shellcheck disable=SC2206
+        cmd+=($relay_args)
     fi
     printf '%q ' "${cmd[@]}" >"$dir/command"
     start_bg "$dir/fwd.out" "$dir/fwd.err" "${cmd[@]}"
@@ -156,7 +168,7 @@ run_one() {
     log "$name: $rate pps offered (0 = unpaced), ${warmup}s warm-up + ${duration}s window"
     start_bg "$dir/loadgen.out" "$dir/loadgen.err" "$here/build/udp-loadgen" --target "127.0.0.1:$relay_port" \
         --duration $((total + 1)) --cids "$cids" --cid-length "$cid_len" --seed "$seed" --size "$size" \
-        --rate "$rate" --flows "$flows" "${gen_extra[@]}"
+        --rate "$rate" --pace-us "$pace_us" --flows "$flows" --timestamp "${gen_extra[@]}"
     local gen_pid=$QP_LAST_PID
     nap "$warmup"
     local c0 t0 c1 t1
@@ -190,8 +202,8 @@ for ((round = 1; round <= rounds; round++)); do
     done
 done
 
-params="$(printf '{"rounds":%s,"duration":%s,"warmup":%s,"rate":%s,"size":%s,"flows":%s,"port_base":%s,"relay_dll":"%s","turnserver":"%s"}' \
-    "$rounds" "$duration" "$warmup" "$rate" "$size" "$flows" "$port_base" "$relay_dll" \
+params="$(printf '{"rounds":%s,"duration":%s,"warmup":%s,"rate":%s,"pace_us":%s,"size":%s,"flows":%s,"port_base":%s,"relay_dll":"%s","relay_args":"%s","turnserver":"%s"}' \
+    "$rounds" "$duration" "$warmup" "$rate" "$pace_us" "$size" "$flows" "$port_base" "$relay_dll" "$relay_args" \
     "$(dpkg-query -W -f '${Version}' coturn 2>/dev/null || echo unknown)")"
 python3 "$here/tools/summarize.py" --run-dir "$rundir" --params "$params" --forwarders coturn,quicpipe \
     --tool perf/relay-vs-coturn.sh --out "$here/results/relay-vs-coturn-$stamp.json" || status=1

@@ -135,6 +135,14 @@ void derive_cid(uint64_t seed, uint64_t index, uint8_t *out, size_t cid_len)
     }
 }
 
+uint64_t now_mono_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die(errno, "clock_gettime");
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 double now_mono(void)
 {
     struct timespec ts;
@@ -207,6 +215,13 @@ void pacer_init(struct pacer *p, double rate, size_t batch, double start)
     p->batch = batch;
     p->burst = rate * 0.010 > (double)batch ? rate * 0.010 : (double)batch;
     p->want = rate * 0.001 < (double)batch ? rate * 0.001 : (double)batch;
+    if (p->want < 1)
+        p->want = 1;
+}
+
+void pacer_set_interval(struct pacer *p, double seconds)
+{
+    p->want = p->rate * seconds < (double)p->batch ? p->rate * seconds : (double)p->batch;
     if (p->want < 1)
         p->want = 1;
 }

@@ -10,6 +10,7 @@
 
 #define QP_MAX_CID_LEN 20
 #define QP_SEQ_LEN 8 /* payload starts with a 64-bit little-endian sequence number */
+#define QP_STAMP_LEN 8 /* udp-loadgen --timestamp: then the send time, CLOCK_MONOTONIC ns, little-endian */
 
 /* Exit with a message (errno text appended when errnum != 0). */
 void die(int errnum, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -36,6 +37,7 @@ static inline uint8_t pattern_byte(size_t k) { return (uint8_t)(k * 7u + 0x5au);
 
 /* Monotonic and wall-clock time in seconds. */
 double now_mono(void);
+uint64_t now_mono_ns(void);
 double now_wall(void);
 /* Sleeps s seconds, ending early once *stop is set (by a signal handler). */
 void sleep_seconds(double s, volatile sig_atomic_t *stop);
@@ -52,6 +54,8 @@ struct pacer {
     size_t batch;
 };
 void pacer_init(struct pacer *p, double rate, size_t batch, double start);
+/* Send every `seconds` (default 1 ms) what is due, instead: shorter means smoother, more wake-ups. */
+void pacer_set_interval(struct pacer *p, double seconds);
 /* How many packets may go now (at most a batch); 0 after sleeping until some are due, the deadline or g_stop. */
 size_t pacer_ready(struct pacer *p, double deadline);
 /* n packets went (or were given up on): their tokens are spent. */

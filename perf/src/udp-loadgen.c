@@ -2,13 +2,14 @@
  * udp-loadgen: bounded QUIC short-header datagram generator for loopback benchmarks.
  *
  *   udp-loadgen --target HOST:PORT --duration S [--cids N] [--cid-length L] [--seed S]
- *               [--size BYTES] [--rate PPS] [--batch B] [--flows F]
+ *               [--size BYTES] [--rate PPS] [--pace-us US] [--batch B] [--flows F] [--timestamp]
  *   udp-loadgen routes --cids N [--cid-length L] [--seed S] --sink HOST:PORT
  *   udp-loadgen --target TURNSERVER:PORT --turn-peer SINK:PORT --duration S [options]
  *
  * Datagram layout: byte 0 = 0x40 | random 6 bits (short header, fixed bit set), then the DCID,
  * then an 8-byte little-endian sequence number, then pattern_byte(k) for every later payload
- * offset k. udp-sink --verify checks that layout.
+ * offset k (with --timestamp, the 8 bytes after the sequence hold the send time instead). udp-sink
+ * --verify checks that layout; udp-sink --latency reads the send time.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +47,10 @@ static void usage(FILE *f)
           "  --seed S             seed of the CID derivation (default 1)\n"
           "  --size BYTES         datagram size (default 1200)\n"
           "  --rate PPS           packets per second, token-bucket paced; 0 = as fast as possible (default 0)\n"
+          "  --pace-us US         with --rate, send what is due every US microseconds, 10..1000000\n"
+          "                       (default 1000: bursts of rate/1000; smaller is smoother)\n"
+          "  --timestamp          put the send time (CLOCK_MONOTONIC ns) after the sequence number,\n"
+          "                       for udp-sink --latency\n"
           "  --batch B            datagrams per sendmmsg call, 1..1024 (default 64)\n"
           "  --flows F            source sockets (distinct ephemeral ports), round-robin per batch (default 4)\n"
           "  --allow-non-loopback send to a non-loopback address (refused by default)\n"
@@ -126,10 +132,10 @@ int main(int argc, char **argv)
         return routes_main(argc - 1, argv + 1);
 
     const char *target = NULL, *turn_peer = NULL;
-    double duration = -1, rate = 0;
+    double duration = -1, rate = 0, pace = 0.001;
     uint64_t cids = 1000, seed = 1;
     size_t cid_len = 12, size = 1200, batch = 64, flows = 4;
-    int allow_remote = 0, peer_cids = 0;
+    int allow_remote = 0, peer_cids = 0, timestamp = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -141,6 +147,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--seed")) { seed = parse_u64(a, v, 0, UINT64_MAX); i++; }
         else if (!strcmp(a, "--size")) { size = parse_u64(a, v, 1, 65000); i++; }
         else if (!strcmp(a, "--rate")) { rate = parse_double(a, v, 0, 1e9); i++; }
+        else if (!strcmp(a, "--pace-us")) { pace = parse_double(a, v, 10, 1e6) * 1e-6; i++; }
+        else if (!strcmp(a, "--timestamp")) { timestamp = 1; }
         else if (!strcmp(a, "--batch")) { batch = parse_u64(a, v, 1, MAX_BATCH); i++; }
         else if (!strcmp(a, "--flows")) { flows = parse_u64(a, v, 1, MAX_FLOWS); i++; }
         else if (!strcmp(a, "--allow-non-loopback")) { allow_remote = 1; }
@@ -155,6 +163,8 @@ int main(int argc, char **argv)
     if (size < 1 + cid_len + QP_SEQ_LEN)
         die(0, "udp-loadgen: --size %zu is too small for a 1-byte header, a %zu-byte CID and an 8-byte sequence",
             size, cid_len);
+    if (timestamp && size < 1 + cid_len + QP_SEQ_LEN + QP_STAMP_LEN)
+        die(0, "udp-loadgen: --size %zu is too small for --timestamp (header, CID, sequence and 8-byte time)", size);
     struct sockaddr_storage dst;
     socklen_t dstlen;
     if (parse_hostport(target, &dst, &dstlen) != 0)
@@ -238,11 +248,16 @@ int main(int argc, char **argv)
     double start = now_mono(), deadline = start + duration;
     struct pacer pacer;
     pacer_init(&pacer, rate, batch, start);
+    pacer_set_interval(&pacer, pace);
+    /* The default 50 us timer slack would stretch short pacing sleeps; 1 us keeps them close to asked. */
+    if (pace < 0.001 && prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0) != 0)
+        die(errno, "prctl PR_SET_TIMERSLACK");
 
     while (!g_stop && now_mono() < deadline) {
         size_t n = pacer_ready(&pacer, deadline);
         if (n == 0)
             continue;
+        uint64_t sent_at = timestamp ? now_mono_ns() : 0;
         for (size_t b = 0; b < n; b++) {
             uint8_t *p = bufs + b * size;
             uint64_t s = seq + b;
@@ -250,6 +265,9 @@ int main(int argc, char **argv)
             memcpy(p + 1, cid_table + (s % cids) * cid_len, cid_len);
             for (int k = 0; k < 8; k++)
                 p[payload_off + k] = (uint8_t)(s >> (8 * k));
+            if (timestamp)
+                for (int k = 0; k < 8; k++)
+                    p[payload_off + QP_SEQ_LEN + k] = (uint8_t)(sent_at >> (8 * k));
         }
         int fd = fds[nbatch++ % flows];
         size_t done = 0;

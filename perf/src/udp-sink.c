@@ -24,6 +24,7 @@
 static void usage(FILE *f)
 {
     fputs("Usage: udp-sink --listen HOST:PORT --duration SECONDS [--verify --size BYTES] [--cid-length L]\n"
+          "                [--latency [--latency-skip SECONDS]]\n"
           "\n"
           "Receives with recvmmsg (batch 64, large SO_RCVBUF) and prints one JSON line per second:\n"
           "  {\"t\":sec,\"ts\":unix_time,\"packets\":cumulative,\"bytes\":cumulative}\n"
@@ -33,15 +34,55 @@ static void usage(FILE *f)
           "  --duration SECONDS  mandatory bound (max 3600)\n"
           "  --verify            check length == --size and the udp-loadgen payload pattern\n"
           "  --size BYTES        expected datagram size for --verify (default 1200)\n"
-          "  --cid-length L      DCID length of the generated packets (default 12)\n",
+          "  --cid-length L      DCID length of the generated packets (default 12)\n"
+          "  --latency           the datagrams carry udp-loadgen --timestamp send times: report the one-way\n"
+          "                      delay (same host, same clock) as latency_us p50/p90/p99/p999/max in the summary,\n"
+          "                      measured when recvmmsg returns\n"
+          "  --latency-skip S    leave the first S seconds (a warm-up) out of the latency figures (default 0)\n",
           f);
+}
+
+/* One-way delays in 1 us buckets up to LAT_BUCKETS us; later ones only raise the overflow count and max. */
+#define LAT_BUCKETS 100000
+struct latency_stats {
+    unsigned long long *buckets, count, overflow, max_ns;
+};
+
+static void latency_one(const uint8_t *p, size_t len, size_t cid_len, uint64_t now_ns, struct latency_stats *ls)
+{
+    size_t off = 1 + cid_len + QP_SEQ_LEN;
+    if (len < off + QP_STAMP_LEN)
+        return;
+    uint64_t sent = 0;
+    for (int k = 0; k < 8; k++)
+        sent |= (uint64_t)p[off + k] << (8 * k);
+    uint64_t delay = now_ns > sent ? now_ns - sent : 0;
+    ls->count++;
+    if (delay > ls->max_ns)
+        ls->max_ns = delay;
+    if (delay / 1000 < LAT_BUCKETS)
+        ls->buckets[delay / 1000]++;
+    else
+        ls->overflow++;
+}
+
+/* The bucket (us) below which `fraction` of the delays lie; overflowed ones count as LAT_BUCKETS. */
+static double latency_percentile(const struct latency_stats *ls, double fraction)
+{
+    unsigned long long want = (unsigned long long)(fraction * (double)ls->count), seen = 0;
+    for (size_t b = 0; b < LAT_BUCKETS; b++) {
+        seen += ls->buckets[b];
+        if (seen > want)
+            return (double)b;
+    }
+    return LAT_BUCKETS;
 }
 
 struct verify_stats {
     unsigned long long bad_length, bad_header, bad_pattern, truncated;
 };
 
-static void verify_one(const uint8_t *p, size_t len, int flags, size_t size, size_t cid_len,
+static void verify_one(const uint8_t *p, size_t len, int flags, size_t size, size_t cid_len, size_t stamped,
                        struct verify_stats *vs)
 {
     if (flags & MSG_TRUNC) {
@@ -57,7 +98,7 @@ static void verify_one(const uint8_t *p, size_t len, int flags, size_t size, siz
         return;
     }
     size_t off = 1 + cid_len;
-    for (size_t k = QP_SEQ_LEN; off + k < len; k++) {
+    for (size_t k = QP_SEQ_LEN + stamped; off + k < len; k++) {
         if (p[off + k] != pattern_byte(k)) {
             vs->bad_pattern++;
             return;
@@ -70,7 +111,8 @@ int main(int argc, char **argv)
     const char *listen_addr = NULL;
     double duration = -1;
     size_t size = 1200, cid_len = 12;
-    int verify = 0;
+    int verify = 0, latency = 0;
+    double latency_skip = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -80,14 +122,19 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--size")) { size = parse_u64(a, v, 1, 65535); i++; }
         else if (!strcmp(a, "--cid-length")) { cid_len = parse_u64(a, v, 1, QP_MAX_CID_LEN); i++; }
         else if (!strcmp(a, "--verify")) { verify = 1; }
+        else if (!strcmp(a, "--latency")) { latency = 1; }
+        else if (!strcmp(a, "--latency-skip")) { latency_skip = parse_double(a, v, 0, 3600); i++; }
         else die(0, "udp-sink: unknown option '%s' (try --help)", a);
     }
     if (listen_addr == NULL)
         die(0, "udp-sink: --listen HOST:PORT is required (try --help)");
     if (duration < 0)
         die(0, "udp-sink: --duration SECONDS is required");
-    if (verify && size < 1 + cid_len + QP_SEQ_LEN)
+    if (verify && size < 1 + cid_len + QP_SEQ_LEN + (latency ? QP_STAMP_LEN : 0))
         die(0, "udp-sink: --size %zu is smaller than a generated packet's header", size);
+    struct latency_stats ls = {0};
+    if (latency && (ls.buckets = calloc(LAT_BUCKETS, sizeof *ls.buckets)) == NULL)
+        die(errno, "malloc latency buckets");
 
     struct sockaddr_storage sa;
     socklen_t salen;
@@ -143,6 +190,8 @@ int main(int argc, char **argv)
         }
         calls++;
         double now = now_mono();
+        uint64_t now_ns = latency ? now_mono_ns() : 0;
+        int measure = latency && now >= start + latency_skip;
         if (first_packet < 0)
             first_packet = now;
         last_packet = now;
@@ -151,7 +200,10 @@ int main(int argc, char **argv)
             packets++;
             bytes += len;
             if (verify)
-                verify_one(iovs[b].iov_base, len, msgs[b].msg_hdr.msg_flags, size, cid_len, &vs);
+                verify_one(iovs[b].iov_base, len, msgs[b].msg_hdr.msg_flags, size, cid_len,
+                           latency ? QP_STAMP_LEN : 0, &vs);
+            if (measure)
+                latency_one(iovs[b].iov_base, len, cid_len, now_ns, &ls);
         }
     }
     double secs = now_mono() - start;
@@ -164,9 +216,15 @@ int main(int argc, char **argv)
                "\"bad_pattern\":%llu,\"truncated\":%llu",
                vs.bad_length + vs.bad_header + vs.bad_pattern + vs.truncated, vs.bad_length, vs.bad_header,
                vs.bad_pattern, vs.truncated);
+    if (latency)
+        printf(",\"latency_count\":%llu,\"latency_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,"
+               "\"max\":%.1f},\"latency_overflow\":%llu",
+               ls.count, latency_percentile(&ls, 0.5), latency_percentile(&ls, 0.9), latency_percentile(&ls, 0.99),
+               latency_percentile(&ls, 0.999), (double)ls.max_ns / 1000.0, ls.overflow);
     printf("}\n");
     if (fflush(stdout) != 0)
         die(errno, "write stdout");
+    free(ls.buckets);
     if (close(fd) != 0)
         die(errno, "close");
     free(bufs);

@@ -124,6 +124,9 @@ def analyse(d):
             r["delivered_fraction"] = round(sink_sum["packets"] / gen["sent"], 4)
     if sink_sum:
         r["sink_packets_total"] = sink_sum["packets"]
+        if sink_sum.get("latency_us") and sink_sum.get("latency_count"):
+            for k in ("p50", "p99", "p999", "max"):
+                r["latency_%s_us" % k] = sink_sum["latency_us"][k]
         if sink_sum.get("verified"):
             r["sink_verify_mismatches"] = sink_sum["mismatches"]
             if sink_sum["mismatches"]:
@@ -189,7 +192,8 @@ def round_ratios(by, order):
 
 
 MEDIAN_FIELDS = ("forwarded_pps", "forwarded_mbit_s", "cpu_us_per_packet", "cpu_cores", "gc0_in_window",
-                 "gc1_in_window", "gc2_in_window", "allocated_bytes_in_window", "loadgen_pps", "delivered_fraction")
+                 "gc1_in_window", "gc2_in_window", "allocated_bytes_in_window", "loadgen_pps", "delivered_fraction",
+                 "latency_p50_us", "latency_p99_us", "latency_p999_us", "latency_max_us", "relay_avg_batch")
 
 
 def row(name, r, status):
@@ -273,6 +277,12 @@ def main():
         status = ("ok" if m["rounds_ok"] == m["rounds"] else "%d/%d rounds ok" % (m["rounds_ok"], m["rounds"])) \
             if m["ok"] else "FAILED: " + "; ".join(m["errors"])
         print(row(m["name"], m, status))
+    if any("latency_p50_us" in m for m in summary):
+        print("one-way delay generator -> sink, after the warm-up (us; medians over rounds):")
+        for m in summary:
+            print("  %-20s p50 %6s   p99 %6s   p99.9 %6s   max %8s" % (
+                m["name"], fmt(m.get("latency_p50_us"), ".0f"), fmt(m.get("latency_p99_us"), ".0f"),
+                fmt(m.get("latency_p999_us"), ".0f"), fmt(m.get("latency_max_us"), ".0f")))
     print()
     if ratios:
         for k, q in ratios.items():

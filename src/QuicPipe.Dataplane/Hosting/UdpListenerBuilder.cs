@@ -31,6 +31,9 @@ public sealed class UdpListenerBuilder : ListenerBuilder, IPacketPipelineBuilder
     /// <summary>Buffers, GSO/GRO, receive timeout of every socket.</summary>
     public UdpSocketOptions Socket { get; set; } = new();
 
+    /// <summary>How long a datagram may wait for company at moderate rates (<see cref="UdpListenerOptions.ReceiveCoalescing"/>); zero: never.</summary>
+    public TimeSpan ReceiveCoalescing { get; set; }
+
     internal IReadOnlyList<Func<UdpLoopContext, PacketDelegate, PacketDelegate>> Stages => _stages;
 
     private bool _hasLoopOwner;
@@ -89,5 +92,6 @@ public sealed class UdpListenerBuilder : ListenerBuilder, IPacketPipelineBuilder
         BatchSize = BatchSize,
         SlotSize = SlotSize,
         Socket = Socket,
+        ReceiveCoalescing = ReceiveCoalescing,
     };
 }
