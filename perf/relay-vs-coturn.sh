@@ -26,7 +26,7 @@ Options (environment variable in brackets):
   --flows F        generator sockets (TURN allocations) [QP_PERF_FLOWS, default 4]
   --pace-us US     the generator sends what is due every US microseconds [QP_PERF_PACE_US, default 1000];
                    smaller is smoother traffic (bursts of rate*US/1e6 datagrams)
-  --relay-args A   extra arguments for quicpipe relay, e.g. "--coalesce 0" [QP_PERF_RELAY_ARGS]
+  --relay-args A   extra arguments for quicpipe relay, e.g. "--threads 1" [QP_PERF_RELAY_ARGS]
   --rounds N       alternating rounds; medians and spread reported [QP_PERF_ROUNDS, default 3]
   --port-base P    UDP ports P..P+3, and coturn's relay ports P+10..P+99 [QP_PERF_PORT_BASE, default 47300]
   --relay-dll PATH use this quicpipe.dll instead of building src/QuicPipe.Cli [QUICPIPE_DLL]

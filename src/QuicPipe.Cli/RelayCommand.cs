@@ -39,7 +39,6 @@ internal static class RelayCommand
         var batch = CliOptions.Int("--batch", "Datagrams per recvmmsg/sendmmsg batch.", PacketBatch.DefaultCapacity, 1, PacketBatch.MaxCapacity);
         var maxDatagram = CliOptions.Int("--max-datagram", "Largest datagram forwarded, in bytes; larger ones are dropped and counted as oversize.", PacketBatch.DefaultSlotSize, 64, PacketBatch.MaxSlotSize, "BYTES");
         var tableCapacity = CliOptions.Int("--table-capacity", "Routes the CID table holds at most (bounds memory; when full, routes not used lately are evicted).", RelayOptions.DefaultTableCapacity, 1, 64 * 1024 * 1024);
-        var coalesce = CliOptions.Duration("--coalesce", "When datagrams come close together, wait up to this long before the next receive so each system call serves several (e.g. 50us); costs that much latency at most, saves CPU. 0 turns it off.", RelayOptions.DefaultReceiveCoalescing);
         var gso = OnOff("--gso", "UDP generic segmentation offload on send: one syscall entry per run of same-destination, same-size datagrams.");
         var gro = OnOff("--gro", "UDP generic receive offload: the kernel may hand over several datagrams of a flow at once.");
         var receiveBuffer = CliOptions.Int("--recv-buffer", "Socket receive buffer (SO_RCVBUF) in bytes.", new UdpSocketOptions().ReceiveBufferBytes, 4096, int.MaxValue, "BYTES");
@@ -102,7 +101,7 @@ internal static class RelayCommand
 
         var command = new Command("relay", "Forward QUIC packets, unmodified, to the endpoint registered for their destination connection ID.")
         {
-            listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, coalesce, gso, gro,
+            listen, routes, cidLength, threads, batch, maxDatagram, tableCapacity, gso, gro,
             receiveBuffer, sendBuffer, xdp, xdpMode, key, statsInterval, statsFormat, logLevel, metrics,
             retry, peers, directory, publicAddress,
         };
@@ -120,11 +119,6 @@ internal static class RelayCommand
             else if (result.GetResult(publicAddress) is not null && result.GetValue(directory) is null)
             {
                 result.AddError("--public-address needs --directory URL.");
-            }
-
-            if (((TimeSpan)result.GetValue(coalesce)) > UdpListenerOptions.MaxReceiveCoalescing)
-            {
-                result.AddError($"--coalesce: at most {new Duration(UdpListenerOptions.MaxReceiveCoalescing)}; longer waits cost more latency than they save.");
             }
 
             if (result.GetResult(xdpMode) is { Implicit: false } && result.GetValue(xdp) is null)
@@ -168,7 +162,6 @@ internal static class RelayCommand
                 udp.Threads = parse.GetValue(threads);
                 udp.BatchSize = parse.GetValue(batch);
                 udp.SlotSize = parse.GetValue(maxDatagram);
-                udp.ReceiveCoalescing = parse.GetValue(coalesce);
                 udp.Socket = new UdpSocketOptions
                 {
                     EnableGso = parse.GetValue(gso) == "on",

@@ -36,9 +36,6 @@ public sealed class DataplaneCounters
     /// <summary>Received buffers that held several packets: coalesced by UDP GRO, or a TUN super-packet.</summary>
     public long GroBuffers;
 
-    /// <summary>Batches after which the loop waited for more datagrams to arrive (<see cref="UdpListenerOptions.ReceiveCoalescing"/>).</summary>
-    public long CoalescingWaits;
-
     /// <summary>Datagrams dropped, indexed by <see cref="DropReason"/>.</summary>
     public ReadOnlySpan<long> Dropped => _dropped;
 
@@ -73,7 +70,6 @@ public sealed class DataplaneCounters
         total.GsoSends += Volatile.Read(ref GsoSends);
         total.GsoSegments += Volatile.Read(ref GsoSegments);
         total.GroBuffers += Volatile.Read(ref GroBuffers);
-        total.CoalescingWaits += Volatile.Read(ref CoalescingWaits);
         for (var i = 0; i < _dropped.Length; i++)
         {
             total._dropped[i] += Volatile.Read(ref _dropped[i]);
@@ -83,7 +79,7 @@ public sealed class DataplaneCounters
     /// <summary>Sets every counter to zero (for reuse as a sum).</summary>
     public void Reset()
     {
-        Received = ReceivedBytes = Forwarded = ForwardedBytes = Local = Batches = GsoSends = GsoSegments = GroBuffers = CoalescingWaits = 0;
+        Received = ReceivedBytes = Forwarded = ForwardedBytes = Local = Batches = GsoSends = GsoSegments = GroBuffers = 0;
         Array.Clear(_dropped);
     }
 }

@@ -121,7 +121,7 @@ public sealed class UdpListener : IDisposable
         {
             var builder = new PipelineBuilder();
             configure(builder, i);
-            _loops.Add(new ReceiveLoop(_sockets[i], new PacketBatch(_options.BatchSize, _options.SlotSize), builder, _options.ReceiveCoalescing, _logger));
+            _loops.Add(new ReceiveLoop(_sockets[i], new PacketBatch(_options.BatchSize, _options.SlotSize), builder, _logger));
         }
 
         foreach (var loop in _loops)

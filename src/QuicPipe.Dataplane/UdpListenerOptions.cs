@@ -17,17 +17,6 @@ public sealed class UdpListenerOptions
 
     public UdpSocketOptions Socket { get; set; } = new();
 
-    /// <summary>
-    /// Interrupt moderation: when datagrams arrive close together but each receive finds only a few, a loop waits
-    /// up to this long before its next receive, so that one system call and one wake-up serve several datagrams.
-    /// Cuts CPU per datagram at moderate rates; costs up to this much latency while it is in effect. Sparse traffic
-    /// and large batches never wait. Zero (the default) turns it off; at most <see cref="MaxReceiveCoalescing"/>.
-    /// </summary>
-    public TimeSpan ReceiveCoalescing { get; set; }
-
-    /// <summary>The longest <see cref="ReceiveCoalescing"/>: beyond it a wait adds more latency than any batch saves.</summary>
-    public static readonly TimeSpan MaxReceiveCoalescing = TimeSpan.FromMilliseconds(1);
-
     /// <summary>Throws <see cref="ArgumentException"/> with a message a person can act on.</summary>
     public void Validate()
     {
@@ -44,11 +33,6 @@ public sealed class UdpListenerOptions
         if (BatchSize is < 1 or > PacketBatch.MaxCapacity)
         {
             throw new ArgumentException($"Batch size must be 1 to {PacketBatch.MaxCapacity}, not {BatchSize}.");
-        }
-
-        if (ReceiveCoalescing < TimeSpan.Zero || ReceiveCoalescing > MaxReceiveCoalescing)
-        {
-            throw new ArgumentException($"Receive coalescing must be 0 to {MaxReceiveCoalescing.TotalMicroseconds} us, not {ReceiveCoalescing.TotalMicroseconds} us.");
         }
 
         if (Threads > 1 && !Socket.ReusePort)

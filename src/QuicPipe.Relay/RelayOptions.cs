@@ -17,12 +17,6 @@ public class RelayOptions
     public const int DefaultCidLength = 12;
     public const int DefaultTableCapacity = 262_144;
 
-    /// <summary>
-    /// The relay's receive coalescing unless told otherwise: far below any path's round trip, and at tens of thousands
-    /// of datagrams a second it halves the relay's CPU per datagram (perf/RESULTS.md).
-    /// </summary>
-    public static readonly TimeSpan DefaultReceiveCoalescing = TimeSpan.FromMicroseconds(50);
-
     /// <summary>Static routes file (<c>CIDHEX HOST:PORT</c> per line), or null for none.</summary>
     public string? RoutesFile { get; set; }
 

@@ -74,7 +74,6 @@ public sealed class RelayServer : IDisposable
             udp.BatchSize = _options.BatchSize;
             udp.SlotSize = _options.SlotSize;
             udp.Socket = _options.Socket;
-            udp.ReceiveCoalescing = _options.ReceiveCoalescing;
             udp.UseRelay(Router);
         });
         var server = builder.Build();

@@ -17,9 +17,6 @@ public sealed class RelayServerOptions : RelayOptions
 
     public UdpSocketOptions Socket { get; set; } = new();
 
-    /// <summary>How long a datagram may wait for company at moderate rates (<see cref="UdpListenerOptions.ReceiveCoalescing"/>).</summary>
-    public TimeSpan ReceiveCoalescing { get; set; } = RelayOptions.DefaultReceiveCoalescing;
-
     public override void Validate()
     {
         base.Validate();

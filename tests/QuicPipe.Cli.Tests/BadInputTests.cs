@@ -30,7 +30,6 @@ public sealed class BadInputTests : IDisposable
     [InlineData("--allow", "quicpipe accept: --allow: 'bogus' is not a NodeId (52 base32 characters, as 'quicpipe keygen' prints).", "accept", "--allow", "bogus", "--relay", "127.0.0.1:9", "--key", "k")]
     [InlineData("--offer-in", "quicpipe accept: --offer-in: /nonexistent: no such file", "accept", "--offer-in", "@/nonexistent", "--relay", "127.0.0.1:9", "--key", "k")]
     [InlineData("--offer-in", "quicpipe accept: --offer-in: /dev/zero: not a regular file (a device?), so not an offer file", "accept", "--offer-in", "@/dev/zero", "--relay", "127.0.0.1:9", "--key", "k")]
-    [InlineData("--coalesce", "quicpipe relay: --coalesce: at most 1ms; longer waits cost more latency than they save.", "relay", "--coalesce", "2ms")]
     [InlineData("--log-level", "quicpipe relay: --log-level: 'loud' is not one of Trace, Debug, Information, Warning, Error, Critical, None.", "relay", "--log-level", "loud")]
     public void The_flags_that_crashed_are_one_line_and_exit_2(string flag, string line, params string[] args)
     {

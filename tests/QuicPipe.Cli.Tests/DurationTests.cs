@@ -9,8 +9,6 @@ public sealed class DurationTests
     [Theory]
     [InlineData("500ms", 0.5)]
     [InlineData("5MS", 0.005)]
-    [InlineData("50us", 0.000_05)]
-    [InlineData("2.5US", 0.000_002_5)]
     [InlineData("2s", 2)]
     [InlineData("1.5s", 1.5)]
     [InlineData("1m", 60)]
@@ -62,27 +60,12 @@ public sealed class DurationTests
     [InlineData(93_600_000, "26h")]
     public void It_prints_as_people_write_it_and_reads_back_what_it_printed(long milliseconds, string expected)
     {
-        AssertRoundTrip(TimeSpan.FromMilliseconds(milliseconds), expected);
-    }
-
-    [Theory]
-    [InlineData(50, "50us")]
-    [InlineData(999, "999us")]
-    [InlineData(1_000, "1ms")]
-    [InlineData(1_500, "1.5ms")]
-    public void Below_a_millisecond_it_prints_microseconds(long microseconds, string expected)
-    {
-        AssertRoundTrip(TimeSpan.FromMicroseconds(microseconds), expected);
-    }
-
-    private static void AssertRoundTrip(TimeSpan value, string expected)
-    {
-        var duration = new Duration(value);
+        var duration = new Duration(TimeSpan.FromMilliseconds(milliseconds));
 
         var text = duration.ToString();
 
         Assert.Equal(expected, text);
-        if (value <= TimeSpan.FromDays(1))
+        if (milliseconds <= 86_400_000)
         {
             Assert.True(Duration.TryParse(text, out var back));
             Assert.Equal(duration, back);

@@ -5,8 +5,8 @@ using System.Text.RegularExpressions;
 namespace QuicPipe.Cli.Internal;
 
 /// <summary>
-/// A duration on the command line, read and written the way people type it: <c>50us</c>, <c>500ms</c>, <c>2s</c>,
-/// <c>1m</c>, <c>1h30m</c>, or a bare number of seconds; <c>0</c> means off. What <see cref="ToString()"/> prints,
+/// A duration on the command line, read and written the way people type it: <c>500ms</c>, <c>2s</c>, <c>1m</c>,
+/// <c>1h30m</c>, or a bare number of seconds; <c>0</c> means off. What <see cref="ToString()"/> prints,
 /// <see cref="TryParse"/> reads back, so a default copied out of <c>--help</c> works as a flag value.
 /// </summary>
 /// <remarks>
@@ -29,10 +29,7 @@ internal readonly partial record struct Duration(TimeSpan Value)
         return parsed;
     }
 
-    /// <summary>
-    /// Hours, minutes, seconds and milliseconds, zero parts left out: <c>10s</c>, <c>500ms</c>, <c>1h30m</c>, <c>0</c>;
-    /// below a millisecond, microseconds: <c>50us</c>.
-    /// </summary>
+    /// <summary>Hours, minutes, seconds and milliseconds, zero parts left out: <c>10s</c>, <c>500ms</c>, <c>1h30m</c>, <c>0</c>.</summary>
     public override string ToString() => Format(Value);
 
     private static string Format(TimeSpan duration)
@@ -40,11 +37,6 @@ internal readonly partial record struct Duration(TimeSpan Value)
         if (duration == TimeSpan.Zero)
         {
             return "0";
-        }
-
-        if (duration < TimeSpan.FromMilliseconds(1))
-        {
-            return duration.TotalMicroseconds.ToString("0.#", CultureInfo.InvariantCulture) + "us";
         }
 
         var text = new StringBuilder();
@@ -70,12 +62,11 @@ internal readonly partial record struct Duration(TimeSpan Value)
         }
     }
 
-    /// <summary>One number with at most one unit (us, ms, s, m; none = seconds).</summary>
+    /// <summary>One number with at most one unit (ms, s, m; none = seconds): what the flags have always taken.</summary>
     private static bool TryParseSingle(string text, out TimeSpan duration)
     {
         duration = default;
-        var (number, unit) = text.EndsWith("us", StringComparison.OrdinalIgnoreCase) ? (text[..^2], 0.000_001)
-            : text.EndsWith("ms", StringComparison.OrdinalIgnoreCase) ? (text[..^2], 0.001)
+        var (number, unit) = text.EndsWith("ms", StringComparison.OrdinalIgnoreCase) ? (text[..^2], 0.001)
             : text.EndsWith('s') ? (text[..^1], 1.0)
             : text.EndsWith('m') ? (text[..^1], 60.0)
             : (text, 1.0);
@@ -85,8 +76,7 @@ internal readonly partial record struct Duration(TimeSpan Value)
             return false;
         }
 
-        // Rounded to whole ticks: 50 * 1e-6 is a hair below 5e-5 in binary, and truncation would make 50us 49.9us.
-        duration = TimeSpan.FromTicks((long)Math.Round(value * unit * TimeSpan.TicksPerSecond));
+        duration = TimeSpan.FromSeconds(value * unit);
         return true;
     }
 

@@ -130,7 +130,6 @@ internal sealed class StatsReporter(Func<RelayStats> snapshot, TimeSpan interval
             json.WriteNumber("gso_sends", p.GsoSends);
             json.WriteNumber("gso_segments", p.GsoSegments);
             json.WriteNumber("gro_buffers", p.GroBuffers);
-            json.WriteNumber("coalescing_waits", p.CoalescingWaits);
             json.WriteNumber("routes", stats.Routes);
             json.WriteNumber("evictions", stats.Evictions);
             json.WriteNumber("gc0", stats.Gen0Collections);

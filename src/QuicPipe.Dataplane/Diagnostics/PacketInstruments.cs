@@ -16,8 +16,8 @@ public static class PacketInstruments
 
     /// <summary>
     /// Adds <c>{prefix}.received</c>, <c>.received.bytes</c>, <c>.{sent}</c>, <c>.{sent}.bytes</c>, <c>.local</c>,
-    /// <c>.dropped</c> (tag <c>reason</c>), <c>.batches</c>, <c>.gso.sends</c>, <c>.gso.segments</c>,
-    /// <c>.gro.buffers</c> and <c>.coalescing.waits</c> to <paramref name="meter"/>. <paramref name="read"/> sums the counters now (null: nothing
+    /// <c>.dropped</c> (tag <c>reason</c>), <c>.batches</c>, <c>.gso.sends</c>, <c>.gso.segments</c> and
+    /// <c>.gro.buffers</c> to <paramref name="meter"/>. <paramref name="read"/> sums the counters now (null: nothing
     /// to report yet, e.g. before the sockets are bound); <paramref name="sent"/> names what leaving datagrams are
     /// to this area ("forwarded" for a relay, "sent" for an endpoint).
     /// </summary>
@@ -38,7 +38,6 @@ public static class PacketInstruments
         meter.CreateObservableCounter($"{prefix}.gso.sends", () => read()?.GsoSends ?? 0, "{send}", "sendmsg entries that carried more than one datagram (UDP GSO).");
         meter.CreateObservableCounter($"{prefix}.gso.segments", () => read()?.GsoSegments ?? 0, "{packet}", "Datagrams sent inside GSO sends.");
         meter.CreateObservableCounter($"{prefix}.gro.buffers", () => read()?.GroBuffers ?? 0, "{buffer}", "Received buffers the kernel had coalesced (UDP GRO).");
-        meter.CreateObservableCounter($"{prefix}.coalescing.waits", () => read()?.CoalescingWaits ?? 0, "{wait}", "Batches after which a receive loop waited for more datagrams (receive coalescing).");
     }
 
     /// <summary>The name of the tag that carries a drop reason.</summary>

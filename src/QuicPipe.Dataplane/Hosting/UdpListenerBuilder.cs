@@ -31,9 +31,6 @@ public sealed class UdpListenerBuilder : ListenerBuilder, IPacketPipelineBuilder
     /// <summary>Buffers, GSO/GRO, receive timeout of every socket.</summary>
     public UdpSocketOptions Socket { get; set; } = new();
 
-    /// <summary>How long a datagram may wait for company at moderate rates (<see cref="UdpListenerOptions.ReceiveCoalescing"/>); zero: never.</summary>
-    public TimeSpan ReceiveCoalescing { get; set; }
-
     internal IReadOnlyList<Func<UdpLoopContext, PacketDelegate, PacketDelegate>> Stages => _stages;
 
     private bool _hasLoopOwner;
@@ -92,6 +89,5 @@ public sealed class UdpListenerBuilder : ListenerBuilder, IPacketPipelineBuilder
         BatchSize = BatchSize,
         SlotSize = SlotSize,
         Socket = Socket,
-        ReceiveCoalescing = ReceiveCoalescing,
     };
 }

@@ -14,18 +14,15 @@ internal sealed class ReceiveLoop
     private readonly PacketBatch _batch;
     private readonly PacketDelegate _pipeline;
     private readonly ILogger _logger;
-    private readonly ReceiveCoalescer? _coalescer;
     private Thread? _thread;
     private volatile bool _stopping;
     private long _lastErrorLogMs = long.MinValue;
 
-    /// <summary>A loop over <paramref name="socket"/>; <paramref name="coalescing"/> is zero or the longest a datagram waits for company (<see cref="ReceiveCoalescer"/>).</summary>
-    public ReceiveLoop(UdpBatchSocket socket, PacketBatch batch, PipelineBuilder pipeline, TimeSpan coalescing, ILogger logger)
+    public ReceiveLoop(UdpBatchSocket socket, PacketBatch batch, PipelineBuilder pipeline, ILogger logger)
     {
         Socket = socket;
         _batch = batch;
         _logger = logger;
-        _coalescer = coalescing > TimeSpan.Zero ? new ReceiveCoalescer(coalescing, batch.Capacity) : null;
         Counters = new DataplaneCounters();
         _pipeline = pipeline.Run(new TransmitStage(socket, Counters).Invoke).Build();
     }
@@ -69,21 +66,17 @@ internal sealed class ReceiveLoop
 
     private void RunUntilStopped()
     {
-        _coalescer?.ConfigureThread();
         while (!_stopping)
         {
             try
             {
-                var count = Socket.Receive(_batch, Counters);
-                if (count == 0)
+                if (Socket.Receive(_batch, Counters) == 0)
                 {
                     continue;
                 }
 
-                _coalescer?.Received();
                 _pipeline(_batch);
                 VerdictTally.Count(_batch, Counters);
-                _coalescer?.AfterBatch(count, Counters);
             }
             catch (Exception e) when (!_stopping && e is not OutOfMemoryException)
             {

@@ -22,7 +22,6 @@ public sealed class PacketInstrumentsTests
             GsoSends = 2,
             GsoSegments = 5,
             GroBuffers = 4,
-            CoalescingWaits = 6,
         };
         counters.CountDrops(DropReason.UnknownCid, 2);
         counters.CountDrop(DropReason.Reflection);
@@ -39,7 +38,6 @@ public sealed class PacketInstrumentsTests
         Assert.Equal(2, reader.Read("quicpipe.test.gso.sends"));
         Assert.Equal(5, reader.Read("quicpipe.test.gso.segments"));
         Assert.Equal(4, reader.Read("quicpipe.test.gro.buffers"));
-        Assert.Equal(6, reader.Read("quicpipe.test.coalescing.waits"));
         Assert.Equal(2, reader.Read("quicpipe.test.dropped", "reason=unknown_cid"));
         Assert.Equal(1, reader.Read("quicpipe.test.dropped", "reason=reflection"));
         Assert.Equal(0, reader.Read("quicpipe.test.dropped", "reason=truncated"));
