@@ -112,7 +112,7 @@ public sealed class RelayXdpLabTests : IDisposable
         var cid = RelayForwardingStageTests.Cid(1);
         StartLab(cid);
         var program = _relay.Program;
-        Assert.True(program.RemoveRoute(cid)); // behind the relay's back, as an LRU eviction would
+        Assert.True(program.RemoveRoute(cid)); // behind the relay's back: the program misses it, as it misses a route its table refused
 
         var first = RelayForwardingStageTests.ShortPacket(cid, 30);
         _sender.SendTo(first, RelayEndPoint);
