@@ -330,7 +330,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "XDP route table: {Count} route(s) not offloaded, their 8-slot window being full ({Routes} routes in {Slots} slots); userspace forwards their packets. Further refusals are counted in routes_not_offloaded; a larger --xdp route capacity makes them rarer")]
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "XDP route table: {Count} route(s) not offloaded, their 8-slot window being full ({Routes} routes in {Slots} slots); userspace forwards their packets. Further refusals are counted in routes_not_offloaded; a larger table capacity (--table-capacity, which sizes the XDP table too) makes them rarer")]
     private static partial void LogNotOffloaded(ILogger logger, int count, int routes, int slots);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "XDP offload attached to {Interface} (ifindex {Index}) in {Mode} mode")]
