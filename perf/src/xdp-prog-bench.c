@@ -6,7 +6,7 @@
  * Loads the program as the relay's loader does (route table sized for C routes, two slots or more per
  * route; CID length, slot mask and a random hash key set in .rodata), fills the table through its mmap
  * with N routes placed as QuicPipe.Xdp's RouteSlotTable places them (the same hash, bpf/quicpipe_hash.h;
- * linear probing within QP_ROUTE_PROBES slots), builds M Ethernet/IPv4/UDP frames whose CIDs are routes
+ * Robin Hood linear probing within QP_ROUTE_PROBES slots), builds M Ethernet/IPv4/UDP frames whose CIDs are routes
  * chosen at random (so lookups walk the table as many flows would, not one hot entry), turns on the
  * kernel's BPF run-time statistics (bpf_enable_stats) and runs the program R times over the frames, one
  * BPF_PROG_TEST_RUN each; every run must return XDP_TX. Prints one JSON line: the program's run_time_ns /
@@ -72,38 +72,52 @@ static void route_key(uint64_t index, size_t cid_len, uint8_t key[QP_MAX_CID_LEN
     key[0] &= 0x7f; /* the peer namespace: the relay keeps CIDs with the top bit for itself */
 }
 
+static uint64_t home_of(const struct qp_config *config, const uint8_t *cid, uint64_t mask)
+{
+    struct qp_cid_words words = qp_cid_words_of(cid);
+    return (uint32_t)qp_cid_hash(config->hash_key[0], config->hash_key[1], &words) & mask;
+}
+
 /*
- * Puts route `index` into the first empty slot of its window, as RouteSlotTable.TrySet does for a new CID
- * (nothing reads the table yet, so no seqlock). False when the window is full: the route is not offloaded.
+ * Puts route `index` where RouteSlotTable.TrySet puts a new CID (nothing reads the table yet, so no seqlock): in Robin
+ * Hood order, at the first slot of its window that is empty or holds a route whose home is after its own, the run from
+ * there to the next empty slot moving one slot on. False when that would take a route past its window: not offloaded.
  */
 static int put_route(struct qp_route_slot *table, uint64_t mask, const struct qp_config *config, uint64_t index,
                      size_t cid_len)
 {
     uint8_t key[QP_MAX_CID_LEN];
     route_key(index, cid_len, key);
-    struct qp_cid_words words = qp_cid_words_of(key);
-    uint64_t home = (uint32_t)qp_cid_hash(config->hash_key[0], config->hash_key[1], &words) & mask;
-    for (uint64_t i = 0; i < QP_ROUTE_PROBES; i++) {
-        struct qp_route_slot *slot = &table[(home + i) & mask];
-        if (slot->state == QP_SLOT_USED)
-            continue;
-        memset(slot, 0, sizeof *slot);
-        memcpy(slot->cid, key, QP_MAX_CID_LEN);
-        slot->route.family = QP_AF_INET;
-        uint32_t peer = htonl(0x0a000000u | (uint32_t)(index & 0xffffff)); /* 10.x.y.z, never sent to */
-        memcpy(slot->route.peer_addr, &peer, 4);
-        /*
-         * The repeated run rewrites one buffer in place, so a frame must stay routable after its own rewrite: sent
-         * to the relay port, and from an explicit relay address, not its destination (which would make the second
-         * rewrite's source the peer itself: a reflection, passed).
-         */
-        slot->route.peer_port = htons(RELAY_PORT);
-        uint32_t relay = htonl(RELAY_ADDR);
-        memcpy(slot->route.relay_addr, &relay, 4);
-        slot->state = QP_SLOT_USED;
-        return 1;
+    uint64_t home = home_of(config, key, mask), at = 0, end;
+    int found = 0;
+    for (uint64_t i = 0; i < QP_ROUTE_PROBES && !found; i++) {
+        at = (home + i) & mask;
+        found = table[at].state != QP_SLOT_USED || ((at - home_of(config, table[at].cid, mask)) & mask) < i;
     }
-    return 0;
+    if (!found)
+        return 0;
+    for (end = at; table[end].state == QP_SLOT_USED; end = (end + 1) & mask)
+        if (((end - home_of(config, table[end].cid, mask)) & mask) + 1 >= QP_ROUTE_PROBES || ((end + 1) & mask) == at)
+            return 0;
+    for (; end != at; end = (end - 1) & mask)
+        table[end] = table[(end - 1) & mask];
+
+    struct qp_route_slot *slot = &table[at];
+    memset(slot, 0, sizeof *slot);
+    memcpy(slot->cid, key, QP_MAX_CID_LEN);
+    slot->route.family = QP_AF_INET;
+    uint32_t peer = htonl(0x0a000000u | (uint32_t)(index & 0xffffff)); /* 10.x.y.z, never sent to */
+    memcpy(slot->route.peer_addr, &peer, 4);
+    /*
+     * The repeated run rewrites one buffer in place, so a frame must stay routable after its own rewrite: sent to the
+     * relay port, and from an explicit relay address, not its destination (which would make the second rewrite's
+     * source the peer itself: a reflection, passed).
+     */
+    slot->route.peer_port = htons(RELAY_PORT);
+    uint32_t relay = htonl(RELAY_ADDR);
+    memcpy(slot->route.relay_addr, &relay, 4);
+    slot->state = QP_SLOT_USED;
+    return 1;
 }
 
 static void build_frame(uint8_t *frame, size_t size, uint64_t route_index, size_t cid_len)

@@ -17,7 +17,7 @@ namespace QuicPipe.Xdp;
 /// <para>
 /// The route table is an array of 64-byte slots the program reads in place and this class writes through a
 /// shared mapping: a route lives within 8 slots of its CID's keyed hash, so a lookup usually reads one cache line.
-/// A route whose 8 slots are taken is not offloaded (<see cref="SetRoutes"/> says so and
+/// A route whose 8 slots are all needed by other routes (a full window) is not offloaded (<see cref="SetRoutes"/> says so and
 /// <see cref="RoutesNotOffloaded"/> counts it): its packets miss and go through userspace, as every miss does.
 /// </para>
 /// </summary>

@@ -16,7 +16,7 @@ public sealed class XdpProgramOptions
     /// Routes the CID route table is sized for. The table gets the next power of two of slots at or above twice this
     /// (load at most one half), 64 bytes a slot, preallocated in the kernel: 128-256 bytes a route, 256 MiB at the
     /// default. Not a hard limit either way: a route whose 8-slot window is full is not offloaded (userspace forwards
-    /// its packets), which at half load happens to a few routes in a thousand.
+    /// its packets), which at half load happens to about one route in 65,000.
     /// </summary>
     public uint RouteCapacity { get; set; } = 2_097_152;
 
