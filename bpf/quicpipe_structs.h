@@ -29,7 +29,8 @@ struct qp_route {
 /*
  * One slot of qp_routes: exactly 64 bytes, one cache line (the map is mmapable, so its values are
  * page-aligned). A route lives within QP_ROUTE_PROBES slots of its home slot, qp_cid_hash(cid) & route_mask,
- * with no empty slot between the two (linear probing; removals shift later entries back, no tombstones).
+ * with no empty slot between the two (linear probing in Robin Hood order; removals shift later entries back,
+ * no tombstones).
  *
  * Userspace writes a slot as a seqlock: seq odd while it writes, even (and two more) when done. The program
  * reads seq, then the slot, then seq again, and treats an odd or changed seq as "busy": it passes the packet
