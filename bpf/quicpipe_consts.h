@@ -12,10 +12,23 @@
 #define QP_DEFAULT_CID_LEN 12
 #endif
 
-/* Route capacity; the loader normally overrides it with bpf_map__set_max_entries. */
-#ifndef QP_ROUTES_MAX_ENTRIES
-#define QP_ROUTES_MAX_ENTRIES 2097152
+/*
+ * Slots in the route table (qp_routes), a power of two: 64 bytes each, so this default is 256 MiB. The loader
+ * always resizes the map (two slots or more per route it is asked to hold) and sets qp_config.route_mask to match.
+ */
+#ifndef QP_ROUTE_SLOTS
+#define QP_ROUTE_SLOTS 4194304
 #endif
+
+/*
+ * Consecutive slots a route may occupy from its home slot (the CID's hash): a lookup reads at most this many,
+ * and userspace refuses a route whose window is full (its packets then miss and go through userspace).
+ */
+#define QP_ROUTE_PROBES 8
+
+/* struct qp_route_slot.state */
+#define QP_SLOT_EMPTY 0
+#define QP_SLOT_USED 1
 
 /* Listen addresses (address + port, wildcards included) the program watches. */
 #ifndef QP_LISTEN_MAX_ENTRIES

@@ -8,9 +8,14 @@
 #include <bpf/bpf_endian.h>
 
 #include "quicpipe_maps.h"
+#include "quicpipe_hash.h"
 
-/* Set by the loader before load; the verifier then treats cid_len as a constant. */
-const volatile struct qp_config qp_config = { .cid_len = QP_DEFAULT_CID_LEN };
+/* Set by the loader before load; the verifier then treats the fields as constants. */
+const volatile struct qp_config qp_config = { .cid_len = QP_DEFAULT_CID_LEN, .route_mask = QP_ROUTE_SLOTS - 1 };
+
+/* Keeps the compiler from moving memory accesses across it (the seqlock reads below need their order). */
+#define qp_barrier() asm volatile("" ::: "memory")
+#define QP_READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
 
 static __always_inline void qp_count(__u32 stat)
 {
@@ -166,6 +171,56 @@ static __always_inline int qp_parse_quic(struct udphdr *udp, void *data_end, __u
 	if (key->bytes[0] & QP_RELAY_CID_BIT)
 		return qp_count(QP_STAT_PASS_RELAY_CID), QP_PARSE_PASS;
 	return QP_PARSE_ROUTABLE;
+}
+
+enum qp_lookup {
+	QP_LOOKUP_HIT = 0,  /* the route was copied out of a slot no one wrote meanwhile */
+	QP_LOOKUP_MISS = 1, /* an empty slot, or QP_ROUTE_PROBES slots of other CIDs: no route */
+	QP_LOOKUP_BUSY = 2, /* a slot on the way was being written: no answer this time */
+};
+
+/* True when the slot holds the key whose words are `w`. */
+static __always_inline int qp_slot_has(const struct qp_route_slot *slot, const struct qp_cid_words *w)
+{
+	struct qp_cid_words s = qp_cid_words_of(slot->cid);
+
+	return ((s.w0 ^ w->w0) | (s.w1 ^ w->w1) | (__u64)(s.w2 ^ w->w2)) == 0;
+}
+
+/*
+ * Finds the key's route in qp_routes and copies it to `route`. Probes from the home slot over at most
+ * QP_ROUTE_PROBES slots, stopping at the first empty one. Each slot is read under its seqlock: an odd sequence
+ * (userspace is writing it) is BUSY, and a hit counts only if the sequence is unchanged after the copy, so the
+ * route returned was never half written. A slot that changes under a probe that does not match can at worst
+ * turn a hit into a miss, which is safe: userspace forwards the packet and, on the event, writes the route again.
+ * The ordering of the reads is the program's (compiler barriers); x86's loads are not reordered with each other.
+ */
+static __always_inline int qp_route_lookup(const struct qp_cid_key *key, struct qp_route *route)
+{
+	struct qp_cid_words w = qp_cid_words_of(key->bytes);
+	__u32 mask = qp_config.route_mask;
+	__u32 home = (__u32)qp_cid_hash(qp_config.hash_key[0], qp_config.hash_key[1], &w);
+
+	for (__u32 i = 0; i < QP_ROUTE_PROBES; i++) {
+		__u32 index = (home + i) & mask;
+		struct qp_route_slot *slot = bpf_map_lookup_elem(&qp_routes, &index);
+		__u32 seq;
+
+		if (!slot) /* index <= mask < max_entries: never, but the verifier wants the check */
+			return QP_LOOKUP_MISS;
+		seq = QP_READ_ONCE(slot->seq);
+		if (seq & 1)
+			return QP_LOOKUP_BUSY;
+		qp_barrier();
+		if (slot->state != QP_SLOT_USED)
+			return QP_LOOKUP_MISS;
+		if (!qp_slot_has(slot, &w))
+			continue;
+		__builtin_memcpy(route, &slot->route, sizeof(*route));
+		qp_barrier();
+		return QP_READ_ONCE(slot->seq) == seq ? QP_LOOKUP_HIT : QP_LOOKUP_BUSY;
+	}
+	return QP_LOOKUP_MISS;
 }
 
 /* Reports a miss to userspace; the caller passes the packet so userspace forwards it meanwhile. */

@@ -7,12 +7,18 @@
 
 #include "quicpipe_structs.h"
 
-/* CID -> peer. LRU so that a full table evicts cold routes instead of failing inserts. */
+/*
+ * CID -> peer: an open-addressed table of 64-byte slots (struct qp_route_slot), so that a lookup touches one
+ * cache line in the common case, where a hash map touched its bucket, its element and its LRU state. Mmapable:
+ * userspace writes slots in place through its mapping (no system call per route), and the values are page-aligned,
+ * so every slot is exactly one cache line.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, QP_ROUTES_MAX_ENTRIES);
-	__type(key, struct qp_cid_key);
-	__type(value, struct qp_route);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, QP_ROUTE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct qp_route_slot);
 } qp_routes SEC(".maps");
 
 /*

@@ -17,7 +17,7 @@ struct qp_cid_key {
 	__u8 bytes[QP_MAX_CID_LEN];
 };
 
-/* Where a routed CID goes. 36 bytes. */
+/* Where a routed CID goes. 36 bytes, at offset 28 of its slot. */
 struct qp_route {
 	__u8 peer_addr[16];  /* IPv4 in bytes 0..3, the rest zero; IPv6 in all 16 */
 	__u8 relay_addr[16]; /* source address to send from; all zero = the packet's own destination address */
@@ -25,6 +25,26 @@ struct qp_route {
 	__u8 family; /* QP_AF_INET or QP_AF_INET6: the peer's (and relay_addr's) family */
 	__u8 reserved;
 };
+
+/*
+ * One slot of qp_routes: exactly 64 bytes, one cache line (the map is mmapable, so its values are
+ * page-aligned). A route lives within QP_ROUTE_PROBES slots of its home slot, qp_cid_hash(cid) & route_mask,
+ * with no empty slot between the two (linear probing in Robin Hood order; removals shift later entries back,
+ * no tombstones).
+ *
+ * Userspace writes a slot as a seqlock: seq odd while it writes, even (and two more) when done. The program
+ * reads seq, then the slot, then seq again, and treats an odd or changed seq as "busy": it passes the packet
+ * to userspace, which forwards everything correctly, so a torn read never becomes a wrong forward.
+ */
+struct qp_route_slot {
+	__u32 seq;
+	__u8 state; /* QP_SLOT_EMPTY or QP_SLOT_USED */
+	__u8 reserved[3];
+	__u8 cid[QP_MAX_CID_LEN]; /* offset 8 (8-aligned): compared as two 64-bit words and one 32-bit */
+	struct qp_route route;    /* offset 28 */
+};
+
+_Static_assert(sizeof(struct qp_route_slot) == 64, "a route slot is one cache line");
 
 /*
  * Key of qp_listen: one address the relay listens on. 20 bytes. An all-zero `addr` is the wildcard
@@ -50,11 +70,15 @@ struct qp_miss_event {
 	__u16 reserved;
 };
 
-/* Read-only settings, fixed before load (.rodata; the verifier sees them as constants). 8 bytes. */
+/* Read-only settings, fixed before load (.rodata; the verifier sees them as constants). 24 bytes. */
 struct qp_config {
 	__u8 cid_len;
-	__u8 reserved[7];
+	__u8 reserved[3];
+	__u32 route_mask;   /* qp_routes' slot count - 1 (a power of two - 1) */
+	__u64 hash_key[2];  /* SipHash key of the route table, random per load so peers cannot aim CIDs at a window */
 };
+
+_Static_assert(sizeof(struct qp_config) == 24, "XdpProgram's ProgramConfig mirrors 24 bytes");
 
 /* Indices of the per-CPU counters (qp_stats). */
 enum qp_stat {
@@ -69,7 +93,8 @@ enum qp_stat {
 	QP_STAT_PASS_FAMILY = 8, /* route to the other IP family: userspace translates */
 	QP_STAT_PASS_UNSUPPORTED = 9, /* IPv4 fragments, IPv6 extension headers */
 	QP_STAT_PASS_REFLECTION = 10, /* the route points back at the packet's sender: userspace drops it */
-	QP_STAT_MAX = 11,
+	QP_STAT_PASS_BUSY = 11,  /* the route's slot was being written: userspace forwards this one */
+	QP_STAT_MAX = 12,
 };
 
 /* One 802.1Q / 802.1ad tag. */

@@ -4,10 +4,11 @@
  *
  * Verdicts: a routed CID is rewritten (MACs swapped, source = relay, destination = peer) and bounced
  * with XDP_TX. Everything else is XDP_PASS: long headers and relay-namespace CIDs (userspace serves
- * them), misses (after a ring-buffer event, so userspace forwards and re-populates the map), routes to
- * the other IP family, routes back to the packet's own sender (userspace drops those, as reflections),
- * traffic to an address + port the relay does not listen on, IPv4 fragments, IPv6 extension headers,
- * and malformed frames (the kernel judges them as it would without us). The program never drops.
+ * them), misses (after a ring-buffer event, so userspace forwards and re-populates the map), routes whose
+ * slot userspace is writing at that moment, routes to the other IP family, routes back to the packet's
+ * own sender (userspace drops those, as reflections), traffic to an address + port the relay does not
+ * listen on, IPv4 fragments, IPv6 extension headers, and malformed frames (the kernel judges them as it
+ * would without us). The program never drops.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -29,7 +30,7 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 {
 	struct qp_cid_key key = {};
 	struct qp_flow flow = {};
-	struct qp_route *route;
+	struct qp_route route;
 	struct udphdr *udp;
 	__u32 ihl_bytes, tot_len;
 	__u64 old_sum, new_sum;
@@ -62,20 +63,25 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
-	route = bpf_map_lookup_elem(&qp_routes, &key);
-	if (!route)
+	switch (qp_route_lookup(&key, &route)) {
+	case QP_LOOKUP_HIT:
+		break;
+	case QP_LOOKUP_BUSY:
+		return qp_pass(QP_STAT_PASS_BUSY);
+	default:
 		return qp_report_miss(ctx, &key, QP_AF_INET, &flow);
-	if (route->family != QP_AF_INET)
+	}
+	if (route.family != QP_AF_INET)
 		return qp_pass(QP_STAT_PASS_FAMILY);
-	if (qp_is_reflection(route, &flow)) /* never bounce a packet to its own sender */
+	if (qp_is_reflection(&route, &flow)) /* never bounce a packet to its own sender */
 		return qp_pass(QP_STAT_PASS_REFLECTION);
 
 	/* New source: the configured relay address, else the address the packet was sent to. */
-	if (qp_is_zero16(route->relay_addr))
+	if (qp_is_zero16(route.relay_addr))
 		saddr = ip->daddr;
 	else
-		__builtin_memcpy(&saddr, route->relay_addr, 4);
-	__builtin_memcpy(&daddr, route->peer_addr, 4);
+		__builtin_memcpy(&saddr, route.relay_addr, 4);
+	__builtin_memcpy(&daddr, route.peer_addr, 4);
 
 	/* IPv4 header checksum: addresses and the TTL/protocol word change. */
 	old_sum = qp_csum_words(&ip->saddr, 4);
@@ -91,7 +97,7 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 
 	/* UDP: the pseudo-header addresses and both ports change. Zero means "no checksum": kept. */
 	udp->source = flow.dport;
-	udp->dest = route->peer_port;
+	udp->dest = route.peer_port;
 	if (udp->check) {
 		old_sum = qp_csum_words(flow.src, 2) + qp_csum_words(flow.dst, 2) + flow.sport + flow.dport;
 		new_sum = qp_csum_words(&ip->saddr, 4) + udp->source + udp->dest;
@@ -129,7 +135,7 @@ static __always_inline int qp_handle_ipv6(struct xdp_md *ctx, struct ethhdr *eth
 {
 	struct qp_cid_key key = {};
 	struct qp_flow flow = {};
-	struct qp_route *route;
+	struct qp_route route;
 	struct udphdr *udp;
 	__u64 old_sum, new_sum;
 	__u32 payload_len;
@@ -158,23 +164,28 @@ static __always_inline int qp_handle_ipv6(struct xdp_md *ctx, struct ethhdr *eth
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
-	route = bpf_map_lookup_elem(&qp_routes, &key);
-	if (!route)
+	switch (qp_route_lookup(&key, &route)) {
+	case QP_LOOKUP_HIT:
+		break;
+	case QP_LOOKUP_BUSY:
+		return qp_pass(QP_STAT_PASS_BUSY);
+	default:
 		return qp_report_miss(ctx, &key, QP_AF_INET6, &flow);
-	if (route->family != QP_AF_INET6)
+	}
+	if (route.family != QP_AF_INET6)
 		return qp_pass(QP_STAT_PASS_FAMILY);
-	if (qp_is_reflection(route, &flow)) /* never bounce a packet to its own sender */
+	if (qp_is_reflection(&route, &flow)) /* never bounce a packet to its own sender */
 		return qp_pass(QP_STAT_PASS_REFLECTION);
 
-	if (!qp_is_zero16(route->relay_addr))
-		__builtin_memcpy(&ip6->saddr, route->relay_addr, 16);
+	if (!qp_is_zero16(route.relay_addr))
+		__builtin_memcpy(&ip6->saddr, route.relay_addr, 16);
 	else
 		__builtin_memcpy(&ip6->saddr, flow.dst, 16);
-	__builtin_memcpy(&ip6->daddr, route->peer_addr, 16);
+	__builtin_memcpy(&ip6->daddr, route.peer_addr, 16);
 	ip6->hop_limit = QP_TX_TTL; /* not in any checksum */
 
 	udp->source = flow.dport;
-	udp->dest = route->peer_port;
+	udp->dest = route.peer_port;
 	old_sum = qp_csum_words(flow.src, 8) + qp_csum_words(flow.dst, 8) + flow.sport + flow.dport;
 	new_sum = qp_csum_words(&ip6->saddr, 16) + udp->source + udp->dest;
 	udp->check = qp_csum_replace(udp->check, old_sum, 18, new_sum);

@@ -12,9 +12,10 @@ public sealed class RelayXdpOptions
     public XdpAttachMode Mode { get; init; } = XdpAttachMode.Native;
 
     /// <summary>
-    /// Capacity of the program's route table (an LRU; misses re-populate what it evicts). Null (the default): the
-    /// relay's own CID table capacity, since the program can only hold routes the relay has. A larger map costs
-    /// kernel memory (it is preallocated, about 100 bytes a route) and gains nothing.
+    /// Routes the program's route table is sized for (<see cref="XdpProgramOptions.RouteCapacity"/>). Null (the default):
+    /// the relay's own CID table capacity, since the program can only hold routes the relay has. The table is
+    /// preallocated kernel memory, 64-byte slots, at least two a route (128-256 bytes a route: 32 MiB for the default
+    /// 262,144); a larger capacity lowers the load, so fewer routes find their 8-slot window full and stay in userspace.
     /// </summary>
     public uint? RouteCapacity { get; init; }
 

@@ -23,6 +23,13 @@ public sealed class XdpOffloadStats
     public required long SyncErrors { get; init; }
 
     /// <summary>
+    /// Route writes the program's table refused because the route's 8-slot window was full (<see cref="XdpProgram.RoutesNotOffloaded"/>):
+    /// those routes' packets go through userspace. Each refusal counts, so a refused route whose packets miss counts again
+    /// each time its miss tries to put it back.
+    /// </summary>
+    public required long RoutesNotOffloaded { get; init; }
+
+    /// <summary>
     /// Bounced frames the interface's driver failed to send since the program was attached (<see cref="XdpAttachment.ReadTransmitErrors"/>):
     /// counted as transmitted by the program, yet lost. On veth, every XDP_TX frame while the other end runs no XDP program.
     /// </summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using QuicPipe.Dataplane;
 using QuicPipe.Interop;
 using QuicPipe.Xdp.Internal;
@@ -13,6 +14,12 @@ namespace QuicPipe.Xdp;
 /// more interfaces, keep its route table in step with the relay, drain its misses. Dispose detaches
 /// nothing by itself: dispose the <see cref="XdpAttachment"/>s and <see cref="XdpMissReader"/>s first
 /// (Dispose does it for those still open).
+/// <para>
+/// The route table is an array of 64-byte slots the program reads in place and this class writes through a
+/// shared mapping: a route lives within 8 slots of its CID's keyed hash, so a lookup usually reads one cache line.
+/// A route whose 8 slots are all needed by other routes (a full window) is not offloaded (<see cref="SetRoutes"/> says so and
+/// <see cref="RoutesNotOffloaded"/> counts it): its packets miss and go through userspace, as every miss does.
+/// </para>
 /// </summary>
 public sealed class XdpProgram : IDisposable
 {
@@ -26,7 +33,9 @@ public sealed class XdpProgram : IDisposable
 
     private readonly SafeBpfObjectHandle _object;
     private readonly int _programFd;
-    private readonly int _routesFd;
+
+    // The mapped qp_routes; written under _lock only (one writer), unmapped by Dispose under it.
+    private readonly RouteSlotTable _routes;
     private readonly int _listenFd;
     private readonly int _listenPortsFd;
     private readonly int _eventsFd;
@@ -38,12 +47,14 @@ public sealed class XdpProgram : IDisposable
     private readonly Lock _lock = new();
     private bool _disposed;
 
-    private XdpProgram(SafeBpfObjectHandle obj, int cidLength)
+    // Routes refused since load because their window was full (each refusal counts, retries included).
+    private long _routesNotOffloaded;
+
+    private XdpProgram(SafeBpfObjectHandle obj, int cidLength, int routeSlots, ulong hashKey0, ulong hashKey1)
     {
         _object = obj;
         CidLength = cidLength;
         _programFd = LibBpf.ProgramFd(FindProgram(obj));
-        _routesFd = LibBpf.MapFd(FindMap(obj, "qp_routes"));
         _listenFd = LibBpf.MapFd(FindMap(obj, "qp_listen"));
         _listenPortsFd = LibBpf.MapFd(FindMap(obj, "qp_listen_ports"));
         _eventsFd = LibBpf.MapFd(FindMap(obj, "qp_events"));
@@ -53,10 +64,38 @@ public sealed class XdpProgram : IDisposable
         {
             throw new XdpException("libbpf_num_possible_cpus", -_possibleCpus);
         }
+
+        _routes = RouteSlotTable.Map(LibBpf.MapFd(FindMap(obj, "qp_routes")), routeSlots, hashKey0, hashKey1);
     }
 
     /// <summary>The CID length the program parses; every routed CID has it.</summary>
     public int CidLength { get; }
+
+    /// <summary>Slots in the route table (64 bytes each): the next power of two at or above twice <see cref="XdpProgramOptions.RouteCapacity"/>.</summary>
+    public int RouteSlots => _routes.SlotCount;
+
+    /// <summary>Routes the table holds now.</summary>
+    public int RouteCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                ThrowIfDisposed();
+                return _routes.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Route writes refused since load because the route's window (its home slot and the 7 after it) was full: each
+    /// refusal counts, so a route refused again when its miss tries to put it back counts again. Those routes' packets
+    /// are forwarded by userspace.
+    /// </summary>
+    public long RoutesNotOffloaded => Interlocked.Read(ref _routesNotOffloaded);
+
+    /// <summary>The slot a CID's lookup starts at (tests aim routes at one window with it).</summary>
+    internal int HomeSlotOf(ConnectionId cid) => _routes.HomeOf(KeyOf(cid));
 
     /// <summary>Opens the object, sizes the maps and sets the CID length, then verifies and loads it.</summary>
     public static unsafe XdpProgram Load(XdpProgramOptions options)
@@ -78,7 +117,8 @@ public sealed class XdpProgram : IDisposable
 
         try
         {
-            Check(LibBpf.MapSetMaxEntries(FindMap(obj, "qp_routes"), options.RouteCapacity), "set qp_routes capacity");
+            var slots = RouteSlotTable.SlotCountFor(options.RouteCapacity);
+            Check(LibBpf.MapSetMaxEntries(FindMap(obj, "qp_routes"), (uint)slots), "set qp_routes slots");
             Check(LibBpf.MapSetMaxEntries(FindMap(obj, "qp_events"), options.MissBufferBytes), "set qp_events size");
 
             // .rodata holds exactly struct qp_config; the verifier sees its fields as constants.
@@ -88,9 +128,15 @@ public sealed class XdpProgram : IDisposable
                 throw new XdpException($"The program's .rodata is {size} bytes, not struct qp_config ({sizeof(ProgramConfig)}): the object and this loader disagree.");
             }
 
+            // A fresh hash key per load: without it, peers that choose their CIDs cannot aim them at one window.
+            Span<ulong> hashKey = stackalloc ulong[2];
+            RandomNumberGenerator.Fill(MemoryMarshal.AsBytes(hashKey));
             config->CidLength = (byte)options.CidLength;
+            config->RouteMask = (uint)slots - 1;
+            config->HashKey0 = hashKey[0];
+            config->HashKey1 = hashKey[1];
             Check(LibBpf.ObjectLoad(obj), "bpf_object__load (the kernel log above says why the verifier refused it)");
-            return new XdpProgram(obj, options.CidLength);
+            return new XdpProgram(obj, options.CidLength, slots, hashKey[0], hashKey[1]);
         }
         catch
         {
@@ -157,18 +203,17 @@ public sealed class XdpProgram : IDisposable
         };
     }
 
-    /// <summary>Adds or replaces one route.</summary>
-    public void SetRoute(XdpRoute route) => SetRoutes([route]);
+    /// <summary>Adds or replaces one route; false when it is new and its window is full (not offloaded; see <see cref="SetRoutes"/>).</summary>
+    public bool SetRoute(XdpRoute route) => SetRoutes([route]) == 0;
 
-    /// <summary>Adds or replaces routes in batches (bpf_map_update_batch; one call per element if the kernel lacks it).</summary>
-    public unsafe void SetRoutes(ReadOnlySpan<XdpRoute> routes)
+    /// <summary>
+    /// Adds or replaces routes, writing their slots in place (no system call). Returns how many were not offloaded:
+    /// new routes whose window (home slot and the 7 after it) was full. Those are not an error: their packets miss,
+    /// and userspace forwards them; <see cref="RoutesNotOffloaded"/> counts them. Every route is checked before any is
+    /// written, so an invalid one (<see cref="ArgumentException"/>) changes nothing.
+    /// </summary>
+    public int SetRoutes(ReadOnlySpan<XdpRoute> routes)
     {
-        ThrowIfDisposed();
-        if (routes.IsEmpty)
-        {
-            return;
-        }
-
         var keys = new CidKey[routes.Length];
         var values = new RouteValue[routes.Length];
         for (var i = 0; i < routes.Length; i++)
@@ -177,57 +222,49 @@ public sealed class XdpProgram : IDisposable
             values[i] = ValueOf(routes[i]);
         }
 
-        fixed (CidKey* k = keys)
-        fixed (RouteValue* v = values)
+        var refused = 0;
+        lock (_lock)
         {
-            var count = (uint)routes.Length;
-            var rc = LibBpf.MapUpdateBatch(_routesFd, k, v, &count, 0);
-            if (rc == 0)
+            ThrowIfDisposed();
+            for (var i = 0; i < keys.Length; i++)
             {
-                return;
-            }
-
-            if (-rc is not (Errno.EINVAL or Errno.ENOTSUPP or Errno.EOPNOTSUPP))
-            {
-                throw new XdpException("bpf_map_update_batch(qp_routes)", -rc);
-            }
-
-            for (var i = (int)count; i < routes.Length; i++)
-            {
-                Check(LibBpf.MapUpdateElem(_routesFd, k + i, v + i, LibBpf.UpdateAny), "update qp_routes");
+                if (!_routes.TrySet(keys[i], values[i]))
+                {
+                    refused++;
+                }
             }
         }
+
+        Interlocked.Add(ref _routesNotOffloaded, refused);
+        return refused;
     }
 
-    /// <summary>Removes a route; false if there was none.</summary>
-    public unsafe bool RemoveRoute(ConnectionId cid)
+    /// <summary>Removes a route; false if there was none (or it was never offloaded).</summary>
+    public bool RemoveRoute(ConnectionId cid)
     {
-        ThrowIfDisposed();
         var key = KeyOf(cid);
-        var rc = LibBpf.MapDeleteElem(_routesFd, &key);
-        if (rc == -Errno.ENOENT)
+        lock (_lock)
         {
-            return false;
+            ThrowIfDisposed();
+            return _routes.Remove(key);
         }
-
-        Check(rc, "delete from qp_routes");
-        return true;
     }
 
-    /// <summary>Reads a route back; false if the CID has none (or the LRU evicted it).</summary>
-    public unsafe bool TryGetRoute(ConnectionId cid, out XdpRoute route)
+    /// <summary>Reads a route back; false if the CID has none (removed, or not offloaded).</summary>
+    public bool TryGetRoute(ConnectionId cid, out XdpRoute route)
     {
-        ThrowIfDisposed();
         var key = KeyOf(cid);
         RouteValue value;
-        var rc = LibBpf.MapLookupElem(_routesFd, &key, &value);
-        if (rc == -Errno.ENOENT)
+        lock (_lock)
         {
-            route = default;
-            return false;
+            ThrowIfDisposed();
+            if (!_routes.TryGet(key, out value))
+            {
+                route = default;
+                return false;
+            }
         }
 
-        Check(rc, "look up qp_routes");
         var peer = AddressCodec.ToPeerAddress(value.Family, value.PeerAddress, value.PeerPortBigEndian);
         var relay = ((ReadOnlySpan<byte>)value.RelayAddress).ContainsAnyExcept((byte)0)
             ? AddressCodec.ToPeerAddress(value.Family, value.RelayAddress, 0)
@@ -385,6 +422,8 @@ public sealed class XdpProgram : IDisposable
             d.Dispose();
         }
 
+        // After _disposed is set under the lock, no route write is under way or can start: unmapping is safe.
+        _routes.Dispose();
         _object.Dispose();
     }
 

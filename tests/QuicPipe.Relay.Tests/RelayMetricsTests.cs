@@ -72,10 +72,11 @@ public sealed class RelayMetricsTests : IDisposable
             Mode = XdpAttachMode.Generic,
             Program = new XdpCounters(
                 Received: 100, Transmitted: 60, PassedLongHeader: 5, PassedRelayCid: 4, Missed: 3, MissBufferFull: 1,
-                Malformed: 2, NonQuic: 7, PassedFamilyChange: 1, PassedUnsupported: 1, PassedReflection: 1),
+                Malformed: 2, NonQuic: 7, PassedFamilyChange: 1, PassedUnsupported: 1, PassedReflection: 1, PassedBusy: 6),
             MissesReinserted = 2,
             MissesIgnored = 1,
             SyncErrors = 0,
+            RoutesNotOffloaded = 8,
             TransmitErrors = 9,
         };
         using var metrics = new XdpOffloadMetrics(() => stats);
@@ -88,12 +89,14 @@ public sealed class RelayMetricsTests : IDisposable
         Assert.Equal(4, reader.Read("quicpipe.xdp.passed", "reason=relay_cid"));
         Assert.Equal(3, reader.Read("quicpipe.xdp.passed", "reason=miss"));
         Assert.Equal(1, reader.Read("quicpipe.xdp.passed", "reason=reflection"));
+        Assert.Equal(6, reader.Read("quicpipe.xdp.passed", "reason=busy"));
         Assert.Equal(1, reader.Read("quicpipe.xdp.miss_buffer_full"));
         Assert.Equal(2, reader.Read("quicpipe.xdp.malformed"));
         Assert.Equal(7, reader.Read("quicpipe.xdp.non_quic"));
         Assert.Equal(2, reader.Read("quicpipe.xdp.misses.reinserted"));
         Assert.Equal(1, reader.Read("quicpipe.xdp.misses.ignored"));
         Assert.Equal(0, reader.Read("quicpipe.xdp.sync_errors"));
+        Assert.Equal(8, reader.Read("quicpipe.xdp.routes_not_offloaded"));
         Assert.Equal(9, reader.Read("quicpipe.xdp.transmit_errors"));
     }
 }

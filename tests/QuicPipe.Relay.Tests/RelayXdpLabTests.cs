@@ -112,7 +112,7 @@ public sealed class RelayXdpLabTests : IDisposable
         var cid = RelayForwardingStageTests.Cid(1);
         StartLab(cid);
         var program = _relay.Program;
-        Assert.True(program.RemoveRoute(cid)); // behind the relay's back, as an LRU eviction would
+        Assert.True(program.RemoveRoute(cid)); // behind the relay's back: the program misses it, as it misses a route its table refused
 
         var first = RelayForwardingStageTests.ShortPacket(cid, 30);
         _sender.SendTo(first, RelayEndPoint);
@@ -134,17 +134,52 @@ public sealed class RelayXdpLabTests : IDisposable
         Assert.Equal(1, stats.Packets.Forwarded);
     }
 
+    [RootFact]
+    public void Routes_the_table_cannot_place_stay_with_userspace_which_forwards_them_and_counts_them()
+    {
+        // 40 routes for a table sized for 1 (16 slots): at least 24 cannot be offloaded.
+        var cids = Enumerable.Range(100, 40).Select(RelayForwardingStageTests.Cid).ToArray();
+        StartLab(cids, routeCapacity: 1);
+        var program = _relay.Program;
+        Assert.Equal(16, program.RouteSlots);
+        var refused = _relay.Snapshot().Xdp!.RoutesNotOffloaded;
+        Assert.True(refused >= 24, $"{refused} routes not offloaded");
+        Assert.Equal(cids.Length - refused, program.RouteCount);
+        var stayed = cids.First(cid => !program.TryGetRoute(cid, out _));
+        var offloaded = cids.First(cid => program.TryGetRoute(cid, out _));
+
+        var packet = RelayForwardingStageTests.ShortPacket(stayed, 50);
+        _sender.SendTo(packet, RelayEndPoint);
+        Assert.Equal(packet, Receive(_peer).Data);
+        // Userspace forwarded it (its counter moves after the send, so perhaps after the peer has the packet); the miss
+        // tried to put the route back, and the table refused it again.
+        Assert.True(
+            WaitUntil(() => _relay.Snapshot() is { Packets.Forwarded: 1 } s && s.Xdp!.RoutesNotOffloaded == refused + 1),
+            $"stats: {Describe(_relay.Snapshot())}");
+        var afterMiss = _relay.Snapshot();
+        Assert.Equal(1UL, afterMiss.Xdp!.Program.Missed);
+        Assert.Equal(0, afterMiss.Xdp.MissesReinserted);
+
+        _sender.SendTo(RelayForwardingStageTests.ShortPacket(offloaded, 51), RelayEndPoint);
+        Receive(_peer);
+        var stats = _relay.Snapshot();
+        Assert.Equal(1UL, stats.Xdp!.Program.Transmitted);
+        Assert.Equal(1, stats.Packets.Forwarded);
+    }
+
     private IPEndPoint RelayEndPoint => new(_lab.RelayAddress, RelayPort);
 
     private IPEndPoint PeerEndPoint => new(_lab.PeerAddress, PeerPort);
 
-    private void StartLab(ConnectionId routed, bool peerRunsXdp = true)
+    private void StartLab(ConnectionId routed, bool peerRunsXdp = true) => StartLab([routed], peerRunsXdp: peerRunsXdp);
+
+    private void StartLab(ConnectionId[] routed, uint routeCapacity = 1024, bool peerRunsXdp = true)
     {
         _lab = Own(new NetworkLab());
         WriteRoutes(routed);
         // The routes file is loaded by the relay before the offload attaches: the offload copies them into its map.
         var options = new RelayOptions { RoutesFile = _routesPath };
-        var xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = 1024 };
+        var xdp = new RelayXdpOptions { Interface = NetworkLab.RelayInterface, RouteCapacity = routeCapacity };
         _relay = Own(NetworkLab.InNamespace(_lab.RelayNamespace, () => BuiltRelay.Start(options, RelayEndPoint, xdp)));
 
         // veth delivers XDP_TX frames only to a peer running NAPI, which an XDP program there turns on;
@@ -159,7 +194,8 @@ public sealed class RelayXdpLabTests : IDisposable
         _sender = Own(NetworkLab.InNamespace(_lab.PeerNamespace, () => Bound(_lab.PeerAddress, SenderPort)));
     }
 
-    private void WriteRoutes(ConnectionId cid) => File.WriteAllText(_routesPath, $"{cid} {_lab.PeerAddress}:{PeerPort}\n");
+    private void WriteRoutes(params ConnectionId[] cids) =>
+        File.WriteAllLines(_routesPath, cids.Select(cid => $"{cid} {_lab.PeerAddress}:{PeerPort}"));
 
     private T Own<T>(T disposable)
         where T : IDisposable
@@ -207,5 +243,5 @@ public sealed class RelayXdpLabTests : IDisposable
     }
 
     private static string Describe(RelayStats s) =>
-        $"relay rx {s.Packets.Received} fwd {s.Packets.Forwarded} drop {s.Packets.DroppedTotal}; xdp {s.Xdp?.Program}, reinserted {s.Xdp?.MissesReinserted}, ignored {s.Xdp?.MissesIgnored}";
+        $"relay rx {s.Packets.Received} fwd {s.Packets.Forwarded} drop {s.Packets.DroppedTotal}; xdp {s.Xdp?.Program}, reinserted {s.Xdp?.MissesReinserted}, ignored {s.Xdp?.MissesIgnored}, not offloaded {s.Xdp?.RoutesNotOffloaded}";
 }

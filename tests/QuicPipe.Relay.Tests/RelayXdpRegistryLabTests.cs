@@ -69,7 +69,7 @@ public sealed class RelayXdpRegistryLabTests : IDisposable
         _lab = new RelayXdpLab();
         var cid = RegistryFixture.Cid(3);
         Register(RegistryFixture.ExplicitRequest([cid]));
-        Assert.True(_lab.Program.RemoveRoute(cid)); // behind the relay's back, as an LRU eviction would
+        Assert.True(_lab.Program.RemoveRoute(cid)); // behind the relay's back: the program misses it, as it misses a route its table refused
 
         var packet = RelayForwardingStageTests.ShortPacket(cid, 30);
         _lab.Sender.SendTo(packet, _lab.RelayEndPoint);

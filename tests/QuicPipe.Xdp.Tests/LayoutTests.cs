@@ -28,7 +28,24 @@ public sealed class LayoutTests
         Assert.Equal(24, Offset(ref miss, ref Unsafe.As<AddressBytes, byte>(ref miss.SourceAddress)));
         Assert.Equal(40, Offset(ref miss, ref miss.InterfaceIndex));
         Assert.Equal(44, Offset(ref miss, ref miss.DestinationPortBigEndian));
-        Assert.Equal(8, Unsafe.SizeOf<ProgramConfig>());
+        Assert.Equal(24, Unsafe.SizeOf<ProgramConfig>());
+        Assert.Equal(4, (int)Marshal.OffsetOf<ProgramConfig>(nameof(ProgramConfig.RouteMask)));
+        Assert.Equal(8, (int)Marshal.OffsetOf<ProgramConfig>(nameof(ProgramConfig.HashKey0)));
+        Assert.Equal(16, (int)Marshal.OffsetOf<ProgramConfig>(nameof(ProgramConfig.HashKey1)));
+    }
+
+    [Fact]
+    public void A_route_slot_is_one_cache_line_laid_out_as_struct_qp_route_slot()
+    {
+        var slot = default(RouteSlot);
+        Assert.Equal(64, Unsafe.SizeOf<RouteSlot>());
+        Assert.Equal(0, Offset(ref slot, ref slot.Sequence));
+        Assert.Equal(4, Offset(ref slot, ref slot.State));
+        Assert.Equal(8, Offset(ref slot, ref Unsafe.As<CidKey, byte>(ref slot.Cid)));
+        Assert.Equal(28, Offset(ref slot, ref Unsafe.As<AddressBytes, byte>(ref slot.Route.PeerAddress)));
+        Assert.Equal(44, Offset(ref slot, ref Unsafe.As<AddressBytes, byte>(ref slot.Route.RelayAddress)));
+        Assert.Equal(60, Offset(ref slot, ref slot.Route.PeerPortBigEndian));
+        Assert.Equal(62, Offset(ref slot, ref slot.Route.Family));
     }
 
     [Fact]

@@ -20,7 +20,4 @@ internal static class Errno
     internal const int EBADFD = 77;
     internal const int EOPNOTSUPP = 95;
     internal const int EADDRINUSE = 98;
-
-    /// <summary>The kernel-internal ENOTSUPP some BPF commands return.</summary>
-    internal const int ENOTSUPP = 524;
 }

@@ -173,11 +173,13 @@ internal sealed class StatsReporter(Func<RelayStats> snapshot, TimeSpan interval
                 json.WriteNumber("pass_family", x.Program.PassedFamilyChange);
                 json.WriteNumber("pass_unsupported", x.Program.PassedUnsupported);
                 json.WriteNumber("pass_reflection", x.Program.PassedReflection);
+                json.WriteNumber("pass_busy", x.Program.PassedBusy);
                 json.WriteNumber("malformed", x.Program.Malformed);
                 json.WriteNumber("non_quic", x.Program.NonQuic);
                 json.WriteNumber("misses_reinserted", x.MissesReinserted);
                 json.WriteNumber("misses_ignored", x.MissesIgnored);
                 json.WriteNumber("sync_errors", x.SyncErrors);
+                json.WriteNumber("routes_not_offloaded", x.RoutesNotOffloaded);
                 json.WriteNumber("tx_errors", x.TransmitErrors);
                 json.WriteEndObject();
             }

@@ -6,8 +6,9 @@ namespace QuicPipe.Relay.Internal;
 
 /// <summary>
 /// The relay's XDP offload: the program attached to one interface, watching the relay's bound listen addresses, its route
-/// map mirroring the relay's routes (<see cref="IRouteObserver"/>), and its misses put back while the
-/// relay still routes their CID, unless the route asks to report its use. The forwarding code does not know it exists: a packet the program does
+/// table mirroring the relay's routes (<see cref="IRouteObserver"/>), and its misses put back while the
+/// relay still routes their CID, unless the route asks to report its use. A route the table refuses (its window full)
+/// stays with userspace, which forwards its packets as it does every miss. The forwarding code does not know it exists: a packet the program does
 /// not bounce reaches the relay's sockets as before. After <see cref="Dispose"/> every call is a no-op: the relay may
 /// tell it of a change that was under way while it was being removed.
 /// </summary>
@@ -34,6 +35,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     private long _reinserted;
     private long _ignored;
     private long _syncErrors;
+    private bool _notOffloadedReported;
     private ulong _transmitErrorsAtAttach;
     private bool _transmitErrorsReported;
     private Timer? _transmitErrorCheck;
@@ -187,6 +189,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
                 MissesReinserted = _reinserted,
                 MissesIgnored = _ignored,
                 SyncErrors = _syncErrors,
+                RoutesNotOffloaded = _program.RoutesNotOffloaded,
                 TransmitErrors = TransmitErrorsLocked(),
             };
         }
@@ -281,8 +284,16 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 
             try
             {
-                _program.SetRoute(new XdpRoute(miss.Cid, route.Endpoint));
-                _reinserted++;
+                // Refused when the route's window is full: then it stays with userspace, and each of its packets comes
+                // this way again (the program cannot tell a refused route from a removed one).
+                if (_program.SetRoute(new XdpRoute(miss.Cid, route.Endpoint)))
+                {
+                    _reinserted++;
+                }
+                else
+                {
+                    ReportNotOffloadedLocked(1);
+                }
             }
             catch (XdpException e)
             {
@@ -296,7 +307,11 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     {
         try
         {
-            _program.SetRoutes(routes);
+            var refused = _program.SetRoutes(routes);
+            if (refused > 0)
+            {
+                ReportNotOffloadedLocked(refused);
+            }
         }
         catch (XdpException e)
         {
@@ -304,6 +319,19 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
             LogSyncFailed(_logger, routes.Length, e.Message);
         }
     }
+
+    // The first refusal is worth a warning that says what it costs; the stats count the rest (routes_not_offloaded).
+    private void ReportNotOffloadedLocked(int count)
+    {
+        if (!_notOffloadedReported)
+        {
+            _notOffloadedReported = true;
+            LogNotOffloaded(_logger, count, _program.RouteCount, _program.RouteSlots);
+        }
+    }
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "XDP route table: {Count} route(s) not offloaded, their 8-slot window being full ({Routes} routes in {Slots} slots); userspace forwards their packets. Further refusals are counted in routes_not_offloaded; a larger table capacity (--table-capacity, which sizes the XDP table too) makes them rarer")]
+    private static partial void LogNotOffloaded(ILogger logger, int count, int routes, int slots);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "XDP offload attached to {Interface} (ifindex {Index}) in {Mode} mode")]
     private static partial void LogAttached(ILogger logger, string @interface, XdpAttachMode mode, int index);

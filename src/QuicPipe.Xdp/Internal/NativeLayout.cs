@@ -25,7 +25,7 @@ internal struct AddressBytes
     private byte _element0;
 }
 
-/// <summary>Mirror of <c>struct qp_route</c> (36 bytes).</summary>
+/// <summary>Mirror of <c>struct qp_route</c> (36 bytes), the tail of a <see cref="RouteSlot"/>.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1, Size = 36)]
 internal struct RouteValue
 {
@@ -60,9 +60,34 @@ internal struct MissEventRecord
     public ushort Reserved;
 }
 
-/// <summary>Mirror of <c>struct qp_config</c>, the program's .rodata (8 bytes).</summary>
-[StructLayout(LayoutKind.Sequential, Size = 8)]
+/// <summary>
+/// Mirror of <c>struct qp_route_slot</c> (64 bytes, one cache line): one slot of the mmap'ed route table. Written by
+/// <see cref="RouteSlotTable"/> under a seqlock on <see cref="Sequence"/> (odd while a write is under way).
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1, Size = 64)]
+internal struct RouteSlot
+{
+    public const byte Empty = 0; // QP_SLOT_EMPTY
+    public const byte Used = 1; // QP_SLOT_USED
+
+    public uint Sequence;
+    public byte State;
+    public byte Reserved0;
+    public byte Reserved1;
+    public byte Reserved2;
+    public CidKey Cid;
+    public RouteValue Route;
+}
+
+/// <summary>Mirror of <c>struct qp_config</c>, the program's .rodata (24 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 24)]
 internal struct ProgramConfig
 {
     public byte CidLength;
+    public byte Reserved0;
+    public byte Reserved1;
+    public byte Reserved2;
+    public uint RouteMask;
+    public ulong HashKey0;
+    public ulong HashKey1;
 }
