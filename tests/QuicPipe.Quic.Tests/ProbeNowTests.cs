@@ -20,9 +20,13 @@ public class ProbeNowTests(ITestOutputHelper output)
         var (transfer, completion) = WatchedTransfer.Start(client, server, 64 << 20, timeout.Token);
         await transfer.ReceivedAtLeastAsync(4 << 20, timeout.Token);
 
-        // Cut both ways, as a relay that stops does. The probe timer doubles at each unanswered probe, so the first
-        // probe lost after 2 s of outage is followed by the next at least 2 s later.
+        // Cut both ways, as a relay that stops does. Towards the server first, until a packet of the client's is lost:
+        // then it has data in flight that will never be acknowledged, so its probe timer runs (a client stalled by
+        // flow control with everything acknowledged would have nothing to probe). The probe timer doubles at each
+        // unanswered probe, so the first probe lost after 2 s of outage is followed by the next at least 2 s later.
         link.ClientToServerCut = true;
+        var sent = link.LostFromClient;
+        Assert.True(SpinWait.SpinUntil(() => link.LostFromClient > sent, TimeSpan.FromSeconds(10)), "the client sent nothing once cut off");
         link.ServerToClientCut = true;
         await Task.Delay(TimeSpan.FromSeconds(2), timeout.Token);
         var lost = link.LostFromClient;
