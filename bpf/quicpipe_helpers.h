@@ -245,6 +245,32 @@ static __always_inline int qp_report_miss(struct xdp_md *ctx, const struct qp_ci
 	return XDP_PASS;
 }
 
+/* qp_route_for's answer when the packet is to be forwarded; any other answer is the XDP verdict to return. */
+#define QP_FORWARD (-1)
+
+/*
+ * Finds the route of a routable packet of `family` and decides whether this program forwards it: QP_FORWARD with
+ * the route copied to `route`, or the verdict for a packet userspace handles (a miss, reported; a slot being
+ * written; a route to the other family; a route back to the packet's own sender, never bounced).
+ */
+static __always_inline int qp_route_for(struct xdp_md *ctx, const struct qp_cid_key *key, __u8 family,
+					const struct qp_flow *flow, struct qp_route *route)
+{
+	switch (qp_route_lookup(key, route)) {
+	case QP_LOOKUP_HIT:
+		break;
+	case QP_LOOKUP_BUSY:
+		return qp_pass(QP_STAT_PASS_BUSY);
+	default:
+		return qp_report_miss(ctx, key, family, flow);
+	}
+	if (route->family != family)
+		return qp_pass(QP_STAT_PASS_FAMILY);
+	if (qp_is_reflection(route, flow))
+		return qp_pass(QP_STAT_PASS_REFLECTION);
+	return QP_FORWARD;
+}
+
 static __always_inline void qp_swap_macs(struct ethhdr *eth)
 {
 	__u8 tmp[ETH_ALEN];

@@ -33,6 +33,7 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 	struct qp_route route;
 	struct udphdr *udp;
 	__u32 ihl_bytes, tot_len;
+	int verdict;
 	__u64 old_sum, new_sum;
 	__be32 saddr, daddr;
 	__u16 ttl_word;
@@ -63,18 +64,9 @@ static __always_inline int qp_handle_ipv4(struct xdp_md *ctx, struct ethhdr *eth
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
-	switch (qp_route_lookup(&key, &route)) {
-	case QP_LOOKUP_HIT:
-		break;
-	case QP_LOOKUP_BUSY:
-		return qp_pass(QP_STAT_PASS_BUSY);
-	default:
-		return qp_report_miss(ctx, &key, QP_AF_INET, &flow);
-	}
-	if (route.family != QP_AF_INET)
-		return qp_pass(QP_STAT_PASS_FAMILY);
-	if (qp_is_reflection(&route, &flow)) /* never bounce a packet to its own sender */
-		return qp_pass(QP_STAT_PASS_REFLECTION);
+	verdict = qp_route_for(ctx, &key, QP_AF_INET, &flow, &route);
+	if (verdict != QP_FORWARD)
+		return verdict;
 
 	/* New source: the configured relay address, else the address the packet was sent to. */
 	if (qp_is_zero16(route.relay_addr))
@@ -139,6 +131,7 @@ static __always_inline int qp_handle_ipv6(struct xdp_md *ctx, struct ethhdr *eth
 	struct udphdr *udp;
 	__u64 old_sum, new_sum;
 	__u32 payload_len;
+	int verdict;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return qp_pass(QP_STAT_MALFORMED);
@@ -164,18 +157,9 @@ static __always_inline int qp_handle_ipv6(struct xdp_md *ctx, struct ethhdr *eth
 	flow.sport = udp->source;
 	flow.dport = udp->dest;
 
-	switch (qp_route_lookup(&key, &route)) {
-	case QP_LOOKUP_HIT:
-		break;
-	case QP_LOOKUP_BUSY:
-		return qp_pass(QP_STAT_PASS_BUSY);
-	default:
-		return qp_report_miss(ctx, &key, QP_AF_INET6, &flow);
-	}
-	if (route.family != QP_AF_INET6)
-		return qp_pass(QP_STAT_PASS_FAMILY);
-	if (qp_is_reflection(&route, &flow)) /* never bounce a packet to its own sender */
-		return qp_pass(QP_STAT_PASS_REFLECTION);
+	verdict = qp_route_for(ctx, &key, QP_AF_INET6, &flow, &route);
+	if (verdict != QP_FORWARD)
+		return verdict;
 
 	if (!qp_is_zero16(route.relay_addr))
 		__builtin_memcpy(&ip6->saddr, route.relay_addr, 16);
