@@ -52,7 +52,7 @@ internal static class RelayCommand
         };
         var xdp = new Option<string?>("--xdp")
         {
-            Description = "Offload forwarding to an XDP program attached to this interface (needs root): routed packets are rewritten and sent back out in the driver; the rest reach the relay as before.",
+            Description = "Offload forwarding to an XDP program attached to this interface (needs root): routed packets are rewritten and sent back out in the driver; the rest reach the relay as before. The program's route table is sized from --table-capacity: 64-byte slots, the next power of two at or above twice the capacity (32 MiB of kernel memory at the default); see bpf/README.md.",
             HelpName = "IFACE",
         };
         var xdpMode = new Option<string>("--xdp-mode")
