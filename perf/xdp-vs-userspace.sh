@@ -40,6 +40,9 @@ Options (environment variable in brackets):
   --duration S     measured window, seconds             [QP_PERF_DURATION, default 8]
   --warmup S       warm-up before the window, seconds   [QP_PERF_WARMUP, default 2]
   --cids N         distinct CIDs / routes (issue 16 measures 10000, 100000, 1000000) [QP_PERF_CIDS, default 10000]
+  --random-cids    packet generator only: frames take the CIDs in no order instead of cycling in the order the
+                   routes were added, which lets a table whose memory follows insertion order (the old LRU hash)
+                   hit consecutive memory [QP_PERF_RANDOM_CIDS=1]
   --size BYTES     datagram size                        [QP_PERF_SIZE, default 256]
   --rate PPS       loadgen rate, 0 = as fast as possible [QP_PERF_RATE, default 0]
   --flows F        loadgen source ports                 [QP_PERF_FLOWS, default 4]
@@ -67,6 +70,8 @@ source "$here/tools/common.sh"
 duration="${QP_PERF_DURATION:-8}"
 warmup="${QP_PERF_WARMUP:-2}"
 cids="${QP_PERF_CIDS:-10000}"
+random_cids=()
+[[ "${QP_PERF_RANDOM_CIDS:-0}" == 1 ]] && random_cids=(--random-cids)
 size="${QP_PERF_SIZE:-256}"
 rate="${QP_PERF_RATE:-0}"
 flows="${QP_PERF_FLOWS:-4}"
@@ -88,6 +93,7 @@ while [[ $# -gt 0 ]]; do
         --duration) need "$@"; duration="$2"; shift 2 ;;
         --warmup) need "$@"; warmup="$2"; shift 2 ;;
         --cids) need "$@"; cids="$2"; shift 2 ;;
+        --random-cids) random_cids=(--random-cids); shift ;;
         --size) need "$@"; size="$2"; shift 2 ;;
         --rate) need "$@"; rate="$2"; shift 2 ;;
         --flows) need "$@"; flows="$2"; shift 2 ;;
@@ -254,7 +260,7 @@ start_load() {
         start_bg "$dir/loadgen.out" "$dir/loadgen.err" ip netns exec "$ns_gen" "$here/build/pkt-loadgen" \
             --dev "$if_gen" --dst-mac "$relay_mac" --src "$gen_ip" --target "$relay_ip:$relay_port" \
             --peer-cids --duration "$secs" --cids "$cids" --cid-length "$cid_len" --seed "$seed" --size "$size" \
-            --rate "$rate" --flows "$flows" --threads "$gen_threads"
+            --rate "$rate" --flows "$flows" --threads "$gen_threads" "${random_cids[@]}"
     else
         start_bg "$dir/loadgen.out" "$dir/loadgen.err" ip netns exec "$ns_gen" "$here/build/udp-loadgen" \
             --target "$relay_ip:$relay_port" --allow-non-loopback --peer-cids --duration "$secs" --cids "$cids" \
@@ -330,11 +336,11 @@ sleep 1
 run_one xdp --xdp "$if_relay" --xdp-mode "$xdp_mode" || status=1
 
 out="$here/results/xdp-vs-userspace-$stamp.json"
-python3 - "$rundir" "$out" "$(getconf CLK_TCK)" "$duration" "$warmup" "$cids" "$size" "$rate" "$flows" "$threads" "$xdp_mode" "$threaded_napi" "$gen" "$gen_threads" <<'PY' || status=1
+python3 - "$rundir" "$out" "$(getconf CLK_TCK)" "$duration" "$warmup" "$cids" "$size" "$rate" "$flows" "$threads" "$xdp_mode" "$threaded_napi" "$gen" "$gen_threads" "${#random_cids[@]}" <<'PY' || status=1
 import json, sys
 rundir, out, tck = sys.argv[1], sys.argv[2], float(sys.argv[3])
 params = dict(zip(["duration", "warmup", "cids", "size", "rate", "flows", "threads", "xdp_mode", "threaded_napi",
-                   "gen", "gen_threads"], sys.argv[4:]))
+                   "gen", "gen_threads", "random_cids"], sys.argv[4:]))
 
 def cpu(path):
     try:

@@ -4,7 +4,7 @@
  *
  *   pkt-loadgen --dev IFACE --dst-mac MAC --src A.B.C.D --target A.B.C.D:PORT --duration S
  *               [--cids N] [--cid-length L] [--seed S] [--size BYTES] [--rate PPS] [--batch B]
- *               [--flows F] [--src-port P] [--threads T] [--peer-cids]
+ *               [--flows F] [--src-port P] [--threads T] [--peer-cids] [--random-cids]
  *
  * Why not udp-loadgen: its sendmmsg walks the whole UDP/IP stack (socket, route, neighbour, qdisc)
  * per datagram, which on a 2-core machine costs more than the relay path under test. Here a datagram
@@ -78,6 +78,9 @@ static void usage(FILE *f)
           "  --src-port P         first source port (default 40000)\n"
           "  --threads T          sending threads, each with its own socket and ring (default 1)\n"
           "  --peer-cids          clear the top bit of every CID's first byte (as udp-loadgen --peer-cids)\n"
+          "  --random-cids        each frame's CID index is a hash of its sequence number, not the sequence\n"
+          "                       modulo N: every CID as often, in no order (a table's memory order cannot\n"
+          "                       follow the traffic's, as it can when routes are added in the order sent)\n"
           "\n"
           "Summary: {\"sent\":frames queued to the ring,\"bytes\":UDP payload bytes,\"seconds\",\"pps\",\n"
           "  \"kick_errors\":sends the kernel refused (frames it dropped, e.g. a full veth ring),\"threads\",...}\n",
@@ -92,7 +95,7 @@ struct gen_config {
     uint64_t cids, seed;
     size_t cid_len, size, batch, flows;
     unsigned threads;
-    int peer_cids;
+    int peer_cids, random_cids;
     double rate, duration;
     const uint8_t *cid_table;
     double start;
@@ -159,6 +162,14 @@ static void build_header(const struct gen_config *c, size_t flow, uint8_t *out)
     memcpy(out, &eth, sizeof eth);
     memcpy(out + sizeof eth, &ip, sizeof ip);
     memcpy(out + sizeof eth + sizeof ip, &udp, sizeof udp);
+}
+
+/* splitmix64's finalizer: a bijection on 64 bits, so consecutive sequence numbers land on unrelated CIDs. */
+static inline uint64_t cid_order_mix(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
 }
 
 static void *gen_run(void *arg)
@@ -239,7 +250,8 @@ static void *gen_run(void *arg)
             memcpy(p, hdr, HDR_LEN);
             uint8_t *q = p + HDR_LEN;
             q[0] = (uint8_t)(0x40 | (xorshift64(&rng) & 0x3f));
-            memcpy(q + 1, c->cid_table + (seq % c->cids) * c->cid_len, c->cid_len);
+            uint64_t index = c->random_cids ? cid_order_mix(seq) % c->cids : seq % c->cids;
+            memcpy(q + 1, c->cid_table + index * c->cid_len, c->cid_len);
             for (int k = 0; k < 8; k++)
                 q[payload_off + k] = (uint8_t)(seq >> (8 * k));
             tp->tp_len = (uint32_t)frame_len;
@@ -332,6 +344,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--src-port")) { c.src_port = (uint16_t)parse_u64(a, v, 1, 65535 - MAX_FLOWS); i++; }
         else if (!strcmp(a, "--threads")) { c.threads = (unsigned)parse_u64(a, v, 1, MAX_THREADS); i++; }
         else if (!strcmp(a, "--peer-cids")) { c.peer_cids = 1; }
+        else if (!strcmp(a, "--random-cids")) { c.random_cids = 1; }
         else die(0, "pkt-loadgen: unknown option '%s' (try --help)", a);
     }
     if (dev == NULL || dst_mac == NULL || src == NULL || target == NULL)
