@@ -166,6 +166,7 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
     (void)flags;
     qp_conn *c = user_data;
     c->migration_validating = 0;
+    c->peer_moved_ts = 0;
     if (c->relabelled) {
         c->relabel_validated = 1;
     }

@@ -103,6 +103,10 @@ struct qp_conn {
     uint64_t clock_ahead;
     uint64_t last_rx_ts; /* when the last packet was read, on this connection's clock (0: none yet) */
     int migration_validating; /* qp_conn_migrate started a path validation that has not ended yet */
+    /* When a packet last came from an address other than the current path's remote, on this connection's clock (0:
+       not since the last path validation ended). A server validates the path its peer moved to, and ngtcp2 0.12
+       says when such a validation ends (the path_validation callback) but not when it starts: this is the start. */
+    uint64_t peer_moved_ts;
 };
 
 /* ngtcp2's timestamp for the caller's ts on connection c (see clock_ahead). */

@@ -49,6 +49,10 @@ int qp_conn_read_pkt(qp_conn *c, const uint8_t *local, uint32_t locallen, const 
     c->packets_received++;
     c->bytes_received += pktlen;
     ts = qp_clock(c, ts);
+    const ngtcp2_addr *current_peer = &ngtcp2_conn_get_path(c->conn)->remote;
+    if (current_peer->addrlen != remotelen || memcmp(current_peer->addr, remote, remotelen) != 0) {
+        c->peer_moved_ts = ts;
+    }
     int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, pktlen, ts);
     if (rv != 0) {
         qp_record_error(c, rv);
@@ -250,20 +254,25 @@ static uint64_t qp_idle_deadline(qp_conn *c)
     return timeout ? c->last_rx_ts + timeout : UINT64_MAX;
 }
 
+/* Longer than any path validation of ours takes: ngtcp2 0.12 gives one max(3 PTO, 6 initial RTT), 2 s at least. */
+#define QP_PEER_MOVE_GUARD (10 * NGTCP2_SECONDS)
+
 int qp_conn_probe_now(qp_conn *c, uint64_t ts)
 {
     if (!c) {
         return QP_ERR_ARGUMENT;
     }
-    /* Not during our migration's path validation either: the jump would make its timer expire early, failing a
-       validation that was still in time (the lab saw a fallback to the relay "fail" 3 ms after it started). */
+    /* Not during a path validation either, ours or the one a server runs on the path its peer moved to: the jump
+       would make its timer expire early, failing a validation that was still in time (the lab saw a fallback to the
+       relay "fail" 3 ms after it started, and a server follow its peer there a second late). The peer's move counts
+       until a validation ends, or for QP_PEER_MOVE_GUARD if none does (the packet may have been a stray one). */
+    uint64_t now = qp_clock(c, ts);
     if (ngtcp2_conn_is_in_closing_period(c->conn) || ngtcp2_conn_is_in_draining_period(c->conn) ||
-        c->migration_validating) {
+        c->migration_validating || (c->peer_moved_ts != 0 && now - c->peer_moved_ts < QP_PEER_MOVE_GUARD)) {
         return 0;
     }
     ngtcp2_conn_stat st;
     ngtcp2_conn_get_conn_stat(c->conn, &st);
-    uint64_t now = qp_clock(c, ts);
     uint64_t due = st.loss_detection_timer;
     /* Only while probes go unanswered (a healthy connection's timer is left alone, so a caller may ask often), and
        never before the first packet read. The jump brings the idle deadline nearer in real time, so one may take at
