@@ -196,7 +196,8 @@ public sealed class QuicConnection
     /// off to about as long again: without this call the connection would stay stalled that long after the path is
     /// back. Each side asks for its own: the peer's probes went unanswered too. ngtcp2 0.12 cannot fire its timer
     /// early, so the engine moves this connection's clock to the timer's deadline; that brings the idle timeout
-    /// nearer too, and one call may take at most half of what is left of it.
+    /// nearer too, and one call may take at most half of what is left of it. It does nothing while a path validation
+    /// runs (a migration of ours, or a server checking the path its peer moved to), whose timer the move would expire.
     /// </remarks>
     public void ProbeNow() => Post(() =>
     {
