@@ -19,7 +19,11 @@ public sealed class XdpOffloadStats
     /// <summary>Misses not put back: CIDs the relay does not route (any more), or routes that report their use.</summary>
     public required long MissesIgnored { get; init; }
 
-    /// <summary>Map updates that failed; the packets concerned go through userspace instead.</summary>
+    /// <summary>
+    /// Route map updates that failed. Always 0: routes are written in place through a shared mapping, with no system
+    /// call that could fail (a route that does not fit is counted in <see cref="RoutesNotOffloaded"/>). Kept so the
+    /// stats line and the metrics keep their fields.
+    /// </summary>
     public required long SyncErrors { get; init; }
 
     /// <summary>

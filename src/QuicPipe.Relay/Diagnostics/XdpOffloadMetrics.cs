@@ -27,7 +27,7 @@ public sealed class XdpOffloadMetrics : IDisposable
         _meter.CreateObservableCounter("quicpipe.xdp.misses.reinserted", () => read()?.MissesReinserted ?? 0, "{miss}", "Misses whose CID the relay still routes: the route went back into the program's map.");
         _meter.CreateObservableCounter("quicpipe.xdp.misses.ignored", () => read()?.MissesIgnored ?? 0, "{miss}", "Misses not put back (CIDs the relay does not route, or routes that report their use).");
         _meter.CreateObservableCounter("quicpipe.xdp.transmit_errors", () => read()?.TransmitErrors ?? 0, "{packet}", "Bounced frames the interface's driver failed to send (counted as transmitted by the program, yet lost).");
-        _meter.CreateObservableCounter("quicpipe.xdp.sync_errors", () => read()?.SyncErrors ?? 0, "{error}", "Route map updates that failed; those packets go through userspace.");
+        _meter.CreateObservableCounter("quicpipe.xdp.sync_errors", () => read()?.SyncErrors ?? 0, "{error}", "Route map updates that failed: always 0 since routes are written through a shared mapping (see routes_not_offloaded).");
         _meter.CreateObservableCounter("quicpipe.xdp.routes_not_offloaded", () => read()?.RoutesNotOffloaded ?? 0, "{route}", "Route writes the program's table refused (the route's 8-slot window full); those packets go through userspace.");
     }
 

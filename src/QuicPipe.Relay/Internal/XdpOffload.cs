@@ -34,7 +34,6 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
     private XdpMissReader? _missReader;
     private long _reinserted;
     private long _ignored;
-    private long _syncErrors;
     private bool _notOffloadedReported;
     private ulong _transmitErrorsAtAttach;
     private bool _transmitErrorsReported;
@@ -158,15 +157,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 
             foreach (var cid in cids)
             {
-                try
-                {
-                    _program.RemoveRoute(cid);
-                }
-                catch (XdpException e)
-                {
-                    _syncErrors++;
-                    LogSyncFailed(_logger, 1, e.Message);
-                }
+                _program.RemoveRoute(cid);
             }
         }
     }
@@ -188,7 +179,7 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
                 Program = _program.ReadCounters(),
                 MissesReinserted = _reinserted,
                 MissesIgnored = _ignored,
-                SyncErrors = _syncErrors,
+                SyncErrors = 0,
                 RoutesNotOffloaded = _program.RoutesNotOffloaded,
                 TransmitErrors = TransmitErrorsLocked(),
             };
@@ -282,41 +273,25 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
                 return;
             }
 
-            try
+            // Refused when the route's window is full: then it stays with userspace, and each of its packets comes this
+            // way again (the program cannot tell a refused route from a removed one).
+            if (_program.SetRoute(new XdpRoute(miss.Cid, route.Endpoint)))
             {
-                // Refused when the route's window is full: then it stays with userspace, and each of its packets comes
-                // this way again (the program cannot tell a refused route from a removed one).
-                if (_program.SetRoute(new XdpRoute(miss.Cid, route.Endpoint)))
-                {
-                    _reinserted++;
-                }
-                else
-                {
-                    ReportNotOffloadedLocked(1);
-                }
+                _reinserted++;
             }
-            catch (XdpException e)
+            else
             {
-                _syncErrors++;
-                LogSyncFailed(_logger, 1, e.Message);
+                ReportNotOffloadedLocked(1);
             }
         }
     }
 
     private void SetRoutesLocked(XdpRoute[] routes)
     {
-        try
+        var refused = _program.SetRoutes(routes);
+        if (refused > 0)
         {
-            var refused = _program.SetRoutes(routes);
-            if (refused > 0)
-            {
-                ReportNotOffloadedLocked(refused);
-            }
-        }
-        catch (XdpException e)
-        {
-            _syncErrors++;
-            LogSyncFailed(_logger, routes.Length, e.Message);
+            ReportNotOffloadedLocked(refused);
         }
     }
 
@@ -344,7 +319,4 @@ internal sealed partial class XdpOffload : IRouteObserver, IDisposable
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "XDP on {Interface}: {Errors} bounced frame(s) were not sent by the driver (the program counted them as forwarded): {Advice}")]
     private static partial void LogTransmitErrors(ILogger logger, string @interface, long errors, string advice);
-
-    [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "XDP route map not updated for {Count} route(s), userspace forwards them instead: {Reason}")]
-    private static partial void LogSyncFailed(ILogger logger, int count, string reason);
 }
