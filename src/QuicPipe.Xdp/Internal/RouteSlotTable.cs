@@ -224,30 +224,25 @@ internal sealed unsafe class RouteSlotTable : IDisposable
         return -1;
     }
 
+    /// <summary>Fills the slot with the route, under the seqlock (<see cref="Publish"/>).</summary>
+    private static void Write(ref RouteSlot slot, in CidKey cid, in RouteValue route) => Publish(ref slot, cid, route, RouteSlot.Used);
+
+    /// <summary>Empties the slot, under the seqlock (<see cref="Publish"/>).</summary>
+    private static void Clear(ref RouteSlot slot) => Publish(ref slot, default, default, RouteSlot.Empty);
+
     /// <summary>
     /// The seqlock write: the sequence goes odd, and a full fence makes that visible before any other byte of the slot
     /// changes; then the slot; then the sequence goes even again with release semantics, so every byte above is visible
     /// before it. A reader that saw the same even sequence before and after its copy copied no byte of a write.
     /// </summary>
-    private static void Write(ref RouteSlot slot, in CidKey cid, in RouteValue route)
+    private static void Publish(ref RouteSlot slot, in CidKey cid, in RouteValue route, byte state)
     {
         var sequence = slot.Sequence;
         Volatile.Write(ref slot.Sequence, sequence + 1);
         Interlocked.MemoryBarrier();
         slot.Cid = cid;
         slot.Route = route;
-        slot.State = RouteSlot.Used;
-        Volatile.Write(ref slot.Sequence, sequence + 2);
-    }
-
-    private static void Clear(ref RouteSlot slot)
-    {
-        var sequence = slot.Sequence;
-        Volatile.Write(ref slot.Sequence, sequence + 1);
-        Interlocked.MemoryBarrier();
-        slot.State = RouteSlot.Empty;
-        slot.Cid = default;
-        slot.Route = default;
+        slot.State = state;
         Volatile.Write(ref slot.Sequence, sequence + 2);
     }
 
