@@ -145,10 +145,7 @@ uint64_t now_mono_ns(void)
 
 double now_mono(void)
 {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die(errno, "clock_gettime");
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)now_mono_ns() * 1e-9;
 }
 
 double now_wall(void)
@@ -214,9 +211,7 @@ void pacer_init(struct pacer *p, double rate, size_t batch, double start)
     p->last = start;
     p->batch = batch;
     p->burst = rate * 0.010 > (double)batch ? rate * 0.010 : (double)batch;
-    p->want = rate * 0.001 < (double)batch ? rate * 0.001 : (double)batch;
-    if (p->want < 1)
-        p->want = 1;
+    pacer_set_interval(p, 0.001);
 }
 
 void pacer_set_interval(struct pacer *p, double seconds)

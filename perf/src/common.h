@@ -35,6 +35,21 @@ void derive_cid(uint64_t seed, uint64_t index, uint8_t *out, size_t cid_len);
  * number so packets can be built from a template. */
 static inline uint8_t pattern_byte(size_t k) { return (uint8_t)(k * 7u + 0x5au); }
 
+/* v as 8 little-endian bytes at p (the sequence number and the send time in a payload), and back. */
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int k = 0; k < 8; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static inline uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
 /* Monotonic and wall-clock time in seconds. */
 double now_mono(void);
 uint64_t now_mono_ns(void);

@@ -164,14 +164,6 @@ static void build_header(const struct gen_config *c, size_t flow, uint8_t *out)
     memcpy(out + sizeof eth + sizeof ip, &udp, sizeof udp);
 }
 
-/* splitmix64's finalizer: a bijection on 64 bits, so consecutive sequence numbers land on unrelated CIDs. */
-static inline uint64_t cid_order_mix(uint64_t x)
-{
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 static void *gen_run(void *arg)
 {
     struct gen_thread *th = arg;
@@ -250,10 +242,10 @@ static void *gen_run(void *arg)
             memcpy(p, hdr, HDR_LEN);
             uint8_t *q = p + HDR_LEN;
             q[0] = (uint8_t)(0x40 | (xorshift64(&rng) & 0x3f));
-            uint64_t index = c->random_cids ? cid_order_mix(seq) % c->cids : seq % c->cids;
+            uint64_t mixed = seq; /* splitmix64 is a bijection: consecutive frames get unrelated CIDs */
+            uint64_t index = (c->random_cids ? splitmix64(&mixed) : seq) % c->cids;
             memcpy(q + 1, c->cid_table + index * c->cid_len, c->cid_len);
-            for (int k = 0; k < 8; k++)
-                q[payload_off + k] = (uint8_t)(seq >> (8 * k));
+            put_le64(q + payload_off, seq);
             tp->tp_len = (uint32_t)frame_len;
             __atomic_store_n(&tp->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
             head++;

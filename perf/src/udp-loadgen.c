@@ -264,11 +264,9 @@ int main(int argc, char **argv)
             uint64_t s = seq + b;
             p[0] = (uint8_t)(0x40 | (xorshift64(&rng) & 0x3f));
             memcpy(p + 1, cid_table + (s % cids) * cid_len, cid_len);
-            for (int k = 0; k < 8; k++)
-                p[payload_off + k] = (uint8_t)(s >> (8 * k));
+            put_le64(p + payload_off, s);
             if (timestamp)
-                for (int k = 0; k < 8; k++)
-                    p[payload_off + QP_SEQ_LEN + k] = (uint8_t)(sent_at >> (8 * k));
+                put_le64(p + payload_off + QP_SEQ_LEN, sent_at);
         }
         int fd = fds[nbatch++ % flows];
         size_t done = 0;

@@ -53,9 +53,7 @@ static void latency_one(const uint8_t *p, size_t len, size_t cid_len, uint64_t n
     size_t off = 1 + cid_len + QP_SEQ_LEN;
     if (len < off + QP_STAMP_LEN)
         return;
-    uint64_t sent = 0;
-    for (int k = 0; k < 8; k++)
-        sent |= (uint64_t)p[off + k] << (8 * k);
+    uint64_t sent = get_le64(p + off);
     uint64_t delay = now_ns > sent ? now_ns - sent : 0;
     ls->count++;
     if (delay > ls->max_ns)
@@ -189,8 +187,8 @@ int main(int argc, char **argv)
             die(errno, "recvmmsg");
         }
         calls++;
-        double now = now_mono();
-        uint64_t now_ns = latency ? now_mono_ns() : 0;
+        uint64_t now_ns = now_mono_ns();
+        double now = (double)now_ns * 1e-9;
         int measure = latency && now >= start + latency_skip;
         if (first_packet < 0)
             first_packet = now;
