@@ -256,8 +256,9 @@ QP_EXPORT int qp_conn_handle_expiry(qp_conn *conn, uint64_t ts);
  * For a caller that knows the path works again (its relay is back): the loss-recovery probe that the backed-off
  * probe timer would send later becomes due now (qp_conn_get_expiry returns ts; qp_conn_handle_expiry then queues
  * it). Returns 1 if it did; 0 if no probe has gone unanswered yet (a healthy connection is left alone), the timer
- * is due anyway, the connection is closing, a migration's path validation is under way, or the jump would take more than half of what is left of the idle
- * timeout; QP_ERR_ARGUMENT.
+ * is due anyway, the connection is closing, a path validation is under way (a migration of ours, or a server's check
+ * of the path its peer moved to), or the jump would take more than half of what is left of the idle timeout;
+ * QP_ERR_ARGUMENT.
  */
 QP_EXPORT int qp_conn_probe_now(qp_conn *conn, uint64_t ts);
 
